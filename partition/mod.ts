@@ -1,0 +1,21 @@
+/**
+ * Partitioning and the key-value state machine: a stable hash picks each key's partition, and
+ * every partition's Raft log carries {@linkcode KvCommand}s that {@linkcode KvStateMachine}
+ * applies.
+ *
+ * @example Route and apply a write
+ * ```ts
+ * import { encodeCommand, KvStateMachine, partitionForKey } from "@prkdb/prkdb/partition";
+ * const key = new TextEncoder().encode("user:1");
+ * const partition = partitionForKey(key, 4);
+ * const sm = new KvStateMachine();
+ * sm.apply({ index: 1, term: 1, type: "normal",
+ *   data: encodeCommand({ op: "put", key, value: new Uint8Array([1]) }) });
+ * console.log(partition < 4, sm.size); // true 1
+ * ```
+ *
+ * @module
+ */
+export * from "./hash.ts";
+export * from "./command.ts";
+export * from "./kv_state_machine.ts";

@@ -1,0 +1,110 @@
+/**
+ * Configuration of one Raft node, with defaults and validation.
+ *
+ * @module
+ */
+import { ConfigError } from "./errors.ts";
+import type { RandomSource } from "./rng.ts";
+import type { NodeId } from "./types.ts";
+
+/**
+ * What a node needs to know to run. Times are in logical ticks: the runtime decides how long a
+ * tick is (PrkDB's cluster uses 100 ms by default).
+ *
+ * @example Usage
+ * ```ts
+ * import { SeededRandom, type RaftConfig } from "@prkdb/prkdb/raft";
+ * const config: RaftConfig = { id: 1, voters: [1, 2, 3], random: new SeededRandom(1) };
+ * ```
+ */
+export interface RaftConfig {
+  /** This node's id, a positive integer. */
+  id: NodeId;
+  /** Every voting member of the group, this node included. */
+  voters: readonly NodeId[];
+  /** The randomness used for election timeouts. */
+  random: RandomSource;
+  /**
+   * Ticks without hearing from a leader before a follower starts an election. Each election
+   * waits a random time in `[electionTick, 2 * electionTick)` (Raft section 5.2). Default 10.
+   */
+  electionTick?: number;
+  /** Ticks between the leader's heartbeats. Default 1. */
+  heartbeatTick?: number;
+  /** Run a PreVote round before each election (thesis section 9.6). Default `true`. */
+  preVote?: boolean;
+  /**
+   * A leader that has not heard from a quorum for an election timeout steps down, and followers
+   * that recently heard from a leader ignore vote requests (thesis section 6.2). Default `true`.
+   */
+  checkQuorum?: boolean;
+  /** At most this many entries per AppendEntries message. Default 256. */
+  maxEntriesPerMessage?: number;
+  /** At most about this many bytes of entries per AppendEntries message. Default 1 MiB. */
+  maxBytesPerMessage?: number;
+  /** At most this many AppendEntries in flight to one follower (the pipeline window). Default 64. */
+  maxInflightMessages?: number;
+  /** The leader refuses proposals while this many entry bytes are uncommitted. Default 64 MiB. */
+  maxUncommittedBytes?: number;
+}
+
+/** A {@linkcode RaftConfig} with every default filled in and validated. */
+export type ResolvedConfig = Required<RaftConfig>;
+
+/**
+ * Fills in defaults and validates a configuration.
+ *
+ * @param config The configuration to check.
+ * @returns The configuration with every field set.
+ * @throws {ConfigError} When a value is out of range.
+ *
+ * @example Usage
+ * ```ts
+ * import { resolveConfig, SeededRandom } from "@prkdb/prkdb/raft";
+ * const c = resolveConfig({ id: 1, voters: [1], random: new SeededRandom(1) });
+ * console.log(c.electionTick); // 10
+ * ```
+ */
+export function resolveConfig(config: RaftConfig): ResolvedConfig {
+  const resolved: ResolvedConfig = {
+    electionTick: 10,
+    heartbeatTick: 1,
+    preVote: true,
+    checkQuorum: true,
+    maxEntriesPerMessage: 256,
+    maxBytesPerMessage: 1 << 20,
+    maxInflightMessages: 64,
+    maxUncommittedBytes: 64 << 20,
+    ...config,
+    voters: [...new Set(config.voters)].sort((a, b) => a - b),
+  };
+  const positive: (keyof ResolvedConfig)[] = [
+    "id",
+    "electionTick",
+    "heartbeatTick",
+    "maxEntriesPerMessage",
+    "maxBytesPerMessage",
+    "maxInflightMessages",
+    "maxUncommittedBytes",
+  ];
+  for (const key of positive) {
+    const value = resolved[key];
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value <= 0) {
+      throw new ConfigError(`${key} must be a positive integer, got ${String(value)}`);
+    }
+  }
+  if (resolved.electionTick <= resolved.heartbeatTick) {
+    throw new ConfigError(
+      `electionTick (${resolved.electionTick}) must be greater than heartbeatTick (${resolved.heartbeatTick})`,
+    );
+  }
+  for (const voter of resolved.voters) {
+    if (!Number.isSafeInteger(voter) || voter <= 0) {
+      throw new ConfigError(`voter ids must be positive integers, got ${voter}`);
+    }
+  }
+  if (!resolved.voters.includes(resolved.id)) {
+    throw new ConfigError(`voters [${resolved.voters.join(", ")}] must include this node (${resolved.id})`);
+  }
+  return resolved;
+}

@@ -1,0 +1,332 @@
+/**
+ * {@linkcode RaftNode}: the public face of the Raft core. It has five verbs, like etcd's raft:
+ * `tick`, `step`, `propose` (plus `readIndex`), `ready` and `advance`.
+ *
+ * @module
+ */
+import type { RaftConfig } from "./config.ts";
+import { InvalidMessageError, NotLeaderError, RaftError } from "./errors.ts";
+import { MESSAGE_TYPES, type Message } from "./message.ts";
+import type { ProgressState } from "./progress.ts";
+import { Raft, type RestoredState } from "./raft.ts";
+import type { Ready } from "./ready.ts";
+import { Leader } from "./roles/leader.ts";
+import type { HardState, NodeId, RoleName } from "./types.ts";
+
+export type { RestoredState } from "./raft.ts";
+
+/**
+ * Where a proposal landed in the log. It is committed (and the write may be acknowledged) once
+ * the entry at `index` is applied **with this `term`**; if another entry is applied at `index`,
+ * the proposal was lost in a leader change and may be retried.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ProposalPosition } from "@prkdb/prkdb/raft";
+ * const p: ProposalPosition = { index: 12, term: 3 };
+ * ```
+ */
+export interface ProposalPosition {
+  /** The entry's log index. */
+  readonly index: number;
+  /** The entry's term. */
+  readonly term: number;
+}
+
+/**
+ * What a leader knows about one follower.
+ *
+ * @example Usage
+ * ```ts
+ * import type { FollowerStatus } from "@prkdb/prkdb/raft";
+ * const f: FollowerStatus = { id: 2, matchIndex: 9, nextIndex: 10, state: "replicate",
+ *   inflight: 0, recentActive: true };
+ * ```
+ */
+export interface FollowerStatus {
+  /** The follower's id. */
+  readonly id: NodeId;
+  /** The highest index known replicated on it. */
+  readonly matchIndex: number;
+  /** The next index to send it. */
+  readonly nextIndex: number;
+  /** How the leader replicates to it. */
+  readonly state: ProgressState;
+  /** AppendEntries messages in flight to it. */
+  readonly inflight: number;
+  /** Whether it answered during the current CheckQuorum period. */
+  readonly recentActive: boolean;
+}
+
+/**
+ * A snapshot of a node's Raft state, for telemetry, health checks and tests.
+ *
+ * @example Usage
+ * ```ts
+ * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+ * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
+ * console.log(node.status().role); // "Follower"
+ * ```
+ */
+export interface RaftStatus {
+  /** This node's id. */
+  readonly id: NodeId;
+  /** Its current role. */
+  readonly role: RoleName;
+  /** The current term. */
+  readonly term: number;
+  /** Who it voted for in the current term, `0` for nobody. */
+  readonly votedFor: NodeId;
+  /** The leader it knows of, `0` for none. */
+  readonly leaderId: NodeId;
+  /** The highest index known committed. */
+  readonly commitIndex: number;
+  /** The highest index handed to the state machine. */
+  readonly lastApplied: number;
+  /** The index of its last log entry. */
+  readonly lastLogIndex: number;
+  /** The term of its last log entry. */
+  readonly lastLogTerm: number;
+  /** The first index still in the log (after compaction). */
+  readonly firstIndex: number;
+  /** Per-follower progress, when this node is the leader. */
+  readonly followers: readonly FollowerStatus[];
+}
+
+/**
+ * One member of a Raft group, as a pure state machine: no I/O, no timers, no clock. The
+ * runtime feeds it ticks, messages and requests, and performs the work it returns.
+ *
+ * @example A one-node group elects itself and commits a proposal
+ * ```ts
+ * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+ * import { assertEquals } from "@std/assert";
+ *
+ * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(7) });
+ * node.campaign();
+ * const { index } = node.propose(new TextEncoder().encode("x=1"));
+ * const rd = node.ready();
+ * // 1. persist rd.hardState and rd.entries, 2. send rd.messages, 3. apply:
+ * assertEquals(rd.committedEntries.at(-1)?.index, index);
+ * node.advance(rd);
+ * ```
+ */
+export class RaftNode {
+  #raft: Raft;
+  #lastHardState: HardState;
+  #outstanding: Ready | undefined;
+
+  /**
+   * Creates a node, fresh or restored from what storage held.
+   *
+   * @param config The node's configuration.
+   * @param restored The persisted hard state and log, after a restart.
+   */
+  constructor(config: RaftConfig, restored?: RestoredState) {
+    this.#raft = new Raft(config, restored);
+    this.#lastHardState = this.#raft.hardState;
+  }
+
+  /** This node's id. */
+  get id(): NodeId {
+    return this.#raft.id;
+  }
+
+  /** Whether this node is currently the leader. */
+  get isLeader(): boolean {
+    return this.#raft.role instanceof Leader;
+  }
+
+  /** The leader this node knows of, `0` for none. */
+  get leaderId(): NodeId {
+    return this.#raft.leaderId;
+  }
+
+  /** Advances the logical clock by one tick (election and heartbeat timers). */
+  tick(): void {
+    this.#raft.tick();
+  }
+
+  /**
+   * Handles a message from another member.
+   *
+   * @param message The message, as decoded by the transport.
+   * @throws {InvalidMessageError} When it is malformed, not for this node, or from a stranger.
+   */
+  step(message: Message): void {
+    this.#validate(message);
+    this.#raft.step(message);
+  }
+
+  /** Starts an election now, as if the election timeout had fired. */
+  campaign(): void {
+    this.#raft.campaign(false);
+  }
+
+  /**
+   * Appends a command to the leader's log.
+   *
+   * @param data The command, opaque to Raft.
+   * @returns Where the entry landed; see {@linkcode ProposalPosition} for when it is committed.
+   * @throws {NotLeaderError} When this node is not the leader.
+   * @throws {ProposalDroppedError} During a leadership transfer, or with too much uncommitted.
+   */
+  propose(data: Uint8Array): ProposalPosition {
+    const [entry] = this.#leader().appendEntries(this.#raft, [{ type: "normal", data }]);
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Appends many commands at once (one log append, one replication round).
+   *
+   * @param batch The commands.
+   * @returns The position of each, in order.
+   */
+  proposeBatch(batch: readonly Uint8Array[]): ProposalPosition[] {
+    const items = batch.map((data) => ({ type: "normal" as const, data }));
+    return this.#leader().appendEntries(this.#raft, items).map((e) => ({ index: e.index, term: e.term }));
+  }
+
+  /**
+   * Requests a linearizable read. At the leader, it is confirmed by one heartbeat round to a
+   * quorum (shared with every other read admitted before the next Ready). At a follower, it is
+   * forwarded to the leader (follower reads). Either way a `ReadState` with this `context`
+   * arrives in a later Ready, or the context appears in `droppedReads`; a forwarded read whose
+   * messages are lost simply never returns, so callers need a timeout.
+   *
+   * @param context The caller's identifier for the read, unique among its pending reads.
+   * @throws {NotLeaderError} At a follower that knows no leader, or a candidate.
+   */
+  readIndex(context: number): void {
+    const raft = this.#raft;
+    if (raft.role instanceof Leader) raft.role.addRead(raft, context, raft.id);
+    else if (raft.role.name === "Follower" && raft.leaderId !== 0) {
+      raft.send({ type: "ReadIndex", to: raft.leaderId, term: raft.term, context });
+    } else throw new NotLeaderError(raft.id, raft.leaderId);
+  }
+
+  /**
+   * Asks the leader to hand leadership to `to`. Proposals are refused until the transfer
+   * finishes or is abandoned (after an election timeout).
+   *
+   * @param to The voter that should become leader.
+   * @throws {NotLeaderError} When this node is not the leader.
+   */
+  transferLeadership(to: NodeId): void {
+    if (to === this.#raft.id) return;
+    this.#leader().transferLeadership(this.#raft, to);
+  }
+
+  /**
+   * Whether {@linkcode ready} has anything to hand out.
+   *
+   * @returns `true` when there is work.
+   */
+  hasReady(): boolean {
+    const raft = this.#raft;
+    if (this.#outstanding) return false;
+    if (raft.role instanceof Leader) raft.role.flush(raft);
+    return raft.messages.length > 0 || raft.events.length > 0 || raft.readStates.length > 0 ||
+      raft.droppedReads.length > 0 || raft.log.stableIndex < raft.log.lastIndex ||
+      raft.log.commitIndex > raft.log.lastApplied || !sameHardState(this.#lastHardState, raft.hardState);
+  }
+
+  /**
+   * Hands out the accumulated work. Process it in the order {@linkcode Ready} documents, then
+   * call {@linkcode advance}. Messages may be stepped in between; `ready` may not be called
+   * again until `advance`.
+   *
+   * @returns The work to do.
+   */
+  ready(): Ready {
+    if (this.#outstanding) throw new RaftError("ready() called again before advance()");
+    const raft = this.#raft;
+    if (raft.role instanceof Leader) raft.role.flush(raft);
+    const hardState = raft.hardState;
+    const rd: Ready = {
+      hardState: sameHardState(this.#lastHardState, hardState) ? undefined : hardState,
+      entries: raft.log.unstableEntries(),
+      messages: raft.messages.splice(0),
+      committedEntries: raft.log.committedEntries(),
+      readStates: raft.readStates.splice(0),
+      droppedReads: raft.droppedReads.splice(0),
+      events: raft.events.splice(0),
+    };
+    this.#lastHardState = hardState;
+    raft.log.markStable();
+    this.#outstanding = rd;
+    return rd;
+  }
+
+  /**
+   * Acknowledges that a Ready was fully processed (persisted, sent, applied).
+   *
+   * @param rd The Ready returned by the last call to {@linkcode ready}.
+   */
+  advance(rd: Ready): void {
+    if (rd !== this.#outstanding) throw new RaftError("advance() must be given the last Ready");
+    this.#outstanding = undefined;
+    const last = rd.committedEntries.at(-1);
+    if (last) this.#raft.log.appliedTo(last.index);
+  }
+
+  /**
+   * Reads the node's current state.
+   *
+   * @returns A status snapshot.
+   */
+  status(): RaftStatus {
+    const raft = this.#raft;
+    const followers: FollowerStatus[] = [];
+    if (raft.role instanceof Leader) {
+      for (const [id, pr] of raft.role.progress) {
+        followers.push({
+          id,
+          matchIndex: pr.matchIndex,
+          nextIndex: pr.nextIndex,
+          state: pr.state,
+          inflight: pr.inflights.count,
+          recentActive: pr.recentActive,
+        });
+      }
+    }
+    return {
+      id: raft.id,
+      role: raft.role.name,
+      term: raft.term,
+      votedFor: raft.votedFor,
+      leaderId: raft.leaderId,
+      commitIndex: raft.log.commitIndex,
+      lastApplied: raft.log.lastApplied,
+      lastLogIndex: raft.log.lastIndex,
+      lastLogTerm: raft.log.lastTerm,
+      firstIndex: raft.log.firstIndex,
+      followers,
+    };
+  }
+
+  #leader(): Leader {
+    const raft = this.#raft;
+    if (!(raft.role instanceof Leader)) throw new NotLeaderError(raft.id, raft.leaderId);
+    return raft.role;
+  }
+
+  #validate(m: Message): void {
+    if (typeof m !== "object" || m === null || !MESSAGE_TYPES.includes(m.type)) {
+      throw new InvalidMessageError(`unknown message type ${JSON.stringify((m as { type?: unknown })?.type)}`);
+    }
+    if (m.to !== this.#raft.id) {
+      throw new InvalidMessageError(`addressed to node ${m.to}, this is node ${this.#raft.id}`);
+    }
+    if (m.from === this.#raft.id || !this.#raft.voters.includes(m.from)) {
+      throw new InvalidMessageError(`sender ${m.from} is not another member of the group`);
+    }
+    if (!Number.isSafeInteger(m.term) || m.term < 0) {
+      throw new InvalidMessageError(`term must be a non-negative integer, got ${m.term}`);
+    }
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.votedFor === b.votedFor && a.commitIndex === b.commitIndex;
+}

@@ -1,0 +1,309 @@
+/**
+ * The Leader role (Raft sections 5.3 and 5.4): it replicates its log to every follower,
+ * decides what is committed, confirms linearizable reads (ReadIndex, thesis section 6.4), checks
+ * that a quorum still follows it (CheckQuorum, thesis section 6.2), and can hand leadership to
+ * another node (TimeoutNow, thesis section 3.10).
+ *
+ * @module
+ */
+import { entrySize } from "../entry.ts";
+import type { Entry } from "../entry.ts";
+import { ProposalDroppedError, RaftError } from "../errors.ts";
+import type { AppendEntriesResponse, HeartbeatResponse, Message } from "../message.ts";
+import { Progress } from "../progress.ts";
+import { newEntries, type Raft } from "../raft.ts";
+import { NONE, type NodeId, type RoleName } from "../types.ts";
+import type { Role } from "./role.ts";
+
+/** A linearizable read waiting for its ReadIndex round to be confirmed. */
+interface PendingRead {
+  readonly context: number;
+  /** The node that asked: this leader, or a follower that forwarded it. */
+  readonly from: NodeId;
+  /** The commit index when the read was admitted (0 until the leader committed in its term). */
+  index: number;
+  /** The heartbeat round that confirms it (0 until one is started). */
+  round: number;
+}
+
+/** A leader, its view of every follower, and its pending reads and transfer. */
+export class Leader implements Role {
+  readonly name: RoleName = "Leader";
+  /** Replication progress, by follower. Only a leader has this. */
+  readonly progress: Map<NodeId, Progress> = new Map();
+  heartbeatElapsed = 0;
+  /** Ticks in the current CheckQuorum period. */
+  electionElapsed = 0;
+  /** The node leadership is being transferred to, or `0`. */
+  transferee: NodeId = NONE;
+  transferElapsed = 0;
+  /** Whether TimeoutNow already went to the transferee. */
+  timeoutNowSent = false;
+  /** Bytes of entries not yet known committed, bounded by `maxUncommittedBytes`. */
+  uncommittedBytes = 0;
+  /** The latest ReadIndex round started. */
+  readRound = 0;
+  readonly pendingReads: PendingRead[] = [];
+
+  constructor(raft: Raft) {
+    for (const peer of raft.peers) {
+      // Section 5.3: nextIndex starts just after the leader's last entry.
+      this.progress.set(peer, new Progress(raft.log.lastIndex + 1, raft.config.maxInflightMessages));
+    }
+    for (let i = raft.log.commitIndex + 1; i <= raft.log.lastIndex; i++) {
+      this.uncommittedBytes += entrySize(raft.log.entry(i)!);
+    }
+  }
+
+  tick(raft: Raft): void {
+    this.electionElapsed++;
+    this.heartbeatElapsed++;
+    if (this.electionElapsed >= raft.config.electionTick) {
+      this.electionElapsed = 0;
+      if (raft.config.checkQuorum && !this.#quorumActive(raft)) {
+        raft.emit({ type: "QuorumLost", term: raft.term });
+        raft.becomeFollower(raft.term, NONE);
+        return;
+      }
+    }
+    if (this.transferee !== NONE && ++this.transferElapsed >= raft.config.electionTick) {
+      raft.emit({ type: "LeadershipTransfer", to: this.transferee, outcome: "aborted" });
+      this.transferee = NONE;
+    }
+    if (this.heartbeatElapsed >= raft.config.heartbeatTick) {
+      this.heartbeatElapsed = 0;
+      this.#broadcastHeartbeat(raft);
+    }
+  }
+
+  step(raft: Raft, m: Message): void {
+    switch (m.type) {
+      case "AppendEntriesResponse":
+        this.#handleAppendResponse(raft, m);
+        return;
+      case "HeartbeatResponse":
+        this.#handleHeartbeatResponse(raft, m);
+        return;
+      case "ReadIndex":
+        this.addRead(raft, m.context, m.from);
+        return;
+      default:
+        return;
+    }
+  }
+
+  inLease(): boolean {
+    return true;
+  }
+
+  leave(raft: Raft): void {
+    // Reads this leader could not confirm must fail now, not time out later.
+    for (const read of this.pendingReads) {
+      if (read.from === raft.id) raft.droppedReads.push(read.context);
+      else {
+        raft.send({ type: "ReadIndexResponse", to: read.from, term: raft.term, context: read.context, index: 0 });
+      }
+    }
+    this.pendingReads.length = 0;
+  }
+
+  /** Appends new entries of this term, as for a proposal or the election no-op. */
+  appendEntries(raft: Raft, items: readonly Pick<Entry, "type" | "data">[]): Entry[] {
+    if (this.transferee !== NONE) {
+      throw new ProposalDroppedError(`leadership transfer to node ${this.transferee} in progress`);
+    }
+    let bytes = 0;
+    for (const item of items) bytes += item.data.byteLength;
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > raft.config.maxUncommittedBytes) {
+      throw new ProposalDroppedError(
+        `${this.uncommittedBytes} bytes are uncommitted, the limit is ${raft.config.maxUncommittedBytes}`,
+      );
+    }
+    const entries = newEntries(raft.log.lastIndex + 1, raft.term, items);
+    raft.log.append(entries);
+    for (const e of entries) this.uncommittedBytes += entrySize(e);
+    this.#maybeCommit(raft); // a single-node group commits at once
+    return entries;
+  }
+
+  /**
+   * Admits a linearizable read (from this node or forwarded by a follower). Its round starts at
+   * the next {@linkcode flush}, shared with every read admitted until then.
+   */
+  addRead(_raft: Raft, context: number, from: NodeId): void {
+    this.pendingReads.push({ context, from, index: 0, round: 0 });
+  }
+
+  /** Starts a transfer of leadership to `to` (thesis section 3.10). */
+  transferLeadership(raft: Raft, to: NodeId): void {
+    const pr = this.progress.get(to);
+    if (!pr) throw new RaftError(`Cannot transfer leadership to node ${to}: not a voter of this group`);
+    if (this.transferee === to) return;
+    if (this.transferee !== NONE) {
+      raft.emit({ type: "LeadershipTransfer", to: this.transferee, outcome: "aborted" });
+    }
+    this.transferee = to;
+    this.transferElapsed = 0;
+    this.timeoutNowSent = false;
+    raft.emit({ type: "LeadershipTransfer", to, outcome: "started" });
+    this.#maybeSendTimeoutNow(raft, to, pr);
+  }
+
+  /**
+   * Sends what each follower is missing: as many batched AppendEntries as its pipeline window
+   * allows, or a heartbeat when only the commit index moved. Called once per Ready, so every
+   * proposal made since the last Ready travels in the same messages, and every read admitted
+   * since the last Ready shares one heartbeat round.
+   */
+  flush(raft: Raft): void {
+    this.#startReadRound(raft);
+    for (const [id, pr] of this.progress) this.#sendAppends(raft, id, pr);
+  }
+
+  #sendAppends(raft: Raft, to: NodeId, pr: Progress): void {
+    const log = raft.log;
+    const { maxEntriesPerMessage, maxBytesPerMessage } = raft.config;
+    while (!pr.paused && pr.nextIndex <= log.lastIndex) {
+      const prevLogIndex = pr.nextIndex - 1;
+      const prevLogTerm = log.term(prevLogIndex);
+      if (prevLogTerm === undefined) {
+        // The follower needs entries compacted into a snapshot: InstallSnapshot takes over.
+        pr.state = "snapshot";
+        return;
+      }
+      const entries = log.slice(pr.nextIndex, log.lastIndex + 1, maxEntriesPerMessage, maxBytesPerMessage);
+      const lastSent = prevLogIndex + entries.length;
+      raft.send({
+        type: "AppendEntries",
+        to,
+        term: raft.term,
+        prevLogIndex,
+        prevLogTerm,
+        entries,
+        leaderCommit: log.commitIndex,
+      });
+      pr.sent(lastSent, entries.length);
+      pr.sentCommit = Math.max(pr.sentCommit, Math.min(log.commitIndex, lastSent));
+    }
+    // Nothing (more) to send, but the follower has not heard of the latest commit index.
+    const commit = Math.min(log.commitIndex, pr.matchIndex);
+    if (pr.sentCommit < commit) this.#sendHeartbeat(raft, to, pr);
+  }
+
+  #sendHeartbeat(raft: Raft, to: NodeId, pr: Progress): void {
+    // Never tell a follower to commit past what it is known to hold.
+    const leaderCommit = Math.min(raft.log.commitIndex, pr.matchIndex);
+    pr.sentCommit = Math.max(pr.sentCommit, leaderCommit);
+    raft.send({ type: "Heartbeat", to, term: raft.term, leaderCommit, readRound: this.readRound });
+  }
+
+  #broadcastHeartbeat(raft: Raft): void {
+    for (const [id, pr] of this.progress) this.#sendHeartbeat(raft, id, pr);
+  }
+
+  #handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (!m.success) {
+      raft.emit({ type: "AppendRejected", follower: m.from, rejectedIndex: m.rejectedIndex });
+      // With a term in the hint, skip every leader entry of a newer term than the follower's.
+      const probe = m.hintTerm > 0
+        ? raft.log.findConflictByTerm(m.hintIndex, m.hintTerm).index
+        : m.hintIndex;
+      pr.decreaseTo(m.rejectedIndex, probe);
+      return;
+    }
+    if (!pr.update(m.matchIndex)) return;
+    if (pr.state === "probe") pr.becomeReplicate();
+    this.#maybeCommit(raft);
+    if (m.from === this.transferee) this.#maybeSendTimeoutNow(raft, m.from, pr);
+  }
+
+  #handleHeartbeatResponse(raft: Raft, m: HeartbeatResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    // The follower is alive: resume a probe whose message may have been lost, and open one
+    // slot of a full window whose messages may have been lost.
+    pr.probeSent = false;
+    if (pr.state === "replicate" && pr.inflights.full) pr.inflights.freeFirst();
+    if (m.readRound > pr.readRound) {
+      pr.readRound = m.readRound;
+      this.#releaseReads(raft);
+    }
+  }
+
+  /**
+   * Advances the commit index to the highest index a quorum holds, but only if that entry is of
+   * the current term (Raft section 5.4.2: older entries are committed indirectly).
+   */
+  #maybeCommit(raft: Raft): void {
+    const matched = [raft.log.lastIndex];
+    for (const pr of this.progress.values()) matched.push(pr.matchIndex);
+    matched.sort((a, b) => b - a);
+    const index = matched[raft.quorum - 1];
+    const log = raft.log;
+    if (index <= log.commitIndex || log.term(index) !== raft.term) return;
+    for (let i = log.commitIndex + 1; i <= index; i++) this.uncommittedBytes -= entrySize(log.entry(i)!);
+    log.commitTo(index);
+  }
+
+  /**
+   * Gives every unassigned read the current commit index and one new heartbeat round; all reads
+   * admitted since the last round share it. Reads wait until this leader has committed an entry
+   * of its term: before that its commit index may lag what earlier leaders committed.
+   */
+  #startReadRound(raft: Raft): void {
+    if (raft.log.term(raft.log.commitIndex) !== raft.term) return;
+    let added = false;
+    for (const read of this.pendingReads) {
+      if (read.round !== 0) continue;
+      read.index = raft.log.commitIndex;
+      read.round = this.readRound + 1;
+      added = true;
+    }
+    if (!added) return;
+    this.readRound++;
+    if (raft.voters.length === 1) this.#releaseReads(raft);
+    else this.#broadcastHeartbeat(raft);
+  }
+
+  /** Serves every read whose round a quorum (this leader included) has acknowledged. */
+  #releaseReads(raft: Raft): void {
+    const acked = [this.readRound];
+    for (const pr of this.progress.values()) acked.push(pr.readRound);
+    acked.sort((a, b) => b - a);
+    const confirmed = acked[raft.quorum - 1];
+    let released = 0;
+    while (this.pendingReads.length > 0) {
+      const read = this.pendingReads[0];
+      if (read.round === 0 || read.round > confirmed) break;
+      this.pendingReads.shift();
+      released++;
+      if (read.from === raft.id) raft.readStates.push({ context: read.context, index: read.index });
+      else {
+        raft.send({ type: "ReadIndexResponse", to: read.from, term: raft.term, context: read.context, index: read.index });
+      }
+    }
+    if (released > 0) raft.emit({ type: "ReadIndexConfirmed", round: confirmed, reads: released });
+  }
+
+  #maybeSendTimeoutNow(raft: Raft, to: NodeId, pr: Progress): void {
+    // Not caught up yet: keep replicating; this is retried on each acknowledgement.
+    if (this.timeoutNowSent || pr.matchIndex !== raft.log.lastIndex) return;
+    this.timeoutNowSent = true;
+    raft.send({ type: "TimeoutNow", to, term: raft.term });
+    raft.emit({ type: "LeadershipTransfer", to, outcome: "timeout-now-sent" });
+  }
+
+  /** CheckQuorum: has a quorum (this leader included) been heard from this period? */
+  #quorumActive(raft: Raft): boolean {
+    let active = 1;
+    for (const pr of this.progress.values()) {
+      if (pr.recentActive) active++;
+      pr.recentActive = false;
+    }
+    return active >= raft.quorum;
+  }
+}

@@ -63,7 +63,9 @@ const OP_DELETE = 2;
 export function validateCommand(command: KvCommand): void {
   if (command.key.byteLength === 0) throw new InvalidCommandError("key is empty");
   if (command.key.byteLength > MAX_KEY_BYTES) {
-    throw new InvalidCommandError(`key is ${command.key.byteLength} bytes, the limit is ${MAX_KEY_BYTES}`);
+    throw new InvalidCommandError(
+      `key is ${command.key.byteLength} bytes, the limit is ${MAX_KEY_BYTES}`,
+    );
   }
   if (command.op === "put" && command.value.byteLength > MAX_VALUE_BYTES) {
     throw new InvalidCommandError(
@@ -117,14 +119,18 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const keyLength = view.getUint32(1);
   if (5 + keyLength > bytes.byteLength) {
-    throw new InvalidCommandError(`key length ${keyLength} runs past the end (${bytes.byteLength} bytes)`);
+    throw new InvalidCommandError(
+      `key length ${keyLength} runs past the end (${bytes.byteLength} bytes)`,
+    );
   }
   const key = bytes.subarray(5, 5 + keyLength);
   switch (bytes[0]) {
     case OP_PUT:
       return { op: "put", key, value: bytes.subarray(5 + keyLength) };
     case OP_DELETE:
-      if (5 + keyLength !== bytes.byteLength) throw new InvalidCommandError("delete carries a value");
+      if (5 + keyLength !== bytes.byteLength) {
+        throw new InvalidCommandError("delete carries a value");
+      }
       return { op: "delete", key };
     default:
       throw new InvalidCommandError(`unknown operation ${bytes[0]}`);

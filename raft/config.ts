@@ -104,7 +104,9 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     }
   }
   if (!resolved.voters.includes(resolved.id)) {
-    throw new ConfigError(`voters [${resolved.voters.join(", ")}] must include this node (${resolved.id})`);
+    throw new ConfigError(
+      `voters [${resolved.voters.join(", ")}] must include this node (${resolved.id})`,
+    );
   }
   return resolved;
 }

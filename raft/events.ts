@@ -20,7 +20,12 @@ import type { NodeId, RoleName } from "./types.ts";
  */
 export type RaftEvent =
   /** The node changed role. */
-  | { readonly type: "RoleChanged"; readonly from: RoleName; readonly to: RoleName; readonly term: number }
+  | {
+    readonly type: "RoleChanged";
+    readonly from: RoleName;
+    readonly to: RoleName;
+    readonly term: number;
+  }
   /** The node learned of a new leader (or lost it: `leaderId` 0). */
   | { readonly type: "LeaderChanged"; readonly leaderId: NodeId; readonly term: number }
   /** The node started a PreVote round or an election. */

@@ -154,7 +154,9 @@ export class RaftLog {
    */
   slice(lo: number, hi: number, maxCount = Infinity, maxBytes = Infinity): Entry[] {
     if (lo < this.firstIndex || hi > this.lastIndex + 1) {
-      throw new RaftError(`Log slice [${lo}, ${hi}) is out of bounds [${this.firstIndex}, ${this.lastIndex + 1})`);
+      throw new RaftError(
+        `Log slice [${lo}, ${hi}) is out of bounds [${this.firstIndex}, ${this.lastIndex + 1})`,
+      );
     }
     const end = Math.min(hi, lo + maxCount);
     const out: Entry[] = [];
@@ -176,7 +178,9 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     if (entries.length === 0) return;
     if (entries[0].index !== this.lastIndex + 1) {
-      throw new RaftError(`Append at ${entries[0].index} would leave a gap after ${this.lastIndex}`);
+      throw new RaftError(
+        `Append at ${entries[0].index} would leave a gap after ${this.lastIndex}`,
+      );
     }
     for (const e of entries) this.#entries.push(e);
   }
@@ -249,7 +253,9 @@ export class RaftLog {
    * @returns The unstable entries.
    */
   unstableEntries(): Entry[] {
-    return this.#stableIndex >= this.lastIndex ? [] : this.slice(this.#stableIndex + 1, this.lastIndex + 1);
+    return this.#stableIndex >= this.lastIndex
+      ? []
+      : this.slice(this.#stableIndex + 1, this.lastIndex + 1);
   }
 
   /** Marks every entry as handed to storage. */

@@ -6,7 +6,7 @@
  */
 import type { RaftConfig } from "./config.ts";
 import { InvalidMessageError, NotLeaderError, RaftError } from "./errors.ts";
-import { MESSAGE_TYPES, type Message } from "./message.ts";
+import { type Message, MESSAGE_TYPES } from "./message.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RestoredState } from "./raft.ts";
 import type { Ready } from "./ready.ts";
@@ -184,7 +184,10 @@ export class RaftNode {
    */
   proposeBatch(batch: readonly Uint8Array[]): ProposalPosition[] {
     const items = batch.map((data) => ({ type: "normal" as const, data }));
-    return this.#leader().appendEntries(this.#raft, items).map((e) => ({ index: e.index, term: e.term }));
+    return this.#leader().appendEntries(this.#raft, items).map((e) => ({
+      index: e.index,
+      term: e.term,
+    }));
   }
 
   /**
@@ -228,7 +231,8 @@ export class RaftNode {
     if (raft.role instanceof Leader) raft.role.flush(raft);
     return raft.messages.length > 0 || raft.events.length > 0 || raft.readStates.length > 0 ||
       raft.droppedReads.length > 0 || raft.log.stableIndex < raft.log.lastIndex ||
-      raft.log.commitIndex > raft.log.lastApplied || !sameHardState(this.#lastHardState, raft.hardState);
+      raft.log.commitIndex > raft.log.lastApplied ||
+      !sameHardState(this.#lastHardState, raft.hardState);
   }
 
   /**
@@ -313,7 +317,9 @@ export class RaftNode {
 
   #validate(m: Message): void {
     if (typeof m !== "object" || m === null || !MESSAGE_TYPES.includes(m.type)) {
-      throw new InvalidMessageError(`unknown message type ${JSON.stringify((m as { type?: unknown })?.type)}`);
+      throw new InvalidMessageError(
+        `unknown message type ${JSON.stringify((m as { type?: unknown })?.type)}`,
+      );
     }
     if (m.to !== this.#raft.id) {
       throw new InvalidMessageError(`addressed to node ${m.to}, this is node ${this.#raft.id}`);

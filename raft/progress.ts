@@ -48,6 +48,11 @@ export class Progress {
   recentActive = true;
   /** The latest ReadIndex round the follower acknowledged. */
   readRound = 0;
+  /**
+   * A heartbeat answer showed the follower alive but behind while everything was already sent:
+   * an AppendEntries may have been lost, so send an empty one at `nextIndex - 1` to find out.
+   */
+  resync = false;
   /** The commit index last sent to the follower. */
   sentCommit = 0;
   /** The pipeline window. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ResolvedConfig, resolveConfig, type RaftConfig } from "./config.ts";
+import { type RaftConfig, resolveConfig, type ResolvedConfig } from "./config.ts";
 import type { Entry } from "./entry.ts";
 import { IllegalTransitionError } from "./errors.ts";
 import type { RaftEvent } from "./events.ts";
@@ -22,10 +22,11 @@ import { Candidate } from "./roles/candidate.ts";
 import { Follower } from "./roles/follower.ts";
 import { Leader } from "./roles/leader.ts";
 import type { Role } from "./roles/role.ts";
-import { type HardState, NONE, type NodeId, type ReadState } from "./types.ts";
+import { type HardState, type NodeId, NONE, type ReadState } from "./types.ts";
 
 /** A message as a role writes it: the core fills in the sender. */
-export type Outgoing = Message extends infer M ? M extends Message ? Omit<M, "from"> : never : never;
+export type Outgoing = Message extends infer M ? M extends Message ? Omit<M, "from"> : never
+  : never;
 
 /** What a restarted node recovers from storage. */
 export interface RestoredState {
@@ -122,7 +123,13 @@ export class Raft {
         // CheckQuorum nobody sends it a higher-term vote request. Tell it.
         this.send(appendRejection(m.from, this.term));
       } else if (m.type === "Vote" && m.preVote) {
-        this.send({ type: "VoteResponse", to: m.from, term: this.term, preVote: true, granted: false });
+        this.send({
+          type: "VoteResponse",
+          to: m.from,
+          term: this.term,
+          preVote: true,
+          granted: false,
+        });
       }
       return;
     }
@@ -139,13 +146,25 @@ export class Raft {
       (this.votedFor === NONE && this.leaderId === NONE) ||
       (m.preVote && m.term > this.term);
     if (canVote && this.log.isUpToDate(m.lastLogIndex, m.lastLogTerm)) {
-      this.send({ type: "VoteResponse", to: m.from, term: m.term, preVote: m.preVote, granted: true });
+      this.send({
+        type: "VoteResponse",
+        to: m.from,
+        term: m.term,
+        preVote: m.preVote,
+        granted: true,
+      });
       if (!m.preVote) {
         this.votedFor = m.from;
         if (this.role instanceof Follower) this.role.electionElapsed = 0;
       }
     } else {
-      this.send({ type: "VoteResponse", to: m.from, term: this.term, preVote: m.preVote, granted: false });
+      this.send({
+        type: "VoteResponse",
+        to: m.from,
+        term: this.term,
+        preVote: m.preVote,
+        granted: false,
+      });
     }
   }
 
@@ -154,7 +173,11 @@ export class Raft {
     const log = this.log;
     if (m.prevLogIndex < log.commitIndex) {
       // Everything up to our commit index is already agreed; say so and let the leader move on.
-      this.send({ ...appendRejection(m.from, this.term), success: true, matchIndex: log.commitIndex });
+      this.send({
+        ...appendRejection(m.from, this.term),
+        success: true,
+        matchIndex: log.commitIndex,
+      });
       return;
     }
     const lastNew = log.tryAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
@@ -225,7 +248,12 @@ export class Raft {
 
   /** Becomes a follower in `term`; the vote is kept only if the term does not change. */
   becomeFollower(term: number, leaderId: NodeId): void {
-    if (term < this.term) throw new IllegalTransitionError(`${this.role.name} at term ${this.term}`, `Follower at older term ${term}`);
+    if (term < this.term) {
+      throw new IllegalTransitionError(
+        `${this.role.name} at term ${this.term}`,
+        `Follower at older term ${term}`,
+      );
+    }
     if (term > this.term) {
       this.term = term;
       this.votedFor = NONE;

@@ -9,7 +9,7 @@
  */
 import type { Message } from "../message.ts";
 import type { Raft } from "../raft.ts";
-import { NONE, type NodeId, type RoleName } from "../types.ts";
+import { type NodeId, NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
 
 /** A candidate (or pre-candidate) and the votes it has collected. */
@@ -46,7 +46,13 @@ export class Candidate implements Role {
         if (m.preVote === this.preVote) this.recordVote(raft, m.from, m.granted);
         return;
       case "ReadIndex":
-        raft.send({ type: "ReadIndexResponse", to: m.from, term: raft.term, context: m.context, index: 0 });
+        raft.send({
+          type: "ReadIndexResponse",
+          to: m.from,
+          term: raft.term,
+          context: m.context,
+          index: 0,
+        });
         return;
       default:
         return;

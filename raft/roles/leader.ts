@@ -12,7 +12,7 @@ import { ProposalDroppedError, RaftError } from "../errors.ts";
 import type { AppendEntriesResponse, HeartbeatResponse, Message } from "../message.ts";
 import { Progress } from "../progress.ts";
 import { newEntries, type Raft } from "../raft.ts";
-import { NONE, type NodeId, type RoleName } from "../types.ts";
+import { type NodeId, NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
 
 /** A linearizable read waiting for its ReadIndex round to be confirmed. */
@@ -48,7 +48,10 @@ export class Leader implements Role {
   constructor(raft: Raft) {
     for (const peer of raft.peers) {
       // Section 5.3: nextIndex starts just after the leader's last entry.
-      this.progress.set(peer, new Progress(raft.log.lastIndex + 1, raft.config.maxInflightMessages));
+      this.progress.set(
+        peer,
+        new Progress(raft.log.lastIndex + 1, raft.config.maxInflightMessages),
+      );
     }
     for (let i = raft.log.commitIndex + 1; i <= raft.log.lastIndex; i++) {
       this.uncommittedBytes += entrySize(raft.log.entry(i)!);
@@ -101,7 +104,13 @@ export class Leader implements Role {
     for (const read of this.pendingReads) {
       if (read.from === raft.id) raft.droppedReads.push(read.context);
       else {
-        raft.send({ type: "ReadIndexResponse", to: read.from, term: raft.term, context: read.context, index: 0 });
+        raft.send({
+          type: "ReadIndexResponse",
+          to: read.from,
+          term: raft.term,
+          context: read.context,
+          index: 0,
+        });
       }
     }
     this.pendingReads.length = 0;
@@ -114,7 +123,9 @@ export class Leader implements Role {
     }
     let bytes = 0;
     for (const item of items) bytes += item.data.byteLength;
-    if (this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > raft.config.maxUncommittedBytes) {
+    if (
+      this.uncommittedBytes > 0 && this.uncommittedBytes + bytes > raft.config.maxUncommittedBytes
+    ) {
       throw new ProposalDroppedError(
         `${this.uncommittedBytes} bytes are uncommitted, the limit is ${raft.config.maxUncommittedBytes}`,
       );
@@ -137,7 +148,9 @@ export class Leader implements Role {
   /** Starts a transfer of leadership to `to` (thesis section 3.10). */
   transferLeadership(raft: Raft, to: NodeId): void {
     const pr = this.progress.get(to);
-    if (!pr) throw new RaftError(`Cannot transfer leadership to node ${to}: not a voter of this group`);
+    if (!pr) {
+      throw new RaftError(`Cannot transfer leadership to node ${to}: not a voter of this group`);
+    }
     if (this.transferee === to) return;
     if (this.transferee !== NONE) {
       raft.emit({ type: "LeadershipTransfer", to: this.transferee, outcome: "aborted" });
@@ -163,7 +176,13 @@ export class Leader implements Role {
   #sendAppends(raft: Raft, to: NodeId, pr: Progress): void {
     const log = raft.log;
     const { maxEntriesPerMessage, maxBytesPerMessage } = raft.config;
-    while (!pr.paused && pr.nextIndex <= log.lastIndex) {
+    // In replicate state a lost message leaves a gap the follower cannot see until the next
+    // AppendEntries arrives, so after a heartbeat answer that shows it behind, send one even if
+    // it is empty: the follower accepts it, or rejects it and the leader falls back to probing.
+    let forceEmpty = pr.resync && pr.matchIndex < log.lastIndex;
+    pr.resync = false;
+    while (!pr.paused && (pr.nextIndex <= log.lastIndex || forceEmpty)) {
+      forceEmpty = false;
       const prevLogIndex = pr.nextIndex - 1;
       const prevLogTerm = log.term(prevLogIndex);
       if (prevLogTerm === undefined) {
@@ -171,7 +190,9 @@ export class Leader implements Role {
         pr.state = "snapshot";
         return;
       }
-      const entries = log.slice(pr.nextIndex, log.lastIndex + 1, maxEntriesPerMessage, maxBytesPerMessage);
+      const entries = pr.nextIndex > log.lastIndex
+        ? []
+        : log.slice(pr.nextIndex, log.lastIndex + 1, maxEntriesPerMessage, maxBytesPerMessage);
       const lastSent = prevLogIndex + entries.length;
       raft.send({
         type: "AppendEntries",
@@ -228,6 +249,7 @@ export class Leader implements Role {
     // slot of a full window whose messages may have been lost.
     pr.probeSent = false;
     if (pr.state === "replicate" && pr.inflights.full) pr.inflights.freeFirst();
+    pr.resync = pr.matchIndex < raft.log.lastIndex;
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.#releaseReads(raft);
@@ -245,7 +267,9 @@ export class Leader implements Role {
     const index = matched[raft.quorum - 1];
     const log = raft.log;
     if (index <= log.commitIndex || log.term(index) !== raft.term) return;
-    for (let i = log.commitIndex + 1; i <= index; i++) this.uncommittedBytes -= entrySize(log.entry(i)!);
+    for (let i = log.commitIndex + 1; i <= index; i++) {
+      this.uncommittedBytes -= entrySize(log.entry(i)!);
+    }
     log.commitTo(index);
   }
 
@@ -283,7 +307,13 @@ export class Leader implements Role {
       released++;
       if (read.from === raft.id) raft.readStates.push({ context: read.context, index: read.index });
       else {
-        raft.send({ type: "ReadIndexResponse", to: read.from, term: raft.term, context: read.context, index: read.index });
+        raft.send({
+          type: "ReadIndexResponse",
+          to: read.from,
+          term: raft.term,
+          context: read.context,
+          index: read.index,
+        });
       }
     }
     if (released > 0) raft.emit({ type: "ReadIndexConfirmed", round: confirmed, reads: released });

@@ -1,0 +1,215 @@
+/**
+ * The interaction environment behind the golden scripts: a few RaftNodes, a mailbox per node,
+ * a "disk" per node holding exactly what each Ready asked to persist, and commands that drive
+ * them step by step while printing a trace.
+ *
+ * @module
+ */
+import {
+  type Entry,
+  type HardState,
+  type Message,
+  type RaftConfig,
+  RaftNode,
+  SeededRandom,
+} from "../../raft/mod.ts";
+import { formatEntries, formatMessage, formatReady } from "./format.ts";
+
+/** What a node has persisted. */
+interface Disk {
+  hardState: HardState;
+  entries: Entry[];
+}
+
+/** A parsed command: name, positional arguments and key=value options. */
+export interface Command {
+  readonly name: string;
+  readonly args: readonly string[];
+  readonly options: ReadonlyMap<string, string>;
+}
+
+const encoder = new TextEncoder();
+
+/** Runs interaction commands against a small in-memory cluster. */
+export class InteractionEnv {
+  readonly #nodes = new Map<number, RaftNode>();
+  readonly #configs = new Map<number, RaftConfig>();
+  readonly #disks = new Map<number, Disk>();
+  readonly #mailboxes = new Map<number, Message[]>();
+  readonly #isolated = new Set<number>();
+
+  /** Executes one command and returns its output lines. */
+  run(cmd: Command): string[] {
+    const ids = () => cmd.args.map(Number);
+    switch (cmd.name) {
+      case "add-nodes":
+        return this.#addNodes(Number(cmd.args[0]), cmd.options);
+      case "campaign":
+        this.#node(ids()[0]).campaign();
+        return this.#processReady(ids());
+      case "tick":
+        return this.#tick(ids()[0], Number(cmd.options.get("times") ?? 1));
+      case "tick-election":
+        return this.#tick(ids()[0], 2 * Number(this.#configs.get(ids()[0])!.electionTick ?? 10));
+      case "tick-heartbeat":
+        return this.#tick(ids()[0], Number(this.#configs.get(ids()[0])!.heartbeatTick ?? 1));
+      case "propose":
+        return this.#guard(() => {
+          const p = this.#node(ids()[0]).propose(encoder.encode(cmd.args[1]));
+          return [`proposed at ${p.index}@${p.term}`];
+        });
+      case "read-index":
+        return this.#guard(() => {
+          this.#node(ids()[0]).readIndex(Number(cmd.args[1]));
+          return [];
+        });
+      case "transfer-leader":
+        return this.#guard(() => {
+          this.#node(ids()[0]).transferLeadership(Number(cmd.args[1]));
+          return this.#processReady([ids()[0]]);
+        });
+      case "process-ready":
+        return this.#processReady(ids());
+      case "deliver-msgs":
+        return this.#deliver(ids(), cmd.options.get("drop") === "true");
+      case "stabilize":
+        return this.#stabilize();
+      case "isolate":
+        for (const id of ids()) this.#isolated.add(id);
+        return [];
+      case "recover":
+        this.#isolated.clear();
+        return [];
+      case "restart":
+        return this.#restart(ids()[0]);
+      case "raft-state":
+        return [...this.#nodes.values()].map((n) => {
+          const s = n.status();
+          return `${s.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastLogIndex}@${s.lastLogTerm}${
+            this.#isolated.has(s.id) ? " (isolated)" : ""
+          }`;
+        });
+      case "raft-log":
+        return [`${ids()[0]}: ${formatEntries(this.#disks.get(ids()[0])!.entries)}`];
+      case "progress": {
+        const s = this.#node(ids()[0]).status();
+        return s.followers.map((f) =>
+          `${f.id}: ${f.state} match=${f.matchIndex} next=${f.nextIndex} inflight=${f.inflight}`
+        );
+      }
+      default:
+        throw new Error(`Unknown interaction command: ${cmd.name}`);
+    }
+  }
+
+  #addNodes(count: number, options: ReadonlyMap<string, string>): string[] {
+    const voters = Array.from({ length: count }, (_, i) => i + 1);
+    const bool = (k: string, d: boolean) => options.has(k) ? options.get(k) === "true" : d;
+    const num = (k: string, d: number) => options.has(k) ? Number(options.get(k)) : d;
+    for (const id of voters) {
+      const config: RaftConfig = {
+        id,
+        voters,
+        random: new SeededRandom(id),
+        preVote: bool("pre-vote", true),
+        checkQuorum: bool("check-quorum", true),
+        electionTick: num("election-tick", 10),
+        heartbeatTick: num("heartbeat-tick", 1),
+        maxInflightMessages: num("max-inflight", 64),
+        maxEntriesPerMessage: num("max-entries", 256),
+      };
+      this.#configs.set(id, config);
+      this.#disks.set(id, { hardState: { term: 0, votedFor: 0, commitIndex: 0 }, entries: [] });
+      this.#mailboxes.set(id, []);
+      this.#nodes.set(id, new RaftNode(config));
+    }
+    return [`${count} nodes: [${voters.join(", ")}]`];
+  }
+
+  #node(id: number): RaftNode {
+    const node = this.#nodes.get(id);
+    if (!node) throw new Error(`No node ${id}`);
+    return node;
+  }
+
+  #guard(fn: () => string[]): string[] {
+    try {
+      return fn();
+    } catch (error) {
+      return [`error: ${(error as Error).name}: ${(error as Error).message}`];
+    }
+  }
+
+  #tick(id: number, times: number): string[] {
+    const node = this.#node(id);
+    for (let i = 0; i < times; i++) node.tick();
+    return this.#processReady([id]);
+  }
+
+  /** Handles each node's Ready: persist to its disk, post messages, apply, advance. */
+  #processReady(ids: readonly number[]): string[] {
+    const out: string[] = [];
+    for (const id of ids) {
+      const node = this.#node(id);
+      if (!node.hasReady()) continue;
+      const rd = node.ready();
+      const disk = this.#disks.get(id)!;
+      if (rd.hardState) disk.hardState = rd.hardState;
+      if (rd.entries.length > 0) {
+        disk.entries.length = rd.entries[0].index - 1;
+        disk.entries.push(...rd.entries);
+      }
+      const delivered = rd.messages.filter((m) =>
+        !this.#isolated.has(m.from) && !this.#isolated.has(m.to)
+      );
+      for (const m of delivered) this.#mailboxes.get(m.to)!.push(m);
+      node.advance(rd);
+      out.push(`> ${id} handling Ready`, ...formatReady({ ...rd, messages: delivered }));
+      const dropped = rd.messages.length - delivered.length;
+      if (dropped > 0) out.push(`  dropped ${dropped} message(s) to or from isolated nodes`);
+    }
+    return out;
+  }
+
+  #deliver(ids: readonly number[], drop: boolean): string[] {
+    const out: string[] = [];
+    for (const id of ids) {
+      const msgs = this.#mailboxes.get(id)!.splice(0);
+      if (msgs.length === 0) continue;
+      out.push(`> ${id} ${drop ? "dropping" : "receiving"} messages`);
+      for (const m of msgs) {
+        out.push(`  ${formatMessage(m)}`);
+        if (!drop) this.#node(id).step(m);
+      }
+    }
+    return out;
+  }
+
+  #stabilize(): string[] {
+    const out: string[] = [];
+    const ids = [...this.#nodes.keys()];
+    for (let round = 0; round < 100; round++) {
+      const before = out.length;
+      out.push(...this.#processReady(ids));
+      out.push(...this.#deliver(ids, false));
+      if (out.length === before) return out;
+    }
+    throw new Error("stabilize did not converge in 100 rounds");
+  }
+
+  #restart(id: number): string[] {
+    const disk = this.#disks.get(id)!;
+    this.#mailboxes.set(id, []);
+    this.#nodes.set(
+      id,
+      new RaftNode(this.#configs.get(id)!, {
+        hardState: disk.hardState,
+        log: { snapshotIndex: 0, snapshotTerm: 0, entries: [...disk.entries] },
+      }),
+    );
+    const hs = disk.hardState;
+    return [
+      `restarted ${id}: term=${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex} entries=${disk.entries.length}`,
+    ];
+  }
+}

@@ -212,7 +212,13 @@ export class Simulation {
         for (let k = 0; k < this.#o.keys; k++) this.#invoke(this.#clients[k % this.#clients.length], "get", `k${k}`);
       } else if (!busy && finalReads) return;
     }
-    throw new Error(`liveness: the healed cluster did not finish its work within 200 ticks (leader: ${this.#leader() ?? "none"})`);
+    const stuck = this.#ids.flatMap((id) => {
+      const server = this.#servers.get(id)!;
+      const s = server.node.status();
+      const pending = [...server.writes.values(), ...server.reads.values()].map((p) => `${p.kind}@${p.index}`);
+      return [`node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} pending [${pending.join(" ")}] followers ${JSON.stringify(s.followers)}`];
+    });
+    throw new Error(`liveness: the healed cluster did not finish its work within 200 ticks:\n${stuck.join("\n")}`);
   }
 
   #leader(): number | undefined {
@@ -404,6 +410,10 @@ export class Simulation {
           ? { op: "put" as const, key: encoder.encode(key), value: encoder.encode(value!) }
           : { op: "delete" as const, key: encoder.encode(key) };
         const { index, term } = server.node.propose(encodeCommand(command));
+        // A re-elected leader can reuse the index of an older proposal of its own that was cut
+        // from its log. That entry may survive on other nodes and still commit: unknown outcome.
+        const older = server.writes.get(index);
+        if (older) this.#settleOp(older.opIndex, older.client, Infinity);
         server.writes.set(index, { kind: "write", opIndex, client: client.id, index, term, deadline });
       }
     } catch (error) {

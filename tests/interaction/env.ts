@@ -45,8 +45,10 @@ export class InteractionEnv {
       case "add-nodes":
         return this.#addNodes(Number(cmd.args[0]), cmd.options);
       case "campaign":
-        this.#node(ids()[0]).campaign();
-        return this.#processReady(ids());
+        return this.#guard(() => {
+          this.#node(ids()[0]).campaign();
+          return this.#processReady(ids());
+        });
       case "tick":
         return this.#tick(ids()[0], Number(cmd.options.get("times") ?? 1));
       case "tick-election":

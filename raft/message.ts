@@ -11,7 +11,16 @@
 import type { Entry } from "./entry.ts";
 import type { NodeId } from "./types.ts";
 
-interface Envelope {
+/**
+ * The fields every message carries.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MessageEnvelope } from "@prkdb/prkdb/raft";
+ * const e: MessageEnvelope = { from: 1, to: 2, term: 3 };
+ * ```
+ */
+export interface MessageEnvelope {
   /** The sender. */
   readonly from: NodeId;
   /** The recipient. */
@@ -31,7 +40,8 @@ interface Envelope {
  *   lastLogIndex: 5, lastLogTerm: 1, leadershipTransfer: false };
  * ```
  */
-export interface VoteRequest extends Envelope {
+export interface VoteRequest extends MessageEnvelope {
+  /** Discriminant: `"Vote"`. */
   readonly type: "Vote";
   /** Whether this is a PreVote round. */
   readonly preVote: boolean;
@@ -52,7 +62,8 @@ export interface VoteRequest extends Envelope {
  * const m: VoteResponse = { type: "VoteResponse", from: 2, to: 1, term: 2, preVote: false, granted: true };
  * ```
  */
-export interface VoteResponse extends Envelope {
+export interface VoteResponse extends MessageEnvelope {
+  /** Discriminant: `"VoteResponse"`. */
   readonly type: "VoteResponse";
   /** Whether this answers a PreVote. */
   readonly preVote: boolean;
@@ -71,7 +82,8 @@ export interface VoteResponse extends Envelope {
  *   prevLogTerm: 0, entries: [], leaderCommit: 0 };
  * ```
  */
-export interface AppendEntries extends Envelope {
+export interface AppendEntries extends MessageEnvelope {
+  /** Discriminant: `"AppendEntries"`. */
   readonly type: "AppendEntries";
   /** Index of the entry just before `entries`. */
   readonly prevLogIndex: number;
@@ -95,7 +107,8 @@ export interface AppendEntries extends Envelope {
  *   success: true, matchIndex: 3, rejectedIndex: 0, hintIndex: 0, hintTerm: 0 };
  * ```
  */
-export interface AppendEntriesResponse extends Envelope {
+export interface AppendEntriesResponse extends MessageEnvelope {
+  /** Discriminant: `"AppendEntriesResponse"`. */
   readonly type: "AppendEntriesResponse";
   /** Whether the consistency check passed. */
   readonly success: boolean;
@@ -119,7 +132,8 @@ export interface AppendEntriesResponse extends Envelope {
  * const m: Heartbeat = { type: "Heartbeat", from: 1, to: 2, term: 1, leaderCommit: 4, readRound: 0 };
  * ```
  */
-export interface Heartbeat extends Envelope {
+export interface Heartbeat extends MessageEnvelope {
+  /** Discriminant: `"Heartbeat"`. */
   readonly type: "Heartbeat";
   /** `min(follower's matchIndex, leader's commitIndex)`. */
   readonly leaderCommit: number;
@@ -136,7 +150,8 @@ export interface Heartbeat extends Envelope {
  * const m: HeartbeatResponse = { type: "HeartbeatResponse", from: 2, to: 1, term: 1, readRound: 0 };
  * ```
  */
-export interface HeartbeatResponse extends Envelope {
+export interface HeartbeatResponse extends MessageEnvelope {
+  /** Discriminant: `"HeartbeatResponse"`. */
   readonly type: "HeartbeatResponse";
   /** The read round of the heartbeat being answered. */
   readonly readRound: number;
@@ -152,7 +167,8 @@ export interface HeartbeatResponse extends Envelope {
  * const m: ReadIndexRequest = { type: "ReadIndex", from: 2, to: 1, term: 1, context: 9 };
  * ```
  */
-export interface ReadIndexRequest extends Envelope {
+export interface ReadIndexRequest extends MessageEnvelope {
+  /** Discriminant: `"ReadIndex"`. */
   readonly type: "ReadIndex";
   /** The follower's identifier for the read. */
   readonly context: number;
@@ -168,7 +184,8 @@ export interface ReadIndexRequest extends Envelope {
  * const m: ReadIndexResponse = { type: "ReadIndexResponse", from: 1, to: 2, term: 1, context: 9, index: 4 };
  * ```
  */
-export interface ReadIndexResponse extends Envelope {
+export interface ReadIndexResponse extends MessageEnvelope {
+  /** Discriminant: `"ReadIndexResponse"`. */
   readonly type: "ReadIndexResponse";
   /** The follower's identifier for the read. */
   readonly context: number;
@@ -186,7 +203,8 @@ export interface ReadIndexResponse extends Envelope {
  * const m: TimeoutNow = { type: "TimeoutNow", from: 1, to: 2, term: 1 };
  * ```
  */
-export interface TimeoutNow extends Envelope {
+export interface TimeoutNow extends MessageEnvelope {
+  /** Discriminant: `"TimeoutNow"`. */
   readonly type: "TimeoutNow";
 }
 

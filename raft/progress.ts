@@ -71,14 +71,9 @@ export class Progress {
 
   /** Whether the leader must not send more entries now. */
   get paused(): boolean {
-    switch (this.state) {
-      case "probe":
-        return this.probeSent;
-      case "replicate":
-        return this.inflights.full;
-      case "snapshot":
-        return true;
-    }
+    if (this.state === "probe") return this.probeSent;
+    if (this.state === "replicate") return this.inflights.full;
+    return true; // snapshot: nothing to send until the snapshot is installed
   }
 
   /** Switches to `probe`: resend from just after `matchIndex`, one message at a time. */

@@ -74,14 +74,18 @@ export class SafetyChecker {
     if (status.role === "Leader") {
       const known = this.#leaders.get(status.term);
       if (known !== undefined && known !== status.id) {
-        throw new Error(`Election Safety violated: nodes ${known} and ${status.id} both lead term ${status.term}`);
+        throw new Error(
+          `Election Safety violated: nodes ${known} and ${status.id} both lead term ${status.term}`,
+        );
       }
       this.#leaders.set(status.term, status.id);
     }
     // State Machine Safety: this node's committed prefix agrees with every other's.
     const commit = status.commitIndex;
     if (commit > chain.last) {
-      throw new Error(`Node ${status.id} reports commit ${commit} beyond its persisted log ${chain.last}`);
+      throw new Error(
+        `Node ${status.id} reports commit ${commit} beyond its persisted log ${chain.last}`,
+      );
     }
     const shared = Math.min(commit, this.#committed.length - 1);
     if (chain.hashes[shared] !== this.#committed[shared].hash) {
@@ -118,7 +122,11 @@ export class SafetyChecker {
     for (let i = Math.min(ca.last, cb.last); i > 0; i--) {
       if (ca.terms[i] !== cb.terms[i]) continue;
       if (ca.hashes[i] !== cb.hashes[i]) {
-        throw new Error(`Log Matching violated: nodes ${a} and ${b} hold entry ${i}@${ca.terms[i]} with different prefixes`);
+        throw new Error(
+          `Log Matching violated: nodes ${a} and ${b} hold entry ${i}@${
+            ca.terms[i]
+          } with different prefixes`,
+        );
       }
       return; // the highest index with equal terms matches, so every lower one does too
     }

@@ -61,11 +61,23 @@ export function checkKeyHistory(ops: readonly KvOperation[]): string | undefined
     events.push({ time: op.call, isCall: true, op }, { time: op.ret, isCall: false, op });
   }
   events.sort((a, b) => a.time - b.time || (a.isCall === b.isCall ? 0 : a.isCall ? -1 : 1));
-  const head: Node = { op: ops[0], isCall: false, match: undefined, prev: undefined, next: undefined };
+  const head: Node = {
+    op: ops[0],
+    isCall: false,
+    match: undefined,
+    prev: undefined,
+    next: undefined,
+  };
   let tail = head;
   const calls = new Map<number, Node>();
   for (const e of events) {
-    const node: Node = { op: e.op, isCall: e.isCall, match: undefined, prev: tail, next: undefined };
+    const node: Node = {
+      op: e.op,
+      isCall: e.isCall,
+      match: undefined,
+      prev: tail,
+      next: undefined,
+    };
     tail.next = node;
     tail = node;
     if (e.isCall) calls.set(e.op.id, node);
@@ -128,11 +140,17 @@ export function checkKeyHistory(ops: readonly KvOperation[]): string | undefined
 function describeFailure(ops: readonly KvOperation[], stuck: KvOperation): string {
   const fmt = (op: KvOperation) => {
     const r = op.ret === Infinity ? "?" : op.ret;
-    const what = op.kind === "put" ? `put(${op.value})` : op.kind === "delete" ? `delete()->${op.found ?? "?"}` : `get()->${op.value}`;
+    const what = op.kind === "put"
+      ? `put(${op.value})`
+      : op.kind === "delete"
+      ? `delete()->${op.found ?? "?"}`
+      : `get()->${op.value}`;
     return `  op ${op.id} client ${op.client} [${op.call}, ${r}] ${what}`;
   };
   const window = ops.filter((op) => op.call <= stuck.ret && op.ret >= stuck.call - 500);
-  return `no linearization places op ${stuck.id} (${stuck.kind}); overlapping operations:\n${window.map(fmt).join("\n")}`;
+  return `no linearization places op ${stuck.id} (${stuck.kind}); overlapping operations:\n${
+    window.map(fmt).join("\n")
+  }`;
 }
 
 /**

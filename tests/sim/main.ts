@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
 /**
  * Runs the deterministic simulation from the command line.
  *
@@ -28,13 +29,26 @@ const seeds = values.seed !== undefined
   ? [Number(values.seed)]
   : Array.from({ length: Number(values.seeds) }, (_, i) => Number(values["first-seed"]) + i);
 const started = performance.now();
-const totals = { runs: 0, ok: 0, unknown: 0, reads: 0, crashes: 0, partitions: 0, pauses: 0, committed: 0 };
+const totals = {
+  runs: 0,
+  ok: 0,
+  unknown: 0,
+  reads: 0,
+  crashes: 0,
+  partitions: 0,
+  pauses: 0,
+  committed: 0,
+};
 let failed = 0;
 for (const seed of seeds) {
   const nodes = values.nodes !== undefined ? Number(values.nodes) : seed % 2 === 0 ? 5 : 3;
   let report: SimulationReport;
   try {
-    report = new Simulation({ seed, nodes, ...(values.units ? { units: Number(values.units) } : {}) }).run();
+    report = new Simulation({
+      seed,
+      nodes,
+      ...(values.units ? { units: Number(values.units) } : {}),
+    }).run();
   } catch (error) {
     failed++;
     console.error(`\n${(error as Error).message}`);

@@ -53,7 +53,9 @@ export class SimNetwork {
    */
   partition(ids: readonly number[], side?: readonly number[]): number[] {
     const cut = side ? [...side] : ids.filter(() => this.#random.chance(0.5));
-    if (cut.length === 0 || cut.length === ids.length) cut.splice(0, cut.length, ids[this.#random.nextInt(ids.length)]);
+    if (cut.length === 0 || cut.length === ids.length) {
+      cut.splice(0, cut.length, ids[this.#random.nextInt(ids.length)]);
+    }
     for (const id of ids) this.#group.set(id, cut.includes(id) ? 1 : 0);
     return cut;
   }
@@ -84,7 +86,11 @@ export class SimNetwork {
 
   /** Holds a message for a paused node until it resumes, plus a random delay. */
   hold(message: Message, until: number): void {
-    this.#queue.push({ at: until + 1 + this.#random.nextInt(this.#faults.maxDelay), seq: this.#seq++, message });
+    this.#queue.push({
+      at: until + 1 + this.#random.nextInt(this.#faults.maxDelay),
+      seq: this.#seq++,
+      message,
+    });
   }
 
   /** Removes and returns the messages due by `now` whose endpoints can talk, in delivery order. */

@@ -13,8 +13,8 @@ import {
   type Message,
   NotLeaderError,
   ProposalDroppedError,
-  RaftNode,
   type RaftConfig,
+  RaftNode,
   type Ready,
   SeededRandom,
 } from "../../raft/mod.ts";
@@ -41,6 +41,13 @@ export interface SimulationOptions {
   readonly healRate?: number;
   /** Per-unit probability that a node pauses (a GC pause, SIGSTOP) for 5 to 40 ticks. */
   readonly pauseRate?: number;
+  /**
+   * Deliberate runtime bugs, so tests can show the checks catch them:
+   * - `readBeforeApply`: serve a read as soon as its read index is known, before applying it.
+   * - `ackBeforeFsync`: persist each Ready's writes only at the next Ready (a missing fsync),
+   *   while sending its messages at once; a crash loses the unsynced writes.
+   */
+  readonly bugs?: { readonly readBeforeApply?: boolean; readonly ackBeforeFsync?: boolean };
 }
 
 /** What a finished run saw. */
@@ -74,7 +81,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 type Pending =
-  | { kind: "write"; opIndex: number; client: number; index: number; term: number; deadline: number }
+  | {
+    kind: "write";
+    opIndex: number;
+    client: number;
+    index: number;
+    term: number;
+    deadline: number;
+  }
   | { kind: "read"; opIndex: number; client: number; key: string; index: number; deadline: number };
 
 /** One simulated server: a Raft node, its state machine, and its pending client requests. */
@@ -85,6 +99,8 @@ class SimServer {
   readonly reads = new Map<number, Pending & { kind: "read" }>(); // by context
   /** While `now < pausedUntil` the node neither ticks nor runs; messages to it wait. */
   pausedUntil = 0;
+  /** With the `ackBeforeFsync` bug: the last Ready's writes, not yet on the disk. */
+  unsynced: Ready | undefined;
 
   constructor(node: RaftNode) {
     this.node = node;
@@ -143,13 +159,23 @@ export class Simulation {
       partitionRate: 0.0015,
       healRate: 0.004,
       pauseRate: 0.001,
+      bugs: {},
       ...options,
-      network: { dropRate: 0.02, duplicateRate: 0.01, maxDelay: 4, slowRate: 0.01, ...options.network },
+      network: {
+        dropRate: 0.02,
+        duplicateRate: 0.01,
+        maxDelay: 4,
+        slowRate: 0.01,
+        ...options.network,
+      },
     };
     this.#random = new SeededRandom(options.seed);
     this.#net = new SimNetwork(new SeededRandom(options.seed ^ 0x5eed), this.#o.network);
     this.#ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
-    this.#clients = Array.from({ length: this.#o.clients }, (_, i) => ({ id: i + 1, busy: false, leaderGuess: 1 }));
+    this.#clients = Array.from(
+      { length: this.#o.clients },
+      (_, i) => ({ id: i + 1, busy: false, leaderGuess: 1 }),
+    );
     for (const id of this.#ids) {
       this.#disks.set(id, { hardState: { term: 0, votedFor: 0, commitIndex: 0 }, entries: [] });
       this.#start(id);
@@ -168,7 +194,12 @@ export class Simulation {
       if (failure) throw new Error(`history is not linearizable: ${failure}`);
     } catch (error) {
       if (error instanceof SimulationFailure) throw error;
-      throw new SimulationFailure(this.#o.seed, this.#o.nodes, this.#now, (error as Error).stack ?? String(error));
+      throw new SimulationFailure(
+        this.#o.seed,
+        this.#o.nodes,
+        this.#now,
+        (error as Error).stack ?? String(error),
+      );
     }
     const completed = (o: Draft) => o.ret > 0 && o.ret !== Infinity;
     return {
@@ -209,16 +240,26 @@ export class Simulation {
       const busy = this.#clients.some((c) => c.busy);
       if (!busy && !finalReads && this.#leader() !== undefined) {
         finalReads = true;
-        for (let k = 0; k < this.#o.keys; k++) this.#invoke(this.#clients[k % this.#clients.length], "get", `k${k}`);
+        for (let k = 0; k < this.#o.keys; k++) {
+          this.#invoke(this.#clients[k % this.#clients.length], "get", `k${k}`);
+        }
       } else if (!busy && finalReads) return;
     }
     const stuck = this.#ids.flatMap((id) => {
       const server = this.#servers.get(id)!;
       const s = server.node.status();
-      const pending = [...server.writes.values(), ...server.reads.values()].map((p) => `${p.kind}@${p.index}`);
-      return [`node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} pending [${pending.join(" ")}] followers ${JSON.stringify(s.followers)}`];
+      const pending = [...server.writes.values(), ...server.reads.values()].map((p) =>
+        `${p.kind}@${p.index}`
+      );
+      return [
+        `node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} pending [${
+          pending.join(" ")
+        }] followers ${JSON.stringify(s.followers)}`,
+      ];
     });
-    throw new Error(`liveness: the healed cluster did not finish its work within 200 ticks:\n${stuck.join("\n")}`);
+    throw new Error(
+      `liveness: the healed cluster did not finish its work within 200 ticks:\n${stuck.join("\n")}`,
+    );
   }
 
   #leader(): number | undefined {
@@ -226,12 +267,21 @@ export class Simulation {
   }
 
   #config(id: number): RaftConfig {
-    return { id, voters: this.#ids, random: new SeededRandom(this.#o.seed * 31 + id * 7 + this.#restarts * 131), maxInflightMessages: 8, maxEntriesPerMessage: 16 };
+    return {
+      id,
+      voters: this.#ids,
+      random: new SeededRandom(this.#o.seed * 31 + id * 7 + this.#restarts * 131),
+      maxInflightMessages: 8,
+      maxEntriesPerMessage: 16,
+    };
   }
 
   #start(id: number): void {
     const disk = this.#disks.get(id)!;
-    const restored = { hardState: disk.hardState, log: { snapshotIndex: 0, snapshotTerm: 0, entries: [...disk.entries] } };
+    const restored = {
+      hardState: disk.hardState,
+      log: { snapshotIndex: 0, snapshotTerm: 0, entries: [...disk.entries] },
+    };
     this.#restarts++;
     this.#servers.set(id, new SimServer(new RaftNode(this.#config(id), restored)));
   }
@@ -249,7 +299,12 @@ export class Simulation {
       // Half the partitions cut the leader off into a minority: the case where a deposed leader
       // that does not know it yet must not acknowledge writes or serve stale reads.
       const leader = this.#leader();
-      const minority = leader === undefined || r.chance(0.5) ? undefined : [leader, ...this.#ids.filter((id) => id !== leader && r.chance(0.2))].slice(0, Math.floor((this.#ids.length - 1) / 2));
+      const minority = leader === undefined || r.chance(0.5)
+        ? undefined
+        : [leader, ...this.#ids.filter((id) => id !== leader && r.chance(0.2))].slice(
+          0,
+          Math.floor((this.#ids.length - 1) / 2),
+        );
       this.#net.partition(this.#ids, minority);
       this.#partitions++;
     }
@@ -307,13 +362,11 @@ export class Simulation {
 
   /** The Ready contract: persist, then send, then apply, then serve reads, then advance. */
   #handleReady(id: number, server: SimServer, rd: Ready): void {
-    const disk = this.#disks.get(id)!;
-    if (rd.hardState) disk.hardState = rd.hardState;
-    if (rd.entries.length > 0) {
-      const from = rd.entries[0].index;
-      disk.entries.length = from - 1;
-      disk.entries.push(...rd.entries);
-      this.#checker.diskChanged(id, disk, from);
+    if (this.#o.bugs.ackBeforeFsync) {
+      if (server.unsynced) this.#persist(id, server.unsynced);
+      server.unsynced = rd;
+    } else {
+      this.#persist(id, rd);
     }
     for (const m of rd.messages) this.#net.send(this.#now, m as Message);
     for (const e of rd.committedEntries) this.#apply(server, e);
@@ -333,6 +386,18 @@ export class Simulation {
     this.#serveReads(server);
   }
 
+  /** Step 1 of the Ready contract: the disk now holds the hard state and entries. */
+  #persist(id: number, rd: Ready): void {
+    const disk = this.#disks.get(id)!;
+    if (rd.hardState) disk.hardState = rd.hardState;
+    if (rd.entries.length > 0) {
+      const from = rd.entries[0].index;
+      disk.entries.length = from - 1;
+      disk.entries.push(...rd.entries);
+      this.#checker.diskChanged(id, disk, from);
+    }
+  }
+
   #apply(server: SimServer, e: Entry): void {
     const result = server.sm.apply(e);
     const write = server.writes.get(e.index);
@@ -350,7 +415,8 @@ export class Simulation {
 
   #serveReads(server: SimServer): void {
     for (const [context, read] of server.reads) {
-      if (read.index === 0 || server.sm.appliedIndex < read.index) continue;
+      if (read.index === 0) continue;
+      if (server.sm.appliedIndex < read.index && !this.#o.bugs.readBeforeApply) continue;
       server.reads.delete(context);
       const value = server.sm.get(encoder.encode(read.key));
       const op = this.#ops[read.opIndex];
@@ -391,11 +457,22 @@ export class Simulation {
 
   #invoke(client: Client, kind: "put" | "delete" | "get", key: string): void {
     // Mostly ask the node believed to lead; sometimes any node (exercising follower reads).
-    const target = this.#random.chance(0.7) ? client.leaderGuess : this.#ids[this.#random.nextInt(this.#ids.length)];
+    const target = this.#random.chance(0.7)
+      ? client.leaderGuess
+      : this.#ids[this.#random.nextInt(this.#ids.length)];
     const server = this.#running(target);
     const opIndex = this.#ops.length;
     const value = kind === "put" ? `c${client.id}-${++this.#putCounter}` : null;
-    const op: Draft = { id: opIndex, client: client.id, call: this.#tick(), kind, key, value, found: undefined, ret: -1 };
+    const op: Draft = {
+      id: opIndex,
+      client: client.id,
+      call: this.#tick(),
+      kind,
+      key,
+      value,
+      found: undefined,
+      ret: -1,
+    };
     this.#ops.push(op);
     client.busy = true;
     if (!server) return this.#settleOp(opIndex, client.id, -1);
@@ -404,7 +481,14 @@ export class Simulation {
       if (kind === "get") {
         const context = this.#nextContext++;
         server.node.readIndex(context);
-        server.reads.set(context, { kind: "read", opIndex, client: client.id, key, index: 0, deadline });
+        server.reads.set(context, {
+          kind: "read",
+          opIndex,
+          client: client.id,
+          key,
+          index: 0,
+          deadline,
+        });
       } else {
         const command = kind === "put"
           ? { op: "put" as const, key: encoder.encode(key), value: encoder.encode(value!) }
@@ -414,7 +498,14 @@ export class Simulation {
         // from its log. That entry may survive on other nodes and still commit: unknown outcome.
         const older = server.writes.get(index);
         if (older) this.#settleOp(older.opIndex, older.client, Infinity);
-        server.writes.set(index, { kind: "write", opIndex, client: client.id, index, term, deadline });
+        server.writes.set(index, {
+          kind: "write",
+          opIndex,
+          client: client.id,
+          index,
+          term,
+          deadline,
+        });
       }
     } catch (error) {
       if (error instanceof NotLeaderError) {

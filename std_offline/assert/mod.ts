@@ -158,3 +158,15 @@ export async function assertRejects<E extends Error = Error>(
   }
   throw new AssertionError("Expected function to reject.");
 }
+
+/** Asserts that `actual` is an instance of `expectedType`. */
+// deno-lint-ignore no-explicit-any
+export function assertInstanceOf<T extends abstract new (...args: any[]) => any>(
+  actual: unknown,
+  expectedType: T,
+  msg?: string,
+): asserts actual is InstanceType<T> {
+  if (!(actual instanceof expectedType)) {
+    throw new AssertionError(msg ?? `Expected object to be an instance of "${expectedType.name}".`);
+  }
+}

@@ -1,0 +1,233 @@
+import {
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertRejects,
+  assertStringIncludes,
+} from "@std/assert";
+import { join } from "@std/path";
+import type { Entry } from "../raft/entry.ts";
+import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
+import { FileStorage } from "./file_storage.ts";
+
+const te = new TextEncoder();
+const entry = (index: number, term = 1): Entry => ({
+  index,
+  term,
+  type: "normal",
+  data: te.encode(`value-${index}`),
+});
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-file-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function segments(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(join(dir, "wal"))) names.push(e.name);
+  return names.sort().map((n) => join(dir, "wal", n));
+}
+
+/** Writes entries 1..n, one batch each, and closes. */
+async function fill(dir: string, n: number): Promise<void> {
+  const s = await FileStorage.open(dir);
+  for (let i = 1; i <= n; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+  await s.close();
+}
+
+Deno.test("FileStorage: a torn tail is truncated with a warning; what came before survives", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 5);
+    const [path] = await segments(dir);
+    const size = (await Deno.stat(path)).size;
+    for (const cut of [3, 9, 20]) {
+      // Each cut models a crash part-way through writing the last record.
+      const bytes = await Deno.readFile(path);
+      await Deno.writeFile(path, bytes.subarray(0, size - cut));
+      const warnings: string[] = [];
+      const s = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
+      assertEquals((await s.load(0)).entries.map((e) => e.index), [1, 2, 3, 4]);
+      assertEquals(warnings.length, 1);
+      assertStringIncludes(warnings[0], `Truncating torn tail of ${path}`);
+      await s.write([{ partition: 0, entries: [entry(5)] }]); // the log keeps working after repair
+      await s.close();
+      assertEquals((await Deno.stat(path)).size, size);
+    }
+  });
+});
+
+Deno.test("FileStorage: a zero-filled tail (preallocated space after a crash) is torn, not corrupt", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 3);
+    const [path] = await segments(dir);
+    const file = await Deno.open(path, { append: true });
+    await file.write(new Uint8Array(512));
+    file.close();
+    const s = await FileStorage.open(dir, { onWarning: () => {} });
+    assertEquals((await s.load(0)).entries.length, 3);
+    await s.close();
+  });
+});
+
+Deno.test("FileStorage: a corrupted record mid-segment names the file and offset", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 5);
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    // Find the second record (after the 8-byte header and the first record) and flip a byte in it.
+    const firstLength = new DataView(bytes.buffer).getUint32(8, true);
+    const second = 8 + 8 + firstLength;
+    bytes[second + 12] ^= 0xff;
+    await Deno.writeFile(path, bytes);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
+    assertEquals([error.file, error.offset], [path, second]);
+    assertStringIncludes(
+      error.message,
+      `Corrupt record in ${path} at offset ${second}: checksum mismatch`,
+    );
+  });
+});
+
+Deno.test("FileStorage: a segment from a newer format version is refused clearly", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 1);
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    new DataView(bytes.buffer).setUint32(4, 9, true);
+    await Deno.writeFile(path, bytes);
+    const error = await assertRejects(() => FileStorage.open(dir), FormatVersionError);
+    assertStringIncludes(error.message, "version 9 was written by a newer PrkDB");
+  });
+});
+
+Deno.test("FileStorage: a file that is not a segment is refused", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(join(dir, "wal"), { recursive: true });
+    await Deno.writeTextFile(
+      join(dir, "wal", "00000000000000000001.wal"),
+      "hello, this is not a log",
+    );
+    await assertRejects(() => FileStorage.open(dir), CorruptLogError, "bad magic");
+  });
+});
+
+Deno.test("FileStorage: segments rotate, and those covered by snapshots are deleted", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { segmentBytes: 1024 });
+    for (let i = 1; i <= 200; i++) {
+      await s.write([{ partition: 0, entries: [entry(i)] }, { partition: 1, entries: [entry(i)] }]);
+    }
+    const before = (await segments(dir)).length;
+    assert(before > 5, `expected rotation, found ${before} segment(s)`);
+    await s.write([{
+      partition: 0,
+      snapshot: { meta: { index: 190, term: 1 }, data: te.encode("p0") },
+    }]);
+    assertEquals((await segments(dir)).length, before, "partition 1 still needs every segment");
+    await s.write([{
+      partition: 1,
+      snapshot: { meta: { index: 190, term: 1 }, data: te.encode("p1") },
+    }]);
+    const after = (await segments(dir)).length;
+    assert(after <= 2, `expected old segments to be deleted, ${after} remain`);
+    await s.close();
+    const reopened = await FileStorage.open(dir);
+    for (const p of [0, 1]) {
+      const st = await reopened.load(p);
+      assertEquals([st.snapshot?.meta.index, st.entries.map((e) => e.index)], [
+        190,
+        Array.from({ length: 10 }, (_, i) => 191 + i),
+      ]);
+    }
+    await reopened.close();
+    const snaps = [...Deno.readDirSync(join(dir, "snapshots"))].map((e) => e.name);
+    assertEquals(snaps.length, 2, `one snapshot file per partition, found ${snaps}`);
+  });
+});
+
+Deno.test("FileStorage: a full disk is a clear error, and the store stops accepting writes", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { segmentBytes: 256 });
+    await s.write([{ partition: 0, entries: [entry(1)] }]);
+    // The next segment the store creates will be /dev/full: every write to it fails with ENOSPC.
+    const names = await segments(dir);
+    const next = String(names.length + 1).padStart(20, "0");
+    await Deno.symlink("/dev/full", join(dir, "wal", `${next}.wal`));
+    const error = await assertRejects(
+      () =>
+        s.write([{
+          partition: 0,
+          entries: [entry(2), { ...entry(3), data: new Uint8Array(400) }],
+        }]),
+      StorageError,
+    );
+    assertStringIncludes(error.message, "Disk full: cannot append to");
+    await assertRejects(
+      () => s.write([{ partition: 0, entries: [entry(4)] }]),
+      StorageError,
+      "Disk full",
+    );
+    await s.close();
+  });
+});
+
+Deno.test("FileStorage: an unusable data directory is a clear error", async () => {
+  await withDir(async (dir) => {
+    const file = join(dir, "not-a-dir");
+    await Deno.writeTextFile(file, "x");
+    const error = await assertRejects(() => FileStorage.open(file), StorageError);
+    assertStringIncludes(error.message, `Cannot use ${file} as a data directory`);
+  });
+});
+
+Deno.test("FileStorage: group commit shares one fsync among concurrent batches", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    let syncs = 0;
+    const real = Deno.FsFile.prototype.syncData;
+    Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+      syncs++;
+      return real.call(this);
+    };
+    try {
+      await Promise.all(
+        Array.from(
+          { length: 100 },
+          (_, i) => s.write([{ partition: i % 4, entries: [entry(Math.floor(i / 4) + 1)] }]),
+        ),
+      );
+    } finally {
+      Deno.FsFile.prototype.syncData = real;
+    }
+    assert(syncs <= 2, `100 concurrent batches took ${syncs} fsyncs`);
+    assertEquals((await s.load(3)).entries.length, 25);
+    await s.close();
+  });
+});
+
+Deno.test("FileStorage: a damaged snapshot file is refused when loaded", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    await s.write([{ partition: 0, entries: [entry(1)] }]);
+    await s.write([{
+      partition: 0,
+      snapshot: { meta: { index: 1, term: 1 }, data: te.encode("state") },
+    }]);
+    await s.close();
+    const [name] = [...Deno.readDirSync(join(dir, "snapshots"))].map((e) => e.name);
+    const path = join(dir, "snapshots", name);
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 1] ^= 1;
+    await Deno.writeFile(path, bytes);
+    const reopened = await FileStorage.open(dir);
+    const error = await assertRejects(() => reopened.load(0), CorruptLogError);
+    assertInstanceOf(error, StorageError);
+    assertStringIncludes(error.message, path);
+    await reopened.close();
+  });
+});

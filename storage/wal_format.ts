@@ -1,0 +1,110 @@
+/**
+ * The write-ahead log's on-disk format.
+ *
+ * A segment file is an 8-byte header followed by records:
+ *
+ * ```text
+ * header:  "PRKW" (4 bytes) | format version (u16 LE) | reserved (u16)
+ * record:  payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload
+ * payload: type (u8) | partition (u32) | body
+ *   1 hard state  term (u64) | votedFor (u32) | commitIndex (u64)
+ *   2 entries     count (u32) | count x [index (u64) | term (u64) | type (u8) | length (u32) | data]
+ *   3 truncate    fromIndex (u64)
+ *   4 snapshot    index (u64) | term (u64)   (the data is in its own file, see snapshot_file.ts)
+ * ```
+ *
+ * @module
+ */
+import type { Entry } from "../raft/entry.ts";
+import type { HardState } from "../raft/types.ts";
+import { ByteReader, ByteWriter } from "./binary.ts";
+import { crc32 } from "./crc32.ts";
+import type { SnapshotMeta } from "./raft_storage.ts";
+
+export const SEGMENT_MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x57]); // "PRKW"
+export const SEGMENT_VERSION = 1;
+export const SEGMENT_HEADER_BYTES = 8;
+export const RECORD_HEADER_BYTES = 8;
+/** A record larger than this is treated as corrupt framing rather than allocated. */
+export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+/** A decoded record. */
+export type WalRecord =
+  | { readonly type: "hardState"; readonly partition: number; readonly hardState: HardState }
+  | { readonly type: "entries"; readonly partition: number; readonly entries: Entry[] }
+  | { readonly type: "truncate"; readonly partition: number; readonly fromIndex: number }
+  | { readonly type: "snapshot"; readonly partition: number; readonly meta: SnapshotMeta };
+
+const TYPE_CODES = { hardState: 1, entries: 2, truncate: 3, snapshot: 4 } as const;
+const ENTRY_TYPES = ["normal", "noop"] as const;
+
+/** Encodes a segment header. */
+export function segmentHeader(): Uint8Array {
+  return new ByteWriter().bytes(SEGMENT_MAGIC).u32(SEGMENT_VERSION).view().slice();
+}
+
+/** Appends one framed record to `w`. */
+export function encodeRecord(w: ByteWriter, record: WalRecord): void {
+  const start = w.length;
+  w.u32(0).u32(0); // length and checksum, patched below
+  w.u8(TYPE_CODES[record.type]).u32(record.partition);
+  switch (record.type) {
+    case "hardState":
+      w.u64(record.hardState.term).u32(record.hardState.votedFor).u64(record.hardState.commitIndex);
+      break;
+    case "entries":
+      w.u32(record.entries.length);
+      for (const e of record.entries) {
+        w.u64(e.index).u64(e.term).u8(ENTRY_TYPES.indexOf(e.type)).u32(e.data.length).bytes(e.data);
+      }
+      break;
+    case "truncate":
+      w.u64(record.fromIndex);
+      break;
+    case "snapshot":
+      w.u64(record.meta.index).u64(record.meta.term);
+      break;
+  }
+  const payloadStart = start + RECORD_HEADER_BYTES;
+  w.patchU32(start, w.length - payloadStart);
+  w.patchU32(start + 4, crc32(w.view(payloadStart)));
+}
+
+/** Decodes a record's payload (already checksummed). Throws on malformed content. */
+export function decodePayload(payload: Uint8Array): WalRecord {
+  const r = new ByteReader(payload);
+  const code = r.u8();
+  const partition = r.u32();
+  let record: WalRecord;
+  switch (code) {
+    case 1:
+      record = {
+        type: "hardState",
+        partition,
+        hardState: { term: r.u64(), votedFor: r.u32(), commitIndex: r.u64() },
+      };
+      break;
+    case 2: {
+      const count = r.u32();
+      const entries: Entry[] = [];
+      for (let i = 0; i < count; i++) {
+        const index = r.u64(), term = r.u64(), type = ENTRY_TYPES[r.u8()];
+        if (!type) throw new Error(`unknown entry type at entry ${index}`);
+        // Copy: the read buffer is reused, the log keeps the entry.
+        entries.push({ index, term, type, data: r.bytes(r.u32()).slice() });
+      }
+      record = { type: "entries", partition, entries };
+      break;
+    }
+    case 3:
+      record = { type: "truncate", partition, fromIndex: r.u64() };
+      break;
+    case 4:
+      record = { type: "snapshot", partition, meta: { index: r.u64(), term: r.u64() } };
+      break;
+    default:
+      throw new Error(`unknown record type ${code}`);
+  }
+  if (r.remaining !== 0) throw new Error(`${r.remaining} unexpected bytes after the record body`);
+  return record;
+}

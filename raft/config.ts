@@ -46,6 +46,8 @@ export interface RaftConfig {
   maxInflightMessages?: number;
   /** The leader refuses proposals while this many entry bytes are uncommitted. Default 64 MiB. */
   maxUncommittedBytes?: number;
+  /** InstallSnapshot sends snapshots in chunks of at most this many bytes. Default 1 MiB. */
+  snapshotChunkBytes?: number;
 }
 
 /** A {@linkcode RaftConfig} with every default filled in and validated. */
@@ -75,6 +77,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     maxBytesPerMessage: 1 << 20,
     maxInflightMessages: 64,
     maxUncommittedBytes: 64 << 20,
+    snapshotChunkBytes: 1 << 20,
     ...config,
     voters: [...new Set(config.voters)].sort((a, b) => a - b),
   };
@@ -86,6 +89,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     "maxBytesPerMessage",
     "maxInflightMessages",
     "maxUncommittedBytes",
+    "snapshotChunkBytes",
   ];
   for (const key of positive) {
     const value = resolved[key];

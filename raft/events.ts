@@ -36,6 +36,10 @@ export type RaftEvent =
   | { readonly type: "AppendRejected"; readonly follower: NodeId; readonly rejectedIndex: number }
   /** A ReadIndex heartbeat round was confirmed by a quorum, releasing `reads` reads. */
   | { readonly type: "ReadIndexConfirmed"; readonly round: number; readonly reads: number }
+  /** A follower installed a snapshot from the leader. */
+  | { readonly type: "SnapshotInstalled"; readonly index: number; readonly bytes: number }
+  /** A leader finished sending a snapshot to a follower. */
+  | { readonly type: "SnapshotSent"; readonly follower: NodeId; readonly index: number }
   /** Leadership transfer began, finished (`outcome`), or was abandoned. */
   | {
     readonly type: "LeadershipTransfer";

@@ -48,6 +48,7 @@ export class RaftLog {
   #commitIndex: number;
   #lastApplied: number;
   #stableIndex: number;
+  #bytes = 0;
 
   /**
    * Creates a log, empty or restored from storage.
@@ -67,6 +68,7 @@ export class RaftLog {
         throw new RaftError(`Log state is not contiguous: entry ${e.index} at position ${i}`);
       }
     });
+    for (const e of this.#entries) this.#bytes += entrySize(e);
     this.#stableIndex = this.lastIndex;
     this.#commitIndex = Math.min(Math.max(commitIndex, state.snapshotIndex), this.lastIndex);
     this.#lastApplied = state.snapshotIndex;
@@ -100,6 +102,11 @@ export class RaftLog {
   /** The highest index handed to the state machine. */
   get lastApplied(): number {
     return this.#lastApplied;
+  }
+
+  /** The bytes the entries after the snapshot take, as counted by `entrySize`. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** The highest index handed to storage. */
@@ -182,7 +189,10 @@ export class RaftLog {
         `Append at ${entries[0].index} would leave a gap after ${this.lastIndex}`,
       );
     }
-    for (const e of entries) this.#entries.push(e);
+    for (const e of entries) {
+      this.#entries.push(e);
+      this.#bytes += entrySize(e);
+    }
   }
 
   /**
@@ -296,8 +306,57 @@ export class RaftLog {
 
   #truncateAndAppend(entries: readonly Entry[]): void {
     const from = entries[0].index;
-    this.#entries.length = from - this.#snapshotIndex - 1;
+    for (const e of this.#entries.splice(from - this.#snapshotIndex - 1)) {
+      this.#bytes -= entrySize(e);
+    }
     this.#stableIndex = Math.min(this.#stableIndex, from - 1);
     this.append(entries);
+  }
+
+  /**
+   * Discards the entries through `index`, which a snapshot of the state machine now covers
+   * (Raft section 7). Only applied entries can be compacted.
+   *
+   * @param index The snapshot's last index, at most `lastApplied`.
+   */
+  compact(index: number): void {
+    if (index <= this.#snapshotIndex) return;
+    if (index > this.#lastApplied) {
+      throw new RaftError(`Cannot compact through ${index}: only ${this.#lastApplied} is applied`);
+    }
+    const term = this.term(index)!;
+    for (const e of this.#entries.splice(0, index - this.#snapshotIndex)) {
+      this.#bytes -= entrySize(e);
+    }
+    this.#snapshotIndex = index;
+    this.#snapshotTerm = term;
+  }
+
+  /**
+   * Installs a snapshot received from the leader. If the log holds the snapshot's last entry
+   * (same index and term), the entries after it are kept; otherwise the whole log is replaced
+   * (Raft section 7). The snapshot counts as committed and applied.
+   *
+   * @param index The snapshot's last index.
+   * @param term The term of that entry.
+   * @returns Whether stored entries after the snapshot must be dropped.
+   */
+  restore(index: number, term: number): boolean {
+    const keep = this.term(index) === term;
+    const dropped = !keep && this.lastIndex > index;
+    if (keep) {
+      for (const e of this.#entries.splice(0, index - this.#snapshotIndex)) {
+        this.#bytes -= entrySize(e);
+      }
+    } else {
+      this.#entries = [];
+      this.#bytes = 0;
+    }
+    this.#snapshotIndex = index;
+    this.#snapshotTerm = term;
+    this.#commitIndex = Math.max(this.#commitIndex, index);
+    this.#lastApplied = Math.max(this.#lastApplied, index);
+    this.#stableIndex = keep ? Math.max(this.#stableIndex, index) : index;
+    return dropped;
   }
 }

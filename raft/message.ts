@@ -4,7 +4,7 @@
  * reordering a message is always safe (Raft section 5.1).
  *
  * The names follow the RPCs of PrkDB's Multi-Raft design: Vote (with PreVote), AppendEntries,
- * Heartbeat, ReadIndex, plus TimeoutNow for leadership transfer.
+ * Heartbeat, InstallSnapshot and ReadIndex, plus TimeoutNow for leadership transfer.
  *
  * @module
  */
@@ -209,6 +209,54 @@ export interface TimeoutNow extends MessageEnvelope {
 }
 
 /**
+ * InstallSnapshot (Raft section 7): the leader sends a follower that is behind its compaction
+ * point a snapshot, in chunks of at most `snapshotChunkBytes`, one chunk at a time.
+ *
+ * @example Usage
+ * ```ts
+ * import type { InstallSnapshot } from "@prkdb/prkdb/raft";
+ * const m: InstallSnapshot = { type: "InstallSnapshot", from: 1, to: 3, term: 2, snapshotIndex: 500,
+ *   snapshotTerm: 2, offset: 0, data: new Uint8Array(), done: true };
+ * ```
+ */
+export interface InstallSnapshot extends MessageEnvelope {
+  /** Discriminant: `"InstallSnapshot"`. */
+  readonly type: "InstallSnapshot";
+  /** The last index the snapshot covers. */
+  readonly snapshotIndex: number;
+  /** The term of that entry. */
+  readonly snapshotTerm: number;
+  /** Where this chunk starts in the snapshot's bytes. */
+  readonly offset: number;
+  /** The chunk. */
+  readonly data: Uint8Array;
+  /** Whether this is the last chunk. */
+  readonly done: boolean;
+}
+
+/**
+ * The answer to an {@linkcode InstallSnapshot} chunk: either the snapshot is installed (or was
+ * not needed), or the follower holds `nextOffset` bytes of it and wants the rest.
+ *
+ * @example Usage
+ * ```ts
+ * import type { InstallSnapshotResponse } from "@prkdb/prkdb/raft";
+ * const m: InstallSnapshotResponse = { type: "InstallSnapshotResponse", from: 3, to: 1, term: 2,
+ *   snapshotIndex: 500, nextOffset: 65536, installed: false };
+ * ```
+ */
+export interface InstallSnapshotResponse extends MessageEnvelope {
+  /** Discriminant: `"InstallSnapshotResponse"`. */
+  readonly type: "InstallSnapshotResponse";
+  /** The snapshot being answered. */
+  readonly snapshotIndex: number;
+  /** How many bytes of it the follower holds. */
+  readonly nextOffset: number;
+  /** Whether the follower now holds everything through `snapshotIndex`. */
+  readonly installed: boolean;
+}
+
+/**
  * Any Raft message.
  *
  * @example Usage
@@ -226,6 +274,8 @@ export type Message =
   | HeartbeatResponse
   | ReadIndexRequest
   | ReadIndexResponse
+  | InstallSnapshot
+  | InstallSnapshotResponse
   | TimeoutNow;
 
 /**
@@ -246,5 +296,7 @@ export const MESSAGE_TYPES: readonly Message["type"][] = [
   "HeartbeatResponse",
   "ReadIndex",
   "ReadIndexResponse",
+  "InstallSnapshot",
+  "InstallSnapshotResponse",
   "TimeoutNow",
 ];

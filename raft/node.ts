@@ -89,6 +89,8 @@ export interface RaftStatus {
   readonly lastLogTerm: number;
   /** The first index still in the log (after compaction). */
   readonly firstIndex: number;
+  /** Bytes held by the log after the snapshot: with `lastApplied - firstIndex`, when to compact. */
+  readonly logBytes: number;
   /** Per-follower progress, when this node is the leader. */
   readonly followers: readonly FollowerStatus[];
 }
@@ -221,6 +223,19 @@ export class RaftNode {
   }
 
   /**
+   * Replaces the log prefix through `index` with a snapshot of the state machine, taken by the
+   * runtime after applying `index`. The next Ready carries the snapshot to persist; the leader
+   * also sends it to followers that need compacted entries.
+   *
+   * @param index The last applied index the snapshot covers, at most `status().lastApplied`.
+   * @param data The state machine's serialized state at `index`.
+   * @throws {RaftError} When `index` has not been applied yet.
+   */
+  compact(index: number, data: Uint8Array): void {
+    this.#raft.compact(index, data);
+  }
+
+  /**
    * Whether {@linkcode ready} has anything to hand out.
    *
    * @returns `true` when there is work.
@@ -231,6 +246,7 @@ export class RaftNode {
     if (raft.role instanceof Leader) raft.role.flush(raft);
     return raft.messages.length > 0 || raft.events.length > 0 || raft.readStates.length > 0 ||
       raft.droppedReads.length > 0 || raft.log.stableIndex < raft.log.lastIndex ||
+      raft.pendingSnapshot !== undefined ||
       raft.log.commitIndex > raft.log.lastApplied ||
       !sameHardState(this.#lastHardState, raft.hardState);
   }
@@ -249,6 +265,8 @@ export class RaftNode {
     const hardState = raft.hardState;
     const rd: Ready = {
       hardState: sameHardState(this.#lastHardState, hardState) ? undefined : hardState,
+      snapshot: raft.pendingSnapshot,
+      truncateFrom: raft.pendingTruncateFrom,
       entries: raft.log.unstableEntries(),
       messages: raft.messages.splice(0),
       committedEntries: raft.log.committedEntries(),
@@ -257,6 +275,8 @@ export class RaftNode {
       events: raft.events.splice(0),
     };
     this.#lastHardState = hardState;
+    raft.pendingSnapshot = undefined;
+    raft.pendingTruncateFrom = undefined;
     raft.log.markStable();
     this.#outstanding = rd;
     return rd;
@@ -305,6 +325,7 @@ export class RaftNode {
       lastLogIndex: raft.log.lastIndex,
       lastLogTerm: raft.log.lastTerm,
       firstIndex: raft.log.firstIndex,
+      logBytes: raft.log.bytes,
       followers,
     };
   }

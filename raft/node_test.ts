@@ -142,7 +142,8 @@ Deno.test("RaftNode: restart restores term, vote and log, and re-applies committ
   node.advance(rd);
   const restarted = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) }, {
     hardState: rd.hardState!,
-    log: { snapshotIndex: 0, snapshotTerm: 0, entries: rd.entries },
+    snapshot: undefined,
+    entries: rd.entries,
   });
   const s = restarted.status();
   assertEquals([s.role, s.term, s.votedFor, s.commitIndex, s.lastApplied], [

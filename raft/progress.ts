@@ -53,6 +53,11 @@ export class Progress {
    * an AppendEntries may have been lost, so send an empty one at `nextIndex - 1` to find out.
    */
   resync = false;
+  /** In `snapshot` state: the snapshot being sent (its last index). */
+  snapshotIndex = 0;
+  /** In `snapshot` state: bytes of it sent, and bytes the follower confirmed holding. */
+  snapshotSent = 0;
+  snapshotAcked = 0;
   /** The commit index last sent to the follower. */
   sentCommit = 0;
   /** The pipeline window. */
@@ -73,7 +78,16 @@ export class Progress {
   get paused(): boolean {
     if (this.state === "probe") return this.probeSent;
     if (this.state === "replicate") return this.inflights.full;
-    return true; // snapshot: nothing to send until the snapshot is installed
+    return this.snapshotSent > this.snapshotAcked; // snapshot: one chunk in flight
+  }
+
+  /** Switches to `snapshot`: the follower needs the snapshot ending at `index`. */
+  becomeSnapshot(index: number): void {
+    this.state = "snapshot";
+    this.snapshotIndex = index;
+    this.snapshotSent = 0;
+    this.snapshotAcked = 0;
+    this.inflights.reset();
   }
 
   /** Switches to `probe`: resend from just after `matchIndex`, one message at a time. */

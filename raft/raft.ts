@@ -10,7 +10,7 @@ import { type RaftConfig, resolveConfig, type ResolvedConfig } from "./config.ts
 import type { Entry } from "./entry.ts";
 import { IllegalTransitionError } from "./errors.ts";
 import type { RaftEvent } from "./events.ts";
-import { type LogState, RaftLog } from "./log.ts";
+import { RaftLog } from "./log.ts";
 import type {
   AppendEntries,
   AppendEntriesResponse,
@@ -22,18 +22,28 @@ import { Candidate } from "./roles/candidate.ts";
 import { Follower } from "./roles/follower.ts";
 import { Leader } from "./roles/leader.ts";
 import type { Role } from "./roles/role.ts";
-import { type HardState, type NodeId, NONE, type ReadState } from "./types.ts";
+import { type HardState, type NodeId, NONE, type ReadState, type Snapshot } from "./types.ts";
 
 /** A message as a role writes it: the core fills in the sender. */
 export type Outgoing = Message extends infer M ? M extends Message ? Omit<M, "from"> : never
   : never;
 
-/** What a restarted node recovers from storage. */
+/**
+ * What a restarted node recovers from storage: the same shape storage's `load` returns.
+ *
+ * @example Usage
+ * ```ts
+ * import type { RestoredState } from "@prkdb/prkdb/raft";
+ * const fresh: RestoredState = { hardState: { term: 0, votedFor: 0, commitIndex: 0 }, snapshot: undefined, entries: [] };
+ * ```
+ */
 export interface RestoredState {
   /** The persisted hard state. */
   readonly hardState: HardState;
-  /** The persisted log. */
-  readonly log: LogState;
+  /** The latest persisted snapshot, if any. */
+  readonly snapshot: Snapshot | undefined;
+  /** The persisted entries after the snapshot. */
+  readonly entries: readonly Entry[];
 }
 
 /** One node's Raft state and the rules shared by all roles. */
@@ -50,8 +60,15 @@ export class Raft {
   leaderId: NodeId = NONE;
   role: Role;
 
+  /** The latest snapshot: what a leader sends followers behind its compaction point. */
+  snapshot: Snapshot | undefined;
+
   /** Outputs accumulated until the next Ready. */
   readonly messages: Message[] = [];
+  /** A snapshot to persist (and, if installed from the leader, to restore). */
+  pendingSnapshot: Snapshot | undefined;
+  /** Stored entries from this index on must go (an installed snapshot replaced the log). */
+  pendingTruncateFrom: number | undefined;
   readonly events: RaftEvent[] = [];
   readonly readStates: ReadState[] = [];
   readonly droppedReads: number[] = [];
@@ -62,7 +79,16 @@ export class Raft {
     this.voters = this.config.voters;
     this.term = restored?.hardState.term ?? 0;
     this.votedFor = restored?.hardState.votedFor ?? NONE;
-    this.log = new RaftLog(restored?.log, restored?.hardState.commitIndex ?? 0);
+    this.snapshot = restored?.snapshot;
+    const snapshotMeta = restored?.snapshot?.meta ?? { index: 0, term: 0 };
+    this.log = new RaftLog(
+      {
+        snapshotIndex: snapshotMeta.index,
+        snapshotTerm: snapshotMeta.term,
+        entries: restored?.entries ?? [],
+      },
+      restored?.hardState.commitIndex ?? 0,
+    );
     this.role = new Follower(this.randomElectionTimeout());
   }
 
@@ -111,12 +137,13 @@ export class Raft {
         (m.type === "VoteResponse" && m.preVote && m.granted);
       // A PreVote (and a granted PreVote answer) carries a future term and changes no state.
       if (!preVoteTraffic) {
-        const fromLeader = m.type === "AppendEntries" || m.type === "Heartbeat";
+        const fromLeader = m.type === "AppendEntries" || m.type === "Heartbeat" ||
+          m.type === "InstallSnapshot";
         this.becomeFollower(m.term, fromLeader ? m.from : NONE);
       }
     } else if (m.term < this.term) {
       if (
-        (m.type === "AppendEntries" || m.type === "Heartbeat") &&
+        (m.type === "AppendEntries" || m.type === "Heartbeat" || m.type === "InstallSnapshot") &&
         (this.config.checkQuorum || this.config.preVote)
       ) {
         // A stale leader would otherwise never learn the new term: with PreVote or
@@ -200,6 +227,32 @@ export class Raft {
   handleHeartbeat(m: Heartbeat): void {
     this.log.commitTo(Math.min(m.leaderCommit, this.log.lastIndex));
     this.send({ type: "HeartbeatResponse", to: m.from, term: this.term, readRound: m.readRound });
+  }
+
+  /**
+   * Records a snapshot of the state machine through `index` (taken by the runtime) and drops
+   * the log entries it covers.
+   */
+  compact(index: number, data: Uint8Array): void {
+    if (index <= this.log.snapshotIndex) return;
+    const term = this.log.term(index);
+    this.log.compact(index);
+    this.snapshot = { meta: { index, term: term! }, data };
+    this.pendingSnapshot = this.snapshot;
+  }
+
+  /** Installs a complete snapshot received from the leader (Raft section 7). */
+  installSnapshot(snapshot: Snapshot): void {
+    if (this.log.restore(snapshot.meta.index, snapshot.meta.term)) {
+      this.pendingTruncateFrom = snapshot.meta.index + 1;
+    }
+    this.snapshot = snapshot;
+    this.pendingSnapshot = snapshot;
+    this.emit({
+      type: "SnapshotInstalled",
+      index: snapshot.meta.index,
+      bytes: snapshot.data.length,
+    });
   }
 
   /** Records the leader of the current term, emitting an event when it changes. */

@@ -75,3 +75,36 @@ export interface ReadState {
   /** The commit index the state machine must reach before the read is served. */
   readonly index: number;
 }
+
+/**
+ * Where a snapshot ends: the last log index (and its term) it covers.
+ *
+ * @example Usage
+ * ```ts
+ * import type { SnapshotMeta } from "@prkdb/prkdb/raft";
+ * const meta: SnapshotMeta = { index: 1000, term: 4 };
+ * ```
+ */
+export interface SnapshotMeta {
+  /** The last log index the snapshot covers. */
+  readonly index: number;
+  /** The term of that entry. */
+  readonly term: number;
+}
+
+/**
+ * A state machine snapshot: everything applied through `meta.index`, as opaque bytes. It
+ * replaces the log prefix it covers (Raft section 7).
+ *
+ * @example Usage
+ * ```ts
+ * import type { Snapshot } from "@prkdb/prkdb/raft";
+ * const s: Snapshot = { meta: { index: 10, term: 2 }, data: new Uint8Array([1, 2]) };
+ * ```
+ */
+export interface Snapshot {
+  /** Which prefix of the log it replaces. */
+  readonly meta: SnapshotMeta;
+  /** The state machine's serialized state. */
+  readonly data: Uint8Array;
+}

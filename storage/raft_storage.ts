@@ -8,39 +8,9 @@
  * @module
  */
 import type { Entry } from "../raft/entry.ts";
-import type { HardState } from "../raft/types.ts";
+import type { HardState, Snapshot } from "../raft/types.ts";
 
-/**
- * Where a snapshot ends: the last log index (and its term) it covers.
- *
- * @example Usage
- * ```ts
- * import type { SnapshotMeta } from "@prkdb/prkdb/storage";
- * const meta: SnapshotMeta = { index: 1000, term: 4 };
- * ```
- */
-export interface SnapshotMeta {
-  /** The last log index the snapshot covers. */
-  readonly index: number;
-  /** The term of that entry. */
-  readonly term: number;
-}
-
-/**
- * A state machine snapshot: everything applied through `meta.index`, as opaque bytes.
- *
- * @example Usage
- * ```ts
- * import type { Snapshot } from "@prkdb/prkdb/storage";
- * const s: Snapshot = { meta: { index: 10, term: 2 }, data: new Uint8Array([1, 2]) };
- * ```
- */
-export interface Snapshot {
-  /** Which prefix of the log it replaces. */
-  readonly meta: SnapshotMeta;
-  /** The state machine's serialized state. */
-  readonly data: Uint8Array;
-}
+export type { Snapshot, SnapshotMeta } from "../raft/types.ts";
 
 /**
  * Everything a partition has durably stored: what a restarted node recovers from.

@@ -19,7 +19,7 @@ import type { Entry } from "../raft/entry.ts";
 import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { crc32 } from "./crc32.ts";
-import type { SnapshotMeta } from "./raft_storage.ts";
+import type { SnapshotMeta } from "../raft/types.ts";
 
 export const SEGMENT_MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x57]); // "PRKW"
 export const SEGMENT_VERSION = 1;

@@ -38,6 +38,7 @@ export class Candidate implements Role {
     switch (m.type) {
       case "AppendEntries":
       case "Heartbeat":
+      case "InstallSnapshot":
         // A leader of our term exists (section 5.2): step down and let the follower handle it.
         raft.becomeFollower(m.term, m.from);
         raft.role.step(raft, m);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Message } from "../message.ts";
+import type { InstallSnapshot, Message } from "../message.ts";
 import type { Raft } from "../raft.ts";
 import { NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
@@ -16,6 +16,8 @@ export class Follower implements Role {
   electionElapsed = 0;
   /** This term's randomized election timeout, in ticks. */
   readonly electionTimeout: number;
+  /** The chunks of a snapshot being received from the leader. */
+  #incoming: { index: number; term: number; parts: Uint8Array[]; received: number } | undefined;
 
   constructor(electionTimeout: number) {
     this.electionTimeout = electionTimeout;
@@ -37,6 +39,11 @@ export class Follower implements Role {
         this.electionElapsed = 0;
         raft.setLeader(m.from);
         raft.handleHeartbeat(m);
+        return;
+      case "InstallSnapshot":
+        this.electionElapsed = 0;
+        raft.setLeader(m.from);
+        this.#receiveSnapshotChunk(raft, m);
         return;
       case "TimeoutNow":
         // The leader is handing over (thesis section 3.10): campaign now, without PreVote.
@@ -60,6 +67,45 @@ export class Follower implements Role {
         // Answers to messages this node sent in another role: stale, ignore.
         return;
     }
+  }
+
+  /** Collects a snapshot chunk; installs the snapshot when the last one arrives. */
+  #receiveSnapshotChunk(raft: Raft, m: InstallSnapshot): void {
+    const reply = (nextOffset: number, installed: boolean) =>
+      raft.send({
+        type: "InstallSnapshotResponse",
+        to: m.from,
+        term: raft.term,
+        snapshotIndex: m.snapshotIndex,
+        nextOffset,
+        installed,
+      });
+    if (m.snapshotIndex <= raft.log.commitIndex) {
+      // Everything it covers is already committed here (and so matches the leader's log).
+      this.#incoming = undefined;
+      return reply(0, true);
+    }
+    if (m.offset === 0) {
+      this.#incoming = { index: m.snapshotIndex, term: m.snapshotTerm, parts: [], received: 0 };
+    }
+    const incoming = this.#incoming;
+    if (!incoming || incoming.index !== m.snapshotIndex || incoming.term !== m.snapshotTerm) {
+      return reply(0, false);
+    }
+    // A duplicate or a chunk after a lost one: say where we are, the leader resends from there.
+    if (m.offset !== incoming.received) return reply(incoming.received, false);
+    incoming.parts.push(m.data);
+    incoming.received += m.data.length;
+    if (!m.done) return reply(incoming.received, false);
+    const data = new Uint8Array(incoming.received);
+    let offset = 0;
+    for (const part of incoming.parts) {
+      data.set(part, offset);
+      offset += part.length;
+    }
+    this.#incoming = undefined;
+    raft.installSnapshot({ meta: { index: incoming.index, term: incoming.term }, data });
+    reply(incoming.received, true);
   }
 
   inLease(raft: Raft): boolean {

@@ -9,7 +9,12 @@
 import { entrySize } from "../entry.ts";
 import type { Entry } from "../entry.ts";
 import { ProposalDroppedError, RaftError } from "../errors.ts";
-import type { AppendEntriesResponse, HeartbeatResponse, Message } from "../message.ts";
+import type {
+  AppendEntriesResponse,
+  HeartbeatResponse,
+  InstallSnapshotResponse,
+  Message,
+} from "../message.ts";
 import { Progress } from "../progress.ts";
 import { newEntries, type Raft } from "../raft.ts";
 import { type NodeId, NONE, type RoleName } from "../types.ts";
@@ -89,6 +94,9 @@ export class Leader implements Role {
         return;
       case "ReadIndex":
         this.addRead(raft, m.context, m.from);
+        return;
+      case "InstallSnapshotResponse":
+        this.#handleSnapshotResponse(raft, m);
         return;
       default:
         return;
@@ -179,6 +187,10 @@ export class Leader implements Role {
     // In replicate state a lost message leaves a gap the follower cannot see until the next
     // AppendEntries arrives, so after a heartbeat answer that shows it behind, send one even if
     // it is empty: the follower accepts it, or rejects it and the leader falls back to probing.
+    if (pr.state === "snapshot") {
+      if (!pr.paused) this.#sendSnapshotChunk(raft, to, pr);
+      return;
+    }
     let forceEmpty = pr.resync && pr.matchIndex < log.lastIndex;
     pr.resync = false;
     while (!pr.paused && (pr.nextIndex <= log.lastIndex || forceEmpty)) {
@@ -187,7 +199,8 @@ export class Leader implements Role {
       const prevLogTerm = log.term(prevLogIndex);
       if (prevLogTerm === undefined) {
         // The follower needs entries compacted into a snapshot: InstallSnapshot takes over.
-        pr.state = "snapshot";
+        pr.becomeSnapshot(raft.snapshot!.meta.index);
+        this.#sendSnapshotChunk(raft, to, pr);
         return;
       }
       const entries = pr.nextIndex > log.lastIndex
@@ -209,6 +222,48 @@ export class Leader implements Role {
     // Nothing (more) to send, but the follower has not heard of the latest commit index.
     const commit = Math.min(log.commitIndex, pr.matchIndex);
     if (pr.sentCommit < commit) this.#sendHeartbeat(raft, to, pr);
+  }
+
+  /**
+   * Sends the next chunk of the snapshot, one at a time, so a large snapshot never floods the
+   * link or delays other followers (each Ready sends at most one chunk per follower).
+   */
+  #sendSnapshotChunk(raft: Raft, to: NodeId, pr: Progress): void {
+    const snapshot = raft.snapshot!;
+    if (snapshot.meta.index !== pr.snapshotIndex) pr.becomeSnapshot(snapshot.meta.index); // compacted again: restart
+    const offset = pr.snapshotAcked;
+    const data = snapshot.data.subarray(offset, offset + raft.config.snapshotChunkBytes);
+    raft.send({
+      type: "InstallSnapshot",
+      to,
+      term: raft.term,
+      snapshotIndex: snapshot.meta.index,
+      snapshotTerm: snapshot.meta.term,
+      offset,
+      data,
+      done: offset + data.length >= snapshot.data.length,
+    });
+    pr.snapshotSent = offset + Math.max(data.length, 1);
+  }
+
+  #handleSnapshotResponse(raft: Raft, m: InstallSnapshotResponse): void {
+    const pr = this.progress.get(m.from);
+    if (!pr) return;
+    pr.recentActive = true;
+    if (m.installed) {
+      if (pr.update(m.snapshotIndex) || pr.state === "snapshot") {
+        if (pr.state === "snapshot") {
+          raft.emit({ type: "SnapshotSent", follower: m.from, index: m.snapshotIndex });
+        }
+        pr.becomeProbe();
+        this.#maybeCommit(raft);
+      }
+      return;
+    }
+    if (pr.state !== "snapshot" || m.snapshotIndex !== pr.snapshotIndex) return;
+    // The next chunk starts where the follower says it is (after a lost or duplicate chunk too).
+    pr.snapshotAcked = m.nextOffset;
+    pr.snapshotSent = m.nextOffset;
   }
 
   #sendHeartbeat(raft: Raft, to: NodeId, pr: Progress): void {
@@ -249,6 +304,7 @@ export class Leader implements Role {
     // slot of a full window whose messages may have been lost.
     pr.probeSent = false;
     if (pr.state === "replicate" && pr.inflights.full) pr.inflights.freeFirst();
+    if (pr.state === "snapshot") pr.snapshotSent = pr.snapshotAcked; // resend a chunk that may be lost
     pr.resync = pr.matchIndex < raft.log.lastIndex;
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;

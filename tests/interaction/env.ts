@@ -5,21 +5,9 @@
  *
  * @module
  */
-import {
-  type Entry,
-  type HardState,
-  type Message,
-  type RaftConfig,
-  RaftNode,
-  SeededRandom,
-} from "../../raft/mod.ts";
+import { type Message, type RaftConfig, RaftNode, SeededRandom } from "../../raft/mod.ts";
+import { MutablePartitionState } from "../../storage/partition_state.ts";
 import { formatEntries, formatMessage, formatReady } from "./format.ts";
-
-/** What a node has persisted. */
-interface Disk {
-  hardState: HardState;
-  entries: Entry[];
-}
 
 /** A parsed command: name, positional arguments and key=value options. */
 export interface Command {
@@ -34,7 +22,8 @@ const encoder = new TextEncoder();
 export class InteractionEnv {
   readonly #nodes = new Map<number, RaftNode>();
   readonly #configs = new Map<number, RaftConfig>();
-  readonly #disks = new Map<number, Disk>();
+  /** What each node persisted, kept with the storage layer's own write semantics. */
+  readonly #disks = new Map<number, MutablePartitionState>();
   readonly #mailboxes = new Map<number, Message[]>();
   readonly #isolated = new Set<number>();
 
@@ -91,8 +80,20 @@ export class InteractionEnv {
             this.#isolated.has(s.id) ? " (isolated)" : ""
           }`;
         });
-      case "raft-log":
-        return [`${ids()[0]}: ${formatEntries(this.#disks.get(ids()[0])!.entries)}`];
+      case "raft-log": {
+        const disk = this.#disks.get(ids()[0])!;
+        const snap = disk.snapshot
+          ? `snapshot ${disk.snapshot.meta.index}@${disk.snapshot.meta.term} + `
+          : "";
+        return [`${ids()[0]}: ${snap}${formatEntries(disk.entries)}`];
+      }
+      case "compact":
+        // Stands in for the state machine: the snapshot's bytes just name what they cover.
+        return this.#guard(() => {
+          const index = Number(cmd.args[1]);
+          this.#node(ids()[0]).compact(index, encoder.encode(`state through ${index}`));
+          return this.#processReady([ids()[0]]);
+        });
       case "progress": {
         const s = this.#node(ids()[0]).status();
         return s.followers.map((f) =>
@@ -119,9 +120,10 @@ export class InteractionEnv {
         heartbeatTick: num("heartbeat-tick", 1),
         maxInflightMessages: num("max-inflight", 64),
         maxEntriesPerMessage: num("max-entries", 256),
+        snapshotChunkBytes: num("snapshot-chunk", 1 << 20),
       };
       this.#configs.set(id, config);
-      this.#disks.set(id, { hardState: { term: 0, votedFor: 0, commitIndex: 0 }, entries: [] });
+      this.#disks.set(id, new MutablePartitionState());
       this.#mailboxes.set(id, []);
       this.#nodes.set(id, new RaftNode(config));
     }
@@ -155,12 +157,13 @@ export class InteractionEnv {
       const node = this.#node(id);
       if (!node.hasReady()) continue;
       const rd = node.ready();
-      const disk = this.#disks.get(id)!;
-      if (rd.hardState) disk.hardState = rd.hardState;
-      if (rd.entries.length > 0) {
-        disk.entries.length = rd.entries[0].index - 1;
-        disk.entries.push(...rd.entries);
-      }
+      this.#disks.get(id)!.apply({
+        partition: 0,
+        hardState: rd.hardState,
+        snapshot: rd.snapshot,
+        truncateFrom: rd.truncateFrom,
+        entries: rd.entries,
+      });
       const delivered = rd.messages.filter((m) =>
         !this.#isolated.has(m.from) && !this.#isolated.has(m.to)
       );
@@ -202,16 +205,13 @@ export class InteractionEnv {
   #restart(id: number): string[] {
     const disk = this.#disks.get(id)!;
     this.#mailboxes.set(id, []);
-    this.#nodes.set(
-      id,
-      new RaftNode(this.#configs.get(id)!, {
-        hardState: disk.hardState,
-        log: { snapshotIndex: 0, snapshotTerm: 0, entries: [...disk.entries] },
-      }),
-    );
+    this.#nodes.set(id, new RaftNode(this.#configs.get(id)!, disk.freeze()));
     const hs = disk.hardState;
+    const snap = disk.snapshot
+      ? ` snapshot=${disk.snapshot.meta.index}@${disk.snapshot.meta.term}`
+      : "";
     return [
-      `restarted ${id}: term=${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex} entries=${disk.entries.length}`,
+      `restarted ${id}: term=${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex}${snap} entries=${disk.entries.length}`,
     ];
   }
 }

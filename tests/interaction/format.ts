@@ -45,6 +45,14 @@ export function formatMessage(m: Message): string {
       return `${head} ctx=${m.context}`;
     case "ReadIndexResponse":
       return `${head} ctx=${m.context} index=${m.index}`;
+    case "InstallSnapshot":
+      return `${head} snapshot=${m.snapshotIndex}@${m.snapshotTerm} offset=${m.offset} bytes=${m.data.length}${
+        m.done ? " done" : ""
+      }`;
+    case "InstallSnapshotResponse":
+      return `${head} snapshot=${m.snapshotIndex} ${
+        m.installed ? "installed" : `next=${m.nextOffset}`
+      }`;
     case "TimeoutNow":
       return head;
   }
@@ -67,6 +75,10 @@ export function formatEvent(e: RaftEvent): string {
       return `read round ${e.round} confirmed, ${e.reads} read(s) released`;
     case "LeadershipTransfer":
       return `leadership transfer to ${e.to}: ${e.outcome}`;
+    case "SnapshotInstalled":
+      return `installed snapshot through ${e.index} (${e.bytes} bytes)`;
+    case "SnapshotSent":
+      return `follower ${e.follower} has the snapshot through ${e.index}`;
   }
 }
 
@@ -78,6 +90,14 @@ export function formatReady(rd: Ready): string[] {
     const hs = rd.hardState;
     out.push(`  persist hard state: term=${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex}`);
   }
+  if (rd.snapshot) {
+    out.push(
+      `  persist snapshot: ${rd.snapshot.meta.index}@${rd.snapshot.meta.term} ${
+        JSON.stringify(decoder.decode(rd.snapshot.data))
+      }`,
+    );
+  }
+  if (rd.truncateFrom !== undefined) out.push(`  drop entries from ${rd.truncateFrom}`);
   if (rd.entries.length > 0) out.push(`  persist entries: ${formatEntries(rd.entries)}`);
   for (const m of rd.messages) out.push(`  send: ${formatMessage(m)}`);
   if (rd.committedEntries.length > 0) out.push(`  apply: ${formatEntries(rd.committedEntries)}`);

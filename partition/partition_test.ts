@@ -103,3 +103,44 @@ Deno.test("KvStateMachine: stored values do not alias the log's buffers", () => 
   data.fill(0);
   assertEquals(new TextDecoder().decode(sm.get(te.encode("k"))), "v");
 });
+
+Deno.test("KvStateMachine: a snapshot restores the same state and applied index", () => {
+  const a = new KvStateMachine();
+  const put = (sm: KvStateMachine, index: number, k: string, v: Uint8Array) =>
+    sm.apply({
+      index,
+      term: 1,
+      type: "normal",
+      data: encodeCommand({ op: "put", key: te.encode(k), value: v }),
+    });
+  put(a, 1, "x", te.encode("1"));
+  put(a, 2, "\u00ff\u0000bin", new Uint8Array([0, 255, 9]));
+  put(a, 3, "empty", new Uint8Array());
+  const b = new KvStateMachine();
+  put(b, 1, "stale", te.encode("gone"));
+  b.restore(a.snapshot());
+  assertEquals([b.appliedIndex, b.size], [3, 3]);
+  assertEquals(b.get(te.encode("stale")), undefined);
+  assertEquals(b.get(te.encode("\u00ff\u0000bin")), new Uint8Array([0, 255, 9]));
+  assertEquals(b.get(te.encode("empty")), new Uint8Array());
+  put(b, 4, "x", te.encode("2")); // and it keeps applying from there
+  assertEquals(b.appliedIndex, 4);
+});
+
+Deno.test("KvStateMachine: a damaged snapshot is refused and the state is untouched", () => {
+  const sm = new KvStateMachine();
+  sm.apply({
+    index: 1,
+    term: 1,
+    type: "normal",
+    data: encodeCommand({ op: "put", key: te.encode("k"), value: te.encode("v") }),
+  });
+  const good = sm.snapshot();
+  assertThrows(
+    () => sm.restore(good.subarray(0, good.length - 1)),
+    RangeError,
+    "runs past the end",
+  );
+  assertThrows(() => sm.restore(new Uint8Array([2, ...good.subarray(1)])), RangeError, "version 2");
+  assertEquals(new TextDecoder().decode(sm.get(te.encode("k"))), "v");
+});

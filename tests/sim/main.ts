@@ -6,6 +6,7 @@
  * deno task sim --seeds 500            # seeds 1..500, alternating 3 and 5 nodes
  * deno task sim --seed 42 --nodes 5    # replay one run (the command a failure prints)
  * deno task sim --seeds 50 --units 20000 --verbose
+ * deno task sim --seeds 5 --storage file     # or kv: real disks, fsync and all
  * ```
  *
  * @module
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     seed: { type: "string" },
     "first-seed": { type: "string", default: "1" },
     nodes: { type: "string" },
+    storage: { type: "string", default: "memory" },
     units: { type: "string" },
     verbose: { type: "boolean", default: false },
   },
@@ -38,15 +40,18 @@ const totals = {
   partitions: 0,
   pauses: 0,
   committed: 0,
+  snapshots: 0,
+  installed: 0,
 };
 let failed = 0;
 for (const seed of seeds) {
   const nodes = values.nodes !== undefined ? Number(values.nodes) : seed % 2 === 0 ? 5 : 3;
   let report: SimulationReport;
   try {
-    report = new Simulation({
+    report = await new Simulation({
       seed,
       nodes,
+      storage: values.storage as "memory" | "file" | "kv",
       ...(values.units ? { units: Number(values.units) } : {}),
     }).run();
   } catch (error) {
@@ -61,6 +66,8 @@ for (const seed of seeds) {
   totals.crashes += report.crashes;
   totals.partitions += report.partitions;
   totals.pauses += report.pauses;
+  totals.snapshots += report.snapshots.taken;
+  totals.installed += report.snapshots.installed;
   totals.committed += report.committed;
   if (values.verbose || seeds.length === 1) console.log(JSON.stringify(report));
   else if (totals.runs % 25 === 0) console.log(`  ${totals.runs}/${seeds.length} seeds passed...`);
@@ -69,7 +76,8 @@ const seconds = ((performance.now() - started) / 1000).toFixed(1);
 console.log(
   `${totals.runs} of ${seeds.length} seeds passed in ${seconds}s: ${totals.committed} entries committed, ` +
     `${totals.ok} writes acknowledged, ${totals.reads} linearizable reads checked, ${totals.unknown} writes with unknown outcome, ` +
-    `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses`,
+    `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses, ` +
+    `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader`,
 );
 if (failed > 0) {
   console.error(`${failed} seed(s) failed`);

@@ -10,8 +10,8 @@ import { Simulation } from "./simulation.ts";
 export function simulateSeeds(nodes: number, first: number, count: number, batch = 20): void {
   for (let start = first; start < first + count; start += batch) {
     const end = Math.min(start + batch, first + count) - 1;
-    Deno.test(`simulation: ${nodes} nodes, seeds ${start}-${end}`, () => {
-      for (let seed = start; seed <= end; seed++) new Simulation({ seed, nodes }).run();
+    Deno.test(`simulation: ${nodes} nodes, seeds ${start}-${end}`, async () => {
+      for (let seed = start; seed <= end; seed++) await new Simulation({ seed, nodes }).run();
     });
   }
 }

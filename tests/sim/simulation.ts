@@ -18,9 +18,14 @@ import {
   type Ready,
   SeededRandom,
 } from "../../raft/mod.ts";
-import { encodeCommand, KvStateMachine } from "../../partition/mod.ts";
+import { encodeCommand, fnv1a32, KvStateMachine } from "../../partition/mod.ts";
 import { RaftEventCounter } from "../../telemetry/mod.ts";
-import { type Disk, SafetyChecker } from "./invariants.ts";
+import { FileStorage } from "../../storage/file_storage.ts";
+import { KvStorage } from "../../storage/kv_storage.ts";
+import { MemoryStorage } from "../../storage/memory_storage.ts";
+import { MutablePartitionState } from "../../storage/partition_state.ts";
+import type { PartitionWrite, RaftStorage } from "../../storage/raft_storage.ts";
+import { SafetyChecker } from "./invariants.ts";
 import { checkHistory, type KvOperation } from "./linearizability.ts";
 import { type NetworkFaults, SimNetwork } from "./network.ts";
 
@@ -29,6 +34,10 @@ export interface SimulationOptions {
   readonly seed: number;
   /** Cluster size (3 or 5 in CI). */
   readonly nodes: number;
+  /** Where nodes persist: the memory backend (default), real files, or Deno KV. */
+  readonly storage?: "memory" | "file" | "kv";
+  /** Compact once this many entries are applied past the snapshot; `0` never. Default: 8 to 60, by seed. */
+  readonly compactEvery?: number;
   /** How many time units of faults and traffic. Each node ticks every 10 units. */
   readonly units?: number;
   readonly clients?: number;
@@ -59,6 +68,7 @@ export interface SimulationReport {
   readonly committed: number;
   readonly crashes: number;
   readonly partitions: number;
+  readonly snapshots: { taken: number; installed: number };
   readonly pauses: number;
   readonly messages: { sent: number; dropped: number };
   readonly events: Record<string, number>;
@@ -133,7 +143,11 @@ export class Simulation {
   readonly #o: Required<Omit<SimulationOptions, "network">> & { network: NetworkFaults };
   readonly #random: SeededRandom;
   readonly #net: SimNetwork;
-  readonly #disks = new Map<number, Disk>();
+  /** What each node has written, applied with the storage layer's semantics: the checker's view. */
+  readonly #disks = new Map<number, MutablePartitionState>();
+  readonly #storages = new Map<number, RaftStorage>();
+  #tempDir: string | undefined;
+  #snapshotsTaken = 0;
   readonly #servers = new Map<number, SimServer | undefined>();
   readonly #checker = new SafetyChecker();
   readonly #events = new RaftEventCounter();
@@ -160,6 +174,8 @@ export class Simulation {
       healRate: 0.004,
       pauseRate: 0.001,
       bugs: {},
+      storage: "memory",
+      compactEvery: 8 + (options.seed % 53),
       ...options,
       network: {
         dropRate: 0.02,
@@ -176,24 +192,28 @@ export class Simulation {
       { length: this.#o.clients },
       (_, i) => ({ id: i + 1, busy: false, leaderGuess: 1 }),
     );
-    for (const id of this.#ids) {
-      this.#disks.set(id, { hardState: { term: 0, votedFor: 0, commitIndex: 0 }, entries: [] });
-      this.#start(id);
-    }
   }
 
   /** Runs the scenario, checks the history, and reports. Throws {@linkcode SimulationFailure}. */
-  run(): SimulationReport {
+  async run(): Promise<SimulationReport> {
     try {
-      for (; this.#now < this.#o.units; this.#now++) {
-        this.#injectFaults();
-        this.#step(true);
+      if (this.#o.storage !== "memory") {
+        this.#tempDir = await Deno.makeTempDir({ prefix: "prkdb-sim-" });
       }
-      this.#settle();
+      for (const id of this.#ids) {
+        this.#disks.set(id, new MutablePartitionState());
+        await this.#start(id);
+      }
+      for (; this.#now < this.#o.units; this.#now++) {
+        await this.#injectFaults();
+        await this.#step(true);
+      }
+      await this.#settle();
       const failure = checkHistory(this.#historyByKey());
       if (failure) throw new Error(`history is not linearizable: ${failure}`);
     } catch (error) {
       if (error instanceof SimulationFailure) throw error;
+      await this.#cleanup();
       throw new SimulationFailure(
         this.#o.seed,
         this.#o.nodes,
@@ -201,6 +221,7 @@ export class Simulation {
         (error as Error).stack ?? String(error),
       );
     }
+    await this.#cleanup();
     const completed = (o: Draft) => o.ret > 0 && o.ret !== Infinity;
     return {
       seed: this.#o.seed,
@@ -216,6 +237,10 @@ export class Simulation {
       crashes: this.#crashes,
       partitions: this.#partitions,
       pauses: this.#pauses,
+      snapshots: {
+        taken: this.#snapshotsTaken,
+        installed: this.#events.count("SnapshotInstalled"),
+      },
       messages: { sent: this.#net.sent, dropped: this.#net.dropped },
       events: this.#events.snapshot(),
     };
@@ -226,17 +251,17 @@ export class Simulation {
    * (liveness), every pending operation must finish, and each key is read once more, so that a
    * lost acknowledged write shows up in the history.
    */
-  #settle(): void {
+  async #settle(): Promise<void> {
     this.#net.heal();
     for (const id of this.#ids) {
       const server = this.#servers.get(id);
-      if (!server) this.#start(id);
+      if (!server) await this.#start(id);
       else server.pausedUntil = Math.min(server.pausedUntil, this.#now);
     }
     const deadline = this.#now + 200 * TICK_UNITS;
     let finalReads = false;
     for (; this.#now < deadline; this.#now++) {
-      this.#step(false);
+      await this.#step(false);
       const busy = this.#clients.some((c) => c.busy);
       if (!busy && !finalReads && this.#leader() !== undefined) {
         finalReads = true;
@@ -276,17 +301,50 @@ export class Simulation {
     };
   }
 
-  #start(id: number): void {
-    const disk = this.#disks.get(id)!;
-    const restored = {
-      hardState: disk.hardState,
-      log: { snapshotIndex: 0, snapshotTerm: 0, entries: [...disk.entries] },
-    };
+  /**
+   * Starts (or restarts) a node from what its storage recovers, which must be exactly what was
+   * written to it: a restart of a file or KV store really closes and reopens it.
+   */
+  async #start(id: number): Promise<void> {
+    const old = this.#storages.get(id);
+    if (old && this.#o.storage !== "memory") await old.close();
+    const storage = !old || this.#o.storage !== "memory" ? await this.#openStorage(id) : old;
+    this.#storages.set(id, storage);
+    const state = await storage.load(0);
+    const mirror = this.#disks.get(id)!;
+    const expected = JSON.stringify(describeState(mirror.freeze()));
+    const recovered = JSON.stringify(describeState(state));
+    if (expected !== recovered) {
+      throw new Error(`node ${id}'s storage recovered ${recovered}, but ${expected} was written`);
+    }
     this.#restarts++;
-    this.#servers.set(id, new SimServer(new RaftNode(this.#config(id), restored)));
+    const server = new SimServer(new RaftNode(this.#config(id), state));
+    if (state.snapshot) server.sm.restore(state.snapshot.data);
+    this.#servers.set(id, server);
   }
 
-  #injectFaults(): void {
+  #openStorage(id: number): Promise<RaftStorage> {
+    switch (this.#o.storage) {
+      case "memory":
+        return Promise.resolve(new MemoryStorage());
+      case "file":
+        return FileStorage.open(`${this.#tempDir}/node-${id}`, {
+          segmentBytes: 64 * 1024,
+          onWarning: () => {},
+        });
+      case "kv":
+        return KvStorage.open(`${this.#tempDir}/node-${id}.sqlite`);
+    }
+  }
+
+  async #cleanup(): Promise<void> {
+    for (const storage of this.#storages.values()) await storage.close().catch(() => {});
+    this.#storages.clear();
+    if (this.#tempDir) await Deno.remove(this.#tempDir, { recursive: true }).catch(() => {});
+    this.#tempDir = undefined;
+  }
+
+  async #injectFaults(): Promise<void> {
     const r = this.#random;
     const live = this.#ids.filter((id) => this.#servers.get(id));
     if (r.chance(this.#o.crashRate) && live.length > 0) {
@@ -294,7 +352,9 @@ export class Simulation {
       this.#crash(id);
     }
     const down = this.#ids.filter((id) => !this.#servers.get(id));
-    if (down.length > 0 && r.chance(this.#o.restartRate)) this.#start(down[r.nextInt(down.length)]);
+    if (down.length > 0 && r.chance(this.#o.restartRate)) {
+      await this.#start(down[r.nextInt(down.length)]);
+    }
     if (r.chance(this.#o.partitionRate)) {
       // Half the partitions cut the leader off into a minority: the case where a deposed leader
       // that does not know it yet must not acknowledge writes or serve stale reads.
@@ -337,7 +397,7 @@ export class Simulation {
   }
 
   /** One time unit: deliver, tick, run clients, handle Readies, check. */
-  #step(traffic: boolean): void {
+  async #step(traffic: boolean): Promise<void> {
     // Clients first: a node waking from a pause may get a request before its message backlog.
     if (traffic) this.#runClients();
     for (const m of this.#net.deliverable(this.#now)) {
@@ -351,7 +411,7 @@ export class Simulation {
     }
     for (const id of this.#ids) {
       const server = this.#running(id);
-      if (server?.node.hasReady()) this.#handleReady(id, server, server.node.ready());
+      if (server?.node.hasReady()) await this.#handleReady(id, server, server.node.ready());
     }
     this.#expireRequests();
     for (const id of this.#ids) {
@@ -361,14 +421,26 @@ export class Simulation {
   }
 
   /** The Ready contract: persist, then send, then apply, then serve reads, then advance. */
-  #handleReady(id: number, server: SimServer, rd: Ready): void {
+  async #handleReady(id: number, server: SimServer, rd: Ready): Promise<void> {
     if (this.#o.bugs.ackBeforeFsync) {
-      if (server.unsynced) this.#persist(id, server.unsynced);
+      if (server.unsynced) await this.#persist(id, server.unsynced);
       server.unsynced = rd;
     } else {
-      this.#persist(id, rd);
+      await this.#persist(id, rd);
     }
     for (const m of rd.messages) this.#net.send(this.#now, m as Message);
+    if (rd.snapshot) {
+      this.#checker.snapshotSeen(id, rd.snapshot.meta.index, rd.snapshot.data);
+      if (rd.snapshot.meta.index > server.sm.appliedIndex) {
+        server.sm.restore(rd.snapshot.data);
+        // Our own proposals the snapshot swallowed: we cannot tell whether they committed.
+        for (const [index, w] of server.writes) {
+          if (index > rd.snapshot.meta.index) continue;
+          server.writes.delete(index);
+          this.#settleOp(w.opIndex, w.client, Infinity);
+        }
+      }
+    }
     for (const e of rd.committedEntries) this.#apply(server, e);
     for (const rs of rd.readStates) {
       const read = server.reads.get(rs.context);
@@ -384,18 +456,44 @@ export class Simulation {
     this.#events.record(0, rd.events);
     server.node.advance(rd);
     this.#serveReads(server);
+    this.#maybeCompact(id, server);
   }
 
-  /** Step 1 of the Ready contract: the disk now holds the hard state and entries. */
-  #persist(id: number, rd: Ready): void {
-    const disk = this.#disks.get(id)!;
-    if (rd.hardState) disk.hardState = rd.hardState;
-    if (rd.entries.length > 0) {
-      const from = rd.entries[0].index;
-      disk.entries.length = from - 1;
-      disk.entries.push(...rd.entries);
-      this.#checker.diskChanged(id, disk, from);
+  /** Step 1 of the Ready contract: the node's storage durably holds the Ready's writes. */
+  async #persist(id: number, rd: Ready): Promise<void> {
+    const write: PartitionWrite = {
+      partition: 0,
+      hardState: rd.hardState,
+      snapshot: rd.snapshot,
+      truncateFrom: rd.truncateFrom,
+      entries: rd.entries,
+    };
+    if (!rd.hardState && !rd.snapshot && rd.truncateFrom === undefined && rd.entries.length === 0) {
+      return;
     }
+    await this.#storages.get(id)!.write([write]);
+    const disk = this.#disks.get(id)!;
+    disk.apply(write);
+    const from = Math.min(
+      rd.entries[0]?.index ?? Infinity,
+      rd.truncateFrom ?? Infinity,
+      rd.snapshot ? rd.snapshot.meta.index + 1 : Infinity,
+    );
+    // A snapshot beyond what the state machine applied came from the leader (an install).
+    const installed = rd.snapshot !== undefined &&
+      rd.snapshot.meta.index > this.#servers.get(id)!.sm.appliedIndex;
+    if (from !== Infinity) this.#checker.diskChanged(id, disk, from, installed);
+  }
+
+  /** Log compaction: snapshot the state machine once enough entries were applied past the last one. */
+  #maybeCompact(id: number, server: SimServer): void {
+    const every = this.#o.compactEvery;
+    const status = server.node.status();
+    if (every <= 0 || status.lastApplied - status.firstIndex + 1 < every) return;
+    const data = server.sm.snapshot();
+    this.#checker.snapshotSeen(id, status.lastApplied, data);
+    server.node.compact(status.lastApplied, data);
+    this.#snapshotsTaken++;
   }
 
   #apply(server: SimServer, e: Entry): void {
@@ -543,4 +641,19 @@ export class Simulation {
     }
     return byKey;
   }
+}
+
+/** A restored state in comparable form. */
+function describeState(
+  state: {
+    hardState: unknown;
+    snapshot?: { meta: unknown } | undefined;
+    entries: readonly Entry[];
+  },
+): unknown {
+  return {
+    hardState: state.hardState,
+    snapshot: state.snapshot?.meta,
+    entries: state.entries.map((e) => [e.index, e.term, e.type, fnv1a32(e.data)]),
+  };
 }

@@ -2,13 +2,13 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { Simulation, SimulationFailure, type SimulationOptions } from "./simulation.ts";
 
 /** Runs seeds until one fails; returns the failure (or undefined if none did). */
-function firstFailure(
+async function firstFailure(
   options: Omit<SimulationOptions, "seed">,
   seeds: number,
-): SimulationFailure | undefined {
+): Promise<SimulationFailure | undefined> {
   for (let seed = 1; seed <= seeds; seed++) {
     try {
-      new Simulation({ ...options, seed }).run();
+      await new Simulation({ ...options, seed }).run();
     } catch (error) {
       if (error instanceof SimulationFailure) return error;
       throw error;

@@ -50,6 +50,13 @@ const EMPTY_META: Meta = {
   snapshotChunks: 0,
 };
 
+/** How one partition's visible range moved in a commit. */
+interface Change {
+  readonly partition: number;
+  readonly before: Meta;
+  readonly after: Meta;
+}
+
 type Mutation = { key: Deno.KvKey; value: unknown; bytes: number } | {
   key: Deno.KvKey;
   value: undefined;
@@ -94,7 +101,9 @@ export class KvStorage implements RaftStorage {
   readonly #ownsKv: boolean;
   readonly #path: string;
   readonly #metas = new Map<number, Meta>();
-  #tail: Promise<void> = Promise.resolve();
+  #queue: { batch: readonly PartitionWrite[]; resolve: () => void; reject: (e: Error) => void }[] =
+    [];
+  #draining: Promise<void> | undefined;
   #failed: StorageError | undefined;
   #closed = false;
 
@@ -199,25 +208,23 @@ export class KvStorage implements RaftStorage {
    */
   write(batch: readonly PartitionWrite[]): Promise<void> {
     if (this.#closed) return Promise.reject(new StorageError("KvStorage is closed"));
+    if (this.#failed) return Promise.reject(this.#failed);
     try {
       validateBatch(batch);
     } catch (error) {
       return Promise.reject(error);
     }
-    // Batches apply in call order; each waits for the previous one.
-    const done = this.#tail.then(() => {
-      if (this.#failed) throw this.#failed;
-      return this.#commitBatch(batch);
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ batch, resolve, reject });
+      if (!this.#draining) this.#draining = this.#drain();
     });
-    this.#tail = done.catch(() => {});
-    return done;
   }
 
   /** Waits for pending writes and closes the database if this store opened it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#tail;
+    await this.#draining;
     if (this.#ownsKv) this.#kv.close();
   }
 
@@ -232,13 +239,46 @@ export class KvStorage implements RaftStorage {
     return meta;
   }
 
-  async #commitBatch(batch: readonly PartitionWrite[]): Promise<void> {
+  /**
+   * Group commit: every batch queued while a commit is in flight goes into the next one (or the
+   * next few, past Deno KV's limits), in call order.
+   */
+  async #drain(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const round = this.#queue.splice(0);
+        let garbage: Change[];
+        try {
+          garbage = await this.#commit(round.map((q) => q.batch));
+        } catch (error) {
+          for (const q of [...round, ...this.#queue.splice(0)]) q.reject(error as Error);
+          return;
+        }
+        for (const q of round) q.resolve();
+        // Invisible leftovers (compacted or truncated entries, old snapshots) go after the
+        // batch is durable and before the next one, so a later append is never collected.
+        // Losing this step to a crash only leaves garbage, never wrong data.
+        await this.#collect(garbage).catch(() => {});
+      }
+    } finally {
+      this.#draining = undefined;
+    }
+  }
+
+  async #commit(batches: readonly (readonly PartitionWrite[])[]): Promise<Change[]> {
     const mutations: Mutation[] = [];
-    const garbage: { partition: number; before: Meta; after: Meta }[] = [];
-    for (const write of batch) {
-      const before = await this.#meta(write.partition);
-      const after = this.#plan(write, before, mutations);
-      garbage.push({ partition: write.partition, before, after });
+    const changes = new Map<number, Change>();
+    for (const batch of batches) {
+      for (const write of batch) {
+        const change = changes.get(write.partition);
+        const before = change?.after ?? await this.#meta(write.partition);
+        const after = this.#plan(write, before, mutations);
+        changes.set(write.partition, {
+          partition: write.partition,
+          before: change?.before ?? before,
+          after,
+        });
+      }
     }
     try {
       for (const commit of pack(mutations)) {
@@ -255,10 +295,8 @@ export class KvStorage implements RaftStorage {
       this.#metas.clear(); // what is durable is unknown now; reread on the next load
       throw this.#failed;
     }
-    for (const g of garbage) this.#metas.set(g.partition, g.after);
-    // Invisible leftovers (compacted or truncated entries, old snapshots): delete after the
-    // batch is durable. Losing this step to a crash only leaves garbage, never wrong data.
-    await this.#collect(garbage).catch(() => {});
+    for (const c of changes.values()) this.#metas.set(c.partition, c.after);
+    return [...changes.values()];
   }
 
   /** Appends the mutations for one partition's write, in a crash-safe order; returns its new meta. */
@@ -316,7 +354,7 @@ export class KvStorage implements RaftStorage {
     return next;
   }
 
-  async #collect(changes: { partition: number; before: Meta; after: Meta }[]): Promise<void> {
+  async #collect(changes: readonly Change[]): Promise<void> {
     const deletes: Deno.KvKey[] = [];
     for (const { partition: p, before, after } of changes) {
       const log = [...this.#ns, "log", p];

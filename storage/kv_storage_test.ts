@@ -104,12 +104,12 @@ Deno.test("KvStorage: compacted and truncated entries are deleted from the datab
     snapshot: { meta: { index: 30, term: 1 }, data: te.encode("s") },
   }]);
   await s.write([{ partition: 0, entries: [entry(41, 2)] }]);
+  const state = await s.load(0);
+  await s.close(); // garbage is collected right after each commit; close waits for it
   const keys: number[] = [];
   for await (const { key } of kv.list({ prefix: ["t", "log", 0] })) keys.push(key[3] as number);
   assertEquals(keys, Array.from({ length: 11 }, (_, i) => 31 + i));
-  const state = await s.load(0);
   assertEquals([td.decode(state.snapshot!.data), state.entries.at(-1)?.term], ["s", 2]);
-  await s.close();
   kv.close();
 });
 

@@ -6,7 +6,8 @@
  * deno task bench                 # prints a table; --markdown prints it for docs/storage.md
  * ```
  *
- * Each case runs for about a second (bounded by a count too) in a fresh temporary directory.
+ * Each case runs for about a second (BENCH_SECONDS; bounded by a count too) in a fresh temporary
+ * directory. A round is one write per partition, all at once: with 16 partitions, 16 writes.
  *
  * @module
  */
@@ -104,7 +105,7 @@ try {
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 if (markdown) {
-  console.log("| case | entries/s | writes/s | µs per write |\n| --- | ---: | ---: | ---: |");
+  console.log("| case | entries/s | rounds/s | µs per round |\n| --- | ---: | ---: | ---: |");
   for (const r of rows) {
     console.log(
       `| ${r.what} | ${fmt(r.entriesPerSecond)} | ${fmt(r.batchesPerSecond)} | ${
@@ -114,8 +115,8 @@ if (markdown) {
   }
 } else {
   console.log(
-    `\n${"case".padEnd(44)} ${"entries/s".padStart(12)} ${"writes/s".padStart(10)} ${
-      "µs/write".padStart(9)
+    `\n${"case".padEnd(44)} ${"entries/s".padStart(12)} ${"rounds/s".padStart(10)} ${
+      "µs/round".padStart(9)
     }`,
   );
   for (const r of rows) {

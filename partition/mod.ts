@@ -19,3 +19,4 @@
 export * from "./hash.ts";
 export * from "./command.ts";
 export * from "./kv_state_machine.ts";
+export * from "./compaction.ts";

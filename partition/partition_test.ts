@@ -8,6 +8,7 @@ import {
   MAX_VALUE_BYTES,
 } from "./command.ts";
 import { KvStateMachine } from "./kv_state_machine.ts";
+import { shouldCompact } from "./compaction.ts";
 
 const te = new TextEncoder();
 
@@ -143,4 +144,25 @@ Deno.test("KvStateMachine: a damaged snapshot is refused and the state is untouc
   );
   assertThrows(() => sm.restore(new Uint8Array([2, ...good.subarray(1)])), RangeError, "version 2");
   assertEquals(new TextDecoder().decode(sm.get(te.encode("k"))), "v");
+});
+
+Deno.test("shouldCompact: by entries applied past the snapshot, or by log bytes", () => {
+  const status = (lastApplied: number, firstIndex: number, logBytes: number) => ({
+    lastApplied,
+    firstIndex,
+    logBytes,
+  });
+  assertEquals(shouldCompact(status(99, 1, 0), { entries: 100 }), false);
+  assertEquals(shouldCompact(status(100, 1, 0), { entries: 100 }), true);
+  assertEquals(
+    shouldCompact(status(150, 101, 0), { entries: 100 }),
+    false,
+    "counted from the snapshot",
+  );
+  assertEquals(shouldCompact(status(10, 1, 5000), { entries: 100, bytes: 4096 }), true);
+  assertEquals(
+    shouldCompact(status(100, 101, 1 << 30), { bytes: 1 }),
+    false,
+    "nothing applied to compact",
+  );
 });

@@ -55,8 +55,9 @@ export class Progress {
   resync = false;
   /** In `snapshot` state: the snapshot being sent (its last index). */
   snapshotIndex = 0;
-  /** In `snapshot` state: bytes of it sent, and bytes the follower confirmed holding. */
+  /** In `snapshot` state: bytes of it sent. */
   snapshotSent = 0;
+  /** In `snapshot` state: bytes the follower confirmed holding (the next chunk starts here). */
   snapshotAcked = 0;
   /** The commit index last sent to the follower. */
   sentCommit = 0;

@@ -18,7 +18,7 @@ import {
   type Ready,
   SeededRandom,
 } from "../../raft/mod.ts";
-import { encodeCommand, fnv1a32, KvStateMachine } from "../../partition/mod.ts";
+import { encodeCommand, fnv1a32, KvStateMachine, shouldCompact } from "../../partition/mod.ts";
 import { RaftEventCounter } from "../../telemetry/mod.ts";
 import { FileStorage } from "../../storage/file_storage.ts";
 import { KvStorage } from "../../storage/kv_storage.ts";
@@ -489,7 +489,7 @@ export class Simulation {
   #maybeCompact(id: number, server: SimServer): void {
     const every = this.#o.compactEvery;
     const status = server.node.status();
-    if (every <= 0 || status.lastApplied - status.firstIndex + 1 < every) return;
+    if (every <= 0 || !shouldCompact(status, { entries: every, bytes: every * 400 })) return;
     const data = server.sm.snapshot();
     this.#checker.snapshotSeen(id, status.lastApplied, data);
     server.node.compact(status.lastApplied, data);

@@ -17,7 +17,7 @@ import {
   toWrites,
 } from "./workload.ts";
 
-const KILLS = 12;
+const KILLS = 20;
 const writer = new URL("./writer.ts", import.meta.url).pathname;
 
 /** Reads the child's stdout line by line. */

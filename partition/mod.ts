@@ -20,3 +20,7 @@ export * from "./hash.ts";
 export * from "./command.ts";
 export * from "./kv_state_machine.ts";
 export * from "./compaction.ts";
+export * from "./placement.ts";
+export * from "./errors.ts";
+export * from "./transport.ts";
+export * from "./multi_raft_host.ts";

@@ -1,0 +1,282 @@
+/**
+ * Converts between the Raft core's messages and their protobuf form, validating everything
+ * that arrives from the network: a malformed message is an error, never a crash.
+ *
+ * @module
+ */
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Entry, Message } from "../raft/mod.ts";
+import { EntryType, type RaftMessage, type RaftMessageSchema } from "./gen/prkdb/v1/raft_pb.ts";
+
+/** The RaftService method that carries each kind of message. */
+export type RaftRpc = "vote" | "appendEntries" | "heartbeat" | "installSnapshot" | "readIndex";
+
+/** Which RPC carries a message. */
+export function rpcFor(type: Message["type"]): RaftRpc {
+  switch (type) {
+    case "Vote":
+    case "VoteResponse":
+    case "TimeoutNow":
+      return "vote";
+    case "AppendEntries":
+    case "AppendEntriesResponse":
+      return "appendEntries";
+    case "Heartbeat":
+    case "HeartbeatResponse":
+      return "heartbeat";
+    case "InstallSnapshot":
+    case "InstallSnapshotResponse":
+      return "installSnapshot";
+    case "ReadIndex":
+    case "ReadIndexResponse":
+      return "readIndex";
+  }
+}
+
+/** Thrown for a message that cannot be decoded. */
+export class MalformedMessageError extends Error {
+  constructor(detail: string) {
+    super(`Malformed Raft message: ${detail}`);
+    this.name = "MalformedMessageError";
+  }
+}
+
+const big = (n: number) => BigInt(n);
+
+/** A 64-bit field as a safe JS integer. */
+function num(v: bigint, field: string): number {
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new MalformedMessageError(`${field} ${v} is out of range`);
+  }
+  return Number(v);
+}
+
+/** Encodes one partition's message. */
+export function encodeRaftMessage(
+  partition: number,
+  m: Message,
+): MessageInitShape<typeof RaftMessageSchema> {
+  const head = { partition, from: m.from, to: m.to, term: big(m.term) };
+  switch (m.type) {
+    case "Vote":
+      return {
+        ...head,
+        body: {
+          case: "vote",
+          value: {
+            preVote: m.preVote,
+            lastLogIndex: big(m.lastLogIndex),
+            lastLogTerm: big(m.lastLogTerm),
+            leadershipTransfer: m.leadershipTransfer,
+          },
+        },
+      };
+    case "VoteResponse":
+      return {
+        ...head,
+        body: { case: "voteResponse", value: { preVote: m.preVote, granted: m.granted } },
+      };
+    case "TimeoutNow":
+      return { ...head, body: { case: "timeoutNow", value: {} } };
+    case "AppendEntries":
+      return {
+        ...head,
+        body: {
+          case: "appendEntries",
+          value: {
+            prevLogIndex: big(m.prevLogIndex),
+            prevLogTerm: big(m.prevLogTerm),
+            leaderCommit: big(m.leaderCommit),
+            entries: m.entries.map((e) => ({
+              index: big(e.index),
+              term: big(e.term),
+              type: e.type === "noop" ? EntryType.NOOP : EntryType.NORMAL,
+              data: e.data,
+            })),
+          },
+        },
+      };
+    case "AppendEntriesResponse":
+      return {
+        ...head,
+        body: {
+          case: "appendEntriesResponse",
+          value: {
+            success: m.success,
+            matchIndex: big(m.matchIndex),
+            rejectedIndex: big(m.rejectedIndex),
+            hintIndex: big(m.hintIndex),
+            hintTerm: big(m.hintTerm),
+          },
+        },
+      };
+    case "Heartbeat":
+      return {
+        ...head,
+        body: {
+          case: "heartbeat",
+          value: { leaderCommit: big(m.leaderCommit), readRound: big(m.readRound) },
+        },
+      };
+    case "HeartbeatResponse":
+      return {
+        ...head,
+        body: { case: "heartbeatResponse", value: { readRound: big(m.readRound) } },
+      };
+    case "InstallSnapshot":
+      return {
+        ...head,
+        body: {
+          case: "installSnapshot",
+          value: {
+            snapshotIndex: big(m.snapshotIndex),
+            snapshotTerm: big(m.snapshotTerm),
+            offset: big(m.offset),
+            data: m.data,
+            done: m.done,
+          },
+        },
+      };
+    case "InstallSnapshotResponse":
+      return {
+        ...head,
+        body: {
+          case: "installSnapshotResponse",
+          value: {
+            snapshotIndex: big(m.snapshotIndex),
+            nextOffset: big(m.nextOffset),
+            installed: m.installed,
+          },
+        },
+      };
+    case "ReadIndex":
+      return { ...head, body: { case: "readIndex", value: { context: big(m.context) } } };
+    case "ReadIndexResponse":
+      return {
+        ...head,
+        body: {
+          case: "readIndexResponse",
+          value: { context: big(m.context), index: big(m.index) },
+        },
+      };
+  }
+}
+
+/** Decodes one message; throws {@linkcode MalformedMessageError} when it is not a valid message. */
+export function decodeRaftMessage(p: RaftMessage): { partition: number; message: Message } {
+  const head = { from: p.from, to: p.to, term: num(p.term, "term") };
+  const body = p.body;
+  let message: Message;
+  switch (body.case) {
+    case "vote":
+      message = {
+        ...head,
+        type: "Vote",
+        preVote: body.value.preVote,
+        lastLogIndex: num(body.value.lastLogIndex, "lastLogIndex"),
+        lastLogTerm: num(body.value.lastLogTerm, "lastLogTerm"),
+        leadershipTransfer: body.value.leadershipTransfer,
+      };
+      break;
+    case "voteResponse":
+      message = {
+        ...head,
+        type: "VoteResponse",
+        preVote: body.value.preVote,
+        granted: body.value.granted,
+      };
+      break;
+    case "timeoutNow":
+      message = { ...head, type: "TimeoutNow" };
+      break;
+    case "appendEntries": {
+      const v = body.value;
+      const prevLogIndex = num(v.prevLogIndex, "prevLogIndex");
+      const entries: Entry[] = v.entries.map((e, i) => {
+        const index = num(e.index, "entry index");
+        if (index !== prevLogIndex + 1 + i) {
+          throw new MalformedMessageError(`entry ${index} out of sequence after ${prevLogIndex}`);
+        }
+        return {
+          index,
+          term: num(e.term, "entry term"),
+          type: e.type === EntryType.NOOP ? "noop" : "normal",
+          data: e.data,
+        };
+      });
+      message = {
+        ...head,
+        type: "AppendEntries",
+        prevLogIndex,
+        prevLogTerm: num(v.prevLogTerm, "prevLogTerm"),
+        entries,
+        leaderCommit: num(v.leaderCommit, "leaderCommit"),
+      };
+      break;
+    }
+    case "appendEntriesResponse": {
+      const v = body.value;
+      message = {
+        ...head,
+        type: "AppendEntriesResponse",
+        success: v.success,
+        matchIndex: num(v.matchIndex, "matchIndex"),
+        rejectedIndex: num(v.rejectedIndex, "rejectedIndex"),
+        hintIndex: num(v.hintIndex, "hintIndex"),
+        hintTerm: num(v.hintTerm, "hintTerm"),
+      };
+      break;
+    }
+    case "heartbeat":
+      message = {
+        ...head,
+        type: "Heartbeat",
+        leaderCommit: num(body.value.leaderCommit, "leaderCommit"),
+        readRound: num(body.value.readRound, "readRound"),
+      };
+      break;
+    case "heartbeatResponse":
+      message = {
+        ...head,
+        type: "HeartbeatResponse",
+        readRound: num(body.value.readRound, "readRound"),
+      };
+      break;
+    case "installSnapshot": {
+      const v = body.value;
+      message = {
+        ...head,
+        type: "InstallSnapshot",
+        snapshotIndex: num(v.snapshotIndex, "snapshotIndex"),
+        snapshotTerm: num(v.snapshotTerm, "snapshotTerm"),
+        offset: num(v.offset, "offset"),
+        data: v.data,
+        done: v.done,
+      };
+      break;
+    }
+    case "installSnapshotResponse":
+      message = {
+        ...head,
+        type: "InstallSnapshotResponse",
+        snapshotIndex: num(body.value.snapshotIndex, "snapshotIndex"),
+        nextOffset: num(body.value.nextOffset, "nextOffset"),
+        installed: body.value.installed,
+      };
+      break;
+    case "readIndex":
+      message = { ...head, type: "ReadIndex", context: num(body.value.context, "context") };
+      break;
+    case "readIndexResponse":
+      message = {
+        ...head,
+        type: "ReadIndexResponse",
+        context: num(body.value.context, "context"),
+        index: num(body.value.index, "index"),
+      };
+      break;
+    default:
+      throw new MalformedMessageError("it carries no body");
+  }
+  return { partition: p.partition, message };
+}

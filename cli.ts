@@ -1,0 +1,223 @@
+/**
+ * The PrkDB command line: run one node (`serve`) or a local demo cluster (`cluster`).
+ *
+ * ```sh
+ * deno run -A cli.ts serve --id 1 --listen 127.0.0.1:8081 \
+ *   --peers 1=127.0.0.1:8081,2=127.0.0.1:8082,3=127.0.0.1:8083 --data-dir ./data/n1
+ * deno run -A cli.ts cluster            # or: deno task cluster
+ * deno run -A jsr:@prkdb/prkdb/cli serve --help
+ * ```
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { parseArgs } from "node:util";
+import { startNode, type StorageKind } from "./rpc/node.ts";
+import { runCluster } from "./rpc/cluster.ts";
+
+const SERVE_HELP = `Usage: deno run -A cli.ts serve [options]
+
+Runs one PrkDB node. One port serves the client API (KvService), peer Raft traffic
+(RaftService), /health and /metrics.
+
+Options:
+  --id <n>              This node's id, a positive integer (required).
+  --listen <host:port>  Where to listen (default: this node's address in --peers).
+  --peers <list>        Every member, this node included: 1=127.0.0.1:8081,2=127.0.0.1:8082,...
+                        (required; the same on every node).
+  --data-dir <dir>      Where file or kv storage keeps its data (required unless --storage memory).
+  --partitions <n>      Number of partitions, the same on every node (default 8).
+  --replication <n>     Replicas per partition (default 3, or every node when fewer).
+  --storage <kind>      file (default), kv (Deno KV) or memory (nothing survives a restart).
+  --cluster <name>      Cluster name; Raft traffic from other clusters is refused (default prkdb).
+  --tick-ms <n>         Milliseconds per Raft tick; elections take 10-20 ticks (default 100).
+  --compact-entries <n> Snapshot and compact a partition's log every n entries (default 10000).
+  -h, --help            Show this help.
+`;
+
+const CLUSTER_HELP = `Usage: deno run -A cli.ts cluster [options]    (or: deno task cluster)
+
+Starts a local demo cluster: one 'serve' process per node on 127.0.0.1, waits until every
+partition has a leader, and prints where to look. Ctrl-C stops every node.
+
+Options:
+  --nodes <n>           Number of nodes (default 3).
+  --partitions <n>      Number of partitions (default 8).
+  --storage <kind>      file (default), kv or memory.
+  --dir <dir>           Where node data goes (default .prkdb-cluster).
+  --base-port <n>       First node's port; the others follow (default 8081).
+  --tick-ms <n>         Milliseconds per Raft tick (default 100).
+  --prometheus <file>   Also write a Prometheus scrape config for the nodes to this file.
+  -h, --help            Show this help.
+`;
+
+const USAGE = `Usage: deno run -A cli.ts <command> [options]
+
+Commands:
+  serve     Run one node.
+  cluster   Run a local demo cluster of several nodes.
+
+Run a command with --help for its options.
+`;
+
+/** A command-line mistake: printed with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function int(value: string | undefined, flag: string, fallback?: number): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new UsageError(`${flag} is required`);
+    return fallback;
+  }
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
+  }
+  return n;
+}
+
+function storageKind(value: string | undefined): StorageKind {
+  const kind = value ?? "file";
+  if (kind !== "file" && kind !== "kv" && kind !== "memory") {
+    throw new UsageError(`--storage must be file, kv or memory, got "${kind}"`);
+  }
+  return kind;
+}
+
+function hostPort(value: string, flag: string): string {
+  const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    throw new UsageError(`${flag} must look like 127.0.0.1:8081, got "${value}"`);
+  }
+  return value;
+}
+
+/** Parses `1=127.0.0.1:8081,2=...`. */
+export function parsePeers(value: string | undefined): Map<number, string> {
+  if (!value) {
+    throw new UsageError(
+      "--peers is required, for example --peers 1=127.0.0.1:8081,2=127.0.0.1:8082",
+    );
+  }
+  const peers = new Map<number, string>();
+  for (const part of value.split(",")) {
+    const [id, address] = part.split("=");
+    const n = int(id, "--peers id");
+    if (n === 0) throw new UsageError("--peers ids must be positive");
+    if (!address) throw new UsageError(`--peers entry "${part}" must look like 1=127.0.0.1:8081`);
+    if (peers.has(n)) throw new UsageError(`--peers names node ${n} twice`);
+    peers.set(n, hostPort(address, "--peers address"));
+  }
+  return peers;
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      id: { type: "string" },
+      listen: { type: "string" },
+      peers: { type: "string" },
+      "data-dir": { type: "string" },
+      partitions: { type: "string" },
+      replication: { type: "string" },
+      storage: { type: "string" },
+      cluster: { type: "string" },
+      "tick-ms": { type: "string" },
+      "compact-entries": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return void console.log(SERVE_HELP);
+  const id = int(values.id, "--id");
+  if (id === 0) throw new UsageError("--id must be positive");
+  const peers = parsePeers(values.peers);
+  if (!peers.has(id)) throw new UsageError(`--peers must include this node (--id ${id})`);
+  const storage = storageKind(values.storage);
+  if (storage !== "memory" && !values["data-dir"]) {
+    throw new UsageError(`--data-dir is required with --storage ${storage}`);
+  }
+  let listen: { hostname: string; port: number } | undefined;
+  if (values.listen) {
+    const [hostname, port] = hostPort(values.listen, "--listen").split(":");
+    listen = { hostname, port: Number(port) };
+  }
+  const node = await startNode({
+    id,
+    peers,
+    listen,
+    partitions: int(values.partitions, "--partitions", 8) || 1,
+    replicationFactor: int(values.replication, "--replication", 3),
+    storage,
+    dataDir: values["data-dir"],
+    cluster: values.cluster,
+    tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
+    compaction: { entries: int(values["compact-entries"], "--compact-entries", 10_000) || 10_000 },
+  });
+  console.log(
+    `prkdb node ${id} listening on http://${
+      listen?.hostname ?? peers.get(id)!.split(":")[0]
+    }:${node.server.port} ` +
+      `(${node.host.partitions.length} of ${node.host.map.partitions} partitions, ${storage} storage)`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
+  console.log(`prkdb node ${id} shutting down`);
+  await node.stop();
+  Deno.exit(0);
+}
+
+async function cluster(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      nodes: { type: "string" },
+      partitions: { type: "string" },
+      storage: { type: "string" },
+      dir: { type: "string" },
+      "base-port": { type: "string" },
+      "tick-ms": { type: "string" },
+      prometheus: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return void console.log(CLUSTER_HELP);
+  const nodes = int(values.nodes, "--nodes", 3);
+  if (nodes < 1 || nodes > 9) throw new UsageError("--nodes must be between 1 and 9");
+  await runCluster({
+    nodes,
+    partitions: int(values.partitions, "--partitions", 8) || 1,
+    storage: storageKind(values.storage),
+    dir: values.dir ?? ".prkdb-cluster",
+    basePort: int(values["base-port"], "--base-port", 8081),
+    tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
+    prometheusFile: values.prometheus,
+    cli: new URL(import.meta.url).href,
+  });
+}
+
+if (import.meta.main) {
+  const [command, ...rest] = Deno.args;
+  try {
+    if (command === "serve") await serve(rest);
+    else if (command === "cluster") await cluster(rest);
+    else if (
+      command === undefined || command === "--help" || command === "-h" || command === "help"
+    ) console.log(USAGE);
+    else throw new UsageError(`unknown command "${command}"`);
+  } catch (error) {
+    const usage = error instanceof UsageError ||
+      (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
+    console.error(`prkdb: ${(error as Error).message}`);
+    if (usage) {
+      console.error(
+        command === "serve" ? "Run 'deno run -A cli.ts serve --help' for the options." : USAGE,
+      );
+    }
+    Deno.exit(usage ? 2 : 1);
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * `deno task cluster`: a local demo cluster of `serve` processes on 127.0.0.1. It waits until
+ * every partition has a leader, prints where to look, and on Ctrl-C stops every node it
+ * started (and only those).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { join } from "@std/path";
+import type { StorageKind } from "./node.ts";
+
+/** Options of the demo cluster. */
+export interface ClusterOptions {
+  nodes: number;
+  partitions: number;
+  storage: StorageKind;
+  dir: string;
+  basePort: number;
+  tickMs: number;
+  prometheusFile?: string;
+  /** The CLI module to run for each node. */
+  cli: string;
+}
+
+interface Health {
+  healthy: boolean;
+  partitions: { partition: number; leader: number; role: string }[];
+}
+
+/** Appends a child's output to its log file (both streams share one file). */
+async function copyTo(stream: ReadableStream<Uint8Array>, log: Deno.FsFile): Promise<void> {
+  try {
+    for await (const chunk of stream) await log.write(chunk);
+  } catch { /* the log was closed on shutdown */ }
+}
+
+async function health(url: string): Promise<Health | undefined> {
+  try {
+    const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    return await r.json();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs the cluster until SIGINT or SIGTERM. */
+export async function runCluster(o: ClusterOptions): Promise<void> {
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const address = (id: number) => `127.0.0.1:${o.basePort + id - 1}`;
+  const urls = ids.map((id) => `http://${address(id)}`);
+  const peers = ids.map((id) => `${id}=${address(id)}`).join(",");
+  await Deno.mkdir(o.dir, { recursive: true });
+  console.log(
+    `Starting ${o.nodes} PrkDB nodes (${o.partitions} partitions, ${o.storage} storage) in ${o.dir}/ ...`,
+  );
+  const children: Deno.ChildProcess[] = [];
+  const logs: Deno.FsFile[] = [];
+  for (const id of ids) {
+    const log = await Deno.open(join(o.dir, `node-${id}.log`), { create: true, append: true });
+    logs.push(log);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        o.cli,
+        "serve",
+        "--id",
+        String(id),
+        "--peers",
+        peers,
+        "--data-dir",
+        join(o.dir, `node-${id}`),
+        "--partitions",
+        String(o.partitions),
+        "--storage",
+        o.storage,
+        "--tick-ms",
+        String(o.tickMs),
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    copyTo(child.stdout, log);
+    copyTo(child.stderr, log);
+    children.push(child);
+  }
+  const stopAll = async () => {
+    for (const child of children) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
+    await Promise.all(children.map((c) => c.status));
+    for (const log of logs) log.close();
+  };
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nStopping every node...");
+    stopAll().then(() => {
+      console.log("All nodes stopped.");
+      Deno.exit(0);
+    });
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  // A node that dies on start (a port in use, say) stops the whole demo with its log.
+  children.forEach((child, i) =>
+    child.status.then((s) => {
+      if (stopping) return;
+      console.error(
+        `Node ${i + 1} exited (code ${s.code}); see ${join(o.dir, `node-${i + 1}.log`)}`,
+      );
+      onSignal();
+    })
+  );
+
+  const deadline = Date.now() + 60_000;
+  let led = 0;
+  while (true) {
+    const views = await Promise.all(urls.map(health));
+    const leaders = new Map<number, number>();
+    for (const v of views) {
+      for (const p of v?.partitions ?? []) if (p.leader) leaders.set(p.partition, p.leader);
+    }
+    if (leaders.size !== led) {
+      led = leaders.size;
+      console.log(`  ${led} of ${o.partitions} partitions have a leader`);
+    }
+    if (views.every((v) => v?.healthy) && leaders.size === o.partitions) {
+      printSummary(o, urls, leaders);
+      break;
+    }
+    if (Date.now() > deadline || stopping) {
+      console.error(
+        `The cluster did not elect every leader within 60 s; see the logs in ${o.dir}/`,
+      );
+      onSignal();
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  if (o.prometheusFile) {
+    const targets = ids.map((id) => `'${address(id)}'`).join(", ");
+    await Deno.writeTextFile(
+      o.prometheusFile,
+      `scrape_configs:\n  - job_name: prkdb\n    scrape_interval: 5s\n    static_configs:\n      - targets: [${targets}]\n`,
+    );
+    console.log(`Prometheus scrape config written to ${o.prometheusFile}`);
+  }
+  await new Promise(() => {}); // run until a signal
+}
+
+function printSummary(o: ClusterOptions, urls: string[], leaders: Map<number, number>): void {
+  const leadersLine = [...leaders].sort(([a], [b]) => a - b).map(([p, id]) => `p${p}→${id}`).join(
+    " ",
+  );
+  const key = btoa("hello"), value = btoa("world");
+  console.log(`
+PrkDB is up: ${o.nodes} nodes, ${o.partitions} partitions, ${o.storage} storage.
+
+${
+    urls.map((u, i) =>
+      `  node ${i + 1}  ${u}   health: ${u}/health   metrics: ${u}/metrics   log: ${
+        join(o.dir, `node-${i + 1}.log`)
+      }`
+    ).join("\n")
+  }
+
+  partition leaders: ${leadersLine}
+
+Write and read with curl (keys and values are base64 in Connect JSON; any node accepts any request):
+  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}","value":"${value}"}' ${
+    urls[0]
+  }/prkdb.v1.KvService/Put
+  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}"}' ${
+    urls.at(-1)
+  }/prkdb.v1.KvService/Get
+  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}","readMode":"READ_MODE_STALE"}' ${
+    urls.at(-1)
+  }/prkdb.v1.KvService/Get
+  curl -s -H 'Content-Type: application/json' -d '{}' ${urls[0]}/prkdb.v1.KvService/ClusterInfo
+
+Or from Deno:
+  import { PrkDbClient } from "jsr:@prkdb/prkdb/client";
+  const db = await PrkDbClient.connect(${JSON.stringify(urls)});
+  await db.put("hello", "world");
+  console.log(await db.getText("hello"));
+
+Press Ctrl-C to stop every node.`);
+}

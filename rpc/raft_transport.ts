@@ -1,0 +1,99 @@
+/**
+ * The Connect-RPC transport between nodes: one HTTP client per peer, one queue per peer and
+ * RPC. Messages waiting while a call is in flight go out together in the next call, so under
+ * load a peer gets large batches, not many small calls (a Connect round trip costs about as
+ * much as a thousand small messages).
+ *
+ * @module
+ */
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import type { NodeId } from "../raft/types.ts";
+import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
+import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
+
+/** Options for {@linkcode ConnectRaftTransport}. */
+export interface ConnectRaftTransportOptions {
+  /** This node. */
+  self: NodeId;
+  /** Cluster name, checked by the receiver. */
+  cluster: string;
+  /** Base URL of every peer (`http://host:port`). */
+  peers: ReadonlyMap<NodeId, string>;
+  /** Calls in flight per peer and RPC. Default 2. */
+  maxInflight?: number;
+  /** Per-call timeout. Default 2000 ms. */
+  timeoutMs?: number;
+  /** Observes each call: its peer, RPC, batch size, duration and error. */
+  onCall?: (peer: NodeId, rpc: RaftRpc, messages: number, seconds: number, error?: unknown) => void;
+}
+
+interface Lane {
+  queue: PartitionMessage[];
+  inflight: number;
+}
+
+/** Sends Raft batches to peers over Connect-RPC. */
+export class ConnectRaftTransport implements RaftTransport {
+  readonly #o:
+    & Required<Omit<ConnectRaftTransportOptions, "onCall">>
+    & Pick<ConnectRaftTransportOptions, "onCall">;
+  readonly #clients = new Map<NodeId, Client<typeof RaftService>>();
+  readonly #lanes = new Map<string, Lane>();
+  readonly #abort = new AbortController();
+  #closed = false;
+
+  constructor(options: ConnectRaftTransportOptions) {
+    this.#o = { maxInflight: 2, timeoutMs: 2000, ...options };
+    for (const [id, url] of options.peers) {
+      if (id === options.self) continue;
+      this.#clients.set(
+        id,
+        createClient(RaftService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
+      );
+    }
+  }
+
+  send(to: NodeId, messages: readonly PartitionMessage[]): void {
+    if (this.#closed || !this.#clients.has(to)) return;
+    for (const m of messages) {
+      const rpc = rpcFor(m.message.type);
+      const key = `${to}/${rpc}`;
+      let lane = this.#lanes.get(key);
+      if (!lane) this.#lanes.set(key, lane = { queue: [], inflight: 0 });
+      lane.queue.push(m);
+    }
+    for (const rpc of new Set(messages.map((m) => rpcFor(m.message.type)))) this.#pump(to, rpc);
+  }
+
+  #pump(to: NodeId, rpc: RaftRpc): void {
+    const lane = this.#lanes.get(`${to}/${rpc}`)!;
+    if (lane.queue.length === 0 || lane.inflight >= this.#o.maxInflight || this.#closed) return;
+    const batch = lane.queue.splice(0);
+    lane.inflight++;
+    const started = performance.now();
+    const request = {
+      from: this.#o.self,
+      cluster: this.#o.cluster,
+      messages: batch.map((m) => encodeRaftMessage(m.partition, m.message)),
+    };
+    const client = this.#clients.get(to)!;
+    const options = { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal };
+    client[rpc](request, options).then(
+      () => this.#o.onCall?.(to, rpc, batch.length, (performance.now() - started) / 1000),
+      // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
+      (error) =>
+        this.#o.onCall?.(to, rpc, batch.length, (performance.now() - started) / 1000, error),
+    ).finally(() => {
+      lane.inflight--;
+      this.#pump(to, rpc);
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#abort.abort();
+    return Promise.resolve();
+  }
+}

@@ -108,8 +108,10 @@ export function createKvService(
     ctx.responseHeader.set(LEADER_HEADER, String(target));
     return target;
   };
+  // A forwarded call never outlives the client's, nor waits long on a paused leader.
   const forwardOptions = (ctx: HandlerContext) => ({
     signal: ctx.signal,
+    timeoutMs: 2000,
     headers: { [FORWARDED_HEADER]: String(host.nodeId) },
   });
 

@@ -1,0 +1,164 @@
+/**
+ * Real PrkDB node processes on loopback for end-to-end tests: started with the CLI, stopped,
+ * killed, paused and resumed by process id (only the processes a test started).
+ *
+ * @module
+ */
+import { join } from "@std/path";
+import { waitFor } from "../support/wait.ts";
+
+const cli = new URL("../../cli.ts", import.meta.url).pathname;
+
+/** A free loopback port (the OS picks one; a tiny race with other programs is possible). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export interface ClusterHealth {
+  healthy: boolean;
+  partitions: {
+    partition: number;
+    role: string;
+    leader: number;
+    term: number;
+    commitIndex: number;
+    lastApplied: number;
+  }[];
+}
+
+/** A local cluster of node processes. */
+export class ProcessCluster {
+  readonly urls = new Map<number, string>();
+  readonly #children = new Map<number, Deno.ChildProcess>();
+  readonly #dir: string;
+  readonly #peers: string;
+  readonly #args: string[];
+  readonly tickMs: number;
+
+  private constructor(dir: string, ports: number[], args: string[], tickMs: number) {
+    this.#dir = dir;
+    this.tickMs = tickMs;
+    ports.forEach((port, i) => this.urls.set(i + 1, `http://127.0.0.1:${port}`));
+    this.#peers = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(",");
+    this.#args = args;
+  }
+
+  /** Starts `nodes` processes and waits until every partition has a leader. */
+  static async start(
+    nodes: number,
+    options: { partitions?: number; compactEntries?: number; tickMs?: number } = {},
+  ): Promise<ProcessCluster> {
+    const dir = await Deno.makeTempDir({ prefix: "prkdb-e2e-" });
+    const ports = Array.from({ length: nodes }, freePort);
+    const tickMs = options.tickMs ?? 50;
+    const c = new ProcessCluster(dir, ports, [
+      "--partitions",
+      String(options.partitions ?? 4),
+      "--tick-ms",
+      String(tickMs),
+      "--compact-entries",
+      String(options.compactEntries ?? 10_000),
+    ], tickMs);
+    for (let id = 1; id <= nodes; id++) c.spawn(id);
+    await c.waitHealthy();
+    return c;
+  }
+
+  /** The longest election timeout (2 x 10 ticks). */
+  get electionTimeoutMs(): number {
+    return 20 * this.tickMs;
+  }
+
+  /** Starts (or restarts) node `id` on its data directory. */
+  spawn(id: number): void {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        cli,
+        "serve",
+        "--id",
+        String(id),
+        "--peers",
+        this.#peers,
+        "--data-dir",
+        join(this.#dir, `n${id}`),
+        ...this.#args,
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    this.#children.set(id, child);
+  }
+
+  /** Sends a signal to node `id`'s process. */
+  signal(id: number, signal: Deno.Signal): void {
+    this.#children.get(id)!.kill(signal);
+  }
+
+  /** Kills node `id` with SIGKILL and waits for it to be gone. */
+  async kill(id: number): Promise<void> {
+    const child = this.#children.get(id)!;
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+    this.#children.delete(id);
+  }
+
+  /** A node's `/health` document, or undefined if it does not answer. */
+  async health(id: number): Promise<ClusterHealth | undefined> {
+    try {
+      const r = await fetch(`${this.urls.get(id)}/health`, { signal: AbortSignal.timeout(500) });
+      return await r.json();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Waits until every running node reports every partition led. */
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      "every partition to have a leader on every node",
+      async () => {
+        for (const id of this.#children.keys()) if (!(await this.health(id))?.healthy) return false;
+        return true;
+      },
+      timeoutMs,
+      50,
+    );
+  }
+
+  /** Stops every node it started (SIGTERM, then waits) and removes the data. */
+  async stop(): Promise<void> {
+    for (const [id, child] of this.#children) {
+      try {
+        child.kill("SIGCONT");
+        child.kill("SIGTERM");
+      } catch { /* exited */ }
+      await child.status;
+      await child.stderr.cancel().catch(() => {});
+      this.#children.delete(id);
+    }
+    await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Calls a KvService method with Connect JSON, as curl would. */
+export async function callJson(
+  url: string,
+  method: string,
+  body: unknown,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const r = await fetch(`${url}/prkdb.v1.KvService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+export const b64 = (s: string): string => btoa(s);

@@ -1,0 +1,58 @@
+/**
+ * Client quick start. Start a cluster in another terminal first:
+ *
+ * ```sh
+ * deno task cluster
+ * deno run -A examples/client_quickstart.ts            # or pass node URLs as arguments
+ * ```
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- an example: printing is its job
+import { PrkDbClient, PrkDbError } from "../client/mod.ts";
+
+const urls = Deno.args.length > 0
+  ? Deno.args
+  : ["http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"];
+let db: PrkDbClient;
+try {
+  db = await PrkDbClient.connect(urls, { timeoutMs: 3000 });
+} catch (error) {
+  console.error(
+    `Could not reach ${urls.join(", ")}: ${
+      (error as Error).message
+    }\nStart a cluster first: deno task cluster`,
+  );
+  Deno.exit(1);
+}
+console.log(
+  `Connected: ${db.cluster.nodes.size} nodes, ${db.cluster.partitions.length} partitions.`,
+);
+
+// Writes are acknowledged once a quorum of the key's partition has them.
+const { partition, index } = await db.put("user:1", JSON.stringify({ name: "Ada", role: "admin" }));
+console.log(`put user:1 -> partition ${partition}, log index ${index}`);
+
+// Three read modes: linearizable (default, at the leader), follower (ReadIndex), stale (local).
+console.log("linearizable:", await db.getText("user:1"));
+console.log("follower:    ", await db.getText("user:1", { readMode: "follower" }));
+console.log("stale:       ", await db.getText("user:1", { readMode: "stale" }));
+
+// Bytes work as well as strings; deletes report whether the key existed.
+await db.put(new Uint8Array([0, 1, 2]), new Uint8Array([255]));
+console.log("binary value:", await db.get(new Uint8Array([0, 1, 2])));
+console.log("deleted user:1:", await db.delete("user:1"), "| again:", await db.delete("user:1"));
+
+// Bad input fails at once with a clear, non-retryable error.
+try {
+  await db.put("", "no key");
+} catch (error) {
+  if (error instanceof PrkDbError) {
+    console.log(`refused: ${error.code}: ${error.message} (retryable: ${error.retryable})`);
+  }
+}
+
+// Calls take an AbortSignal and a timeout.
+const ac = new AbortController();
+ac.abort();
+await db.getText("user:1", { signal: ac.signal }).catch((e) => console.log(`aborted: ${e.code}`));

@@ -78,8 +78,54 @@ export interface HostOptions {
   compaction?: CompactionPolicy;
   /** How long a request may wait for commit or a read index. Default 5000 ms. */
   requestTimeoutMs?: number;
-  /** Receives each round's Raft events, for telemetry. */
-  onEvents?: (partition: number, events: readonly RaftEvent[]) => void;
+  /** Receives what the host does, for telemetry. */
+  observer?: HostObserver;
+}
+
+/**
+ * Receives what a host does, for metrics: the core's events, proposal outcomes and latency,
+ * storage write durations, and applied changes.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HostObserver } from "@prkdb/prkdb/partition";
+ * const quiet: HostObserver = {};
+ * ```
+ */
+export interface HostObserver {
+  /** The Raft events a partition's core emitted in one round. */
+  events?(partition: number, events: readonly RaftEvent[]): void;
+  /** A client write finished: committed, rejected, lost (leader changed) or timeout. */
+  proposal?(
+    partition: number,
+    outcome: "committed" | "rejected" | "lost" | "timeout",
+    seconds: number,
+  ): void;
+  /** One durable storage write (a whole round) took this long. */
+  storageWrite?(seconds: number): void;
+  /** A partition applied this many changes (client writes), up to `index`. */
+  applied?(partition: number, count: number, index: number): void;
+  /** A partition took a snapshot of its state machine. */
+  snapshotTaken?(partition: number): void;
+}
+
+/**
+ * How one follower of a partition this node leads is doing.
+ *
+ * @example Usage
+ * ```ts
+ * import type { FollowerReplication } from "@prkdb/prkdb/partition";
+ * ```
+ */
+export interface FollowerReplication {
+  /** The follower. */
+  readonly follower: NodeId;
+  /** Entries it has not acknowledged. */
+  readonly pending: number;
+  /** Age of the oldest entry it lacks, 0 when caught up. */
+  readonly lagSeconds: number;
+  /** Whether it answered within the current CheckQuorum period. */
+  readonly active: boolean;
 }
 
 interface PendingWrite {
@@ -150,8 +196,10 @@ export class MultiRaftHost {
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
   readonly #o:
-    & Required<Omit<HostOptions, "onEvents" | "compaction">>
-    & Pick<HostOptions, "onEvents" | "compaction">;
+    & Required<Omit<HostOptions, "observer" | "compaction">>
+    & Pick<HostOptions, "observer" | "compaction">;
+  /** Per partition this node leads: when each appended index arrived, for time-based lag. */
+  readonly #appendTimes = new Map<number, [index: number, ms: number][]>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #running = false;
   #again = false;
@@ -237,6 +285,39 @@ export class MultiRaftHost {
       replicas: this.map.replicas(r.partition),
       raft: r.node.status(),
     }));
+  }
+
+  /**
+   * Replication progress of every follower of every partition this node leads. Lag is measured
+   * in time: the age of the oldest entry a follower does not have yet.
+   *
+   * @returns One entry per led partition.
+   */
+  replication(): { partition: number; followers: FollowerReplication[] }[] {
+    const now = performance.now();
+    const out: { partition: number; followers: FollowerReplication[] }[] = [];
+    for (const r of this.#replicas.values()) {
+      if (!r.node.isLeader) continue;
+      const status = r.node.status();
+      const times = this.#appendTimes.get(r.partition) ?? [];
+      out.push({
+        partition: r.partition,
+        followers: status.followers.map((f) => {
+          const pending = Math.max(0, status.lastLogIndex - f.matchIndex);
+          // The first recorded append past what the follower holds is the oldest it lacks.
+          const oldest = pending === 0
+            ? undefined
+            : times.find(([index]) => index > f.matchIndex) ?? times.at(-1);
+          return {
+            follower: f.id,
+            pending,
+            lagSeconds: oldest ? (now - oldest[1]) / 1000 : 0,
+            active: f.recentActive,
+          };
+        }),
+      });
+    }
+    return out;
   }
 
   /**
@@ -395,13 +476,18 @@ export class MultiRaftHost {
     command: KvCommand,
     signal?: AbortSignal,
   ): Promise<{ found: boolean; partition: number; index: number }> {
-    validateCommand(command);
     const partition = this.map.partitionOf(command.key);
-    const replica = this.#replica(partition);
-    let position;
+    const started = performance.now();
+    const outcome = (o: "committed" | "rejected" | "lost" | "timeout") =>
+      this.#o.observer?.proposal?.(partition, o, (performance.now() - started) / 1000);
+    let replica: Replica;
+    let position: { index: number; term: number };
     try {
+      validateCommand(command);
+      replica = this.#replica(partition);
       position = replica.node.propose(encodeCommand(command));
     } catch (error) {
+      outcome("rejected");
       if (error instanceof NotLeaderError) {
         throw new WrongNodeError(partition, error.leaderId, "is not the leader");
       }
@@ -410,16 +496,22 @@ export class MultiRaftHost {
       }
       throw error;
     }
-    const found = await this.#wait<boolean>(
-      `Write to partition ${partition}`,
-      signal,
-      (resolve, reject) => {
-        replica.writes.set(position.index, { term: position.term, resolve, reject });
-        this.#schedule();
-        return () => replica.writes.delete(position.index);
-      },
-    );
-    return { found, partition, index: position.index };
+    try {
+      const found = await this.#wait<boolean>(
+        `Write to partition ${partition}`,
+        signal,
+        (resolve, reject) => {
+          replica.writes.set(position.index, { term: position.term, resolve, reject });
+          this.#schedule();
+          return () => replica.writes.delete(position.index);
+        },
+      );
+      outcome("committed");
+      return { found, partition, index: position.index };
+    } catch (error) {
+      outcome(error instanceof TimeoutError ? "timeout" : "lost");
+      throw error;
+    }
   }
 
   /** Waits for a request to settle, bounded by the request timeout and the caller's signal. */
@@ -528,7 +620,12 @@ export class MultiRaftHost {
         });
       }
     }
-    if (writes.length > 0) await this.#o.storage.write(writes);
+    if (writes.length > 0) {
+      const started = performance.now();
+      await this.#o.storage.write(writes);
+      this.#o.observer?.storageWrite?.((performance.now() - started) / 1000);
+    }
+    this.#recordAppendTimes(work);
     // 2. Send, one batch per peer.
     const outbox = new Map<NodeId, PartitionMessage[]>();
     for (const [r, rd] of work) {
@@ -542,11 +639,28 @@ export class MultiRaftHost {
     // 3. Apply, settle, and 4. advance.
     for (const [r, rd] of work) {
       this.#apply(r, rd);
-      if (rd.events.length > 0) this.#o.onEvents?.(r.partition, rd.events);
+      if (rd.events.length > 0) this.#o.observer?.events?.(r.partition, rd.events);
       r.node.advance(rd);
       this.#maybeCompact(r);
     }
     this.#again = true; // advancing may have produced more work (for example, the next batch)
+  }
+
+  /** Remembers when a leader appended each batch, and forgets what every follower has. */
+  #recordAppendTimes(work: readonly [Replica, Ready][]): void {
+    const now = performance.now();
+    for (const [r, rd] of work) {
+      if (!r.node.isLeader) {
+        this.#appendTimes.delete(r.partition);
+        continue;
+      }
+      let times = this.#appendTimes.get(r.partition);
+      if (!times) this.#appendTimes.set(r.partition, times = []);
+      if (rd.entries.length > 0) times.push([rd.entries[0].index, now]);
+      // Keep only what some follower still lacks (the first kept record may start earlier).
+      const acked = Math.min(...r.node.status().followers.map((f) => f.matchIndex));
+      while (times.length > 1 && times[1][0] <= acked + 1) times.shift();
+    }
   }
 
   #apply(r: Replica, rd: Ready): void {
@@ -563,7 +677,9 @@ export class MultiRaftHost {
         );
       }
     }
+    let applied = 0;
     for (const e of rd.committedEntries) {
+      if (e.type === "normal") applied++;
       const result = r.sm.apply(e);
       const w = r.writes.get(e.index);
       if (!w) continue;
@@ -578,6 +694,7 @@ export class MultiRaftHost {
         );
       }
     }
+    if (applied > 0) this.#o.observer?.applied?.(r.partition, applied, r.sm.appliedIndex);
     for (const rs of rd.readStates) {
       const read = r.reads.get(rs.context);
       if (read) read.index = rs.index;
@@ -602,6 +719,7 @@ export class MultiRaftHost {
     const status = r.node.status();
     if (!shouldCompact(status, this.#o.compaction)) return;
     r.node.compact(status.lastApplied, r.sm.snapshot());
+    this.#o.observer?.snapshotTaken?.(r.partition);
     this.#schedule();
   }
 }

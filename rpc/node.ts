@@ -1,9 +1,10 @@
 /**
- * A whole PrkDB node: storage, the Multi-Raft host, the Connect transport to peers, and the
- * server, assembled from one configuration. The CLI's `serve` runs one of these.
+ * A whole PrkDB node: storage, the Multi-Raft host, the Connect transport to peers, metrics,
+ * and the server, assembled from one configuration. The CLI's `serve` runs one of these.
  *
  * @module
  */
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { NodeId } from "../raft/types.ts";
 import { MultiRaftHost } from "../partition/multi_raft_host.ts";
 import type { CompactionPolicy } from "../partition/compaction.ts";
@@ -11,6 +12,8 @@ import { FileStorage } from "../storage/file_storage.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
+import { PrkDbMetrics, type SyncErrorType } from "../telemetry/prkdb_metrics.ts";
+import { AppliedCounter } from "./health.ts";
 import { type NodeServer, startNodeServer } from "./node_server.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
 
@@ -45,19 +48,39 @@ export interface NodeConfig {
 export interface RunningNode {
   readonly host: MultiRaftHost;
   readonly server: NodeServer;
+  readonly metrics: PrkDbMetrics;
   /** Stops serving, then stops the host (which closes storage). */
   stop(): Promise<void>;
 }
 
 /** Opens the configured storage backend. */
-export function openStorage(kind: StorageKind, dataDir: string | undefined): Promise<RaftStorage> {
-  if (kind === "memory") return Promise.resolve(new MemoryStorage());
+export async function openStorage(
+  kind: StorageKind,
+  dataDir: string | undefined,
+): Promise<RaftStorage> {
+  if (kind === "memory") return new MemoryStorage();
   if (!dataDir) throw new Error(`--data-dir is required with --storage ${kind}`);
-  return kind === "file"
-    ? FileStorage.open(dataDir)
-    : Deno.mkdir(dataDir, { recursive: true }).then(() =>
-      KvStorage.open(`${dataDir}/prkdb.sqlite`)
-    );
+  if (kind === "file") return await FileStorage.open(dataDir);
+  await Deno.mkdir(dataDir, { recursive: true });
+  return await KvStorage.open(`${dataDir}/prkdb.sqlite`);
+}
+
+/**
+ * Classifies a failed RPC the way the leader-follower design does: the peer could not be
+ * reached (`connection_error`), it refused the batch (`sync_failed`), or it failed to persist
+ * or apply it (`apply_failed`).
+ */
+export function syncErrorType(error: unknown): SyncErrorType {
+  const e = ConnectError.from(error);
+  if (e.code === Code.Internal || e.code === Code.DataLoss) return "apply_failed";
+  if (
+    [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Canceled, Code.Aborted].includes(
+      e.code,
+    )
+  ) {
+    return "connection_error";
+  }
+  return "sync_failed";
 }
 
 /**
@@ -69,20 +92,52 @@ export function openStorage(kind: StorageKind, dataDir: string | undefined): Pro
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const urls = new Map([...config.peers].map(([id, addr]) => [id, `http://${addr}`]));
   const cluster = config.cluster ?? "prkdb";
+  const own = config.peers.get(config.id);
+  if (!own) throw new Error(`--peers must include this node (${config.id})`);
+  const tickMs = config.tickMs ?? 100;
   const storage = await openStorage(config.storage, config.dataDir);
-  const transport = new ConnectRaftTransport({ self: config.id, cluster, peers: urls });
-  const host = await MultiRaftHost.start({
+  let hostRef: MultiRaftHost | undefined;
+  // A peer counts as connected if an RPC to it succeeded within two election timeouts.
+  const metrics = new PrkDbMetrics(config.id, {
+    partitions: () => hostRef?.status() ?? [],
+    replication: () => hostRef?.replication() ?? [],
+    loopUtilization: () => hostRef?.takeLoopUtilization() ?? 0,
+  }, 2 * 20 * tickMs);
+  const applied = new AppliedCounter();
+  const transport = new ConnectRaftTransport({
+    self: config.id,
+    cluster,
+    peers: urls,
+    onCall: (peer, rpc, entries, seconds, error) =>
+      metrics.rpc(
+        peer,
+        rpc,
+        entries,
+        seconds,
+        error === undefined ? undefined : syncErrorType(error),
+        error,
+      ),
+  });
+  const host = hostRef = await MultiRaftHost.start({
     nodeId: config.id,
     members: [...config.peers.keys()],
     partitions: config.partitions,
     replicationFactor: config.replicationFactor,
     storage,
     transport,
-    tickMs: config.tickMs,
+    tickMs,
     compaction: config.compaction ?? { entries: 10_000 },
+    observer: {
+      events: (p, events) => metrics.events(p, events),
+      proposal: (p, outcome, seconds) => metrics.proposal(p, outcome, seconds),
+      storageWrite: (seconds) => metrics.storageWrite(seconds),
+      applied: (p, count, index) => {
+        metrics.applied(p, count);
+        applied.record(p, count, index);
+      },
+      snapshotTaken: (p) => metrics.snapshotTaken(p),
+    },
   });
-  const own = config.peers.get(config.id);
-  if (!own) throw new Error(`--peers must include this node (${config.id})`);
   const [hostname, port] = own.split(":");
   const listen = config.listen ?? { hostname, port: Number(port) };
   let server: NodeServer;
@@ -93,17 +148,23 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       nodes: urls,
       hostname: listen.hostname,
       port: listen.port,
+      metrics,
+      applied,
+      onRefused: (reason, count) => metrics.refused(reason, count),
     });
   } catch (error) {
     await host.stop();
+    await metrics.shutdown();
     throw error;
   }
   return {
     host,
     server,
+    metrics,
     async stop() {
       await server.close();
       await host.stop();
+      await metrics.shutdown();
     },
   };
 }

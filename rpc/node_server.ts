@@ -9,7 +9,10 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../partition/multi_raft_host.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
+import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
+import { AdminService } from "./gen/prkdb/v1/admin_pb.ts";
 import { KvService } from "./gen/prkdb/v1/kv_pb.ts";
+import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { decodeRaftMessage, MalformedMessageError, type RaftRpc, rpcFor } from "./raft_codec.ts";
@@ -26,8 +29,10 @@ export interface NodeServerOptions {
   hostname: string;
   /** Port to listen on (0 for any). */
   port: number;
-  /** Extra routes (for example `/metrics`), tried before 404. */
-  routes?: Record<string, (request: Request) => Response | Promise<Response>>;
+  /** The node's metrics, served at `/metrics` and used for health. */
+  metrics: PrkDbMetrics;
+  /** Applied changes, for the state document. */
+  applied: AppliedCounter;
   /** Observes refused Raft traffic, with the reason. */
   onRefused?: (reason: string, count: number) => void;
 }
@@ -38,29 +43,6 @@ export interface NodeServer {
   readonly port: number;
   /** Stops accepting requests and closes open connections. */
   close(): Promise<void>;
-}
-
-/** The `/health` document. */
-export function healthOf(
-  host: MultiRaftHost,
-): { healthy: boolean; node: NodeId; partitions: unknown[]; reason?: string } {
-  const partitions = host.status().map((s) => ({
-    partition: s.partition,
-    role: s.raft.role,
-    leader: s.raft.leaderId,
-    term: s.raft.term,
-    commitIndex: s.raft.commitIndex,
-    lastApplied: s.raft.lastApplied,
-  }));
-  const leaderless = partitions.filter((p) => p.leader === 0).map((p) => p.partition);
-  return {
-    healthy: leaderless.length === 0,
-    node: host.nodeId,
-    partitions,
-    ...(leaderless.length > 0
-      ? { reason: `partitions without a leader: ${leaderless.join(", ")}` }
-      : {}),
-  };
 }
 
 /**
@@ -117,6 +99,28 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
     readIndex: receive("readIndex"),
   });
   router.service(KvService, createKvService(host, options.nodes));
+  router.service(AdminService, {
+    health() {
+      const h = nodeHealth(host, options.metrics);
+      return {
+        healthy: h.healthy,
+        node: h.node,
+        reason: h.reason ?? "",
+        partitions: h.partitions.map((p) => ({
+          ...p,
+          reason: p.reason ?? "",
+          term: BigInt(p.term),
+          commitIndex: BigInt(p.commitIndex),
+          lastApplied: BigInt(p.lastApplied),
+          outboxDrift: BigInt(p.outboxDrift),
+        })),
+      };
+    },
+    state() {
+      const s = nodeState(options.metrics, options.applied);
+      return { ...s, changesApplied: BigInt(s.changesApplied), errorCount: BigInt(s.errorCount) };
+    },
+  });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
   const server = Deno.serve(
     { hostname: options.hostname, port: options.port, onListen() {} },
@@ -125,14 +129,23 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
       const handler = handlers.get(path);
       if (handler) return handler(request);
       if (path === "/health") {
-        const health = healthOf(host);
-        return Response.json(health, { status: health.healthy ? 200 : 503 });
+        const health = nodeHealth(host, options.metrics);
+        const state = nodeState(options.metrics, options.applied);
+        return Response.json({ ...health, state }, { status: health.healthy ? 200 : 503 });
       }
-      const route = options.routes?.[path];
-      if (route) return route(request);
-      return new Response(`No route for ${path}. Try /health, or POST /prkdb.v1.KvService/Get\n`, {
-        status: 404,
-      });
+      if (path === "/metrics") {
+        return options.metrics.scrape().then((text) =>
+          new Response(text, {
+            headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+          })
+        );
+      }
+      return new Response(
+        `No route for ${path}. Try /health, /metrics, or POST /prkdb.v1.KvService/Get\n`,
+        {
+          status: 404,
+        },
+      );
     },
   );
   return {

@@ -25,8 +25,8 @@ export interface ConnectRaftTransportOptions {
   maxInflight?: number;
   /** Per-call timeout. Default 2000 ms. */
   timeoutMs?: number;
-  /** Observes each call: its peer, RPC, batch size, duration and error. */
-  onCall?: (peer: NodeId, rpc: RaftRpc, messages: number, seconds: number, error?: unknown) => void;
+  /** Observes each call: its peer, RPC, entries carried (AppendEntries), duration and error. */
+  onCall?: (peer: NodeId, rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
 }
 
 interface Lane {
@@ -71,6 +71,10 @@ export class ConnectRaftTransport implements RaftTransport {
     const lane = this.#lanes.get(`${to}/${rpc}`)!;
     if (lane.queue.length === 0 || lane.inflight >= this.#o.maxInflight || this.#closed) return;
     const batch = lane.queue.splice(0);
+    let entries = 0;
+    for (const m of batch) {
+      if (m.message.type === "AppendEntries") entries += m.message.entries.length;
+    }
     lane.inflight++;
     const started = performance.now();
     const request = {
@@ -81,10 +85,10 @@ export class ConnectRaftTransport implements RaftTransport {
     const client = this.#clients.get(to)!;
     const options = { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal };
     client[rpc](request, options).then(
-      () => this.#o.onCall?.(to, rpc, batch.length, (performance.now() - started) / 1000),
+      () => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000),
       // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
       (error) =>
-        this.#o.onCall?.(to, rpc, batch.length, (performance.now() - started) / 1000, error),
+        this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000, error),
     ).finally(() => {
       lane.inflight--;
       this.#pump(to, rpc);

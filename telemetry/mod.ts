@@ -14,3 +14,5 @@
  * @module
  */
 export * from "./event_counter.ts";
+export * from "./metric_definitions.ts";
+export * from "./prkdb_metrics.ts";

@@ -1,0 +1,126 @@
+/**
+ * Health and state of a node and of each of its partitions, in the leader-follower design's
+ * terms: healthy, lag seconds, last sync, error and outbox drift; last change id, changes
+ * applied, last sync time, connected, error count and last error.
+ *
+ * @module
+ */
+import type { MultiRaftHost } from "../partition/multi_raft_host.ts";
+import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
+
+/** One partition's health on this node. */
+export interface PartitionHealthJson {
+  partition: number;
+  role: string;
+  leader: number;
+  term: number;
+  commitIndex: number;
+  lastApplied: number;
+  healthy: boolean;
+  reason?: string;
+  lagSeconds: number;
+  lastSync: string;
+  outboxDrift: number;
+}
+
+/** A node's health. */
+export interface NodeHealthJson {
+  healthy: boolean;
+  node: number;
+  reason?: string;
+  partitions: PartitionHealthJson[];
+}
+
+/** A node's replication state. */
+export interface NodeStateJson {
+  lastChangeId: string;
+  changesApplied: number;
+  lastSyncTime: string;
+  connected: boolean;
+  errorCount: number;
+  lastError: string;
+}
+
+const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : "");
+
+/** Counts applied changes and remembers the last one, for the state document. */
+export class AppliedCounter {
+  total = 0;
+  last = "";
+
+  record(partition: number, count: number, index: number): void {
+    this.total += count;
+    this.last = `${partition}:${index}`;
+  }
+}
+
+/**
+ * Computes a node's health. A partition is healthy when it has a leader, and, at the leader,
+ * when a quorum of its replicas is reachable.
+ */
+export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHealthJson {
+  const peers = new Map(metrics.peers().map((p) => [p.peer, p]));
+  const replication = new Map(host.replication().map((r) => [r.partition, r.followers]));
+  const now = Date.now();
+  const partitions = host.status().map(({ partition, replicas, raft }): PartitionHealthJson => {
+    const followers = replication.get(partition);
+    const others = replicas.filter((id) => id !== host.nodeId);
+    const lastSyncMs = Math.max(0, ...others.map((id) => peers.get(id)?.lastSyncMs ?? 0));
+    let reason: string | undefined;
+    let lagSeconds = 0;
+    let outboxDrift = raft.commitIndex - raft.lastApplied;
+    if (raft.leaderId === 0) reason = "no leader is known";
+    if (followers) {
+      lagSeconds = Math.max(0, ...followers.map((f) => f.lagSeconds));
+      outboxDrift = Math.max(0, ...followers.map((f) => f.pending));
+      const reachable = 1 + followers.filter((f) => peers.get(f.follower)?.connected).length;
+      if (reachable < Math.floor(replicas.length / 2) + 1) {
+        reason = `leader reaches only ${reachable} of ${replicas.length} replicas`;
+      }
+    } else if (raft.leaderId !== 0) {
+      const leader = peers.get(raft.leaderId);
+      lagSeconds = leader?.connected
+        ? 0
+        : leader && leader.lastSyncMs > 0
+        ? (now - leader.lastSyncMs) / 1000
+        : 0;
+    }
+    return {
+      partition,
+      role: raft.role,
+      leader: raft.leaderId,
+      term: raft.term,
+      commitIndex: raft.commitIndex,
+      lastApplied: raft.lastApplied,
+      healthy: reason === undefined,
+      ...(reason ? { reason } : {}),
+      lagSeconds,
+      lastSync: iso(lastSyncMs),
+      outboxDrift,
+    };
+  });
+  const unhealthy = partitions.filter((p) => !p.healthy);
+  return {
+    healthy: unhealthy.length === 0,
+    node: host.nodeId,
+    ...(unhealthy.length > 0
+      ? { reason: unhealthy.map((p) => `partition ${p.partition}: ${p.reason}`).join("; ") }
+      : {}),
+    partitions,
+  };
+}
+
+/** Computes a node's replication state. */
+export function nodeState(metrics: PrkDbMetrics, applied: AppliedCounter): NodeStateJson {
+  const peers = metrics.peers();
+  const lastError =
+    peers.filter((p) => p.lastError).map((p) => `node ${p.peer}: ${p.lastError}`).at(-1) ?? "";
+  return {
+    lastChangeId: applied.last,
+    changesApplied: applied.total,
+    lastSyncTime: iso(Math.max(0, ...peers.map((p) => p.lastSyncMs))),
+    connected: peers.length > 0 && peers.every((p) => p.connected),
+    errorCount: peers.reduce((n, p) => n + p.errorCount, 0),
+    lastError,
+  };
+}

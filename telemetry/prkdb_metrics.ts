@@ -1,0 +1,339 @@
+/**
+ * The OpenTelemetry adapter: turns what a node does (core events, host observations, RPC
+ * results) and what it is (status snapshots, read at scrape time) into the metrics of
+ * {@linkcode METRICS}, served as Prometheus text by OpenTelemetry's Prometheus exporter.
+ *
+ * @module
+ */
+import type { Attributes, Counter, Histogram, ObservableGauge } from "@opentelemetry/api";
+import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import type { RaftEvent } from "../raft/events.ts";
+import type { RaftStatus } from "../raft/node.ts";
+import type { NodeId, RoleName } from "../raft/types.ts";
+import { METRICS } from "./metric_definitions.ts";
+
+const ROLE_NUMBER: Record<RoleName, number> = {
+  Follower: 0,
+  PreCandidate: 1,
+  Candidate: 2,
+  Leader: 3,
+};
+
+/**
+ * What the metrics read at each scrape.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MetricsSource } from "@prkdb/prkdb/telemetry";
+ * const empty: MetricsSource = { partitions: () => [], replication: () => [], loopUtilization: () => 0 };
+ * ```
+ */
+export interface MetricsSource {
+  /** Each replica's Raft status. */
+  partitions(): readonly { partition: number; raft: RaftStatus }[];
+  /** For each partition this node leads: each follower's backlog, time lag and activity. */
+  replication(): readonly {
+    partition: number;
+    followers: readonly {
+      follower: NodeId;
+      pending: number;
+      lagSeconds: number;
+      active: boolean;
+    }[];
+  }[];
+  /** The loop's busy share since the last call. */
+  loopUtilization(): number;
+}
+
+/**
+ * How a peer is doing, from this node's RPCs to it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PeerSync } from "@prkdb/prkdb/telemetry";
+ * ```
+ */
+export interface PeerSync {
+  /** The peer. */
+  readonly peer: NodeId;
+  /** Whether the last RPC succeeded within two election timeouts. */
+  readonly connected: boolean;
+  /** When the last RPC succeeded (ms since the epoch), 0 if never. */
+  readonly lastSyncMs: number;
+  /** Failed RPCs so far. */
+  readonly errorCount: number;
+  /** The last failure's message. */
+  readonly lastError: string | undefined;
+}
+
+/** The error types of `prkdb_replication_sync_errors_total`. */
+export type SyncErrorType = "connection_error" | "sync_failed" | "apply_failed";
+
+/**
+ * A node's metrics.
+ *
+ * @example Record and scrape
+ * ```ts
+ * import { PrkDbMetrics } from "@prkdb/prkdb/telemetry";
+ * const metrics = new PrkDbMetrics(1, { partitions: () => [], replication: () => [], loopUtilization: () => 0 });
+ * metrics.proposal(0, "committed", 0.004);
+ * const text = await metrics.scrape();
+ * console.log(text.includes("prkdb_raft_proposals_total")); // true
+ * await metrics.shutdown();
+ * ```
+ */
+export class PrkDbMetrics {
+  readonly #node: string;
+  readonly #exporter: PrometheusExporter;
+  readonly #provider: MeterProvider;
+  readonly #counters = new Map<string, Counter>();
+  readonly #histograms = new Map<string, Histogram>();
+  readonly #gauges = new Map<string, ObservableGauge>();
+  readonly #peers = new Map<
+    NodeId,
+    { lastSyncMs: number; errorCount: number; lastError?: string }
+  >();
+  readonly #connectedWindowMs: number;
+
+  /**
+   * Creates the metrics of a node.
+   *
+   * @param nodeId The node, as the `node_id` label.
+   * @param source What to read at scrape time.
+   * @param connectedWindowMs How recent a successful RPC makes a peer "connected". Default 2000.
+   */
+  constructor(nodeId: NodeId, source: MetricsSource, connectedWindowMs = 2000) {
+    this.#node = String(nodeId);
+    this.#connectedWindowMs = connectedWindowMs;
+    this.#exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+    });
+    this.#provider = new MeterProvider({ readers: [this.#exporter] });
+    const meter = this.#provider.getMeter("prkdb");
+    for (const m of METRICS) {
+      if (m.type === "counter") {
+        this.#counters.set(m.name, meter.createCounter(m.name, { description: m.help }));
+      } else if (m.type === "histogram") {
+        this.#histograms.set(
+          m.name,
+          meter.createHistogram(m.name, {
+            description: m.help,
+            advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] },
+          }),
+        );
+      } else this.#gauges.set(m.name, meter.createObservableGauge(m.name, { description: m.help }));
+    }
+    meter.addBatchObservableCallback((observe) => this.#observe(observe, source), [
+      ...this.#gauges.values(),
+    ]);
+  }
+
+  #observe(
+    observe: { observe(g: ObservableGauge, v: number, a?: Attributes): void },
+    source: MetricsSource,
+  ): void {
+    const gauge = (name: string, value: number, attrs: Attributes) =>
+      observe.observe(this.#gauges.get(name)!, value, { node_id: this.#node, ...attrs });
+    for (const { partition, raft } of source.partitions()) {
+      const a = { partition: String(partition) };
+      gauge("prkdb_raft_current_term", raft.term, a);
+      gauge("prkdb_raft_commit_index", raft.commitIndex, a);
+      gauge("prkdb_raft_last_log_index", raft.lastLogIndex, a);
+      gauge("prkdb_raft_voted_for", raft.votedFor, a);
+      gauge("prkdb_raft_role", ROLE_NUMBER[raft.role], a);
+      gauge("prkdb_raft_is_leader", raft.role === "Leader" ? 1 : 0, a);
+      gauge("prkdb_raft_applied_index", raft.lastApplied, a);
+    }
+    for (const { partition, followers } of source.replication()) {
+      gauge("prkdb_replication_active_followers", followers.filter((f) => f.active).length, {
+        partition: String(partition),
+      });
+      for (const f of followers) {
+        const a = { partition: String(partition), follower: String(f.follower) };
+        gauge("prkdb_replication_lag_seconds", f.lagSeconds, a);
+        gauge("prkdb_replication_changes_pending", f.pending, a);
+      }
+    }
+    for (const p of this.peers()) {
+      const a = { follower: String(p.peer) };
+      gauge("prkdb_replication_follower_connected", p.connected ? 1 : 0, a);
+      gauge("prkdb_replication_last_sync_timestamp_seconds", p.lastSyncMs / 1000, a);
+    }
+    gauge("prkdb_raft_loop_utilization", source.loopUtilization(), {});
+  }
+
+  #add(name: string, value: number, attrs: Attributes): void {
+    const counter = this.#counters.get(name);
+    if (!counter) throw new Error(`Metric ${name} is not a counter in the catalogue`);
+    counter.add(value, { node_id: this.#node, ...attrs });
+  }
+
+  #record(name: string, value: number, attrs: Attributes): void {
+    const histogram = this.#histograms.get(name);
+    if (!histogram) throw new Error(`Metric ${name} is not a histogram in the catalogue`);
+    histogram.record(value, { node_id: this.#node, ...attrs });
+  }
+
+  /**
+   * Counts the core's events of one partition.
+   *
+   * @param partition The partition.
+   * @param events Its events from one round.
+   */
+  events(partition: number, events: readonly RaftEvent[]): void {
+    const a = { partition: String(partition) };
+    for (const e of events) {
+      if (e.type === "ElectionStarted" && !e.preVote) this.#add("prkdb_raft_elections_total", 1, a);
+      else if (e.type === "LeaderChanged") this.#add("prkdb_raft_leader_changes_total", 1, a);
+      else if (e.type === "QuorumLost") this.#add("prkdb_raft_quorum_lost_total", 1, a);
+      else if (e.type === "SnapshotInstalled") {
+        this.#add("prkdb_raft_snapshots_total", 1, { ...a, kind: "installed" });
+      } else if (e.type === "SnapshotSent") {
+        this.#add("prkdb_raft_snapshots_total", 1, { ...a, kind: "sent" });
+      }
+    }
+  }
+
+  /**
+   * Records a finished client write.
+   *
+   * @param partition The partition.
+   * @param outcome How it ended.
+   * @param seconds How long it took.
+   */
+  proposal(partition: number, outcome: string, seconds: number): void {
+    const a = { partition: String(partition) };
+    this.#add("prkdb_raft_proposals_total", 1, { ...a, outcome });
+    if (outcome === "committed") this.#record("prkdb_raft_proposal_duration_seconds", seconds, a);
+  }
+
+  /**
+   * Records one durable storage write.
+   *
+   * @param seconds Its duration.
+   */
+  storageWrite(seconds: number): void {
+    this.#record("prkdb_storage_write_duration_seconds", seconds, {});
+  }
+
+  /**
+   * Counts applied changes.
+   *
+   * @param partition The partition.
+   * @param count How many.
+   */
+  applied(partition: number, count: number): void {
+    this.#add("prkdb_replication_changes_applied_total", count, { partition: String(partition) });
+  }
+
+  /**
+   * Counts a snapshot taken by compaction.
+   *
+   * @param partition The partition.
+   */
+  snapshotTaken(partition: number): void {
+    this.#add("prkdb_raft_snapshots_total", 1, { partition: String(partition), kind: "taken" });
+  }
+
+  /**
+   * Counts refused incoming Raft messages.
+   *
+   * @param reason Why they were refused.
+   * @param count How many.
+   */
+  refused(reason: string, count: number): void {
+    this.#add("prkdb_raft_messages_refused_total", count, { reason });
+  }
+
+  /**
+   * Records a Raft RPC to a peer.
+   *
+   * @param peer The peer.
+   * @param rpc The RPC.
+   * @param entries Entries the call carried (AppendEntries).
+   * @param seconds Its duration.
+   * @param errorType Set when it failed.
+   * @param error The failure.
+   */
+  rpc(
+    peer: NodeId,
+    rpc: string,
+    entries: number,
+    seconds: number,
+    errorType?: SyncErrorType,
+    error?: unknown,
+  ): void {
+    const a = { peer: String(peer), rpc };
+    this.#record("prkdb_rpc_duration_seconds", seconds, a);
+    const state = this.#peers.get(peer) ?? { lastSyncMs: 0, errorCount: 0 };
+    this.#peers.set(peer, state);
+    if (errorType) {
+      this.#add("prkdb_rpc_errors_total", 1, a);
+      this.syncError(peer, errorType, error);
+      return;
+    }
+    state.lastSyncMs = Date.now();
+    if (rpc === "appendEntries") {
+      this.#record("prkdb_replication_sync_duration_seconds", seconds, { follower: String(peer) });
+      this.#record("prkdb_replication_batch_size", entries, { follower: String(peer) });
+    }
+  }
+
+  /**
+   * Counts a failed sync with a follower.
+   *
+   * @param peer The follower.
+   * @param errorType What kind of failure.
+   * @param error The failure.
+   */
+  syncError(peer: NodeId, errorType: SyncErrorType, error?: unknown): void {
+    const state = this.#peers.get(peer) ?? { lastSyncMs: 0, errorCount: 0 };
+    this.#peers.set(peer, state);
+    state.errorCount++;
+    state.lastError = error instanceof Error
+      ? error.message
+      : error === undefined
+      ? errorType
+      : String(error);
+    this.#add("prkdb_replication_sync_errors_total", 1, {
+      follower: String(peer),
+      error_type: errorType,
+    });
+  }
+
+  /**
+   * How each peer this node has sent to is doing.
+   *
+   * @returns One entry per peer.
+   */
+  peers(): PeerSync[] {
+    const now = Date.now();
+    return [...this.#peers].map(([peer, s]) => ({
+      peer,
+      connected: s.lastSyncMs > 0 && now - s.lastSyncMs < this.#connectedWindowMs,
+      lastSyncMs: s.lastSyncMs,
+      errorCount: s.errorCount,
+      lastError: s.lastError,
+    }));
+  }
+
+  /**
+   * Collects every metric as Prometheus text.
+   *
+   * @returns The exposition.
+   */
+  async scrape(): Promise<string> {
+    const { resourceMetrics } = await this.#exporter.collect();
+    return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
+      resourceMetrics,
+    );
+  }
+
+  /** Releases the meter provider. */
+  async shutdown(): Promise<void> {
+    await this.#provider.shutdown();
+  }
+}

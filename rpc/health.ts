@@ -10,34 +10,55 @@ import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 
 /** One partition's health on this node. */
 export interface PartitionHealthJson {
+  /** The partition. */
   partition: number;
+  /** This replica's Raft role. */
   role: string;
+  /** The leader it knows, 0 for none. */
   leader: number;
+  /** The current term. */
   term: number;
+  /** The highest index known committed. */
   commitIndex: number;
+  /** The highest index applied here. */
   lastApplied: number;
+  /** Whether the partition can serve: a leader is known, and a leader reaches a quorum. */
   healthy: boolean;
+  /** Why it is not healthy. */
   reason?: string;
+  /** At a leader: the largest follower lag; at a follower: time since it last reached its leader. */
   lagSeconds: number;
+  /** ISO time of the last successful sync with a peer of this partition; empty if never. */
   lastSync: string;
+  /** At a leader: the largest follower backlog in entries; at a follower: committed but not yet applied. */
   outboxDrift: number;
 }
 
 /** A node's health. */
 export interface NodeHealthJson {
+  /** Whether every partition on this node is healthy. */
   healthy: boolean;
+  /** The node. */
   node: number;
+  /** Why not, partition by partition. */
   reason?: string;
+  /** Each partition it replicates. */
   partitions: PartitionHealthJson[];
 }
 
 /** A node's replication state. */
 export interface NodeStateJson {
+  /** The last applied change, as "partition:index". */
   lastChangeId: string;
+  /** Changes applied since start. */
   changesApplied: number;
+  /** ISO time of the last successful sync with any peer. */
   lastSyncTime: string;
+  /** Whether every peer is reachable. */
   connected: boolean;
+  /** Failed syncs since start. */
   errorCount: number;
+  /** The last sync failure, empty if none. */
   lastError: string;
 }
 

@@ -13,7 +13,13 @@ import { KvStorage } from "../storage/kv_storage.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { PrkDbMetrics, type SyncErrorType } from "../telemetry/prkdb_metrics.ts";
-import { AppliedCounter } from "./health.ts";
+import {
+  AppliedCounter,
+  nodeHealth,
+  type NodeHealthJson,
+  nodeState,
+  type NodeStateJson,
+} from "./health.ts";
 import { type NodeServer, startNodeServer } from "./node_server.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
 
@@ -46,9 +52,16 @@ export interface NodeConfig {
 
 /** A running node. */
 export interface RunningNode {
+  /** The node's Multi-Raft host. */
   readonly host: MultiRaftHost;
+  /** Its HTTP server. */
   readonly server: NodeServer;
+  /** Its metrics. */
   readonly metrics: PrkDbMetrics;
+  /** The node's health, per partition: the same document as `GET /health`. */
+  health(): NodeHealthJson;
+  /** The node's replication state (last change, changes applied, sync, errors). */
+  state(): NodeStateJson;
   /** Stops serving, then stops the host (which closes storage). */
   stop(): Promise<void>;
 }
@@ -161,6 +174,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     host,
     server,
     metrics,
+    health: () => nodeHealth(host, metrics),
+    state: () => nodeState(metrics, applied),
     async stop() {
       await server.close();
       await host.stop();

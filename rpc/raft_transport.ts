@@ -87,8 +87,7 @@ export class ConnectRaftTransport implements RaftTransport {
     client[rpc](request, options).then(
       () => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000),
       // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
-      (error) =>
-        this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000, error),
+      (error) => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000, error),
     ).finally(() => {
       lane.inflight--;
       this.#pump(to, rpc);

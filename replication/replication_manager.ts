@@ -1,0 +1,542 @@
+/**
+ * The leader-follower replication of PrkDB's first design. The leader serves its outbox over
+ * Connect-RPC; each follower polls for the changes after its offset, applies each batch
+ * atomically with the new offset, backs off exponentially on errors, and reports health, state
+ * and the `prkdb_replication_*` metrics.
+ *
+ * @module
+ */
+import { Code, ConnectError, createClient, createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import type { Counter, Histogram, ObservableGauge } from "@opentelemetry/api";
+import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
+import { METRICS } from "../telemetry/metric_definitions.ts";
+import type { ChangeRecord, PrkDb } from "./prkdb.ts";
+
+/**
+ * A node of a replication group.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ReplicaNode } from "@prkdb/prkdb/replication";
+ * const leader: ReplicaNode = { id: "leader-1", address: "127.0.0.1:8080" };
+ * ```
+ */
+export interface ReplicaNode {
+  /** A unique name. */
+  readonly id: string;
+  /** `host:port` where its replication service listens (leaders) or that identifies it. */
+  readonly address: string;
+}
+
+/**
+ * Polling and retry timing, in milliseconds.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ReplicationTiming } from "@prkdb/prkdb/replication";
+ * const fast: Partial<ReplicationTiming> = { followerPollInterval: 100, backoffBase: 50 };
+ * ```
+ */
+export interface ReplicationTiming {
+  /** Time between polls when caught up. Default 1000. */
+  followerPollInterval: number;
+  /** First retry delay after an error; doubles each time. Default 2000. */
+  backoffBase: number;
+  /** Longest retry delay. Default 60000. */
+  backoffMax: number;
+  /** Timeout of one request to the leader. Default 5000. */
+  requestTimeout: number;
+}
+
+/**
+ * The seed's `ReplicationConfig`.
+ *
+ * @example A follower
+ * ```ts
+ * import type { ReplicationConfig } from "@prkdb/prkdb/replication";
+ * const config: ReplicationConfig = {
+ *   selfNode: { id: "follower-1", address: "127.0.0.1:8081" },
+ *   leaderAddress: "127.0.0.1:8080",
+ *   followers: [],
+ * };
+ * ```
+ */
+export interface ReplicationConfig {
+  /** This node. */
+  readonly selfNode: ReplicaNode;
+  /** The leader's `host:port`; absent on the leader itself. */
+  readonly leaderAddress?: string;
+  /** The followers (on the leader). */
+  readonly followers: readonly ReplicaNode[];
+  /** Timing; defaults as in {@linkcode ReplicationTiming}. */
+  readonly timing?: Partial<ReplicationTiming>;
+  /** Changes per request. Default 100. */
+  readonly batchSize?: number;
+}
+
+/**
+ * The seed's `ReplicationHealth`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ReplicationHealth } from "@prkdb/prkdb/replication";
+ * ```
+ */
+export interface ReplicationHealth {
+  /** Whether replication works: a follower synced recently; a leader's followers all poll. */
+  readonly healthy: boolean;
+  /** How far behind in time: the age of the oldest change not yet applied (a leader: its worst follower's). */
+  readonly lagSeconds: number;
+  /** The last successful sync, if any. */
+  readonly lastSync: Date | undefined;
+  /** What is wrong, when not healthy. */
+  readonly error: string | undefined;
+  /** Changes saved but not yet drained to every follower (a follower: not yet applied here). */
+  readonly outboxDrift: number;
+}
+
+/**
+ * The seed's `ReplicationState`.
+ *
+ * @example Usage
+ * ```ts
+ * import type { ReplicationState } from "@prkdb/prkdb/replication";
+ * ```
+ */
+export interface ReplicationState {
+  /** The offset of the last change applied (follower) or recorded (leader), as a string. */
+  readonly lastChangeId: string | undefined;
+  /** Changes applied since start. */
+  readonly changesApplied: number;
+  /** Unix time (ms) of the last successful sync, 0 if none. */
+  readonly lastSyncTs: number;
+  /** Whether the last request reached the leader (a follower) or every follower polls (a leader). */
+  readonly connected: boolean;
+  /** Errors since start. */
+  readonly errorCount: number;
+  /** The last error. */
+  readonly lastError: string | undefined;
+}
+
+/** The error types of the seed. */
+export type ReplicationErrorType = "sync_failed" | "apply_failed" | "connection_error";
+
+const DEFAULT_TIMING: ReplicationTiming = {
+  followerPollInterval: 1000,
+  backoffBase: 2000,
+  backoffMax: 60_000,
+  requestTimeout: 5000,
+};
+
+interface FollowerView {
+  ackedOffset: number;
+  lastPollMs: number;
+}
+
+/**
+ * The seed's `ReplicationManager`.
+ *
+ * @example A leader and a follower in one process
+ * ```ts ignore
+ * import { PrkDb, ReplicationManager } from "@prkdb/prkdb/replication";
+ * const leaderDb = PrkDb.builder().registerCollection({ name: "orders", key: (o: { id: string }) => o.id }).build();
+ * const leader = new ReplicationManager(leaderDb, { selfNode: { id: "leader-1", address: "127.0.0.1:8080" }, followers: [] });
+ * await leader.start();
+ * ```
+ */
+export class ReplicationManager {
+  readonly #db: PrkDb;
+  readonly #config: ReplicationConfig;
+  readonly #timing: ReplicationTiming;
+  readonly #followers = new Map<string, FollowerView>();
+  readonly #stop = new AbortController();
+  #server: Deno.HttpServer | undefined;
+  #loop: Promise<void> | undefined;
+  // Follower-side state.
+  #changesApplied = 0;
+  #lastSyncMs = 0;
+  #connected = false;
+  #errorCount = 0;
+  #lastError: string | undefined;
+  #leaderOffset = 0;
+  #appliedOffset = 0;
+  #nextChangeMs = 0;
+  #failures = 0;
+  /** At the leader: when each change not yet drained to every follower was recorded. */
+  readonly #recorded = new Map<number, number>();
+  #unsubscribe: (() => void) | undefined;
+  // Metrics.
+  readonly #exporter: PrometheusExporter;
+  readonly #provider: MeterProvider;
+  readonly #counters = new Map<string, Counter>();
+  readonly #histograms = new Map<string, Histogram>();
+
+  /**
+   * Creates the manager.
+   *
+   * @param db The database to replicate.
+   * @param config Who this node is and whom it talks to.
+   */
+  constructor(db: PrkDb, config: ReplicationConfig) {
+    this.#db = db;
+    this.#config = config;
+    this.#timing = { ...DEFAULT_TIMING, ...config.timing };
+    for (const f of config.followers) this.#followers.set(f.id, { ackedOffset: 0, lastPollMs: 0 });
+    this.#exporter = new PrometheusExporter({
+      preventServerStart: true,
+      withoutScopeInfo: true,
+      withoutTargetInfo: true,
+    });
+    this.#provider = new MeterProvider({ readers: [this.#exporter] });
+    const meter = this.#provider.getMeter("prkdb-replication");
+    const gauges: ObservableGauge[] = [];
+    const gaugeByName = new Map<string, ObservableGauge>();
+    for (const m of METRICS.filter((m) => m.name.startsWith("prkdb_replication_"))) {
+      if (m.type === "counter") {
+        this.#counters.set(m.name, meter.createCounter(m.name, { description: m.help }));
+      } else if (m.type === "histogram") {
+        this.#histograms.set(
+          m.name,
+          meter.createHistogram(m.name, {
+            description: m.help,
+            advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] },
+          }),
+        );
+      } else {
+        const g = meter.createObservableGauge(m.name, { description: m.help });
+        gauges.push(g);
+        gaugeByName.set(m.name, g);
+      }
+    }
+    meter.addBatchObservableCallback((r) => {
+      const me = this.#config.selfNode.id;
+      if (this.isLeader()) {
+        const now = Date.now();
+        let active = 0;
+        for (const [id, f] of this.#followers) {
+          const connected = now - f.lastPollMs < this.#activeWindowMs();
+          if (connected) active++;
+          r.observe(gaugeByName.get("prkdb_replication_follower_connected")!, connected ? 1 : 0, {
+            node_id: me,
+            follower: id,
+          });
+          r.observe(
+            gaugeByName.get("prkdb_replication_changes_pending")!,
+            Math.max(0, this.#leaderOffset - f.ackedOffset),
+            { node_id: me, follower: id },
+          );
+          if (f.lastPollMs > 0) {
+            r.observe(
+              gaugeByName.get("prkdb_replication_last_sync_timestamp_seconds")!,
+              f.lastPollMs / 1000,
+              { node_id: me, follower: id },
+            );
+          }
+        }
+        r.observe(gaugeByName.get("prkdb_replication_active_followers")!, active, { node_id: me });
+      } else {
+        const a = { node_id: me, follower: me };
+        r.observe(gaugeByName.get("prkdb_replication_lag_seconds")!, this.#lagSeconds(), a);
+        r.observe(
+          gaugeByName.get("prkdb_replication_follower_connected")!,
+          this.#connected ? 1 : 0,
+          a,
+        );
+        r.observe(
+          gaugeByName.get("prkdb_replication_changes_pending")!,
+          Math.max(0, this.#leaderOffset - this.#appliedOffset),
+          a,
+        );
+        if (this.#lastSyncMs > 0) {
+          r.observe(
+            gaugeByName.get("prkdb_replication_last_sync_timestamp_seconds")!,
+            this.#lastSyncMs / 1000,
+            a,
+          );
+        }
+      }
+    }, gauges);
+  }
+
+  /** Whether this node is the leader (it has no leader address). */
+  isLeader(): boolean {
+    return this.#config.leaderAddress === undefined;
+  }
+
+  /** Starts serving (leader) or polling (follower). */
+  async start(): Promise<void> {
+    this.#leaderOffset = this.#appliedOffset = await this.#db.offset();
+    if (this.isLeader()) {
+      this.#unsubscribe = this.#db.onChange((c) => {
+        this.#leaderOffset = Math.max(this.#leaderOffset, c.offset);
+        this.#recorded.set(c.offset, c.timestampMs);
+      });
+      this.#serve();
+    } else this.#loop = this.#pollLoop();
+  }
+
+  /** Stops serving or polling, and waits for it. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    this.#unsubscribe?.();
+    await this.#server?.shutdown();
+    await this.#loop;
+    await this.#provider.shutdown();
+  }
+
+  /**
+   * The seed's health report.
+   *
+   * @returns Health now.
+   */
+  getHealth(): ReplicationHealth {
+    const now = Date.now();
+    if (this.isLeader()) {
+      const views = [...this.#followers.entries()];
+      const silent = views.filter(([, f]) => now - f.lastPollMs >= this.#activeWindowMs()).map((
+        [id],
+      ) => id);
+      const drained = Math.min(this.#leaderOffset, ...views.map(([, f]) => f.ackedOffset));
+      const lastPoll = Math.max(0, ...views.map(([, f]) => f.lastPollMs));
+      return {
+        healthy: silent.length === 0,
+        lagSeconds: Math.max(0, ...views.map(([, f]) => this.#followerLag(f, now))),
+        lastSync: lastPoll > 0 ? new Date(lastPoll) : undefined,
+        error: silent.length > 0 ? `followers not polling: ${silent.join(", ")}` : undefined,
+        outboxDrift: this.#leaderOffset - drained,
+      };
+    }
+    const lag = this.#lagSeconds();
+    const stale = this.#lastSyncMs === 0 ||
+      now - this.#lastSyncMs >
+        Math.max(3 * this.#timing.followerPollInterval, this.#timing.requestTimeout);
+    // While syncs fail, say why; otherwise flag a follower that never connected or went quiet.
+    const error = this.#failures > 0
+      ? this.#lastError
+      : !this.#connected
+      ? "not connected to the leader yet"
+      : stale
+      ? "no successful sync recently"
+      : undefined;
+    return {
+      healthy: error === undefined,
+      lagSeconds: lag,
+      lastSync: this.#lastSyncMs > 0 ? new Date(this.#lastSyncMs) : undefined,
+      error,
+      outboxDrift: Math.max(0, this.#leaderOffset - this.#appliedOffset),
+    };
+  }
+
+  /**
+   * The seed's replication state.
+   *
+   * @returns State now.
+   */
+  getState(): ReplicationState {
+    const leader = this.isLeader();
+    const now = Date.now();
+    return {
+      lastChangeId: (leader ? this.#leaderOffset : this.#appliedOffset) > 0
+        ? String(leader ? this.#leaderOffset : this.#appliedOffset)
+        : undefined,
+      changesApplied: this.#changesApplied,
+      lastSyncTs: leader
+        ? Math.max(0, ...[...this.#followers.values()].map((f) => f.lastPollMs))
+        : this.#lastSyncMs,
+      connected: leader
+        ? [...this.#followers.values()].every((f) => now - f.lastPollMs < this.#activeWindowMs())
+        : this.#connected,
+      errorCount: this.#errorCount,
+      lastError: this.#lastError,
+    };
+  }
+
+  /**
+   * The `prkdb_replication_*` metrics as Prometheus text.
+   *
+   * @returns The exposition.
+   */
+  async metrics(): Promise<string> {
+    const { resourceMetrics } = await this.#exporter.collect();
+    return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
+      resourceMetrics,
+    );
+  }
+
+  /** Records that the leader recorded a change (call after each write at the leader). */
+  async noteLeaderOffset(): Promise<void> {
+    this.#leaderOffset = await this.#db.offset();
+  }
+
+  /** At the leader: the age of the oldest change a follower has not acknowledged. */
+  #followerLag(f: FollowerView, now: number): number {
+    if (f.ackedOffset >= this.#leaderOffset) return 0;
+    const recorded = this.#recorded.get(f.ackedOffset + 1);
+    return recorded ? (now - recorded) / 1000 : 0;
+  }
+
+  #activeWindowMs(): number {
+    return Math.max(3 * this.#timing.followerPollInterval, 1000);
+  }
+
+  #lagSeconds(): number {
+    if (this.#appliedOffset >= this.#leaderOffset || this.#nextChangeMs === 0) return 0;
+    return Math.max(0, (Date.now() - this.#nextChangeMs) / 1000);
+  }
+
+  #serve(): void {
+    const [hostname, port] = this.#config.selfNode.address.split(":");
+    const router = createConnectRouter();
+    router.service(ReplicationService, {
+      getChanges: async (req) => {
+        const limit = Math.min(req.limit || this.#config.batchSize || 100, 1000);
+        const after = Number(req.afterOffset);
+        const changes = await this.#db.changesAfter(after, limit + 1);
+        this.#leaderOffset = await this.#db.offset();
+        const view = this.#followers.get(req.follower) ?? { ackedOffset: 0, lastPollMs: 0 };
+        this.#followers.set(req.follower, view);
+        view.ackedOffset = after;
+        view.lastPollMs = Date.now();
+        // Every follower has what is at or below the smallest acknowledged offset: prune it.
+        const drained = Math.min(...[...this.#followers.values()].map((f) => f.ackedOffset));
+        if (drained > 0) {
+          await this.#db.pruneOutbox(drained);
+          for (const offset of this.#recorded.keys()) {
+            if (offset <= drained) this.#recorded.delete(offset);
+          }
+        }
+        const batch = changes.slice(0, limit);
+        return {
+          changes: batch.map((c) => ({
+            offset: BigInt(c.offset),
+            timestampMs: BigInt(c.timestampMs),
+            collection: c.collection,
+            key: c.key,
+            op: c.op,
+            value: new TextEncoder().encode(c.value ?? ""),
+          })),
+          leaderOffset: BigInt(this.#leaderOffset),
+          nextTimestampMs: BigInt(changes[limit]?.timestampMs ?? 0),
+        };
+      },
+    });
+    const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+    this.#server = Deno.serve({
+      hostname,
+      port: Number(port),
+      signal: this.#stop.signal,
+      onListen() {},
+    }, (request) => {
+      const path = new URL(request.url).pathname;
+      const handler = handlers.get(path);
+      if (handler) return handler(request);
+      if (path === "/metrics") {
+        return this.metrics().then((t) =>
+          new Response(t, { headers: { "content-type": "text/plain; version=0.0.4" } })
+        );
+      }
+      if (path === "/health") return Response.json({ ...this.getHealth(), state: this.getState() });
+      return new Response("Not found\n", { status: 404 });
+    });
+  }
+
+  async #pollLoop(): Promise<void> {
+    const client = createClient(
+      ReplicationService,
+      createConnectTransport({
+        baseUrl: `http://${this.#config.leaderAddress}`,
+        useBinaryFormat: true,
+      }),
+    );
+    const me = this.#config.selfNode.id;
+    const signal = this.#stop.signal;
+    while (!signal.aborted) {
+      const started = performance.now();
+      let wait = this.#timing.followerPollInterval;
+      let changes: ChangeRecord[] | undefined;
+      try {
+        const res = await client.getChanges(
+          {
+            follower: me,
+            afterOffset: BigInt(this.#appliedOffset),
+            limit: this.#config.batchSize ?? 100,
+          },
+          { timeoutMs: this.#timing.requestTimeout, signal },
+        );
+        this.#connected = true;
+        this.#leaderOffset = Number(res.leaderOffset);
+        changes = res.changes.map((c) => ({
+          offset: Number(c.offset),
+          timestampMs: Number(c.timestampMs),
+          collection: c.collection,
+          key: c.key,
+          op: c.op === "delete" ? "delete" : "put",
+          value: c.op === "delete" ? undefined : new TextDecoder().decode(c.value),
+        }));
+        this.#nextChangeMs = Number(res.nextTimestampMs) || (changes[0]?.timestampMs ?? 0);
+      } catch (error) {
+        if (signal.aborted) break;
+        const e = ConnectError.from(error);
+        const network = [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Canceled]
+          .includes(e.code);
+        if (network) this.#connected = false;
+        wait = this.#fail(network ? "connection_error" : "sync_failed", e.rawMessage);
+      }
+      if (changes !== undefined) {
+        try {
+          const before = this.#appliedOffset;
+          this.#appliedOffset = await this.#db.applyChanges(changes);
+          const applied = this.#appliedOffset - before;
+          this.#changesApplied += applied;
+          this.#counters.get("prkdb_replication_changes_applied_total")!.add(applied, {
+            node_id: me,
+          });
+          this.#histograms.get("prkdb_replication_batch_size")!.record(changes.length, {
+            node_id: me,
+            follower: me,
+          });
+          this.#histograms.get("prkdb_replication_sync_duration_seconds")!.record(
+            (performance.now() - started) / 1000,
+            { node_id: me, follower: me },
+          );
+          this.#lastSyncMs = Date.now();
+          this.#failures = 0;
+          if (this.#appliedOffset >= this.#leaderOffset) this.#nextChangeMs = 0;
+          // Behind: fetch the next batch at once rather than after a poll interval.
+          if (this.#appliedOffset < this.#leaderOffset) wait = 0;
+        } catch (error) {
+          wait = this.#fail("apply_failed", (error as Error).message);
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+    }
+  }
+
+  /** Counts an error and returns the backoff delay: 2 s, 4 s, 8 s, ... capped, reset on success. */
+  #fail(type: ReplicationErrorType, message: string): number {
+    this.#errorCount++;
+    this.#lastError = `${type}: ${message}`;
+    this.#counters.get("prkdb_replication_sync_errors_total")!.add(1, {
+      node_id: this.#config.selfNode.id,
+      follower: this.#config.selfNode.id,
+      error_type: type,
+    });
+    this.#failures++;
+    return Math.min(this.#timing.backoffBase * 2 ** (this.#failures - 1), this.#timing.backoffMax);
+  }
+
+  /** The backoff delay the next error would cause (for tests and health displays). */
+  get nextBackoffMs(): number {
+    return Math.min(this.#timing.backoffBase * 2 ** this.#failures, this.#timing.backoffMax);
+  }
+}

@@ -26,7 +26,7 @@ import {
 import type { RaftEvent } from "../raft/events.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionWrite, RaftStorage } from "../storage/raft_storage.ts";
-import { encodeCommand, type KvCommand, validateCommand } from "./command.ts";
+import { decodeCommand, encodeCommand, type KvCommand, validateCommand } from "./command.ts";
 import { type CompactionPolicy, shouldCompact } from "./compaction.ts";
 import { TimeoutError, UnavailableError, WrongNodeError } from "./errors.ts";
 import { KvStateMachine } from "./kv_state_machine.ts";
@@ -318,6 +318,43 @@ export class MultiRaftHost {
       });
     }
     return out;
+  }
+
+  /**
+   * A partition's change feed: the commands applied after `afterIndex`, or, when the reader is
+   * behind the compaction point, the state machine's snapshot to start from.
+   *
+   * @param partition The partition (this node must replicate it).
+   * @param afterIndex The reader's last applied index.
+   * @param limit The most changes to return.
+   * @returns Changes with their indexes, and the index the feed has reached.
+   */
+  changeFeed(partition: number, afterIndex: number, limit: number):
+    | {
+      kind: "changes";
+      changes: { index: number; command: KvCommand | undefined }[];
+      appliedIndex: number;
+    }
+    | { kind: "snapshot"; index: number; data: Uint8Array; appliedIndex: number } {
+    const r = this.#replica(partition);
+    const entries = r.node.appliedEntries(afterIndex, limit);
+    if (entries === "compacted") {
+      // The state machine is at its applied index; hand it over whole.
+      return {
+        kind: "snapshot",
+        index: r.sm.appliedIndex,
+        data: r.sm.snapshot(),
+        appliedIndex: r.sm.appliedIndex,
+      };
+    }
+    return {
+      kind: "changes",
+      changes: entries.map((e) => ({
+        index: e.index,
+        command: e.type === "normal" ? decodeCommand(e.data) : undefined,
+      })),
+      appliedIndex: r.sm.appliedIndex,
+    };
   }
 
   /**

@@ -7,6 +7,7 @@
 import type { RaftConfig } from "./config.ts";
 import { InvalidMessageError, NotLeaderError, RaftError } from "./errors.ts";
 import { type Message, MESSAGE_TYPES } from "./message.ts";
+import type { Entry } from "./entry.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RestoredState } from "./raft.ts";
 import type { Ready } from "./ready.ts";
@@ -233,6 +234,21 @@ export class RaftNode {
    */
   compact(index: number, data: Uint8Array): void {
     this.#raft.compact(index, data);
+  }
+
+  /**
+   * Applied entries after `afterIndex`: a partition's change feed, for asynchronous readers.
+   *
+   * @param afterIndex Entries after this index.
+   * @param maxCount The most to return.
+   * @returns The entries (possibly none), or `"compacted"` when some were compacted into the
+   *   snapshot and the reader must start from a snapshot.
+   */
+  appliedEntries(afterIndex: number, maxCount: number): readonly Entry[] | "compacted" {
+    const log = this.#raft.log;
+    if (afterIndex < log.snapshotIndex) return "compacted";
+    const hi = Math.min(log.lastApplied, afterIndex + maxCount);
+    return hi <= afterIndex ? [] : log.slice(afterIndex + 1, hi + 1);
   }
 
   /**

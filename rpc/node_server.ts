@@ -12,6 +12,7 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { AdminService } from "./gen/prkdb/v1/admin_pb.ts";
 import { KvService } from "./gen/prkdb/v1/kv_pb.ts";
+import { ReplicationService } from "./gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
@@ -99,6 +100,47 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
     readIndex: receive("readIndex"),
   });
   router.service(KvService, createKvService(host, options.nodes));
+  router.service(ReplicationService, {
+    getChanges() {
+      throw new ConnectError(
+        "This is a Raft node: read partition change feeds with GetPartitionChanges",
+        Code.Unimplemented,
+      );
+    },
+    getPartitionChanges(req) {
+      if (!host.isReplica(req.partition)) {
+        const replicas = host.map.replicas(req.partition);
+        throw new ConnectError(
+          `Node ${host.nodeId} does not replicate partition ${req.partition}; its replicas are ${
+            replicas.join(", ")
+          }`,
+          Code.FailedPrecondition,
+        );
+      }
+      const feed = host.changeFeed(
+        req.partition,
+        Number(req.afterIndex),
+        Math.min(req.limit || 100, 1000),
+      );
+      if (feed.kind === "snapshot") {
+        return {
+          appliedIndex: BigInt(feed.appliedIndex),
+          snapshot: feed.data,
+          snapshotIndex: BigInt(feed.index),
+          changes: [],
+        };
+      }
+      return {
+        appliedIndex: BigInt(feed.appliedIndex),
+        changes: feed.changes.map((c) => ({
+          index: BigInt(c.index),
+          op: c.command?.op ?? "",
+          key: c.command?.key ?? new Uint8Array(),
+          value: c.command?.op === "put" ? c.command.value : new Uint8Array(),
+        })),
+      };
+    },
+  });
   router.service(AdminService, {
     health() {
       const h = nodeHealth(host, options.metrics);

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/replication.proto.
  */
 export const file_prkdb_v1_replication: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiSgoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNImkKEkdldENoYW5nZXNSZXNwb25zZRIhCgdjaGFuZ2VzGAEgAygLMhAucHJrZGIudjEuQ2hhbmdlEhUKDWxlYWRlcl9vZmZzZXQYAiABKAQSGQoRbmV4dF90aW1lc3RhbXBfbXMYAyABKAQyXQoSUmVwbGljYXRpb25TZXJ2aWNlEkcKCkdldENoYW5nZXMSGy5wcmtkYi52MS5HZXRDaGFuZ2VzUmVxdWVzdBocLnBya2RiLnYxLkdldENoYW5nZXNSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiSgoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNImkKEkdldENoYW5nZXNSZXNwb25zZRIhCgdjaGFuZ2VzGAEgAygLMhAucHJrZGIudjEuQ2hhbmdlEhUKDWxlYWRlcl9vZmZzZXQYAiABKAQSGQoRbmV4dF90aW1lc3RhbXBfbXMYAyABKAQiSAoPUGFydGl0aW9uQ2hhbmdlEg0KBWluZGV4GAEgASgEEgoKAm9wGAIgASgJEgsKA2tleRgDIAEoDBINCgV2YWx1ZRgEIAEoDCJlChpHZXRQYXJ0aXRpb25DaGFuZ2VzUmVxdWVzdBIQCghmb2xsb3dlchgBIAEoCRIRCglwYXJ0aXRpb24YAiABKA0SEwoLYWZ0ZXJfaW5kZXgYAyABKAQSDQoFbGltaXQYBCABKA0iigEKG0dldFBhcnRpdGlvbkNoYW5nZXNSZXNwb25zZRIqCgdjaGFuZ2VzGAEgAygLMhkucHJrZGIudjEuUGFydGl0aW9uQ2hhbmdlEhUKDWFwcGxpZWRfaW5kZXgYAiABKAQSEAoIc25hcHNob3QYAyABKAwSFgoOc25hcHNob3RfaW5kZXgYBCABKAQywQEKElJlcGxpY2F0aW9uU2VydmljZRJHCgpHZXRDaGFuZ2VzEhsucHJrZGIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHC5wcmtkYi52MS5HZXRDaGFuZ2VzUmVzcG9uc2USYgoTR2V0UGFydGl0aW9uQ2hhbmdlcxIkLnBya2RiLnYxLkdldFBhcnRpdGlvbkNoYW5nZXNSZXF1ZXN0GiUucHJrZGIudjEuR2V0UGFydGl0aW9uQ2hhbmdlc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message prkdb.v1.Change
@@ -131,16 +131,135 @@ export const GetChangesResponseSchema: GenMessage<GetChangesResponse> = /*@__PUR
   messageDesc(file_prkdb_v1_replication, 2);
 
 /**
+ * One applied command of a Raft partition's change feed.
+ *
+ * @generated from message prkdb.v1.PartitionChange
+ */
+export type PartitionChange = Message<"prkdb.v1.PartitionChange"> & {
+  /**
+   * @generated from field: uint64 index = 1;
+   */
+  index: bigint;
+
+  /**
+   * "put", "delete", or "" for an entry that changes nothing (a leader's no-op).
+   *
+   * @generated from field: string op = 2;
+   */
+  op: string;
+
+  /**
+   * @generated from field: bytes key = 3;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 4;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message prkdb.v1.PartitionChange.
+ * Use `create(PartitionChangeSchema)` to create a new message.
+ */
+export const PartitionChangeSchema: GenMessage<PartitionChange> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_replication, 3);
+
+/**
+ * @generated from message prkdb.v1.GetPartitionChangesRequest
+ */
+export type GetPartitionChangesRequest = Message<"prkdb.v1.GetPartitionChangesRequest"> & {
+  /**
+   * @generated from field: string follower = 1;
+   */
+  follower: string;
+
+  /**
+   * @generated from field: uint32 partition = 2;
+   */
+  partition: number;
+
+  /**
+   * Changes after this log index (the reader's last applied index).
+   *
+   * @generated from field: uint64 after_index = 3;
+   */
+  afterIndex: bigint;
+
+  /**
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message prkdb.v1.GetPartitionChangesRequest.
+ * Use `create(GetPartitionChangesRequestSchema)` to create a new message.
+ */
+export const GetPartitionChangesRequestSchema: GenMessage<GetPartitionChangesRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_replication, 4);
+
+/**
+ * @generated from message prkdb.v1.GetPartitionChangesResponse
+ */
+export type GetPartitionChangesResponse = Message<"prkdb.v1.GetPartitionChangesResponse"> & {
+  /**
+   * @generated from field: repeated prkdb.v1.PartitionChange changes = 1;
+   */
+  changes: PartitionChange[];
+
+  /**
+   * How far the serving replica has applied: the reader is caught up when it gets there.
+   *
+   * @generated from field: uint64 applied_index = 2;
+   */
+  appliedIndex: bigint;
+
+  /**
+   * Set when the reader is behind the compaction point: restart from this state machine
+   * snapshot, taken at snapshot_index.
+   *
+   * @generated from field: bytes snapshot = 3;
+   */
+  snapshot: Uint8Array;
+
+  /**
+   * @generated from field: uint64 snapshot_index = 4;
+   */
+  snapshotIndex: bigint;
+};
+
+/**
+ * Describes the message prkdb.v1.GetPartitionChangesResponse.
+ * Use `create(GetPartitionChangesResponseSchema)` to create a new message.
+ */
+export const GetPartitionChangesResponseSchema: GenMessage<GetPartitionChangesResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_replication, 5);
+
+/**
  * @generated from service prkdb.v1.ReplicationService
  */
 export const ReplicationService: GenService<{
   /**
+   * A leader-follower leader's outbox.
+   *
    * @generated from rpc prkdb.v1.ReplicationService.GetChanges
    */
   getChanges: {
     methodKind: "unary";
     input: typeof GetChangesRequestSchema;
     output: typeof GetChangesResponseSchema;
+  },
+  /**
+   * A Raft node's change feed of one partition it replicates.
+   *
+   * @generated from rpc prkdb.v1.ReplicationService.GetPartitionChanges
+   */
+  getPartitionChanges: {
+    methodKind: "unary";
+    input: typeof GetPartitionChangesRequestSchema;
+    output: typeof GetPartitionChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_prkdb_v1_replication, 0);

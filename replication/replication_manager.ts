@@ -11,9 +11,9 @@ import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { Counter, Histogram, ObservableGauge } from "@opentelemetry/api";
+import type { Counter, Histogram } from "@opentelemetry/api";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
-import { METRICS } from "../telemetry/metric_definitions.ts";
+import { createInstruments } from "../telemetry/instruments.ts";
 import type { ChangeRecord, PrkDb } from "./prkdb.ts";
 
 /**
@@ -172,8 +172,8 @@ export class ReplicationManager {
   // Metrics.
   readonly #exporter: PrometheusExporter;
   readonly #provider: MeterProvider;
-  readonly #counters = new Map<string, Counter>();
-  readonly #histograms = new Map<string, Histogram>();
+  readonly #counters: ReadonlyMap<string, Counter>;
+  readonly #histograms: ReadonlyMap<string, Histogram>;
 
   /**
    * Creates the manager.
@@ -193,25 +193,10 @@ export class ReplicationManager {
     });
     this.#provider = new MeterProvider({ readers: [this.#exporter] });
     const meter = this.#provider.getMeter("prkdb-replication");
-    const gauges: ObservableGauge[] = [];
-    const gaugeByName = new Map<string, ObservableGauge>();
-    for (const m of METRICS.filter((m) => m.name.startsWith("prkdb_replication_"))) {
-      if (m.type === "counter") {
-        this.#counters.set(m.name, meter.createCounter(m.name, { description: m.help }));
-      } else if (m.type === "histogram") {
-        this.#histograms.set(
-          m.name,
-          meter.createHistogram(m.name, {
-            description: m.help,
-            advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] },
-          }),
-        );
-      } else {
-        const g = meter.createObservableGauge(m.name, { description: m.help });
-        gauges.push(g);
-        gaugeByName.set(m.name, g);
-      }
-    }
+    const instruments = createInstruments(meter, (m) => m.name.startsWith("prkdb_replication_"));
+    this.#counters = instruments.counters;
+    this.#histograms = instruments.histograms;
+    const gaugeByName = instruments.gauges;
     meter.addBatchObservableCallback((r) => {
       const me = this.#config.selfNode.id;
       if (this.isLeader()) {
@@ -259,7 +244,7 @@ export class ReplicationManager {
           );
         }
       }
-    }, gauges);
+    }, [...gaugeByName.values()]);
   }
 
   /** Whether this node is the leader (it has no leader address). */

@@ -38,6 +38,7 @@ import {
   writeSnapshotFile,
 } from "./snapshot_file.ts";
 import { encodeRecord, segmentHeader, type WalRecord } from "./wal_format.ts";
+import { GroupCommit } from "./group_commit.ts";
 
 /**
  * Options for {@linkcode FileStorage.open}.
@@ -61,12 +62,6 @@ interface Segment {
   size: number;
   /** Highest entry index per partition written in this segment. */
   readonly maxIndex: Map<number, number>;
-}
-
-interface Queued {
-  readonly batch: readonly PartitionWrite[];
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
 }
 
 const segmentName = (seq: number) => `${String(seq).padStart(20, "0")}.wal`;
@@ -107,9 +102,12 @@ export class FileStorage implements RaftStorage {
   readonly #snapshotPaths = new Map<number, string>();
   readonly #segments: Segment[] = [];
   #active!: Deno.FsFile;
-  #queue: Queued[] = [];
-  #draining: Promise<void> | undefined;
-  #failed: StorageError | undefined;
+  /** Each round of queued batches is one write and one fsync. */
+  readonly #group = new GroupCommit<readonly PartitionWrite[]>(
+    (round) => this.#commit(round),
+    (error) =>
+      error instanceof StorageError ? error : new StorageError(describe(error), { cause: error }),
+  );
   #closed = false;
 
   private constructor(dir: string, options: FileStorageOptions) {
@@ -166,45 +164,20 @@ export class FileStorage implements RaftStorage {
    */
   write(batch: readonly PartitionWrite[]): Promise<void> {
     if (this.#closed) return Promise.reject(new StorageError("FileStorage is closed"));
-    if (this.#failed) return Promise.reject(this.#failed);
     try {
       validateBatch(batch);
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, resolve, reject });
-      if (!this.#draining) this.#draining = this.#drain();
-    });
+    return this.#group.submit(batch);
   }
 
   /** Waits for queued writes, then closes the log. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#draining;
+    await this.#group.idle();
     this.#active.close();
-  }
-
-  /** Writes queued batches until the queue is empty: each round is one write and one fsync. */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const round = this.#queue.splice(0);
-        try {
-          await this.#commit(round.map((q) => q.batch));
-          for (const q of round) q.resolve();
-        } catch (error) {
-          this.#failed ??= error instanceof StorageError
-            ? error
-            : new StorageError(describe(error), { cause: error });
-          for (const q of [...round, ...this.#queue.splice(0)]) q.reject(this.#failed);
-        }
-      }
-    } finally {
-      // Cleared in the same turn as the last queue check, so no write can slip in between.
-      this.#draining = undefined;
-    }
   }
 
   async #commit(batches: readonly (readonly PartitionWrite[])[]): Promise<void> {

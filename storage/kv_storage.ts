@@ -24,6 +24,7 @@ import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { FormatVersionError, StorageError } from "./errors.ts";
 import { validateBatch } from "./partition_state.ts";
+import { GroupCommit } from "./group_commit.ts";
 import type { PartitionState, PartitionWrite, RaftStorage, Snapshot } from "./raft_storage.ts";
 
 const FORMAT_VERSION = 1;
@@ -101,10 +102,19 @@ export class KvStorage implements RaftStorage {
   readonly #ownsKv: boolean;
   readonly #path: string;
   readonly #metas = new Map<number, Meta>();
-  #queue: { batch: readonly PartitionWrite[]; resolve: () => void; reject: (e: Error) => void }[] =
-    [];
-  #draining: Promise<void> | undefined;
-  #failed: StorageError | undefined;
+  /**
+   * Group commit: every batch queued while a commit is in flight goes into the next one (or the
+   * next few, past Deno KV's limits), in call order. Invisible leftovers (compacted or truncated
+   * entries, old snapshots) are collected after a round is durable and before the next one, so a
+   * later append is never collected; losing that step to a crash only leaves garbage.
+   */
+  readonly #group = new GroupCommit<readonly PartitionWrite[]>(
+    async (round) => {
+      const garbage = await this.#commit(round);
+      return () => this.#collect(garbage).catch(() => {});
+    },
+    (error) => error as Error,
+  );
   #closed = false;
 
   private constructor(kv: Deno.Kv, ns: Deno.KvKey, ownsKv: boolean, path: string) {
@@ -208,23 +218,19 @@ export class KvStorage implements RaftStorage {
    */
   write(batch: readonly PartitionWrite[]): Promise<void> {
     if (this.#closed) return Promise.reject(new StorageError("KvStorage is closed"));
-    if (this.#failed) return Promise.reject(this.#failed);
     try {
       validateBatch(batch);
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ batch, resolve, reject });
-      if (!this.#draining) this.#draining = this.#drain();
-    });
+    return this.#group.submit(batch);
   }
 
   /** Waits for pending writes and closes the database if this store opened it. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#draining;
+    await this.#group.idle();
     if (this.#ownsKv) this.#kv.close();
   }
 
@@ -237,32 +243,6 @@ export class KvStorage implements RaftStorage {
     }
     this.#metas.set(partition, meta);
     return meta;
-  }
-
-  /**
-   * Group commit: every batch queued while a commit is in flight goes into the next one (or the
-   * next few, past Deno KV's limits), in call order.
-   */
-  async #drain(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const round = this.#queue.splice(0);
-        let garbage: Change[];
-        try {
-          garbage = await this.#commit(round.map((q) => q.batch));
-        } catch (error) {
-          for (const q of [...round, ...this.#queue.splice(0)]) q.reject(error as Error);
-          return;
-        }
-        for (const q of round) q.resolve();
-        // Invisible leftovers (compacted or truncated entries, old snapshots) go after the
-        // batch is durable and before the next one, so a later append is never collected.
-        // Losing this step to a crash only leaves garbage, never wrong data.
-        await this.#collect(garbage).catch(() => {});
-      }
-    } finally {
-      this.#draining = undefined;
-    }
   }
 
   async #commit(batches: readonly (readonly PartitionWrite[])[]): Promise<Change[]> {
@@ -288,12 +268,11 @@ export class KvStorage implements RaftStorage {
         if (!result.ok) throw new Error("atomic commit was rejected");
       }
     } catch (error) {
-      this.#failed = new StorageError(
+      this.#metas.clear(); // what is durable is unknown now; reread on the next load
+      throw new StorageError(
         `Cannot write to Deno KV at ${this.#path}: ${(error as Error).message}`,
         { cause: error },
       );
-      this.#metas.clear(); // what is durable is unknown now; reread on the next load
-      throw this.#failed;
     }
     for (const c of changes.values()) this.#metas.set(c.partition, c.after);
     return [...changes.values()];

@@ -11,7 +11,7 @@ import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { RaftEvent } from "../raft/events.ts";
 import type { RaftStatus } from "../raft/node.ts";
 import type { NodeId, RoleName } from "../raft/types.ts";
-import { METRICS } from "./metric_definitions.ts";
+import { createInstruments } from "./instruments.ts";
 
 const ROLE_NUMBER: Record<RoleName, number> = {
   Follower: 0,
@@ -87,9 +87,9 @@ export class PrkDbMetrics {
   readonly #node: string;
   readonly #exporter: PrometheusExporter;
   readonly #provider: MeterProvider;
-  readonly #counters = new Map<string, Counter>();
-  readonly #histograms = new Map<string, Histogram>();
-  readonly #gauges = new Map<string, ObservableGauge>();
+  readonly #counters: ReadonlyMap<string, Counter>;
+  readonly #histograms: ReadonlyMap<string, Histogram>;
+  readonly #gauges: ReadonlyMap<string, ObservableGauge>;
   readonly #peers = new Map<
     NodeId,
     { lastSyncMs: number; errorCount: number; lastError?: string }
@@ -113,19 +113,10 @@ export class PrkDbMetrics {
     });
     this.#provider = new MeterProvider({ readers: [this.#exporter] });
     const meter = this.#provider.getMeter("prkdb");
-    for (const m of METRICS) {
-      if (m.type === "counter") {
-        this.#counters.set(m.name, meter.createCounter(m.name, { description: m.help }));
-      } else if (m.type === "histogram") {
-        this.#histograms.set(
-          m.name,
-          meter.createHistogram(m.name, {
-            description: m.help,
-            advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] },
-          }),
-        );
-      } else this.#gauges.set(m.name, meter.createObservableGauge(m.name, { description: m.help }));
-    }
+    const instruments = createInstruments(meter);
+    this.#counters = instruments.counters;
+    this.#histograms = instruments.histograms;
+    this.#gauges = instruments.gauges;
     meter.addBatchObservableCallback((observe) => this.#observe(observe, source), [
       ...this.#gauges.values(),
     ]);

@@ -304,10 +304,15 @@ export class MultiRaftHost {
         partition: r.partition,
         followers: status.followers.map((f) => {
           const pending = Math.max(0, status.lastLogIndex - f.matchIndex);
-          // The first recorded append past what the follower holds is the oldest it lacks.
-          const oldest = pending === 0
-            ? undefined
-            : times.find(([index]) => index > f.matchIndex) ?? times.at(-1);
+          // The oldest entry it lacks is matchIndex + 1: find the batch that appended it.
+          let oldest: [number, number] | undefined;
+          if (pending > 0) {
+            for (const record of times) {
+              if (record[0] > f.matchIndex + 1) break;
+              oldest = record;
+            }
+            oldest ??= times[0];
+          }
           return {
             follower: f.id,
             pending,
@@ -691,11 +696,12 @@ export class MultiRaftHost {
         this.#appendTimes.delete(r.partition);
         continue;
       }
+      const status = r.node.status();
       let times = this.#appendTimes.get(r.partition);
       if (!times) this.#appendTimes.set(r.partition, times = []);
       if (rd.entries.length > 0) times.push([rd.entries[0].index, now]);
       // Keep only what some follower still lacks (the first kept record may start earlier).
-      const acked = Math.min(...r.node.status().followers.map((f) => f.matchIndex));
+      const acked = Math.min(...status.followers.map((f) => f.matchIndex));
       while (times.length > 1 && times[1][0] <= acked + 1) times.shift();
     }
   }

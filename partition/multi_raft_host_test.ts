@@ -141,3 +141,30 @@ Deno.test("MultiRaftHost: a lagging replica catches up through a snapshot", asyn
     await c.stop();
   }
 });
+
+Deno.test("MultiRaftHost: replication lag is the age of the oldest entry a follower lacks", async () => {
+  const c = await cluster(3, 1);
+  try {
+    const leader = c.leaderOf(0);
+    const cut = [...c.hosts.values()].find((h) => h !== leader)!;
+    c.net.isolate(cut.nodeId);
+    const cutAt = performance.now();
+    for (let i = 0; i < 5; i++) await leader.put(te.encode(`x${i}`), te.encode("v"));
+    await waitFor("the cut follower to be measurably behind", () => {
+      const f = leader.replication()[0].followers.find((x) => x.follower === cut.nodeId)!;
+      return f.pending >= 5 && f.lagSeconds >= 0.2;
+    });
+    const view = leader.replication()[0].followers;
+    const behind = view.find((x) => x.follower === cut.nodeId)!;
+    assert(behind.lagSeconds <= (performance.now() - cutAt) / 1000, "never older than the cut");
+    const other = view.find((x) => x.follower !== cut.nodeId)!;
+    assertEquals([other.pending, other.lagSeconds], [0, 0], "a caught-up follower has no lag");
+    c.net.isolate(cut.nodeId, false);
+    await waitFor("the lag to return to 0", () => {
+      const f = leader.replication()[0].followers.find((x) => x.follower === cut.nodeId)!;
+      return f.pending === 0 && f.lagSeconds === 0;
+    });
+  } finally {
+    await c.stop();
+  }
+});

@@ -16,6 +16,7 @@ import type {
   AppendEntriesResponse,
   Heartbeat,
   Message,
+  ReadIndexRequest,
   VoteRequest,
 } from "./message.ts";
 import { Candidate } from "./roles/candidate.ts";
@@ -252,6 +253,17 @@ export class Raft {
       type: "SnapshotInstalled",
       index: snapshot.meta.index,
       bytes: snapshot.data.length,
+    });
+  }
+
+  /** Only a leader can confirm a read index: refuse a forwarded read so its asker fails fast. */
+  refuseRead(m: ReadIndexRequest): void {
+    this.send({
+      type: "ReadIndexResponse",
+      to: m.from,
+      term: this.term,
+      context: m.context,
+      index: 0,
     });
   }
 

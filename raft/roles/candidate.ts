@@ -47,13 +47,7 @@ export class Candidate implements Role {
         if (m.preVote === this.preVote) this.recordVote(raft, m.from, m.granted);
         return;
       case "ReadIndex":
-        raft.send({
-          type: "ReadIndexResponse",
-          to: m.from,
-          term: raft.term,
-          context: m.context,
-          index: 0,
-        });
+        raft.refuseRead(m);
         return;
       default:
         return;

@@ -50,14 +50,7 @@ export class Follower implements Role {
         raft.campaign(true);
         return;
       case "ReadIndex":
-        // Only a leader can confirm a read index; refuse so the asker fails fast.
-        raft.send({
-          type: "ReadIndexResponse",
-          to: m.from,
-          term: raft.term,
-          context: m.context,
-          index: 0,
-        });
+        raft.refuseRead(m);
         return;
       case "ReadIndexResponse":
         if (m.index > 0) raft.readStates.push({ context: m.context, index: m.index });

@@ -19,7 +19,6 @@ import { InvalidCommandError, MAX_KEY_BYTES, MAX_VALUE_BYTES } from "../partitio
 import {
   PartitionError,
   TimeoutError,
-  UnavailableError,
   WrongNodeError,
 } from "../partition/errors.ts";
 import type { MultiRaftHost, ReadMode as HostReadMode } from "../partition/multi_raft_host.ts";
@@ -218,5 +217,3 @@ export function createKvService(
     },
   };
 }
-
-export { UnavailableError };

@@ -103,12 +103,13 @@ export class FileStorage implements RaftStorage {
   readonly #segments: Segment[] = [];
   #active!: Deno.FsFile;
   /** Each round of queued batches is one write and one fsync. */
-  readonly #group = new GroupCommit<readonly PartitionWrite[]>(
-    (round) => this.#commit(round),
-    (error) =>
+  readonly #group = new GroupCommit<readonly PartitionWrite[]>({
+    commit: (round) => this.#commit(round),
+    toError: (error) =>
       error instanceof StorageError ? error : new StorageError(describe(error), { cause: error }),
-  );
-  #closed = false;
+    validate: validateBatch,
+    name: "FileStorage",
+  });
 
   private constructor(dir: string, options: FileStorageOptions) {
     this.#walDir = join(dir, "wal");
@@ -163,20 +164,12 @@ export class FileStorage implements RaftStorage {
    * @param batch Writes for any partitions.
    */
   write(batch: readonly PartitionWrite[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new StorageError("FileStorage is closed"));
-    try {
-      validateBatch(batch);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return this.#group.submit(batch);
   }
 
   /** Waits for queued writes, then closes the log. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#group.idle();
+    if (!(await this.#group.close())) return;
     this.#active.close();
   }
 

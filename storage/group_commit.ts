@@ -17,6 +17,9 @@ export type CommitRound<B> = (round: readonly B[]) => Promise<void | (() => Prom
 export class GroupCommit<B> {
   readonly #commit: CommitRound<B>;
   readonly #toError: (error: unknown) => Error;
+  readonly #validate: (batch: B) => void;
+  readonly #name: string;
+  #closed = false;
   #queue: { batch: B; resolve: () => void; reject: (error: Error) => void }[] = [];
   #draining: Promise<void> | undefined;
   #failed: Error | undefined;
@@ -24,12 +27,22 @@ export class GroupCommit<B> {
   /**
    * Creates the queue.
    *
-   * @param commit Commits one round.
-   * @param toError Turns a commit failure into the error every caller receives.
+   * @param options How to commit a round, check a batch, and report failures.
    */
-  constructor(commit: CommitRound<B>, toError: (error: unknown) => Error) {
-    this.#commit = commit;
-    this.#toError = toError;
+  constructor(options: {
+    /** Commits one round. */
+    commit: CommitRound<B>;
+    /** Turns a commit failure into the error every caller receives. */
+    toError: (error: unknown) => Error;
+    /** Throws for a batch that must be refused whole, before it is queued. */
+    validate: (batch: B) => void;
+    /** The store's name, for the error after `close`. */
+    name: string;
+  }) {
+    this.#commit = options.commit;
+    this.#toError = options.toError;
+    this.#validate = options.validate;
+    this.#name = options.name;
   }
 
   /** The error that stopped the queue, if one did. */
@@ -39,16 +52,29 @@ export class GroupCommit<B> {
 
   /** Submits a batch; resolves once its round is durable. */
   submit(batch: B): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#toError(new Error(`${this.#name} is closed`)));
     if (this.#failed) return Promise.reject(this.#failed);
+    try {
+      this.#validate(batch);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return new Promise((resolve, reject) => {
       this.#queue.push({ batch, resolve, reject });
       if (!this.#draining) this.#draining = this.#drain();
     });
   }
 
-  /** Resolves when every submitted batch has been committed or failed. */
-  async idle(): Promise<void> {
+  /**
+   * Refuses new batches and waits for the submitted ones.
+   *
+   * @returns Whether this call closed it (false if it was closed already).
+   */
+  async close(): Promise<boolean> {
+    if (this.#closed) return false;
+    this.#closed = true;
     await this.#draining;
+    return true;
   }
 
   async #drain(): Promise<void> {

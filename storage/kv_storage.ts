@@ -108,14 +108,18 @@ export class KvStorage implements RaftStorage {
    * entries, old snapshots) are collected after a round is durable and before the next one, so a
    * later append is never collected; losing that step to a crash only leaves garbage.
    */
-  readonly #group = new GroupCommit<readonly PartitionWrite[]>(
-    async (round) => {
+  readonly #group = new GroupCommit<readonly PartitionWrite[]>({
+    commit: async (round) => {
       const garbage = await this.#commit(round);
       return () => this.#collect(garbage).catch(() => {});
     },
-    (error) => error as Error,
-  );
-  #closed = false;
+    toError: (error) =>
+      error instanceof StorageError
+        ? error
+        : new StorageError((error as Error).message, { cause: error }),
+    validate: validateBatch,
+    name: "KvStorage",
+  });
 
   private constructor(kv: Deno.Kv, ns: Deno.KvKey, ownsKv: boolean, path: string) {
     this.#kv = kv;
@@ -217,20 +221,12 @@ export class KvStorage implements RaftStorage {
    * @param batch Writes for any partitions.
    */
   write(batch: readonly PartitionWrite[]): Promise<void> {
-    if (this.#closed) return Promise.reject(new StorageError("KvStorage is closed"));
-    try {
-      validateBatch(batch);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     return this.#group.submit(batch);
   }
 
   /** Waits for pending writes and closes the database if this store opened it. */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#group.idle();
+    if (!(await this.#group.close())) return;
     if (this.#ownsKv) this.#kv.close();
   }
 

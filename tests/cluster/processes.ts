@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from "@std/path";
+import type { NodeHealthJson } from "../../rpc/health.ts";
 import { waitFor } from "../support/wait.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
@@ -17,17 +18,7 @@ function freePort(): number {
   return port;
 }
 
-export interface ClusterHealth {
-  healthy: boolean;
-  partitions: {
-    partition: number;
-    role: string;
-    leader: number;
-    term: number;
-    commitIndex: number;
-    lastApplied: number;
-  }[];
-}
+export type ClusterHealth = NodeHealthJson;
 
 /** A local cluster of node processes. */
 export class ProcessCluster {

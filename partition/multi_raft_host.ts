@@ -612,7 +612,11 @@ export class MultiRaftHost {
     }
   }
 
-  /** Runs rounds until no partition has work; never two at once. */
+  /**
+   * Runs rounds until no partition has work; never two at once. Everything that creates work
+   * (messages, proposals, reads, ticks, compaction) calls this, and a call during a round asks
+   * for one more round, so a round never needs to schedule itself.
+   */
   #schedule(): void {
     if (this.#stopped && !this.#running) return;
     if (this.#running) {
@@ -685,7 +689,6 @@ export class MultiRaftHost {
       r.node.advance(rd);
       this.#maybeCompact(r);
     }
-    this.#again = true; // advancing may have produced more work (for example, the next batch)
   }
 
   /** Remembers when a leader appended each batch, and forgets what every follower has. */

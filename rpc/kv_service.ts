@@ -16,11 +16,7 @@ import {
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import { InvalidCommandError, MAX_KEY_BYTES, MAX_VALUE_BYTES } from "../partition/command.ts";
-import {
-  PartitionError,
-  TimeoutError,
-  WrongNodeError,
-} from "../partition/errors.ts";
+import { PartitionError, TimeoutError, WrongNodeError } from "../partition/errors.ts";
 import type { MultiRaftHost, ReadMode as HostReadMode } from "../partition/multi_raft_host.ts";
 import { KvService, ReadMode } from "./gen/prkdb/v1/kv_pb.ts";
 

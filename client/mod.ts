@@ -1,15 +1,22 @@
 /**
- * The PrkDB client: connect to any nodes of a cluster, then `put`, `get` (in three read modes)
- * and `delete` with string or byte keys and values.
+ * The PrkDB client: connect to any nodes of a cluster, then `put`, `get` (in three read modes,
+ * with versions), `delete`, conditional writes and `atomic()` batches, with string or byte
+ * keys and values. Writes are applied at most once, even when retried.
  *
  * @example Quick start (with `deno task cluster` running)
  * ```ts ignore
  * import { PrkDbClient } from "@prkdb/prkdb/client";
  * const db = await PrkDbClient.connect(["http://127.0.0.1:8081"]);
- * await db.put("hello", "world");
+ * const { version } = await db.put("hello", "world");
  * console.log(await db.getText("hello")); // "world"
+ * // Compare-and-set: only if nobody wrote "hello" since.
+ * const r = await db.put("hello", "again", { ifVersion: version });
+ * console.log(r.ok); // true
  * ```
  *
  * @module
  */
 export * from "./prkdb_client.ts";
+export * from "./errors.ts";
+export * from "./atomic_operation.ts";
+export * from "./client_sessions.ts";

@@ -1,26 +1,33 @@
 /**
- * The PrkDB client: string or byte keys and values, the three read modes, timeouts and
- * `AbortSignal`, retries with backoff on retryable errors only, and routing straight to each
- * partition's leader.
+ * The PrkDB client: string or byte keys and values, versions, conditional and atomic writes,
+ * the three read modes, timeouts and `AbortSignal`, retries with backoff on retryable errors
+ * only, and routing straight to each partition's leader.
+ *
+ * Every write goes through a client session, so a write retried after a timeout or a failover
+ * is applied at most once, and answered with the result of its first application.
  *
  * @module
  */
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { partitionForKey } from "../partition/hash.ts";
-import { KvService, ReadMode as WireReadMode } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { parseReadMode, type ReadMode } from "../partition/read_mode.ts";
+import {
+  KvService,
+  Mutation_Type,
+  ReadMode as WireReadMode,
+  type Session as WireSession,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import {
+  AtomicOperation,
+  type AtomicStep,
+  type CommitResult,
+  type KeyLike,
+} from "./atomic_operation.ts";
+import { ClientSession } from "./client_sessions.ts";
+import { classify, PrkDbError } from "./errors.ts";
 
-/**
- * How to read (see the design guide): `linearizable` at the leader (default), `follower` at a
- * replica via ReadIndex (also linearizable), `stale` from any replica's local state.
- *
- * @example Usage
- * ```ts
- * import type { ReadMode } from "@prkdb/prkdb/client";
- * const mode: ReadMode = "stale";
- * ```
- */
-export type ReadMode = "linearizable" | "follower" | "stale";
+export type { ReadMode };
 
 /**
  * Options for {@linkcode PrkDbClient.connect}.
@@ -45,6 +52,11 @@ export interface ClientOptions {
    * (a GC pause, SIGSTOP) accepts connections but never answers. Default 1000 ms.
    */
   attemptTimeoutMs?: number;
+  /**
+   * How long a write session may stay idle before the cluster forgets it. Default 10 minutes.
+   * After that the next write opens a new session, transparently when that is safe.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /**
@@ -63,52 +75,80 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
-/**
- * A failed call. `code` is the Connect code (`invalid_argument`, `unavailable`,
- * `deadline_exceeded`, ...); `retryable` says whether trying again later can help.
- *
- * @example Usage
- * ```ts
- * import { PrkDbError } from "@prkdb/prkdb/client";
- * const e = new PrkDbError("key is empty", "invalid_argument", false);
- * console.log(e.retryable); // false
- * ```
- */
-export class PrkDbError extends Error {
-  /** The Connect error code. */
-  readonly code: string;
-  /** Whether retrying later can help. */
-  readonly retryable: boolean;
-
-  /**
-   * Creates the error.
-   *
-   * @param message What failed.
-   * @param code The Connect code.
-   * @param retryable Whether a retry may succeed.
-   */
-  constructor(message: string, code: string, retryable: boolean) {
-    super(message);
-    this.name = "PrkDbError";
-    this.code = code;
-    this.retryable = retryable;
-  }
-}
-
-const RETRYABLE = new Set([
-  Code.Unavailable,
-  Code.DeadlineExceeded,
-  Code.Aborted,
-  Code.ResourceExhausted,
-]);
 const te = new TextEncoder();
 const td = new TextDecoder();
-const bytes = (v: string | Uint8Array) => (typeof v === "string" ? te.encode(v) : v);
+const bytes = (v: KeyLike) => (typeof v === "string" ? te.encode(v) : v);
 const MODES: Record<ReadMode, WireReadMode> = {
   linearizable: WireReadMode.LINEARIZABLE,
   follower: WireReadMode.FOLLOWER,
   stale: WireReadMode.STALE,
 };
+
+/**
+ * Options of a write.
+ *
+ * @example Usage
+ * ```ts
+ * import type { WriteOptions } from "@prkdb/prkdb/client";
+ * const onlyIfNew: WriteOptions = { ifVersion: null };
+ * ```
+ */
+export interface WriteOptions extends CallOptions {
+  /** Apply only if the key is at this version; `null`: only if the key is absent. */
+  ifVersion?: string | null;
+}
+
+/**
+ * What a put did. `ok` is false when `ifVersion` did not hold, and nothing was written.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PutResult } from "@prkdb/prkdb/client";
+ * ```
+ */
+export interface PutResult {
+  /** Whether the value was written. */
+  readonly ok: boolean;
+  /** The key's new version, when written. */
+  readonly version: string | null;
+  /** The key's partition. */
+  readonly partition: number;
+  /** The log index of the write. */
+  readonly index: number;
+}
+
+/**
+ * What a delete did.
+ *
+ * @example Usage
+ * ```ts
+ * import type { DeleteResult } from "@prkdb/prkdb/client";
+ * ```
+ */
+export interface DeleteResult {
+  /** Whether the delete was applied (false when `ifVersion` did not hold). */
+  readonly ok: boolean;
+  /** Whether the key existed when the delete first applied. */
+  readonly found: boolean;
+}
+
+/**
+ * A key as read: its value and version, both `null` when the key is absent. Pass it to
+ * `atomic().check()` to write only if the key did not change since.
+ *
+ * @example Usage
+ * ```ts
+ * import type { KvEntry } from "@prkdb/prkdb/client";
+ * ```
+ */
+export interface KvEntry {
+  /** The key. */
+  readonly key: Uint8Array;
+  /** The value, or `null` when absent. */
+  readonly value: Uint8Array | null;
+  /** The version of the key's last write, or `null` when absent. */
+  readonly version: string | null;
+}
 
 /**
  * What the cluster looks like, from `ClusterInfo`.
@@ -149,6 +189,8 @@ export class PrkDbClient {
   readonly #clients = new Map<string, Client<typeof KvService>>();
   /** Nodes that just failed or hung, by URL, and until when to avoid them. */
   readonly #suspect = new Map<string, number>();
+  readonly #sessions = new Map<number, ClientSession>();
+  readonly #opening = new Map<number, Promise<ClientSession>>();
   #info: ClusterInfo;
 
   private constructor(seeds: string[], info: ClusterInfo, options: ClientOptions) {
@@ -160,6 +202,7 @@ export class PrkDbClient {
       backoffMs: 50,
       maxBackoffMs: 1000,
       attemptTimeoutMs: 1000,
+      sessionTimeoutMs: 10 * 60 * 1000,
       ...options,
     };
   }
@@ -187,76 +230,128 @@ export class PrkDbClient {
   }
 
   /**
-   * Writes a key. Retried on retryable errors: a put is idempotent.
+   * Writes a key. A retried write is applied at most once (it carries its session and
+   * sequence number).
    *
    * @param key The key (a string is UTF-8 encoded).
    * @param value The value.
-   * @param options Signal and timeout.
-   * @returns The partition and the log index the write committed at.
+   * @param options `ifVersion`, signal and timeout.
+   * @returns Whether it was written, the new version, the partition and the log index.
    */
-  async put(
-    key: string | Uint8Array,
-    value: string | Uint8Array,
-    options: CallOptions = {},
-  ): Promise<{ partition: number; index: number }> {
+  async put(key: KeyLike, value: KeyLike, options: WriteOptions = {}): Promise<PutResult> {
     const k = bytes(key);
-    const r = await this.#call(
-      k,
-      "leader",
+    const ifVersion = wireVersion(options.ifVersion);
+    const r = await this.#write(
+      this.#partitionOf(k),
       options,
-      (c, signal) => c.put({ key: k, value: bytes(value) }, { signal }),
+      (c, session, signal) => c.put({ key: k, value: bytes(value), session, ifVersion }, { signal }),
     );
-    return { partition: r.partition, index: Number(r.index) };
+    return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
 
   /**
-   * Reads a key.
+   * Reads a key with its version.
    *
    * @param key The key.
    * @param options Read mode, signal and timeout.
-   * @returns The value, or `undefined` when absent.
+   * @returns The entry; `value` and `version` are `null` when the key is absent.
    */
   async get(
-    key: string | Uint8Array,
+    key: KeyLike,
     options: CallOptions & { readMode?: ReadMode } = {},
-  ): Promise<Uint8Array | undefined> {
+  ): Promise<KvEntry> {
     const k = bytes(key);
-    const mode = options.readMode ?? "linearizable";
+    const mode = this.#readMode(options.readMode);
     const r = await this.#call(
-      k,
+      this.#partitionOf(k),
       mode === "linearizable" ? "leader" : "replica",
       options,
       (c, signal) => c.get({ key: k, readMode: MODES[mode] }, { signal }),
     );
-    return r.found ? r.value : undefined;
+    return r.found
+      ? { key: k, value: r.value, version: r.version || null }
+      : { key: k, value: null, version: null };
   }
 
   /**
-   * Reads a key as UTF-8 text.
+   * Reads a key's value as UTF-8 text.
    *
    * @param key The key.
    * @param options Read mode, signal and timeout.
    * @returns The text, or `undefined` when absent.
    */
   async getText(
-    key: string | Uint8Array,
+    key: KeyLike,
     options: CallOptions & { readMode?: ReadMode } = {},
   ): Promise<string | undefined> {
-    const value = await this.get(key, options);
-    return value === undefined ? undefined : td.decode(value);
+    const { value } = await this.get(key, options);
+    return value === null ? undefined : td.decode(value);
   }
 
   /**
-   * Deletes a key.
+   * Deletes a key. A retried delete is applied at most once, and `found` reports what its
+   * first application saw.
    *
    * @param key The key.
-   * @param options Signal and timeout.
-   * @returns Whether the key existed (after a retry, the first attempt may have deleted it).
+   * @param options `ifVersion`, signal and timeout.
+   * @returns Whether it was applied and whether the key existed.
    */
-  async delete(key: string | Uint8Array, options: CallOptions = {}): Promise<boolean> {
+  async delete(key: KeyLike, options: WriteOptions = {}): Promise<DeleteResult> {
     const k = bytes(key);
-    return (await this.#call(k, "leader", options, (c, signal) => c.delete({ key: k }, { signal })))
-      .found;
+    const ifVersion = wireVersion(options.ifVersion);
+    const r = await this.#write(
+      this.#partitionOf(k),
+      options,
+      (c, session, signal) => c.delete({ key: k, session, ifVersion }, { signal }),
+    );
+    return { ok: r.ok, found: r.found };
+  }
+
+  /**
+   * Starts an atomic write: checks and mutations applied as one log entry, all or nothing.
+   * Every key must fall into one partition: give related keys the same hash tag (only the
+   * text between the first `{` and the next `}` is hashed), like `{user:42}:profile` and
+   * `{user:42}:orders`.
+   *
+   * @param options Signal and timeout for the commit.
+   * @returns The operation to add checks and mutations to.
+   */
+  atomic(options: CallOptions = {}): AtomicOperation {
+    return new AtomicOperation((steps) => this.#commit(steps, options));
+  }
+
+  async #commit(steps: readonly AtomicStep[], options: CallOptions): Promise<CommitResult> {
+    const checks = steps.flatMap((s) =>
+      s.kind === "check" ? [{ key: bytes(s.key), version: s.version ?? "" }] : []
+    );
+    const mutations = steps.flatMap((s) =>
+      s.kind === "set"
+        ? [{ type: Mutation_Type.SET, key: bytes(s.key), value: bytes(s.value) }]
+        : s.kind === "delete"
+        ? [{ type: Mutation_Type.DELETE, key: bytes(s.key) }]
+        : []
+    );
+    const first = checks[0]?.key ?? mutations[0]?.key;
+    if (!first) {
+      throw new PrkDbError("An atomic write needs a check or a mutation", "invalid_argument", false);
+    }
+    const r = await this.#write(
+      this.#partitionOf(first),
+      options,
+      (c, session, signal) => c.atomic({ checks, mutations, session }, { signal }),
+    );
+    const at = { partition: r.partition, index: Number(r.index) };
+    return r.ok
+      ? { ok: true, version: r.version, ...at }
+      : { ok: false, failedCheck: r.failedCheck, ...at };
+  }
+
+  #readMode(mode: ReadMode | undefined): ReadMode {
+    try {
+      return parseReadMode(mode ?? "linearizable");
+    } catch (error) {
+      throw new PrkDbError((error as Error).message, "invalid_argument", false);
+    }
   }
 
   /**
@@ -315,13 +410,84 @@ export class PrkDbClient {
     return url !== undefined && (this.#suspect.get(url) ?? 0) < Date.now();
   }
 
+  #partitionOf(key: Uint8Array): number {
+    return partitionForKey(key, Math.max(1, this.#info.partitions.length));
+  }
+
   /**
-   * Picks the node for a key: its leader, or one of its replicas (any node forwards to the
-   * leader). Nodes that just failed or hung are avoided while another choice exists.
+   * Sends a write within the partition's session, opening one first if needed. When the
+   * cluster reports the session expired and no earlier attempt can have been applied, the
+   * write is sent again under a new session; otherwise its outcome is unknown, and the error
+   * says so.
    */
-  #route(key: Uint8Array, target: "leader" | "replica", attempt: number): string {
+  async #write<T>(
+    partition: number,
+    options: CallOptions,
+    send: (c: Client<typeof KvService>, session: WireSession, signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    for (let fresh = 0;; fresh++) {
+      const session = await this.#session(partition, options);
+      const seq = session.begin();
+      let ambiguous = false;
+      try {
+        return await this.#call(partition, "leader", options, (c, signal) => {
+          const ref = session.ref(seq);
+          const wire = {
+            id: BigInt(ref.id),
+            seq: BigInt(ref.seq),
+            firstIncomplete: BigInt(ref.firstIncomplete),
+          } as WireSession;
+          return send(c, wire, signal);
+        }, (e) => {
+          if (e.retryable) ambiguous = true;
+        });
+      } catch (error) {
+        if (!(error instanceof PrkDbError) || error.kind !== "session_expired") throw error;
+        if (this.#sessions.get(partition) === session) this.#sessions.delete(partition);
+        if (ambiguous || fresh > 0) {
+          throw new PrkDbError(
+            `The session of partition ${partition} expired while the write was being retried: ` +
+              "it may or may not have been applied",
+            "aborted",
+            false,
+            "outcome_unknown",
+          );
+        }
+      } finally {
+        session.end(seq);
+      }
+    }
+  }
+
+  /** The partition's session, opened through its log on first use. */
+  #session(partition: number, options: CallOptions): Promise<ClientSession> {
+    const known = this.#sessions.get(partition);
+    if (known) return Promise.resolve(known);
+    let opening = this.#opening.get(partition);
+    if (!opening) {
+      opening = this.#call(
+        partition,
+        "leader",
+        options,
+        (c, signal) =>
+          c.openSession({ partition, timeoutMs: this.#o.sessionTimeoutMs }, { signal }),
+      ).then((r) => {
+        const session = new ClientSession(Number(r.id));
+        this.#sessions.set(partition, session);
+        return session;
+      }).finally(() => this.#opening.delete(partition));
+      this.#opening.set(partition, opening);
+    }
+    return opening;
+  }
+
+  /**
+   * Picks the node for a partition: its leader, or one of its replicas (any node forwards to
+   * the leader). Nodes that just failed or hung are avoided while another choice exists.
+   */
+  #route(partition: number, target: "leader" | "replica", attempt: number): string {
     const info = this.#info;
-    const p = info.partitions[partitionForKey(key, info.partitions.length)];
+    const p = info.partitions[partition];
     const leaderUrl = p?.leader ? info.nodes.get(p.leader) : undefined;
     if (target === "leader" && this.#healthy(leaderUrl)) return leaderUrl!;
     const replicas = p
@@ -334,10 +500,11 @@ export class PrkDbClient {
   }
 
   async #call<T>(
-    key: Uint8Array,
+    partition: number,
     target: "leader" | "replica",
     options: CallOptions,
     fn: (client: Client<typeof KvService>, signal: AbortSignal) => Promise<T>,
+    onAttemptFailed?: (error: PrkDbError) => void,
   ): Promise<T> {
     if (this.#info.partitions.length === 0) await this.refresh();
     const budget = options.timeoutMs ?? this.#o.timeoutMs;
@@ -345,7 +512,7 @@ export class PrkDbClient {
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     let delay = this.#o.backoffMs;
     for (let attempt = 0;; attempt++) {
-      const url = this.#route(key, target, attempt);
+      const url = this.#route(partition, target, attempt);
       // Each attempt has its own deadline: a paused node accepts connections but never answers.
       const attemptSignal = AbortSignal.any([
         signal,
@@ -369,6 +536,7 @@ export class PrkDbClient {
           url,
           attemptSignal.aborted ? this.#o.attemptTimeoutMs : undefined,
         );
+        onAttemptFailed?.(e);
         if (!e.retryable || attempt + 1 >= this.#o.maxAttempts) throw e;
         // Avoid that node for a while, learn where the leaders are now, then back off with jitter.
         if (e.code === "unavailable" || e.code === "deadline_exceeded") {
@@ -382,24 +550,7 @@ export class PrkDbClient {
   }
 }
 
-/** Turns whatever a call threw into a {@linkcode PrkDbError} with the right `retryable`. */
-function classify(
-  error: unknown,
-  url: string,
-  attemptTimedOutAfter: number | undefined,
-): PrkDbError {
-  if (attemptTimedOutAfter !== undefined) {
-    return new PrkDbError(
-      `${url} did not answer within ${attemptTimedOutAfter} ms`,
-      "deadline_exceeded",
-      true,
-    );
-  }
-  const e = ConnectError.from(error);
-  // A refused or reset connection surfaces as "unknown": the node is down, try another.
-  const network = e.code === Code.Unknown &&
-    (e.cause instanceof TypeError || /fetch failed|connection/i.test(e.rawMessage));
-  if (network) return new PrkDbError(`${url} is unreachable: ${e.rawMessage}`, "unavailable", true);
-  const code = Code[e.code].replace(/[A-Z]/g, (c, i) => (i ? "_" : "") + c.toLowerCase());
-  return new PrkDbError(e.rawMessage, code, RETRYABLE.has(e.code));
+/** `ifVersion` on the wire: unset, "" for absent, or the version. */
+function wireVersion(v: string | null | undefined): string | undefined {
+  return v === undefined ? undefined : v ?? "";
 }

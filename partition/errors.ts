@@ -107,3 +107,107 @@ export class TimeoutError extends PartitionError {
     super(message, true);
   }
 }
+
+/**
+ * A write was proposed but its fate is unknown: it may or may not have been applied (a leader
+ * change or a snapshot swallowed it before this node learned the outcome, or the node stopped).
+ * Retrying within a client session is safe: the state machine applies it at most once.
+ *
+ * @example Usage
+ * ```ts
+ * import { OutcomeUnknownError } from "@prkdb/prkdb/partition";
+ * console.log(new OutcomeUnknownError("Partition 1: leadership changed").retryable); // true
+ * ```
+ */
+export class OutcomeUnknownError extends PartitionError {
+  /**
+   * Creates the error.
+   *
+   * @param message What happened.
+   */
+  constructor(message: string) {
+    super(`${message}; the write may or may not have been applied`, true);
+  }
+}
+
+/**
+ * The write's client session is unknown or expired, so the partition cannot tell a retry
+ * from a new write: nothing was applied. Open a new session and send new writes with it.
+ *
+ * @example Usage
+ * ```ts
+ * import { SessionExpiredError } from "@prkdb/prkdb/partition";
+ * new SessionExpiredError(3, 17);
+ * ```
+ */
+export class SessionExpiredError extends PartitionError {
+  /**
+   * Creates the error.
+   *
+   * @param partition The partition.
+   * @param session The session id.
+   */
+  constructor(partition: number, session: number) {
+    super(
+      `Partition ${partition}: session ${session} is unknown or expired; open a new session`,
+      false,
+    );
+  }
+}
+
+/**
+ * A write of a session arrived after the client had already confirmed receiving every result
+ * up to a later sequence number: it is a late duplicate, and was not applied.
+ *
+ * @example Usage
+ * ```ts
+ * import { StaleRequestError } from "@prkdb/prkdb/partition";
+ * new StaleRequestError(3, 17, 4);
+ * ```
+ */
+export class StaleRequestError extends PartitionError {
+  /**
+   * Creates the error.
+   *
+   * @param partition The partition.
+   * @param session The session id.
+   * @param seq The write's sequence number.
+   */
+  constructor(partition: number, session: number, seq: number) {
+    super(
+      `Partition ${partition}: write ${seq} of session ${session} is older than what the session remembers; it was not applied`,
+      false,
+    );
+  }
+}
+
+/**
+ * An atomic write named keys of more than one partition. Each partition is its own Raft log,
+ * so one write is atomic only within one partition. Nothing was applied.
+ *
+ * @example Usage
+ * ```ts
+ * import { CrossPartitionError } from "@prkdb/prkdb/partition";
+ * console.log(new CrossPartitionError([1, 4]).partitions); // [1, 4]
+ * ```
+ */
+export class CrossPartitionError extends PartitionError {
+  /** The partitions the keys fall into. */
+  readonly partitions: readonly number[];
+
+  /**
+   * Creates the error.
+   *
+   * @param partitions The partitions the keys fall into.
+   */
+  constructor(partitions: readonly number[]) {
+    super(
+      `An atomic write must stay in one partition, but its keys fall into partitions ${
+        partitions.join(", ")
+      }. Give related keys the same hash tag, for example "{user:42}:profile" and ` +
+        `"{user:42}:orders": only the text between the first "{" and the next "}" is hashed.`,
+      false,
+    );
+    this.partitions = partitions;
+  }
+}

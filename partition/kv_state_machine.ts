@@ -1,32 +1,64 @@
 /**
- * The replicated state machine of one partition: an ordered map from keys to values, changed
- * only by applying committed log entries, in log order (Raft section 5.3, "state machine
- * safety": every replica applies the same commands in the same order).
+ * The replicated state machine of one partition: an ordered map from keys to versioned values
+ * plus the client session table, changed only by applying committed log entries, in log order
+ * (Raft section 5.3, "state machine safety": every replica applies the same commands in the
+ * same order, so every replica reaches the same state and the same results).
  *
  * @module
  */
 import type { Entry } from "../raft/entry.ts";
-import { decodeCommand } from "./command.ts";
+import { ByteReader, ByteWriter } from "../storage/binary.ts";
+import { decodeCommand, type KvCommand } from "./command.ts";
+import { SessionTable, type WriteOutcome } from "./sessions.ts";
+import { formatVersion } from "./version.ts";
 
 /**
  * What applying one entry did.
  *
+ * - `noop`: a leader's no-op entry.
+ * - `write`: a write, with its outcome; `duplicate` when a session had already applied it
+ *   and the stored outcome was returned instead.
+ * - `openSession`: a session opened, with its id (the entry's index).
+ *
  * @example Usage
  * ```ts
  * import type { ApplyResult } from "@prkdb/prkdb/partition";
- * const r: ApplyResult = { index: 3, op: "delete", found: false };
+ * const r: ApplyResult = { index: 3, op: "noop" };
  * ```
  */
-export interface ApplyResult {
-  /** The entry's index. */
-  readonly index: number;
-  /** What the entry did: a put, a delete, or nothing (a leader's no-op). */
-  readonly op: "put" | "delete" | "noop";
-  /** Whether the key existed before. */
-  readonly found: boolean;
+export type ApplyResult =
+  | { readonly index: number; readonly op: "noop" }
+  | {
+    readonly index: number;
+    readonly op: "write";
+    readonly outcome: WriteOutcome;
+    readonly duplicate: boolean;
+  }
+  | { readonly index: number; readonly op: "openSession"; readonly sessionId: number };
+
+/**
+ * A value with the version of the write that stored it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { VersionedValue } from "@prkdb/prkdb/partition";
+ * const v: VersionedValue = { value: new Uint8Array([1]), version: "0000000000000000002a" };
+ * ```
+ */
+export interface VersionedValue {
+  /** The value. */
+  readonly value: Uint8Array;
+  /** The version of its last write. */
+  readonly version: string;
 }
 
-const SNAPSHOT_VERSION = 1;
+interface Stored {
+  readonly value: Uint8Array;
+  readonly index: number;
+}
+
+const SNAPSHOT_V1 = 1;
+const SNAPSHOT_V2 = 2;
 
 function keyString(key: Uint8Array): string {
   let s = "";
@@ -34,22 +66,42 @@ function keyString(key: Uint8Array): string {
   return s;
 }
 
+function keyBytes(key: string): Uint8Array {
+  const out = new Uint8Array(key.length);
+  for (let i = 0; i < key.length; i++) out[i] = key.charCodeAt(i);
+  return out;
+}
+
 /**
  * A partition's key-value state.
  *
- * @example Usage
+ * @example Apply a write and read it back with its version
  * ```ts
  * import { encodeCommand, KvStateMachine } from "@prkdb/prkdb/partition";
  * const te = new TextEncoder();
- * const sm = new KvStateMachine();
- * sm.apply({ index: 1, term: 1, type: "normal",
- *   data: encodeCommand({ op: "put", key: te.encode("a"), value: te.encode("1") }) });
- * console.log(new TextDecoder().decode(sm.get(te.encode("a")))); // "1"
+ * const sm = new KvStateMachine(2);
+ * sm.apply({ index: 1, term: 1, type: "normal", data: encodeCommand({
+ *   op: "write", time: 0, checks: [],
+ *   mutations: [{ type: "set", key: te.encode("a"), value: te.encode("1") }],
+ * }) });
+ * console.log(sm.read(te.encode("a"))?.version); // "00020000000000000001"
  * ```
  */
 export class KvStateMachine {
-  readonly #data = new Map<string, Uint8Array>();
+  /** The partition whose state this is; versions name it. */
+  readonly partition: number;
+  readonly #data = new Map<string, Stored>();
+  #sessions = new SessionTable();
   #appliedIndex = 0;
+
+  /**
+   * Creates an empty state machine.
+   *
+   * @param partition The partition it belongs to (default 0).
+   */
+  constructor(partition = 0) {
+    this.partition = partition;
+  }
 
   /** The index of the last entry applied. */
   get appliedIndex(): number {
@@ -61,91 +113,130 @@ export class KvStateMachine {
     return this.#data.size;
   }
 
+  /** How many client sessions are open. */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
   /**
    * Applies one committed entry. Entries must arrive in log order, each exactly once.
    *
    * @param entry The committed entry.
    * @returns What it did.
    * @throws {RangeError} When the entry is out of order.
+   * @throws {InvalidCommandError} When a normal entry is not a command (the leader validates
+   *   every proposal, so this means a damaged or forged log).
    */
   apply(entry: Entry): ApplyResult {
     if (entry.index !== this.#appliedIndex + 1) {
       throw new RangeError(`Entry ${entry.index} applied out of order after ${this.#appliedIndex}`);
     }
-    this.#appliedIndex = entry.index;
-    if (entry.type === "noop") return { index: entry.index, op: "noop", found: false };
+    if (entry.type === "noop") {
+      this.#appliedIndex = entry.index;
+      return { index: entry.index, op: "noop" };
+    }
     const command = decodeCommand(entry.data);
-    const key = keyString(command.key);
-    const found = this.#data.has(key);
-    if (command.op === "put") this.#data.set(key, command.value.slice());
-    else this.#data.delete(key);
-    return { index: entry.index, op: command.op, found };
+    this.#appliedIndex = entry.index;
+    if (command.op === "openSession") {
+      this.#sessions.open(entry.index, command.time, command.timeoutMs);
+      return { index: entry.index, op: "openSession", sessionId: entry.index };
+    }
+    if (!command.session) {
+      this.#sessions.advance(command.time);
+      const outcome = this.#write(entry.index, command);
+      return { index: entry.index, op: "write", outcome, duplicate: false };
+    }
+    const verdict = this.#sessions.admit(command.session, command.time);
+    if (verdict.kind !== "apply") {
+      return {
+        index: entry.index,
+        op: "write",
+        outcome: verdict.outcome,
+        duplicate: verdict.kind === "duplicate",
+      };
+    }
+    const outcome = this.#write(entry.index, command);
+    this.#sessions.record(command.session, outcome);
+    return { index: entry.index, op: "write", outcome, duplicate: false };
+  }
+
+  /** Checks every condition, then applies every mutation: all or nothing. */
+  #write(index: number, command: KvCommand & { op: "write" }): WriteOutcome {
+    for (let i = 0; i < command.checks.length; i++) {
+      const check = command.checks[i];
+      const stored = this.#data.get(keyString(check.key));
+      const version = stored ? formatVersion(this.partition, stored.index) : null;
+      if (version !== check.version) return { kind: "checkFailed", check: i };
+    }
+    const found: boolean[] = [];
+    for (const m of command.mutations) {
+      const key = keyString(m.key);
+      found.push(this.#data.has(key));
+      if (m.type === "set") this.#data.set(key, { value: m.value.slice(), index });
+      else this.#data.delete(key);
+    }
+    return { kind: "ok", index, found };
   }
 
   /**
-   * Serializes the whole state, for a snapshot: applied index, then every key and value.
+   * Serializes the whole state, for a snapshot.
    *
    * ```text
-   * version (u8 = 1) | appliedIndex (u64 LE) | count (u32 LE) | count x [key length (u32) | key | value length (u32) | value]
+   * version (u8 = 2) | appliedIndex (u64) | count (u32)
+   *   | count x [key length (u32) | key | value length (u32) | value | index (u64)]
+   *   | session table
    * ```
+   *
+   * Integers are little-endian; 64-bit ones as two 32-bit halves.
    *
    * @returns The snapshot bytes.
    */
   snapshot(): Uint8Array {
-    let size = 13;
-    for (const [key, value] of this.#data) size += 8 + key.length + value.length;
-    const out = new Uint8Array(size);
-    const view = new DataView(out.buffer);
-    out[0] = SNAPSHOT_VERSION;
-    view.setUint32(1, this.#appliedIndex >>> 0, true);
-    view.setUint32(5, Math.floor(this.#appliedIndex / 0x100000000), true);
-    view.setUint32(9, this.#data.size, true);
-    let at = 13;
-    for (const [key, value] of this.#data) {
-      view.setUint32(at, key.length, true);
-      for (let i = 0; i < key.length; i++) out[at + 4 + i] = key.charCodeAt(i);
-      at += 4 + key.length;
-      view.setUint32(at, value.length, true);
-      out.set(value, at + 4);
-      at += 4 + value.length;
+    const w = new ByteWriter();
+    w.u8(SNAPSHOT_V2).u64(this.#appliedIndex).u32(this.#data.size);
+    for (const [key, stored] of this.#data) {
+      w.u32(key.length).bytes(keyBytes(key)).u32(stored.value.length).bytes(stored.value)
+        .u64(stored.index);
     }
-    return out;
+    this.#sessions.write(w);
+    return w.view().slice();
   }
 
   /**
-   * Replaces the whole state with a snapshot's.
+   * Replaces the whole state with a snapshot's. Snapshots of the first format (no versions, no
+   * sessions) are read too: their keys get the snapshot's index as version.
    *
    * @param data Bytes from {@linkcode snapshot}.
-   * @throws {RangeError} When the bytes are not a snapshot this version reads.
+   * @throws {RangeError} When the bytes are not a snapshot this version reads; the state is
+   *   then unchanged.
    */
   restore(data: Uint8Array): void {
     const fail = (why: string): never => {
       throw new RangeError(`Invalid state machine snapshot: ${why}`);
     };
-    if (data.length < 13) fail(`${data.length} bytes is too short`);
-    if (data[0] !== SNAPSHOT_VERSION) fail(`version ${data[0]} is not ${SNAPSHOT_VERSION}`);
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const applied = view.getUint32(1, true) + view.getUint32(5, true) * 0x100000000;
-    const count = view.getUint32(9, true);
-    const next = new Map<string, Uint8Array>();
-    let at = 13;
-    const take = (): Uint8Array => {
-      if (at + 4 > data.length) fail(`truncated at byte ${at}`);
-      const length = view.getUint32(at, true);
-      if (at + 4 + length > data.length) {
-        fail(`field of ${length} bytes at ${at} runs past the end`);
+    const r = new ByteReader(data);
+    const next = new Map<string, Stored>();
+    const sessions = new SessionTable();
+    let applied = 0;
+    try {
+      const format = r.u8();
+      if (format !== SNAPSHOT_V1 && format !== SNAPSHOT_V2) fail(`unknown format ${format}`);
+      applied = r.u64();
+      const count = r.u32();
+      for (let i = 0; i < count; i++) {
+        const key = keyString(r.bytes(r.u32()));
+        const value = r.bytes(r.u32()).slice();
+        next.set(key, { value, index: format === SNAPSHOT_V1 ? applied : r.u64() });
       }
-      const bytes = data.subarray(at + 4, at + 4 + length);
-      at += 4 + length;
-      return bytes;
-    };
-    for (let i = 0; i < count; i++) {
-      const key = keyString(take());
-      next.set(key, take().slice());
+      if (format === SNAPSHOT_V2) sessions.read(r);
+    } catch (error) {
+      if (error instanceof RangeError && error.message.startsWith("Invalid")) throw error;
+      fail((error as Error).message);
     }
-    if (at !== data.length) fail(`${data.length - at} unexpected trailing bytes`);
+    if (r.remaining !== 0) fail(`${r.remaining} unexpected trailing bytes`);
     this.#data.clear();
     for (const [k, v] of next) this.#data.set(k, v);
+    this.#sessions = sessions;
     this.#appliedIndex = applied;
   }
 
@@ -156,6 +247,19 @@ export class KvStateMachine {
    * @returns The value, or `undefined` when absent.
    */
   get(key: Uint8Array): Uint8Array | undefined {
-    return this.#data.get(keyString(key));
+    return this.#data.get(keyString(key))?.value;
+  }
+
+  /**
+   * Reads a key's value and version from this replica's state.
+   *
+   * @param key The key.
+   * @returns The value and version, or `undefined` when absent.
+   */
+  read(key: Uint8Array): VersionedValue | undefined {
+    const stored = this.#data.get(keyString(key));
+    return stored
+      ? { value: stored.value, version: formatVersion(this.partition, stored.index) }
+      : undefined;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Partitioning and the key-value state machine: a stable hash picks each key's partition, and
  * every partition's Raft log carries {@linkcode KvCommand}s that {@linkcode KvStateMachine}
- * applies.
+ * applies: versioned values, conditional and atomic writes, and client sessions that apply
+ * each write at most once. The runtime that drives it lives in `@prkdb/prkdb/runtime`.
  *
  * @example Route and apply a write
  * ```ts
@@ -10,7 +11,9 @@
  * const partition = partitionForKey(key, 4);
  * const sm = new KvStateMachine();
  * sm.apply({ index: 1, term: 1, type: "normal",
- *   data: encodeCommand({ op: "put", key, value: new Uint8Array([1]) }) });
+ *   data: encodeCommand({
+ *   op: "write", time: 0, checks: [], mutations: [{ type: "set", key, value: new Uint8Array([1]) }],
+ * }) });
  * console.log(partition < 4, sm.size); // true 1
  * ```
  *
@@ -23,4 +26,6 @@ export * from "./compaction.ts";
 export * from "./placement.ts";
 export * from "./errors.ts";
 export * from "./transport.ts";
-export * from "./multi_raft_host.ts";
+export * from "./read_mode.ts";
+export * from "./sessions.ts";
+export * from "./version.ts";

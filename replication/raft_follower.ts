@@ -106,7 +106,7 @@ export class RaftFollower {
         );
         for (const p of info.partitions) {
           this.#feeds.set(p.partition, {
-            sm: new KvStateMachine(),
+            sm: new KvStateMachine(p.partition),
             replicas: p.replicas.map((id) => urls.get(id)!).filter(Boolean),
             remoteApplied: 0,
             behindSince: 0,
@@ -261,14 +261,24 @@ export class RaftFollower {
       for (const c of res.changes) {
         const index = Number(c.index);
         if (index <= feed.sm.appliedIndex) continue;
-        const data = c.op === "put"
-          ? encodeCommand({ op: "put", key: c.key, value: c.value })
-          : c.op === "delete"
-          ? encodeCommand({ op: "delete", key: c.key })
+        // The command as the partition applied it; older nodes send only op, key and value.
+        const data = c.command.length > 0
+          ? c.command
+          : c.op === "put" || c.op === "delete"
+          ? encodeCommand({
+            op: "write",
+            time: 0,
+            checks: [],
+            mutations: [
+              c.op === "put"
+                ? { type: "set", key: c.key, value: c.value }
+                : { type: "delete", key: c.key },
+            ],
+          })
           : new Uint8Array();
         // In log order only: apply() refuses a gap, so reads stay monotonic.
-        feed.sm.apply({ index, term: 0, type: data.length > 0 ? "normal" : "noop", data });
-        if (data.length > 0) this.#changesApplied++;
+        const result = feed.sm.apply({ index, term: 0, type: data.length > 0 ? "normal" : "noop", data });
+        if (result.op === "write" && !result.duplicate) this.#changesApplied++;
       }
     } catch (error) {
       if (this.#stop.signal.aborted) return false;

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { MultiRaftHost } from "../partition/multi_raft_host.ts";
+import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 
 /** One partition's health on this node. */

@@ -13,17 +13,42 @@ import {
   type HandlerContext,
   type ServiceImpl,
 } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
-import { InvalidCommandError, MAX_KEY_BYTES, MAX_VALUE_BYTES } from "../partition/command.ts";
-import { PartitionError, TimeoutError, WrongNodeError } from "../partition/errors.ts";
-import type { MultiRaftHost, ReadMode as HostReadMode } from "../partition/multi_raft_host.ts";
-import { KvService, ReadMode } from "./gen/prkdb/v1/kv_pb.ts";
+import type { Check, Mutation, SessionRef } from "../partition/command.ts";
+import {
+  InvalidCommandError,
+  MAX_SESSION_TIMEOUT_MS,
+  validateCommand,
+} from "../partition/command.ts";
+import {
+  CrossPartitionError,
+  PartitionError,
+  SessionExpiredError,
+  StaleRequestError,
+  TimeoutError,
+  WrongNodeError,
+} from "../partition/errors.ts";
+import type { ReadMode as HostReadMode } from "../partition/read_mode.ts";
+import type { MultiRaftHost, WriteResult } from "../runtime/multi_raft_host.ts";
+import {
+  AtomicResponseSchema,
+  DeleteResponseSchema,
+  KvService,
+  Mutation_Type,
+  PutResponseSchema,
+  ReadMode,
+  type Session,
+} from "./gen/prkdb/v1/kv_pb.ts";
+import { ERROR_KIND_HEADER, errorKind } from "./error_kinds.ts";
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
 export const FORWARDED_HEADER = "prkdb-forwarded";
 /** Response header naming the partition's leader, so clients can route straight to it. */
 export const LEADER_HEADER = "prkdb-leader";
+/** A session's idle timeout when the client asks for none: 10 minutes. */
+export const DEFAULT_SESSION_TIMEOUT_MS = 10 * 60 * 1000;
 
 const MODES: Record<ReadMode, HostReadMode> = {
   [ReadMode.LINEARIZABLE]: "linearizable",
@@ -31,27 +56,64 @@ const MODES: Record<ReadMode, HostReadMode> = {
   [ReadMode.STALE]: "stale",
 };
 
-/** Maps a host error to a Connect error. */
+/** Maps a host error to a Connect error; kinds a client must tell apart go in a header. */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return error;
-  if (error instanceof InvalidCommandError) {
-    return new ConnectError(error.message, Code.InvalidArgument);
+  const kind = errorKind(error);
+  const metadata = kind ? { [ERROR_KIND_HEADER]: kind } : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof InvalidCommandError || error instanceof RangeError) {
+    return new ConnectError(message, Code.InvalidArgument);
   }
-  if (error instanceof TimeoutError) return new ConnectError(error.message, Code.DeadlineExceeded);
-  if (error instanceof PartitionError) return new ConnectError(error.message, Code.Unavailable);
+  if (
+    error instanceof CrossPartitionError || error instanceof SessionExpiredError ||
+    error instanceof StaleRequestError
+  ) {
+    return new ConnectError(message, Code.FailedPrecondition, metadata);
+  }
+  if (error instanceof TimeoutError) return new ConnectError(message, Code.DeadlineExceeded);
+  if (error instanceof PartitionError) return new ConnectError(message, Code.Unavailable, metadata);
   if (error instanceof DOMException && error.name === "AbortError") {
     return new ConnectError("The request was cancelled", Code.Canceled);
   }
-  return new ConnectError(error instanceof Error ? error.message : String(error), Code.Internal);
+  return new ConnectError(message, Code.Internal);
 }
 
-function checkKey(key: Uint8Array): void {
-  if (key.length === 0) throw new ConnectError("key is empty", Code.InvalidArgument);
-  if (key.length > MAX_KEY_BYTES) {
-    throw new ConnectError(
-      `key is ${key.length} bytes, the limit is ${MAX_KEY_BYTES}`,
-      Code.InvalidArgument,
-    );
+/** A session from the wire, or none (id 0). */
+function sessionRef(s: Session | undefined): SessionRef | undefined {
+  if (!s || s.id === 0n) return undefined;
+  return { id: Number(s.id), seq: Number(s.seq), firstIncomplete: Number(s.firstIncomplete) };
+}
+
+/** `if_version` from the wire: unset, "" (must be absent), or a version. */
+function ifVersion(v: string | undefined): string | null | undefined {
+  return v === undefined ? undefined : v === "" ? null : v;
+}
+
+function putResponse(r: WriteResult): MessageInitShape<typeof PutResponseSchema> {
+  return { ok: r.ok, version: r.version ?? "", partition: r.partition, index: BigInt(r.index) };
+}
+
+function deleteResponse(r: WriteResult): MessageInitShape<typeof DeleteResponseSchema> {
+  return { ok: r.ok, found: r.found, partition: r.partition, index: BigInt(r.index) };
+}
+
+function atomicResponse(r: WriteResult): MessageInitShape<typeof AtomicResponseSchema> {
+  return {
+    ok: r.ok,
+    version: r.version ?? "",
+    failedCheck: r.failedCheck ?? 0,
+    partition: r.partition,
+    index: BigInt(r.index),
+  };
+}
+
+/** Runs host code, turning whatever it throws into a Connect error. */
+async function local<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw error instanceof WrongNodeError ? error : toConnectError(error);
   }
 }
 
@@ -114,14 +176,14 @@ export function createKvService(
   const leaderCall = async <T>(
     partition: number,
     ctx: HandlerContext,
-    local: () => Promise<T>,
+    run: () => Promise<T>,
     remote: (target: NodeId) => Promise<T>,
   ): Promise<T> => {
     if (host.isReplica(partition) && host.leaderOf(partition) === host.nodeId) {
       try {
-        return await local();
+        return await local(run);
       } catch (error) {
-        if (!(error instanceof WrongNodeError)) throw toConnectError(error);
+        if (!(error instanceof WrongNodeError)) throw error;
       }
     }
     return await remote(forwardTarget(partition, ctx, "this node is not the leader")).catch((e) => {
@@ -129,48 +191,126 @@ export function createKvService(
     });
   };
 
+  /** Checks a write against the limits before it goes anywhere; returns its partition. */
+  const validWrite = (checks: Check[], mutations: Mutation[]): number => {
+    try {
+      validateCommand({ op: "write", time: 0, checks, mutations });
+    } catch (error) {
+      throw toConnectError(error);
+    }
+    return partitionOf([...checks.map((c) => c.key), ...mutations.map((m) => m.key)]);
+  };
+
+  /** The partition of a request's keys; an atomic write must stay in one. */
+  const partitionOf = (keys: Uint8Array[]): number => {
+    if (keys.some((k) => k.length === 0)) {
+      throw new ConnectError("key is empty", Code.InvalidArgument);
+    }
+    const partitions = [...new Set(keys.map((k) => host.map.partitionOf(k)))].sort((a, b) => a - b);
+    if (partitions.length > 1) throw toConnectError(new CrossPartitionError(partitions));
+    return partitions[0];
+  };
+
   return {
     async put(req, ctx) {
-      checkKey(req.key);
-      if (req.value.length > MAX_VALUE_BYTES) {
-        throw new ConnectError(
-          `value is ${req.value.length} bytes, the limit is ${MAX_VALUE_BYTES}`,
-          Code.InvalidArgument,
-        );
-      }
-      const partition = host.map.partitionOf(req.key);
+      const iv = ifVersion(req.ifVersion);
+      const partition = validWrite(
+        iv === undefined ? [] : [{ key: req.key, version: iv }],
+        [{ type: "set", key: req.key, value: req.value }],
+      );
       return await leaderCall(
         partition,
         ctx,
-        async () => {
-          const r = await host.put(req.key, req.value, ctx.signal);
-          return { partition: r.partition, index: BigInt(r.index) };
-        },
+        async () =>
+          putResponse(
+            await host.put(req.key, req.value, {
+              session: sessionRef(req.session),
+              ifVersion: iv,
+              signal: ctx.signal,
+            }),
+          ),
         (target) => clientFor(target).put(req, forwardOptions(ctx)),
       );
     },
 
     async delete(req, ctx) {
-      checkKey(req.key);
-      const partition = host.map.partitionOf(req.key);
+      const iv = ifVersion(req.ifVersion);
+      const partition = validWrite(
+        iv === undefined ? [] : [{ key: req.key, version: iv }],
+        [{ type: "delete", key: req.key }],
+      );
       return await leaderCall(
         partition,
         ctx,
-        async () => ({ found: (await host.delete(req.key, ctx.signal)).found }),
+        async () =>
+          deleteResponse(
+            await host.delete(req.key, {
+              session: sessionRef(req.session),
+              ifVersion: iv,
+              signal: ctx.signal,
+            }),
+          ),
         (target) => clientFor(target).delete(req, forwardOptions(ctx)),
       );
     },
 
+    async atomic(req, ctx) {
+      const checks: Check[] = req.checks.map((c) => ({
+        key: c.key,
+        version: c.version === "" ? null : c.version,
+      }));
+      const mutations: Mutation[] = req.mutations.map((m) => {
+        if (m.type === Mutation_Type.DELETE) return { type: "delete", key: m.key };
+        if (m.type === Mutation_Type.SET) return { type: "set", key: m.key, value: m.value };
+        throw new ConnectError(`mutation type ${m.type} is not a Mutation.Type`, Code.InvalidArgument);
+      });
+      const partition = validWrite(checks, mutations);
+      return await leaderCall(
+        partition,
+        ctx,
+        async () =>
+          atomicResponse(
+            await host.atomic(checks, mutations, { session: sessionRef(req.session), signal: ctx.signal }),
+          ),
+        (target) => clientFor(target).atomic(req, forwardOptions(ctx)),
+      );
+    },
+
+    async openSession(req, ctx) {
+      if (req.partition >= host.map.partitions) {
+        throw new ConnectError(
+          `partition ${req.partition} does not exist; the cluster has ${host.map.partitions}`,
+          Code.InvalidArgument,
+        );
+      }
+      const timeoutMs = req.timeoutMs || DEFAULT_SESSION_TIMEOUT_MS;
+      if (timeoutMs > MAX_SESSION_TIMEOUT_MS) {
+        throw new ConnectError(
+          `timeout_ms ${timeoutMs} is over the limit of ${MAX_SESSION_TIMEOUT_MS}`,
+          Code.InvalidArgument,
+        );
+      }
+      return await leaderCall(
+        req.partition,
+        ctx,
+        async () => ({
+          id: BigInt(await host.openSession(req.partition, timeoutMs, ctx.signal)),
+          timeoutMs,
+        }),
+        (target) => clientFor(target).openSession(req, forwardOptions(ctx)),
+      );
+    },
+
     async get(req, ctx) {
-      checkKey(req.key);
       const mode = MODES[req.readMode];
       if (mode === undefined) {
         throw new ConnectError(`read_mode ${req.readMode} is not a ReadMode`, Code.InvalidArgument);
       }
-      const partition = host.map.partitionOf(req.key);
-      const answer = (value: Uint8Array | undefined) => ({
-        found: value !== undefined,
-        value: value ?? new Uint8Array(),
+      const partition = partitionOf([req.key]);
+      const answer = (v: { value: Uint8Array; version: string } | undefined) => ({
+        found: v !== undefined,
+        value: v?.value ?? new Uint8Array(),
+        version: v?.version ?? "",
       });
       if (mode === "linearizable") {
         return await leaderCall(
@@ -182,11 +322,9 @@ export function createKvService(
       }
       // Follower and stale reads: any replica serves them, this one if it is one.
       if (host.isReplica(partition)) {
-        try {
-          return answer(await host.get(req.key, mode, ctx.signal));
-        } catch (error) {
-          throw toConnectError(error);
-        }
+        return answer(await local(() => host.get(req.key, mode, ctx.signal)).catch((e) => {
+          throw toConnectError(e);
+        }));
       }
       const target = forwardTarget(partition, ctx, "this node is not a replica");
       return await clientFor(target).get(req, forwardOptions(ctx)).catch((e) => {

@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NodeId } from "../raft/types.ts";
-import { MultiRaftHost } from "../partition/multi_raft_host.ts";
+import { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { CompactionPolicy } from "../partition/compaction.ts";
 import { FileStorage } from "../storage/file_storage.ts";
 import { KvStorage } from "../storage/kv_storage.ts";

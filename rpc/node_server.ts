@@ -7,7 +7,7 @@
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { NodeId } from "../raft/types.ts";
-import type { MultiRaftHost } from "../partition/multi_raft_host.ts";
+import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { AdminService } from "./gen/prkdb/v1/admin_pb.ts";
@@ -16,6 +16,7 @@ import { ReplicationService } from "./gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
+import { partitionChange } from "./partition_change.ts";
 import { decodeRaftMessage, MalformedMessageError, type RaftRpc, rpcFor } from "./raft_codec.ts";
 
 /** Options for {@linkcode startNodeServer}. */
@@ -132,12 +133,7 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
       }
       return {
         appliedIndex: BigInt(feed.appliedIndex),
-        changes: feed.changes.map((c) => ({
-          index: BigInt(c.index),
-          op: c.command?.op ?? "",
-          key: c.command?.key ?? new Uint8Array(),
-          value: c.command?.op === "put" ? c.command.value : new Uint8Array(),
-        })),
+        changes: feed.entries.map(partitionChange),
       };
     },
   });

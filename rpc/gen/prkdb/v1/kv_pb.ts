@@ -15,7 +15,44 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/kv.proto.
  */
 export const file_prkdb_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiKAoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwiLwoLUHV0UmVzcG9uc2USEQoJcGFydGl0aW9uGAEgASgNEg0KBWluZGV4GAIgASgEIkAKCkdldFJlcXVlc3QSCwoDa2V5GAEgASgMEiUKCXJlYWRfbW9kZRgCIAEoDjISLnBya2RiLnYxLlJlYWRNb2RlIisKC0dldFJlc3BvbnNlEg0KBWZvdW5kGAEgASgIEg0KBXZhbHVlGAIgASgMIhwKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgMIh8KDkRlbGV0ZVJlc3BvbnNlEg0KBWZvdW5kGAEgASgIIhQKEkNsdXN0ZXJJbmZvUmVxdWVzdCInCghOb2RlSW5mbxIKCgJpZBgBIAEoDRIPCgdhZGRyZXNzGAIgASgJImgKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgNEhAKCHJlcGxpY2FzGAIgAygNEg4KBmxlYWRlchgDIAEoDRIMCgR0ZXJtGAQgASgEEhQKDGNvbW1pdF9pbmRleBgFIAEoBCJzChNDbHVzdGVySW5mb1Jlc3BvbnNlEiEKBW5vZGVzGAEgAygLMhIucHJrZGIudjEuTm9kZUluZm8SKwoKcGFydGl0aW9ucxgCIAMoCzIXLnBya2RiLnYxLlBhcnRpdGlvbkluZm8SDAoEbm9kZRgDIAEoDSpTCghSZWFkTW9kZRIaChZSRUFEX01PREVfTElORUFSSVpBQkxFEAASFgoSUkVBRF9NT0RFX0ZPTExPV0VSEAESEwoPUkVBRF9NT0RFX1NUQUxFEAIy/AEKCUt2U2VydmljZRIyCgNQdXQSFC5wcmtkYi52MS5QdXRSZXF1ZXN0GhUucHJrZGIudjEuUHV0UmVzcG9uc2USMgoDR2V0EhQucHJrZGIudjEuR2V0UmVxdWVzdBoVLnBya2RiLnYxLkdldFJlc3BvbnNlEjsKBkRlbGV0ZRIXLnBya2RiLnYxLkRlbGV0ZVJlcXVlc3QaGC5wcmtkYi52MS5EZWxldGVSZXNwb25zZRJKCgtDbHVzdGVySW5mbxIcLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVxdWVzdBodLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiPAoHU2Vzc2lvbhIKCgJpZBgBIAEoBBILCgNzZXEYAiABKAQSGAoQZmlyc3RfaW5jb21wbGV0ZRgDIAEoBCJ0CgpQdXRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIiCgdzZXNzaW9uGAMgASgLMhEucHJrZGIudjEuU2Vzc2lvbhIXCgppZl92ZXJzaW9uGAQgASgJSACIAQFCDQoLX2lmX3ZlcnNpb24iTAoLUHV0UmVzcG9uc2USEQoJcGFydGl0aW9uGAEgASgNEg0KBWluZGV4GAIgASgEEgoKAm9rGAMgASgIEg8KB3ZlcnNpb24YBCABKAkiQAoKR2V0UmVxdWVzdBILCgNrZXkYASABKAwSJQoJcmVhZF9tb2RlGAIgASgOMhIucHJrZGIudjEuUmVhZE1vZGUiPAoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoCSJoCg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoDBIiCgdzZXNzaW9uGAIgASgLMhEucHJrZGIudjEuU2Vzc2lvbhIXCgppZl92ZXJzaW9uGAMgASgJSACIAQFCDQoLX2lmX3ZlcnNpb24iTQoORGVsZXRlUmVzcG9uc2USDQoFZm91bmQYASABKAgSCgoCb2sYAiABKAgSEQoJcGFydGl0aW9uGAMgASgNEg0KBWluZGV4GAQgASgEIiUKBUNoZWNrEgsKA2tleRgBIAEoDBIPCgd2ZXJzaW9uGAIgASgJInQKCE11dGF0aW9uEiUKBHR5cGUYASABKA4yFy5wcmtkYi52MS5NdXRhdGlvbi5UeXBlEgsKA2tleRgCIAEoDBINCgV2YWx1ZRgDIAEoDCIlCgRUeXBlEgwKCFRZUEVfU0VUEAASDwoLVFlQRV9ERUxFVEUQASJ7Cg1BdG9taWNSZXF1ZXN0Eh8KBmNoZWNrcxgBIAMoCzIPLnBya2RiLnYxLkNoZWNrEiUKCW11dGF0aW9ucxgCIAMoCzISLnBya2RiLnYxLk11dGF0aW9uEiIKB3Nlc3Npb24YAyABKAsyES5wcmtkYi52MS5TZXNzaW9uImUKDkF0b21pY1Jlc3BvbnNlEgoKAm9rGAEgASgIEg8KB3ZlcnNpb24YAiABKAkSFAoMZmFpbGVkX2NoZWNrGAMgASgNEhEKCXBhcnRpdGlvbhgEIAEoDRINCgVpbmRleBgFIAEoBCI7ChJPcGVuU2Vzc2lvblJlcXVlc3QSEQoJcGFydGl0aW9uGAEgASgNEhIKCnRpbWVvdXRfbXMYAiABKA0iNQoTT3BlblNlc3Npb25SZXNwb25zZRIKCgJpZBgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIhQKEkNsdXN0ZXJJbmZvUmVxdWVzdCInCghOb2RlSW5mbxIKCgJpZBgBIAEoDRIPCgdhZGRyZXNzGAIgASgJImgKDVBhcnRpdGlvbkluZm8SEQoJcGFydGl0aW9uGAEgASgNEhAKCHJlcGxpY2FzGAIgAygNEg4KBmxlYWRlchgDIAEoDRIMCgR0ZXJtGAQgASgEEhQKDGNvbW1pdF9pbmRleBgFIAEoBCJzChNDbHVzdGVySW5mb1Jlc3BvbnNlEiEKBW5vZGVzGAEgAygLMhIucHJrZGIudjEuTm9kZUluZm8SKwoKcGFydGl0aW9ucxgCIAMoCzIXLnBya2RiLnYxLlBhcnRpdGlvbkluZm8SDAoEbm9kZRgDIAEoDSpTCghSZWFkTW9kZRIaChZSRUFEX01PREVfTElORUFSSVpBQkxFEAASFgoSUkVBRF9NT0RFX0ZPTExPV0VSEAESEwoPUkVBRF9NT0RFX1NUQUxFEAIyhQMKCUt2U2VydmljZRIyCgNQdXQSFC5wcmtkYi52MS5QdXRSZXF1ZXN0GhUucHJrZGIudjEuUHV0UmVzcG9uc2USMgoDR2V0EhQucHJrZGIudjEuR2V0UmVxdWVzdBoVLnBya2RiLnYxLkdldFJlc3BvbnNlEjsKBkRlbGV0ZRIXLnBya2RiLnYxLkRlbGV0ZVJlcXVlc3QaGC5wcmtkYi52MS5EZWxldGVSZXNwb25zZRI7CgZBdG9taWMSFy5wcmtkYi52MS5BdG9taWNSZXF1ZXN0GhgucHJrZGIudjEuQXRvbWljUmVzcG9uc2USSgoLT3BlblNlc3Npb24SHC5wcmtkYi52MS5PcGVuU2Vzc2lvblJlcXVlc3QaHS5wcmtkYi52MS5PcGVuU2Vzc2lvblJlc3BvbnNlEkoKC0NsdXN0ZXJJbmZvEhwucHJrZGIudjEuQ2x1c3RlckluZm9SZXF1ZXN0Gh0ucHJrZGIudjEuQ2x1c3RlckluZm9SZXNwb25zZWIGcHJvdG8z");
+
+/**
+ * A write's place in a client session: the partition applies a write at most once per
+ * (session, seq), and answers a retry with the first result. Without a session, each request
+ * is proposed once, and a retried request may be applied again.
+ *
+ * @generated from message prkdb.v1.Session
+ */
+export type Session = Message<"prkdb.v1.Session"> & {
+  /**
+   * From OpenSession on the key's partition.
+   *
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * The write's number in the session, from 1; a retry resends the same number.
+   *
+   * @generated from field: uint64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * The client has the results of every write below this number: the partition forgets them.
+   *
+   * @generated from field: uint64 first_incomplete = 3;
+   */
+  firstIncomplete: bigint;
+};
+
+/**
+ * Describes the message prkdb.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 0);
 
 /**
  * @generated from message prkdb.v1.PutRequest
@@ -30,6 +67,18 @@ export type PutRequest = Message<"prkdb.v1.PutRequest"> & {
    * @generated from field: bytes value = 2;
    */
   value: Uint8Array;
+
+  /**
+   * @generated from field: prkdb.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+
+  /**
+   * Apply only if the key is at this version; "" means only if the key is absent.
+   *
+   * @generated from field: optional string if_version = 4;
+   */
+  ifVersion?: string | undefined;
 };
 
 /**
@@ -37,7 +86,7 @@ export type PutRequest = Message<"prkdb.v1.PutRequest"> & {
  * Use `create(PutRequestSchema)` to create a new message.
  */
 export const PutRequestSchema: GenMessage<PutRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 0);
+  messageDesc(file_prkdb_v1_kv, 1);
 
 /**
  * @generated from message prkdb.v1.PutResponse
@@ -52,6 +101,20 @@ export type PutResponse = Message<"prkdb.v1.PutResponse"> & {
    * @generated from field: uint64 index = 2;
    */
   index: bigint;
+
+  /**
+   * False when if_version did not hold: nothing was written.
+   *
+   * @generated from field: bool ok = 3;
+   */
+  ok: boolean;
+
+  /**
+   * The key's new version (20 hex digits) when written.
+   *
+   * @generated from field: string version = 4;
+   */
+  version: string;
 };
 
 /**
@@ -59,7 +122,7 @@ export type PutResponse = Message<"prkdb.v1.PutResponse"> & {
  * Use `create(PutResponseSchema)` to create a new message.
  */
 export const PutResponseSchema: GenMessage<PutResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 1);
+  messageDesc(file_prkdb_v1_kv, 2);
 
 /**
  * @generated from message prkdb.v1.GetRequest
@@ -81,7 +144,7 @@ export type GetRequest = Message<"prkdb.v1.GetRequest"> & {
  * Use `create(GetRequestSchema)` to create a new message.
  */
 export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 2);
+  messageDesc(file_prkdb_v1_kv, 3);
 
 /**
  * @generated from message prkdb.v1.GetResponse
@@ -96,6 +159,13 @@ export type GetResponse = Message<"prkdb.v1.GetResponse"> & {
    * @generated from field: bytes value = 2;
    */
   value: Uint8Array;
+
+  /**
+   * The version of the key's last write, when found.
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
 };
 
 /**
@@ -103,7 +173,7 @@ export type GetResponse = Message<"prkdb.v1.GetResponse"> & {
  * Use `create(GetResponseSchema)` to create a new message.
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 3);
+  messageDesc(file_prkdb_v1_kv, 4);
 
 /**
  * @generated from message prkdb.v1.DeleteRequest
@@ -113,6 +183,18 @@ export type DeleteRequest = Message<"prkdb.v1.DeleteRequest"> & {
    * @generated from field: bytes key = 1;
    */
   key: Uint8Array;
+
+  /**
+   * @generated from field: prkdb.v1.Session session = 2;
+   */
+  session?: Session | undefined;
+
+  /**
+   * Delete only if the key is at this version; "" means only if the key is absent.
+   *
+   * @generated from field: optional string if_version = 3;
+   */
+  ifVersion?: string | undefined;
 };
 
 /**
@@ -120,16 +202,35 @@ export type DeleteRequest = Message<"prkdb.v1.DeleteRequest"> & {
  * Use `create(DeleteRequestSchema)` to create a new message.
  */
 export const DeleteRequestSchema: GenMessage<DeleteRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 4);
+  messageDesc(file_prkdb_v1_kv, 5);
 
 /**
  * @generated from message prkdb.v1.DeleteResponse
  */
 export type DeleteResponse = Message<"prkdb.v1.DeleteResponse"> & {
   /**
+   * Whether the key existed (for a retried write of a session: when the delete first applied).
+   *
    * @generated from field: bool found = 1;
    */
   found: boolean;
+
+  /**
+   * False when if_version did not hold: nothing was deleted.
+   *
+   * @generated from field: bool ok = 2;
+   */
+  ok: boolean;
+
+  /**
+   * @generated from field: uint32 partition = 3;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: uint64 index = 4;
+   */
+  index: bigint;
 };
 
 /**
@@ -137,7 +238,202 @@ export type DeleteResponse = Message<"prkdb.v1.DeleteResponse"> & {
  * Use `create(DeleteResponseSchema)` to create a new message.
  */
 export const DeleteResponseSchema: GenMessage<DeleteResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 5);
+  messageDesc(file_prkdb_v1_kv, 6);
+
+/**
+ * A condition: the key must be at `version`, or absent when `version` is "".
+ *
+ * @generated from message prkdb.v1.Check
+ */
+export type Check = Message<"prkdb.v1.Check"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: string version = 2;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message prkdb.v1.Check.
+ * Use `create(CheckSchema)` to create a new message.
+ */
+export const CheckSchema: GenMessage<Check> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 7);
+
+/**
+ * @generated from message prkdb.v1.Mutation
+ */
+export type Mutation = Message<"prkdb.v1.Mutation"> & {
+  /**
+   * @generated from field: prkdb.v1.Mutation.Type type = 1;
+   */
+  type: Mutation_Type;
+
+  /**
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 3;
+   */
+  value: Uint8Array;
+};
+
+/**
+ * Describes the message prkdb.v1.Mutation.
+ * Use `create(MutationSchema)` to create a new message.
+ */
+export const MutationSchema: GenMessage<Mutation> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 8);
+
+/**
+ * @generated from enum prkdb.v1.Mutation.Type
+ */
+export enum Mutation_Type {
+  /**
+   * Set the key to value.
+   *
+   * @generated from enum value: TYPE_SET = 0;
+   */
+  SET = 0,
+
+  /**
+   * Delete the key.
+   *
+   * @generated from enum value: TYPE_DELETE = 1;
+   */
+  DELETE = 1,
+}
+
+/**
+ * Describes the enum prkdb.v1.Mutation.Type.
+ */
+export const Mutation_TypeSchema: GenEnum<Mutation_Type> = /*@__PURE__*/
+  enumDesc(file_prkdb_v1_kv, 8, 0);
+
+/**
+ * Checks and mutations applied as one log entry, all or nothing. Every key must fall into one
+ * partition: give related keys the same hash tag ("{user:42}:a", "{user:42}:b").
+ *
+ * @generated from message prkdb.v1.AtomicRequest
+ */
+export type AtomicRequest = Message<"prkdb.v1.AtomicRequest"> & {
+  /**
+   * @generated from field: repeated prkdb.v1.Check checks = 1;
+   */
+  checks: Check[];
+
+  /**
+   * @generated from field: repeated prkdb.v1.Mutation mutations = 2;
+   */
+  mutations: Mutation[];
+
+  /**
+   * @generated from field: prkdb.v1.Session session = 3;
+   */
+  session?: Session | undefined;
+};
+
+/**
+ * Describes the message prkdb.v1.AtomicRequest.
+ * Use `create(AtomicRequestSchema)` to create a new message.
+ */
+export const AtomicRequestSchema: GenMessage<AtomicRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 9);
+
+/**
+ * @generated from message prkdb.v1.AtomicResponse
+ */
+export type AtomicResponse = Message<"prkdb.v1.AtomicResponse"> & {
+  /**
+   * False when a check did not hold: nothing changed, and failed_check says which.
+   *
+   * @generated from field: bool ok = 1;
+   */
+  ok: boolean;
+
+  /**
+   * The version every mutated key now has, when ok.
+   *
+   * @generated from field: string version = 2;
+   */
+  version: string;
+
+  /**
+   * The index of the check that failed (in the request's order), when not ok.
+   *
+   * @generated from field: uint32 failed_check = 3;
+   */
+  failedCheck: number;
+
+  /**
+   * @generated from field: uint32 partition = 4;
+   */
+  partition: number;
+
+  /**
+   * @generated from field: uint64 index = 5;
+   */
+  index: bigint;
+};
+
+/**
+ * Describes the message prkdb.v1.AtomicResponse.
+ * Use `create(AtomicResponseSchema)` to create a new message.
+ */
+export const AtomicResponseSchema: GenMessage<AtomicResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 10);
+
+/**
+ * @generated from message prkdb.v1.OpenSessionRequest
+ */
+export type OpenSessionRequest = Message<"prkdb.v1.OpenSessionRequest"> & {
+  /**
+   * @generated from field: uint32 partition = 1;
+   */
+  partition: number;
+
+  /**
+   * How long the session may stay idle before it expires. 0 means the default, 10 minutes.
+   *
+   * @generated from field: uint32 timeout_ms = 2;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message prkdb.v1.OpenSessionRequest.
+ * Use `create(OpenSessionRequestSchema)` to create a new message.
+ */
+export const OpenSessionRequestSchema: GenMessage<OpenSessionRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 11);
+
+/**
+ * @generated from message prkdb.v1.OpenSessionResponse
+ */
+export type OpenSessionResponse = Message<"prkdb.v1.OpenSessionResponse"> & {
+  /**
+   * @generated from field: uint64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: uint32 timeout_ms = 2;
+   */
+  timeoutMs: number;
+};
+
+/**
+ * Describes the message prkdb.v1.OpenSessionResponse.
+ * Use `create(OpenSessionResponseSchema)` to create a new message.
+ */
+export const OpenSessionResponseSchema: GenMessage<OpenSessionResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 12);
 
 /**
  * @generated from message prkdb.v1.ClusterInfoRequest
@@ -150,7 +446,7 @@ export type ClusterInfoRequest = Message<"prkdb.v1.ClusterInfoRequest"> & {
  * Use `create(ClusterInfoRequestSchema)` to create a new message.
  */
 export const ClusterInfoRequestSchema: GenMessage<ClusterInfoRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 6);
+  messageDesc(file_prkdb_v1_kv, 13);
 
 /**
  * @generated from message prkdb.v1.NodeInfo
@@ -172,7 +468,7 @@ export type NodeInfo = Message<"prkdb.v1.NodeInfo"> & {
  * Use `create(NodeInfoSchema)` to create a new message.
  */
 export const NodeInfoSchema: GenMessage<NodeInfo> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 7);
+  messageDesc(file_prkdb_v1_kv, 14);
 
 /**
  * @generated from message prkdb.v1.PartitionInfo
@@ -211,7 +507,7 @@ export type PartitionInfo = Message<"prkdb.v1.PartitionInfo"> & {
  * Use `create(PartitionInfoSchema)` to create a new message.
  */
 export const PartitionInfoSchema: GenMessage<PartitionInfo> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 8);
+  messageDesc(file_prkdb_v1_kv, 15);
 
 /**
  * @generated from message prkdb.v1.ClusterInfoResponse
@@ -240,7 +536,7 @@ export type ClusterInfoResponse = Message<"prkdb.v1.ClusterInfoResponse"> & {
  * Use `create(ClusterInfoResponseSchema)` to create a new message.
  */
 export const ClusterInfoResponseSchema: GenMessage<ClusterInfoResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 9);
+  messageDesc(file_prkdb_v1_kv, 16);
 
 /**
  * @generated from enum prkdb.v1.ReadMode
@@ -301,6 +597,22 @@ export const KvService: GenService<{
     methodKind: "unary";
     input: typeof DeleteRequestSchema;
     output: typeof DeleteResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.Atomic
+   */
+  atomic: {
+    methodKind: "unary";
+    input: typeof AtomicRequestSchema;
+    output: typeof AtomicResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.OpenSession
+   */
+  openSession: {
+    methodKind: "unary";
+    input: typeof OpenSessionRequestSchema;
+    output: typeof OpenSessionResponseSchema;
   },
   /**
    * @generated from rpc prkdb.v1.KvService.ClusterInfo

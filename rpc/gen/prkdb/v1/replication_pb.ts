@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/replication.proto.
  */
 export const file_prkdb_v1_replication: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiSgoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNImkKEkdldENoYW5nZXNSZXNwb25zZRIhCgdjaGFuZ2VzGAEgAygLMhAucHJrZGIudjEuQ2hhbmdlEhUKDWxlYWRlcl9vZmZzZXQYAiABKAQSGQoRbmV4dF90aW1lc3RhbXBfbXMYAyABKAQiSAoPUGFydGl0aW9uQ2hhbmdlEg0KBWluZGV4GAEgASgEEgoKAm9wGAIgASgJEgsKA2tleRgDIAEoDBINCgV2YWx1ZRgEIAEoDCJlChpHZXRQYXJ0aXRpb25DaGFuZ2VzUmVxdWVzdBIQCghmb2xsb3dlchgBIAEoCRIRCglwYXJ0aXRpb24YAiABKA0SEwoLYWZ0ZXJfaW5kZXgYAyABKAQSDQoFbGltaXQYBCABKA0iigEKG0dldFBhcnRpdGlvbkNoYW5nZXNSZXNwb25zZRIqCgdjaGFuZ2VzGAEgAygLMhkucHJrZGIudjEuUGFydGl0aW9uQ2hhbmdlEhUKDWFwcGxpZWRfaW5kZXgYAiABKAQSEAoIc25hcHNob3QYAyABKAwSFgoOc25hcHNob3RfaW5kZXgYBCABKAQywQEKElJlcGxpY2F0aW9uU2VydmljZRJHCgpHZXRDaGFuZ2VzEhsucHJrZGIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHC5wcmtkYi52MS5HZXRDaGFuZ2VzUmVzcG9uc2USYgoTR2V0UGFydGl0aW9uQ2hhbmdlcxIkLnBya2RiLnYxLkdldFBhcnRpdGlvbkNoYW5nZXNSZXF1ZXN0GiUucHJrZGIudjEuR2V0UGFydGl0aW9uQ2hhbmdlc1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiSgoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNImkKEkdldENoYW5nZXNSZXNwb25zZRIhCgdjaGFuZ2VzGAEgAygLMhAucHJrZGIudjEuQ2hhbmdlEhUKDWxlYWRlcl9vZmZzZXQYAiABKAQSGQoRbmV4dF90aW1lc3RhbXBfbXMYAyABKAQiWQoPUGFydGl0aW9uQ2hhbmdlEg0KBWluZGV4GAEgASgEEgoKAm9wGAIgASgJEgsKA2tleRgDIAEoDBINCgV2YWx1ZRgEIAEoDBIPCgdjb21tYW5kGAUgASgMImUKGkdldFBhcnRpdGlvbkNoYW5nZXNSZXF1ZXN0EhAKCGZvbGxvd2VyGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRITCgthZnRlcl9pbmRleBgDIAEoBBINCgVsaW1pdBgEIAEoDSKKAQobR2V0UGFydGl0aW9uQ2hhbmdlc1Jlc3BvbnNlEioKB2NoYW5nZXMYASADKAsyGS5wcmtkYi52MS5QYXJ0aXRpb25DaGFuZ2USFQoNYXBwbGllZF9pbmRleBgCIAEoBBIQCghzbmFwc2hvdBgDIAEoDBIWCg5zbmFwc2hvdF9pbmRleBgEIAEoBDLBAQoSUmVwbGljYXRpb25TZXJ2aWNlEkcKCkdldENoYW5nZXMSGy5wcmtkYi52MS5HZXRDaGFuZ2VzUmVxdWVzdBocLnBya2RiLnYxLkdldENoYW5nZXNSZXNwb25zZRJiChNHZXRQYXJ0aXRpb25DaGFuZ2VzEiQucHJrZGIudjEuR2V0UGFydGl0aW9uQ2hhbmdlc1JlcXVlc3QaJS5wcmtkYi52MS5HZXRQYXJ0aXRpb25DaGFuZ2VzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message prkdb.v1.Change
@@ -142,7 +142,9 @@ export type PartitionChange = Message<"prkdb.v1.PartitionChange"> & {
   index: bigint;
 
   /**
-   * "put", "delete", or "" for an entry that changes nothing (a leader's no-op).
+   * "put" or "delete" for an unconditional single-key write (key and value are set), "write"
+   * for any other write (conditions, atomic batches), "session" for a session opening, or ""
+   * for an entry that changes nothing (a leader's no-op).
    *
    * @generated from field: string op = 2;
    */
@@ -157,6 +159,14 @@ export type PartitionChange = Message<"prkdb.v1.PartitionChange"> & {
    * @generated from field: bytes value = 4;
    */
   value: Uint8Array;
+
+  /**
+   * The log entry's command, exactly as the partition applied it. A reader that applies these
+   * in order to its own state machine reaches the same state, versions and sessions included.
+   *
+   * @generated from field: bytes command = 5;
+   */
+  command: Uint8Array;
 };
 
 /**

@@ -1,0 +1,183 @@
+/**
+ * One partition's replica on this node: its Raft node, its state machine, and the client
+ * requests waiting on them. It carries out steps 3 and 4 of the Ready contract for its
+ * partition (apply, then settle writes and release reads); the round does the steps that all
+ * partitions share (persist in one write, send in one batch per peer).
+ *
+ * @module
+ */
+import type { RaftNode } from "../raft/node.ts";
+import type { Ready } from "../raft/ready.ts";
+import { type CompactionPolicy, shouldCompact } from "../partition/compaction.ts";
+import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
+import { KvStateMachine } from "../partition/kv_state_machine.ts";
+import type { PendingRead, PendingWrite } from "./requests.ts";
+
+/**
+ * What applying a Ready did, for the host's telemetry.
+ *
+ * @example Usage
+ * ```ts
+ * import type { AppliedSummary } from "@prkdb/prkdb/runtime";
+ * const s: AppliedSummary = { writes: 0, duplicates: 0 };
+ * ```
+ */
+export interface AppliedSummary {
+  /** Client writes applied. */
+  readonly writes: number;
+  /** Session duplicates answered from the session table. */
+  readonly duplicates: number;
+}
+
+/**
+ * A partition replica.
+ *
+ * @example Usage
+ * ```ts
+ * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+ * import { Replica } from "@prkdb/prkdb/runtime";
+ * const replica = new Replica(0, new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) }));
+ * console.log(replica.sm.appliedIndex); // 0
+ * ```
+ */
+export class Replica {
+  /** The partition. */
+  readonly partition: number;
+  /** Its Raft node. */
+  readonly node: RaftNode;
+  /** Its state machine. */
+  readonly sm: KvStateMachine;
+  /** Writes waiting for their entry, by log index. */
+  readonly writes: Map<number, PendingWrite> = new Map();
+  /** Reads waiting for their read index, by read context. */
+  readonly reads: Map<number, PendingRead> = new Map();
+  /** Set when an entry could not be applied: the replica stops, and health says why. */
+  fatal: Error | undefined;
+
+  /**
+   * Creates the replica.
+   *
+   * @param partition The partition.
+   * @param node Its Raft node, already recovered from storage.
+   * @param snapshot The recovered snapshot's state machine data, if any.
+   */
+  constructor(partition: number, node: RaftNode, snapshot?: Uint8Array) {
+    this.partition = partition;
+    this.node = node;
+    this.sm = new KvStateMachine(partition);
+    if (snapshot) this.sm.restore(snapshot);
+  }
+
+  /**
+   * Tracks a write proposed at `index` in `term`. A write already waiting at that index was
+   * cut from the log by an election that this node won again; its entry may still survive on
+   * other nodes and commit, so its fate is unknown.
+   *
+   * @param index The proposal's log index.
+   * @param write Its callbacks.
+   * @returns How to stop tracking it.
+   */
+  trackWrite(index: number, write: PendingWrite): () => void {
+    const older = this.writes.get(index);
+    if (older) {
+      older.reject(
+        new OutcomeUnknownError(`Partition ${this.partition}: its log entry was overwritten`),
+      );
+    }
+    this.writes.set(index, write);
+    return () => {
+      if (this.writes.get(index) === write) this.writes.delete(index);
+    };
+  }
+
+  /**
+   * Steps 3 and 4 of the Ready contract: restore a newer snapshot, apply committed entries and
+   * settle the writes waiting on them, then note confirmed read indexes and release the reads
+   * whose index is applied.
+   *
+   * @param rd The Ready, already persisted and sent.
+   * @returns What was applied.
+   */
+  apply(rd: Ready): AppliedSummary {
+    if (rd.snapshot && rd.snapshot.meta.index > this.sm.appliedIndex) {
+      this.sm.restore(rd.snapshot.data);
+      // Our proposals the snapshot covers: committed or overwritten, we cannot tell which.
+      for (const [index, w] of this.writes) {
+        if (index > rd.snapshot.meta.index) continue;
+        this.writes.delete(index);
+        w.reject(
+          new OutcomeUnknownError(
+            `Partition ${this.partition}: a snapshot from the leader replaced the log`,
+          ),
+        );
+      }
+    }
+    let writes = 0;
+    let duplicates = 0;
+    for (const e of rd.committedEntries) {
+      const result = this.sm.apply(e);
+      if (result.op === "write") {
+        if (result.duplicate) duplicates++;
+        else writes++;
+      }
+      const w = this.writes.get(e.index);
+      if (!w) continue;
+      this.writes.delete(e.index);
+      if (e.term === w.term) w.resolve(result);
+      else {
+        // Another leader's entry was committed at our index: ours never will be (Log Matching).
+        w.reject(
+          new UnavailableError(
+            `Partition ${this.partition}: the write was lost in a leader change and not applied; retry`,
+          ),
+        );
+      }
+    }
+    for (const rs of rd.readStates) {
+      const read = this.reads.get(rs.context);
+      if (read) read.index = rs.index;
+    }
+    for (const context of rd.droppedReads) {
+      this.reads.get(context)?.reject(
+        new UnavailableError(`Partition ${this.partition}: leadership changed during the read; retry`),
+      );
+    }
+    this.releaseReads();
+    return { writes, duplicates };
+  }
+
+  /** Releases every read whose confirmed index the state machine has applied. */
+  releaseReads(): void {
+    for (const read of this.reads.values()) {
+      if (read.index > 0 && this.sm.appliedIndex >= read.index) read.resolve();
+    }
+  }
+
+  /**
+   * Compacts the log into a snapshot of the state machine when the policy says so.
+   *
+   * @param policy When to compact.
+   * @returns The snapshot's index and data, or `undefined` when it was not time.
+   */
+  maybeCompact(policy: CompactionPolicy | undefined): { index: number; data: Uint8Array } | undefined {
+    if (!policy) return undefined;
+    const status = this.node.status();
+    if (!shouldCompact(status, policy)) return undefined;
+    const data = this.sm.snapshot();
+    this.node.compact(status.lastApplied, data);
+    return { index: status.lastApplied, data };
+  }
+
+  /**
+   * Fails every waiting request.
+   *
+   * @param write The error for waiting writes (their fate is usually unknown).
+   * @param read The error for waiting reads.
+   */
+  failAll(write: Error, read: Error): void {
+    for (const w of this.writes.values()) w.reject(write);
+    for (const r of this.reads.values()) r.reject(read);
+    this.writes.clear();
+    this.reads.clear();
+  }
+}

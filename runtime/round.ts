@@ -1,0 +1,123 @@
+/**
+ * One round of the Ready contract for every partition of a node that has work:
+ *
+ * 1. **persist** every partition's hard state, snapshot and entries in **one** storage write
+ *    (group commit: one fsync however many partitions wrote);
+ * 2. **send** every message, one batch per peer for all partitions;
+ * 3. **apply** committed entries, settle writes, release reads (each {@linkcode Replica});
+ * 4. **advance** each core, then compact logs that passed the compaction policy.
+ *
+ * While a round waits on its fsync, new proposals and messages accumulate and go out together
+ * in the next round: batching and pipelining come from the loop's shape, not from timers.
+ *
+ * @module
+ */
+import type { Ready } from "../raft/ready.ts";
+import type { NodeId } from "../raft/types.ts";
+import type { CompactionPolicy } from "../partition/compaction.ts";
+import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
+import type { PartitionWrite, RaftStorage } from "../storage/raft_storage.ts";
+import { UnavailableError } from "../partition/errors.ts";
+import type { HostObserver } from "./options.ts";
+import type { Replica } from "./replica.ts";
+import type { ReplicationLag } from "./replication_lag.ts";
+
+/**
+ * What a round works with.
+ *
+ * @example Usage
+ * ```ts
+ * import type { RoundContext } from "@prkdb/prkdb/runtime";
+ * ```
+ */
+export interface RoundContext {
+  /** Where every partition persists. */
+  readonly storage: RaftStorage;
+  /** Where messages go. */
+  readonly transport: RaftTransport;
+  /** The time, in milliseconds. */
+  readonly now: () => number;
+  /** When to compact. */
+  readonly compaction?: CompactionPolicy;
+  /** Append times, for lag in seconds. */
+  readonly lag?: ReplicationLag;
+  /** Telemetry. */
+  readonly observer?: HostObserver;
+}
+
+/**
+ * Runs one round over the replicas that have work.
+ *
+ * @param replicas The node's replicas.
+ * @param ctx Storage, transport, clock and telemetry.
+ * @returns Whether any replica had work (so another round may be due).
+ * @throws When storage fails: nothing of this round was sent or acknowledged, and the caller
+ *   must stop serving.
+ *
+ * @example Usage
+ * ```ts
+ * import { runRound } from "@prkdb/prkdb/runtime";
+ * import { MemoryStorage } from "@prkdb/prkdb/storage";
+ * const ctx = { storage: new MemoryStorage(), transport: { send() {}, close: async () => {} }, now: () => 0 };
+ * console.log(await runRound([], ctx)); // false
+ * ```
+ */
+export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): Promise<boolean> {
+  const work: [Replica, Ready][] = [];
+  for (const r of replicas) {
+    if (!r.fatal && r.node.hasReady()) work.push([r, r.node.ready()]);
+  }
+  if (work.length === 0) return false;
+  // 1. Persist everything, for every partition, in one durable write.
+  const writes: PartitionWrite[] = [];
+  for (const [r, rd] of work) {
+    if (rd.hardState || rd.snapshot || rd.truncateFrom !== undefined || rd.entries.length > 0) {
+      writes.push({
+        partition: r.partition,
+        hardState: rd.hardState,
+        snapshot: rd.snapshot,
+        truncateFrom: rd.truncateFrom,
+        entries: rd.entries,
+      });
+    }
+  }
+  if (writes.length > 0) {
+    const started = ctx.now();
+    await ctx.storage.write(writes);
+    ctx.observer?.storageWrite?.((ctx.now() - started) / 1000);
+  }
+  const now = ctx.now();
+  for (const [r, rd] of work) ctx.lag?.record(r, rd.entries[0]?.index, now);
+  // 2. Send, one batch per peer.
+  const outbox = new Map<NodeId, PartitionMessage[]>();
+  for (const [r, rd] of work) {
+    for (const message of rd.messages) {
+      let batch = outbox.get(message.to);
+      if (!batch) outbox.set(message.to, batch = []);
+      batch.push({ partition: r.partition, message });
+    }
+  }
+  for (const [peer, batch] of outbox) ctx.transport.send(peer, batch);
+  // 3. Apply and settle, then 4. advance and compact.
+  for (const [r, rd] of work) {
+    try {
+      const applied = r.apply(rd);
+      if (applied.writes > 0) ctx.observer?.applied?.(r.partition, applied.writes, r.sm.appliedIndex);
+      for (let i = 0; i < applied.duplicates; i++) ctx.observer?.duplicate?.(r.partition);
+    } catch (error) {
+      // An entry that does not apply (a damaged or forged log) stops this partition only, and
+      // loudly: health reports it, and nothing more is applied or acknowledged for it.
+      r.fatal = error as Error;
+      const stopped = new UnavailableError(
+        `Partition ${r.partition} stopped on this node: ${(error as Error).message}`,
+      );
+      r.failAll(stopped, stopped);
+      continue;
+    }
+    if (rd.events.length > 0) ctx.observer?.events?.(r.partition, rd.events);
+    r.node.advance(rd);
+    const snapshot = r.maybeCompact(ctx.compaction);
+    if (snapshot) ctx.observer?.snapshotTaken?.(r.partition, snapshot.index, snapshot.data);
+  }
+  return true;
+}

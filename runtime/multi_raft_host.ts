@@ -27,7 +27,7 @@ import { PartitionMap } from "../partition/placement.ts";
 import type { ReadMode } from "../partition/read_mode.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import { formatVersion } from "../partition/version.ts";
-import { type ChangeFeedPage, changeFeed } from "./change_feed.ts";
+import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
@@ -123,7 +123,9 @@ export class MultiRaftHost {
   /** This node's id. */
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
-  readonly #o: HostOptions & Required<Pick<HostOptions, "tickMs" | "electionTick" | "requestTimeoutMs">>;
+  readonly #o:
+    & HostOptions
+    & Required<Pick<HostOptions, "tickMs" | "electionTick" | "requestTimeoutMs">>;
   readonly #clock: Clock;
   readonly #lag = new ReplicationLag();
   readonly #utilization: LoopUtilization;
@@ -140,7 +142,11 @@ export class MultiRaftHost {
     this.#clock = options.clock ?? systemClock;
     this.#utilization = new LoopUtilization(this.#clock);
     this.nodeId = options.nodeId;
-    this.map = new PartitionMap(options.members, options.partitions ?? 8, options.replicationFactor ?? 3);
+    this.map = new PartitionMap(
+      options.members,
+      options.partitions ?? 8,
+      options.replicationFactor ?? 3,
+    );
   }
 
   /**
@@ -346,7 +352,11 @@ export class MultiRaftHost {
    * @returns The session id.
    */
   async openSession(partition: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const { result } = await this.#propose(partition, (time) => ({ op: "openSession", time, timeoutMs }), signal);
+    const { result } = await this.#propose(
+      partition,
+      (time) => ({ op: "openSession", time, timeoutMs }),
+      signal,
+    );
     if (result.op !== "openSession") throw new RangeError(`Entry is not a session`);
     return result.sessionId;
   }
@@ -379,11 +389,17 @@ export class MultiRaftHost {
         }
         throw error;
       }
-      await awaitRequest<void>(this.#clock, this.#o.requestTimeoutMs, `Read from partition ${partition}`, signal, (resolve, reject) => {
-        replica.reads.set(context, { index: 0, resolve, reject });
-        this.#schedule();
-        return () => replica.reads.delete(context);
-      });
+      await awaitRequest<void>(
+        this.#clock,
+        this.#o.requestTimeoutMs,
+        `Read from partition ${partition}`,
+        signal,
+        (resolve, reject) => {
+          replica.reads.set(context, { index: 0, resolve, reject });
+          this.#schedule();
+          return () => replica.reads.delete(context);
+        },
+      );
     }
     return replica.sm.read(key);
   }
@@ -445,13 +461,17 @@ export class MultiRaftHost {
 
   #replica(partition: number): Replica {
     if (this.#failed) {
-      throw new UnavailableError(`This node stopped serving after a storage failure: ${this.#failed.message}`);
+      throw new UnavailableError(
+        `This node stopped serving after a storage failure: ${this.#failed.message}`,
+      );
     }
     if (this.#stopped) throw new UnavailableError("The node is shutting down");
     const replica = this.#replicas.get(partition);
     if (!replica) throw new WrongNodeError(partition, 0, "does not replicate it");
     if (replica.fatal) {
-      throw new UnavailableError(`Partition ${partition} stopped on this node: ${replica.fatal.message}`);
+      throw new UnavailableError(
+        `Partition ${partition} stopped on this node: ${replica.fatal.message}`,
+      );
     }
     return replica;
   }
@@ -463,7 +483,8 @@ export class MultiRaftHost {
     signal: AbortSignal | undefined,
   ): Promise<{ result: ApplyResult; index: number }> {
     const started = this.#clock.now();
-    const outcome = (o: ProposalOutcome) => this.#o.observer?.proposal?.(partition, o, (this.#clock.now() - started) / 1000);
+    const outcome = (o: ProposalOutcome) =>
+      this.#o.observer?.proposal?.(partition, o, (this.#clock.now() - started) / 1000);
     let replica: Replica;
     let position: { index: number; term: number };
     try {
@@ -473,16 +494,30 @@ export class MultiRaftHost {
       position = replica.node.propose(data);
     } catch (error) {
       outcome("rejected");
-      if (error instanceof NotLeaderError) throw new WrongNodeError(partition, error.leaderId, "is not the leader");
-      if (error instanceof ProposalDroppedError) throw new UnavailableError(`Partition ${partition}: ${error.message}`);
+      if (error instanceof NotLeaderError) {
+        throw new WrongNodeError(partition, error.leaderId, "is not the leader");
+      }
+      if (error instanceof ProposalDroppedError) {
+        throw new UnavailableError(`Partition ${partition}: ${error.message}`);
+      }
       throw error;
     }
     try {
-      const result = await awaitRequest<ApplyResult>(this.#clock, this.#o.requestTimeoutMs, `Write to partition ${partition}`, signal, (resolve, reject) => {
-        const untrack = replica.trackWrite(position.index, { term: position.term, resolve, reject });
-        this.#schedule();
-        return untrack;
-      });
+      const result = await awaitRequest<ApplyResult>(
+        this.#clock,
+        this.#o.requestTimeoutMs,
+        `Write to partition ${partition}`,
+        signal,
+        (resolve, reject) => {
+          const untrack = replica.trackWrite(position.index, {
+            term: position.term,
+            resolve,
+            reject,
+          });
+          this.#schedule();
+          return untrack;
+        },
+      );
       outcome("committed");
       return { result, index: position.index };
     } catch (error) {

@@ -139,7 +139,9 @@ export class Replica {
     }
     for (const context of rd.droppedReads) {
       this.reads.get(context)?.reject(
-        new UnavailableError(`Partition ${this.partition}: leadership changed during the read; retry`),
+        new UnavailableError(
+          `Partition ${this.partition}: leadership changed during the read; retry`,
+        ),
       );
     }
     this.releaseReads();
@@ -159,7 +161,9 @@ export class Replica {
    * @param policy When to compact.
    * @returns The snapshot's index and data, or `undefined` when it was not time.
    */
-  maybeCompact(policy: CompactionPolicy | undefined): { index: number; data: Uint8Array } | undefined {
+  maybeCompact(
+    policy: CompactionPolicy | undefined,
+  ): { index: number; data: Uint8Array } | undefined {
     if (!policy) return undefined;
     const status = this.node.status();
     if (!shouldCompact(status, policy)) return undefined;

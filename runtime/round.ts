@@ -102,7 +102,9 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
   for (const [r, rd] of work) {
     try {
       const applied = r.apply(rd);
-      if (applied.writes > 0) ctx.observer?.applied?.(r.partition, applied.writes, r.sm.appliedIndex);
+      if (applied.writes > 0) {
+        ctx.observer?.applied?.(r.partition, applied.writes, r.sm.appliedIndex);
+      }
       for (let i = 0; i < applied.duplicates; i++) ctx.observer?.duplicate?.(r.partition);
     } catch (error) {
       // An entry that does not apply (a damaged or forged log) stops this partition only, and

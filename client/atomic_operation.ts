@@ -21,8 +21,18 @@ export type KeyLike = string | Uint8Array;
  * ```
  */
 export type CommitResult =
-  | { readonly ok: true; readonly version: string; readonly partition: number; readonly index: number }
-  | { readonly ok: false; readonly failedCheck: number; readonly partition: number; readonly index: number };
+  | {
+    readonly ok: true;
+    readonly version: string;
+    readonly partition: number;
+    readonly index: number;
+  }
+  | {
+    readonly ok: false;
+    readonly failedCheck: number;
+    readonly partition: number;
+    readonly index: number;
+  };
 
 /**
  * One step of an atomic write.

@@ -244,7 +244,8 @@ export class PrkDbClient {
     const r = await this.#write(
       this.#partitionOf(k),
       options,
-      (c, session, signal) => c.put({ key: k, value: bytes(value), session, ifVersion }, { signal }),
+      (c, session, signal) =>
+        c.put({ key: k, value: bytes(value), session, ifVersion }, { signal }),
     );
     return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
@@ -333,7 +334,11 @@ export class PrkDbClient {
     );
     const first = checks[0]?.key ?? mutations[0]?.key;
     if (!first) {
-      throw new PrkDbError("An atomic write needs a check or a mutation", "invalid_argument", false);
+      throw new PrkDbError(
+        "An atomic write needs a check or a mutation",
+        "invalid_argument",
+        false,
+      );
     }
     const r = await this.#write(
       this.#partitionOf(first),

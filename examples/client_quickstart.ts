@@ -30,18 +30,43 @@ console.log(
 );
 
 // Writes are acknowledged once a quorum of the key's partition has them.
-const { partition, index } = await db.put("user:1", JSON.stringify({ name: "Ada", role: "admin" }));
-console.log(`put user:1 -> partition ${partition}, log index ${index}`);
+const { partition, index, version } = await db.put(
+  "user:1",
+  JSON.stringify({ name: "Ada", role: "admin" }),
+);
+console.log(`put user:1 -> partition ${partition}, log index ${index}, version ${version}`);
 
 // Three read modes: linearizable (default, at the leader), follower (ReadIndex), stale (local).
 console.log("linearizable:", await db.getText("user:1"));
 console.log("follower:    ", await db.getText("user:1", { readMode: "follower" }));
 console.log("stale:       ", await db.getText("user:1", { readMode: "stale" }));
 
+// Compare-and-set: a write with ifVersion applies only if nobody wrote the key since.
+const cas = await db.put("user:1", JSON.stringify({ name: "Ada", role: "owner" }), {
+  ifVersion: version,
+});
+const lost = await db.put("user:1", "stale update", { ifVersion: version });
+console.log(`compare-and-set: first ${cas.ok}, second (stale version) ${lost.ok}`);
+
+// Atomic writes: checks and mutations in one log entry, all or nothing. Keys sharing a hash
+// tag ({team:1}) live in the same partition, so one write can cover them.
+const team = await db.get("{team:1}:members");
+const atomic = await db.atomic()
+  .check(team)
+  .set("{team:1}:members", "ada,grace")
+  .set("{team:1}:size", "2")
+  .commit();
+console.log(`atomic: ${atomic.ok ? `committed at ${atomic.version}` : "conflict"}`);
+
 // Bytes work as well as strings; deletes report whether the key existed.
 await db.put(new Uint8Array([0, 1, 2]), new Uint8Array([255]));
-console.log("binary value:", await db.get(new Uint8Array([0, 1, 2])));
-console.log("deleted user:1:", await db.delete("user:1"), "| again:", await db.delete("user:1"));
+console.log("binary value:", (await db.get(new Uint8Array([0, 1, 2]))).value);
+console.log(
+  "deleted user:1:",
+  (await db.delete("user:1")).found,
+  "| again:",
+  (await db.delete("user:1")).found,
+);
 
 // Bad input fails at once with a clear, non-retryable error.
 try {

@@ -10,7 +10,8 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- an example: printing is its job
-import { MemoryNetwork, MultiRaftHost } from "../partition/mod.ts";
+import { MemoryNetwork } from "../partition/mod.ts";
+import { MultiRaftHost } from "../runtime/mod.ts";
 import { MemoryStorage } from "../storage/mod.ts";
 
 const te = new TextEncoder();
@@ -55,17 +56,21 @@ while (survivor.leaderOf(p) === old.nodeId || survivor.leaderOf(p) === 0) {
 }
 const next = hosts.get(survivor.leaderOf(p))!;
 console.log(
-  `...node ${next.nodeId} took over. item:7 = ${td.decode(await next.get(te.encode("item:7")))}`,
+  `...node ${next.nodeId} took over. item:7 = ${
+    td.decode((await next.get(te.encode("item:7")))!.value)
+  }`,
 );
 await next.put(te.encode("item:7"), te.encode("updated while node was away"));
 
 net.isolate(old.nodeId, false);
-while (td.decode(await old.get(te.encode("item:7"), "stale")) !== "updated while node was away") {
+while (
+  td.decode((await old.get(te.encode("item:7"), "stale"))!.value) !== "updated while node was away"
+) {
   await new Promise((r) => setTimeout(r, 20));
 }
 console.log(
   `Node ${old.nodeId} rejoined and caught up: item:7 = "${
-    td.decode(await old.get(te.encode("item:7"), "stale"))
+    td.decode((await old.get(te.encode("item:7"), "stale"))!.value)
   }"`,
 );
 await Promise.all([...hosts.values()].map((h) => h.stop()));

@@ -13,7 +13,7 @@
  */
 // deno-lint-ignore-file no-console -- an example: printing is its job
 import { type Message, RaftNode, SeededRandom } from "../raft/mod.ts";
-import { decodeCommand, encodeCommand, KvStateMachine } from "../partition/mod.ts";
+import { decodeCommand, encodeCommand, KvStateMachine, putCommand } from "../partition/mod.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -42,7 +42,10 @@ function settle(): void {
         machines.get(id)!.apply(e);
         if (e.type === "normal") {
           const cmd = decodeCommand(e.data);
-          console.log(`  node ${id} applies ${e.index}@${e.term}: ${cmd.op} ${td.decode(cmd.key)}`);
+          const what = cmd.op === "write"
+            ? cmd.mutations.map((m) => `${m.type} ${td.decode(m.key)}`).join(", ")
+            : cmd.op;
+          console.log(`  node ${id} applies ${e.index}@${e.term}: ${what}`);
         }
       }
       // 4. Serve reads whose read index this node has applied; the rest wait.
@@ -86,7 +89,7 @@ console.log(
   `\n2. Write through the leader (node ${leader().id}); it commits once a quorum has it.`,
 );
 leader().propose(
-  encodeCommand({ op: "put", key: te.encode("greeting"), value: te.encode("hello, raft") }),
+  encodeCommand(putCommand(te.encode("greeting"), te.encode("hello, raft"))),
 );
 settle();
 
@@ -105,7 +108,7 @@ for (let tick = 0; tick < 40 && ![2, 3].some((id) => nodes.get(id)!.isLeader); t
 
 console.log(`\n5. New leader ${leader().id} still has the acknowledged write, and takes new ones.`);
 leader().propose(
-  encodeCommand({ op: "put", key: te.encode("greeting"), value: te.encode("hello again") }),
+  encodeCommand(putCommand(te.encode("greeting"), te.encode("hello again"))),
 );
 settle();
 for (const id of [2, 3]) {

@@ -401,7 +401,9 @@ class Reader {
   }
   end(): void {
     if (this.at !== this.#bytes.byteLength) {
-      throw new InvalidCommandError(`${this.#bytes.byteLength - this.at} unexpected trailing bytes`);
+      throw new InvalidCommandError(
+        `${this.#bytes.byteLength - this.at} unexpected trailing bytes`,
+      );
     }
   }
 }

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { ByteReader, ByteWriter } from "../storage/binary.ts";
+import type { ByteReader, ByteWriter } from "../storage/binary.ts";
 
 /**
  * The result of one write, as stored for duplicates.

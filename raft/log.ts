@@ -337,13 +337,18 @@ export class RaftLog {
    * (same index and term), the entries after it are kept; otherwise the whole log is replaced
    * (Raft section 7). The snapshot counts as committed and applied.
    *
+   * Storage must drop its entries after the snapshot when the log's own entries after it go,
+   * and also whenever the log holds unstable entries: those may be replacing a conflicting
+   * suffix that storage still holds, possibly past the snapshot, and the unstable entries that
+   * would have overwritten it are now discarded.
+   *
    * @param index The snapshot's last index.
    * @param term The term of that entry.
    * @returns Whether stored entries after the snapshot must be dropped.
    */
   restore(index: number, term: number): boolean {
     const keep = this.term(index) === term;
-    const dropped = !keep && this.lastIndex > index;
+    const dropped = (!keep && this.lastIndex > index) || this.#stableIndex < this.lastIndex;
     if (keep) {
       for (const e of this.#entries.splice(0, index - this.#snapshotIndex)) {
         this.#bytes -= entrySize(e);

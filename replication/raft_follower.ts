@@ -277,7 +277,12 @@ export class RaftFollower {
           })
           : new Uint8Array();
         // In log order only: apply() refuses a gap, so reads stay monotonic.
-        const result = feed.sm.apply({ index, term: 0, type: data.length > 0 ? "normal" : "noop", data });
+        const result = feed.sm.apply({
+          index,
+          term: 0,
+          type: data.length > 0 ? "normal" : "noop",
+          data,
+        });
         if (result.op === "write" && !result.duplicate) this.#changesApplied++;
       }
     } catch (error) {

@@ -33,11 +33,11 @@ import {
 import type { ReadMode as HostReadMode } from "../partition/read_mode.ts";
 import type { MultiRaftHost, WriteResult } from "../runtime/multi_raft_host.ts";
 import {
-  AtomicResponseSchema,
-  DeleteResponseSchema,
+  type AtomicResponseSchema,
+  type DeleteResponseSchema,
   KvService,
   Mutation_Type,
-  PutResponseSchema,
+  type PutResponseSchema,
   ReadMode,
   type Session,
 } from "./gen/prkdb/v1/kv_pb.ts";
@@ -262,7 +262,10 @@ export function createKvService(
       const mutations: Mutation[] = req.mutations.map((m) => {
         if (m.type === Mutation_Type.DELETE) return { type: "delete", key: m.key };
         if (m.type === Mutation_Type.SET) return { type: "set", key: m.key, value: m.value };
-        throw new ConnectError(`mutation type ${m.type} is not a Mutation.Type`, Code.InvalidArgument);
+        throw new ConnectError(
+          `mutation type ${m.type} is not a Mutation.Type`,
+          Code.InvalidArgument,
+        );
       });
       const partition = validWrite(checks, mutations);
       return await leaderCall(
@@ -270,7 +273,10 @@ export function createKvService(
         ctx,
         async () =>
           atomicResponse(
-            await host.atomic(checks, mutations, { session: sessionRef(req.session), signal: ctx.signal }),
+            await host.atomic(checks, mutations, {
+              session: sessionRef(req.session),
+              signal: ctx.signal,
+            }),
           ),
         (target) => clientFor(target).atomic(req, forwardOptions(ctx)),
       );
@@ -322,9 +328,11 @@ export function createKvService(
       }
       // Follower and stale reads: any replica serves them, this one if it is one.
       if (host.isReplica(partition)) {
-        return answer(await local(() => host.get(req.key, mode, ctx.signal)).catch((e) => {
-          throw toConnectError(e);
-        }));
+        return answer(
+          await local(() => host.get(req.key, mode, ctx.signal)).catch((e) => {
+            throw toConnectError(e);
+          }),
+        );
       }
       const target = forwardTarget(partition, ctx, "this node is not a replica");
       return await clientFor(target).get(req, forwardOptions(ctx)).catch((e) => {

@@ -52,6 +52,8 @@ export interface PartitionStatus {
   readonly replicas: readonly NodeId[];
   /** This node's Raft view of it. */
   readonly raft: RaftStatus;
+  /** The index the state machine has applied (it can trail `raft.lastApplied` within a round). */
+  readonly applied: number;
   /** Why this replica stopped, when an entry could not be applied. */
   readonly fatal?: string;
 }
@@ -214,6 +216,7 @@ export class MultiRaftHost {
       partition: r.partition,
       replicas: this.map.replicas(r.partition),
       raft: r.node.status(),
+      applied: r.sm.appliedIndex,
       ...(r.fatal ? { fatal: r.fatal.message } : {}),
     }));
   }

@@ -10,7 +10,8 @@ import type { RaftNode } from "../raft/node.ts";
 import type { Ready } from "../raft/ready.ts";
 import { type CompactionPolicy, shouldCompact } from "../partition/compaction.ts";
 import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
-import { KvStateMachine } from "../partition/kv_state_machine.ts";
+import { type ApplyResult, KvStateMachine } from "../partition/kv_state_machine.ts";
+import type { Entry } from "../raft/entry.ts";
 import type { PendingRead, PendingWrite } from "./requests.ts";
 
 /**
@@ -120,18 +121,7 @@ export class Replica {
         if (result.duplicate) duplicates++;
         else writes++;
       }
-      const w = this.writes.get(e.index);
-      if (!w) continue;
-      this.writes.delete(e.index);
-      if (e.term === w.term) w.resolve(result);
-      else {
-        // Another leader's entry was committed at our index: ours never will be (Log Matching).
-        w.reject(
-          new UnavailableError(
-            `Partition ${this.partition}: the write was lost in a leader change and not applied; retry`,
-          ),
-        );
-      }
+      this.settleWrite(e, result);
     }
     for (const rs of rd.readStates) {
       const read = this.reads.get(rs.context);
@@ -146,6 +136,28 @@ export class Replica {
     }
     this.releaseReads();
     return { writes, duplicates };
+  }
+
+  /**
+   * Settles the write waiting on an applied entry, if any. The entry must be the one the write
+   * proposed: if its term differs, another leader's entry won the index, and by Log Matching
+   * the write can never commit.
+   *
+   * @param e The applied entry.
+   * @param result What applying it did.
+   */
+  settleWrite(e: Entry, result: ApplyResult): void {
+    const w = this.writes.get(e.index);
+    if (!w) return;
+    this.writes.delete(e.index);
+    if (e.term === w.term) w.resolve(result);
+    else {
+      w.reject(
+        new UnavailableError(
+          `Partition ${this.partition}: the write was lost in a leader change and not applied; retry`,
+        ),
+      );
+    }
   }
 
   /** Releases every read whose confirmed index the state machine has applied. */

@@ -57,7 +57,7 @@ export class ByteWriter {
   }
 
   /** A view of everything written (valid until the next write). */
-  view(from = 0, to = this.#len): Uint8Array {
+  view(from = 0, to: number = this.#len): Uint8Array {
     return this.#buf.subarray(from, to);
   }
 }

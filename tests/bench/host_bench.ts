@@ -10,7 +10,8 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
-import { MemoryNetwork, MultiRaftHost } from "../../partition/mod.ts";
+import { MemoryNetwork } from "../../partition/mod.ts";
+import { MultiRaftHost } from "../../runtime/mod.ts";
 import { FileStorage } from "../../storage/mod.ts";
 
 const CLIENTS = 64, SECONDS = 3;

@@ -42,12 +42,12 @@ Deno.test("e2e: writes and reads in all three modes, through Connect JSON and th
     assertEquals(await db.getText("user:7"), "name-7");
     assertEquals(await db.getText("user:7", { readMode: "follower" }), "name-7");
     assertEquals(
-      await db.get(te.encode("user:29"), { readMode: "linearizable" }),
+      (await db.get(te.encode("user:29"), { readMode: "linearizable" })).value,
       te.encode("name-29"),
     );
-    assertEquals(await db.delete("user:7"), true);
+    assertEquals(await db.delete("user:7"), { ok: true, found: true });
     assertEquals(await db.getText("user:7"), undefined);
-    assertEquals(await db.delete("user:7"), false);
+    assertEquals(await db.delete("user:7"), { ok: true, found: false });
   } finally {
     await c.stop();
   }

@@ -1,33 +1,28 @@
 /**
- * The deterministic cluster simulation: Raft nodes over {@linkcode SimNetwork}, with crashes and
- * restarts, partitions, and clients running puts, deletes and linearizable reads (at the leader
- * and at followers) against the key-value state machine. Every step is checked against Raft's
- * safety properties; at the end every key's history is checked for linearizability.
+ * The deterministic cluster simulation: the real runtime ({@linkcode MultiRaftHost}, the same
+ * code a node runs) on hand-driven clocks, over {@linkcode SimNetwork}, with crashes and
+ * restarts, partitions, pauses, and clients that use sessions and retry the way the real client
+ * does. Every step is checked against Raft's safety properties; at the end every key's history,
+ * as the clients saw it, is checked for linearizability. So the check covers what clients are
+ * told: write outcomes, read release, writes lost in leader changes or swallowed by snapshots,
+ * and retried or duplicated writes.
  *
  * Everything random comes from one seed, so a failure replays exactly.
  *
  * @module
  */
-import {
-  type Entry,
-  type Message,
-  NotLeaderError,
-  ProposalDroppedError,
-  type RaftConfig,
-  RaftNode,
-  type Ready,
-  SeededRandom,
-} from "../../raft/mod.ts";
-import { encodeCommand, fnv1a32, KvStateMachine, shouldCompact } from "../../partition/mod.ts";
+import { type Message, SeededRandom } from "../../raft/mod.ts";
 import { RaftEventCounter } from "../../telemetry/mod.ts";
 import { FileStorage } from "../../storage/file_storage.ts";
 import { KvStorage } from "../../storage/kv_storage.ts";
 import { MemoryStorage } from "../../storage/memory_storage.ts";
 import { MutablePartitionState } from "../../storage/partition_state.ts";
-import type { PartitionWrite, RaftStorage } from "../../storage/raft_storage.ts";
+import type { RaftStorage } from "../../storage/raft_storage.ts";
 import { SafetyChecker } from "./invariants.ts";
 import { checkHistory, type KvOperation } from "./linearizability.ts";
 import { type NetworkFaults, SimNetwork } from "./network.ts";
+import { type ClientStats, type Settled, SimClient } from "./sim_client.ts";
+import { CheckedStorage, SimNode } from "./sim_node.ts";
 
 /** What to simulate. */
 export interface SimulationOptions {
@@ -51,12 +46,11 @@ export interface SimulationOptions {
   /** Per-unit probability that a node pauses (a GC pause, SIGSTOP) for 5 to 40 ticks. */
   readonly pauseRate?: number;
   /**
-   * Deliberate runtime bugs, so tests can show the checks catch them:
-   * - `readBeforeApply`: serve a read as soon as its read index is known, before applying it.
-   * - `ackBeforeFsync`: persist each Ready's writes only at the next Ready (a missing fsync),
-   *   while sending its messages at once; a crash loses the unsynced writes.
+   * A deliberate storage bug, so tests can show the checks catch it: `ackBeforeFsync` persists
+   * each write only when the next one comes (a missing fsync); a crash loses it. Runtime bugs
+   * are injected by the tests themselves, into the runtime's classes.
    */
-  readonly bugs?: { readonly readBeforeApply?: boolean; readonly ackBeforeFsync?: boolean };
+  readonly bugs?: { readonly ackBeforeFsync?: boolean };
 }
 
 /** What a finished run saw. */
@@ -71,6 +65,7 @@ export interface SimulationReport {
   readonly snapshots: { taken: number; installed: number };
   readonly pauses: number;
   readonly messages: { sent: number; dropped: number };
+  readonly clients: ClientStats;
   readonly events: Record<string, number>;
 }
 
@@ -86,42 +81,8 @@ export class SimulationFailure extends Error {
 }
 
 const TICK_UNITS = 10;
-const OP_TIMEOUT_UNITS = 400;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-type Pending =
-  | {
-    kind: "write";
-    opIndex: number;
-    client: number;
-    index: number;
-    term: number;
-    deadline: number;
-  }
-  | { kind: "read"; opIndex: number; client: number; key: string; index: number; deadline: number };
-
-/** One simulated server: a Raft node, its state machine, and its pending client requests. */
-class SimServer {
-  readonly node: RaftNode;
-  readonly sm = new KvStateMachine();
-  readonly writes = new Map<number, Pending & { kind: "write" }>(); // by log index
-  readonly reads = new Map<number, Pending & { kind: "read" }>(); // by context
-  /** While `now < pausedUntil` the node neither ticks nor runs; messages to it wait. */
-  pausedUntil = 0;
-  /** With the `ackBeforeFsync` bug: the last Ready's writes, not yet on the disk. */
-  unsynced: Ready | undefined;
-
-  constructor(node: RaftNode) {
-    this.node = node;
-  }
-}
-
-interface Client {
-  readonly id: number;
-  busy: boolean;
-  leaderGuess: number;
-}
+/** Longer than a client's attempt: the runtime's own deadline for a waiting request. */
+const REQUEST_TIMEOUT_UNITS = 400;
 
 /** An operation as it is being recorded; `ret` and the result are filled in as it completes. */
 interface Draft {
@@ -148,19 +109,25 @@ export class Simulation {
   readonly #storages = new Map<number, RaftStorage>();
   #tempDir: string | undefined;
   #snapshotsTaken = 0;
-  readonly #servers = new Map<number, SimServer | undefined>();
+  readonly #nodes = new Map<number, SimNode | undefined>();
   readonly #checker = new SafetyChecker();
   readonly #events = new RaftEventCounter();
   readonly #ops: Draft[] = [];
-  readonly #clients: Client[];
+  readonly #clients: SimClient[];
+  readonly #stats: ClientStats = {
+    retries: 0,
+    duplicatesSent: 0,
+    heldRequests: 0,
+    sessionsOpened: 0,
+  };
   readonly #ids: number[];
+  readonly #sleepers: { at: number; wake: () => void }[] = [];
   #now = 0;
   #clock = 0; // unique logical timestamps for invocations and responses
   #restarts = 0;
   #crashes = 0;
   #partitions = 0;
   #pauses = 0;
-  #nextContext = 1;
   #putCounter = 0;
 
   constructor(options: SimulationOptions) {
@@ -188,9 +155,18 @@ export class Simulation {
     this.#random = new SeededRandom(options.seed);
     this.#net = new SimNetwork(new SeededRandom(options.seed ^ 0x5eed), this.#o.network);
     this.#ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    const world = {
+      random: new SeededRandom(options.seed ^ 0xc11e),
+      ids: this.#ids,
+      node: (id: number) => this.#nodes.get(id),
+      now: () => this.#now,
+      sleep: (units: number) =>
+        new Promise<void>((wake) => this.#sleepers.push({ at: this.#now + units, wake })),
+      stamp: () => ++this.#clock,
+    };
     this.#clients = Array.from(
       { length: this.#o.clients },
-      (_, i) => ({ id: i + 1, busy: false, leaderGuess: 1 }),
+      (_, i) => new SimClient(i + 1, world, this.#stats),
     );
   }
 
@@ -210,6 +186,7 @@ export class Simulation {
       }
       await this.#settle();
       const failure = checkHistory(this.#historyByKey());
+
       if (failure) throw new Error(`history is not linearizable: ${failure}`);
     } catch (error) {
       if (error instanceof SimulationFailure) throw error;
@@ -242,23 +219,24 @@ export class Simulation {
         installed: this.#events.count("SnapshotInstalled"),
       },
       messages: { sent: this.#net.sent, dropped: this.#net.dropped },
+      clients: { ...this.#stats },
       events: this.#events.snapshot(),
     };
   }
 
   /**
-   * Heals the network, restarts every node and lets the cluster settle: a leader must emerge
-   * (liveness), every pending operation must finish, and each key is read once more, so that a
-   * lost acknowledged write shows up in the history.
+   * Heals the network, restarts and wakes every node and lets the cluster settle: a leader
+   * must emerge (liveness), every pending operation must finish, and each key is read once
+   * more, so that a lost acknowledged write shows up in the history.
    */
   async #settle(): Promise<void> {
     this.#net.heal();
     for (const id of this.#ids) {
-      const server = this.#servers.get(id);
-      if (!server) await this.#start(id);
-      else server.pausedUntil = Math.min(server.pausedUntil, this.#now);
+      const node = this.#nodes.get(id);
+      if (!node) await this.#start(id);
+      else node.pausedUntil = Math.min(node.pausedUntil, this.#now);
     }
-    const deadline = this.#now + 200 * TICK_UNITS;
+    const deadline = this.#now + 300 * TICK_UNITS;
     let finalReads = false;
     for (; this.#now < deadline; this.#now++) {
       await this.#step(false);
@@ -268,37 +246,27 @@ export class Simulation {
         for (let k = 0; k < this.#o.keys; k++) {
           this.#invoke(this.#clients[k % this.#clients.length], "get", `k${k}`);
         }
-      } else if (!busy && finalReads) return;
+      } else if (!busy && finalReads) {
+        if (this.#ops.slice(-this.#o.keys).every((o) => o.kind === "get" && o.ret > 0)) return;
+        finalReads = false; // a final read failed (leadership moved): read again
+      }
     }
-    const stuck = this.#ids.flatMap((id) => {
-      const server = this.#servers.get(id)!;
-      const s = server.node.status();
-      const pending = [...server.writes.values(), ...server.reads.values()].map((p) =>
-        `${p.kind}@${p.index}`
-      );
-      return [
-        `node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} pending [${
-          pending.join(" ")
-        }] followers ${JSON.stringify(s.followers)}`,
-      ];
+    const stuck = this.#ids.map((id) => {
+      const s = this.#nodes.get(id)!.host.status()[0].raft;
+      return `node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} followers ${
+        JSON.stringify(s.followers)
+      }`;
     });
     throw new Error(
-      `liveness: the healed cluster did not finish its work within 200 ticks:\n${stuck.join("\n")}`,
+      `liveness: the healed cluster did not finish its work within 300 ticks:\n${stuck.join("\n")}`,
     );
   }
 
   #leader(): number | undefined {
-    return this.#ids.find((id) => this.#servers.get(id)?.node.isLeader);
-  }
-
-  #config(id: number): RaftConfig {
-    return {
-      id,
-      voters: this.#ids,
-      random: new SeededRandom(this.#o.seed * 31 + id * 7 + this.#restarts * 131),
-      maxInflightMessages: 8,
-      maxEntriesPerMessage: 16,
-    };
+    return this.#ids.find((id) => {
+      const node = this.#nodes.get(id);
+      return node && node.host.leaderOf(0) === id;
+    });
   }
 
   /**
@@ -310,17 +278,36 @@ export class Simulation {
     if (old && this.#o.storage !== "memory") await old.close();
     const storage = !old || this.#o.storage !== "memory" ? await this.#openStorage(id) : old;
     this.#storages.set(id, storage);
-    const state = await storage.load(0);
-    const mirror = this.#disks.get(id)!;
-    const expected = JSON.stringify(describeState(mirror.freeze()));
-    const recovered = JSON.stringify(describeState(state));
-    if (expected !== recovered) {
-      throw new Error(`node ${id}'s storage recovered ${recovered}, but ${expected} was written`);
-    }
     this.#restarts++;
-    const server = new SimServer(new RaftNode(this.#config(id), state));
-    if (state.snapshot) server.sm.restore(state.snapshot.data);
-    this.#servers.set(id, server);
+    const every = this.#o.compactEvery;
+    const checked = new CheckedStorage(
+      storage,
+      id,
+      this.#disks.get(id)!,
+      this.#checker,
+      this.#o.bugs.ackBeforeFsync ?? false,
+    );
+    const node = await SimNode.start(id, this.#now, checked, {
+      members: this.#ids,
+      partitions: 1,
+      replicationFactor: this.#ids.length,
+      transport: {
+        send: (_to, batch) => {
+          for (const { message } of batch) this.#net.send(this.#now, message);
+        },
+        close: () => Promise.resolve(),
+      },
+      tickMs: TICK_UNITS,
+      requestTimeoutMs: REQUEST_TIMEOUT_UNITS,
+      seed: this.#o.seed * 1009 + this.#restarts,
+      raft: { maxInflightMessages: 8, maxEntriesPerMessage: 16 },
+      compaction: every > 0 ? { entries: every, bytes: every * 400 } : undefined,
+      observer: {
+        events: (_p, events) => this.#events.record(0, events),
+        snapshotTaken: () => this.#snapshotsTaken++,
+      },
+    });
+    this.#nodes.set(id, node);
   }
 
   #openStorage(id: number): Promise<RaftStorage> {
@@ -346,12 +333,11 @@ export class Simulation {
 
   async #injectFaults(): Promise<void> {
     const r = this.#random;
-    const live = this.#ids.filter((id) => this.#servers.get(id));
+    const live = this.#ids.filter((id) => this.#nodes.get(id));
     if (r.chance(this.#o.crashRate) && live.length > 0) {
-      const id = live[r.nextInt(live.length)];
-      this.#crash(id);
+      this.#crash(live[r.nextInt(live.length)]);
     }
-    const down = this.#ids.filter((id) => !this.#servers.get(id));
+    const down = this.#ids.filter((id) => !this.#nodes.get(id));
     if (down.length > 0 && r.chance(this.#o.restartRate)) {
       await this.#start(down[r.nextInt(down.length)]);
     }
@@ -373,171 +359,53 @@ export class Simulation {
       // Pausing the leader is the interesting case: it wakes up still believing it leads.
       const leader = this.#leader();
       const id = leader !== undefined && r.chance(0.6) ? leader : live[r.nextInt(live.length)];
-      const server = this.#servers.get(id);
-      if (server) {
-        server.pausedUntil = this.#now + (5 + r.nextInt(36)) * TICK_UNITS;
+      const node = this.#nodes.get(id);
+      if (node) {
+        node.pausedUntil = this.#now + (5 + r.nextInt(36)) * TICK_UNITS;
         this.#pauses++;
       }
     }
   }
 
-  /** The node, if it is up and not paused. */
-  #running(id: number): SimServer | undefined {
-    const server = this.#servers.get(id);
-    return server && server.pausedUntil <= this.#now ? server : undefined;
-  }
-
-  /** A crash loses everything not persisted: in-memory state, pending requests. */
+  /** A crash loses everything not persisted: in-memory state, waiting requests. */
   #crash(id: number): void {
-    const server = this.#servers.get(id)!;
     this.#crashes++;
-    for (const w of server.writes.values()) this.#settleOp(w.opIndex, w.client, Infinity); // outcome unknown
-    for (const r of server.reads.values()) this.#settleOp(r.opIndex, r.client, Infinity);
-    this.#servers.set(id, undefined);
+    this.#nodes.set(id, undefined);
   }
 
-  /** One time unit: deliver, tick, run clients, handle Readies, check. */
+  /** One time unit: clients, delivery, ticks, rounds, then the safety checks. */
   async #step(traffic: boolean): Promise<void> {
+    for (const s of this.#sleepers.splice(0)) {
+      if (s.at <= this.#now) s.wake();
+      else this.#sleepers.push(s);
+    }
+    await this.#drain();
     // Clients first: a node waking from a pause may get a request before its message backlog.
     if (traffic) this.#runClients();
     for (const m of this.#net.deliverable(this.#now)) {
-      const server = this.#servers.get(m.to);
-      if (server && server.pausedUntil > this.#now) this.#net.hold(m, server.pausedUntil);
-      else server?.node.step(m);
+      const node = this.#nodes.get(m.to);
+      if (node && !node.running(this.#now)) this.#net.hold(m, node.pausedUntil);
+      else node?.receive(m.from, [{ partition: 0, message: m as Message }]);
     }
     for (const id of this.#ids) {
       // Nodes tick at staggered offsets, like real nodes started at different times.
-      if ((this.#now + id * 3) % TICK_UNITS === 0) this.#running(id)?.node.tick();
+      const node = this.#nodes.get(id);
+      if (node?.running(this.#now) && (this.#now + id * 3) % TICK_UNITS === 0) node.host.tick();
     }
     for (const id of this.#ids) {
-      const server = this.#running(id);
-      if (server?.node.hasReady()) await this.#handleReady(id, server, server.node.ready());
+      const node = this.#nodes.get(id);
+      if (node?.running(this.#now)) await node.run(this.#now);
     }
-    this.#expireRequests();
+    await this.#drain();
     for (const id of this.#ids) {
-      const server = this.#servers.get(id);
-      if (server) this.#checker.observe(server.node.status());
+      const node = this.#nodes.get(id);
+      if (node) this.#checker.observe(node.host.status()[0].raft);
     }
   }
 
-  /** The Ready contract: persist, then send, then apply, then serve reads, then advance. */
-  async #handleReady(id: number, server: SimServer, rd: Ready): Promise<void> {
-    if (this.#o.bugs.ackBeforeFsync) {
-      if (server.unsynced) await this.#persist(id, server.unsynced);
-      server.unsynced = rd;
-    } else {
-      await this.#persist(id, rd);
-    }
-    for (const m of rd.messages) this.#net.send(this.#now, m as Message);
-    if (rd.snapshot) {
-      this.#checker.snapshotSeen(id, rd.snapshot.meta.index, rd.snapshot.data);
-      if (rd.snapshot.meta.index > server.sm.appliedIndex) {
-        server.sm.restore(rd.snapshot.data);
-        // Our own proposals the snapshot swallowed: we cannot tell whether they committed.
-        for (const [index, w] of server.writes) {
-          if (index > rd.snapshot.meta.index) continue;
-          server.writes.delete(index);
-          this.#settleOp(w.opIndex, w.client, Infinity);
-        }
-      }
-    }
-    for (const e of rd.committedEntries) this.#apply(server, e);
-    for (const rs of rd.readStates) {
-      const read = server.reads.get(rs.context);
-      if (read) read.index = rs.index;
-    }
-    for (const context of rd.droppedReads) {
-      const read = server.reads.get(context);
-      if (read) {
-        server.reads.delete(context);
-        this.#settleOp(read.opIndex, read.client, -1);
-      }
-    }
-    this.#events.record(0, rd.events);
-    server.node.advance(rd);
-    this.#serveReads(server);
-    this.#maybeCompact(id, server);
-  }
-
-  /** Step 1 of the Ready contract: the node's storage durably holds the Ready's writes. */
-  async #persist(id: number, rd: Ready): Promise<void> {
-    const write: PartitionWrite = {
-      partition: 0,
-      hardState: rd.hardState,
-      snapshot: rd.snapshot,
-      truncateFrom: rd.truncateFrom,
-      entries: rd.entries,
-    };
-    if (!rd.hardState && !rd.snapshot && rd.truncateFrom === undefined && rd.entries.length === 0) {
-      return;
-    }
-    await this.#storages.get(id)!.write([write]);
-    const disk = this.#disks.get(id)!;
-    disk.apply(write);
-    const from = Math.min(
-      rd.entries[0]?.index ?? Infinity,
-      rd.truncateFrom ?? Infinity,
-      rd.snapshot ? rd.snapshot.meta.index + 1 : Infinity,
-    );
-    // A snapshot beyond what the state machine applied came from the leader (an install).
-    const installed = rd.snapshot !== undefined &&
-      rd.snapshot.meta.index > this.#servers.get(id)!.sm.appliedIndex;
-    if (from !== Infinity) this.#checker.diskChanged(id, disk, from, installed);
-  }
-
-  /** Log compaction: snapshot the state machine once enough entries were applied past the last one. */
-  #maybeCompact(id: number, server: SimServer): void {
-    const every = this.#o.compactEvery;
-    const status = server.node.status();
-    if (every <= 0 || !shouldCompact(status, { entries: every, bytes: every * 400 })) return;
-    const data = server.sm.snapshot();
-    this.#checker.snapshotSeen(id, status.lastApplied, data);
-    server.node.compact(status.lastApplied, data);
-    this.#snapshotsTaken++;
-  }
-
-  #apply(server: SimServer, e: Entry): void {
-    const result = server.sm.apply(e);
-    const write = server.writes.get(e.index);
-    if (!write) return;
-    server.writes.delete(e.index);
-    if (e.term === write.term) {
-      const op = this.#ops[write.opIndex];
-      op.found = result.found;
-      this.#settleOp(write.opIndex, write.client, this.#tick());
-    } else {
-      // Another entry was committed at our index: ours was overwritten and can never commit.
-      this.#settleOp(write.opIndex, write.client, -1);
-    }
-  }
-
-  #serveReads(server: SimServer): void {
-    for (const [context, read] of server.reads) {
-      if (read.index === 0) continue;
-      if (server.sm.appliedIndex < read.index && !this.#o.bugs.readBeforeApply) continue;
-      server.reads.delete(context);
-      const value = server.sm.get(encoder.encode(read.key));
-      const op = this.#ops[read.opIndex];
-      op.value = value === undefined ? null : decoder.decode(value);
-      this.#settleOp(read.opIndex, read.client, this.#tick());
-    }
-  }
-
-  #expireRequests(): void {
-    for (const id of this.#ids) {
-      const server = this.#servers.get(id);
-      if (!server) continue;
-      for (const [index, w] of server.writes) {
-        if (w.deadline > this.#now) continue;
-        server.writes.delete(index);
-        this.#settleOp(w.opIndex, w.client, Infinity);
-      }
-      for (const [context, r] of server.reads) {
-        if (r.deadline > this.#now) continue;
-        server.reads.delete(context);
-        this.#settleOp(r.opIndex, r.client, Infinity);
-      }
-    }
+  /** Lets every promise callback that is ready run (clients react within the same unit). */
+  async #drain(): Promise<void> {
+    for (let i = 0; i < 8; i++) await Promise.resolve();
   }
 
   #runClients(): void {
@@ -549,79 +417,28 @@ export class Simulation {
     }
   }
 
-  #tick(): number {
-    return ++this.#clock;
-  }
-
-  #invoke(client: Client, kind: "put" | "delete" | "get", key: string): void {
-    // Mostly ask the node believed to lead; sometimes any node (exercising follower reads).
-    const target = this.#random.chance(0.7)
-      ? client.leaderGuess
-      : this.#ids[this.#random.nextInt(this.#ids.length)];
-    const server = this.#running(target);
+  #invoke(client: SimClient, kind: "put" | "delete" | "get", key: string): void {
     const opIndex = this.#ops.length;
     const value = kind === "put" ? `c${client.id}-${++this.#putCounter}` : null;
-    const op: Draft = {
+    this.#ops.push({
       id: opIndex,
       client: client.id,
-      call: this.#tick(),
+      call: ++this.#clock,
       kind,
       key,
       value,
       found: undefined,
       ret: -1,
-    };
-    this.#ops.push(op);
+    });
     client.busy = true;
-    if (!server) return this.#settleOp(opIndex, client.id, -1);
-    const deadline = this.#now + OP_TIMEOUT_UNITS;
-    try {
-      if (kind === "get") {
-        const context = this.#nextContext++;
-        server.node.readIndex(context);
-        server.reads.set(context, {
-          kind: "read",
-          opIndex,
-          client: client.id,
-          key,
-          index: 0,
-          deadline,
-        });
-      } else {
-        const command = kind === "put"
-          ? { op: "put" as const, key: encoder.encode(key), value: encoder.encode(value!) }
-          : { op: "delete" as const, key: encoder.encode(key) };
-        const { index, term } = server.node.propose(encodeCommand(command));
-        // A re-elected leader can reuse the index of an older proposal of its own that was cut
-        // from its log. That entry may survive on other nodes and still commit: unknown outcome.
-        const older = server.writes.get(index);
-        if (older) this.#settleOp(older.opIndex, older.client, Infinity);
-        server.writes.set(index, {
-          kind: "write",
-          opIndex,
-          client: client.id,
-          index,
-          term,
-          deadline,
-        });
-      }
-    } catch (error) {
-      if (error instanceof NotLeaderError) {
-        client.leaderGuess = error.leaderId || this.#ids[this.#random.nextInt(this.#ids.length)];
-      } else if (!(error instanceof ProposalDroppedError)) throw error;
-      this.#settleOp(opIndex, client.id, -1); // refused: it never took effect
-    }
-  }
-
-  /** Completes an operation: `ret` is a timestamp, `Infinity` (unknown outcome) or -1 (failed). */
-  #settleOp(opIndex: number, clientId: number, ret: number): void {
-    this.#ops[opIndex].ret = ret;
-    const client = this.#clients[clientId - 1];
-    client.busy = false;
-    // After a failure, sometimes look for the leader elsewhere; sometimes stay (stale routes).
-    if ((ret === -1 || ret === Infinity) && this.#random.chance(0.5)) {
-      client.leaderGuess = this.#ids[this.#random.nextInt(this.#ids.length)];
-    }
+    const done = kind === "get" ? client.read(key) : client.write(kind, key, value);
+    done.then((settled: Settled) => {
+      const op = this.#ops[opIndex];
+      op.ret = settled.ret;
+      if (settled.found !== undefined) op.found = settled.found;
+      if (settled.value !== undefined) op.value = settled.value;
+      client.busy = false;
+    });
   }
 
   #historyByKey(): Map<string, KvOperation[]> {
@@ -641,19 +458,4 @@ export class Simulation {
     }
     return byKey;
   }
-}
-
-/** A restored state in comparable form. */
-function describeState(
-  state: {
-    hardState: unknown;
-    snapshot?: { meta: unknown } | undefined;
-    entries: readonly Entry[];
-  },
-): unknown {
-  return {
-    hardState: state.hardState,
-    snapshot: state.snapshot?.meta,
-    entries: state.entries.map((e) => [e.index, e.term, e.type, fnv1a32(e.data)]),
-  };
 }

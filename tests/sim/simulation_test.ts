@@ -1,4 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { SessionTable } from "../../partition/sessions.ts";
+import { Replica } from "../../runtime/replica.ts";
 import { Simulation, SimulationFailure, type SimulationOptions } from "./simulation.ts";
 
 /** Runs seeds until one fails; returns the failure (or undefined if none did). */
@@ -17,6 +19,21 @@ async function firstFailure(
   return undefined;
 }
 
+/** Replaces a method of the runtime's Replica for the duration of `run`: a deliberate bug. */
+async function withBug<K extends "releaseReads" | "settleWrite">(
+  method: K,
+  bug: Replica[K],
+  run: () => Promise<void>,
+): Promise<void> {
+  const original = Replica.prototype[method];
+  Replica.prototype[method] = bug;
+  try {
+    await run();
+  } finally {
+    Replica.prototype[method] = original;
+  }
+}
+
 Deno.test("simulation: the same seed replays the same run", async () => {
   const a = await new Simulation({ seed: 7, nodes: 3 }).run();
   const b = await new Simulation({ seed: 7, nodes: 3 }).run();
@@ -25,13 +42,44 @@ Deno.test("simulation: the same seed replays the same run", async () => {
   assert(a.operations.reads > 50, `only ${a.operations.reads} reads completed`);
   assert(a.crashes + a.partitions + a.pauses > 5, "the run injected almost no faults");
   assert(a.snapshots.taken > 3, `only ${a.snapshots.taken} snapshots were taken`);
+  assert(a.clients.retries > 10, `only ${a.clients.retries} client retries`);
 });
 
-Deno.test("simulation: catches a runtime that serves reads before applying the read index", async () => {
-  const failure = await firstFailure({ nodes: 5, bugs: { readBeforeApply: true } }, 60);
-  assert(failure, "60 seeds with stale reads all passed: the linearizability check is blind");
-  assertStringIncludes(failure.message, "not linearizable");
-  assertStringIncludes(failure.message, "Replay: deno task sim --seed");
+Deno.test("simulation: retried, duplicated and delayed writes are exercised", async () => {
+  let held = 0, duplicates = 0, unknown = 0;
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await new Simulation({ seed, nodes: 3, pauseRate: 0.004 }).run();
+    held += r.clients.heldRequests;
+    duplicates += r.clients.duplicatesSent;
+    unknown += r.operations.unknown;
+  }
+  assert(held > 10, `only ${held} requests waited at a paused node`);
+  assert(duplicates > 10, `only ${duplicates} requests were duplicated`);
+  assert(unknown > 0, "no write ever ended with an unknown outcome");
+});
+
+Deno.test("simulation: catches a runtime that releases reads before applying the read index", async () => {
+  await withBug("releaseReads", function (this: Replica) {
+    for (const read of this.reads.values()) if (read.index > 0) read.resolve();
+  }, async () => {
+    const failure = await firstFailure({ nodes: 5 }, 60);
+    assert(failure, "60 seeds with stale reads all passed: the linearizability check is blind");
+    assertStringIncludes(failure.message, "not linearizable");
+    assertStringIncludes(failure.message, "Replay: deno task sim --seed");
+  });
+});
+
+Deno.test("simulation: catches a runtime that resolves a write whose index another term took", async () => {
+  await withBug("settleWrite", function (this: Replica, e, result) {
+    const w = this.writes.get(e.index);
+    if (!w) return;
+    this.writes.delete(e.index);
+    w.resolve(result); // the bug: no check that the entry is the one this write proposed
+  }, async () => {
+    const failure = await firstFailure({ nodes: 3 }, 120);
+    assert(failure, "120 seeds that acknowledge overwritten writes all passed");
+    assertStringIncludes(failure.message, "Replay: deno task sim --seed");
+  });
 });
 
 Deno.test("simulation: catches a runtime that acknowledges before it persists", async () => {
@@ -65,3 +113,19 @@ for (const storage of ["file", "kv"] as const) {
     assert(restarts > 0, "no node was restarted from its storage");
   });
 }
+
+Deno.test("simulation: catches a state machine that applies a retried write twice", async () => {
+  const original = SessionTable.prototype.admit;
+  // The bug: every write of a known session is applied, duplicates included.
+  SessionTable.prototype.admit = function (ref, time) {
+    const verdict = original.call(this, ref, time);
+    return verdict.kind === "duplicate" ? { kind: "apply" } : verdict;
+  };
+  try {
+    const failure = await firstFailure({ nodes: 3, pauseRate: 0.004 }, 100);
+    assert(failure, "100 seeds that apply retried writes twice all passed");
+    assertStringIncludes(failure.message, "not linearizable");
+  } finally {
+    SessionTable.prototype.admit = original;
+  }
+});

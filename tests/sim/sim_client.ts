@@ -1,0 +1,182 @@
+/**
+ * A simulated client, as `PrkDbClient` behaves: every write goes through a session, and a write
+ * that fails or times out is retried, with the same sequence number, on another node. A
+ * request to a paused node waits there and runs when the node resumes, which may be long after
+ * the client gave up on it and its retry committed elsewhere: the case sessions exist for.
+ *
+ * @module
+ */
+import type { SeededRandom } from "../../raft/mod.ts";
+import {
+  OutcomeUnknownError,
+  SessionExpiredError,
+  TimeoutError,
+  WrongNodeError,
+} from "../../partition/errors.ts";
+import type { WriteResult } from "../../runtime/multi_raft_host.ts";
+import type { SimNode } from "./sim_node.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+/** How long a client waits for one attempt, in time units. */
+export const ATTEMPT_UNITS = 150;
+/** Attempts per operation. */
+const MAX_ATTEMPTS = 6;
+/** How long sessions may stay idle, in time units: long enough to live through a run. */
+const SESSION_TIMEOUT = 1_000_000;
+
+/** What the client needs from the simulation. */
+export interface ClientWorld {
+  readonly random: SeededRandom;
+  readonly ids: readonly number[];
+  /** The node if it is up (paused or not). */
+  node(id: number): SimNode | undefined;
+  /** The simulated time. */
+  now(): number;
+  /** Resolves after `units` of simulated time. */
+  sleep(units: number): Promise<void>;
+  /** A unique logical timestamp for the history. */
+  stamp(): number;
+}
+
+/** The outcome of an operation for the history: a timestamp, `Infinity` (unknown) or -1 (none). */
+export interface Settled {
+  ret: number;
+  found?: boolean;
+  value?: string | null;
+}
+
+/** Counts that show the retries and duplicates really happened. */
+export interface ClientStats {
+  retries: number;
+  duplicatesSent: number;
+  heldRequests: number;
+  sessionsOpened: number;
+}
+
+/** One client. */
+export class SimClient {
+  readonly id: number;
+  #world: ClientWorld;
+  #stats: ClientStats;
+  #session: { id: number; nextSeq: number; waiting: Set<number> } | undefined;
+  leaderGuess = 1;
+  busy = false;
+
+  constructor(id: number, world: ClientWorld, stats: ClientStats) {
+    this.id = id;
+    this.#world = world;
+    this.#stats = stats;
+  }
+
+  /** Sends a call to a node as a network would: a paused node runs it when it resumes. */
+  #send<T>(id: number, call: (node: SimNode) => Promise<T>): Promise<T> {
+    const node = this.#world.node(id);
+    if (!node) return Promise.reject(new OutcomeUnknownError(`node ${id} is down`));
+    if (node.running(this.#world.now())) return call(node);
+    this.#stats.heldRequests++;
+    return new Promise<T>((resolve, reject) =>
+      node.held.push(() => call(node).then(resolve, reject))
+    );
+  }
+
+  /** The result of `p`, or `undefined` once the attempt's deadline passed. */
+  async #within<T>(p: Promise<T>): Promise<{ value: T } | { error: unknown } | undefined> {
+    const settled = p.then((value) => ({ value }), (error) => ({ error }));
+    return await Promise.race([settled, this.#world.sleep(ATTEMPT_UNITS).then(() => undefined)]);
+  }
+
+  #target(): number {
+    const r = this.#world.random;
+    return r.chance(0.7) ? this.leaderGuess : this.#world.ids[r.nextInt(this.#world.ids.length)];
+  }
+
+  #learn(error: unknown): void {
+    if (error instanceof WrongNodeError && error.leaderId) this.leaderGuess = error.leaderId;
+    else this.leaderGuess = this.#world.ids[this.#world.random.nextInt(this.#world.ids.length)];
+  }
+
+  async #openSession(): Promise<boolean> {
+    const target = this.#target();
+    const r = await this.#within(this.#send(target, (n) => n.host.openSession(0, SESSION_TIMEOUT)));
+    if (r && "value" in r) {
+      this.#session = { id: r.value, nextSeq: 1, waiting: new Set() };
+      this.#stats.sessionsOpened++;
+      return true;
+    }
+    this.#learn(r?.error);
+    return false;
+  }
+
+  /** A put or delete with retries; settles as the real client would report it. */
+  async write(kind: "put" | "delete", key: string, value: string | null): Promise<Settled> {
+    const k = te.encode(key);
+    let ambiguous = false;
+    let seq = 0;
+    let session: { id: number; nextSeq: number; waiting: Set<number> } | undefined;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (attempt > 0) {
+        this.#stats.retries++;
+        await this.#world.sleep(5 + this.#world.random.nextInt(20));
+      }
+      if (!this.#session && !(await this.#openSession())) continue;
+      if (session !== this.#session) {
+        if (ambiguous) break; // the session changed under a write that may have applied
+        session = this.#session!;
+        seq = session.nextSeq++;
+        session.waiting.add(seq);
+      }
+      const s = session!;
+      const ref = () => ({ id: s.id, seq, firstIncomplete: Math.min(...s.waiting) });
+      const send = (id: number) =>
+        this.#send(
+          id,
+          (n): Promise<WriteResult> =>
+            kind === "put"
+              ? n.host.put(k, te.encode(value!), { session: ref() })
+              : n.host.delete(k, { session: ref() }),
+        );
+      const target = this.#target();
+      if (this.#world.random.chance(0.05)) {
+        // The network delivers a copy of the request to another node too: from now on the
+        // write may have been applied whatever this attempt answers.
+        this.#stats.duplicatesSent++;
+        ambiguous = true;
+        send(this.#world.ids[this.#world.random.nextInt(this.#world.ids.length)]).catch(() => {});
+      }
+      const r = await this.#within(send(target));
+      if (r && "value" in r) {
+        s.waiting.delete(seq);
+        return { ret: this.#world.stamp(), found: r.value.found };
+      }
+      const error = r?.error;
+      if (error instanceof SessionExpiredError) {
+        if (this.#session === s) this.#session = undefined;
+        continue;
+      }
+      if (!r || error instanceof TimeoutError || error instanceof OutcomeUnknownError) {
+        ambiguous = true;
+      }
+      this.#learn(error);
+    }
+    // Giving up: the write may still be applied later (a held copy), so its outcome is unknown
+    // unless no attempt can have been applied. Either way the session forgets it now.
+    session?.waiting.delete(seq);
+    return { ret: ambiguous ? Infinity : -1 };
+  }
+
+  /** A linearizable read at the node believed to lead, or a follower read elsewhere. */
+  async read(key: string): Promise<Settled> {
+    const target = this.#target();
+    const r = await this.#within(this.#send(target, (n) => {
+      const mode = n.host.leaderOf(0) === n.id ? "linearizable" : "follower";
+      return n.host.get(te.encode(key), mode);
+    }));
+    if (r && "value" in r) {
+      return { ret: this.#world.stamp(), value: r.value ? td.decode(r.value.value) : null };
+    }
+    this.#learn(r?.error);
+    return { ret: -1 }; // a failed or lost read has no effect
+  }
+}

@@ -57,6 +57,8 @@ export interface ClientOptions {
    * After that the next write opens a new session, transparently when that is safe.
    */
   sessionTimeoutMs?: number;
+  /** The `fetch` used for every call (for a custom HTTP client, a proxy, or tracing). */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -184,7 +186,7 @@ export interface ClusterInfo {
  * ```
  */
 export class PrkDbClient {
-  readonly #o: Required<ClientOptions>;
+  readonly #o: Required<Omit<ClientOptions, "fetch">> & Pick<ClientOptions, "fetch">;
   readonly #seeds: string[];
   readonly #clients = new Map<string, Client<typeof KvService>>();
   /** Nodes that just failed or hung, by URL, and until when to avoid them. */
@@ -404,7 +406,11 @@ export class PrkDbClient {
         url,
         c = createClient(
           KvService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
+          createConnectTransport({
+            baseUrl: url,
+            useBinaryFormat: true,
+            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+          }),
         ),
       );
     }

@@ -17,6 +17,8 @@ Deno.test("e2e: writes and reads in all three modes, through Connect JSON and th
     const put = await callJson(u1, "Put", { key: b64("curl-key"), value: b64("curl-value") });
     assertEquals(put.status, 200);
     assert(Number(put.json.index) > 0);
+    assertEquals(put.json.ok, true);
+    assert(/^[0-9a-f]{20}$/.test(String(put.json.version)), `version ${put.json.version}`);
     for (
       const [url, readMode] of [[u2, undefined], [u3, "READ_MODE_FOLLOWER"], [
         u2,
@@ -27,7 +29,7 @@ Deno.test("e2e: writes and reads in all three modes, through Connect JSON and th
         key: b64("curl-key"),
         ...(readMode ? { readMode } : {}),
       });
-      assertEquals(got.json, { found: true, value: b64("curl-value") });
+      assertEquals(got.json, { found: true, value: b64("curl-value"), version: put.json.version });
     }
     await waitFor(
       "the stale read to see the write",

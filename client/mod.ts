@@ -17,6 +17,7 @@
  * @module
  */
 export * from "./prkdb_client.ts";
+export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./atomic_operation.ts";
 export * from "./client_sessions.ts";

@@ -8,12 +8,11 @@
  *
  * @module
  */
-import { type Client, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import type { Client } from "@connectrpc/connect";
 import { partitionForKey } from "../partition/hash.ts";
 import { parseReadMode, type ReadMode } from "../partition/read_mode.ts";
 import {
-  KvService,
+  type KvService,
   Mutation_Type,
   ReadMode as WireReadMode,
   type Session as WireSession,
@@ -25,57 +24,19 @@ import {
   type KeyLike,
 } from "./atomic_operation.ts";
 import { ClientSession } from "./client_sessions.ts";
-import { classify, PrkDbError } from "./errors.ts";
+import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
+import { PrkDbError } from "./errors.ts";
+import type {
+  CallOptions,
+  ClientOptions,
+  ClusterInfo,
+  DeleteResult,
+  KvEntry,
+  PutResult,
+  WriteOptions,
+} from "./types.ts";
 
 export type { ReadMode };
-
-/**
- * Options for {@linkcode PrkDbClient.connect}.
- *
- * @example Usage
- * ```ts
- * import type { ClientOptions } from "@prkdb/prkdb/client";
- * const options: ClientOptions = { timeoutMs: 2000, maxAttempts: 8 };
- * ```
- */
-export interface ClientOptions {
-  /** Default time a call may take, retries included. Default 5000 ms. */
-  timeoutMs?: number;
-  /** Attempts per call, the first included. Default 6. */
-  maxAttempts?: number;
-  /** First retry delay; it doubles each time, with jitter. Default 50 ms. */
-  backoffMs?: number;
-  /** Longest retry delay. Default 1000 ms. */
-  maxBackoffMs?: number;
-  /**
-   * Longest a single attempt may take before the client tries another node. A paused node
-   * (a GC pause, SIGSTOP) accepts connections but never answers. Default 1000 ms.
-   */
-  attemptTimeoutMs?: number;
-  /**
-   * How long a write session may stay idle before the cluster forgets it. Default 10 minutes.
-   * After that the next write opens a new session, transparently when that is safe.
-   */
-  sessionTimeoutMs?: number;
-  /** The `fetch` used for every call (for a custom HTTP client, a proxy, or tracing). */
-  fetch?: typeof fetch;
-}
-
-/**
- * Per-call options.
- *
- * @example Usage
- * ```ts
- * import type { CallOptions } from "@prkdb/prkdb/client";
- * const options: CallOptions = { timeoutMs: 500, signal: AbortSignal.timeout(1000) };
- * ```
- */
-export interface CallOptions {
-  /** Cancels the call. */
-  signal?: AbortSignal;
-  /** Overrides the client's timeout for this call. */
-  timeoutMs?: number;
-}
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -85,92 +46,6 @@ const MODES: Record<ReadMode, WireReadMode> = {
   follower: WireReadMode.FOLLOWER,
   stale: WireReadMode.STALE,
 };
-
-/**
- * Options of a write.
- *
- * @example Usage
- * ```ts
- * import type { WriteOptions } from "@prkdb/prkdb/client";
- * const onlyIfNew: WriteOptions = { ifVersion: null };
- * ```
- */
-export interface WriteOptions extends CallOptions {
-  /** Apply only if the key is at this version; `null`: only if the key is absent. */
-  ifVersion?: string | null;
-}
-
-/**
- * What a put did. `ok` is false when `ifVersion` did not hold, and nothing was written.
- *
- * @example Usage
- * ```ts
- * import type { PutResult } from "@prkdb/prkdb/client";
- * ```
- */
-export interface PutResult {
-  /** Whether the value was written. */
-  readonly ok: boolean;
-  /** The key's new version, when written. */
-  readonly version: string | null;
-  /** The key's partition. */
-  readonly partition: number;
-  /** The log index of the write. */
-  readonly index: number;
-}
-
-/**
- * What a delete did.
- *
- * @example Usage
- * ```ts
- * import type { DeleteResult } from "@prkdb/prkdb/client";
- * ```
- */
-export interface DeleteResult {
-  /** Whether the delete was applied (false when `ifVersion` did not hold). */
-  readonly ok: boolean;
-  /** Whether the key existed when the delete first applied. */
-  readonly found: boolean;
-}
-
-/**
- * A key as read: its value and version, both `null` when the key is absent. Pass it to
- * `atomic().check()` to write only if the key did not change since.
- *
- * @example Usage
- * ```ts
- * import type { KvEntry } from "@prkdb/prkdb/client";
- * ```
- */
-export interface KvEntry {
-  /** The key. */
-  readonly key: Uint8Array;
-  /** The value, or `null` when absent. */
-  readonly value: Uint8Array | null;
-  /** The version of the key's last write, or `null` when absent. */
-  readonly version: string | null;
-}
-
-/**
- * What the cluster looks like, from `ClusterInfo`.
- *
- * @example Usage
- * ```ts
- * import type { ClusterInfo } from "@prkdb/prkdb/client";
- * ```
- */
-export interface ClusterInfo {
-  /** Node ids and their URLs. */
-  readonly nodes: ReadonlyMap<number, string>;
-  /** Per partition: replicas and the leader (`0` when unknown). */
-  readonly partitions: readonly {
-    partition: number;
-    replicas: number[];
-    leader: number;
-    term: number;
-  }[];
-}
 
 /**
  * A client for a PrkDB cluster.
@@ -186,18 +61,12 @@ export interface ClusterInfo {
  * ```
  */
 export class PrkDbClient {
-  readonly #o: Required<Omit<ClientOptions, "fetch">> & Pick<ClientOptions, "fetch">;
-  readonly #seeds: string[];
-  readonly #clients = new Map<string, Client<typeof KvService>>();
-  /** Nodes that just failed or hung, by URL, and until when to avoid them. */
-  readonly #suspect = new Map<string, number>();
+  readonly #o: RouterOptions;
+  readonly #router: ClusterRouter;
   readonly #sessions = new Map<number, ClientSession>();
   readonly #opening = new Map<number, Promise<ClientSession>>();
-  #info: ClusterInfo;
 
-  private constructor(seeds: string[], info: ClusterInfo, options: ClientOptions) {
-    this.#seeds = seeds;
-    this.#info = info;
+  private constructor(seeds: string[], options: ClientOptions) {
     this.#o = {
       timeoutMs: 5000,
       maxAttempts: 6,
@@ -207,6 +76,7 @@ export class PrkDbClient {
       sessionTimeoutMs: 10 * 60 * 1000,
       ...options,
     };
+    this.#router = new ClusterRouter(seeds, this.#o);
   }
 
   /**
@@ -221,14 +91,14 @@ export class PrkDbClient {
     if (urls.length === 0) {
       throw new PrkDbError("Give at least one node URL", "invalid_argument", false);
     }
-    const client = new PrkDbClient([...urls], { nodes: new Map(), partitions: [] }, options);
+    const client = new PrkDbClient([...urls], options);
     await client.refresh();
     return client;
   }
 
   /** The cluster layout as last seen. */
   get cluster(): ClusterInfo {
-    return this.#info;
+    return this.#router.info;
   }
 
   /**
@@ -265,7 +135,7 @@ export class PrkDbClient {
   ): Promise<KvEntry> {
     const k = bytes(key);
     const mode = this.#readMode(options.readMode);
-    const r = await this.#call(
+    const r = await this.#router.call(
       this.#partitionOf(k),
       mode === "linearizable" ? "leader" : "replica",
       options,
@@ -366,63 +236,12 @@ export class PrkDbClient {
    *
    * @returns The layout.
    */
-  async refresh(): Promise<ClusterInfo> {
-    const all = [...new Set([...this.#info.nodes.values(), ...this.#seeds])];
-    const urls = [...all.filter((u) => this.#healthy(u)), ...all.filter((u) => !this.#healthy(u))];
-    let last: unknown;
-    for (const url of urls) {
-      try {
-        const r = await this.#client(url).clusterInfo({}, { timeoutMs: this.#o.attemptTimeoutMs });
-        this.#info = {
-          nodes: new Map(
-            r.nodes.map((
-              n,
-            ) => [n.id, n.address.startsWith("http") ? n.address : `http://${n.address}`]),
-          ),
-          partitions: r.partitions.map((p) => ({
-            partition: p.partition,
-            replicas: [...p.replicas],
-            leader: p.leader,
-            term: Number(p.term),
-          })),
-        };
-        return this.#info;
-      } catch (error) {
-        last = error;
-        this.#suspect.set(url, Date.now() + 2000);
-      }
-    }
-    throw new PrkDbError(
-      `No node answered (${urls.join(", ")}): ${(last as Error)?.message}`,
-      "unavailable",
-      true,
-    );
-  }
-
-  #client(url: string): Client<typeof KvService> {
-    let c = this.#clients.get(url);
-    if (!c) {
-      this.#clients.set(
-        url,
-        c = createClient(
-          KvService,
-          createConnectTransport({
-            baseUrl: url,
-            useBinaryFormat: true,
-            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
-          }),
-        ),
-      );
-    }
-    return c;
-  }
-
-  #healthy(url: string | undefined): boolean {
-    return url !== undefined && (this.#suspect.get(url) ?? 0) < Date.now();
+  refresh(): Promise<ClusterInfo> {
+    return this.#router.refresh();
   }
 
   #partitionOf(key: Uint8Array): number {
-    return partitionForKey(key, Math.max(1, this.#info.partitions.length));
+    return partitionForKey(key, Math.max(1, this.#router.info.partitions.length));
   }
 
   /**
@@ -441,7 +260,7 @@ export class PrkDbClient {
       const seq = session.begin();
       let ambiguous = false;
       try {
-        return await this.#call(partition, "leader", options, (c, signal) => {
+        return await this.#router.call(partition, "leader", options, (c, signal) => {
           const ref = session.ref(seq);
           const wire = {
             id: BigInt(ref.id),
@@ -476,7 +295,7 @@ export class PrkDbClient {
     if (known) return Promise.resolve(known);
     let opening = this.#opening.get(partition);
     if (!opening) {
-      opening = this.#call(
+      opening = this.#router.call(
         partition,
         "leader",
         options,
@@ -490,74 +309,6 @@ export class PrkDbClient {
       this.#opening.set(partition, opening);
     }
     return opening;
-  }
-
-  /**
-   * Picks the node for a partition: its leader, or one of its replicas (any node forwards to
-   * the leader). Nodes that just failed or hung are avoided while another choice exists.
-   */
-  #route(partition: number, target: "leader" | "replica", attempt: number): string {
-    const info = this.#info;
-    const p = info.partitions[partition];
-    const leaderUrl = p?.leader ? info.nodes.get(p.leader) : undefined;
-    if (target === "leader" && this.#healthy(leaderUrl)) return leaderUrl!;
-    const replicas = p
-      ? p.replicas.map((id) => info.nodes.get(id)).filter((u): u is string => !!u)
-      : [];
-    const candidates = [...new Set([...replicas, ...info.nodes.values(), ...this.#seeds])];
-    const usable = candidates.filter((u) => this.#healthy(u));
-    const pool = usable.length > 0 ? usable : candidates;
-    return pool[(attempt + Math.floor(Math.random() * pool.length)) % pool.length];
-  }
-
-  async #call<T>(
-    partition: number,
-    target: "leader" | "replica",
-    options: CallOptions,
-    fn: (client: Client<typeof KvService>, signal: AbortSignal) => Promise<T>,
-    onAttemptFailed?: (error: PrkDbError) => void,
-  ): Promise<T> {
-    if (this.#info.partitions.length === 0) await this.refresh();
-    const budget = options.timeoutMs ?? this.#o.timeoutMs;
-    const timeout = AbortSignal.timeout(budget);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let delay = this.#o.backoffMs;
-    for (let attempt = 0;; attempt++) {
-      const url = this.#route(partition, target, attempt);
-      // Each attempt has its own deadline: a paused node accepts connections but never answers.
-      const attemptSignal = AbortSignal.any([
-        signal,
-        AbortSignal.timeout(this.#o.attemptTimeoutMs),
-      ]);
-      try {
-        return await fn(this.#client(url), attemptSignal);
-      } catch (error) {
-        if (signal.aborted) {
-          const cancelled = options.signal?.aborted;
-          throw new PrkDbError(
-            cancelled
-              ? "The call was cancelled"
-              : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
-            cancelled ? "canceled" : "deadline_exceeded",
-            true,
-          );
-        }
-        const e = classify(
-          error,
-          url,
-          attemptSignal.aborted ? this.#o.attemptTimeoutMs : undefined,
-        );
-        onAttemptFailed?.(e);
-        if (!e.retryable || attempt + 1 >= this.#o.maxAttempts) throw e;
-        // Avoid that node for a while, learn where the leaders are now, then back off with jitter.
-        if (e.code === "unavailable" || e.code === "deadline_exceeded") {
-          this.#suspect.set(url, Date.now() + 2000);
-        }
-        await this.refresh().catch(() => {});
-        await new Promise((r) => setTimeout(r, delay / 2 + (Math.random() * delay) / 2));
-        delay = Math.min(delay * 2, this.#o.maxBackoffMs);
-      }
-    }
   }
 }
 

@@ -9,15 +9,12 @@
  *
  * @module
  */
-import { NotLeaderError, ProposalDroppedError, RaftNode, SeededRandom } from "../raft/mod.ts";
+import { RaftNode, SeededRandom } from "../raft/mod.ts";
 import type { NodeId } from "../raft/types.ts";
-import type { RaftStatus } from "../raft/mod.ts";
-import { type Check, encodeCommand, type Mutation, type SessionRef } from "../partition/command.ts";
+import { type Check, encodeCommand, type KvCommand, type Mutation } from "../partition/command.ts";
 import {
   CrossPartitionError,
   OutcomeUnknownError,
-  SessionExpiredError,
-  StaleRequestError,
   TimeoutError,
   UnavailableError,
   WrongNodeError,
@@ -26,78 +23,17 @@ import type { ApplyResult, VersionedValue } from "../partition/kv_state_machine.
 import { PartitionMap } from "../partition/placement.ts";
 import type { ReadMode } from "../partition/read_mode.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
-import { formatVersion } from "../partition/version.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { proposeAndWait, readIndexAndWait, type RequestContext } from "./client_requests.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
-import type { HostOptions, ProposalOutcome } from "./options.ts";
-import { Replica } from "./replica.ts";
-import { awaitRequest } from "./requests.ts";
+import type { HostOptions } from "./options.ts";
+import { type PartitionStatus, Replica } from "./replica.ts";
 import { type FollowerReplication, ReplicationLag } from "./replication_lag.ts";
 import { runRound } from "./round.ts";
-
-/**
- * A partition's state as this node sees it.
- *
- * @example Usage
- * ```ts
- * import type { PartitionStatus } from "@prkdb/prkdb/runtime";
- * ```
- */
-export interface PartitionStatus {
-  /** The partition. */
-  readonly partition: number;
-  /** Its replicas, preferred leader first. */
-  readonly replicas: readonly NodeId[];
-  /** This node's Raft view of it. */
-  readonly raft: RaftStatus;
-  /** The index the state machine has applied (it can trail `raft.lastApplied` within a round). */
-  readonly applied: number;
-  /** Why this replica stopped, when an entry could not be applied. */
-  readonly fatal?: string;
-}
-
-/**
- * Options of a write: its session, a condition, and cancellation.
- *
- * @example Usage
- * ```ts
- * import type { WriteOptions } from "@prkdb/prkdb/runtime";
- * const o: WriteOptions = { ifVersion: null }; // only if the key is absent
- * ```
- */
-export interface WriteOptions {
-  /** The write's session, so that a retry is applied at most once. */
-  session?: SessionRef;
-  /** Apply only if the key is at this version (`null`: only if absent). */
-  ifVersion?: string | null;
-  /** Aborts the wait (the write may still commit). */
-  signal?: AbortSignal;
-}
-
-/**
- * What a write did. `ok` is false when its condition did not hold (nothing changed).
- *
- * @example Usage
- * ```ts
- * import type { WriteResult } from "@prkdb/prkdb/runtime";
- * ```
- */
-export interface WriteResult {
-  /** Whether the write was applied. */
-  readonly ok: boolean;
-  /** The version it wrote (when applied). */
-  readonly version?: string;
-  /** For a delete: whether the key existed. For an atomic write: whether the first did. */
-  readonly found: boolean;
-  /** Which check failed, when `ok` is false. */
-  readonly failedCheck?: number;
-  /** The partition. */
-  readonly partition: number;
-  /** The log index of the entry. */
-  readonly index: number;
-}
+import { RoundLoop } from "./round_loop.ts";
+import { conditionsOf, type WriteOptions, type WriteResult, writeResult } from "./write_result.ts";
 
 /**
  * A node's runtime for all its partitions.
@@ -131,11 +67,10 @@ export class MultiRaftHost {
   readonly #clock: Clock;
   readonly #lag = new ReplicationLag();
   readonly #utilization: LoopUtilization;
+  readonly #requests: RequestContext;
   #tickTimer: number | undefined;
-  #rounds: Promise<void> | undefined;
-  #again = false;
+  readonly #loop: RoundLoop;
   #stopped = false;
-  #failed: Error | undefined;
   #nextContext = 1;
   #ticks = 0;
 
@@ -143,6 +78,26 @@ export class MultiRaftHost {
     this.#o = { tickMs: 100, electionTick: 10, requestTimeoutMs: 5000, ...options };
     this.#clock = options.clock ?? systemClock;
     this.#utilization = new LoopUtilization(this.#clock);
+    this.#requests = {
+      clock: this.#clock,
+      timeoutMs: this.#o.requestTimeoutMs,
+      observer: options.observer,
+      schedule: () => this.#loop.schedule(),
+    };
+    this.#loop = new RoundLoop(() =>
+      runRound(this.#replicas.values(), {
+        storage: options.storage,
+        transport: options.transport,
+        now: () => this.#clock.now(),
+        compaction: options.compaction,
+        lag: this.#lag,
+        observer: options.observer,
+      }), {
+      clock: this.#clock,
+      utilization: this.#utilization,
+      manual: options.drive === "manual",
+      onFailure: (error) => this.#storageFailed(error),
+    });
     this.nodeId = options.nodeId;
     this.map = new PartitionMap(
       options.members,
@@ -183,7 +138,7 @@ export class MultiRaftHost {
 
   /** Why this node stopped serving (a storage failure), or `undefined` while it serves. */
   get failure(): Error | undefined {
-    return this.#failed;
+    return this.#loop.failure;
   }
 
   /**
@@ -212,13 +167,7 @@ export class MultiRaftHost {
    * @returns One entry per partition this node replicates.
    */
   status(): PartitionStatus[] {
-    return [...this.#replicas.values()].map((r) => ({
-      partition: r.partition,
-      replicas: this.map.replicas(r.partition),
-      raft: r.node.status(),
-      applied: r.sm.appliedIndex,
-      ...(r.fatal ? { fatal: r.fatal.message } : {}),
-    }));
+    return [...this.#replicas.values()].map((r) => r.status(this.map.replicas(r.partition)));
   }
 
   /**
@@ -273,7 +222,7 @@ export class MultiRaftHost {
         refused++; // InvalidMessageError: not for this group, or malformed; nothing changed
       }
     }
-    this.#schedule();
+    this.#loop.schedule();
     return refused;
   }
 
@@ -286,7 +235,7 @@ export class MultiRaftHost {
    * @returns Whether it was applied, its version, partition and log index.
    */
   put(key: Uint8Array, value: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    return this.atomic(conditions(key, options), [{ type: "set", key, value }], options);
+    return this.atomic(conditionsOf(key, options), [{ type: "set", key, value }], options);
   }
 
   /**
@@ -297,7 +246,7 @@ export class MultiRaftHost {
    * @returns Whether it was applied, whether the key existed, partition and log index.
    */
   delete(key: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    return this.atomic(conditions(key, options), [{ type: "delete", key }], options);
+    return this.atomic(conditionsOf(key, options), [{ type: "delete", key }], options);
   }
 
   /**
@@ -326,24 +275,7 @@ export class MultiRaftHost {
       checks,
       mutations,
     }), options.signal);
-    if (result.op !== "write") throw new RangeError(`Entry ${index} is not a write`);
-    const o = result.outcome;
-    switch (o.kind) {
-      case "ok":
-        return {
-          ok: true,
-          version: formatVersion(partition, o.index),
-          found: o.found[0] ?? false,
-          partition,
-          index,
-        };
-      case "checkFailed":
-        return { ok: false, found: false, failedCheck: o.check, partition, index };
-      case "sessionExpired":
-        throw new SessionExpiredError(partition, options.session?.id ?? 0);
-      case "staleRequest":
-        throw new StaleRequestError(partition, options.session?.id ?? 0, options.session?.seq ?? 0);
-    }
+    return writeResult(partition, index, result, options.session);
   }
 
   /**
@@ -383,26 +315,7 @@ export class MultiRaftHost {
       if (mode === "linearizable" && !replica.node.isLeader) {
         throw new WrongNodeError(partition, replica.node.leaderId, "is not the leader");
       }
-      const context = this.#nextContext++;
-      try {
-        replica.node.readIndex(context);
-      } catch (error) {
-        if (error instanceof NotLeaderError) {
-          throw new UnavailableError(`Partition ${partition} has no leader yet; retry shortly`);
-        }
-        throw error;
-      }
-      await awaitRequest<void>(
-        this.#clock,
-        this.#o.requestTimeoutMs,
-        `Read from partition ${partition}`,
-        signal,
-        (resolve, reject) => {
-          replica.reads.set(context, { index: 0, resolve, reject });
-          this.#schedule();
-          return () => replica.reads.delete(context);
-        },
-      );
+      await readIndexAndWait(this.#requests, replica, this.#nextContext++, signal);
     }
     return replica.sm.read(key);
   }
@@ -414,15 +327,12 @@ export class MultiRaftHost {
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
       balanceLeaders(this.#replicas.values(), this.map, this.nodeId);
     }
-    this.#schedule();
+    this.#loop.schedule();
   }
 
   /** Runs rounds until no partition has work. With `drive: "manual"`, the caller's only way to make progress. */
-  async flush(): Promise<void> {
-    while (this.#rounds) await this.#rounds;
-    if (this.#failed || this.#stopped) return;
-    this.#again = true;
-    await (this.#rounds = this.#runRounds());
+  flush(): Promise<void> {
+    return this.#loop.flush();
   }
 
   /**
@@ -445,7 +355,7 @@ export class MultiRaftHost {
     if (this.#stopped) return;
     this.#stopped = true;
     if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
-    while (this.#rounds) await this.#rounds;
+    await this.#loop.close();
     const stopped = "The node is shutting down";
     for (const r of this.#replicas.values()) {
       r.failAll(new OutcomeUnknownError(stopped), new UnavailableError(stopped));
@@ -456,16 +366,17 @@ export class MultiRaftHost {
 
   #scheduleTick(): void {
     this.#tickTimer = this.#clock.setTimeout(() => {
-      if (this.#stopped || this.#failed) return;
+      if (this.#stopped || this.#loop.failure) return;
       this.tick();
       this.#scheduleTick();
     }, this.#o.tickMs);
   }
 
   #replica(partition: number): Replica {
-    if (this.#failed) {
+    const failure = this.#loop.failure;
+    if (failure) {
       throw new UnavailableError(
-        `This node stopped serving after a storage failure: ${this.#failed.message}`,
+        `This node stopped serving after a storage failure: ${failure.message}`,
       );
     }
     if (this.#stopped) throw new UnavailableError("The node is shutting down");
@@ -480,100 +391,30 @@ export class MultiRaftHost {
   }
 
   /** Proposes a command stamped with the leader's clock and waits for it to be applied. */
-  async #propose(
+  #propose(
     partition: number,
-    command: (time: number) => Parameters<typeof encodeCommand>[0],
+    command: (time: number) => KvCommand,
     signal: AbortSignal | undefined,
   ): Promise<{ result: ApplyResult; index: number }> {
-    const started = this.#clock.now();
-    const outcome = (o: ProposalOutcome) =>
-      this.#o.observer?.proposal?.(partition, o, (this.#clock.now() - started) / 1000);
+    // Validated before it is appended: an entry that does not decode never reaches the log.
+    let data: Uint8Array;
     let replica: Replica;
-    let position: { index: number; term: number };
     try {
-      // Validated before it is appended: an entry that does not decode never reaches the log.
-      const data = encodeCommand(command(Math.floor(this.#clock.now())));
+      data = encodeCommand(command(Math.floor(this.#clock.now())));
       replica = this.#replica(partition);
-      position = replica.node.propose(data);
     } catch (error) {
-      outcome("rejected");
-      if (error instanceof NotLeaderError) {
-        throw new WrongNodeError(partition, error.leaderId, "is not the leader");
-      }
-      if (error instanceof ProposalDroppedError) {
-        throw new UnavailableError(`Partition ${partition}: ${error.message}`);
-      }
+      this.#o.observer?.proposal?.(partition, "rejected", 0);
       throw error;
     }
-    try {
-      const result = await awaitRequest<ApplyResult>(
-        this.#clock,
-        this.#o.requestTimeoutMs,
-        `Write to partition ${partition}`,
-        signal,
-        (resolve, reject) => {
-          const untrack = replica.trackWrite(position.index, {
-            term: position.term,
-            resolve,
-            reject,
-          });
-          this.#schedule();
-          return untrack;
-        },
-      );
-      outcome("committed");
-      return { result, index: position.index };
-    } catch (error) {
-      outcome(error instanceof TimeoutError ? "timeout" : "lost");
-      throw error;
+    return proposeAndWait(this.#requests, replica, data, signal);
+  }
+
+  /** Storage failed: stop serving rather than acknowledge anything on top of a lost write. */
+  #storageFailed(error: Error): void {
+    if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
+    const failure = `Storage failed: ${error.message}`;
+    for (const r of this.#replicas.values()) {
+      r.failAll(new OutcomeUnknownError(failure), new UnavailableError(failure));
     }
   }
-
-  /**
-   * Runs rounds until no partition has work; never two at once. Everything that creates work
-   * (messages, proposals, reads, ticks) calls this, and a call during a round asks for one more.
-   */
-  #schedule(): void {
-    if (this.#stopped || this.#failed) return;
-    this.#again = true;
-    if (this.#o.drive === "manual" || this.#rounds) return;
-    this.#rounds = this.#runRounds();
-  }
-
-  async #runRounds(): Promise<void> {
-    // Start in a microtask, so that work arriving in the same turn joins the first round.
-    await Promise.resolve();
-    try {
-      while (this.#again && !this.#failed) {
-        this.#again = false;
-        const started = this.#clock.now();
-        const worked = await runRound(this.#replicas.values(), {
-          storage: this.#o.storage,
-          transport: this.#o.transport,
-          now: () => this.#clock.now(),
-          compaction: this.#o.compaction,
-          lag: this.#lag,
-          observer: this.#o.observer,
-        });
-        this.#utilization.busy(this.#clock.now() - started);
-        // A round that compacted or released work may leave more: check once more.
-        if (worked) this.#again = true;
-      }
-    } catch (error) {
-      // Storage failed: stop serving rather than acknowledge anything on top of a lost write.
-      this.#failed = error as Error;
-      if (this.#tickTimer !== undefined) this.#clock.clearTimeout(this.#tickTimer);
-      const failure = `Storage failed: ${(error as Error).message}`;
-      for (const r of this.#replicas.values()) {
-        r.failAll(new OutcomeUnknownError(failure), new UnavailableError(failure));
-      }
-    } finally {
-      this.#rounds = undefined;
-    }
-  }
-}
-
-/** The check a write's `ifVersion` option stands for. */
-function conditions(key: Uint8Array, options: WriteOptions): Check[] {
-  return options.ifVersion === undefined ? [] : [{ key, version: options.ifVersion }];
 }

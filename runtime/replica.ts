@@ -7,6 +7,8 @@
  * @module
  */
 import type { RaftNode } from "../raft/node.ts";
+import type { RaftStatus } from "../raft/mod.ts";
+import type { NodeId } from "../raft/types.ts";
 import type { Ready } from "../raft/ready.ts";
 import { type CompactionPolicy, shouldCompact } from "../partition/compaction.ts";
 import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
@@ -28,6 +30,27 @@ export interface AppliedSummary {
   readonly writes: number;
   /** Session duplicates answered from the session table. */
   readonly duplicates: number;
+}
+
+/**
+ * A partition's state as this node sees it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PartitionStatus } from "@prkdb/prkdb/runtime";
+ * ```
+ */
+export interface PartitionStatus {
+  /** The partition. */
+  readonly partition: number;
+  /** Its replicas, preferred leader first. */
+  readonly replicas: readonly NodeId[];
+  /** This node's Raft view of it. */
+  readonly raft: RaftStatus;
+  /** The index the state machine has applied (it can trail `raft.lastApplied` within a round). */
+  readonly applied: number;
+  /** Why this replica stopped, when an entry could not be applied. */
+  readonly fatal?: string;
 }
 
 /**
@@ -158,6 +181,22 @@ export class Replica {
         ),
       );
     }
+  }
+
+  /**
+   * This replica's status.
+   *
+   * @param replicas The partition's replicas, preferred leader first.
+   * @returns Its Raft view, applied index, and why it stopped if it did.
+   */
+  status(replicas: readonly NodeId[]): PartitionStatus {
+    return {
+      partition: this.partition,
+      replicas,
+      raft: this.node.status(),
+      applied: this.sm.appliedIndex,
+      ...(this.fatal ? { fatal: this.fatal.message } : {}),
+    };
   }
 
   /** Releases every read whose confirmed index the state machine has applied. */

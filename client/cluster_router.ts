@@ -1,0 +1,188 @@
+/**
+ * How the client reaches the cluster: it keeps the layout (nodes, partitions, leaders), sends
+ * each call to the right node, gives every attempt its own deadline, avoids nodes that just
+ * failed or hung, and retries retryable failures with backoff and jitter.
+ *
+ * @module
+ */
+import { type Client, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { classify, PrkDbError } from "./errors.ts";
+import type { CallOptions, ClientOptions, ClusterInfo } from "./types.ts";
+
+/** Resolved client options. */
+export type RouterOptions = Required<Omit<ClientOptions, "fetch">> & Pick<ClientOptions, "fetch">;
+
+/**
+ * Routes calls to a cluster's nodes.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const router = new ClusterRouter(["http://127.0.0.1:8081"], options);
+ * await router.refresh();
+ * const r = await router.call(0, "leader", {}, (c, signal) => c.get({ key }, { signal }));
+ * ```
+ */
+export class ClusterRouter {
+  readonly #o: RouterOptions;
+  readonly #seeds: string[];
+  readonly #clients = new Map<string, Client<typeof KvService>>();
+  /** Nodes that just failed or hung, by URL, and until when to avoid them. */
+  readonly #suspect = new Map<string, number>();
+  #info: ClusterInfo = { nodes: new Map(), partitions: [] };
+
+  /**
+   * Creates a router that knows only its seed URLs until {@linkcode refresh}.
+   *
+   * @param seeds Base URLs of some nodes.
+   * @param options Timeouts, retries, and the `fetch` to use.
+   */
+  constructor(seeds: readonly string[], options: RouterOptions) {
+    this.#seeds = [...seeds];
+    this.#o = options;
+  }
+
+  /** The cluster layout as last seen. */
+  get info(): ClusterInfo {
+    return this.#info;
+  }
+
+  /**
+   * Re-reads the cluster layout and leaders from any reachable node.
+   *
+   * @returns The layout.
+   */
+  async refresh(): Promise<ClusterInfo> {
+    const all = [...new Set([...this.#info.nodes.values(), ...this.#seeds])];
+    const urls = [...all.filter((u) => this.#healthy(u)), ...all.filter((u) => !this.#healthy(u))];
+    let last: unknown;
+    for (const url of urls) {
+      try {
+        const r = await this.client(url).clusterInfo({}, { timeoutMs: this.#o.attemptTimeoutMs });
+        this.#info = {
+          nodes: new Map(
+            r.nodes.map((
+              n,
+            ) => [n.id, n.address.startsWith("http") ? n.address : `http://${n.address}`]),
+          ),
+          partitions: r.partitions.map((p) => ({
+            partition: p.partition,
+            replicas: [...p.replicas],
+            leader: p.leader,
+            term: Number(p.term),
+          })),
+        };
+        return this.#info;
+      } catch (error) {
+        last = error;
+        this.#suspect.set(url, Date.now() + 2000);
+      }
+    }
+    throw new PrkDbError(
+      `No node answered (${urls.join(", ")}): ${(last as Error)?.message}`,
+      "unavailable",
+      true,
+    );
+  }
+
+  client(url: string): Client<typeof KvService> {
+    let c = this.#clients.get(url);
+    if (!c) {
+      this.#clients.set(
+        url,
+        c = createClient(
+          KvService,
+          createConnectTransport({
+            baseUrl: url,
+            useBinaryFormat: true,
+            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+          }),
+        ),
+      );
+    }
+    return c;
+  }
+
+  #healthy(url: string | undefined): boolean {
+    return url !== undefined && (this.#suspect.get(url) ?? 0) < Date.now();
+  }
+
+  /**
+   * Picks the node for a partition: its leader, or one of its replicas (any node forwards to
+   * the leader). Nodes that just failed or hung are avoided while another choice exists.
+   */
+  #route(partition: number, target: "leader" | "replica", attempt: number): string {
+    const info = this.#info;
+    const p = info.partitions[partition];
+    const leaderUrl = p?.leader ? info.nodes.get(p.leader) : undefined;
+    if (target === "leader" && this.#healthy(leaderUrl)) return leaderUrl!;
+    const replicas = p
+      ? p.replicas.map((id) => info.nodes.get(id)).filter((u): u is string => !!u)
+      : [];
+    const candidates = [...new Set([...replicas, ...info.nodes.values(), ...this.#seeds])];
+    const usable = candidates.filter((u) => this.#healthy(u));
+    const pool = usable.length > 0 ? usable : candidates;
+    return pool[(attempt + Math.floor(Math.random() * pool.length)) % pool.length];
+  }
+
+  /**
+   * Calls a partition's leader (or any replica), retrying retryable failures on other nodes.
+   *
+   * @param partition The partition the call is about.
+   * @param target Whether only the leader can serve it.
+   * @param options The caller's signal and timeout.
+   * @param fn The call, given a node's client and the attempt's signal.
+   * @param onAttemptFailed Told of every failed attempt.
+   * @returns What the call returned.
+   */
+  async call<T>(
+    partition: number,
+    target: "leader" | "replica",
+    options: CallOptions,
+    fn: (client: Client<typeof KvService>, signal: AbortSignal) => Promise<T>,
+    onAttemptFailed?: (error: PrkDbError) => void,
+  ): Promise<T> {
+    if (this.#info.partitions.length === 0) await this.refresh();
+    const budget = options.timeoutMs ?? this.#o.timeoutMs;
+    const timeout = AbortSignal.timeout(budget);
+    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    let delay = this.#o.backoffMs;
+    for (let attempt = 0;; attempt++) {
+      const url = this.#route(partition, target, attempt);
+      // Each attempt has its own deadline: a paused node accepts connections but never answers.
+      const attemptSignal = AbortSignal.any([
+        signal,
+        AbortSignal.timeout(this.#o.attemptTimeoutMs),
+      ]);
+      try {
+        return await fn(this.client(url), attemptSignal);
+      } catch (error) {
+        if (signal.aborted) {
+          const cancelled = options.signal?.aborted;
+          throw new PrkDbError(
+            cancelled
+              ? "The call was cancelled"
+              : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
+            cancelled ? "canceled" : "deadline_exceeded",
+            true,
+          );
+        }
+        const e = classify(
+          error,
+          url,
+          attemptSignal.aborted ? this.#o.attemptTimeoutMs : undefined,
+        );
+        onAttemptFailed?.(e);
+        if (!e.retryable || attempt + 1 >= this.#o.maxAttempts) throw e;
+        // Avoid that node for a while, learn where the leaders are now, then back off with jitter.
+        if (e.code === "unavailable" || e.code === "deadline_exceeded") {
+          this.#suspect.set(url, Date.now() + 2000);
+        }
+        await this.refresh().catch(() => {});
+        await new Promise((r) => setTimeout(r, delay / 2 + (Math.random() * delay) / 2));
+        delay = Math.min(delay * 2, this.#o.maxBackoffMs);
+      }
+    }
+  }
+}

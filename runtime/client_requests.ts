@@ -1,0 +1,144 @@
+/**
+ * A client request's life on a replica: a write is proposed, then waits until its entry is
+ * applied; a read asks for a read index (Raft dissertation, section 6.4), then waits until the
+ * state machine has applied it. Both are bounded by a deadline on the runtime's clock.
+ *
+ * @module
+ */
+import { NotLeaderError, ProposalDroppedError } from "../raft/errors.ts";
+import { TimeoutError, UnavailableError, WrongNodeError } from "../partition/errors.ts";
+import type { ApplyResult } from "../partition/kv_state_machine.ts";
+import type { Clock } from "./clock.ts";
+import type { HostObserver, ProposalOutcome } from "./options.ts";
+import type { Replica } from "./replica.ts";
+import { awaitRequest } from "./requests.ts";
+
+/**
+ * What a request needs from its host.
+ *
+ * @example Usage
+ * ```ts
+ * import { ManualClock, type RequestContext } from "@prkdb/prkdb/runtime";
+ * const ctx: RequestContext = { clock: new ManualClock(), timeoutMs: 1000, schedule() {} };
+ * ```
+ */
+export interface RequestContext {
+  /** The runtime's clock. */
+  readonly clock: Clock;
+  /** How long a request may wait. */
+  readonly timeoutMs: number;
+  /** Telemetry. */
+  readonly observer?: HostObserver;
+  /** Asks the host for a round (the request created work). */
+  schedule(): void;
+}
+
+/**
+ * Proposes an encoded command at the replica's leader and waits until it is applied.
+ *
+ * @param ctx The host's clock, deadline, telemetry and scheduler.
+ * @param replica The partition's replica on this node.
+ * @param data The encoded command (already validated).
+ * @param signal Aborts the wait (the write may still commit).
+ * @returns What applying the entry did, and its index.
+ * @throws {WrongNodeError} When this replica is not the leader (nothing was proposed).
+ * @throws {UnavailableError} When the write was definitely not applied (dropped, or lost in a
+ *   leader change).
+ * @throws {OutcomeUnknownError} When its fate is unknown.
+ * @throws {TimeoutError} When the deadline passed first (its fate is unknown).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const { result, index } = await proposeAndWait(ctx, replica, encodeCommand(command));
+ * ```
+ */
+export async function proposeAndWait(
+  ctx: RequestContext,
+  replica: Replica,
+  data: Uint8Array,
+  signal?: AbortSignal,
+): Promise<{ result: ApplyResult; index: number }> {
+  const partition = replica.partition;
+  const started = ctx.clock.now();
+  const outcome = (o: ProposalOutcome) =>
+    ctx.observer?.proposal?.(partition, o, (ctx.clock.now() - started) / 1000);
+  let position: { index: number; term: number };
+  try {
+    position = replica.node.propose(data);
+  } catch (error) {
+    outcome("rejected");
+    if (error instanceof NotLeaderError) {
+      throw new WrongNodeError(partition, error.leaderId, "is not the leader");
+    }
+    if (error instanceof ProposalDroppedError) {
+      throw new UnavailableError(`Partition ${partition}: ${error.message}`);
+    }
+    throw error;
+  }
+  try {
+    const result = await awaitRequest<ApplyResult>(
+      ctx.clock,
+      ctx.timeoutMs,
+      `Write to partition ${partition}`,
+      signal,
+      (resolve, reject) => {
+        const untrack = replica.trackWrite(position.index, {
+          term: position.term,
+          resolve,
+          reject,
+        });
+        ctx.schedule();
+        return untrack;
+      },
+    );
+    outcome("committed");
+    return { result, index: position.index };
+  } catch (error) {
+    outcome(error instanceof TimeoutError ? "timeout" : "lost");
+    throw error;
+  }
+}
+
+/**
+ * Waits until a read at this replica is linearizable: the leader confirmed a read index with a
+ * quorum, and this replica has applied it.
+ *
+ * @param ctx The host's clock, deadline and scheduler.
+ * @param replica The partition's replica on this node.
+ * @param context A number unique on this node, naming the read.
+ * @param signal Aborts the wait.
+ * @throws {UnavailableError} When no leader is known, or leadership changed during the read.
+ * @throws {TimeoutError} When the deadline passed first.
+ *
+ * @example Usage
+ * ```ts ignore
+ * await readIndexAndWait(ctx, replica, 7);
+ * const value = replica.sm.read(key);
+ * ```
+ */
+export async function readIndexAndWait(
+  ctx: RequestContext,
+  replica: Replica,
+  context: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    replica.node.readIndex(context);
+  } catch (error) {
+    if (error instanceof NotLeaderError) {
+      throw new UnavailableError(`Partition ${replica.partition} has no leader yet; retry shortly`);
+    }
+    throw error;
+  }
+  await awaitRequest<void>(
+    ctx.clock,
+    ctx.timeoutMs,
+    `Read from partition ${replica.partition}`,
+    signal,
+    (resolve, reject) => {
+      replica.reads.set(context, { index: 0, resolve, reject });
+      ctx.schedule();
+      return () => replica.reads.delete(context);
+    },
+  );
+}

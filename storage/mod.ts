@@ -28,3 +28,4 @@ export * from "./crc32.ts";
 export * from "./memory_storage.ts";
 export * from "./file_storage.ts";
 export * from "./kv_storage.ts";
+export * from "./high_water.ts";

@@ -249,6 +249,11 @@ export class MultiRaftHost {
     return host;
   }
 
+  /** The storage failure that stopped this node, if one did: it then refuses every request. */
+  get failure(): Error | undefined {
+    return this.#failed;
+  }
+
   /** The partitions this node replicates. */
   get partitions(): number[] {
     return [...this.#replicas.keys()];

@@ -42,7 +42,7 @@ import {
   syncDirectory,
   writeSnapshotFile,
 } from "./snapshot_file.ts";
-import { encodeRecord, segmentHeader, type WalRecord } from "./wal_format.ts";
+import { encodeRecord, SEGMENT_VERSION, segmentHeader, type WalRecord } from "./wal_format.ts";
 import { GroupCommit } from "./group_commit.ts";
 
 /**
@@ -98,6 +98,8 @@ function ioError(verb: string, path: string, error: unknown): StorageError {
  * ```
  */
 export class FileStorage implements RaftStorage {
+  /** The on-disk format version this build writes (the log segments' version). */
+  static readonly formatVersion: number = SEGMENT_VERSION;
   readonly #walDir: string;
   readonly #snapshotDir: string;
   readonly #highWaterPath: string;

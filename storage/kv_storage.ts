@@ -161,12 +161,19 @@ export class KvStorage implements RaftStorage {
     const durable = path !== ":memory:";
     const highWaterPath = `${path}.high-water`;
     const acknowledged = durable ? await readHighWater(highWaterPath) : undefined;
-    if ((acknowledged ?? 0) > 0 && !(await exists(path))) {
+    if ((acknowledged ?? 0) > 0 && (await size(path)) === 0) {
+      // Checked before SQLite opens it: SQLite would create a new, empty database in its place.
       throw new DataLossError(
         path,
-        `the database is gone, but commits through ${acknowledged} were acknowledged (${highWaterPath})`,
+        `the database is gone or empty, but commits through ${acknowledged} were acknowledged (${highWaterPath})`,
       );
     }
+    // SQLite folds its -wal file into the database when the last connection closes, dropping
+    // every frame after a damaged one. Keep the file as found until the start is verified.
+    const keptWal = `${path}-wal.kept`;
+    const keep = (acknowledged ?? 0) > 0 && (await size(`${path}-wal`)) > 0 &&
+      !(await exists(keptWal));
+    if (keep) await Deno.copyFile(`${path}-wal`, keptWal);
     let kv: Deno.Kv;
     try {
       kv = await Deno.openKv(path);
@@ -182,9 +189,12 @@ export class KvStorage implements RaftStorage {
       if (acknowledged !== undefined && storage.#seq < acknowledged) {
         throw new DataLossError(
           path,
-          `the database holds commits through ${storage.#seq}, but commits through ${acknowledged} were acknowledged (${highWaterPath}); SQLite rolled back (a damaged or missing ${path}-wal file, or an older copy of the database)`,
+          `the database holds commits through ${storage.#seq}, but commits through ${acknowledged} were acknowledged (${highWaterPath}); SQLite rolled back (a damaged or missing ${path}-wal file, or an older copy of the database)${
+            (await exists(keptWal)) ? `. The SQLite WAL file as found is kept in ${keptWal}` : ""
+          }`,
         );
       }
+      if (keep) await Deno.remove(keptWal);
       // A new database, one from an older PrkDB, or one written through a shared Deno.Kv handle
       // starts being tracked now. (A node's data directory also requires the file to exist.)
       storage.#highWater = acknowledged === undefined
@@ -208,6 +218,18 @@ export class KvStorage implements RaftStorage {
    * @returns Its state.
    */
   async load(partition: number): Promise<PartitionState> {
+    try {
+      return await this.#load(partition);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      // SQLite's own errors ("database disk image is malformed"), named and typed.
+      throw new StorageError(`Cannot read Deno KV at ${this.#path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #load(partition: number): Promise<PartitionState> {
     const meta = await this.#meta(partition);
     const hs = (await this.#kv.get<HardState>([...this.#ns, "hs", partition])).value ??
       { term: 0, votedFor: 0, commitIndex: 0 };
@@ -421,6 +443,15 @@ export class KvStorage implements RaftStorage {
       for (const key of deletes.slice(i, i + MAX_MUTATIONS)) op.delete(key);
       await op.commit();
     }
+  }
+}
+
+async function size(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 

@@ -149,6 +149,13 @@ async function serve(args: string[]): Promise<void> {
     const [hostname, port] = hostPort(values.listen, "--listen").split(":");
     listen = { hostname, port: Number(port) };
   }
+  // Listen for signals before starting: a listener takes effect only after a turn of the event
+  // loop, and a SIGTERM right after "listening" must still shut down cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
   const node = await startNode({
     id,
     peers,
@@ -168,11 +175,7 @@ async function serve(args: string[]): Promise<void> {
     }:${node.server.port} ` +
       `(${node.host.partitions.length} of ${node.host.map.partitions} partitions, ${storage} storage)`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await stopped;
   console.log(`prkdb node ${id} shutting down`);
   await node.stop();
   Deno.exit(0);

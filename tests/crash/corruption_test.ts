@@ -8,6 +8,7 @@ import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/asse
 import { join } from "@std/path";
 import { DataLossError, NodeIdentityError } from "../../storage/errors.ts";
 import { readHighWater } from "../../storage/high_water.ts";
+import { waitFor } from "../support/wait.ts";
 import {
   assertStartsIntactOrRefuses,
   type Backend,
@@ -301,10 +302,11 @@ suiteTest("corruption (kv): a damaged or missing SQLite WAL after a crash", asyn
   const acknowledged = await Promise.all(states);
   const hw = join(live, "prkdb.sqlite.high-water");
   // The high-water record trails the last commit by at most one update: wait for it.
-  const deadline = Date.now() + 5000;
-  while ((await readHighWater(hw))! < 14 + 20 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const target = (await readHighWater(join(f.dir, "prkdb.sqlite.high-water")))! + 20;
+  await waitFor(
+    "the high-water record to catch up",
+    async () => (await readHighWater(hw))! >= target,
+  );
   await Deno.mkdir(image);
   for (
     const name of [

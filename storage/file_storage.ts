@@ -26,7 +26,7 @@
  */
 import { join } from "@std/path";
 import { ByteWriter } from "./binary.ts";
-import { CorruptLogError, DataLossError, StorageError } from "./errors.ts";
+import { CorruptLogError, DataLossError, FormatVersionError, StorageError } from "./errors.ts";
 import { HighWater, readHighWater } from "./high_water.ts";
 import { MutablePartitionState, validateBatch } from "./partition_state.ts";
 import {
@@ -42,7 +42,13 @@ import {
   syncDirectory,
   writeSnapshotFile,
 } from "./snapshot_file.ts";
-import { encodeRecord, SEGMENT_VERSION, segmentHeader, type WalRecord } from "./wal_format.ts";
+import {
+  encodeRecord,
+  SEGMENT_MAGIC,
+  SEGMENT_VERSION,
+  segmentHeader,
+  type WalRecord,
+} from "./wal_format.ts";
 import { GroupCommit } from "./group_commit.ts";
 
 /**
@@ -71,6 +77,15 @@ interface Segment {
 
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Refuses a segment written in another format version (read from its first 8 bytes). */
+async function checkFormat(path: string): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
+    const version = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
+    if (version !== SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
+  }
 }
 
 function ioError(verb: string, path: string, error: unknown): StorageError {
@@ -157,6 +172,8 @@ export class FileStorage implements RaftStorage {
       });
     }
     if (acknowledged === undefined && names.length > 0) {
+      // A log from before the high-water record existed: say so, not that a file is missing.
+      await checkFormat(join(storage.#walDir, names[0]));
       throw new DataLossError(
         storage.#highWaterPath,
         "the high-water file is gone while the log is there, so what was acknowledged cannot be checked",

@@ -260,3 +260,18 @@ Deno.test("FileStorage: a damaged snapshot file is refused at start", async () =
     assertEquals(await Deno.readFile(path), bytes, "a refused start changes nothing");
   });
 });
+
+Deno.test("FileStorage: a log in format 1 (before record numbers) is refused with what to do", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(join(dir, "wal"));
+    const path = join(dir, "wal", "00000000000000000001.wal");
+    // A format 1 header ("PRKW", version 1) and one record (length, checksum, payload).
+    const segment = new Uint8Array([0x50, 0x52, 0x4b, 0x57, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]);
+    await Deno.writeFile(path, segment);
+    const error = await assertRejects(() => FileStorage.open(dir), FormatVersionError);
+    assertStringIncludes(error.message, "version 1 was written by an older PrkDB");
+    assertStringIncludes(error.message, "--allow-blank-start");
+    assertEquals(await Deno.readFile(path), segment, "a refused start changes nothing");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["wal"]);
+  });
+});

@@ -275,3 +275,26 @@ Deno.test("FileStorage: a log in format 1 (before record numbers) is refused wit
     assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["wal"]);
   });
 });
+
+Deno.test("FileStorage: a flipped bit in a length mid-segment is corruption even when the high-water record trails", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 1);
+    // As after a power loss: the high-water record names only the first write.
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    const s0 = await FileStorage.open(dir);
+    for (let i = 2; i <= 6; i++) await s0.write([{ partition: 0, entries: [entry(i)] }]);
+    await s0.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater);
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    const view = new DataView(bytes.buffer);
+    const third = [0, 1].reduce((at) => at + 20 + view.getUint32(at, true), 20);
+    bytes[third + 2] ^= 0x10; // the length's third byte: a record "megabytes long"
+    await Deno.writeFile(path, bytes);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
+    assertEquals([error.file, error.offset], [path, third]);
+    assertStringIncludes(error.message, "record header checksum mismatch, and a valid record");
+    assertStringIncludes(error.message, "so this is not a torn write");
+    assertEquals(await Deno.readFile(path), bytes, "nothing was truncated");
+  });
+});

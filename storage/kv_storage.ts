@@ -173,7 +173,13 @@ export class KvStorage implements RaftStorage {
     const keptWal = `${path}-wal.kept`;
     const keep = (acknowledged ?? 0) > 0 && (await size(`${path}-wal`)) > 0 &&
       !(await exists(keptWal));
-    if (keep) await Deno.copyFile(`${path}-wal`, keptWal);
+    if (keep) {
+      await Deno.copyFile(`${path}-wal`, keptWal).catch((error) => {
+        throw new StorageError(`Cannot keep a copy of ${path}-wal: ${error.message}`, {
+          cause: error,
+        });
+      });
+    }
     let kv: Deno.Kv;
     try {
       kv = await Deno.openKv(path);

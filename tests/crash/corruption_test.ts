@@ -24,9 +24,10 @@ import {
 const BACKENDS: Backend[] = ["file", "kv"];
 const root = await Deno.makeTempDir({ prefix: "prkdb-corruption-" });
 const fixtures = new Map<Backend, Fixture>();
-let pending = 0;
+// Every case's directory lives under root; it goes when the test module ends, however it ends.
+globalThis.addEventListener("unload", () => Deno.removeSync(root, { recursive: true }));
 
-/** The fixture for a backend, built once; the last test to finish removes every directory. */
+/** The fixture for a backend, built once. */
 async function fixture(backend: Backend): Promise<Fixture> {
   if (!fixtures.has(backend)) fixtures.set(backend, await buildFixture(backend, root));
   return fixtures.get(backend)!;
@@ -74,16 +75,7 @@ function flipSample(name: string, bytes: Uint8Array): number[] {
   return [...picked].filter((i) => i < bytes.length).sort((a, b) => a - b);
 }
 
-function suiteTest(name: string, fn: () => Promise<void>): void {
-  pending++;
-  Deno.test(name, async () => {
-    try {
-      await fn();
-    } finally {
-      if (--pending === 0) await Deno.remove(root, { recursive: true });
-    }
-  });
-}
+const suiteTest = (name: string, fn: () => Promise<void>) => Deno.test(name, fn);
 
 for (const backend of BACKENDS) {
   suiteTest(`corruption (${backend}): the undamaged fixture starts with everything`, async () => {

@@ -1,7 +1,8 @@
 /**
  * The data directory's lock and identity, checked with real `cli.ts serve` processes: a second
- * process on a directory in use is refused with the holder's PID, and a restart with flags that
- * do not match the directory (node id, partition count, peers) is refused and changes nothing.
+ * process on a directory in use is refused with the holder's PID, a killed holder leaves no stale
+ * lock, and a restart with flags that do not match the directory (node id, partition count,
+ * peers) is refused and changes nothing.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
@@ -72,17 +73,22 @@ async function contents(dir: string): Promise<Map<string, Uint8Array | null>> {
 
 for (const storage of ["file", "kv"]) {
   Deno.test(`data dir (${storage}, processes): a second serve on a directory in use is refused with the holder's PID`, async () => {
-    const dir = join(await Deno.makeTempDir({ prefix: "prkdb-lock-" }), "n1");
-    const first = await serving(serveArgs(dir, storage));
+    const parent = await Deno.makeTempDir({ prefix: "prkdb-lock-" });
+    const dir = join(parent, "n1");
     try {
-      const stderr = await refused(serveArgs(dir, storage));
-      assertStringIncludes(stderr, `${join(dir, "LOCK")} is locked by process ${first.pid}`);
+      const first = await serving(serveArgs(dir, storage));
+      try {
+        const stderr = await refused(serveArgs(dir, storage));
+        assertStringIncludes(stderr, `${join(dir, "LOCK")} is locked by process ${first.pid}`);
+      } finally {
+        first.kill("SIGKILL");
+        await first.status;
+      }
+      // The kernel dropped the lock with its killed holder: no stale lock, the directory starts.
+      await stop(await serving(serveArgs(dir, storage)));
     } finally {
-      await stop(first);
+      await Deno.remove(parent, { recursive: true });
     }
-    // The lock died with its holder: the directory starts again.
-    await stop(await serving(serveArgs(dir, storage)));
-    await Deno.remove(join(dir, ".."), { recursive: true });
   });
 }
 

@@ -168,6 +168,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       },
       snapshotTaken: (p) => metrics.snapshotTaken(p),
     },
+  }).catch(async (error) => {
+    // A refused recovery must not keep the data directory locked.
+    await transport.close();
+    await storage.close().catch(() => {});
+    await metrics.shutdown();
+    throw error;
   });
   const [hostname, port] = own.split(":");
   const listen = config.listen ?? { hostname, port: Number(port) };

@@ -25,7 +25,11 @@ Deno.test("startNode: a refused recovery releases the data directory", async () 
     kv.close();
     for (let attempt = 0; attempt < 2; attempt++) {
       // The second attempt meets the same damage, not a lock the first one kept.
-      const error = await assertRejects(() => startNode(config), StorageError, "should hold entries");
+      const error = await assertRejects(
+        () => startNode(config),
+        StorageError,
+        "should hold entries",
+      );
       if (error instanceof DataDirLockedError) throw error;
     }
   } finally {

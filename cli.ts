@@ -32,7 +32,13 @@ Options:
   --cluster <name>      Cluster name; Raft traffic from other clusters is refused (default prkdb).
   --tick-ms <n>         Milliseconds per Raft tick; elections take 10-20 ticks (default 100).
   --compact-entries <n> Snapshot and compact a partition's log every n entries (default 10000).
+  --allow-blank-start   Start even though --data-dir exists without this node's identity (an
+                        empty or partly created directory). Without it, such a start is refused:
+                        a node that lost its data must not rejoin as if it had never voted.
   -h, --help            Show this help.
+
+The data dir remembers the cluster, node id, partition count, --peers ids and storage it was
+created with; starting it with different ones is refused. One process at a time may use it.
 `;
 
 const CLUSTER_HELP = `Usage: deno run -A cli.ts cluster [options]    (or: deno task cluster)
@@ -125,6 +131,7 @@ async function serve(args: string[]): Promise<void> {
       cluster: { type: "string" },
       "tick-ms": { type: "string" },
       "compact-entries": { type: "string" },
+      "allow-blank-start": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -142,6 +149,13 @@ async function serve(args: string[]): Promise<void> {
     const [hostname, port] = hostPort(values.listen, "--listen").split(":");
     listen = { hostname, port: Number(port) };
   }
+  // Listen for signals before starting: a listener takes effect only after a turn of the event
+  // loop, and a SIGTERM right after "listening" must still shut down cleanly.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+  });
   const node = await startNode({
     id,
     peers,
@@ -153,6 +167,7 @@ async function serve(args: string[]): Promise<void> {
     cluster: values.cluster,
     tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
     compaction: { entries: int(values["compact-entries"], "--compact-entries", 10_000) || 10_000 },
+    allowBlankStart: values["allow-blank-start"],
   });
   console.log(
     `prkdb node ${id} listening on http://${
@@ -160,11 +175,7 @@ async function serve(args: string[]): Promise<void> {
     }:${node.server.port} ` +
       `(${node.host.partitions.length} of ${node.host.map.partitions} partitions, ${storage} storage)`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    Deno.addSignalListener("SIGINT", stop);
-    Deno.addSignalListener("SIGTERM", stop);
-  });
+  await stopped;
   console.log(`prkdb node ${id} shutting down`);
   await node.stop();
   Deno.exit(0);

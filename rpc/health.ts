@@ -77,7 +77,8 @@ export class AppliedCounter {
 
 /**
  * Computes a node's health. A partition is healthy when it has a leader, and, at the leader,
- * when a quorum of its replicas is reachable.
+ * when a quorum of its replicas is reachable. A node whose storage failed (a full disk, an I/O
+ * error) is unhealthy whatever its partitions say, with the failure as the reason.
  */
 export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHealthJson {
   const peers = new Map(metrics.peers().map((p) => [p.peer, p]));
@@ -121,6 +122,16 @@ export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHeal
     };
   });
   const unhealthy = partitions.filter((p) => !p.healthy);
+  const failure = host.failure;
+  if (failure) {
+    // It cannot write, so it can neither acknowledge nor vote: whatever its roles say.
+    return {
+      healthy: false,
+      node: host.nodeId,
+      reason: `storage failed, the node refuses every write: ${failure.message}`,
+      partitions,
+    };
+  }
   return {
     healthy: unhealthy.length === 0,
     node: host.nodeId,

@@ -31,7 +31,8 @@ import {
   WrongNodeError,
 } from "../partition/errors.ts";
 import type { ReadMode as HostReadMode } from "../partition/read_mode.ts";
-import type { MultiRaftHost, WriteResult } from "../runtime/multi_raft_host.ts";
+import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
+import type { WriteResult } from "../runtime/write_result.ts";
 import {
   type AtomicResponseSchema,
   type DeleteResponseSchema,

@@ -11,6 +11,7 @@ import type { CompactionPolicy } from "../partition/compaction.ts";
 import { FileStorage } from "../storage/file_storage.ts";
 import { KvStorage } from "../storage/kv_storage.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
+import { openDataDir } from "../storage/data_dir.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import { PrkDbMetrics, type SyncErrorType } from "../telemetry/prkdb_metrics.ts";
 import {
@@ -48,6 +49,8 @@ export interface NodeConfig {
   tickMs?: number;
   /** When to compact logs. */
   compaction?: CompactionPolicy;
+  /** Start even if `dataDir` exists without a node identity (empty, or partly created). */
+  allowBlankStart?: boolean;
 }
 
 /** A running node. */
@@ -66,16 +69,31 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Opens the configured storage backend. */
+/**
+ * Opens the configured storage backend. File and KV storage go through the data directory's
+ * lock and identity check (see storage/data_dir.ts).
+ */
 export async function openStorage(
   kind: StorageKind,
   dataDir: string | undefined,
+  node: Pick<NodeConfig, "id" | "peers" | "partitions" | "cluster" | "allowBlankStart">,
 ): Promise<RaftStorage> {
   if (kind === "memory") return new MemoryStorage();
   if (!dataDir) throw new Error(`--data-dir is required with --storage ${kind}`);
-  if (kind === "file") return await FileStorage.open(dataDir);
-  await Deno.mkdir(dataDir, { recursive: true });
-  return await KvStorage.open(`${dataDir}/prkdb.sqlite`);
+  const open = (dir: string) =>
+    kind === "file" ? FileStorage.open(dir) : KvStorage.open(`${dir}/prkdb.sqlite`);
+  return await openDataDir(dataDir, {
+    open,
+    allowBlankStart: node.allowBlankStart,
+    identity: {
+      cluster: node.cluster ?? "prkdb",
+      node: node.id,
+      partitions: node.partitions,
+      members: [...node.peers.keys()].sort((a, b) => a - b),
+      storage: kind,
+      storageFormat: kind === "file" ? FileStorage.formatVersion : KvStorage.formatVersion,
+    },
+  });
 }
 
 /**
@@ -108,7 +126,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const own = config.peers.get(config.id);
   if (!own) throw new Error(`--peers must include this node (${config.id})`);
   const tickMs = config.tickMs ?? 100;
-  const storage = await openStorage(config.storage, config.dataDir);
+  const storage = await openStorage(config.storage, config.dataDir, config);
   let hostRef: MultiRaftHost | undefined;
   // A peer counts as connected if an RPC to it succeeded within two election timeouts.
   const metrics = new PrkDbMetrics(config.id, {
@@ -150,6 +168,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       },
       snapshotTaken: (p) => metrics.snapshotTaken(p),
     },
+  }).catch(async (error) => {
+    // A refused recovery must not keep the data directory locked.
+    await transport.close();
+    await storage.close().catch(() => {});
+    await metrics.shutdown();
+    throw error;
   });
   const [hostname, port] = own.split(":");
   const listen = config.listen ?? { hostname, port: Number(port) };

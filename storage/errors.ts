@@ -76,7 +76,97 @@ export class FormatVersionError extends StorageError {
    */
   constructor(file: string, found: number, supported: number) {
     super(
-      `Unsupported format in ${file}: version ${found} was written by a newer PrkDB; this build reads version ${supported} and older`,
+      found > supported
+        ? `Unsupported format in ${file}: version ${found} was written by a newer PrkDB; this build reads version ${supported} and older`
+        : `Unsupported format in ${file}: version ${found} was written by an older PrkDB; this build reads version ${supported}. Start this node on a new, empty data directory with --allow-blank-start and let it catch up from its peers`,
     );
+  }
+}
+
+/**
+ * Acknowledged state is missing: the log ends before the last write the store acknowledged, a
+ * file the store needs is gone, or a database was rolled back. The store refuses to open, because
+ * starting would break promises this node already made (a vote, an acknowledged append).
+ *
+ * @example Usage
+ * ```ts
+ * import { DataLossError } from "@prkdb/prkdb/storage";
+ * const e = new DataLossError("/data/wal", "no log segment, but records through 12 were acknowledged");
+ * console.log(e.file); // "/data/wal"
+ * ```
+ */
+export class DataLossError extends StorageError {
+  /** The file or directory where the missing data belongs. */
+  readonly file: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param file The file or directory.
+   * @param detail What is missing, and how it is known.
+   */
+  constructor(file: string, detail: string) {
+    super(
+      `Acknowledged data is missing in ${file}: ${detail}. Refusing to start: restore the data directory from a backup, or replace this node with a new one on an empty directory`,
+    );
+    this.file = file;
+  }
+}
+
+/**
+ * Another process holds the data directory's lock: two nodes on one directory would corrupt it.
+ *
+ * @example Usage
+ * ```ts
+ * import { DataDirLockedError } from "@prkdb/prkdb/storage";
+ * console.log(new DataDirLockedError("/data/LOCK", 4242).pid); // 4242
+ * ```
+ */
+export class DataDirLockedError extends StorageError {
+  /** The lock file. */
+  readonly file: string;
+  /** The process that holds it, when it wrote its id. */
+  readonly pid: number | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param file The lock file.
+   * @param pid The holder's process id, if known.
+   */
+  constructor(file: string, pid: number | undefined) {
+    super(
+      `Data directory is in use: ${file} is locked by ${
+        pid === undefined ? "another process" : `process ${pid}`
+      }; stop that process or use another --data-dir`,
+    );
+    this.file = file;
+    this.pid = pid;
+  }
+}
+
+/**
+ * The data directory does not belong to the node being started: another node id, cluster,
+ * partition count, membership or storage backend, or a directory that lost its identity.
+ *
+ * @example Usage
+ * ```ts
+ * import { NodeIdentityError } from "@prkdb/prkdb/storage";
+ * new NodeIdentityError("/data/identity.json", "this data dir belongs to node 2 of cluster a, started as node 3");
+ * ```
+ */
+export class NodeIdentityError extends StorageError {
+  /** The identity file. */
+  readonly file: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param file The identity file.
+   * @param detail What does not match, and what to do.
+   */
+  constructor(file: string, detail: string) {
+    super(`Refusing to start with ${file}: ${detail}`);
+    this.file = file;
   }
 }

@@ -5,13 +5,17 @@
  * ```text
  * <dir>/wal/00000000000000000001.wal   records of every partition, appended in batches
  * <dir>/snapshots/p3-...-4.snap        the latest snapshot of partition 3
+ * <dir>/high-water                     the last acknowledged record's number
  * ```
  *
  * - **Group commit**: batches queued while a write is in flight, from any partition, go out in
  *   the next write with one fdatasync. Throughput comes from batching, not from skipping fsync.
- * - **Recovery**: the segments are replayed in order. A torn tail (the last record of the last
- *   segment, cut by a crash) is truncated with a warning; any other bad record is a
- *   {@linkcode CorruptLogError} naming the file and offset.
+ * - **Recovery**: the segments are checked (wal_recovery.ts) and replayed in order, and every
+ *   snapshot they point at is read and verified. A torn tail (damage at the end of the newest
+ *   segment with no valid record after it, holding nothing acknowledged) is truncated with a
+ *   warning, but only after all of that succeeded; any other damage is a
+ *   {@linkcode CorruptLogError} naming the file and offset, and a log that ends before the
+ *   high-water record is a {@linkcode DataLossError}. A refused start changes nothing on disk.
  * - **Compaction**: when a segment fills, a new one starts with a checkpoint of every
  *   partition's hard state and snapshot; a segment whose entries are all covered by snapshots
  *   is deleted.
@@ -22,7 +26,8 @@
  */
 import { join } from "@std/path";
 import { ByteWriter } from "./binary.ts";
-import { StorageError } from "./errors.ts";
+import { CorruptLogError, DataLossError, FormatVersionError, StorageError } from "./errors.ts";
+import { HighWater, readHighWater } from "./high_water.ts";
 import { MutablePartitionState, validateBatch } from "./partition_state.ts";
 import {
   emptyPartitionState,
@@ -30,14 +35,20 @@ import {
   type PartitionWrite,
   type RaftStorage,
 } from "./raft_storage.ts";
-import { scanSegment } from "./segment_scan.ts";
+import { listSegments, scanLog, type ScannedLog, segmentName } from "./wal_recovery.ts";
 import {
   readSnapshotFile,
   snapshotFileName,
   syncDirectory,
   writeSnapshotFile,
 } from "./snapshot_file.ts";
-import { encodeRecord, segmentHeader, type WalRecord } from "./wal_format.ts";
+import {
+  encodeRecord,
+  SEGMENT_MAGIC,
+  SEGMENT_VERSION,
+  segmentHeader,
+  type WalRecord,
+} from "./wal_format.ts";
 import { GroupCommit } from "./group_commit.ts";
 
 /**
@@ -64,10 +75,17 @@ interface Segment {
   readonly maxIndex: Map<number, number>;
 }
 
-const segmentName = (seq: number) => `${String(seq).padStart(20, "0")}.wal`;
-
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Refuses a segment written in another format version (read from its first 8 bytes). */
+async function checkFormat(path: string): Promise<void> {
+  const bytes = await Deno.readFile(path);
+  if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
+    const version = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
+    if (version !== SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
+  }
 }
 
 function ioError(verb: string, path: string, error: unknown): StorageError {
@@ -95,8 +113,14 @@ function ioError(verb: string, path: string, error: unknown): StorageError {
  * ```
  */
 export class FileStorage implements RaftStorage {
+  /** The on-disk format version this build writes (the log segments' version). */
+  static readonly formatVersion: number = SEGMENT_VERSION;
   readonly #walDir: string;
   readonly #snapshotDir: string;
+  readonly #highWaterPath: string;
+  #highWater!: HighWater;
+  /** The sequence number of the next record. */
+  #nextSeq = 1;
   readonly #segmentBytes: number;
   readonly #states = new Map<number, MutablePartitionState>();
   readonly #snapshotPaths = new Map<number, string>();
@@ -114,6 +138,7 @@ export class FileStorage implements RaftStorage {
   private constructor(dir: string, options: FileStorageOptions) {
     this.#walDir = join(dir, "wal");
     this.#snapshotDir = join(dir, "snapshots");
+    this.#highWaterPath = join(dir, "high-water");
     this.#segmentBytes = options.segmentBytes ?? 64 << 20;
   }
 
@@ -131,16 +156,48 @@ export class FileStorage implements RaftStorage {
     // deno-lint-ignore no-console -- recovery warnings go to stderr unless the caller routes them
     const warn = options.onWarning ?? ((message: string) => console.warn(message));
     const storage = new FileStorage(dir, options);
-    for (const sub of [storage.#walDir, storage.#snapshotDir]) {
-      try {
-        await Deno.mkdir(sub, { recursive: true });
-      } catch (error) {
-        throw new StorageError(`Cannot use ${dir} as a data directory: ${describe(error)}`, {
-          cause: error,
-        });
-      }
+    let acknowledged: number | undefined;
+    let names: string[] = [];
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      acknowledged = await readHighWater(storage.#highWaterPath);
+      names = await listSegments(storage.#walDir).catch((error) => {
+        if (error instanceof Deno.errors.NotFound) return [];
+        throw error;
+      });
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      throw new StorageError(`Cannot use ${dir} as a data directory: ${describe(error)}`, {
+        cause: error,
+      });
     }
-    await storage.#recover(warn);
+    if (acknowledged === undefined && names.length > 0) {
+      // A log from before the high-water record existed: say so, not that a file is missing.
+      await checkFormat(join(storage.#walDir, names[0]));
+      throw new DataLossError(
+        storage.#highWaterPath,
+        "the high-water file is gone while the log is there, so what was acknowledged cannot be checked",
+      );
+    }
+    if (names.length === 0 && (acknowledged ?? 0) > 0) {
+      throw new DataLossError(
+        storage.#walDir,
+        `there is no log segment, but records through ${acknowledged} were acknowledged (${storage.#highWaterPath})`,
+      );
+    }
+    if (names.length === 0) {
+      // A new store (or one whose creation was cut short before anything was written).
+      for (const sub of [storage.#walDir, storage.#snapshotDir]) {
+        await Deno.mkdir(sub, { recursive: true });
+      }
+      storage.#highWater = acknowledged === undefined
+        ? await HighWater.create(storage.#highWaterPath, 0)
+        : await HighWater.open(storage.#highWaterPath, 0);
+      await storage.#rotate();
+      return storage;
+    }
+    const log = await scanLog(storage.#walDir, names, acknowledged!, storage.#highWaterPath);
+    await storage.#recover(log, acknowledged!, warn);
     return storage;
   }
 
@@ -171,16 +228,22 @@ export class FileStorage implements RaftStorage {
   async close(): Promise<void> {
     if (!(await this.#group.close())) return;
     this.#active.close();
+    await this.#highWater.close();
   }
 
   async #commit(batches: readonly (readonly PartitionWrite[])[]): Promise<void> {
+    if (this.#highWater.failed) throw this.#highWater.failed;
     const w = new ByteWriter();
     const snapshotsWritten = new Map<number, string>();
     for (const batch of batches) {
       for (const write of batch) {
         const p = write.partition;
         if (write.hardState) {
-          encodeRecord(w, { type: "hardState", partition: p, hardState: write.hardState });
+          encodeRecord(
+            w,
+            { type: "hardState", partition: p, hardState: write.hardState },
+            this.#nextSeq++,
+          );
         }
         if (write.snapshot) {
           // The data must be durable before the record that points at it.
@@ -189,13 +252,25 @@ export class FileStorage implements RaftStorage {
               throw ioError("write a snapshot in", this.#snapshotDir, error);
             });
           snapshotsWritten.set(p, path);
-          encodeRecord(w, { type: "snapshot", partition: p, meta: write.snapshot.meta });
+          encodeRecord(
+            w,
+            { type: "snapshot", partition: p, meta: write.snapshot.meta },
+            this.#nextSeq++,
+          );
         }
         if (write.truncateFrom !== undefined) {
-          encodeRecord(w, { type: "truncate", partition: p, fromIndex: write.truncateFrom });
+          encodeRecord(
+            w,
+            { type: "truncate", partition: p, fromIndex: write.truncateFrom },
+            this.#nextSeq++,
+          );
         }
         if (write.entries && write.entries.length > 0) {
-          encodeRecord(w, { type: "entries", partition: p, entries: [...write.entries] });
+          encodeRecord(
+            w,
+            { type: "entries", partition: p, entries: [...write.entries] },
+            this.#nextSeq++,
+          );
         }
       }
     }
@@ -220,6 +295,7 @@ export class FileStorage implements RaftStorage {
       throw ioError("append to", segment.path, error);
     }
     segment.size += bytes.length;
+    this.#highWater.advance(this.#nextSeq - 1);
   }
 
   #applyToMemory(segment: Segment, write: PartitionWrite): void {
@@ -255,12 +331,19 @@ export class FileStorage implements RaftStorage {
       size: 0,
       maxIndex: new Map(),
     };
-    const w = new ByteWriter().bytes(segmentHeader());
+    const w = new ByteWriter().bytes(segmentHeader(this.#nextSeq));
     for (const [partition, state] of this.#states) {
-      encodeRecord(w, { type: "hardState", partition, hardState: state.hardState });
+      // A checkpoint: the next segment alone says where every partition stands.
+      const checkpoint: WalRecord[] = [{
+        type: "hardState",
+        partition,
+        hardState: state.hardState,
+      }];
       if (state.snapshot) {
-        encodeRecord(w, { type: "snapshot", partition, meta: state.snapshot.meta });
+        checkpoint.push({ type: "snapshot", partition, meta: state.snapshot.meta });
       }
+      checkpoint.push({ type: "bounds", partition, lastIndex: state.lastIndex });
+      for (const record of checkpoint) encodeRecord(w, record, this.#nextSeq++);
     }
     let file: Deno.FsFile;
     try {
@@ -287,58 +370,74 @@ export class FileStorage implements RaftStorage {
     }
   }
 
-  async #recover(warn: (message: string) => void): Promise<void> {
-    const names: string[] = [];
-    for await (const entry of Deno.readDir(this.#walDir)) {
-      if (entry.isFile && entry.name.endsWith(".wal")) names.push(entry.name);
-    }
-    names.sort();
-    // Pass 1: read every segment. Pass 2 replays them, starting each partition from its latest
-    // snapshot, because segment collection may have removed entries that snapshot covers.
-    const scans = [];
-    for (let i = 0; i < names.length; i++) {
-      const path = join(this.#walDir, names[i]);
-      scans.push({
-        name: names[i],
-        path,
-        scan: scanSegment(await Deno.readFile(path), path, i === names.length - 1),
-      });
-    }
-    for (const { scan } of scans) {
+  async #recover(log: ScannedLog, acknowledged: number, warn: (message: string) => void) {
+    // Replay, starting each partition from its latest snapshot, because segment collection may
+    // have removed entries that snapshot covers.
+    const scratch: Segment = { seq: 0, path: "", size: 0, maxIndex: new Map() };
+    for (const { scan } of log.segments) {
       for (const { record } of scan.records) {
-        if (record.type === "snapshot") {
-          this.#replay({ seq: 0, path: "", size: 0, maxIndex: new Map() }, record);
-        }
+        if (record.type === "snapshot") this.#replay(scratch, record);
       }
     }
-    for (const { name, path, scan } of scans) {
-      const segment: Segment = {
-        seq: Number(name.slice(0, 20)),
-        path,
-        size: scan.validEnd,
-        maxIndex: new Map(),
-      };
-      for (const { record } of scan.records) this.#replay(segment, record);
-      this.#segments.push(segment);
-      if (scan.torn) {
-        warn(
-          `Truncating torn tail of ${path} at offset ${scan.torn.offset} (${scan.torn.reason}); it was never acknowledged`,
-        );
-        if (scan.validEnd === 0) {
-          // Not even the header survived: start the segment over.
-          this.#segments.pop();
-          await Deno.remove(path);
-        } else {
-          await Deno.truncate(path, scan.validEnd);
+    for (const { seq, path, scan } of log.segments) {
+      if (scan.torn?.offset === 0) continue; // a segment whose creation was cut short
+      const segment: Segment = { seq, path, size: scan.validEnd, maxIndex: new Map() };
+      for (const { record, offset } of scan.records) {
+        try {
+          this.#replay(segment, record);
+        } catch (error) {
+          if (error instanceof DataLossError) throw error;
+          throw new CorruptLogError(path, offset, `record does not apply: ${describe(error)}`);
         }
       }
+      this.#segments.push(segment);
+    }
+    for (const [partition, path] of this.#snapshotPaths) {
+      await this.#verifySnapshot(partition, path);
+    }
+    // Everything loaded and verified: only now may anything on disk change.
+    const newest = log.segments.at(-1)!;
+    if (newest.scan.torn) {
+      const { offset, reason } = newest.scan.torn;
+      warn(
+        `Truncating torn tail of ${newest.path} at offset ${offset} (${reason}); it was never acknowledged`,
+      );
+      if (offset === 0) await Deno.remove(newest.path);
+      else await Deno.truncate(newest.path, offset);
     }
     await this.#cleanSnapshotDir();
+    this.#nextSeq = log.lastSeq + 1;
+    this.#highWater = await HighWater.open(this.#highWaterPath, acknowledged);
+    this.#highWater.advance(log.lastSeq);
     const last = this.#segments.at(-1);
     if (last) {
       this.#active = await Deno.open(last.path, { write: true, append: true });
     } else {
       await this.#rotate();
+    }
+  }
+
+  /** Reads a snapshot file the log points at, so a start never finds it missing later. */
+  async #verifySnapshot(partition: number, path: string): Promise<void> {
+    const expected = this.#states.get(partition)?.snapshot?.meta;
+    let found;
+    try {
+      found = (await readSnapshotFile(path)).meta;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new DataLossError(
+          path,
+          `the log points at partition ${partition}'s snapshot, which is gone`,
+        );
+      }
+      throw error;
+    }
+    if (found.index !== expected?.index || found.term !== expected?.term) {
+      throw new CorruptLogError(
+        path,
+        0,
+        `holds snapshot ${found.index}@${found.term}, but the log points at ${expected?.index}@${expected?.term}`,
+      );
     }
   }
 
@@ -360,15 +459,31 @@ export class FileStorage implements RaftStorage {
         return this.#applyToMemory(segment, { partition: p, truncateFrom: record.fromIndex });
       case "entries":
         return this.#applyToMemory(segment, { partition: p, entries: record.entries });
+      case "bounds": {
+        // A checkpoint said the log reached lastIndex; less means an older segment is gone.
+        const lastIndex = this.#states.get(p)?.lastIndex ?? 0;
+        if (lastIndex < record.lastIndex) {
+          throw new DataLossError(
+            segment.path,
+            `partition ${p}'s log reached index ${record.lastIndex} before this segment, but only ${lastIndex} remains: an older segment is missing`,
+          );
+        }
+        return;
+      }
     }
   }
 
-  /** Removes half-written and superseded snapshot files left by a crash. */
+  /**
+   * Removes half-written and superseded snapshot files left by a crash. It runs only after
+   * recovery verified the log and every snapshot it points at; files it did not write stay.
+   */
   async #cleanSnapshotDir(): Promise<void> {
     const live = new Set(this.#snapshotPaths.values());
+    await Deno.mkdir(this.#snapshotDir, { recursive: true });
     for await (const entry of Deno.readDir(this.#snapshotDir)) {
       const path = join(this.#snapshotDir, entry.name);
-      if (entry.isFile && !live.has(path)) await Deno.remove(path).catch(() => {});
+      const ours = /^p\d+-\d{16}-\d+\.snap(\.tmp)?$/.test(entry.name);
+      if (entry.isFile && ours && !live.has(path)) await Deno.remove(path).catch(() => {});
     }
   }
 }

@@ -42,12 +42,19 @@ async function fill(dir: string, n: number): Promise<void> {
 
 Deno.test("FileStorage: a torn tail is truncated with a warning; what came before survives", async () => {
   await withDir(async (dir) => {
-    await fill(dir, 5);
+    await fill(dir, 4);
+    // A crash after record 5 reached the log but before the high-water record caught up: keep
+    // the high-water file from before the fifth write.
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    const s0 = await FileStorage.open(dir);
+    await s0.write([{ partition: 0, entries: [entry(5)] }]);
+    await s0.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater);
     const [path] = await segments(dir);
     const size = (await Deno.stat(path)).size;
-    for (const cut of [3, 9, 20]) {
+    const bytes = await Deno.readFile(path);
+    for (const cut of [3, 9, 20, 30]) {
       // Each cut models a crash part-way through writing the last record.
-      const bytes = await Deno.readFile(path);
       await Deno.writeFile(path, bytes.subarray(0, size - cut));
       const warnings: string[] = [];
       const s = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
@@ -57,7 +64,22 @@ Deno.test("FileStorage: a torn tail is truncated with a warning; what came befor
       await s.write([{ partition: 0, entries: [entry(5)] }]); // the log keeps working after repair
       await s.close();
       assertEquals((await Deno.stat(path)).size, size);
+      await Deno.writeFile(join(dir, "high-water"), highWater);
     }
+  });
+});
+
+Deno.test("FileStorage: a damaged last record that was acknowledged is refused, not truncated", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 5); // a clean close: the high-water record names the fifth write
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    bytes[bytes.length - 1] ^= 1;
+    await Deno.writeFile(path, bytes);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
+    assertEquals(error.file, path);
+    assertStringIncludes(error.message, "records through 5 were acknowledged");
+    assertEquals(await Deno.readFile(path), bytes, "a refused start changes nothing");
   });
 });
 
@@ -65,6 +87,14 @@ Deno.test("FileStorage: a zero-filled tail (preallocated space after a crash) is
   await withDir(async (dir) => {
     await fill(dir, 3);
     const [path] = await segments(dir);
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    const s0 = await FileStorage.open(dir);
+    await s0.write([{ partition: 0, entries: [entry(4)] }]);
+    await s0.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater); // a crash before it caught up
+    const written = await Deno.readFile(path);
+    // The fourth write's record never made it: its space is zeros.
+    await Deno.truncate(path, written.length - 50);
     const file = await Deno.open(path, { append: true });
     await file.write(new Uint8Array(512));
     file.close();
@@ -79,10 +109,10 @@ Deno.test("FileStorage: a corrupted record mid-segment names the file and offset
     await fill(dir, 5);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
-    // Find the second record (after the 8-byte header and the first record) and flip a byte in it.
-    const firstLength = new DataView(bytes.buffer).getUint32(8, true);
-    const second = 8 + 8 + firstLength;
-    bytes[second + 12] ^= 0xff;
+    // Find the second record (after the 20-byte header and the first record) and flip a byte in it.
+    const firstLength = new DataView(bytes.buffer).getUint32(20, true);
+    const second = 20 + 20 + firstLength;
+    bytes[second + 24] ^= 0xff;
     await Deno.writeFile(path, bytes);
     const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
     assertEquals([error.file, error.offset], [path, second]);
@@ -107,11 +137,9 @@ Deno.test("FileStorage: a segment from a newer format version is refused clearly
 
 Deno.test("FileStorage: a file that is not a segment is refused", async () => {
   await withDir(async (dir) => {
-    await Deno.mkdir(join(dir, "wal"), { recursive: true });
-    await Deno.writeTextFile(
-      join(dir, "wal", "00000000000000000001.wal"),
-      "hello, this is not a log",
-    );
+    await fill(dir, 1);
+    const [path] = await segments(dir);
+    await Deno.writeTextFile(path, "hello, this is not a log");
     await assertRejects(() => FileStorage.open(dir), CorruptLogError, "bad magic");
   });
 });
@@ -124,17 +152,18 @@ Deno.test("FileStorage: segments rotate, and those covered by snapshots are dele
     }
     const before = (await segments(dir)).length;
     assert(before > 5, `expected rotation, found ${before} segment(s)`);
+    const oldest = (await segments(dir))[0];
     await s.write([{
       partition: 0,
       snapshot: { meta: { index: 190, term: 1 }, data: te.encode("p0") },
     }]);
-    assertEquals((await segments(dir)).length, before, "partition 1 still needs every segment");
+    assertEquals((await segments(dir))[0], oldest, "partition 1 still needs every segment");
     await s.write([{
       partition: 1,
       snapshot: { meta: { index: 190, term: 1 }, data: te.encode("p1") },
     }]);
     const after = (await segments(dir)).length;
-    assert(after <= 2, `expected old segments to be deleted, ${after} remain`);
+    assert(after <= 3, `expected old segments to be deleted, ${after} of ${before} remain`);
     await s.close();
     const reopened = await FileStorage.open(dir);
     for (const p of [0, 1]) {
@@ -204,13 +233,14 @@ Deno.test("FileStorage: group commit shares one fsync among concurrent batches",
     } finally {
       Deno.FsFile.prototype.syncData = real;
     }
-    assert(syncs <= 2, `100 concurrent batches took ${syncs} fsyncs`);
+    // At most two log rounds, each followed by a (coalesced) high-water update.
+    assert(syncs <= 4, `100 concurrent batches took ${syncs} fsyncs`);
     assertEquals((await s.load(3)).entries.length, 25);
     await s.close();
   });
 });
 
-Deno.test("FileStorage: a damaged snapshot file is refused when loaded", async () => {
+Deno.test("FileStorage: a damaged snapshot file is refused at start", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
     await s.write([{ partition: 0, entries: [entry(1)] }]);
@@ -224,10 +254,47 @@ Deno.test("FileStorage: a damaged snapshot file is refused when loaded", async (
     const bytes = await Deno.readFile(path);
     bytes[bytes.length - 1] ^= 1;
     await Deno.writeFile(path, bytes);
-    const reopened = await FileStorage.open(dir);
-    const error = await assertRejects(() => reopened.load(0), CorruptLogError);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
     assertInstanceOf(error, StorageError);
     assertStringIncludes(error.message, path);
-    await reopened.close();
+    assertEquals(await Deno.readFile(path), bytes, "a refused start changes nothing");
+  });
+});
+
+Deno.test("FileStorage: a log in format 1 (before record numbers) is refused with what to do", async () => {
+  await withDir(async (dir) => {
+    await Deno.mkdir(join(dir, "wal"));
+    const path = join(dir, "wal", "00000000000000000001.wal");
+    // A format 1 header ("PRKW", version 1) and one record (length, checksum, payload).
+    const segment = new Uint8Array([0x50, 0x52, 0x4b, 0x57, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 9]);
+    await Deno.writeFile(path, segment);
+    const error = await assertRejects(() => FileStorage.open(dir), FormatVersionError);
+    assertStringIncludes(error.message, "version 1 was written by an older PrkDB");
+    assertStringIncludes(error.message, "--allow-blank-start");
+    assertEquals(await Deno.readFile(path), segment, "a refused start changes nothing");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["wal"]);
+  });
+});
+
+Deno.test("FileStorage: a flipped bit in a length mid-segment is corruption even when the high-water record trails", async () => {
+  await withDir(async (dir) => {
+    await fill(dir, 1);
+    // As after a power loss: the high-water record names only the first write.
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    const s0 = await FileStorage.open(dir);
+    for (let i = 2; i <= 6; i++) await s0.write([{ partition: 0, entries: [entry(i)] }]);
+    await s0.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater);
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    const view = new DataView(bytes.buffer);
+    const third = [0, 1].reduce((at) => at + 20 + view.getUint32(at, true), 20);
+    bytes[third + 2] ^= 0x10; // the length's third byte: a record "megabytes long"
+    await Deno.writeFile(path, bytes);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
+    assertEquals([error.file, error.offset], [path, third]);
+    assertStringIncludes(error.message, "record header checksum mismatch, and a valid record");
+    assertStringIncludes(error.message, "so this is not a torn write");
+    assertEquals(await Deno.readFile(path), bytes, "nothing was truncated");
   });
 });

@@ -8,7 +8,14 @@
  * [ns, "hs", p]             the hard state
  * [ns, "log", p, i, k]      chunk k of entry i (chunk 0 starts with term, type and sizes)
  * [ns, "snap", p, i, k]     chunk k of the snapshot ending at index i
+ * [ns, "seq"]               the number of the last commit (one more in every commit)
  * ```
+
+ * Beside a database file, `<file>.high-water` (see high_water.ts) holds the number of the last
+ * commit the store acknowledged. A database that is missing, or holds an older commit number
+ * (SQLite rolled back: a damaged or missing `-wal` file, an older copy), refuses to open with a
+ * {@linkcode DataLossError}. SQLite has no page checksums, so a flipped bit inside a page that
+ * SQLite still accepts is not detected.
  *
  * A partition's `meta` decides what is visible: entries in `(snapshotIndex, lastIndex]`, and
  * the snapshot at `snapshotIndex`. A batch is one atomic commit when it fits Deno KV's limits
@@ -22,7 +29,8 @@
 import type { Entry } from "../raft/entry.ts";
 import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
-import { FormatVersionError, StorageError } from "./errors.ts";
+import { DataLossError, FormatVersionError, StorageError } from "./errors.ts";
+import { HighWater, readHighWater } from "./high_water.ts";
 import { validateBatch } from "./partition_state.ts";
 import { GroupCommit } from "./group_commit.ts";
 import type { PartitionState, PartitionWrite, RaftStorage, Snapshot } from "./raft_storage.ts";
@@ -31,6 +39,8 @@ const FORMAT_VERSION = 1;
 /** Deno KV refuses values over 64 KiB; chunks stay below that with room for overhead. */
 const CHUNK_BYTES = 60 * 1024;
 const MAX_MUTATIONS = 1000;
+/** Room in every commit for the commit number. */
+const MAX_DATA_MUTATIONS = MAX_MUTATIONS - 1;
 /** Deno KV allows 800 KiB per commit, counted after serialization: keep a wide margin. */
 const MAX_COMMIT_BYTES = 600 * 1024;
 const ENTRY_TYPES = ["normal", "noop"] as const;
@@ -97,11 +107,16 @@ function chunks(bytes: Uint8Array): Uint8Array[] {
  * ```
  */
 export class KvStorage implements RaftStorage {
+  /** The on-disk format version this build writes. */
+  static readonly formatVersion: number = FORMAT_VERSION;
   readonly #kv: Deno.Kv;
   readonly #ns: Deno.KvKey;
   readonly #ownsKv: boolean;
   readonly #path: string;
   readonly #metas = new Map<number, Meta>();
+  /** The last commit's number. */
+  #seq = 0;
+  #highWater: HighWater | undefined;
   /**
    * Group commit: every batch queued while a commit is in flight goes into the next one (or the
    * next few, past Deno KV's limits), in call order. Invisible leftovers (compacted or truncated
@@ -138,11 +153,65 @@ export class KvStorage implements RaftStorage {
    */
   static async open(path: string | Deno.Kv, options: KvStorageOptions = {}): Promise<KvStorage> {
     const ns = options.namespace ?? ["prkdb"];
-    if (typeof path !== "string") return new KvStorage(path, ns, false, "(shared Deno.Kv)");
+    if (typeof path !== "string") {
+      const shared = new KvStorage(path, ns, false, "(shared Deno.Kv)");
+      shared.#seq = (await path.get<number>([...ns, "seq"])).value ?? 0;
+      return shared;
+    }
+    const durable = path !== ":memory:";
+    const highWaterPath = `${path}.high-water`;
+    const acknowledged = durable ? await readHighWater(highWaterPath) : undefined;
+    if ((acknowledged ?? 0) > 0 && (await size(path)) === 0) {
+      // Checked before SQLite opens it: SQLite would create a new, empty database in its place.
+      throw new DataLossError(
+        path,
+        `the database is gone or empty, but commits through ${acknowledged} were acknowledged (${highWaterPath})`,
+      );
+    }
+    // SQLite folds its -wal file into the database when the last connection closes, dropping
+    // every frame after a damaged one. Keep the file as found until the start is verified.
+    const keptWal = `${path}-wal.kept`;
+    const keep = (acknowledged ?? 0) > 0 && (await size(`${path}-wal`)) > 0 &&
+      !(await exists(keptWal));
+    if (keep) {
+      await Deno.copyFile(`${path}-wal`, keptWal).catch((error) => {
+        throw new StorageError(`Cannot keep a copy of ${path}-wal: ${error.message}`, {
+          cause: error,
+        });
+      });
+    }
+    let kv: Deno.Kv;
     try {
-      return new KvStorage(await Deno.openKv(path), ns, true, path);
+      kv = await Deno.openKv(path);
     } catch (error) {
       throw new StorageError(`Cannot open Deno KV at ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const storage = new KvStorage(kv, ns, true, path);
+    try {
+      storage.#seq = (await kv.get<number>([...ns, "seq"])).value ?? 0;
+      if (!durable) return storage;
+      if (acknowledged !== undefined && storage.#seq < acknowledged) {
+        throw new DataLossError(
+          path,
+          `the database holds commits through ${storage.#seq}, but commits through ${acknowledged} were acknowledged (${highWaterPath}); SQLite rolled back (a damaged or missing ${path}-wal file, or an older copy of the database)${
+            (await exists(keptWal)) ? `. The SQLite WAL file as found is kept in ${keptWal}` : ""
+          }`,
+        );
+      }
+      if (keep) await Deno.remove(keptWal);
+      // A new database, one from an older PrkDB, or one written through a shared Deno.Kv handle
+      // starts being tracked now. (A node's data directory also requires the file to exist.)
+      storage.#highWater = acknowledged === undefined
+        ? await HighWater.create(highWaterPath, storage.#seq)
+        : await HighWater.open(highWaterPath, acknowledged);
+      storage.#highWater.advance(storage.#seq);
+      return storage;
+    } catch (error) {
+      kv.close();
+      if (error instanceof StorageError) throw error;
+      throw new StorageError(`Cannot read Deno KV at ${path}: ${(error as Error).message}`, {
         cause: error,
       });
     }
@@ -155,6 +224,18 @@ export class KvStorage implements RaftStorage {
    * @returns Its state.
    */
   async load(partition: number): Promise<PartitionState> {
+    try {
+      return await this.#load(partition);
+    } catch (error) {
+      if (error instanceof StorageError) throw error;
+      // SQLite's own errors ("database disk image is malformed"), named and typed.
+      throw new StorageError(`Cannot read Deno KV at ${this.#path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  async #load(partition: number): Promise<PartitionState> {
     const meta = await this.#meta(partition);
     const hs = (await this.#kv.get<HardState>([...this.#ns, "hs", partition])).value ??
       { term: 0, votedFor: 0, commitIndex: 0 };
@@ -227,7 +308,11 @@ export class KvStorage implements RaftStorage {
   /** Waits for pending writes and closes the database if this store opened it. */
   async close(): Promise<void> {
     if (!(await this.#group.close())) return;
-    if (this.#ownsKv) this.#kv.close();
+    try {
+      await this.#highWater?.close();
+    } finally {
+      if (this.#ownsKv) this.#kv.close();
+    }
   }
 
   async #meta(partition: number): Promise<Meta> {
@@ -242,6 +327,7 @@ export class KvStorage implements RaftStorage {
   }
 
   async #commit(batches: readonly (readonly PartitionWrite[])[]): Promise<Change[]> {
+    if (this.#highWater?.failed) throw this.#highWater.failed;
     const mutations: Mutation[] = [];
     const changes = new Map<number, Change>();
     for (const batch of batches) {
@@ -260,8 +346,10 @@ export class KvStorage implements RaftStorage {
       for (const commit of pack(mutations)) {
         const op = this.#kv.atomic();
         for (const m of commit) m.value === undefined ? op.delete(m.key) : op.set(m.key, m.value);
+        op.set([...this.#ns, "seq"], this.#seq + 1);
         const result = await op.commit();
         if (!result.ok) throw new Error("atomic commit was rejected");
+        this.#seq++;
       }
     } catch (error) {
       this.#metas.clear(); // what is durable is unknown now; reread on the next load
@@ -271,6 +359,7 @@ export class KvStorage implements RaftStorage {
       );
     }
     for (const c of changes.values()) this.#metas.set(c.partition, c.after);
+    this.#highWater?.advance(this.#seq);
     return [...changes.values()];
   }
 
@@ -363,6 +452,25 @@ export class KvStorage implements RaftStorage {
   }
 }
 
+async function size(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Splits mutations into commits within Deno KV's limits, keeping their order. */
 function pack(mutations: readonly Mutation[]): Mutation[][] {
   const commits: Mutation[][] = [];
@@ -375,7 +483,9 @@ function pack(mutations: readonly Mutation[]): Mutation[][] {
   };
   for (const m of mutations) {
     const id = JSON.stringify(m.key);
-    if (!current.has(id) && (current.size >= MAX_MUTATIONS || bytes + m.bytes > MAX_COMMIT_BYTES)) {
+    if (
+      !current.has(id) && (current.size >= MAX_DATA_MUTATIONS || bytes + m.bytes > MAX_COMMIT_BYTES)
+    ) {
       flush();
     }
     // A later write of the same key in the same commit replaces the earlier one.

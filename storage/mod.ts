@@ -28,3 +28,7 @@ export * from "./crc32.ts";
 export * from "./memory_storage.ts";
 export * from "./file_storage.ts";
 export * from "./kv_storage.ts";
+export * from "./high_water.ts";
+export * from "./data_dir.ts";
+export * from "./data_dir_lock.ts";
+export * from "./node_identity.ts";

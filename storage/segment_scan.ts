@@ -1,9 +1,14 @@
 /**
- * Reading a log segment back: every record with its offset, and where a torn tail starts.
+ * Reading a log segment back: every record with its sequence number and offset, and, for the
+ * newest segment, where a torn tail starts.
  *
- * A crash during a write can leave the last record of the last segment incomplete, failing its
- * checksum, or zero-filled: that is a torn tail, and it is safe to cut, because a write is
- * acknowledged only after its fsync. Anything wrong elsewhere is corruption and stops recovery.
+ * A crash during a write can leave only the end of the newest segment damaged: the records of
+ * the write in flight, never acknowledged (acknowledgement waits for the fsync). So a damaged
+ * record is a **torn tail** only when it is in the newest segment and no valid record follows it
+ * anywhere in the file. A damaged record followed by a valid one (found by scanning every byte
+ * offset after it for a record whose header and payload checksums hold) is **corruption**, and
+ * so is any damage in an older segment. Whether a torn tail also cut acknowledged records is
+ * decided by the caller, against the high-water record.
  *
  * @module
  */
@@ -12,6 +17,7 @@ import { crc32 } from "./crc32.ts";
 import {
   decodePayload,
   MAX_RECORD_BYTES,
+  readRecordHeader,
   RECORD_HEADER_BYTES,
   SEGMENT_HEADER_BYTES,
   SEGMENT_MAGIC,
@@ -19,18 +25,45 @@ import {
   type WalRecord,
 } from "./wal_format.ts";
 
+/** A record as found in a segment. */
+export interface ScannedRecord {
+  readonly record: WalRecord;
+  readonly seq: number;
+  readonly offset: number;
+}
+
 /** What a segment holds. */
 export interface SegmentScan {
-  readonly records: { readonly record: WalRecord; readonly offset: number }[];
+  /** The sequence number the header says the first record has (0 if the header is torn). */
+  readonly firstSeq: number;
+  readonly records: ScannedRecord[];
   /** Where valid data ends. */
   readonly validEnd: number;
   /** When a torn tail was found: its offset and why. */
   readonly torn?: { readonly offset: number; readonly reason: string };
 }
 
-function allZero(bytes: Uint8Array, from: number): boolean {
-  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
-  return true;
+/** Finds a valid record with a sequence number above `afterSeq` at or after `from`. */
+function findValidRecord(
+  bytes: Uint8Array,
+  view: DataView,
+  from: number,
+  afterSeq: number,
+): { offset: number; seq: number } | undefined {
+  for (let at = from; at + RECORD_HEADER_BYTES <= bytes.length; at++) {
+    // Cheap filters first: a plausible sequence number, then the header checksum.
+    const seqLow = view.getUint32(at + 4, true), seqHigh = view.getUint32(at + 8, true);
+    const seq = seqLow + seqHigh * 0x100000000;
+    if (seq <= afterSeq || seq > afterSeq + 0x10000000) continue;
+    const header = readRecordHeader(view, bytes, at);
+    if (!header.valid) continue;
+    const end = at + RECORD_HEADER_BYTES + header.length;
+    if (end > bytes.length) continue;
+    if (crc32(bytes.subarray(at + RECORD_HEADER_BYTES, end)) === header.payloadChecksum) {
+      return { offset: at, seq };
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -38,55 +71,77 @@ function allZero(bytes: Uint8Array, from: number): boolean {
  *
  * @param bytes The whole file.
  * @param path Its path, for errors.
- * @param isLast Whether it is the newest segment (the only one that may have a torn tail).
- * @throws {CorruptLogError} On a bad header or a bad record before the tail.
- * @throws {FormatVersionError} When a newer PrkDB wrote it.
+ * @param isNewest Whether it is the newest segment (the only one that may have a torn tail).
+ * @throws {CorruptLogError} On a bad header, a sequence gap, or a damaged record that is not a torn tail.
+ * @throws {FormatVersionError} When another PrkDB version wrote it.
  */
-export function scanSegment(bytes: Uint8Array, path: string, isLast: boolean): SegmentScan {
+export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean): SegmentScan {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
+    const version = view.getUint32(4, true);
+    if (version !== SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
+  }
   if (bytes.length < SEGMENT_HEADER_BYTES) {
-    if (isLast) {
-      return { records: [], validEnd: 0, torn: { offset: 0, reason: "incomplete segment header" } };
+    // A crash while a new segment was created: it holds nothing but copies (a checkpoint).
+    if (isNewest) {
+      return {
+        firstSeq: 0,
+        records: [],
+        validEnd: 0,
+        torn: { offset: 0, reason: "incomplete segment header" },
+      };
     }
     throw new CorruptLogError(path, 0, `segment is ${bytes.length} bytes, shorter than its header`);
   }
   if (!SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
     throw new CorruptLogError(path, 0, "not a PrkDB log segment (bad magic)");
   }
-  const version = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
-  if (version > SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
-
-  const records: { record: WalRecord; offset: number }[] = [];
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (crc32(bytes.subarray(0, 16)) !== view.getUint32(16, true)) {
+    throw new CorruptLogError(path, 0, "segment header checksum mismatch");
+  }
+  const firstSeq = view.getUint32(8, true) + view.getUint32(12, true) * 0x100000000;
+  const records: ScannedRecord[] = [];
   let offset = SEGMENT_HEADER_BYTES;
-  const tornOrCorrupt = (reason: string, tail: boolean): SegmentScan => {
-    if (isLast && tail) return { records, validEnd: offset, torn: { offset, reason } };
-    throw new CorruptLogError(path, offset, reason);
+  let expected = firstSeq;
+  const damaged = (reason: string): SegmentScan => {
+    const next = findValidRecord(bytes, view, offset + 1, expected - 1);
+    if (next) {
+      throw new CorruptLogError(
+        path,
+        offset,
+        `${reason}, and a valid record (number ${next.seq}) follows at offset ${next.offset}, so this is not a torn write`,
+      );
+    }
+    if (!isNewest) throw new CorruptLogError(path, offset, `${reason} in a sealed segment`);
+    return { firstSeq, records, validEnd: offset, torn: { offset, reason } };
   };
   while (offset < bytes.length) {
-    if (allZero(bytes, offset)) return tornOrCorrupt("zero-filled tail", true);
-    if (bytes.length - offset < RECORD_HEADER_BYTES) {
-      return tornOrCorrupt("incomplete record header", true);
+    if (bytes.length - offset < RECORD_HEADER_BYTES) return damaged("incomplete record header");
+    const header = readRecordHeader(view, bytes, offset);
+    if (!header.valid) return damaged("record header checksum mismatch");
+    if (header.seq !== expected) {
+      throw new CorruptLogError(
+        path,
+        offset,
+        `record number ${header.seq} where ${expected} was expected (a record is missing or out of place)`,
+      );
     }
-    const length = view.getUint32(offset, true);
-    const checksum = view.getUint32(offset + 4, true);
-    const end = offset + RECORD_HEADER_BYTES + length;
-    if (length > MAX_RECORD_BYTES) {
-      return tornOrCorrupt(`record length ${length} is implausible`, true);
+    if (header.length > MAX_RECORD_BYTES) {
+      return damaged(`record length ${header.length} is implausible`);
     }
+    const end = offset + RECORD_HEADER_BYTES + header.length;
     if (end > bytes.length) {
-      return tornOrCorrupt(`record of ${length} bytes runs past the end of the file`, true);
+      return damaged(`record of ${header.length} bytes runs past the end of the file`);
     }
     const payload = bytes.subarray(offset + RECORD_HEADER_BYTES, end);
-    if (crc32(payload) !== checksum) {
-      // A bad checksum on the very last record is a torn write; anywhere else, corruption.
-      return tornOrCorrupt("checksum mismatch", end === bytes.length);
-    }
+    if (crc32(payload) !== header.payloadChecksum) return damaged("checksum mismatch");
     try {
-      records.push({ record: decodePayload(payload), offset });
+      records.push({ record: decodePayload(payload), seq: header.seq, offset });
     } catch (error) {
       throw new CorruptLogError(path, offset, `malformed record: ${(error as Error).message}`);
     }
+    expected++;
     offset = end;
   }
-  return { records, validEnd: offset };
+  return { firstSeq, records, validEnd: offset };
 }

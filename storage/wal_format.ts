@@ -1,16 +1,20 @@
 /**
- * The write-ahead log's on-disk format.
+ * The write-ahead log's on-disk format (version 2).
  *
- * A segment file is an 8-byte header followed by records:
+ * A segment file is a header followed by records. Every record carries a sequence number that
+ * runs on without a gap across segments, and a checksum of its own header, so recovery can tell
+ * a torn final write from a damaged record with valid records after it, and a missing or swapped
+ * segment from a complete log.
  *
  * ```text
- * header:  "PRKW" (4 bytes) | format version (u16 LE) | reserved (u16)
- * record:  payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload
+ * header:  "PRKW" (4) | format version (u32 LE) | first record's sequence (u64) | CRC-32 of the 16 bytes before (u32)
+ * record:  payload length (u32 LE) | sequence (u64) | CRC-32 of length and sequence (u32) | CRC-32 of payload (u32) | payload
  * payload: type (u8) | partition (u32) | body
  *   1 hard state  term (u64) | votedFor (u32) | commitIndex (u64)
  *   2 entries     count (u32) | count x [index (u64) | term (u64) | type (u8) | length (u32) | data]
  *   3 truncate    fromIndex (u64)
  *   4 snapshot    index (u64) | term (u64)   (the data is in its own file, see snapshot_file.ts)
+ *   5 bounds      lastIndex (u64)             (a checkpoint: the partition's log ended there)
  * ```
  *
  * @module
@@ -22,9 +26,9 @@ import { crc32 } from "./crc32.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 
 export const SEGMENT_MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x57]); // "PRKW"
-export const SEGMENT_VERSION = 1;
-export const SEGMENT_HEADER_BYTES = 8;
-export const RECORD_HEADER_BYTES = 8;
+export const SEGMENT_VERSION = 2;
+export const SEGMENT_HEADER_BYTES = 20;
+export const RECORD_HEADER_BYTES = 20;
 /** A record larger than this is treated as corrupt framing rather than allocated. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
 
@@ -33,20 +37,40 @@ export type WalRecord =
   | { readonly type: "hardState"; readonly partition: number; readonly hardState: HardState }
   | { readonly type: "entries"; readonly partition: number; readonly entries: Entry[] }
   | { readonly type: "truncate"; readonly partition: number; readonly fromIndex: number }
-  | { readonly type: "snapshot"; readonly partition: number; readonly meta: SnapshotMeta };
+  | { readonly type: "snapshot"; readonly partition: number; readonly meta: SnapshotMeta }
+  | { readonly type: "bounds"; readonly partition: number; readonly lastIndex: number };
 
-const TYPE_CODES = { hardState: 1, entries: 2, truncate: 3, snapshot: 4 } as const;
+const TYPE_CODES = { hardState: 1, entries: 2, truncate: 3, snapshot: 4, bounds: 5 } as const;
 const ENTRY_TYPES = ["normal", "noop"] as const;
 
-/** Encodes a segment header. */
-export function segmentHeader(): Uint8Array {
-  return new ByteWriter().bytes(SEGMENT_MAGIC).u32(SEGMENT_VERSION).view().slice();
+/** Encodes a segment header for a segment whose first record has sequence `firstSeq`. */
+export function segmentHeader(firstSeq: number): Uint8Array {
+  const w = new ByteWriter().bytes(SEGMENT_MAGIC).u32(SEGMENT_VERSION).u64(firstSeq);
+  w.u32(crc32(w.view()));
+  return w.view().slice();
 }
 
-/** Appends one framed record to `w`. */
-export function encodeRecord(w: ByteWriter, record: WalRecord): void {
+/** A record header's fields, read without trusting them yet. */
+export interface RecordHeader {
+  readonly length: number;
+  readonly seq: number;
+  /** Whether the header's own checksum holds. */
+  readonly valid: boolean;
+  readonly payloadChecksum: number;
+}
+
+/** Reads the record header at `offset` (the caller checks there are enough bytes). */
+export function readRecordHeader(view: DataView, bytes: Uint8Array, offset: number): RecordHeader {
+  const length = view.getUint32(offset, true);
+  const seq = view.getUint32(offset + 4, true) + view.getUint32(offset + 8, true) * 0x100000000;
+  const valid = crc32(bytes.subarray(offset, offset + 12)) === view.getUint32(offset + 12, true);
+  return { length, seq, valid, payloadChecksum: view.getUint32(offset + 16, true) };
+}
+
+/** Appends one framed record with sequence number `seq` to `w`. */
+export function encodeRecord(w: ByteWriter, record: WalRecord, seq: number): void {
   const start = w.length;
-  w.u32(0).u32(0); // length and checksum, patched below
+  w.u32(0).u64(seq).u32(0).u32(0); // length and checksums, patched below
   w.u8(TYPE_CODES[record.type]).u32(record.partition);
   switch (record.type) {
     case "hardState":
@@ -64,10 +88,14 @@ export function encodeRecord(w: ByteWriter, record: WalRecord): void {
     case "snapshot":
       w.u64(record.meta.index).u64(record.meta.term);
       break;
+    case "bounds":
+      w.u64(record.lastIndex);
+      break;
   }
   const payloadStart = start + RECORD_HEADER_BYTES;
   w.patchU32(start, w.length - payloadStart);
-  w.patchU32(start + 4, crc32(w.view(payloadStart)));
+  w.patchU32(start + 12, crc32(w.view(start, start + 12)));
+  w.patchU32(start + 16, crc32(w.view(payloadStart)));
 }
 
 /** Decodes a record's payload (already checksummed). Throws on malformed content. */
@@ -101,6 +129,9 @@ export function decodePayload(payload: Uint8Array): WalRecord {
       break;
     case 4:
       record = { type: "snapshot", partition, meta: { index: r.u64(), term: r.u64() } };
+      break;
+    case 5:
+      record = { type: "bounds", partition, lastIndex: r.u64() };
       break;
     default:
       throw new Error(`unknown record type ${code}`);

@@ -13,7 +13,7 @@ import {
   TimeoutError,
   WrongNodeError,
 } from "../../partition/errors.ts";
-import type { WriteResult } from "../../runtime/multi_raft_host.ts";
+import type { WriteResult } from "../../runtime/write_result.ts";
 import type { SimNode } from "./sim_node.ts";
 
 const te = new TextEncoder();

@@ -1,0 +1,224 @@
+/**
+ * The high-water record: a small file, fsynced on its own, holding the sequence number of the
+ * last write a store acknowledged. At start the store compares it with what it recovered: a log
+ * that ends before it, or a database rolled back behind it, has lost acknowledged writes, and
+ * the store refuses to start instead of silently serving less.
+ *
+ * ```text
+ * "PRKH" (4) | version (u32 LE) | slot 0 | slot 1
+ * slot:      sequence (u64 LE) | CRC-32 of the sequence and the slot number (u32) | reserved (u32)
+ * ```
+ *
+ * Updates alternate between the two slots, so a torn update leaves the other slot (the previous
+ * value) intact; the reader takes the highest valid slot. The record is a lower bound: it is
+ * written after the write it names is durable, in the background, at most one update in flight
+ * and at most one per 10 ms, so after a crash it may trail the log by that long. A clean close
+ * brings it up to date.
+ *
+ * @module
+ */
+import { dirname } from "@std/path";
+import { ByteWriter } from "./binary.ts";
+import { crc32 } from "./crc32.ts";
+import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
+import { syncDirectory } from "./snapshot_file.ts";
+
+const MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x48]); // "PRKH"
+const VERSION = 1;
+const HEADER_BYTES = 8;
+const SLOT_BYTES = 16;
+const FILE_BYTES = HEADER_BYTES + 2 * SLOT_BYTES;
+
+function slot(seq: number, index: number): Uint8Array {
+  const w = new ByteWriter().u64(seq).u32(index);
+  const checksum = crc32(w.view());
+  return new ByteWriter().u64(seq).u32(checksum).u32(0).view().slice();
+}
+
+/**
+ * Reads a high-water file.
+ *
+ * @param path The file.
+ * @returns The last acknowledged sequence number, or undefined when the file does not exist.
+ * @throws {CorruptLogError} When neither slot is valid.
+ */
+export async function readHighWater(path: string): Promise<number | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  if (bytes.length < FILE_BYTES || !MAGIC.every((b, i) => bytes[i] === b)) {
+    throw new CorruptLogError(path, 0, "not a PrkDB high-water file");
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(4, true);
+  if (version !== VERSION) throw new FormatVersionError(path, version, VERSION);
+  let best: number | undefined;
+  for (let i = 0; i < 2; i++) {
+    const at = HEADER_BYTES + i * SLOT_BYTES;
+    const seq = view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x100000000;
+    const expected = new DataView(slot(seq, i).buffer).getUint32(8, true);
+    if (view.getUint32(at + 8, true) === expected) best = Math.max(best ?? 0, seq);
+  }
+  if (best === undefined) {
+    throw new CorruptLogError(path, HEADER_BYTES, "both high-water slots are damaged");
+  }
+  return best;
+}
+
+/**
+ * A store's high-water record, kept up to date after each durable write.
+ *
+ * @example Create, advance, reread
+ * ```ts
+ * import { HighWater, readHighWater } from "@prkdb/prkdb/storage";
+ * const dir = await Deno.makeTempDir();
+ * const hw = await HighWater.create(`${dir}/high-water`, 0);
+ * hw.advance(5);
+ * await hw.close();
+ * console.log(await readHighWater(`${dir}/high-water`)); // 5
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class HighWater {
+  readonly #path: string;
+  readonly #file: Deno.FsFile;
+  #written: number;
+  #wanted: number;
+  #updates = 0;
+  #inFlight: Promise<void> | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #lastWriteMs = -Infinity;
+  #closing = false;
+  #failed: Error | undefined;
+  readonly #intervalMs: number;
+
+  private constructor(path: string, file: Deno.FsFile, seq: number, intervalMs: number) {
+    this.#path = path;
+    this.#file = file;
+    this.#written = this.#wanted = seq;
+    this.#intervalMs = intervalMs;
+  }
+
+  /**
+   * Creates the file holding `seq` (atomically, with fsyncs of it and its directory).
+   *
+   * @param path The file.
+   * @param seq The starting value.
+   * @param intervalMs The least time between two updates.
+   * @returns The open record.
+   */
+  static async create(path: string, seq: number, intervalMs?: number): Promise<HighWater> {
+    const tmp = `${path}.tmp`;
+    try {
+      const bytes = new ByteWriter().bytes(MAGIC).u32(VERSION).bytes(slot(seq, 0)).bytes(
+        slot(seq, 1),
+      ).view();
+      await Deno.writeFile(tmp, bytes);
+      const f = await Deno.open(tmp, { write: true });
+      try {
+        await f.sync();
+      } finally {
+        f.close();
+      }
+      await Deno.rename(tmp, path);
+      await syncDirectory(dirname(path));
+    } catch (error) {
+      throw new StorageError(`Cannot create ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    return await HighWater.open(path, seq, intervalMs);
+  }
+
+  /**
+   * Opens an existing file for updates.
+   *
+   * @param path The file.
+   * @param seq Its current value (from {@linkcode readHighWater}).
+   * @param intervalMs The least time between two updates (default 10 ms): each update is an
+   *   fdatasync beside the log's, so they are spaced out, at the price of trailing further.
+   * @returns The open record.
+   */
+  static async open(path: string, seq: number, intervalMs = 10): Promise<HighWater> {
+    try {
+      const file = await Deno.open(path, { read: true, write: true });
+      return new HighWater(path, file, seq, intervalMs);
+    } catch (error) {
+      throw new StorageError(`Cannot open ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+  }
+
+  /** The error of a failed update, if one failed: the store must stop acknowledging. */
+  get failed(): Error | undefined {
+    return this.#failed;
+  }
+
+  /**
+   * Records that writes through `seq` are durable. Returns at once; the update is written in the
+   * background, at most one in flight and at most one per `intervalMs`, coalescing the rest.
+   *
+   * @param seq The last durable sequence number.
+   */
+  advance(seq: number): void {
+    if (seq <= this.#wanted) return;
+    this.#wanted = seq;
+    this.#schedule();
+  }
+
+  /** Writes the latest value and waits for it, then closes the file. */
+  async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#closing = true;
+    await this.#inFlight;
+    if (this.#wanted > this.#written && !this.#failed) await this.#drain();
+    this.#file.close();
+    if (this.#failed) throw this.#failed;
+  }
+
+  #schedule(): void {
+    if (this.#inFlight || this.#timer !== undefined || this.#failed || this.#closing) return;
+    const wait = this.#lastWriteMs + this.#intervalMs - performance.now();
+    if (wait > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#schedule();
+      }, wait);
+      return;
+    }
+    this.#inFlight = this.#drain().then(() => {
+      this.#inFlight = undefined;
+      if (this.#wanted > this.#written) this.#schedule();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      if (this.#wanted > this.#written && !this.#failed) {
+        this.#lastWriteMs = performance.now();
+        const seq = this.#wanted;
+        const index = this.#updates++ % 2;
+        await this.#file.seek(HEADER_BYTES + index * SLOT_BYTES, Deno.SeekMode.Start);
+        const bytes = slot(seq, index);
+        let done = 0;
+        while (done < bytes.length) done += await this.#file.write(bytes.subarray(done));
+        await this.#file.syncData();
+        this.#written = seq;
+      }
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      this.#failed = new StorageError(
+        code === "ENOSPC"
+          ? `Disk full: cannot update ${this.#path}; free some space, then restart the node`
+          : `Cannot update ${this.#path}: ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+}

@@ -165,7 +165,7 @@ export class ClusterRouter {
               ? "The call was cancelled"
               : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
             cancelled ? "canceled" : "deadline_exceeded",
-            true,
+            !cancelled,
           );
         }
         const e = classify(

@@ -272,6 +272,10 @@ export class PrkDbClient {
           if (e.retryable) ambiguous = true;
         });
       } catch (error) {
+        if (error instanceof PrkDbError && error.kind === "stale_request") {
+          // The partition forgot this write's result: an earlier attempt may have applied it.
+          throw new PrkDbError(error.message, "aborted", false, "outcome_unknown");
+        }
         if (!(error instanceof PrkDbError) || error.kind !== "session_expired") throw error;
         if (this.#sessions.get(partition) === session) this.#sessions.delete(partition);
         if (ambiguous || fresh > 0) {

@@ -175,7 +175,7 @@ export class StaleRequestError extends PartitionError {
    */
   constructor(partition: number, session: number, seq: number) {
     super(
-      `Partition ${partition}: write ${seq} of session ${session} is older than what the session remembers; it was not applied`,
+      `Partition ${partition}: write ${seq} of session ${session} is older than what the session remembers; this copy was not applied, and whether an earlier copy was is no longer known`,
       false,
     );
   }

@@ -256,10 +256,15 @@ export function createKvService(
     },
 
     async atomic(req, ctx) {
-      const checks: Check[] = req.checks.map((c) => ({
-        key: c.key,
-        version: c.version === "" ? null : c.version,
-      }));
+      const checks: Check[] = req.checks.map((c, i) => {
+        if (c.version === undefined) {
+          throw new ConnectError(
+            `check ${i} has no version: give one, or "" for "the key must be absent"`,
+            Code.InvalidArgument,
+          );
+        }
+        return { key: c.key, version: c.version === "" ? null : c.version };
+      });
       const mutations: Mutation[] = req.mutations.map((m) => {
         if (m.type === Mutation_Type.DELETE) return { type: "delete", key: m.key };
         if (m.type === Mutation_Type.SET) return { type: "set", key: m.key, value: m.value };

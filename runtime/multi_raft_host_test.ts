@@ -118,7 +118,7 @@ Deno.test("MultiRaftHost: a session applies a retried write once and answers wit
     // Another client writes the key again; the retry must not delete it a second time.
     await c.run(leader.put(key, te.encode("w")));
     const retry = await c.run(leader.delete(key, { session }));
-    assertEquals([retry.found, retry.index === first.index], [true, false], "the first result");
+    assertEquals([retry.found, retry.index], [true, first.index], "the first application's result");
     assertEquals(text(await c.run(leader.get(key))), "w", "the retry was not applied");
     // Once the client confirms it has result 1, a late copy of it is refused, never applied.
     await c.run(leader.put(key, te.encode("x"), { session: { id, seq: 2, firstIncomplete: 2 } }));

@@ -95,12 +95,13 @@ export function writeResult(
   const o = result.outcome;
   switch (o.kind) {
     case "ok":
+      // A session duplicate is answered with its first application: that entry's index.
       return {
         ok: true,
         version: formatVersion(partition, o.index),
         found: o.found[0] ?? false,
         partition,
-        index,
+        index: o.index,
       };
     case "checkFailed":
       return { ok: false, found: false, failedCheck: o.check, partition, index };

@@ -167,6 +167,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         applied.record(p, count, index);
       },
       snapshotTaken: (p) => metrics.snapshotTaken(p),
+      duplicate: (p) => metrics.duplicate(p),
     },
   }).catch(async (error) => {
     // A refused recovery must not keep the data directory locked.

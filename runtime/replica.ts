@@ -49,6 +49,8 @@ export interface PartitionStatus {
   readonly raft: RaftStatus;
   /** The index the state machine has applied (it can trail `raft.lastApplied` within a round). */
   readonly applied: number;
+  /** Client sessions the state machine holds. */
+  readonly sessions: number;
   /** Why this replica stopped, when an entry could not be applied. */
   readonly fatal?: string;
 }
@@ -195,6 +197,7 @@ export class Replica {
       replicas,
       raft: this.node.status(),
       applied: this.sm.appliedIndex,
+      sessions: this.sm.sessions,
       ...(this.fatal ? { fatal: this.fatal.message } : {}),
     };
   }

@@ -26,8 +26,6 @@ export interface MetricDefinition {
   readonly help: string;
   /** Histogram bucket boundaries. */
   readonly buckets?: readonly number[];
-  /** Which design document named it, if any. */
-  readonly seed?: "multi-raft" | "replication";
 }
 
 /** Seconds-shaped buckets, 0.5 ms to 10 s. */
@@ -64,12 +62,11 @@ const N = ["node_id", "follower"] as const;
  * ```
  */
 export const METRICS: readonly MetricDefinition[] = [
-  // Raft, per replica of each partition (Multi-Raft seed, plus what an operator needs).
+  // Raft, per replica of each partition.
   {
     name: "prkdb_raft_current_term",
     type: "gauge",
     labels: P,
-    seed: "multi-raft",
     help:
       "The latest term this replica has seen. Frequent increases mean elections, and so instability.",
   },
@@ -77,7 +74,6 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_raft_commit_index",
     type: "gauge",
     labels: P,
-    seed: "multi-raft",
     help:
       "The highest log index this replica knows is committed. It should closely track prkdb_raft_last_log_index.",
   },
@@ -85,14 +81,12 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_raft_last_log_index",
     type: "gauge",
     labels: P,
-    seed: "multi-raft",
     help: "The index of the last entry in this replica's log.",
   },
   {
     name: "prkdb_raft_voted_for",
     type: "gauge",
     labels: P,
-    seed: "multi-raft",
     help:
       "The node id this replica voted for in the current term, as a number (node ids are positive integers); 0 means it has not voted in this term.",
   },
@@ -188,12 +182,26 @@ export const METRICS: readonly MetricDefinition[] = [
     help:
       "Incoming Raft messages refused: foreign_cluster, stranger, malformed, or rejected (unknown partition or group).",
   },
-  // Replication, from each Raft leader to each follower (leader-follower seed's names).
+  // Client sessions, per replica of each partition.
+  {
+    name: "prkdb_kv_sessions",
+    type: "gauge",
+    labels: P,
+    help:
+      "Client sessions this replica's state machine holds. Grows with clients; sessions expire after their idle timeout.",
+  },
+  {
+    name: "prkdb_kv_session_duplicates_total",
+    type: "counter",
+    labels: P,
+    help:
+      "Retried session writes answered with their first result instead of being applied again. Rises with timeouts and failovers.",
+  },
+  // Replication, from each Raft leader to each follower.
   {
     name: "prkdb_replication_lag_seconds",
     type: "gauge",
     labels: F,
-    seed: "replication",
     help:
       "How far behind in time the follower is: the age of the oldest entry the leader has that the follower does not. 0 when caught up.",
   },
@@ -201,7 +209,6 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_replication_changes_pending",
     type: "gauge",
     labels: F,
-    seed: "replication",
     help:
       "The true backlog: entries the leader has that the follower has not acknowledged (last log index minus match index).",
   },
@@ -209,21 +216,18 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_replication_active_followers",
     type: "gauge",
     labels: P,
-    seed: "replication",
     help: "Followers of a partition this leader heard from within the last election timeout.",
   },
   {
     name: "prkdb_replication_changes_applied_total",
     type: "counter",
     labels: P,
-    seed: "replication",
     help: "Changes (committed writes) this replica applied to its state machine.",
   },
   {
     name: "prkdb_replication_follower_connected",
     type: "gauge",
     labels: N,
-    seed: "replication",
     help:
       "1 when this node's last Raft RPC to the follower succeeded within two election timeouts, else 0.",
   },
@@ -231,7 +235,6 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_replication_sync_errors_total",
     type: "counter",
     labels: ["node_id", "follower", "error_type"],
-    seed: "replication",
     help:
       "Failed syncs with a follower by error_type: connection_error (unreachable, timed out), sync_failed (the peer refused the batch), apply_failed (this node could not persist or apply).",
   },
@@ -239,7 +242,6 @@ export const METRICS: readonly MetricDefinition[] = [
     name: "prkdb_replication_last_sync_timestamp_seconds",
     type: "gauge",
     labels: N,
-    seed: "replication",
     help: "Unix time of the last successful Raft RPC to the follower.",
   },
   {
@@ -247,7 +249,6 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "histogram",
     labels: N,
     buckets: SECONDS_BUCKETS,
-    seed: "replication",
     help:
       "Duration of AppendEntries calls to the follower (one call carries every partition's entries).",
   },
@@ -256,7 +257,6 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "histogram",
     labels: N,
     buckets: COUNT_BUCKETS,
-    seed: "replication",
     help: "Entries per AppendEntries call to the follower, across partitions.",
   },
 ];
@@ -294,8 +294,8 @@ ${rows((m) => !m.name.startsWith("prkdb_replication_"))}
 
 ## Replication
 
-Each Raft leader measures these for each of its followers (the seed-000 pull replicas measure
-them too). The names and meanings are the leader-follower design's.
+Each Raft leader measures these for each of its followers; the leader-follower
+\`ReplicationManager\` measures the same names for its pull followers.
 
 | Metric | Type | Labels | Meaning |
 | --- | --- | --- | --- |

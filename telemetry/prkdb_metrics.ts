@@ -31,7 +31,7 @@ const ROLE_NUMBER: Record<RoleName, number> = {
  */
 export interface MetricsSource {
   /** Each replica's Raft status. */
-  partitions(): readonly { partition: number; raft: RaftStatus }[];
+  partitions(): readonly { partition: number; raft: RaftStatus; sessions?: number }[];
   /** For each partition this node leads: each follower's backlog, time lag and activity. */
   replication(): readonly {
     partition: number;
@@ -128,7 +128,7 @@ export class PrkDbMetrics {
   ): void {
     const gauge = (name: string, value: number, attrs: Attributes) =>
       observe.observe(this.#gauges.get(name)!, value, { node_id: this.#node, ...attrs });
-    for (const { partition, raft } of source.partitions()) {
+    for (const { partition, raft, sessions } of source.partitions()) {
       const a = { partition: String(partition) };
       gauge("prkdb_raft_current_term", raft.term, a);
       gauge("prkdb_raft_commit_index", raft.commitIndex, a);
@@ -137,6 +137,7 @@ export class PrkDbMetrics {
       gauge("prkdb_raft_role", ROLE_NUMBER[raft.role], a);
       gauge("prkdb_raft_is_leader", raft.role === "Leader" ? 1 : 0, a);
       gauge("prkdb_raft_applied_index", raft.lastApplied, a);
+      if (sessions !== undefined) gauge("prkdb_kv_sessions", sessions, a);
     }
     for (const { partition, followers } of source.replication()) {
       gauge("prkdb_replication_active_followers", followers.filter((f) => f.active).length, {
@@ -218,6 +219,15 @@ export class PrkDbMetrics {
    */
   applied(partition: number, count: number): void {
     this.#add("prkdb_replication_changes_applied_total", count, { partition: String(partition) });
+  }
+
+  /**
+   * Counts a session write answered from the session table instead of applied again.
+   *
+   * @param partition The partition.
+   */
+  duplicate(partition: number): void {
+    this.#add("prkdb_kv_session_duplicates_total", 1, { partition: String(partition) });
   }
 
   /**

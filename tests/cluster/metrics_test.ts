@@ -26,6 +26,7 @@ Deno.test("metrics: term and commit move; a dead follower shows as disconnected,
       "the commit index moved with the writes",
     );
     assert(value(afterWrites, "prkdb_replication_changes_applied_total", p0)! >= 10);
+    assertEquals(value(afterWrites, "prkdb_kv_sessions", p0), 1, "the client's session is held");
 
     // A follower dies: the leader sees it disconnected, its backlog grow, errors counted, lag in time.
     const follower = [...c.urls.keys()].find((id) => id !== leader)!;

@@ -14,7 +14,11 @@ interface TestCluster {
   leader: RaftNode;
 }
 
-/** Three nodes with instant, lossless delivery; returns them after node 1 wins. */
+/**
+ * Three nodes with instant, lossless delivery; returns them after node 1 wins. The loop here is
+ * the bare minimum the core's API needs (ready, deliver, advance): these tests are about the
+ * core alone, and `raft/` may not depend on the runtime that drives it in production.
+ */
 function cluster(voters = [1, 2, 3]): TestCluster {
   const nodes = new Map(
     voters.map((id) => [id, new RaftNode({ id, voters, random: new SeededRandom(id) })]),

@@ -32,3 +32,4 @@ export * from "./high_water.ts";
 export * from "./data_dir.ts";
 export * from "./data_dir_lock.ts";
 export * from "./node_identity.ts";
+export * from "./conformance.ts";

@@ -3,6 +3,11 @@
  * a "disk" per node holding exactly what each Ready asked to persist, and commands that drive
  * them step by step while printing a trace.
  *
+ * It handles each Ready by hand rather than through the runtime (`runtime/`): a golden script
+ * tests the core's protocol, message by message, and has to show and control each step of the
+ * Ready contract (persist, deliver, apply) separately, which the runtime does in one round. The
+ * runtime itself is exercised by the seeded simulation, which runs it unchanged.
+ *
  * @module
  */
 import { type Message, type RaftConfig, RaftNode, SeededRandom } from "../../raft/mod.ts";

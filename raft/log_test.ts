@@ -123,3 +123,22 @@ Deno.test("RaftLog: applied index cannot pass the commit index", () => {
   log.appliedTo(1);
   assertEquals(log.committedEntries(), []);
 });
+
+Deno.test("RaftLog: a snapshot installed over an unstable replacement tells storage to drop the stale suffix", () => {
+  // Stored: 1..5 in term 1. In memory, a new leader's entry 4@2 replaced 4..5 but is not yet
+  // persisted, so storage still holds the stale 4@1 and 5@1.
+  const log = new RaftLog();
+  log.append([e(1, 1), e(2, 1), e(3, 1), e(4, 1), e(5, 1)]);
+  log.markStable();
+  assertEquals(log.tryAppend(3, 1, 0, [e(4, 2)]), 4);
+  // The leader's snapshot through 4@2 matches the unstable entry 4: the log keeps nothing after
+  // it, and storage must drop 5@1, which would otherwise survive past the snapshot.
+  assertEquals(log.restore(4, 2), true);
+  assertEquals(log.lastIndex, 4);
+  // A snapshot over a fully stable, matching log leaves storage's tail alone.
+  const stable = new RaftLog();
+  stable.append([e(1, 1), e(2, 1), e(3, 1)]);
+  stable.markStable();
+  assertEquals(stable.restore(2, 1), false);
+  assertEquals(stable.lastIndex, 3);
+});

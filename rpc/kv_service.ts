@@ -60,11 +60,13 @@ function checkKey(key: Uint8Array): void {
  *
  * @param host The node's Multi-Raft host.
  * @param nodes Every member's base URL.
+ * @param options `fetch` for forwarding to other nodes (mutual TLS between members).
  * @returns The service implementation.
  */
 export function createKvService(
   host: MultiRaftHost,
   nodes: ReadonlyMap<NodeId, string>,
+  options: { fetch?: typeof fetch } = {},
 ): ServiceImpl<typeof KvService> {
   const clients = new Map<NodeId, Client<typeof KvService>>();
   const clientFor = (id: NodeId) => {
@@ -76,7 +78,7 @@ export function createKvService(
         id,
         c = createClient(
           KvService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
+          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: options.fetch }),
         ),
       );
     }

@@ -1,0 +1,233 @@
+/**
+ * TLS material for a node or a client: the cluster CA, a certificate and its key, read from
+ * PEM files and reloaded when they change (on SIGHUP, or when a periodic check sees a new
+ * modification time), so certificates can be rotated without a restart.
+ *
+ * @module
+ */
+
+/** Where a node's or a client's TLS files are. */
+export interface TlsFiles {
+  /** The cluster CA certificate (PEM) that signs every member's and client's certificate. */
+  caFile: string;
+  /** This party's certificate (PEM). */
+  certFile: string;
+  /** This party's private key (PEM). */
+  keyFile: string;
+}
+
+/** The contents of {@linkcode TlsFiles}. */
+export interface TlsMaterial {
+  /** The CA certificate, PEM. */
+  readonly ca: string;
+  /** The certificate, PEM. */
+  readonly cert: string;
+  /** The private key, PEM. */
+  readonly key: string;
+}
+
+/** Thrown when TLS files are missing or do not hold what they should. */
+export class TlsConfigError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param detail What is wrong.
+   */
+  constructor(detail: string) {
+    super(`TLS configuration: ${detail}`);
+    this.name = "TlsConfigError";
+  }
+}
+
+async function readPem(path: string, kind: "CERTIFICATE" | "PRIVATE KEY"): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new TlsConfigError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const looksRight = kind === "CERTIFICATE"
+    ? text.includes("-----BEGIN CERTIFICATE-----")
+    : /-----BEGIN (EC |RSA )?PRIVATE KEY-----/.test(text);
+  if (!looksRight) throw new TlsConfigError(`${path} does not hold a PEM ${kind.toLowerCase()}`);
+  return text;
+}
+
+/**
+ * Reads TLS files.
+ *
+ * @param files The CA, certificate and key paths.
+ * @returns Their contents.
+ * @throws {TlsConfigError} When a file is missing or not PEM.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { loadTlsFiles } from "@prkdb/prkdb/server";
+ * const tls = await loadTlsFiles({ caFile: "certs/ca.pem", certFile: "certs/node-1.pem", keyFile: "certs/node-1.key" });
+ * ```
+ */
+export async function loadTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
+  const [ca, cert, key] = await Promise.all([
+    readPem(files.caFile, "CERTIFICATE"),
+    readPem(files.certFile, "CERTIFICATE"),
+    readPem(files.keyFile, "PRIVATE KEY"),
+  ]);
+  return { ca, cert, key };
+}
+
+async function stamp(files: TlsFiles): Promise<string> {
+  const times = await Promise.all(
+    [files.caFile, files.certFile, files.keyFile].map((f) =>
+      Deno.stat(f).then((s) => `${s.mtime?.getTime()}:${s.size}`, () => "missing")
+    ),
+  );
+  return times.join("|");
+}
+
+/**
+ * Holds the current TLS material and reloads it from disk on SIGHUP and when the files change.
+ * A reload that fails (a half-written file) keeps the previous material and reports the error.
+ *
+ * @example Rotate on SIGHUP
+ * ```ts ignore
+ * import { TlsReloader } from "@prkdb/prkdb/server";
+ * const tls = await TlsReloader.open({ caFile: "ca.pem", certFile: "n1.pem", keyFile: "n1.key" });
+ * tls.onChange((m) => console.log("new certificate", m.cert.length));
+ * tls.watch(10_000);
+ * ```
+ */
+export class TlsReloader {
+  readonly #files: TlsFiles;
+  #material: TlsMaterial;
+  #stamp: string;
+  readonly #listeners: ((m: TlsMaterial) => void)[] = [];
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #signal: (() => void) | undefined;
+
+  private constructor(files: TlsFiles, material: TlsMaterial, stamp: string) {
+    this.#files = files;
+    this.#material = material;
+    this.#stamp = stamp;
+  }
+
+  /**
+   * Loads the files once.
+   *
+   * @param files Where they are.
+   * @returns A reloader holding their contents.
+   * @throws {TlsConfigError} When a file is missing or not PEM.
+   */
+  static async open(files: TlsFiles): Promise<TlsReloader> {
+    const s = await stamp(files);
+    return new TlsReloader(files, await loadTlsFiles(files), s);
+  }
+
+  /** The material in use. */
+  get current(): TlsMaterial {
+    return this.#material;
+  }
+
+  /**
+   * Calls `listener` with the new material after each successful reload that changed it.
+   *
+   * @param listener Called with the new material.
+   */
+  onChange(listener: (m: TlsMaterial) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  /**
+   * Reads the files again if they changed since the last load.
+   *
+   * @param force Read them even if their times and sizes look the same.
+   * @returns Whether the material changed.
+   * @throws {TlsConfigError} When the new files cannot be used (the old material stays).
+   */
+  async reload(force = false): Promise<boolean> {
+    const s = await stamp(this.#files);
+    if (!force && s === this.#stamp) return false;
+    const next = await loadTlsFiles(this.#files);
+    this.#stamp = s;
+    const m = this.#material;
+    if (next.ca === m.ca && next.cert === m.cert && next.key === m.key) return false;
+    this.#material = next;
+    for (const l of this.#listeners) l(next);
+    return true;
+  }
+
+  /**
+   * Reloads on SIGHUP and every `intervalMs`.
+   *
+   * @param intervalMs How often to look at the files' modification times (0: only on SIGHUP).
+   * @param onError Told about a reload that failed.
+   */
+  watch(intervalMs: number, onError?: (error: Error) => void): void {
+    const run = (force: boolean) => this.reload(force).catch((e) => onError?.(e as Error));
+    if (intervalMs > 0) this.#timer = setInterval(() => run(false), intervalMs);
+    if (Deno.build.os !== "windows") {
+      this.#signal = () => void run(true);
+      Deno.addSignalListener("SIGHUP", this.#signal);
+    }
+  }
+
+  /** Stops watching. */
+  close(): void {
+    clearInterval(this.#timer);
+    if (this.#signal) Deno.removeSignalListener("SIGHUP", this.#signal);
+    this.#signal = undefined;
+  }
+}
+
+/** A `fetch` over TLS, and a way to release its connections. */
+export interface TlsHttp {
+  /** Like the global `fetch`, with the TLS material applied. */
+  readonly fetch: typeof fetch;
+  /** Closes its HTTP clients. */
+  close(): void;
+}
+
+/**
+ * A `fetch` that speaks TLS with the reloader's current material: it trusts only the cluster
+ * CA and presents the certificate (when there is one). After a rotation new requests use the
+ * new certificate; the previous HTTP client is kept until the next rotation, so requests in
+ * flight can finish.
+ *
+ * @param tls The material to use.
+ * @returns A `fetch` for Connect transports, and `close`.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { createConnectTransport } from "@connectrpc/connect-web";
+ * import { TlsReloader, tlsHttp } from "@prkdb/prkdb/server";
+ * const tls = await TlsReloader.open({ caFile: "ca.pem", certFile: "n1.pem", keyFile: "n1.key" });
+ * const http = tlsHttp(tls);
+ * const transport = createConnectTransport({ baseUrl: "https://127.0.0.1:8081", fetch: http.fetch });
+ * ```
+ */
+export function tlsHttp(
+  tls: { readonly current: { ca: string; cert?: string; key?: string } },
+): TlsHttp {
+  let material: { ca: string; cert?: string; key?: string } | undefined;
+  let client: Deno.HttpClient | undefined;
+  let retired: Deno.HttpClient | undefined;
+  return {
+    fetch: (input, init) => {
+      if (tls.current !== material) {
+        retired?.close();
+        retired = client;
+        material = tls.current;
+        client = Deno.createHttpClient({
+          caCerts: [material.ca],
+          ...(material.cert && material.key ? { cert: material.cert, key: material.key } : {}),
+        });
+      }
+      return fetch(input, { ...init, client });
+    },
+    close() {
+      retired?.close();
+      client?.close();
+      retired = client = undefined;
+      material = undefined;
+    },
+  };
+}

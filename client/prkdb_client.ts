@@ -5,10 +5,22 @@
  *
  * @module
  */
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { partitionForKey } from "../partition/hash.ts";
 import { KvService, ReadMode as WireReadMode } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
+
+const bearer = (token: string): Interceptor => (next) => (req) => {
+  req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
 
 /**
  * How to read (see the design guide): `linearizable` at the leader (default), `follower` at a
@@ -45,6 +57,13 @@ export interface ClientOptions {
    * (a GC pause, SIGSTOP) accepts connections but never answers. Default 1000 ms.
    */
   attemptTimeoutMs?: number;
+  /**
+   * TLS for `https://` nodes, as PEM text: the cluster CA to trust and, optionally, a client
+   * certificate and key (its OU names the role: `read-write`, `read-only`).
+   */
+  tls?: { ca: string; cert?: string; key?: string };
+  /** A bearer token, sent as `Authorization: Bearer <token>` (instead of a client certificate). */
+  token?: string;
 }
 
 /**
@@ -144,7 +163,8 @@ export interface ClusterInfo {
  * ```
  */
 export class PrkDbClient {
-  readonly #o: Required<ClientOptions>;
+  readonly #o: Required<Omit<ClientOptions, "tls" | "token">> & ClientOptions;
+  readonly #http: TlsHttp | undefined;
   readonly #seeds: string[];
   readonly #clients = new Map<string, Client<typeof KvService>>();
   /** Nodes that just failed or hung, by URL, and until when to avoid them. */
@@ -162,6 +182,12 @@ export class PrkDbClient {
       attemptTimeoutMs: 1000,
       ...options,
     };
+    this.#http = options.tls ? tlsHttp({ current: options.tls }) : undefined;
+  }
+
+  /** Releases the client's TLS connections. */
+  close(): void {
+    this.#http?.close();
   }
 
   /**
@@ -304,7 +330,12 @@ export class PrkDbClient {
         url,
         c = createClient(
           KvService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
+          createConnectTransport({
+            baseUrl: url,
+            useBinaryFormat: true,
+            fetch: this.#http?.fetch,
+            interceptors: this.#o.token ? [bearer(this.#o.token)] : [],
+          }),
         ),
       );
     }

@@ -137,6 +137,11 @@ export class ProcessCluster {
     );
   }
 
+  /** Node `id`'s process id. */
+  pid(id: number): number {
+    return this.#children.get(id)!.pid;
+  }
+
   /** What node `id` wrote to stderr so far. */
   stderr(id: number): string {
     return (this.#stderr.get(id) ?? []).join("");

@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
+import { RaftFollower } from "../../replication/raft_follower.ts";
 import { initCertificates, renewCertificates } from "../../rpc/certs.ts";
 import { waitFor } from "../support/wait.ts";
 import { b64, ProcessCluster } from "./processes.ts";
@@ -279,6 +280,27 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
         "permission_denied",
       );
     });
+
+    await t.step(
+      "a replica certificate follows the change feed; a read-only one cannot",
+      async () => {
+        const follower = new RaftFollower({
+          id: "r1",
+          nodes: [u1],
+          tls: replica,
+          pollIntervalMs: 50,
+        });
+        await follower.start();
+        await waitFor("the replica to see the key", () => follower.getText("acked") === "v1");
+        await follower.stop();
+        const reader = new RaftFollower({ id: "r2", nodes: [u1], tls: ro, pollIntervalMs: 50 });
+        await reader.start();
+        await waitFor("the read-only follower to be refused", () => reader.getState().errorCount > 0);
+        assertMatch(reader.getState().lastError ?? "", /may not call/);
+        assertEquals(reader.getText("acked"), undefined);
+        await reader.stop();
+      },
+    );
 
     await t.step("bad input gets invalid_argument", async () => {
       const mode = await call(

@@ -295,7 +295,10 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
         await follower.stop();
         const reader = new RaftFollower({ id: "r2", nodes: [u1], tls: ro, pollIntervalMs: 50 });
         await reader.start();
-        await waitFor("the read-only follower to be refused", () => reader.getState().errorCount > 0);
+        await waitFor(
+          "the read-only follower to be refused",
+          () => reader.getState().errorCount > 0,
+        );
         assertMatch(reader.getState().lastError ?? "", /may not call/);
         assertEquals(reader.getText("acked"), undefined);
         await reader.stop();

@@ -61,8 +61,6 @@ init   Creates a development CA, a certificate per node (SAN URI prkdb-node-<id>
 renew  Reissues every node and client certificate with the existing CA. Running nodes load
        them on SIGHUP or within --tls-reload-ms, without a restart.
 
-Requires the openssl command.
-
 Options:
   --dir <dir>           Where the files go (default certs).
   --nodes <n>           Node ids 1..n (default 3).

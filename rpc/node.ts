@@ -186,6 +186,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       tls,
       tokens,
       limits: config.limits,
+      onHttpRefused: (reason) => metrics.requestRefused(reason),
       fetch: peerHttp?.fetch,
     });
   } catch (error) {

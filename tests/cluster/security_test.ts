@@ -226,6 +226,18 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
       // Nothing reached the log: anything after the probe is at most a new leader's no-op.
       const ops = await opsAfter(u3, partition, before, replica);
       assertEquals(ops.filter((op) => op !== ""), [], "no put or delete was appended");
+      // The refusals are counted where operators look.
+      const metrics = await (await c.fetch(`${u3}/metrics`)).text();
+      for (const reason of ["unauthenticated", "unknown_certificate"]) {
+        assertMatch(
+          metrics,
+          new RegExp(`prkdb_requests_refused_total\\{[^}]*reason="${reason}"[^}]*\\} [1-9]`),
+        );
+      }
+      assertMatch(
+        metrics,
+        /prkdb_raft_messages_refused_total\{[^}]*reason="impostor"[^}]*\} [1-9]/,
+      );
     });
 
     await t.step(

@@ -14,10 +14,26 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { NodeId } from "../raft/types.ts";
 
-/** What a caller may do. */
+/**
+ * What a caller may do.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Role } from "@prkdb/prkdb/server";
+ * const role: Role = "read-only";
+ * ```
+ */
 export type Role = "node" | "read-write" | "read-only" | "replica";
 
-/** An authenticated caller. */
+/**
+ * An authenticated caller.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Caller } from "@prkdb/prkdb/server";
+ * const c: Caller = { role: "node", node: 2, name: "cert:prkdb-node-2" };
+ * ```
+ */
 export interface Caller {
   /** Its role. */
   readonly role: Role;
@@ -27,7 +43,15 @@ export interface Caller {
   readonly name: string;
 }
 
-/** What the server learned about a connection's certificate. */
+/**
+ * What the server learned about a connection's certificate.
+ *
+ * @example Usage
+ * ```ts
+ * import type { PeerCertificate } from "@prkdb/prkdb/server";
+ * const cert: PeerCertificate = { authorized: true, ou: "read-write", uris: [] };
+ * ```
+ */
 export interface PeerCertificate {
   /** Whether it chains to the cluster CA. */
   readonly authorized: boolean;
@@ -66,7 +90,15 @@ export function callerFromCertificate(cert: PeerCertificate): Caller | undefined
   return role ? { role, name: `cert:${cert.cn ?? "client"}` } : undefined;
 }
 
-/** Thrown for a token file that cannot be used. */
+/**
+ * Thrown for a token file that cannot be used.
+ *
+ * @example Usage
+ * ```ts
+ * import { TokenFileError } from "@prkdb/prkdb/server";
+ * console.log(new TokenFileError("line 3 is wrong").message);
+ * ```
+ */
 export class TokenFileError extends Error {
   /**
    * Creates the error.
@@ -166,7 +198,15 @@ export class TokenStore {
   }
 }
 
-/** Who may call a path: `open` for anyone, else the roles admitted. */
+/**
+ * Who may call a path: `open` for anyone, else the roles admitted.
+ *
+ * @example Usage
+ * ```ts
+ * import type { Access } from "@prkdb/prkdb/server";
+ * const a: Access = ["node", "replica"];
+ * ```
+ */
 export type Access = "open" | readonly Role[];
 
 const READERS: readonly Role[] = ["node", "read-write", "read-only", "replica"];

@@ -8,7 +8,15 @@
  */
 import { join } from "@std/path";
 
-/** Thrown when certificates cannot be made. */
+/**
+ * Thrown when certificates cannot be made.
+ *
+ * @example Usage
+ * ```ts
+ * import { CertificateError } from "@prkdb/prkdb/server";
+ * console.log(new CertificateError("no CA in certs").message);
+ * ```
+ */
 export class CertificateError extends Error {
   /**
    * Creates the error.

@@ -28,7 +28,15 @@ import {
 } from "./auth.ts";
 import type { TlsMaterial } from "./tls.ts";
 
-/** Limits on connections and requests. */
+/**
+ * Limits on connections and requests.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HttpLimits } from "@prkdb/prkdb/server";
+ * const limits: Partial<HttpLimits> = { maxBodyBytes: 64 * 1024, headersTimeoutMs: 2000 };
+ * ```
+ */
 export interface HttpLimits {
   /** Largest request body for client APIs. Default 1 MiB (a 256 KiB value in base64 JSON fits). */
   maxBodyBytes: number;
@@ -44,7 +52,15 @@ export interface HttpLimits {
   maxConnections: number;
 }
 
-/** The default {@linkcode HttpLimits}. */
+/**
+ * The default {@linkcode HttpLimits}.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_HTTP_LIMITS } from "@prkdb/prkdb/server";
+ * console.log(DEFAULT_HTTP_LIMITS.maxBodyBytes); // 1048576
+ * ```
+ */
 export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
   maxBodyBytes: 1 << 20,
   maxPeerBodyBytes: 16 << 20,
@@ -54,7 +70,15 @@ export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
   maxConnections: 1024,
 };
 
-/** Options for {@linkcode startHttpServer}. */
+/**
+ * Options for {@linkcode startHttpServer}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HttpServerOptions } from "@prkdb/prkdb/server";
+ * const o: HttpServerOptions = { hostname: "127.0.0.1", port: 0, handler: () => new Response("ok") };
+ * ```
+ */
 export interface HttpServerOptions {
   /** Address to listen on. */
   hostname: string;
@@ -72,7 +96,15 @@ export interface HttpServerOptions {
   onRefused?: (reason: RefusalReason) => void;
 }
 
-/** Why a connection or request was refused. */
+/**
+ * Why a connection or request was refused.
+ *
+ * @example Usage
+ * ```ts
+ * import type { RefusalReason } from "@prkdb/prkdb/server";
+ * const reason: RefusalReason = "too_large";
+ * ```
+ */
 export type RefusalReason =
   | "unknown_certificate"
   | "unauthenticated"
@@ -81,7 +113,17 @@ export type RefusalReason =
   | "too_large"
   | "timeout";
 
-/** A running server. */
+/**
+ * A running server.
+ *
+ * @example Usage
+ * ```ts
+ * import { type HttpServer, startHttpServer } from "@prkdb/prkdb/server";
+ * const s: HttpServer = await startHttpServer({ hostname: "127.0.0.1", port: 0, handler: () => new Response("ok") });
+ * console.log(s.secure); // false
+ * await s.close();
+ * ```
+ */
 export interface HttpServer {
   /** The port it listens on. */
   readonly port: number;

@@ -45,10 +45,16 @@ const big = (n: number) => BigInt(n);
 
 /**
  * The largest term, index, offset or counter accepted from the network: 2^48. A cluster that
- * starts an election every millisecond needs about 9,000 years to reach it, and a log that
- * commits a million entries a second about 9 years. Anything larger is forged or corrupt, and
- * refusing it keeps the core far from 2^53, where JavaScript integers stop being exact (a node
- * at term 2^53 - 1 could never start another election).
+ * starts an election every millisecond needs about 9,000 years to reach it, and a partition
+ * committing 21,000 entries a second (the Raft host's measured rate) about 400 years. Anything
+ * larger is forged or corrupt, and refusing it keeps the core far from 2^53, where JavaScript
+ * integers stop being exact (a node at term 2^53 - 1 could never start another election).
+ *
+ * @example Usage
+ * ```ts
+ * import { MAX_WIRE_NUMBER } from "@prkdb/prkdb/server";
+ * console.log(MAX_WIRE_NUMBER === 2 ** 48); // true
+ * ```
  */
 export const MAX_WIRE_NUMBER = 2 ** 48;
 const MAX_WIRE_BIG = BigInt(MAX_WIRE_NUMBER);

@@ -6,7 +6,15 @@
  * @module
  */
 
-/** Where a node's or a client's TLS files are. */
+/**
+ * Where a node's or a client's TLS files are.
+ *
+ * @example Usage
+ * ```ts
+ * import type { TlsFiles } from "@prkdb/prkdb/server";
+ * const files: TlsFiles = { caFile: "certs/ca.pem", certFile: "certs/node-1.pem", keyFile: "certs/node-1.key" };
+ * ```
+ */
 export interface TlsFiles {
   /** The cluster CA certificate (PEM) that signs every member's and client's certificate. */
   caFile: string;
@@ -16,7 +24,15 @@ export interface TlsFiles {
   keyFile: string;
 }
 
-/** The contents of {@linkcode TlsFiles}. */
+/**
+ * The contents of {@linkcode TlsFiles}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { TlsMaterial } from "@prkdb/prkdb/server";
+ * const m: TlsMaterial = { ca: "-----BEGIN CERTIFICATE-----...", cert: "...", key: "..." };
+ * ```
+ */
 export interface TlsMaterial {
   /** The CA certificate, PEM. */
   readonly ca: string;
@@ -26,7 +42,15 @@ export interface TlsMaterial {
   readonly key: string;
 }
 
-/** Thrown when TLS files are missing or do not hold what they should. */
+/**
+ * Thrown when TLS files are missing or do not hold what they should.
+ *
+ * @example Usage
+ * ```ts
+ * import { TlsConfigError } from "@prkdb/prkdb/server";
+ * console.log(new TlsConfigError("cannot read ca.pem").message);
+ * ```
+ */
 export class TlsConfigError extends Error {
   /**
    * Creates the error.
@@ -178,7 +202,16 @@ export class TlsReloader {
   }
 }
 
-/** A `fetch` over TLS, and a way to release its connections. */
+/**
+ * A `fetch` over TLS, and a way to release its connections.
+ *
+ * @example Usage
+ * ```ts
+ * import { type TlsHttp, tlsHttp } from "@prkdb/prkdb/server";
+ * const http: TlsHttp = tlsHttp({ current: { ca: "-----BEGIN CERTIFICATE-----..." } });
+ * http.close();
+ * ```
+ */
 export interface TlsHttp {
   /** Like the global `fetch`, with the TLS material applied. */
   readonly fetch: typeof fetch;

@@ -172,7 +172,7 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
   );
   const db = await PrkDbClient.connect([u1, u2, u3], { tls: rw });
   try {
-    const key = b64("acked"), value = b64("v1");
+    const key = b64("acked");
     await db.put("acked", "v1");
     const partition = partitionForKey(new TextEncoder().encode("acked"), 2);
 

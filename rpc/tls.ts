@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from "node:crypto";
 
 /**
  * Where a node's or a client's TLS files are.
@@ -82,7 +84,8 @@ async function readPem(path: string, kind: "CERTIFICATE" | "PRIVATE KEY"): Promi
  *
  * @param files The CA, certificate and key paths.
  * @returns Their contents.
- * @throws {TlsConfigError} When a file is missing or not PEM.
+ * @throws {TlsConfigError} When a file is missing or not PEM, the key does not belong to the
+ *   certificate, or the CA did not sign it.
  *
  * @example Usage
  * ```ts ignore
@@ -91,12 +94,43 @@ async function readPem(path: string, kind: "CERTIFICATE" | "PRIVATE KEY"): Promi
  * ```
  */
 export async function loadTlsFiles(files: TlsFiles): Promise<TlsMaterial> {
-  const [ca, cert, key] = await Promise.all([
-    readPem(files.caFile, "CERTIFICATE"),
-    readPem(files.certFile, "CERTIFICATE"),
-    readPem(files.keyFile, "PRIVATE KEY"),
-  ]);
+  // One after the other, so the first missing file is the one reported.
+  const ca = await readPem(files.caFile, "CERTIFICATE");
+  const cert = await readPem(files.certFile, "CERTIFICATE");
+  const key = await readPem(files.keyFile, "PRIVATE KEY");
+  checkMaterial({ ca, cert, key }, files);
   return { ca, cert, key };
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** The key must belong to the certificate, and one of the CAs must have signed it. */
+function checkMaterial(m: TlsMaterial, files: TlsFiles): void {
+  let cert: X509Certificate;
+  let same: boolean;
+  try {
+    cert = new X509Certificate(m.cert);
+    const spki = (k: KeyObject) => k.export({ type: "spki", format: "der" });
+    same = Buffer.compare(spki(cert.publicKey), spki(createPublicKey(createPrivateKey(m.key)))) ===
+      0;
+  } catch (error) {
+    throw new TlsConfigError(
+      `${files.certFile} and ${files.keyFile} cannot be read: ${(error as Error).message}`,
+    );
+  }
+  if (!same) {
+    throw new TlsConfigError(`the key in ${files.keyFile} does not belong to ${files.certFile}`);
+  }
+  const signed = (m.ca.match(PEM_CERT) ?? []).some((pem) => {
+    try {
+      return cert.verify(new X509Certificate(pem).publicKey);
+    } catch {
+      return false;
+    }
+  });
+  if (!signed) {
+    throw new TlsConfigError(`${files.certFile} is not signed by the CA in ${files.caFile}`);
+  }
 }
 
 async function stamp(files: TlsFiles): Promise<string> {

@@ -232,7 +232,11 @@ export async function initCertificates(options: CertOptions): Promise<string[]> 
   const keys = await crypto.subtle.generateKey(ALG, true, ["sign", "verify"]);
   const ca = await lib.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
-    name: "O=PrkDB, CN=PrkDB development CA",
+    // A distinct name per CA: during a CA rotation both sit in one bundle, and verifiers pick
+    // the issuer by name.
+    name: `O=PrkDB, CN=PrkDB development CA ${new Date().toISOString().slice(0, 10)} ${
+      serial().slice(0, 8)
+    }`,
     ...validity(options.days ?? 365),
     keys,
     signingAlgorithm: ALG,

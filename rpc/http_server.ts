@@ -221,6 +221,10 @@ function peerCertificate(socket: TLSSocket) {
 
 const BEARER = /^Bearer\s+(\S+)$/i;
 
+/** Each certificate of a PEM bundle on its own. */
+const caList = (pem: string): string[] =>
+  pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [pem];
+
 /**
  * Starts the server.
  *
@@ -393,7 +397,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server = secure
     ? https.createServer({
       ...options.tls!.current,
-      ca: [options.tls!.current.ca],
+      ca: caList(options.tls!.current.ca),
       requestCert: true,
       rejectUnauthorized: false,
     }, handle)
@@ -405,7 +409,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   server.maxConnections = limits.maxConnections + 64;
   if (secure) {
     options.tls!.onChange((m) =>
-      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: [m.ca] })
+      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) })
     );
   }
   await new Promise<void>((resolve, reject) => {

@@ -284,7 +284,8 @@ export function tlsHttp(
         retired = client;
         material = tls.current;
         client = Deno.createHttpClient({
-          caCerts: [material.ca],
+          // One entry per certificate: a bundle in one string would yield only its first CA.
+          caCerts: material.ca.match(PEM_CERT) ?? [material.ca],
           ...(material.cert && material.key ? { cert: material.cert, key: material.key } : {}),
         });
       }

@@ -87,3 +87,46 @@ Deno.test("mutual TLS: after a reload the server presents and trusts the new fil
     await Deno.remove(next, { recursive: true });
   }
 });
+
+Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA meet during a CA rotation", async () => {
+  const old = await Deno.makeTempDir({ prefix: "prkdb-tls-old-" });
+  const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
+  try {
+    await initCertificates({ dir: old, nodes: [1, 2] });
+    await initCertificates({ dir: next, nodes: [1, 2] });
+    const bundle = (await Deno.readTextFile(join(old, "ca.pem"))) +
+      (await Deno.readTextFile(join(next, "ca.pem")));
+    const read = (dir: string, f: string) => Deno.readTextFile(join(dir, f));
+    // Node 1 already has a certificate of the new CA; node 2 still one of the old. Both trust both.
+    const server = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: {
+        current: {
+          ca: bundle,
+          cert: await read(next, "node-1.pem"),
+          key: await read(next, "node-1.key"),
+        },
+        onChange() {},
+      },
+      handler: () => new Response("ok"),
+    });
+    const peer = tlsHttp({
+      current: {
+        ca: bundle,
+        cert: await read(old, "node-2.pem"),
+        key: await read(old, "node-2.key"),
+      },
+    });
+    const r = await peer.fetch(`https://127.0.0.1:${server.port}/prkdb.v1.RaftService/Heartbeat`, {
+      method: "POST",
+      body: "{}",
+    });
+    assertEquals([r.status, await r.text()], [200, "ok"]);
+    peer.close();
+    await server.close();
+  } finally {
+    await Deno.remove(old, { recursive: true });
+    await Deno.remove(next, { recursive: true });
+  }
+});

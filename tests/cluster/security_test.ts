@@ -220,7 +220,10 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
       }).then((r) => r.status, () => "refused");
       assertEquals(plain, "refused");
       // A member certificate cannot speak for another member.
-      const impostor = await call(u3, "/prkdb.v1.RaftService/AppendEntries", forgedAppend, node1);
+      const impostor = await call(u3, "/prkdb.v1.RaftService/AppendEntries", forgedAppend, node1, {
+        // The server sets this header from the certificate; one sent by a caller is dropped.
+        "prkdb-verified-node": "2",
+      });
       assertEquals(code(impostor), "permission_denied");
       assertEquals(await db.getText("acked"), "v1");
       // Nothing reached the log: anything after the probe is at most a new leader's no-op.

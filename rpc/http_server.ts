@@ -27,6 +27,7 @@ import {
   type TokenStore,
 } from "./auth.ts";
 import type { TlsMaterial } from "./tls.ts";
+import { type BodyError, readBody } from "./bounded_body.ts";
 
 /**
  * Limits on connections and requests.
@@ -152,57 +153,6 @@ function refuse(res: ServerResponse, code: string, message: string, status?: num
     connection: "close",
   });
   res.end(body, () => res.socket?.destroy());
-}
-
-class BodyError extends Error {
-  constructor(readonly reason: "too_large" | "timeout" | "aborted", message: string) {
-    super(message);
-  }
-}
-
-/** Reads a body up to `limit` bytes within `timeoutMs`, stopping as soon as either is broken. */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    const done = (error?: BodyError) => {
-      clearTimeout(timer);
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("aborted", onAborted);
-      if (error) return reject(error);
-      const body = new Uint8Array(size);
-      let at = 0;
-      for (const c of chunks) {
-        body.set(c, at);
-        at += c.length;
-      }
-      resolve(body);
-    };
-    const timer = setTimeout(
-      () =>
-        done(new BodyError("timeout", `The request body did not arrive within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const onData = (chunk: Uint8Array) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.pause();
-        return done(
-          new BodyError("too_large", `The request body exceeds the limit of ${limit} bytes`),
-        );
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => done();
-    const onError = (e: Error) => done(new BodyError("aborted", e.message));
-    const onAborted = () => done(new BodyError("aborted", "The client went away"));
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onError);
-    req.on("aborted", onAborted);
-  });
 }
 
 function peerCertificate(socket: TLSSocket) {

@@ -238,3 +238,71 @@ const POLICY: Record<string, Access> = {
 export function accessFor(path: string): Access {
   return POLICY[path] ?? ["node"];
 }
+
+/** The outcome of {@linkcode authorize}: a caller (undefined when none is needed), or a refusal. */
+export type Decision =
+  | { readonly ok: true; readonly caller: Caller | undefined }
+  | {
+    readonly ok: false;
+    readonly code: "unauthenticated" | "permission_denied";
+    readonly message: string;
+  };
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/**
+ * Decides whether a request may go on, before its body is read.
+ *
+ * - Open paths (`/health`, `/metrics`) are open to anyone; credentials are not even looked at.
+ * - A verified certificate decides who the caller is; otherwise a bearer token does.
+ * - With TLS, a caller is required and its role must be admitted by the path.
+ * - Without TLS (`--insecure`) and without tokens, everything is open. Without TLS but with
+ *   tokens, client paths need a token, and members' paths stay open (nothing tells a member
+ *   from a stranger without certificates).
+ *
+ * @param request The path's access rule, the certificate's caller, the Authorization header.
+ * @param server Whether TLS is on, and the known tokens.
+ * @returns The decision.
+ *
+ * @example Usage
+ * ```ts
+ * import { accessFor, authorize } from "@prkdb/prkdb/server";
+ * const d = authorize({ access: accessFor("/prkdb.v1.KvService/Put") }, { secure: true });
+ * console.log(d.ok ? "go on" : d.code); // "unauthenticated"
+ * ```
+ */
+export function authorize(
+  request: { access: Access; certificate?: Caller; authorization?: string },
+  server: { secure: boolean; tokens?: TokenStore },
+): Decision {
+  const { access } = request;
+  if (access === "open") return { ok: true, caller: undefined };
+  let caller = request.certificate;
+  if (!caller && request.authorization && server.tokens) {
+    const m = BEARER.exec(request.authorization);
+    caller = m ? server.tokens.check(m[1]) : undefined;
+    if (!caller) {
+      return { ok: false, code: "unauthenticated", message: "The bearer token is not valid" };
+    }
+  }
+  if (!caller) {
+    if (!server.secure && (!server.tokens || (access.length === 1 && access[0] === "node"))) {
+      return { ok: true, caller: undefined };
+    }
+    return {
+      ok: false,
+      code: "unauthenticated",
+      message: server.secure
+        ? "Present a client certificate signed by the cluster CA or a bearer token"
+        : "Present a bearer token (Authorization: Bearer <token>)",
+    };
+  }
+  if (!access.includes(caller.role)) {
+    return {
+      ok: false,
+      code: "permission_denied",
+      message: `${caller.name} (${caller.role}) may not call this`,
+    };
+  }
+  return { ok: true, caller };
+}

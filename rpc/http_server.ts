@@ -20,8 +20,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import {
-  type Access,
   accessFor,
+  authorize,
   type Caller,
   callerFromCertificate,
   type TokenStore,
@@ -169,8 +169,6 @@ function peerCertificate(socket: TLSSocket) {
   };
 }
 
-const BEARER = /^Bearer\s+(\S+)$/i;
-
 /** Each certificate of a PEM bundle on its own. */
 const caList = (pem: string): string[] =>
   pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [pem];
@@ -226,32 +224,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
   };
 
-  const authorize = (req: IncomingMessage, access: Access): Caller | undefined | string => {
-    const fromCert = callers.get(req.socket);
-    let caller = fromCert;
-    const auth = req.headers.authorization;
-    if (!caller && auth && options.tokens) {
-      const m = BEARER.exec(auth);
-      caller = m ? options.tokens.check(m[1]) : undefined;
-      if (!caller) return "unauthenticated:The bearer token is not valid";
-    }
-    if (access === "open") return caller;
-    if (!caller) {
-      // Insecure and without tokens: everything is open (the operator asked for it).
-      if (!secure && !options.tokens) return undefined;
-      // Insecure with tokens: members cannot be told apart from strangers, so their paths stay
-      // open; client paths need a token.
-      if (!secure && access.includes("node") && access.length === 1) return undefined;
-      return secure
-        ? "unauthenticated:Present a client certificate signed by the cluster CA or a bearer token"
-        : "unauthenticated:Present a bearer token (Authorization: Bearer <token>)";
-    }
-    if (!access.includes(caller.role)) {
-      return `permission_denied:${caller.name} (${caller.role}) may not call ${req.url}`;
-    }
-    return caller;
-  };
-
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     clearTimeout(headerTimers.get(socket));
@@ -268,15 +240,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     const path = (req.url ?? "/").split("?")[0];
     const access = accessFor(path);
-    const caller = authorize(req, access);
-    if (typeof caller === "string") {
-      const [code, message] = [
-        caller.slice(0, caller.indexOf(":")),
-        caller.slice(caller.indexOf(":") + 1),
-      ];
-      options.onRefused?.(code === "unauthenticated" ? "unauthenticated" : "forbidden");
-      return refuse(res, code, message);
+    const decision = authorize({
+      access,
+      certificate: callers.get(socket),
+      authorization: req.headers.authorization,
+    }, { secure, tokens: options.tokens });
+    if (!decision.ok) {
+      options.onRefused?.(decision.code === "unauthenticated" ? "unauthenticated" : "forbidden");
+      return refuse(res, decision.code, `${decision.message}: ${path}`);
     }
+    const caller = decision.caller;
     const limit = access !== "open" && access.length === 1 && access[0] === "node"
       ? limits.maxPeerBodyBytes
       : limits.maxBodyBytes;

@@ -27,8 +27,10 @@ export type { NodeServer } from "./node_server.ts";
 export {
   type Access,
   accessFor,
+  authorize,
   type Caller,
   callerFromCertificate,
+  type Decision,
   type PeerCertificate,
   type Role,
   TokenFileError,

@@ -302,6 +302,12 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
         auth(tokens["read-only"]),
       );
       assertEquals(get !== "refused" && get.json.value, b64("x"));
+      // The client takes a token the same way.
+      const reader = await PrkDbClient.connect([u2], { tls: bare, token: tokens["read-only"] });
+      assertEquals(await reader.getText("role"), "x");
+      const denied = await reader.put("role", "y").then(() => "written", (e) => e.code);
+      assertEquals(denied, "permission_denied");
+      reader.close();
       const feed = "/prkdb.v1.ReplicationService/GetPartitionChanges";
       assertEquals(code(await call(u1, feed, { partition }, ro)), "permission_denied");
       assertEquals(code(await call(u1, feed, { partition }, replica)), "200");

@@ -277,13 +277,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
     }
     const abort = new AbortController();
-    res.on("close", () => {
+    res.once("close", () => {
       if (!res.writableFinished) abort.abort();
     });
-    const headers = new Headers();
-    for (let i = 0; i < req.rawHeaders.length; i += 2) {
-      headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
-    }
+    const headers: [string, string][] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
     const request = new Request(`${secure ? "https" : "http"}://node${req.url}`, {
       method: req.method,
       headers,

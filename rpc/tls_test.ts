@@ -3,6 +3,7 @@ import { join } from "@std/path";
 import { initCertificates, renewCertificates } from "./certs.ts";
 import { startHttpServer } from "./http_server.ts";
 import { TlsConfigError, tlsHttp, TlsReloader } from "./tls.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 const files = (dir: string, stem: string) => ({
   caFile: join(dir, "ca.pem"),
@@ -40,6 +41,21 @@ Deno.test("TlsReloader: a renewed certificate is picked up; a broken file keeps 
     await assertRejects(() => tls.reload(true), TlsConfigError, "is not signed by the CA");
     await Deno.remove(other, { recursive: true });
     assertEquals(tls.current, good);
+    tls.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TlsReloader: watching notices renewed files without a signal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const tls = await TlsReloader.open(files(dir, "node-1"));
+    const first = tls.current.cert;
+    tls.watch(20);
+    await renewCertificates({ dir, nodes: [1] });
+    await waitFor("the reloader to pick up the new certificate", () => tls.current.cert !== first);
     tls.close();
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -14,6 +14,9 @@
 import { parseArgs } from "node:util";
 import { startNode, type StorageKind } from "./rpc/node.ts";
 import { runCluster } from "./rpc/cluster.ts";
+import { join } from "@std/path";
+import { initCertificates, renewCertificates } from "./rpc/certs.ts";
+import type { TlsFiles } from "./rpc/tls.ts";
 
 const SERVE_HELP = `Usage: deno run -A cli.ts serve [options]
 
@@ -35,10 +38,41 @@ Options:
   --allow-blank-start   Start even though --data-dir exists without this node's identity (an
                         empty or partly created directory). Without it, such a start is refused:
                         a node that lost its data must not rejoin as if it had never voted.
+
+Security (TLS is required unless --insecure is given):
+  --tls-dir <dir>       Use <dir>/ca.pem, <dir>/node-<id>.pem and <dir>/node-<id>.key
+                        (as made by 'certs init').
+  --ca, --cert, --key   Or name the cluster CA, this node's certificate and key one by one.
+  --tokens <file>       Client bearer tokens, lines of "<read-write|read-only|replica> <token>".
+  --tls-reload-ms <n>   Look for rotated certificate files this often (default 10000; SIGHUP
+                        reloads at once).
+  --insecure            Serve plain HTTP with no authentication of peers or clients. Anyone who
+                        can reach the port can read, write and forge Raft messages.
+  --max-connections <n> Open connections at most (default 1024).
+  --max-body-bytes <n>  Largest client request body (default 1048576; Raft batches 16 MiB).
+  --request-timeout-ms <n>  Time allowed for a request's headers, and again for its body
+                        (default 10000 and 30000).
+  --idle-timeout-ms <n> Close connections idle this long (default 60000).
   -h, --help            Show this help.
 
 The data dir remembers the cluster, node id, partition count, --peers ids and storage it was
 created with; starting it with different ones is refused. One process at a time may use it.
+`;
+
+const CERTS_HELP = `Usage: deno run -A cli.ts certs <init|renew> [options]    (or: deno task certs)
+
+init   Creates a development CA, a certificate per node (SAN URI prkdb-node-<id>, IP 127.0.0.1,
+       DNS localhost), client certificates client-rw (read-write), client-ro (read-only) and
+       replica, and tokens.txt with a read-write and a read-only bearer token.
+renew  Reissues every node and client certificate with the existing CA. Running nodes load
+       them on SIGHUP or within --tls-reload-ms, without a restart.
+
+Options:
+  --dir <dir>           Where the files go (default certs).
+  --nodes <n>           Node ids 1..n (default 3).
+  --hosts <list>        Host names and IPs the nodes answer on (default 127.0.0.1,localhost).
+  --days <n>            Validity in days (default 365).
+  -h, --help            Show this help.
 `;
 
 const CLUSTER_HELP = `Usage: deno run -A cli.ts cluster [options]    (or: deno task cluster)
@@ -54,6 +88,9 @@ Options:
   --base-port <n>       First node's port; the others follow (default 8081).
   --tick-ms <n>         Milliseconds per Raft tick (default 100).
   --prometheus <file>   Also write a Prometheus scrape config for the nodes to this file.
+  --certs <dir>         Certificates and tokens, made there by 'certs init' if missing
+                        (default certs).
+  --insecure            Run without TLS or tokens (prints a warning).
   -h, --help            Show this help.
 `;
 
@@ -62,6 +99,7 @@ const USAGE = `Usage: deno run -A cli.ts <command> [options]
 Commands:
   serve     Run one node.
   cluster   Run a local demo cluster of several nodes.
+  certs     Create (init) or reissue (renew) development certificates.
 
 Run a command with --help for its options.
 `;
@@ -132,6 +170,17 @@ async function serve(args: string[]): Promise<void> {
       "tick-ms": { type: "string" },
       "compact-entries": { type: "string" },
       "allow-blank-start": { type: "boolean" },
+      "tls-dir": { type: "string" },
+      ca: { type: "string" },
+      cert: { type: "string" },
+      key: { type: "string" },
+      tokens: { type: "string" },
+      "tls-reload-ms": { type: "string" },
+      insecure: { type: "boolean" },
+      "max-connections": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      "request-timeout-ms": { type: "string" },
+      "idle-timeout-ms": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -149,6 +198,34 @@ async function serve(args: string[]): Promise<void> {
     const [hostname, port] = hostPort(values.listen, "--listen").split(":");
     listen = { hostname, port: Number(port) };
   }
+  const tls = tlsFiles(values, id);
+  if (!tls && !values.insecure) {
+    throw new UsageError(
+      "serve needs TLS (--tls-dir <dir>, or --ca, --cert and --key) or an explicit --insecure",
+    );
+  }
+  if (tls && values.insecure) throw new UsageError("--insecure cannot be combined with TLS files");
+  if (!tls) {
+    console.error(
+      "WARNING: --insecure: plain HTTP, no authentication. Anyone who can reach this port can " +
+        "read and write every key and forge Raft messages. Use only on a trusted network.",
+    );
+  }
+  const timeout = values["request-timeout-ms"] === undefined
+    ? undefined
+    : int(values["request-timeout-ms"], "--request-timeout-ms");
+  const limits = {
+    ...(values["max-connections"] && {
+      maxConnections: int(values["max-connections"], "--max-connections"),
+    }),
+    ...(values["max-body-bytes"] && {
+      maxBodyBytes: int(values["max-body-bytes"], "--max-body-bytes"),
+    }),
+    ...(timeout !== undefined && { headersTimeoutMs: timeout, bodyTimeoutMs: timeout }),
+    ...(values["idle-timeout-ms"] && {
+      idleTimeoutMs: int(values["idle-timeout-ms"], "--idle-timeout-ms"),
+    }),
+  };
   // Listen for signals before starting: a listener takes effect only after a turn of the event
   // loop, and a SIGTERM right after "listening" must still shut down cleanly.
   const stopped = new Promise<void>((resolve) => {
@@ -157,6 +234,10 @@ async function serve(args: string[]): Promise<void> {
     Deno.addSignalListener("SIGTERM", stop);
   });
   const node = await startNode({
+    tls,
+    tokenFile: values.tokens,
+    tlsReloadMs: int(values["tls-reload-ms"], "--tls-reload-ms", 10_000),
+    limits,
     id,
     peers,
     listen,
@@ -170,7 +251,7 @@ async function serve(args: string[]): Promise<void> {
     allowBlankStart: values["allow-blank-start"],
   });
   console.log(
-    `prkdb node ${id} listening on http://${
+    `prkdb node ${id} listening on ${tls ? "https" : "http"}://${
       listen?.hostname ?? peers.get(id)!.split(":")[0]
     }:${node.server.port} ` +
       `(${node.host.partitions.length} of ${node.host.map.partitions} partitions, ${storage} storage)`,
@@ -179,6 +260,61 @@ async function serve(args: string[]): Promise<void> {
   console.log(`prkdb node ${id} shutting down`);
   await node.stop();
   Deno.exit(0);
+}
+
+function tlsFiles(
+  values: { "tls-dir"?: string; ca?: string; cert?: string; key?: string },
+  id: number,
+): TlsFiles | undefined {
+  const dir = values["tls-dir"];
+  const some = values.ca ?? values.cert ?? values.key;
+  if (dir && some) throw new UsageError("give either --tls-dir or --ca/--cert/--key, not both");
+  if (dir) {
+    return {
+      caFile: join(dir, "ca.pem"),
+      certFile: join(dir, `node-${id}.pem`),
+      keyFile: join(dir, `node-${id}.key`),
+    };
+  }
+  if (!some) return undefined;
+  if (!values.ca || !values.cert || !values.key) {
+    throw new UsageError("--ca, --cert and --key go together");
+  }
+  return { caFile: values.ca, certFile: values.cert, keyFile: values.key };
+}
+
+async function certs(args: string[]): Promise<void> {
+  const [action, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    strict: true,
+    options: {
+      dir: { type: "string" },
+      nodes: { type: "string" },
+      hosts: { type: "string" },
+      days: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help || action === "--help" || action === "-h" || action === undefined) {
+    return void console.log(CERTS_HELP);
+  }
+  if (action !== "init" && action !== "renew") {
+    throw new UsageError(`certs takes init or renew, got "${action}"`);
+  }
+  const nodes = int(values.nodes, "--nodes", 3);
+  if (nodes < 1 || nodes > 99) throw new UsageError("--nodes must be between 1 and 99");
+  const options = {
+    dir: values.dir ?? "certs",
+    nodes: Array.from({ length: nodes }, (_, i) => i + 1),
+    hosts: values.hosts?.split(",").map((h) => h.trim()).filter(Boolean),
+    days: int(values.days, "--days", 365) || 365,
+  };
+  const written = action === "init"
+    ? await initCertificates(options)
+    : await renewCertificates(options);
+  console.log(`Wrote ${written.length} files to ${options.dir}/: ${written.join(" ")}`);
+  if (action === "renew") console.log("Running nodes load them on SIGHUP or within 10 s.");
 }
 
 async function cluster(args: string[]): Promise<void> {
@@ -193,6 +329,8 @@ async function cluster(args: string[]): Promise<void> {
       "base-port": { type: "string" },
       "tick-ms": { type: "string" },
       prometheus: { type: "string" },
+      certs: { type: "string" },
+      insecure: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -207,6 +345,7 @@ async function cluster(args: string[]): Promise<void> {
     basePort: int(values["base-port"], "--base-port", 8081),
     tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
     prometheusFile: values.prometheus,
+    certs: values.insecure ? undefined : values.certs ?? "certs",
     cli: new URL(import.meta.url).href,
   });
 }
@@ -216,6 +355,7 @@ if (import.meta.main) {
   try {
     if (command === "serve") await serve(rest);
     else if (command === "cluster") await cluster(rest);
+    else if (command === "certs") await certs(rest);
     else if (
       command === undefined || command === "--help" || command === "-h" || command === "help"
     ) console.log(USAGE);
@@ -226,7 +366,9 @@ if (import.meta.main) {
     console.error(`prkdb: ${(error as Error).message}`);
     if (usage) {
       console.error(
-        command === "serve" ? "Run 'deno run -A cli.ts serve --help' for the options." : USAGE,
+        command === "serve" || command === "certs"
+          ? `Run 'deno run -A cli.ts ${command} --help' for the options.`
+          : USAGE,
       );
     }
     Deno.exit(usage ? 2 : 1);

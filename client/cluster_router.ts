@@ -5,14 +5,22 @@
  *
  * @module
  */
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { classify, PrkDbError } from "./errors.ts";
 import type { CallOptions, ClientOptions, ClusterInfo } from "./types.ts";
 
+/** Sends the client's bearer token with every call. */
+const bearer = (token: string): Interceptor => (next) => (req) => {
+  req.header.set("authorization", `Bearer ${token}`);
+  return next(req);
+};
+
 /** Resolved client options. */
-export type RouterOptions = Required<Omit<ClientOptions, "fetch">> & Pick<ClientOptions, "fetch">;
+export type RouterOptions =
+  & Required<Omit<ClientOptions, "fetch" | "tls" | "token">>
+  & Pick<ClientOptions, "fetch" | "token">;
 
 /**
  * Routes calls to a cluster's nodes.
@@ -97,6 +105,7 @@ export class ClusterRouter {
             baseUrl: url,
             useBinaryFormat: true,
             ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+            interceptors: this.#o.token ? [bearer(this.#o.token)] : [],
           }),
         ),
       );

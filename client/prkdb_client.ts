@@ -25,6 +25,7 @@ import {
 } from "./atomic_operation.ts";
 import { ClientSession } from "./client_sessions.ts";
 import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
+import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
 import { PrkDbError } from "./errors.ts";
 import type {
   CallOptions,
@@ -63,6 +64,7 @@ const MODES: Record<ReadMode, WireReadMode> = {
 export class PrkDbClient {
   readonly #o: RouterOptions;
   readonly #router: ClusterRouter;
+  readonly #http: TlsHttp | undefined;
   readonly #sessions = new Map<number, ClientSession>();
   readonly #opening = new Map<number, Promise<ClientSession>>();
 
@@ -76,7 +78,16 @@ export class PrkDbClient {
       sessionTimeoutMs: 10 * 60 * 1000,
       ...options,
     };
-    this.#router = new ClusterRouter(seeds, this.#o);
+    this.#http = options.tls ? tlsHttp({ current: options.tls }) : undefined;
+    this.#router = new ClusterRouter(seeds, {
+      ...this.#o,
+      fetch: this.#http?.fetch ?? this.#o.fetch,
+    });
+  }
+
+  /** Releases the client's TLS connections. */
+  close(): void {
+    this.#http?.close();
   }
 
   /**

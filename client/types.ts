@@ -34,6 +34,13 @@ export interface ClientOptions {
   sessionTimeoutMs?: number;
   /** The `fetch` used for every call (for a custom HTTP client, a proxy, or tracing). */
   fetch?: typeof fetch;
+  /**
+   * TLS for `https://` nodes, as PEM text: the cluster CA to trust and, optionally, a client
+   * certificate and key (its OU names the role: `read-write`, `read-only`).
+   */
+  tls?: { ca: string; cert?: string; key?: string };
+  /** A bearer token, sent as `Authorization: Bearer <token>` (instead of a client certificate). */
+  token?: string;
 }
 
 /**

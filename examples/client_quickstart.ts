@@ -6,17 +6,25 @@
  * deno run -A examples/client_quickstart.ts            # or pass node URLs as arguments
  * ```
  *
+ * It uses the certificates `deno task cluster` made in `certs/` (another directory with
+ * `PRKDB_CERTS=dir`); without them it speaks plain HTTP to a cluster run with `--insecure`.
+ *
  * @module
  */
 // deno-lint-ignore-file no-console -- an example: printing is its job
 import { PrkDbClient, PrkDbError } from "../client/mod.ts";
 
+const certs = Deno.env.get("PRKDB_CERTS") ?? "certs";
+const read = (file: string) => Deno.readTextFile(`${certs}/${file}`);
+const tls = await Promise.all([read("ca.pem"), read("client-rw.pem"), read("client-rw.key")])
+  .then(([ca, cert, key]) => ({ ca, cert, key }), () => undefined);
+const scheme = tls ? "https" : "http";
 const urls = Deno.args.length > 0
   ? Deno.args
-  : ["http://127.0.0.1:8081", "http://127.0.0.1:8082", "http://127.0.0.1:8083"];
+  : [8081, 8082, 8083].map((port) => `${scheme}://127.0.0.1:${port}`);
 let db: PrkDbClient;
 try {
-  db = await PrkDbClient.connect(urls, { timeoutMs: 3000 });
+  db = await PrkDbClient.connect(urls, { timeoutMs: 3000, tls });
 } catch (error) {
   console.error(
     `Could not reach ${urls.join(", ")}: ${
@@ -81,3 +89,4 @@ try {
 const ac = new AbortController();
 ac.abort();
 await db.getText("user:1", { signal: ac.signal }).catch((e) => console.log(`aborted: ${e.code}`));
+db.close();

@@ -48,6 +48,12 @@ export interface RaftConfig {
   maxUncommittedBytes?: number;
   /** InstallSnapshot sends snapshots in chunks of at most this many bytes. Default 1 MiB. */
   snapshotChunkBytes?: number;
+  /**
+   * Checks a received snapshot once its last chunk arrives, before it replaces anything: returns
+   * why the bytes are not a snapshot the state machine can restore, or `undefined` to install it.
+   * A refused snapshot is dropped and the log stays as it was. Default: every snapshot is accepted.
+   */
+  validateSnapshot?: (data: Uint8Array) => string | undefined;
 }
 
 /** A {@linkcode RaftConfig} with every default filled in and validated. */
@@ -78,6 +84,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     maxInflightMessages: 64,
     maxUncommittedBytes: 64 << 20,
     snapshotChunkBytes: 1 << 20,
+    validateSnapshot: () => undefined,
     ...config,
     voters: [...new Set(config.voters)].sort((a, b) => a - b),
   };

@@ -20,6 +20,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { encodeCommand, partitionForKey } from "../partition/mod.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import type { ReplicationHealth, ReplicationState } from "./replication_manager.ts";
 
@@ -43,6 +44,13 @@ export interface RaftFollowerOptions {
   readonly batchSize?: number;
   /** Timeout of one request. Default 5000 ms. */
   readonly requestTimeoutMs?: number;
+  /**
+   * TLS for `https://` clusters, as PEM text: the cluster CA and a certificate whose OU is
+   * `replica` (`certs init` makes `replica.pem`), unless a token is given instead.
+   */
+  readonly tls?: { ca: string; cert?: string; key?: string };
+  /** A `replica` bearer token, sent as `Authorization: Bearer <token>`. */
+  readonly token?: string;
 }
 
 interface PartitionFeed {
@@ -68,7 +76,8 @@ interface PartitionFeed {
  * ```
  */
 export class RaftFollower {
-  readonly #o: Required<RaftFollowerOptions>;
+  readonly #o: Required<Omit<RaftFollowerOptions, "tls" | "token">> & RaftFollowerOptions;
+  readonly #http: TlsHttp | undefined;
   readonly #feeds = new Map<number, PartitionFeed>();
   readonly #clients = new Map<string, Client<typeof ReplicationService>>();
   readonly #stop = new AbortController();
@@ -87,6 +96,22 @@ export class RaftFollower {
    */
   constructor(options: RaftFollowerOptions) {
     this.#o = { pollIntervalMs: 1000, batchSize: 100, requestTimeoutMs: 5000, ...options };
+    this.#http = options.tls ? tlsHttp({ current: options.tls }) : undefined;
+  }
+
+  #transport(url: string) {
+    const token = this.#o.token;
+    return createConnectTransport({
+      baseUrl: url,
+      useBinaryFormat: true,
+      fetch: this.#http?.fetch,
+      interceptors: token
+        ? [(next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        }]
+        : [],
+    });
   }
 
   /** Learns the cluster's partitions and starts following them. */
@@ -94,10 +119,7 @@ export class RaftFollower {
     let last: unknown;
     for (const url of this.#o.nodes) {
       try {
-        const kv = createClient(
-          KvService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
-        );
+        const kv = createClient(KvService, this.#transport(url));
         const info = await kv.clusterInfo({}, { timeoutMs: this.#o.requestTimeoutMs });
         const urls = new Map(
           info.nodes.map((
@@ -128,6 +150,7 @@ export class RaftFollower {
   async stop(): Promise<void> {
     this.#stop.abort();
     await this.#loop;
+    this.#http?.close();
   }
 
   /**
@@ -210,10 +233,7 @@ export class RaftFollower {
     if (!c) {
       this.#clients.set(
         url,
-        c = createClient(
-          ReplicationService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
-        ),
+        c = createClient(ReplicationService, this.#transport(url)),
       );
     }
     return c;

@@ -8,6 +8,8 @@
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { join } from "@std/path";
 import type { StorageKind } from "./node.ts";
+import { initCertificates, renewCertificates } from "./certs.ts";
+import { tlsHttp } from "./tls.ts";
 
 /** Options of the demo cluster. */
 export interface ClusterOptions {
@@ -18,6 +20,8 @@ export interface ClusterOptions {
   basePort: number;
   tickMs: number;
   prometheusFile?: string;
+  /** Directory of certificates and tokens (made there if missing); undefined runs insecure. */
+  certs?: string;
   /** The CLI module to run for each node. */
   cli: string;
 }
@@ -34,9 +38,9 @@ async function copyTo(stream: ReadableStream<Uint8Array>, log: Deno.FsFile): Pro
   } catch { /* the log was closed on shutdown */ }
 }
 
-async function health(url: string): Promise<Health | undefined> {
+async function health(url: string, get: typeof fetch): Promise<Health | undefined> {
   try {
-    const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1000) });
+    const r = await get(`${url}/health`, { signal: AbortSignal.timeout(1000) });
     return await r.json();
   } catch {
     return undefined;
@@ -47,9 +51,25 @@ async function health(url: string): Promise<Health | undefined> {
 export async function runCluster(o: ClusterOptions): Promise<void> {
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
   const address = (id: number) => `127.0.0.1:${o.basePort + id - 1}`;
-  const urls = ids.map((id) => `http://${address(id)}`);
+  const scheme = o.certs ? "https" : "http";
+  const urls = ids.map((id) => `${scheme}://${address(id)}`);
   const peers = ids.map((id) => `${id}=${address(id)}`).join(",");
   await Deno.mkdir(o.dir, { recursive: true });
+  let security = ["--insecure"];
+  let get: typeof fetch = fetch;
+  let closeHttp = () => {};
+  if (o.certs) {
+    await ensureCertificates(o.certs, ids);
+    security = ["--tls-dir", o.certs, "--tokens", join(o.certs, "tokens.txt")];
+    const http = tlsHttp({ current: { ca: await Deno.readTextFile(join(o.certs, "ca.pem")) } });
+    get = http.fetch;
+    closeHttp = http.close;
+  } else {
+    console.error(
+      "WARNING: --insecure: plain HTTP and no authentication; anyone who can reach these ports " +
+        "can read and write every key.",
+    );
+  }
   console.log(
     `Starting ${o.nodes} PrkDB nodes (${o.partitions} partitions, ${o.storage} storage) in ${o.dir}/ ...`,
   );
@@ -76,6 +96,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
         o.storage,
         "--tick-ms",
         String(o.tickMs),
+        ...security,
       ],
       stdout: "piped",
       stderr: "piped",
@@ -92,6 +113,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     }
     await Promise.all(children.map((c) => c.status));
     for (const log of logs) log.close();
+    closeHttp();
   };
   let stopping = false;
   const onSignal = () => {
@@ -119,7 +141,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   const deadline = Date.now() + 60_000;
   let led = 0;
   while (true) {
-    const views = await Promise.all(urls.map(health));
+    const views = await Promise.all(urls.map((u) => health(u, get)));
     const leaders = new Map<number, number>();
     for (const v of views) {
       for (const p of v?.partitions ?? []) if (p.leader) leaders.set(p.partition, p.leader);
@@ -152,6 +174,28 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   await new Promise(() => {}); // run until a signal
 }
 
+/** Makes the CA, certificates and tokens if the directory lacks them. */
+async function ensureCertificates(dir: string, ids: number[]): Promise<void> {
+  const has = (f: string) => Deno.stat(join(dir, f)).then(() => true, () => false);
+  if (!(await has("ca.key"))) {
+    await initCertificates({ dir, nodes: ids });
+    console.log(`Created a development CA, certificates and tokens in ${dir}/`);
+    return;
+  }
+  const missing = [];
+  for (const id of ids) if (!(await has(`node-${id}.pem`))) missing.push(id);
+  if (missing.length > 0) {
+    await renewCertificates({ dir, nodes: ids });
+    console.log(`Issued certificates for nodes ${missing.join(", ")} in ${dir}/`);
+  }
+}
+
+function curlAuth(o: ClusterOptions, who: "client-rw" | "client-ro"): string {
+  if (!o.certs) return "";
+  const c = o.certs;
+  return `--cacert ${c}/ca.pem --cert ${c}/${who}.pem --key ${c}/${who}.key `;
+}
+
 function printSummary(o: ClusterOptions, urls: string[], leaders: Map<number, number>): void {
   const leadersLine = [...leaders].sort(([a], [b]) => a - b).map(([p, id]) => `p${p}→${id}`).join(
     " ",
@@ -171,20 +215,40 @@ ${
   partition leaders: ${leadersLine}
 
 Write and read with curl (keys and values are base64 in Connect JSON; any node accepts any request):
-  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}","value":"${value}"}' ${
+  curl -s ${
+    curlAuth(o, "client-rw")
+  }-H 'Content-Type: application/json' -d '{"key":"${key}","value":"${value}"}' ${
     urls[0]
   }/prkdb.v1.KvService/Put
-  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}"}' ${
+  curl -s ${curlAuth(o, "client-ro")}-H 'Content-Type: application/json' -d '{"key":"${key}"}' ${
     urls.at(-1)
   }/prkdb.v1.KvService/Get
-  curl -s -H 'Content-Type: application/json' -d '{"key":"${key}","readMode":"READ_MODE_STALE"}' ${
+  curl -s ${
+    curlAuth(o, "client-ro")
+  }-H 'Content-Type: application/json' -d '{"key":"${key}","readMode":"READ_MODE_STALE"}' ${
     urls.at(-1)
   }/prkdb.v1.KvService/Get
-  curl -s -H 'Content-Type: application/json' -d '{}' ${urls[0]}/prkdb.v1.KvService/ClusterInfo
+  curl -s ${curlAuth(o, "client-ro")}-H 'Content-Type: application/json' -d '{}' ${
+    urls[0]
+  }/prkdb.v1.KvService/ClusterInfo${
+    o.certs
+      ? `
+
+Or with a bearer token instead of a client certificate (tokens are in ${o.certs}/tokens.txt):
+  curl -s --cacert ${o.certs}/ca.pem -H "Authorization: Bearer $(awk '/^read-write/{print $2}' ${o.certs}/tokens.txt)" \\
+    -H 'Content-Type: application/json' -d '{"key":"${key}","value":"${value}"}' ${
+        urls[0]
+      }/prkdb.v1.KvService/Put`
+      : ""
+  }
 
 Or from Deno:
   import { PrkDbClient } from "jsr:@prkdb/prkdb/client";
-  const db = await PrkDbClient.connect(${JSON.stringify(urls)});
+  const db = await PrkDbClient.connect(${JSON.stringify(urls)}${
+    o.certs
+      ? `, {\n    tls: {\n      ca: await Deno.readTextFile("${o.certs}/ca.pem"),\n      cert: await Deno.readTextFile("${o.certs}/client-rw.pem"),\n      key: await Deno.readTextFile("${o.certs}/client-rw.key"),\n    },\n  }`
+      : ""
+  });
   await db.put("hello", "world");
   console.log(await db.getText("hello"));
 

@@ -29,7 +29,7 @@ Deno.test("health: a node whose disk is full answers 503 with the reason", async
     replication: () => host.replication(),
     loopUtilization: () => 0,
   });
-  const server = startNodeServer({
+  const server = await startNodeServer({
     host,
     cluster: "prkdb",
     nodes: new Map([[1, "http://127.0.0.1:0"]]),

@@ -123,11 +123,13 @@ async function local<T>(fn: () => Promise<T>): Promise<T> {
  *
  * @param host The node's Multi-Raft host.
  * @param nodes Every member's base URL.
+ * @param options `fetch` for forwarding to other nodes (mutual TLS between members).
  * @returns The service implementation.
  */
 export function createKvService(
   host: MultiRaftHost,
   nodes: ReadonlyMap<NodeId, string>,
+  options: { fetch?: typeof fetch } = {},
 ): ServiceImpl<typeof KvService> {
   const clients = new Map<NodeId, Client<typeof KvService>>();
   const clientFor = (id: NodeId) => {
@@ -139,7 +141,7 @@ export function createKvService(
         id,
         c = createClient(
           KvService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
+          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: options.fetch }),
         ),
       );
     }

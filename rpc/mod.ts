@@ -1,7 +1,9 @@
 /**
  * Running PrkDB nodes from code: `startNode` assembles storage, the Multi-Raft host, the
  * Connect-RPC transport, metrics and the server (the CLI's `serve` uses it), and gives the
- * node's health and replication state.
+ * node's health and replication state. With `tls` set, every call between nodes and from
+ * clients runs over mutual TLS; `initCertificates` makes a development CA and certificates, and
+ * `TokenStore` checks client bearer tokens (see docs/security.md).
  *
  * @example A one-node database in memory
  * ```ts ignore
@@ -22,4 +24,41 @@ export {
   syncErrorType,
 } from "./node.ts";
 export type { NodeServer } from "./node_server.ts";
+export {
+  type Access,
+  accessFor,
+  authorize,
+  type Caller,
+  callerFromCertificate,
+  type Decision,
+  type PeerCertificate,
+  type Role,
+  TokenFileError,
+  TokenStore,
+} from "./auth.ts";
+export {
+  CertificateError,
+  type CertOptions,
+  CLIENT_CERTS,
+  initCertificates,
+  renewCertificates,
+} from "./certs.ts";
+export {
+  DEFAULT_HTTP_LIMITS,
+  type HttpLimits,
+  type HttpServer,
+  type HttpServerOptions,
+  type RefusalReason,
+  startHttpServer,
+} from "./http_server.ts";
+export { MAX_WIRE_NUMBER } from "./raft_codec.ts";
+export {
+  loadTlsFiles,
+  TlsConfigError,
+  type TlsFiles,
+  type TlsHttp,
+  tlsHttp,
+  type TlsMaterial,
+  TlsReloader,
+} from "./tls.ts";
 export type { NodeHealthJson, NodeStateJson, PartitionHealthJson } from "./health.ts";

@@ -22,6 +22,9 @@ import {
   type NodeStateJson,
 } from "./health.ts";
 import { type NodeServer, startNodeServer } from "./node_server.ts";
+import { TokenStore } from "./auth.ts";
+import type { HttpLimits } from "./http_server.ts";
+import { type TlsFiles, tlsHttp, TlsReloader } from "./tls.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
 
 /** Which storage backend a node uses. */
@@ -51,6 +54,17 @@ export interface NodeConfig {
   compaction?: CompactionPolicy;
   /** Start even if `dataDir` exists without a node identity (empty, or partly created). */
   allowBlankStart?: boolean;
+  /**
+   * Mutual TLS: the cluster CA and this node's certificate (SAN URI `prkdb-node-<id>`). Every
+   * node-to-node call and every client call then runs over TLS. Omit to run insecure.
+   */
+  tls?: TlsFiles;
+  /** How often to look for rotated TLS files, besides SIGHUP. Default 10000 ms; 0 for never. */
+  tlsReloadMs?: number;
+  /** A file of client bearer tokens, lines of `<role> <token>`. */
+  tokenFile?: string;
+  /** Request and connection limits. */
+  limits?: Partial<HttpLimits>;
 }
 
 /** A running node. */
@@ -121,10 +135,14 @@ export function syncErrorType(error: unknown): SyncErrorType {
  * @returns The running node.
  */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
-  const urls = new Map([...config.peers].map(([id, addr]) => [id, `http://${addr}`]));
+  const scheme = config.tls ? "https" : "http";
+  const urls = new Map([...config.peers].map(([id, addr]) => [id, `${scheme}://${addr}`]));
   const cluster = config.cluster ?? "prkdb";
   const own = config.peers.get(config.id);
   if (!own) throw new Error(`--peers must include this node (${config.id})`);
+  const tokens = config.tokenFile ? await TokenStore.load(config.tokenFile) : undefined;
+  const tls = config.tls ? await TlsReloader.open(config.tls) : undefined;
+  const peerHttp = tls ? tlsHttp(tls) : undefined;
   const tickMs = config.tickMs ?? 100;
   const storage = await openStorage(config.storage, config.dataDir, config);
   let hostRef: MultiRaftHost | undefined;
@@ -139,6 +157,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     self: config.id,
     cluster,
     peers: urls,
+    fetch: peerHttp?.fetch,
     onCall: (peer, rpc, entries, seconds, error) =>
       metrics.rpc(
         peer,
@@ -180,7 +199,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const listen = config.listen ?? { hostname, port: Number(port) };
   let server: NodeServer;
   try {
-    server = startNodeServer({
+    server = await startNodeServer({
       host,
       cluster,
       nodes: urls,
@@ -189,12 +208,19 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       metrics,
       applied,
       onRefused: (reason, count) => metrics.refused(reason, count),
+      tls,
+      tokens,
+      limits: config.limits,
+      onHttpRefused: (reason) => metrics.requestRefused(reason),
+      fetch: peerHttp?.fetch,
     });
   } catch (error) {
+    peerHttp?.close();
     await host.stop();
     await metrics.shutdown();
     throw error;
   }
+  tls?.watch(config.tlsReloadMs ?? 10_000);
   return {
     host,
     server,
@@ -202,7 +228,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     health: () => nodeHealth(host, metrics),
     state: () => nodeState(metrics, applied),
     async stop() {
+      tls?.close();
       await server.close();
+      peerHttp?.close();
       await host.stop();
       await metrics.shutdown();
     },

@@ -1,15 +1,21 @@
 /**
- * One HTTP port per node serves everything: the peer RaftService, the client KvService
- * (Connect, gRPC-web and Connect JSON, so curl works), and `/health`.
+ * One port per node serves everything: the peer RaftService, the client KvService (Connect,
+ * gRPC-web and Connect JSON, so curl works), the change feed, `/health` and `/metrics`. With TLS
+ * configured, members prove who they are with certificates and a Raft batch must come from the
+ * node its certificate names; clients present a certificate or a bearer token.
  *
  * @module
  */
-import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError, createConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
+import { KvStateMachine } from "../partition/kv_state_machine.ts";
+import type { TokenStore } from "./auth.ts";
+import { type HttpLimits, type RefusalReason, startHttpServer } from "./http_server.ts";
+import type { TlsMaterial } from "./tls.ts";
 import { AdminService } from "./gen/prkdb/v1/admin_pb.ts";
 import { KvService } from "./gen/prkdb/v1/kv_pb.ts";
 import { ReplicationService } from "./gen/prkdb/v1/replication_pb.ts";
@@ -37,12 +43,37 @@ export interface NodeServerOptions {
   applied: AppliedCounter;
   /** Observes refused Raft traffic, with the reason. */
   onRefused?: (reason: string, count: number) => void;
+  /** Serve HTTPS with mutual TLS using this material; omit to serve plain HTTP (insecure). */
+  tls?: { readonly current: TlsMaterial; onChange(listener: (m: TlsMaterial) => void): void };
+  /** Bearer tokens for clients. */
+  tokens?: TokenStore;
+  /** Request and connection limits. */
+  limits?: Partial<HttpLimits>;
+  /** Observes refused connections and requests, with the reason. */
+  onHttpRefused?: (reason: RefusalReason) => void;
+  /** Passes other clients' nodes a `fetch` for forwarding (mutual TLS when configured). */
+  fetch?: typeof fetch;
+}
+
+/** Request header carrying the member id a verified certificate names (set by the server only). */
+const VERIFIED_NODE = "prkdb-verified-node";
+
+/** Why a single-chunk snapshot would not restore, or undefined. */
+function snapshotProblem(data: Uint8Array): string | undefined {
+  try {
+    new KvStateMachine().restore(data);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
 }
 
 /** A running node server. */
 export interface NodeServer {
   /** The port it listens on. */
   readonly port: number;
+  /** Whether it serves HTTPS with mutual TLS. */
+  readonly secure: boolean;
   /** Stops accepting requests and closes open connections. */
   close(): Promise<void>;
 }
@@ -51,11 +82,21 @@ export interface NodeServer {
  * Starts serving a node on one port.
  *
  * @param options What to serve and where.
- * @returns The server.
+ * @returns The server, once it listens.
  */
-export function startNodeServer(options: NodeServerOptions): NodeServer {
+export async function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
   const { host } = options;
-  const receive = (rpc: RaftRpc) => (batch: RaftBatch) => {
+  const secure = options.tls !== undefined;
+  const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
+    // With mutual TLS the certificate decides who is speaking, not the batch.
+    const verified = ctx.requestHeader.get(VERIFIED_NODE);
+    if (secure && verified !== String(batch.from)) {
+      options.onRefused?.("impostor", batch.messages.length);
+      throw new ConnectError(
+        `The batch claims node ${batch.from}, the certificate says ${verified ?? "no member"}`,
+        Code.PermissionDenied,
+      );
+    }
     if (batch.cluster !== options.cluster) {
       options.onRefused?.("foreign_cluster", batch.messages.length);
       throw new ConnectError(
@@ -82,6 +123,11 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
         if (rpcFor(decoded.message.type) !== rpc) {
           throw new MalformedMessageError(`${decoded.message.type} does not belong in ${rpc}`);
         }
+        const d = decoded.message;
+        if (d.type === "InstallSnapshot" && d.offset === 0 && d.done) {
+          const problem = snapshotProblem(d.data);
+          if (problem) throw new MalformedMessageError(`snapshot refused: ${problem}`);
+        }
         messages.push(decoded);
       }
     } catch (error) {
@@ -92,7 +138,8 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
     if (refused > 0) options.onRefused?.("rejected", refused);
     return {};
   };
-  const router = createConnectRouter();
+  // Strict JSON: an unknown field or enum name is an error, not a silent default.
+  const router = createConnectRouter({ jsonOptions: { ignoreUnknownFields: false } });
   router.service(RaftService, {
     vote: receive("vote"),
     appendEntries: receive("appendEntries"),
@@ -100,7 +147,7 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
     installSnapshot: receive("installSnapshot"),
     readIndex: receive("readIndex"),
   });
-  router.service(KvService, createKvService(host, options.nodes));
+  router.service(KvService, createKvService(host, options.nodes, { fetch: options.fetch }));
   router.service(ReplicationService, {
     getChanges() {
       throw new ConnectError(
@@ -160,9 +207,16 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
     },
   });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
-  const server = Deno.serve(
-    { hostname: options.hostname, port: options.port, onListen() {} },
-    (request) => {
+  const server = await startHttpServer({
+    hostname: options.hostname,
+    port: options.port,
+    tls: options.tls,
+    tokens: options.tokens,
+    limits: options.limits,
+    onRefused: options.onHttpRefused,
+    handler(request, caller) {
+      request.headers.delete(VERIFIED_NODE);
+      if (caller?.node !== undefined) request.headers.set(VERIFIED_NODE, String(caller.node));
       const path = new URL(request.url).pathname;
       const handler = handlers.get(path);
       if (handler) return handler(request);
@@ -180,14 +234,9 @@ export function startNodeServer(options: NodeServerOptions): NodeServer {
       }
       return new Response(
         `No route for ${path}. Try /health, /metrics, or POST /prkdb.v1.KvService/Get\n`,
-        {
-          status: 404,
-        },
+        { status: 404 },
       );
     },
-  );
-  return {
-    port: server.addr.port,
-    close: () => server.shutdown(),
-  };
+  });
+  return server;
 }

@@ -43,10 +43,26 @@ export class MalformedMessageError extends Error {
 
 const big = (n: number) => BigInt(n);
 
-/** A 64-bit field as a safe JS integer. */
+/**
+ * The largest term, index, offset or counter accepted from the network: 2^48. A cluster that
+ * starts an election every millisecond needs about 9,000 years to reach it, and a partition
+ * committing 21,000 entries a second (the Raft host's measured rate) about 400 years. Anything
+ * larger is forged or corrupt, and refusing it keeps the core far from 2^53, where JavaScript
+ * integers stop being exact (a node at term 2^53 - 1 could never start another election).
+ *
+ * @example Usage
+ * ```ts
+ * import { MAX_WIRE_NUMBER } from "@prkdb/prkdb/server";
+ * console.log(MAX_WIRE_NUMBER === 2 ** 48); // true
+ * ```
+ */
+export const MAX_WIRE_NUMBER = 2 ** 48;
+const MAX_WIRE_BIG = BigInt(MAX_WIRE_NUMBER);
+
+/** A 64-bit field as an integer no larger than {@linkcode MAX_WIRE_NUMBER}. */
 function num(v: bigint, field: string): number {
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new MalformedMessageError(`${field} ${v} is out of range`);
+  if (v > MAX_WIRE_BIG) {
+    throw new MalformedMessageError(`${field} ${v} is beyond the limit of ${MAX_WIRE_NUMBER}`);
   }
   return Number(v);
 }

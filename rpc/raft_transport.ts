@@ -25,8 +25,24 @@ export interface ConnectRaftTransportOptions {
   maxInflight?: number;
   /** Per-call timeout. Default 2000 ms. */
   timeoutMs?: number;
+  /** The `fetch` to call peers with (mutual TLS when configured). Default: the global one. */
+  fetch?: typeof fetch;
+  /** A call carries at most about this many bytes of entries and snapshot data. Default 8 MiB. */
+  maxBatchBytes?: number;
   /** Observes each call: its peer, RPC, entries carried (AppendEntries), duration and error. */
   onCall?: (peer: NodeId, rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
+}
+
+/** About how many bytes a message adds to a batch. */
+function payloadBytes(m: PartitionMessage): number {
+  const message = m.message;
+  if (message.type === "AppendEntries") {
+    let n = 64;
+    for (const e of message.entries) n += 24 + e.data.length;
+    return n;
+  }
+  if (message.type === "InstallSnapshot") return 64 + message.data.length;
+  return 48;
 }
 
 interface Lane {
@@ -37,20 +53,23 @@ interface Lane {
 /** Sends Raft batches to peers over Connect-RPC. */
 export class ConnectRaftTransport implements RaftTransport {
   readonly #o:
-    & Required<Omit<ConnectRaftTransportOptions, "onCall">>
-    & Pick<ConnectRaftTransportOptions, "onCall">;
+    & Required<Omit<ConnectRaftTransportOptions, "onCall" | "fetch">>
+    & Pick<ConnectRaftTransportOptions, "onCall" | "fetch">;
   readonly #clients = new Map<NodeId, Client<typeof RaftService>>();
   readonly #lanes = new Map<string, Lane>();
   readonly #abort = new AbortController();
   #closed = false;
 
   constructor(options: ConnectRaftTransportOptions) {
-    this.#o = { maxInflight: 2, timeoutMs: 2000, ...options };
+    this.#o = { maxInflight: 2, timeoutMs: 2000, maxBatchBytes: 8 << 20, ...options };
     for (const [id, url] of options.peers) {
       if (id === options.self) continue;
       this.#clients.set(
         id,
-        createClient(RaftService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
+        createClient(
+          RaftService,
+          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: options.fetch }),
+        ),
       );
     }
   }
@@ -70,7 +89,13 @@ export class ConnectRaftTransport implements RaftTransport {
   #pump(to: NodeId, rpc: RaftRpc): void {
     const lane = this.#lanes.get(`${to}/${rpc}`)!;
     if (lane.queue.length === 0 || lane.inflight >= this.#o.maxInflight || this.#closed) return;
-    const batch = lane.queue.splice(0);
+    // Stay well under the receiver's body limit: the rest waits for the next call.
+    let take = 0, bytes = 0;
+    while (take < lane.queue.length && (take === 0 || bytes < this.#o.maxBatchBytes)) {
+      bytes += payloadBytes(lane.queue[take++]);
+    }
+    if (take > 1 && bytes > this.#o.maxBatchBytes) take--;
+    const batch = lane.queue.splice(0, take);
     let entries = 0;
     for (const m of batch) {
       if (m.message.type === "AppendEntries") entries += m.message.entries.length;
@@ -92,6 +117,8 @@ export class ConnectRaftTransport implements RaftTransport {
       lane.inflight--;
       this.#pump(to, rpc);
     });
+    // What did not fit goes out in a second call, if the window allows.
+    if (lane.queue.length > 0) this.#pump(to, rpc);
   }
 
   close(): Promise<void> {

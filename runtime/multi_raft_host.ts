@@ -19,7 +19,11 @@ import {
   UnavailableError,
   WrongNodeError,
 } from "../partition/errors.ts";
-import type { ApplyResult, VersionedValue } from "../partition/kv_state_machine.ts";
+import {
+  type ApplyResult,
+  KvStateMachine,
+  type VersionedValue,
+} from "../partition/kv_state_machine.ts";
 import { PartitionMap } from "../partition/placement.ts";
 import type { ReadMode } from "../partition/read_mode.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
@@ -124,6 +128,15 @@ export class MultiRaftHost {
         // Seeded by node and partition: reproducible, yet different per group.
         random: new SeededRandom((options.seed ?? 0) * 31 + host.nodeId * 7919 + p * 104729),
         electionTick: host.#o.electionTick,
+        // A snapshot from the leader must restore before it replaces anything.
+        validateSnapshot: (data) => {
+          try {
+            new KvStateMachine(p).restore(data);
+            return undefined;
+          } catch (error) {
+            return (error as Error).message;
+          }
+        },
       }, state);
       host.#replicas.set(p, new Replica(p, node, state.snapshot?.data));
     }

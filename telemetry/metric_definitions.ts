@@ -180,7 +180,14 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "counter",
     labels: ["node_id", "reason"],
     help:
-      "Incoming Raft messages refused: foreign_cluster, stranger, malformed, or rejected (unknown partition or group).",
+      "Incoming Raft messages refused: foreign_cluster, stranger, impostor (the batch names another node than the sender's certificate), malformed, or rejected (unknown partition or group).",
+  },
+  {
+    name: "prkdb_requests_refused_total",
+    type: "counter",
+    labels: ["node_id", "reason"],
+    help:
+      "Connections and requests refused before any service saw them: unknown_certificate, unauthenticated, forbidden, too_many_connections, too_large, or timeout.",
   },
   // Client sessions, per replica of each partition.
   {

@@ -250,6 +250,16 @@ export class PrkDbMetrics {
   }
 
   /**
+   * Counts a connection or request refused before any service saw it.
+   *
+   * @param reason Why: unknown_certificate, unauthenticated, forbidden, too_many_connections,
+   *   too_large or timeout.
+   */
+  requestRefused(reason: string): void {
+    this.#add("prkdb_requests_refused_total", 1, { reason });
+  }
+
+  /**
    * Records a Raft RPC to a peer.
    *
    * @param peer The peer.

@@ -97,6 +97,8 @@ export class Follower implements Role {
       offset += part.length;
     }
     this.#incoming = undefined;
+    // A snapshot that would not restore is refused before the log or state is touched.
+    if (raft.config.validateSnapshot(data) !== undefined) return reply(0, false);
     raft.installSnapshot({ meta: { index: incoming.index, term: incoming.term }, data });
     reply(incoming.received, true);
   }

@@ -4,6 +4,7 @@
  *
  * ```sh
  * deno task bench:cluster        # CLIENTS=64 SECONDS=5 PARTITIONS=8 to change the load
+ * TLS=1 deno task bench:cluster  # the same with mutual TLS between nodes and client certificates
  * ```
  *
  * @module
@@ -11,10 +12,12 @@
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
 import { PrkDbClient } from "../../client/mod.ts";
 import { ProcessCluster } from "../cluster/processes.ts";
+import { initCertificates } from "../../rpc/certs.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 64);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 const PARTITIONS = Number(Deno.env.get("PARTITIONS") ?? 8);
+const TLS = Deno.env.get("TLS") === "1";
 
 function percentile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -53,13 +56,25 @@ async function load(
 }
 
 console.log(
-  `Starting 3 nodes, ${PARTITIONS} partitions, file storage; ${CLIENTS} clients, ${SECONDS} s per case...`,
+  `Starting 3 nodes, ${PARTITIONS} partitions, file storage, ${
+    TLS ? "mutual TLS" : "insecure"
+  }; ${CLIENTS} clients, ${SECONDS} s per case...`,
 );
-const cluster = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100 });
+const certs = TLS ? await Deno.makeTempDir({ prefix: "prkdb-bench-certs-" }) : undefined;
+if (certs) await initCertificates({ dir: certs, nodes: [1, 2, 3] });
+const read = (f: string) => Deno.readTextFile(`${certs}/${f}`);
+const tls = certs
+  ? {
+    ca: await read("ca.pem"),
+    cert: await read("client-rw.pem"),
+    key: await read("client-rw.key"),
+  }
+  : undefined;
+const cluster = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100, certs });
 try {
   const urls = [...cluster.urls.values()];
   const clients = await Promise.all(
-    Array.from({ length: CLIENTS }, () => PrkDbClient.connect(urls)),
+    Array.from({ length: CLIENTS }, () => PrkDbClient.connect(urls, { tls })),
   );
   const value = "x".repeat(100);
   await load("put (100-byte values)", (c, i) => clients[c].put(`key-${c}-${i % 1000}`, value));
@@ -69,6 +84,8 @@ try {
     (c, i) => clients[c].get(`key-${c}-${i % 1000}`, { readMode: "follower" }),
   );
   await load("get stale", (c, i) => clients[c].get(`key-${c}-${i % 1000}`, { readMode: "stale" }));
+  for (const c of clients) c.close();
 } finally {
   await cluster.stop();
+  if (certs) await Deno.remove(certs, { recursive: true });
 }

@@ -7,6 +7,7 @@
 import { join } from "@std/path";
 import type { NodeHealthJson } from "../../rpc/health.ts";
 import { waitFor } from "../support/wait.ts";
+import { tlsHttp } from "../../rpc/tls.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
@@ -28,11 +29,25 @@ export class ProcessCluster {
   readonly #peers: string;
   readonly #args: string[];
   readonly tickMs: number;
+  /** Certificates directory when the cluster runs with mutual TLS. */
+  readonly certs: string | undefined;
+  readonly #http: { fetch: typeof fetch; close(): void } | undefined;
+  readonly #stderr = new Map<number, string[]>();
+  readonly #drains = new Map<number, Promise<void>>();
 
-  private constructor(dir: string, ports: number[], args: string[], tickMs: number) {
+  private constructor(
+    dir: string,
+    ports: number[],
+    args: string[],
+    tickMs: number,
+    certs?: { dir: string; ca: string },
+  ) {
     this.#dir = dir;
     this.tickMs = tickMs;
-    ports.forEach((port, i) => this.urls.set(i + 1, `http://127.0.0.1:${port}`));
+    this.certs = certs?.dir;
+    this.#http = certs ? tlsHttp({ current: { ca: certs.ca } }) : undefined;
+    const scheme = certs ? "https" : "http";
+    ports.forEach((port, i) => this.urls.set(i + 1, `${scheme}://127.0.0.1:${port}`));
     this.#peers = ports.map((port, i) => `${i + 1}=127.0.0.1:${port}`).join(",");
     this.#args = args;
   }
@@ -40,19 +55,46 @@ export class ProcessCluster {
   /** Starts `nodes` processes and waits until every partition has a leader. */
   static async start(
     nodes: number,
-    options: { partitions?: number; compactEntries?: number; tickMs?: number } = {},
+    options: {
+      partitions?: number;
+      compactEntries?: number;
+      tickMs?: number;
+      /** Run with mutual TLS using this directory made by `certs init`. */
+      certs?: string;
+      /** More `serve` flags. */
+      extraArgs?: string[];
+    } = {},
   ): Promise<ProcessCluster> {
     const dir = await Deno.makeTempDir({ prefix: "prkdb-e2e-" });
     const ports = Array.from({ length: nodes }, freePort);
     const tickMs = options.tickMs ?? 50;
-    const c = new ProcessCluster(dir, ports, [
-      "--partitions",
-      String(options.partitions ?? 4),
-      "--tick-ms",
-      String(tickMs),
-      "--compact-entries",
-      String(options.compactEntries ?? 10_000),
-    ], tickMs);
+    const security = options.certs
+      ? [
+        "--tls-dir",
+        options.certs,
+        "--tokens",
+        join(options.certs, "tokens.txt"),
+        "--tls-reload-ms",
+        "0",
+      ]
+      : ["--insecure"];
+    const ca = options.certs ? await Deno.readTextFile(join(options.certs, "ca.pem")) : "";
+    const c = new ProcessCluster(
+      dir,
+      ports,
+      [
+        ...security,
+        ...(options.extraArgs ?? []),
+        "--partitions",
+        String(options.partitions ?? 4),
+        "--tick-ms",
+        String(tickMs),
+        "--compact-entries",
+        String(options.compactEntries ?? 10_000),
+      ],
+      tickMs,
+      options.certs ? { dir: options.certs, ca } : undefined,
+    );
     for (let id = 1; id <= nodes; id++) c.spawn(id);
     await c.waitHealthy();
     return c;
@@ -83,6 +125,31 @@ export class ProcessCluster {
       stderr: "piped",
     }).spawn();
     this.#children.set(id, child);
+    const lines: string[] = [];
+    this.#stderr.set(id, lines);
+    this.#drains.set(
+      id,
+      (async () => {
+        for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+          lines.push(chunk);
+        }
+      })().catch(() => {}),
+    );
+  }
+
+  /** Node `id`'s process id. */
+  pid(id: number): number {
+    return this.#children.get(id)!.pid;
+  }
+
+  /** What node `id` wrote to stderr so far. */
+  stderr(id: number): string {
+    return (this.#stderr.get(id) ?? []).join("");
+  }
+
+  /** A `fetch` that trusts the cluster CA (and presents no certificate) when TLS is on. */
+  get fetch(): typeof fetch {
+    return this.#http?.fetch ?? fetch;
   }
 
   /** Sends a signal to node `id`'s process. */
@@ -95,14 +162,16 @@ export class ProcessCluster {
     const child = this.#children.get(id)!;
     child.kill("SIGKILL");
     await child.status;
-    await child.stderr.cancel().catch(() => {});
+    await this.#drains.get(id);
     this.#children.delete(id);
   }
 
   /** A node's `/health` document, or undefined if it does not answer. */
   async health(id: number): Promise<ClusterHealth | undefined> {
     try {
-      const r = await fetch(`${this.urls.get(id)}/health`, { signal: AbortSignal.timeout(500) });
+      const r = await this.fetch(`${this.urls.get(id)}/health`, {
+        signal: AbortSignal.timeout(500),
+      });
       return await r.json();
     } catch {
       return undefined;
@@ -130,9 +199,10 @@ export class ProcessCluster {
         child.kill("SIGTERM");
       } catch { /* exited */ }
       await child.status;
-      await child.stderr.cancel().catch(() => {});
+      await this.#drains.get(id);
       this.#children.delete(id);
     }
+    this.#http?.close();
     await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
 }

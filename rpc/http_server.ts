@@ -1,0 +1,355 @@
+/**
+ * The node's HTTP server: HTTPS with optional client certificates (mutual TLS), or plain HTTP
+ * when run insecure. It turns each request into a fetch `Request` for the Connect handlers,
+ * after doing what must happen before any byte of a body is decoded:
+ *
+ * 1. refuse a connection whose certificate does not chain to the cluster CA (at once, before it
+ *    can send a request) and connections beyond {@linkcode HttpLimits.maxConnections};
+ * 2. authenticate the caller (certificate or bearer token) and check its role for the path;
+ * 3. read the body up to the path's size limit, refusing it as soon as it is larger, within a
+ *    time limit.
+ *
+ * Header, body and idle timeouts cut off slow senders. Built on `node:https` because Deno's own
+ * server cannot ask for client certificates.
+ *
+ * @module
+ */
+import http from "node:http";
+import https from "node:https";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+import {
+  accessFor,
+  authorize,
+  type Caller,
+  callerFromCertificate,
+  type TokenStore,
+} from "./auth.ts";
+import type { TlsMaterial } from "./tls.ts";
+import { type BodyError, readBody } from "./bounded_body.ts";
+
+/**
+ * Limits on connections and requests.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HttpLimits } from "@prkdb/prkdb/server";
+ * const limits: Partial<HttpLimits> = { maxBodyBytes: 64 * 1024, headersTimeoutMs: 2000 };
+ * ```
+ */
+export interface HttpLimits {
+  /** Largest request body for client APIs. Default 1 MiB (a 256 KiB value in base64 JSON fits). */
+  maxBodyBytes: number;
+  /** Largest RaftService request body. Default 16 MiB (the peer transport sends at most 8 MiB). */
+  maxPeerBodyBytes: number;
+  /** Time from connecting to a first request's complete headers. Default 10 s. */
+  headersTimeoutMs: number;
+  /** Time to receive a request's whole body. Default 30 s. */
+  bodyTimeoutMs: number;
+  /** A connection with no traffic for this long is closed. Default 60 s. */
+  idleTimeoutMs: number;
+  /** Open connections at most; more are answered `resource_exhausted` and closed. Default 1024. */
+  maxConnections: number;
+}
+
+/**
+ * The default {@linkcode HttpLimits}.
+ *
+ * @example Usage
+ * ```ts
+ * import { DEFAULT_HTTP_LIMITS } from "@prkdb/prkdb/server";
+ * console.log(DEFAULT_HTTP_LIMITS.maxBodyBytes); // 1048576
+ * ```
+ */
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  maxBodyBytes: 1 << 20,
+  maxPeerBodyBytes: 16 << 20,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  idleTimeoutMs: 60_000,
+  maxConnections: 1024,
+};
+
+/**
+ * Options for {@linkcode startHttpServer}.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HttpServerOptions } from "@prkdb/prkdb/server";
+ * const o: HttpServerOptions = { hostname: "127.0.0.1", port: 0, handler: () => new Response("ok") };
+ * ```
+ */
+export interface HttpServerOptions {
+  /** Address to listen on. */
+  hostname: string;
+  /** Port (0 for any). */
+  port: number;
+  /** Serve HTTPS with this material, asking for client certificates; omit for plain HTTP. */
+  tls?: { readonly current: TlsMaterial; onChange(listener: (m: TlsMaterial) => void): void };
+  /** Bearer tokens clients may present instead of a certificate. */
+  tokens?: TokenStore;
+  /** Limits; each defaults to {@linkcode DEFAULT_HTTP_LIMITS}. */
+  limits?: Partial<HttpLimits>;
+  /** Serves an admitted request; `caller` is undefined on open paths and when insecure. */
+  handler: (request: Request, caller: Caller | undefined) => Response | Promise<Response>;
+  /** Observes each refusal, with its reason. */
+  onRefused?: (reason: RefusalReason) => void;
+}
+
+/**
+ * Why a connection or request was refused.
+ *
+ * @example Usage
+ * ```ts
+ * import type { RefusalReason } from "@prkdb/prkdb/server";
+ * const reason: RefusalReason = "too_large";
+ * ```
+ */
+export type RefusalReason =
+  | "unknown_certificate"
+  | "unauthenticated"
+  | "forbidden"
+  | "too_many_connections"
+  | "too_large"
+  | "timeout";
+
+/**
+ * A running server.
+ *
+ * @example Usage
+ * ```ts
+ * import { type HttpServer, startHttpServer } from "@prkdb/prkdb/server";
+ * const s: HttpServer = await startHttpServer({ hostname: "127.0.0.1", port: 0, handler: () => new Response("ok") });
+ * console.log(s.secure); // false
+ * await s.close();
+ * ```
+ */
+export interface HttpServer {
+  /** The port it listens on. */
+  readonly port: number;
+  /** Whether it serves HTTPS. */
+  readonly secure: boolean;
+  /** Stops listening and closes every connection. */
+  close(): Promise<void>;
+}
+
+const HTTP_STATUS: Record<string, number> = {
+  invalid_argument: 400,
+  unauthenticated: 401,
+  permission_denied: 403,
+  not_found: 404,
+  resource_exhausted: 429,
+  deadline_exceeded: 408,
+};
+
+/** Writes a Connect-style JSON error and closes the connection after it. */
+function refuse(res: ServerResponse, code: string, message: string, status?: number): void {
+  if (res.headersSent) return void res.socket?.destroy();
+  const body = JSON.stringify({ code, message });
+  res.writeHead(status ?? HTTP_STATUS[code] ?? 400, {
+    "content-type": "application/json",
+    "content-length": String(new TextEncoder().encode(body).length),
+    connection: "close",
+  });
+  res.end(body, () => res.socket?.destroy());
+}
+
+function peerCertificate(socket: TLSSocket) {
+  const c = socket.getPeerCertificate();
+  const present = c && Object.keys(c).length > 0;
+  const san = typeof c?.subjectaltname === "string" ? c.subjectaltname : "";
+  const uris = san.split(",").map((s) => s.trim()).filter((s) => s.startsWith("URI:")).map((s) =>
+    s.slice(4)
+  );
+  const subject = (c?.subject ?? {}) as unknown as Record<string, string | undefined>;
+  return {
+    present: !!present,
+    cert: { authorized: socket.authorized === true, cn: subject.CN, ou: subject.OU, uris },
+  };
+}
+
+/** Each certificate of a PEM bundle on its own. */
+const caList = (pem: string): string[] =>
+  pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [pem];
+
+/**
+ * Starts the server.
+ *
+ * @param options Where, how and what to serve.
+ * @returns The running server, once it listens.
+ *
+ * @example Plain HTTP on any port
+ * ```ts ignore
+ * import { startHttpServer } from "@prkdb/prkdb/server";
+ * const s = await startHttpServer({ hostname: "127.0.0.1", port: 0, handler: () => new Response("hi") });
+ * await s.close();
+ * ```
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  const secure = options.tls !== undefined;
+  const sockets = new Set<Socket>();
+  const overCap = new WeakSet<Socket>();
+  const headerTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
+  const callers = new WeakMap<Socket, Caller | undefined>();
+  const armHeaderTimer = (socket: Socket, ms: number) => {
+    clearTimeout(headerTimers.get(socket));
+    headerTimers.set(
+      socket,
+      setTimeout(() => {
+        options.onRefused?.("timeout");
+        socket.destroy();
+      }, ms),
+    );
+  };
+
+  const onSocket = (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => {
+      sockets.delete(socket);
+      clearTimeout(headerTimers.get(socket));
+    });
+    if (sockets.size > limits.maxConnections) overCap.add(socket);
+    armHeaderTimer(socket, limits.headersTimeoutMs);
+    if (secure) {
+      const tls = socket as TLSSocket;
+      const { present, cert } = peerCertificate(tls);
+      // A certificate that does not chain to the cluster CA: closed before any request.
+      if (present && !cert.authorized) {
+        options.onRefused?.("unknown_certificate");
+        return void socket.destroy();
+      }
+      callers.set(socket, present ? callerFromCertificate(cert) : undefined);
+    }
+  };
+
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    clearTimeout(headerTimers.get(socket));
+    res.on("finish", () => {
+      if (!socket.destroyed) armHeaderTimer(socket, limits.idleTimeoutMs);
+    });
+    if (overCap.has(socket)) {
+      options.onRefused?.("too_many_connections");
+      return refuse(
+        res,
+        "resource_exhausted",
+        `Too many connections: this node serves at most ${limits.maxConnections}; retry later`,
+      );
+    }
+    const path = (req.url ?? "/").split("?")[0];
+    const access = accessFor(path);
+    const decision = authorize({
+      access,
+      certificate: callers.get(socket),
+      authorization: req.headers.authorization,
+    }, { secure, tokens: options.tokens });
+    if (!decision.ok) {
+      options.onRefused?.(decision.code === "unauthenticated" ? "unauthenticated" : "forbidden");
+      return refuse(res, decision.code, `${decision.message}: ${path}`);
+    }
+    const caller = decision.caller;
+    const limit = access !== "open" && access.length === 1 && access[0] === "node"
+      ? limits.maxPeerBodyBytes
+      : limits.maxBodyBytes;
+    const declared = Number(req.headers["content-length"] ?? 0);
+    let body: Uint8Array | undefined;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      if (declared > limit) {
+        options.onRefused?.("too_large");
+        return refuse(
+          res,
+          "resource_exhausted",
+          `The request body of ${declared} bytes exceeds the limit of ${limit} bytes`,
+          413,
+        );
+      }
+      try {
+        body = await readBody(req, limit, limits.bodyTimeoutMs);
+      } catch (error) {
+        const e = error as BodyError;
+        if (e.reason === "aborted") return void socket.destroy();
+        options.onRefused?.(e.reason);
+        return e.reason === "too_large"
+          ? refuse(res, "resource_exhausted", e.message, 413)
+          : refuse(res, "deadline_exceeded", e.message);
+      }
+    }
+    const abort = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const headers: [string, string][] = [];
+    const raw = req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) headers.push([raw[i], raw[i + 1]]);
+    const request = new Request(`${secure ? "https" : "http"}://node${req.url}`, {
+      method: req.method,
+      headers,
+      body: body && body.length > 0 ? body as Uint8Array<ArrayBuffer> : undefined,
+      signal: abort.signal,
+    });
+    let response: Response;
+    try {
+      response = await options.handler(request, caller);
+    } catch (error) {
+      return refuse(res, "internal", (error as Error).message, 500);
+    }
+    let out = new Uint8Array(await response.arrayBuffer());
+    let status = response.status;
+    if (status === 500) {
+      // Connect reports an undecodable binary message as an internal error; it is the caller's.
+      const text = new TextDecoder().decode(out);
+      const m = /^\{"code":"internal","message":"(parse binary: [^"]*)"/.exec(text);
+      if (m) {
+        status = 400;
+        out = new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message: m[1] }));
+      }
+    }
+    const responseHeaders: Record<string, string> = {};
+    response.headers.forEach((v, k) => responseHeaders[k] = v);
+    responseHeaders["content-length"] = String(out.length);
+    res.writeHead(status, responseHeaders);
+    res.end(out);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) =>
+    void onRequest(req, res).catch(() => socket(req).destroy());
+  const socket = (req: IncomingMessage) => req.socket;
+  const server = secure
+    ? https.createServer({
+      ...options.tls!.current,
+      ca: caList(options.tls!.current.ca),
+      requestCert: true,
+      rejectUnauthorized: false,
+    }, handle)
+    : http.createServer(handle);
+  server.on(secure ? "secureConnection" : "connection", onSocket);
+  // Stalled handshakes and silent connections.
+  server.timeout = limits.idleTimeoutMs;
+  // A hard ceiling for connections that never complete a handshake.
+  server.maxConnections = limits.maxConnections + 64;
+  if (secure) {
+    options.tls!.onChange((m) =>
+      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) })
+    );
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : options.port;
+  return {
+    port,
+    secure,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}

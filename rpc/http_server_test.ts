@@ -1,0 +1,148 @@
+import { assert, assertEquals, assertMatch } from "@std/assert";
+import { type HttpServer, startHttpServer } from "./http_server.ts";
+
+const te = new TextEncoder();
+
+/** Sends raw bytes and reads until the server answers or closes; returns what it said. */
+async function raw(port: number, text: string, deadlineMs = 5000): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await conn.write(te.encode(text));
+    const timer = setTimeout(() => conn.close(), deadlineMs);
+    let out = "";
+    const buf = new Uint8Array(4096);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        out += new TextDecoder().decode(buf.subarray(0, n));
+        if (/\r\n\r\n[\s\S]*\}$/.test(out)) break;
+      }
+    } catch { /* closed by the deadline or a reset */ }
+    clearTimeout(timer);
+    return out;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  }
+}
+
+async function serve(
+  limits: Parameters<typeof startHttpServer>[0]["limits"],
+  calls: string[],
+): Promise<HttpServer> {
+  return await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits,
+    async handler(request) {
+      const body = await request.arrayBuffer();
+      calls.push(`${new URL(request.url).pathname} ${body.byteLength}`);
+      return Response.json({ ok: true });
+    },
+  });
+}
+
+const url = (s: HttpServer, path = "/prkdb.v1.KvService/Get") =>
+  `http://127.0.0.1:${s.port}${path}`;
+
+Deno.test("http server: an oversized body is cut off while it arrives and never reaches the handler", async () => {
+  const calls: string[] = [];
+  const s = await serve({ maxBodyBytes: 64 * 1024 }, calls);
+  try {
+    // Declared too large: refused from the headers alone.
+    const declared = await raw(
+      s.port,
+      "POST /prkdb.v1.KvService/Put HTTP/1.1\r\nHost: x\r\nContent-Length: 209715200\r\n\r\n",
+    );
+    assertMatch(declared, /^HTTP\/1\.1 413/);
+    assertMatch(declared, /"code":"resource_exhausted"/);
+    // Streamed with no length: the server stops reading soon after the limit.
+    let sent = 0;
+    const total = 200 * 1024 * 1024;
+    const chunk = new Uint8Array(64 * 1024);
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (sent >= total) return c.close();
+        sent += chunk.length;
+        c.enqueue(chunk);
+      },
+    });
+    // The client sees the 413, or (when still sending as the server hangs up) a broken pipe.
+    const code = await fetch(url(s, "/prkdb.v1.KvService/Put"), { method: "POST", body }).then(
+      async (r) => `${r.status} ${(await r.json()).code}`,
+      () => "cut off",
+    );
+    assert(["413 resource_exhausted", "cut off"].includes(code), code);
+    assert(sent < 32 * 1024 * 1024, `the client got to send ${sent} of ${total} bytes`);
+    // The node keeps serving.
+    const ok = await fetch(url(s), { method: "POST", body: "{}" });
+    assertEquals(ok.status, 200);
+    await ok.body?.cancel();
+    assertEquals(calls, ["/prkdb.v1.KvService/Get 2"]);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("http server: slow headers and slow bodies are cut off while others are served", async () => {
+  const calls: string[] = [];
+  const s = await serve({ headersTimeoutMs: 300, bodyTimeoutMs: 300 }, calls);
+  try {
+    const started = performance.now();
+    const [headers, body, other] = await Promise.all([
+      raw(s.port, "POST /prkdb.v1.KvService/Get HTTP/1.1\r\nHost: x\r\n"),
+      raw(
+        s.port,
+        "POST /prkdb.v1.KvService/Get HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}",
+      ),
+      fetch(url(s), { method: "POST", body: "{}" }).then((r) => r.text()),
+    ]);
+    const elapsed = performance.now() - started;
+    assertEquals(headers, "", "a request without complete headers is closed without an answer");
+    assertMatch(body, /^HTTP\/1\.1 408/);
+    assertMatch(body, /"code":"deadline_exceeded"/);
+    assertEquals(other, '{"ok":true}');
+    assert(elapsed < 3000, `cut off after ${elapsed} ms`);
+    assertEquals(calls, ["/prkdb.v1.KvService/Get 2"]);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("http server: connections beyond the cap are answered resource_exhausted", async () => {
+  const calls: string[] = [];
+  const s = await serve({ maxConnections: 2 }, calls);
+  const held = [
+    await Deno.connect({ hostname: "127.0.0.1", port: s.port }),
+    await Deno.connect({ hostname: "127.0.0.1", port: s.port }),
+  ];
+  try {
+    // Both held connections are counted once the server has accepted them.
+    const deadline = Date.now() + 5000;
+    let answer = "";
+    while (Date.now() < deadline) {
+      answer = await raw(
+        s.port,
+        "POST /prkdb.v1.KvService/Get HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+      );
+      if (answer.startsWith("HTTP/1.1 429")) break;
+    }
+    assertMatch(answer, /^HTTP\/1\.1 429/);
+    assertMatch(answer, /Too many connections: this node serves at most 2/);
+    held.pop()!.close();
+    // Once the server has seen that close, there is room again.
+    let ok = "";
+    while (Date.now() < deadline + 5000 && !ok.startsWith("HTTP/1.1 200")) {
+      ok = await raw(
+        s.port,
+        "POST /prkdb.v1.KvService/Get HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+      );
+    }
+    assertMatch(ok, /^HTTP\/1\.1 200/);
+  } finally {
+    for (const c of held) c.close();
+    await s.close();
+  }
+});

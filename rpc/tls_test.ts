@@ -1,0 +1,148 @@
+import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
+import { join } from "@std/path";
+import { initCertificates, renewCertificates } from "./certs.ts";
+import { startHttpServer } from "./http_server.ts";
+import { TlsConfigError, tlsHttp, TlsReloader } from "./tls.ts";
+import { waitFor } from "../tests/support/wait.ts";
+
+const files = (dir: string, stem: string) => ({
+  caFile: join(dir, "ca.pem"),
+  certFile: join(dir, `${stem}.pem`),
+  keyFile: join(dir, `${stem}.key`),
+});
+
+Deno.test("TlsReloader: a renewed certificate is picked up; a broken file keeps the old one", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const tls = await TlsReloader.open(files(dir, "node-1"));
+    const seen: string[] = [];
+    tls.onChange((m) => seen.push(m.cert));
+    assertEquals(await tls.reload(), false, "nothing changed yet");
+    const first = tls.current.cert;
+    await renewCertificates({ dir, nodes: [1] });
+    assertEquals(await tls.reload(true), true);
+    assertNotEquals(tls.current.cert, first);
+    assertEquals(seen, [tls.current.cert]);
+    const good = tls.current;
+    await Deno.writeTextFile(join(dir, "node-1.pem"), "half a file");
+    await assertRejects(() => tls.reload(true), TlsConfigError, "does not hold a PEM certificate");
+    assertEquals(tls.current, good);
+    // Half a rotation: a new key beside the old certificate is refused, not installed.
+    await Deno.writeTextFile(join(dir, "node-1.pem"), good.cert);
+    await Deno.copyFile(join(dir, "client-rw.key"), join(dir, "node-1.key"));
+    await assertRejects(() => tls.reload(true), TlsConfigError, "does not belong to");
+    // A certificate from another CA is refused.
+    await Deno.writeTextFile(join(dir, "node-1.key"), good.key);
+    const other = await Deno.makeTempDir({ prefix: "prkdb-tls-other-" });
+    await initCertificates({ dir: other, nodes: [1] });
+    await Deno.copyFile(join(other, "node-1.pem"), join(dir, "node-1.pem"));
+    await Deno.copyFile(join(other, "node-1.key"), join(dir, "node-1.key"));
+    await assertRejects(() => tls.reload(true), TlsConfigError, "is not signed by the CA");
+    await Deno.remove(other, { recursive: true });
+    assertEquals(tls.current, good);
+    tls.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TlsReloader: watching notices renewed files without a signal", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const tls = await TlsReloader.open(files(dir, "node-1"));
+    const first = tls.current.cert;
+    tls.watch(20);
+    await renewCertificates({ dir, nodes: [1] });
+    await waitFor("the reloader to pick up the new certificate", () => tls.current.cert !== first);
+    tls.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("TlsReloader: missing files are a clear error", async () => {
+  await assertRejects(
+    () => TlsReloader.open(files("/nonexistent-prkdb", "node-1")),
+    TlsConfigError,
+    "cannot read /nonexistent-prkdb/ca.pem",
+  );
+});
+
+Deno.test("mutual TLS: after a reload the server presents and trusts the new files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
+  const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
+  try {
+    await initCertificates({ dir, nodes: [1, 2] });
+    await initCertificates({ dir: next, nodes: [1, 2] }); // another CA altogether
+    const tls = await TlsReloader.open(files(dir, "node-1"));
+    const server = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls,
+      handler: () => new Response("ok"),
+    });
+    const url = `https://127.0.0.1:${server.port}/prkdb.v1.RaftService/Heartbeat`;
+    const oldPeer = tlsHttp(await TlsReloader.open(files(dir, "node-2")));
+    const newPeer = tlsHttp(await TlsReloader.open(files(next, "node-2")));
+    const call = (peer: typeof oldPeer) =>
+      peer.fetch(url, { method: "POST", body: "{}" }).then((r) => r.text(), () => "refused");
+    assertEquals([await call(oldPeer), await call(newPeer)], ["ok", "refused"]);
+    for (const f of ["ca.pem", "node-1.pem", "node-1.key"]) {
+      await Deno.copyFile(join(next, f), join(dir, f));
+    }
+    assert(await tls.reload(true));
+    assertEquals(await call(newPeer), "ok");
+    oldPeer.close();
+    newPeer.close();
+    tls.close();
+    await server.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(next, { recursive: true });
+  }
+});
+
+Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA meet during a CA rotation", async () => {
+  const old = await Deno.makeTempDir({ prefix: "prkdb-tls-old-" });
+  const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
+  try {
+    await initCertificates({ dir: old, nodes: [1, 2] });
+    await initCertificates({ dir: next, nodes: [1, 2] });
+    const bundle = (await Deno.readTextFile(join(old, "ca.pem"))) +
+      (await Deno.readTextFile(join(next, "ca.pem")));
+    const read = (dir: string, f: string) => Deno.readTextFile(join(dir, f));
+    // Node 1 already has a certificate of the new CA; node 2 still one of the old. Both trust both.
+    const server = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: {
+        current: {
+          ca: bundle,
+          cert: await read(next, "node-1.pem"),
+          key: await read(next, "node-1.key"),
+        },
+        onChange() {},
+      },
+      handler: () => new Response("ok"),
+    });
+    const peer = tlsHttp({
+      current: {
+        ca: bundle,
+        cert: await read(old, "node-2.pem"),
+        key: await read(old, "node-2.key"),
+      },
+    });
+    const r = await peer.fetch(`https://127.0.0.1:${server.port}/prkdb.v1.RaftService/Heartbeat`, {
+      method: "POST",
+      body: "{}",
+    });
+    assertEquals([r.status, await r.text()], [200, "ok"]);
+    peer.close();
+    await server.close();
+  } finally {
+    await Deno.remove(old, { recursive: true });
+    await Deno.remove(next, { recursive: true });
+  }
+});

@@ -1,0 +1,123 @@
+/**
+ * What TLS costs per request. A server process answers small POSTs: Deno's own server (plain
+ * HTTP), the node server in insecure mode (`node:http`), and the node server with mutual TLS
+ * (`node:https`, client certificate checked on each request). This process sends a fixed number
+ * of requests to each and reports the server's CPU time per request (from /proc, so it holds up
+ * on a busy machine) and the throughput.
+ *
+ * ```sh
+ * deno run -A tests/bench/tls_bench.ts     # REQUESTS=20000 INFLIGHT=16 to change the load
+ * ```
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a benchmark report: printing is its job
+import { initCertificates } from "../../rpc/certs.ts";
+import { startHttpServer } from "../../rpc/http_server.ts";
+import { tlsHttp } from "../../rpc/tls.ts";
+
+const REQUESTS = Number(Deno.env.get("REQUESTS") ?? 20000);
+const INFLIGHT = Number(Deno.env.get("INFLIGHT") ?? 16);
+type Mode = "native" | "insecure" | "mtls";
+
+const handler = async (request: Request) => {
+  await request.arrayBuffer();
+  return new Response("ok");
+};
+
+/** Server side: listen, print the port, serve until stdin closes. */
+async function serve(mode: Mode, dir: string): Promise<void> {
+  let close: () => Promise<void>;
+  let port: number;
+  if (mode === "native") {
+    const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);
+    port = s.addr.port;
+    close = () => s.shutdown();
+  } else {
+    const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
+    const tls = mode === "mtls"
+      ? {
+        current: {
+          ca: await read("ca.pem"),
+          cert: await read("node-1.pem"),
+          key: await read("node-1.key"),
+        },
+        onChange() {},
+      }
+      : undefined;
+    const s = await startHttpServer({ hostname: "127.0.0.1", port: 0, tls, handler });
+    port = s.port;
+    close = () => s.close();
+  }
+  console.log(port);
+  for await (const _ of Deno.stdin.readable) { /* until the parent closes stdin */ }
+  await close();
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
+}
+
+async function measure(mode: Mode, dir: string): Promise<void> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "serve", mode, dir],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const port = Number((await reader.read()).value!.trim());
+  const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
+  const http = mode === "mtls"
+    ? tlsHttp({
+      current: {
+        ca: await read("ca.pem"),
+        cert: await read("node-2.pem"),
+        key: await read("node-2.key"),
+      },
+    })
+    : undefined;
+  const url = mode === "mtls"
+    ? `https://127.0.0.1:${port}/prkdb.v1.RaftService/Heartbeat` // members only: checked each time
+    : `http://127.0.0.1:${port}/health`;
+  const get = http?.fetch ?? fetch;
+  const body = new Uint8Array(200);
+  const send = async (n: number) => {
+    let next = 0;
+    await Promise.all(Array.from({ length: INFLIGHT }, async () => {
+      while (next++ < n) {
+        const r = await get(url, { method: "POST", body });
+        await r.arrayBuffer();
+        if (r.status !== 200) throw new Error(`${mode}: HTTP ${r.status}`);
+      }
+    }));
+  };
+  await send(500); // warm up: connections, JIT
+  const cpu0 = await cpuSeconds(child.pid);
+  const t0 = performance.now();
+  await send(REQUESTS);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = (await cpuSeconds(child.pid)) - cpu0;
+  console.log(
+    `${mode.padEnd(9)} server CPU ${(cpu / REQUESTS * 1e6).toFixed(0).padStart(4)} µs/request   ` +
+      `${
+        Math.round(REQUESTS / seconds).toLocaleString("en-US").padStart(6)
+      } req/s (${INFLIGHT} in flight)`,
+  );
+  http?.close();
+  await child.stdin.close();
+  await reader.cancel();
+  await child.status;
+}
+
+if (Deno.args[0] === "serve") {
+  await serve(Deno.args[1] as Mode, Deno.args[2]);
+} else {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-bench-" });
+  await initCertificates({ dir, nodes: [1, 2] });
+  console.log(`${REQUESTS} POSTs of 200 bytes per case, ${INFLIGHT} in flight`);
+  for (const mode of ["native", "insecure", "mtls"] as const) await measure(mode, dir);
+  await Deno.remove(dir, { recursive: true });
+}

@@ -215,6 +215,9 @@ const POLICY: Record<string, Access> = {
   "/metrics": "open",
   "/prkdb.v1.KvService/Put": ["node", "read-write"],
   "/prkdb.v1.KvService/Delete": ["node", "read-write"],
+  "/prkdb.v1.KvService/Atomic": ["node", "read-write"],
+  // Opening a session appends to the log: writers only.
+  "/prkdb.v1.KvService/OpenSession": ["node", "read-write"],
   "/prkdb.v1.KvService/Get": READERS,
   "/prkdb.v1.KvService/ClusterInfo": READERS,
   "/prkdb.v1.AdminService/Health": READERS,

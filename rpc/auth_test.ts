@@ -33,6 +33,10 @@ Deno.test("auth: Raft, unknown paths and the change feed are out of reach of pla
   assertEquals(accessFor("/prkdb.v1.AdminService/SomethingNew"), ["node"]);
   assertEquals(accessFor("/prkdb.v1.ReplicationService/GetPartitionChanges"), ["node", "replica"]);
   assertEquals(accessFor("/prkdb.v1.KvService/Put"), ["node", "read-write"]);
+  // Every call that appends to the log is for writers only.
+  for (const method of ["Atomic", "OpenSession", "Delete"]) {
+    assertEquals(accessFor(`/prkdb.v1.KvService/${method}`), ["node", "read-write"], method);
+  }
   assertEquals(accessFor("/health"), "open");
 });
 

@@ -23,7 +23,7 @@ function serveArgs(dir: string, storage: string, extra: Record<string, string> =
     "--cluster": "lockcheck",
     ...extra,
   };
-  return ["run", "-A", cli, "serve", ...Object.entries(flags).flat()];
+  return ["run", "-A", cli, "serve", "--insecure", ...Object.entries(flags).flat()];
 }
 
 /** Runs `serve` expecting it to refuse to start; returns its stderr. */

@@ -12,10 +12,10 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { parseArgs } from "node:util";
-import { startNode, type StorageKind } from "./rpc/node.ts";
-import { runCluster } from "./rpc/cluster.ts";
+import { startNode, type StorageKind } from "./server/node.ts";
+import { runCluster } from "./server/cluster.ts";
 import { join } from "@std/path";
-import { initCertificates, renewCertificates } from "./rpc/certs.ts";
+import { initCertificates, renewCertificates } from "./server/certs.ts";
 import type { TlsFiles } from "./rpc/tls.ts";
 
 const SERVE_HELP = `Usage: deno run -A cli.ts serve [options]

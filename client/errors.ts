@@ -6,6 +6,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ERROR_KIND_HEADER, type ErrorKind } from "../rpc/error_kinds.ts";
 
+export type { ErrorKind };
+
 /**
  * A failed call. `code` is the Connect code (`invalid_argument`, `unavailable`,
  * `deadline_exceeded`, `failed_precondition`, ...); `retryable` says whether trying again

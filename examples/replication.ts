@@ -10,7 +10,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- an example: printing is its job
-import { PrkDb, ReplicationManager } from "../replication/mod.ts";
+import { PrkDb, ReplicationManager } from "../async_replicas/mod.ts";
 
 interface Order {
   id: string;

@@ -184,7 +184,7 @@ export class KvStateMachine {
    * ```text
    * version (u8 = 2) | appliedIndex (u64) | count (u32)
    *   | count x [key length (u32) | key | value length (u32) | value | index (u64)]
-   *   | session table
+   *   | session table length (u32) | session table
    * ```
    *
    * Integers are little-endian; 64-bit ones as two 32-bit halves.
@@ -198,7 +198,8 @@ export class KvStateMachine {
       w.u32(key.length).bytes(keyBytes(key)).u32(stored.value.length).bytes(stored.value)
         .u64(stored.index);
     }
-    this.#sessions.write(w);
+    const sessions = this.#sessions.toBytes();
+    w.u32(sessions.length).bytes(sessions);
     return w.view().slice();
   }
 
@@ -228,7 +229,7 @@ export class KvStateMachine {
         const value = r.bytes(r.u32()).slice();
         next.set(key, { value, index: format === SNAPSHOT_V1 ? applied : r.u64() });
       }
-      if (format === SNAPSHOT_V2) sessions.read(r);
+      if (format === SNAPSHOT_V2) sessions.fromBytes(r.bytes(r.u32()));
     } catch (error) {
       if (error instanceof RangeError && error.message.startsWith("Invalid")) throw error;
       fail((error as Error).message);

@@ -29,3 +29,13 @@ export * from "./transport.ts";
 export * from "./read_mode.ts";
 export * from "./sessions.ts";
 export * from "./version.ts";
+
+// The runtime moved to `@prkdb/prkdb/runtime`. These re-exports keep imports from this entry
+// point working for one more version.
+export {
+  type FollowerReplication,
+  type HostObserver,
+  type HostOptions,
+  MultiRaftHost,
+  type PartitionStatus,
+} from "../runtime/mod.ts";

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { ByteReader, ByteWriter } from "../storage/binary.ts";
+import { ByteReader, ByteWriter } from "../storage/binary.ts";
 
 /**
  * The result of one write, as stored for duplicates.
@@ -177,11 +177,12 @@ export class SessionTable {
   }
 
   /**
-   * Appends the table to a snapshot.
+   * Serializes the table, for a snapshot.
    *
-   * @param w The snapshot being written.
+   * @returns The table's bytes.
    */
-  write(w: ByteWriter): void {
+  toBytes(): Uint8Array {
+    const w = new ByteWriter();
     w.u64(this.#now).u64(this.#lastSweep).u32(this.#sessions.size);
     for (const [id, s] of this.#sessions) {
       w.u64(id).u64(s.timeoutMs).u64(s.lastActive).u64(s.firstIncomplete).u32(s.results.size);
@@ -204,15 +205,17 @@ export class SessionTable {
         }
       }
     }
+    return w.view().slice();
   }
 
   /**
-   * Replaces the table with one read from a snapshot.
+   * Replaces the table with one read from bytes of {@linkcode toBytes}.
    *
-   * @param r The snapshot being read.
-   * @throws {RangeError} When the bytes are not a session table.
+   * @param bytes The table's bytes.
+   * @throws {RangeError} When the bytes are not a session table; the table is then unchanged.
    */
-  read(r: ByteReader): void {
+  fromBytes(bytes: Uint8Array): void {
+    const r = new ByteReader(bytes);
     const now = r.u64();
     const lastSweep = r.u64();
     const count = r.u32();
@@ -241,6 +244,9 @@ export class SessionTable {
         else throw new RangeError(`Invalid session table: result kind ${kind}`);
       }
       sessions.set(id, s);
+    }
+    if (r.remaining !== 0) {
+      throw new RangeError(`Invalid session table: ${r.remaining} trailing bytes`);
     }
     this.#sessions.clear();
     for (const [id, s] of sessions) this.#sessions.set(id, s);

@@ -1,5 +1,4 @@
 import { assertEquals, assertThrows } from "@std/assert";
-import { ByteReader, ByteWriter } from "../storage/binary.ts";
 import { MAX_RESULTS_PER_SESSION, SessionTable, type WriteOutcome } from "./sessions.ts";
 
 const ok = (index: number, ...found: boolean[]): WriteOutcome => ({ kind: "ok", index, found });
@@ -7,9 +6,7 @@ const ref = (id: number, seq: number, firstIncomplete = 1) => ({ id, seq, firstI
 const EXPIRED = { kind: "refuse", outcome: { kind: "sessionExpired" } } as const;
 
 function snapshotOf(table: SessionTable): Uint8Array {
-  const w = new ByteWriter();
-  table.write(w);
-  return w.view().slice();
+  return table.toBytes();
 }
 
 Deno.test("SessionTable: a new write is applied, a duplicate gets the stored outcome", () => {
@@ -170,7 +167,7 @@ Deno.test("SessionTable: a snapshot restores sessions, results and the clock", (
   const now = table.now;
   const restored = new SessionTable();
   restored.open(77, 0, 10); // replaced, not merged
-  restored.read(new ByteReader(bytes));
+  restored.fromBytes(bytes);
   assertEquals([restored.now, restored.size], [now, 2]);
   assertEquals(snapshotOf(restored), bytes);
   outcomes.forEach((o, i) => {
@@ -184,7 +181,7 @@ Deno.test("SessionTable: a snapshot restores sessions, results and the clock", (
 
   // Session 9 idles out at the same log time as in the original table.
   const copy = new SessionTable();
-  copy.read(new ByteReader(bytes));
+  copy.fromBytes(bytes);
   for (const t of [table, copy]) t.advance(2100 + 5_000);
   assertEquals([table.size, copy.size], [2, 2]);
   for (const t of [table, copy]) t.advance(2100 + 5_001 + 1000);
@@ -205,7 +202,7 @@ Deno.test("SessionTable: damaged snapshot bytes are refused and the table is unt
   const damaged = bytes.slice();
   assertEquals(damaged[kindAt], 1); // "ok"
   damaged[kindAt] = 9;
-  assertThrows(() => target.read(new ByteReader(damaged)), RangeError, "result kind 9");
-  assertThrows(() => target.read(new ByteReader(bytes.subarray(0, bytes.length - 1))));
+  assertThrows(() => target.fromBytes(damaged), RangeError, "result kind 9");
+  assertThrows(() => target.fromBytes(bytes.subarray(0, bytes.length - 1)));
   assertEquals(snapshotOf(target), before);
 });

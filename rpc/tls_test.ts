@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertNotEquals, assertRejects } from "@std/assert";
 import { join } from "@std/path";
-import { initCertificates, renewCertificates } from "./certs.ts";
-import { startHttpServer } from "./http_server.ts";
+import { initCertificates, renewCertificates } from "../server/certs.ts";
+import { startHttpServer } from "../server/http_server.ts";
 import { TlsConfigError, tlsHttp, TlsReloader } from "./tls.ts";
 import { waitFor } from "../tests/support/wait.ts";
 

@@ -12,7 +12,7 @@
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
 import { PrkDbClient } from "../../client/mod.ts";
 import { ProcessCluster } from "../cluster/processes.ts";
-import { initCertificates } from "../../rpc/certs.ts";
+import { initCertificates } from "../../server/certs.ts";
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 64);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);

@@ -12,8 +12,8 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
-import { initCertificates } from "../../rpc/certs.ts";
-import { startHttpServer } from "../../rpc/http_server.ts";
+import { initCertificates } from "../../server/certs.ts";
+import { startHttpServer } from "../../server/http_server.ts";
 import { tlsHttp } from "../../rpc/tls.ts";
 
 const REQUESTS = Number(Deno.env.get("REQUESTS") ?? 20000);

@@ -5,7 +5,7 @@
  * @module
  */
 import { join } from "@std/path";
-import type { NodeHealthJson } from "../../rpc/health.ts";
+import type { NodeHealthJson } from "../../server/health.ts";
 import { waitFor } from "../support/wait.ts";
 import { tlsHttp } from "../../rpc/tls.ts";
 

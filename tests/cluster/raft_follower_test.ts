@@ -3,7 +3,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
-import { RaftFollower } from "../../replication/raft_follower.ts";
+import { RaftFollower } from "../../async_replicas/raft_follower.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
 

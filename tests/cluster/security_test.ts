@@ -6,9 +6,9 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
-import { RaftFollower } from "../../replication/raft_follower.ts";
+import { RaftFollower } from "../../async_replicas/raft_follower.ts";
 import { partitionForKey } from "../../partition/hash.ts";
-import { initCertificates, renewCertificates } from "../../rpc/certs.ts";
+import { initCertificates, renewCertificates } from "../../server/certs.ts";
 import { waitFor } from "../support/wait.ts";
 import { b64, ProcessCluster } from "./processes.ts";
 

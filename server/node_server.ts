@@ -15,15 +15,20 @@ import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { TokenStore } from "./auth.ts";
 import { type HttpLimits, type RefusalReason, startHttpServer } from "./http_server.ts";
-import type { TlsMaterial } from "./tls.ts";
-import { AdminService } from "./gen/prkdb/v1/admin_pb.ts";
-import { KvService } from "./gen/prkdb/v1/kv_pb.ts";
-import { ReplicationService } from "./gen/prkdb/v1/replication_pb.ts";
+import type { TlsMaterial } from "../rpc/tls.ts";
+import { AdminService } from "../rpc/gen/prkdb/v1/admin_pb.ts";
+import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
-import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { partitionChange } from "./partition_change.ts";
-import { decodeRaftMessage, MalformedMessageError, type RaftRpc, rpcFor } from "./raft_codec.ts";
+import {
+  decodeRaftMessage,
+  MalformedMessageError,
+  type RaftRpc,
+  rpcFor,
+} from "../rpc/raft_codec.ts";
 
 /** Options for {@linkcode startNodeServer}. */
 export interface NodeServerOptions {

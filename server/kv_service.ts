@@ -41,8 +41,8 @@ import {
   type PutResponseSchema,
   ReadMode,
   type Session,
-} from "./gen/prkdb/v1/kv_pb.ts";
-import { ERROR_KIND_HEADER, errorKind } from "./error_kinds.ts";
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
 export const FORWARDED_HEADER = "prkdb-forwarded";

@@ -19,7 +19,7 @@ const td = new TextDecoder();
  *
  * @example Usage
  * ```ts
- * import type { CollectionDefinition } from "@prkdb/prkdb/replication";
+ * import type { CollectionDefinition } from "@prkdb/prkdb/async-replicas";
  * interface Order { id: string; amount: number }
  * const orders: CollectionDefinition<Order> = { name: "orders", key: (o) => o.id,
  *   validate: (o) => { if (o.amount < 0) throw new Error("amount must be positive"); } };
@@ -39,7 +39,7 @@ export interface CollectionDefinition<T> {
  *
  * @example Usage
  * ```ts
- * import type { ChangeRecord } from "@prkdb/prkdb/replication";
+ * import type { ChangeRecord } from "@prkdb/prkdb/async-replicas";
  * ```
  */
 export interface ChangeRecord {
@@ -62,7 +62,7 @@ export interface ChangeRecord {
  *
  * @example Usage
  * ```ts
- * import { CollectionError } from "@prkdb/prkdb/replication";
+ * import { CollectionError } from "@prkdb/prkdb/async-replicas";
  * new CollectionError('Collection "orders" is not registered');
  * ```
  */
@@ -87,7 +87,7 @@ const docKey = (collection: string, key: string): DocKey => ["docs", collection,
  *
  * @example Usage
  * ```ts
- * import { MemoryAdapter, PrkDb } from "@prkdb/prkdb/replication";
+ * import { MemoryAdapter, PrkDb } from "@prkdb/prkdb/async-replicas";
  * interface Order { id: string; amount: number }
  * const db = PrkDb.builder().withStorage(new MemoryAdapter())
  *   .registerCollection<Order>({ name: "orders", key: (o) => o.id }).build();
@@ -139,7 +139,7 @@ export class PrkDbBuilder {
  *
  * @example Usage
  * ```ts
- * import { PrkDb } from "@prkdb/prkdb/replication";
+ * import { PrkDb } from "@prkdb/prkdb/async-replicas";
  * const db = PrkDb.builder().registerCollection<{ id: string }>({ name: "tags", key: (t) => t.id }).build();
  * await db.collection<{ id: string }>("tags").put({ id: "x" });
  * ```
@@ -214,7 +214,7 @@ export class Collection<T> {
  *
  * @example Write and read
  * ```ts
- * import { PrkDb } from "@prkdb/prkdb/replication";
+ * import { PrkDb } from "@prkdb/prkdb/async-replicas";
  * interface Order { id: string; amount: number }
  * const db = PrkDb.builder().registerCollection<Order>({ name: "orders", key: (o) => o.id }).build();
  * await db.collection<Order>("orders").put({ id: "o-1", amount: 42 });

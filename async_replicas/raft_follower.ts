@@ -29,7 +29,7 @@ import type { ReplicationHealth, ReplicationState } from "./replication_manager.
  *
  * @example Usage
  * ```ts
- * import type { RaftFollowerOptions } from "@prkdb/prkdb/replication";
+ * import type { RaftFollowerOptions } from "@prkdb/prkdb/async-replicas";
  * const o: RaftFollowerOptions = { id: "replica-eu", nodes: ["http://127.0.0.1:8081"] };
  * ```
  */
@@ -68,7 +68,7 @@ interface PartitionFeed {
  *
  * @example Follow a cluster (with `deno task cluster` running)
  * ```ts ignore
- * import { RaftFollower } from "@prkdb/prkdb/replication";
+ * import { RaftFollower } from "@prkdb/prkdb/async-replicas";
  * const replica = new RaftFollower({ id: "replica-1", nodes: ["http://127.0.0.1:8081"] });
  * await replica.start();
  * console.log(replica.getText("hello"));

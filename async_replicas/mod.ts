@@ -6,7 +6,7 @@
  *
  * @example A leader with one follower (see examples/replication.ts)
  * ```ts ignore
- * import { PrkDb, ReplicationManager } from "@prkdb/prkdb/replication";
+ * import { PrkDb, ReplicationManager } from "@prkdb/prkdb/async-replicas";
  * interface Order { id: string; amount: number }
  * const db = PrkDb.builder().registerCollection<Order>({ name: "orders", key: (o) => o.id }).build();
  * const leader = new ReplicationManager(db, {

@@ -26,7 +26,7 @@ import {
   callerFromCertificate,
   type TokenStore,
 } from "./auth.ts";
-import type { TlsMaterial } from "./tls.ts";
+import type { TlsMaterial } from "../rpc/tls.ts";
 import { type BodyError, readBody } from "./bounded_body.ts";
 
 /**

@@ -24,8 +24,8 @@ import {
 import { type NodeServer, startNodeServer } from "./node_server.ts";
 import { TokenStore } from "./auth.ts";
 import type { HttpLimits } from "./http_server.ts";
-import { type TlsFiles, tlsHttp, TlsReloader } from "./tls.ts";
-import { ConnectRaftTransport } from "./raft_transport.ts";
+import { type TlsFiles, tlsHttp, TlsReloader } from "../rpc/tls.ts";
+import { ConnectRaftTransport } from "../rpc/raft_transport.ts";
 
 /** Which storage backend a node uses. */
 export type StorageKind = "file" | "kv" | "memory";

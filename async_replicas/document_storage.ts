@@ -14,7 +14,7 @@ export type DocKey = readonly (string | number)[];
  *
  * @example Usage
  * ```ts
- * import type { DocWrite } from "@prkdb/prkdb/replication";
+ * import type { DocWrite } from "@prkdb/prkdb/async-replicas";
  * const w: DocWrite = { key: ["orders", "o-1"], value: new TextEncoder().encode("{}") };
  * ```
  */
@@ -30,7 +30,7 @@ export interface DocWrite {
  *
  * @example Usage
  * ```ts
- * import { MemoryAdapter } from "@prkdb/prkdb/replication";
+ * import { MemoryAdapter } from "@prkdb/prkdb/async-replicas";
  * const storage = new MemoryAdapter();
  * await storage.commit([{ key: ["a"], value: new Uint8Array([1]) }]);
  * console.log((await storage.get(["a"]))?.[0]); // 1
@@ -65,7 +65,7 @@ function compareKeys(a: DocKey, b: DocKey): number {
  *
  * @example Usage
  * ```ts
- * import { MemoryAdapter } from "@prkdb/prkdb/replication";
+ * import { MemoryAdapter } from "@prkdb/prkdb/async-replicas";
  * const storage = new MemoryAdapter();
  * ```
  */
@@ -113,7 +113,7 @@ export class MemoryAdapter implements DocumentStorage {
  *
  * @example Usage
  * ```ts
- * import { KvAdapter } from "@prkdb/prkdb/replication";
+ * import { KvAdapter } from "@prkdb/prkdb/async-replicas";
  * const storage = await KvAdapter.open(":memory:");
  * await storage.close();
  * ```

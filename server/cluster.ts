@@ -9,7 +9,7 @@
 import { join } from "@std/path";
 import type { StorageKind } from "./node.ts";
 import { initCertificates, renewCertificates } from "./certs.ts";
-import { tlsHttp } from "./tls.ts";
+import { tlsHttp } from "../rpc/tls.ts";
 
 /** Options of the demo cluster. */
 export interface ClusterOptions {

@@ -51,7 +51,7 @@ export {
   type RefusalReason,
   startHttpServer,
 } from "./http_server.ts";
-export { MAX_WIRE_NUMBER } from "./raft_codec.ts";
+export { MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 export {
   loadTlsFiles,
   TlsConfigError,
@@ -60,5 +60,5 @@ export {
   tlsHttp,
   type TlsMaterial,
   TlsReloader,
-} from "./tls.ts";
+} from "../rpc/tls.ts";
 export type { NodeHealthJson, NodeStateJson, PartitionHealthJson } from "./health.ts";

@@ -5,7 +5,7 @@
  */
 import type { Entry } from "../raft/entry.ts";
 import { decodeCommand } from "../partition/command.ts";
-import type { PartitionChange } from "./gen/prkdb/v1/replication_pb.ts";
+import type { PartitionChange } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 
 /**
  * Describes an applied entry for the change feed: the command's bytes, plus `op`, `key` and

@@ -21,7 +21,7 @@ import type { ChangeRecord, PrkDb } from "./prkdb.ts";
  *
  * @example Usage
  * ```ts
- * import type { ReplicaNode } from "@prkdb/prkdb/replication";
+ * import type { ReplicaNode } from "@prkdb/prkdb/async-replicas";
  * const leader: ReplicaNode = { id: "leader-1", address: "127.0.0.1:8080" };
  * ```
  */
@@ -37,7 +37,7 @@ export interface ReplicaNode {
  *
  * @example Usage
  * ```ts
- * import type { ReplicationTiming } from "@prkdb/prkdb/replication";
+ * import type { ReplicationTiming } from "@prkdb/prkdb/async-replicas";
  * const fast: Partial<ReplicationTiming> = { followerPollInterval: 100, backoffBase: 50 };
  * ```
  */
@@ -57,7 +57,7 @@ export interface ReplicationTiming {
  *
  * @example A follower
  * ```ts
- * import type { ReplicationConfig } from "@prkdb/prkdb/replication";
+ * import type { ReplicationConfig } from "@prkdb/prkdb/async-replicas";
  * const config: ReplicationConfig = {
  *   selfNode: { id: "follower-1", address: "127.0.0.1:8081" },
  *   leaderAddress: "127.0.0.1:8080",
@@ -83,7 +83,7 @@ export interface ReplicationConfig {
  *
  * @example Usage
  * ```ts
- * import type { ReplicationHealth } from "@prkdb/prkdb/replication";
+ * import type { ReplicationHealth } from "@prkdb/prkdb/async-replicas";
  * ```
  */
 export interface ReplicationHealth {
@@ -104,7 +104,7 @@ export interface ReplicationHealth {
  *
  * @example Usage
  * ```ts
- * import type { ReplicationState } from "@prkdb/prkdb/replication";
+ * import type { ReplicationState } from "@prkdb/prkdb/async-replicas";
  * ```
  */
 export interface ReplicationState {
@@ -142,7 +142,7 @@ interface FollowerView {
  *
  * @example A leader and a follower in one process
  * ```ts ignore
- * import { PrkDb, ReplicationManager } from "@prkdb/prkdb/replication";
+ * import { PrkDb, ReplicationManager } from "@prkdb/prkdb/async-replicas";
  * const leaderDb = PrkDb.builder().registerCollection({ name: "orders", key: (o: { id: string }) => o.id }).build();
  * const leader = new ReplicationManager(leaderDb, { selfNode: { id: "leader-1", address: "127.0.0.1:8080" }, followers: [] });
  * await leader.start();

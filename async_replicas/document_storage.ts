@@ -61,7 +61,7 @@ function compareKeys(a: DocKey, b: DocKey): number {
 }
 
 /**
- * In-memory storage (nothing survives the process), as the seed's `InMemoryAdapter`.
+ * In-memory storage (nothing survives the process).
  *
  * @example Usage
  * ```ts

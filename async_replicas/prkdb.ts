@@ -83,7 +83,7 @@ const OFFSET: DocKey = ["meta", "offset"];
 const docKey = (collection: string, key: string): DocKey => ["docs", collection, key];
 
 /**
- * Builds a {@linkcode PrkDb}, as the seed does.
+ * Builds a {@linkcode PrkDb}: storage, collections, then `build()`.
  *
  * @example Usage
  * ```ts

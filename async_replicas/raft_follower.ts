@@ -190,7 +190,7 @@ export class RaftFollower {
   }
 
   /**
-   * Health, in the leader-follower design's terms.
+   * Health, with the same fields as a leader-follower replica's.
    *
    * @returns Health now.
    */
@@ -213,7 +213,7 @@ export class RaftFollower {
   }
 
   /**
-   * State, in the leader-follower design's terms.
+   * State, with the same fields as a leader-follower replica's.
    *
    * @returns State now.
    */

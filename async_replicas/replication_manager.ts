@@ -53,7 +53,7 @@ export interface ReplicationTiming {
 }
 
 /**
- * The seed's `ReplicationConfig`.
+ * How a follower replicates from its leader.
  *
  * @example A follower
  * ```ts
@@ -79,7 +79,7 @@ export interface ReplicationConfig {
 }
 
 /**
- * The seed's `ReplicationHealth`.
+ * A follower's replication health.
  *
  * @example Usage
  * ```ts
@@ -100,7 +100,7 @@ export interface ReplicationHealth {
 }
 
 /**
- * The seed's `ReplicationState`.
+ * A follower's replication state.
  *
  * @example Usage
  * ```ts
@@ -122,7 +122,7 @@ export interface ReplicationState {
   readonly lastError: string | undefined;
 }
 
-/** The error types of the seed. */
+/** Why a sync failed: the leader was unreachable, refused the request, or the apply failed. */
 export type ReplicationErrorType = "sync_failed" | "apply_failed" | "connection_error";
 
 const DEFAULT_TIMING: ReplicationTiming = {
@@ -138,7 +138,7 @@ interface FollowerView {
 }
 
 /**
- * The seed's `ReplicationManager`.
+ * Runs a follower's pull loop: fetch changes after its offset, apply them, back off on errors.
  *
  * @example A leader and a follower in one process
  * ```ts ignore
@@ -274,7 +274,7 @@ export class ReplicationManager {
   }
 
   /**
-   * The seed's health report.
+   * The follower's health report.
    *
    * @returns Health now.
    */
@@ -317,7 +317,7 @@ export class ReplicationManager {
   }
 
   /**
-   * The seed's replication state.
+   * The follower's replication state.
    *
    * @returns State now.
    */

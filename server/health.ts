@@ -1,7 +1,7 @@
 /**
- * Health and state of a node and of each of its partitions, in the leader-follower design's
- * terms: healthy, lag seconds, last sync, error and outbox drift; last change id, changes
- * applied, last sync time, connected, error count and last error.
+ * Health and state of a node and of each of its partitions: healthy, lag seconds, last sync,
+ * error and backlog in entries; last change id, changes applied, last sync time, connected,
+ * error count and last error.
  *
  * @module
  */
@@ -31,7 +31,7 @@ export interface PartitionHealthJson {
   /** ISO time of the last successful sync with a peer of this partition; empty if never. */
   lastSync: string;
   /** At a leader: the largest follower backlog in entries; at a follower: committed but not yet applied. */
-  outboxDrift: number;
+  backlogEntries: number;
 }
 
 /** A node's health. */
@@ -90,11 +90,11 @@ export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHeal
     const lastSyncMs = Math.max(0, ...others.map((id) => peers.get(id)?.lastSyncMs ?? 0));
     let reason: string | undefined;
     let lagSeconds = 0;
-    let outboxDrift = raft.commitIndex - raft.lastApplied;
+    let backlogEntries = raft.commitIndex - raft.lastApplied;
     if (raft.leaderId === 0) reason = "no leader is known";
     if (followers) {
       lagSeconds = Math.max(0, ...followers.map((f) => f.lagSeconds));
-      outboxDrift = Math.max(0, ...followers.map((f) => f.pending));
+      backlogEntries = Math.max(0, ...followers.map((f) => f.pending));
       const reachable = 1 + followers.filter((f) => peers.get(f.follower)?.connected).length;
       if (reachable < Math.floor(replicas.length / 2) + 1) {
         reason = `leader reaches only ${reachable} of ${replicas.length} replicas`;
@@ -118,7 +118,7 @@ export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHeal
       ...(reason ? { reason } : {}),
       lagSeconds,
       lastSync: iso(lastSyncMs),
-      outboxDrift,
+      backlogEntries,
     };
   });
   const unhealthy = partitions.filter((p) => !p.healthy);

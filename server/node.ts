@@ -145,13 +145,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const peerHttp = tls ? tlsHttp(tls) : undefined;
   const tickMs = config.tickMs ?? 100;
   const storage = await openStorage(config.storage, config.dataDir, config);
-  let hostRef: MultiRaftHost | undefined;
+  // The host reports to the metrics, so they come first; they read the host once it exists.
   // A peer counts as connected if an RPC to it succeeded within two election timeouts.
-  const metrics = new PrkDbMetrics(config.id, {
-    partitions: () => hostRef?.status() ?? [],
-    replication: () => hostRef?.replication() ?? [],
-    loopUtilization: () => hostRef?.takeLoopUtilization() ?? 0,
-  }, 2 * 20 * tickMs);
+  const metrics = new PrkDbMetrics(config.id, undefined, 2 * 20 * tickMs);
   const applied = new AppliedCounter();
   const transport = new ConnectRaftTransport({
     self: config.id,
@@ -168,7 +164,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         error,
       ),
   });
-  const host = hostRef = await MultiRaftHost.start({
+  const host = await MultiRaftHost.start({
     nodeId: config.id,
     members: [...config.peers.keys()],
     partitions: config.partitions,
@@ -194,6 +190,11 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     await storage.close().catch(() => {});
     await metrics.shutdown();
     throw error;
+  });
+  metrics.watch({
+    partitions: () => host.status(),
+    replication: () => host.replication(),
+    loopUtilization: () => host.takeLoopUtilization(),
   });
   const [hostname, port] = own.split(":");
   const listen = config.listen ?? { hostname, port: Number(port) };

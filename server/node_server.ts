@@ -202,7 +202,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
           term: BigInt(p.term),
           commitIndex: BigInt(p.commitIndex),
           lastApplied: BigInt(p.lastApplied),
-          outboxDrift: BigInt(p.outboxDrift),
+          backlogEntries: BigInt(p.backlogEntries),
         })),
       };
     },

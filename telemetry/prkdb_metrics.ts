@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Attributes, Counter, Histogram, ObservableGauge } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { RaftEvent } from "../raft/events.ts";
@@ -95,15 +95,17 @@ export class PrkDbMetrics {
     { lastSyncMs: number; errorCount: number; lastError?: string }
   >();
   readonly #connectedWindowMs: number;
+  readonly #meter: Meter;
 
   /**
    * Creates the metrics of a node.
    *
    * @param nodeId The node, as the `node_id` label.
-   * @param source What to read at scrape time.
+   * @param source What to read at scrape time; or give it later with {@linkcode watch}, once
+   *   it exists (a node's host is built after its metrics, which it reports to).
    * @param connectedWindowMs How recent a successful RPC makes a peer "connected". Default 2000.
    */
-  constructor(nodeId: NodeId, source: MetricsSource, connectedWindowMs = 2000) {
+  constructor(nodeId: NodeId, source?: MetricsSource, connectedWindowMs = 2000) {
     this.#node = String(nodeId);
     this.#connectedWindowMs = connectedWindowMs;
     this.#exporter = new PrometheusExporter({
@@ -117,7 +119,17 @@ export class PrkDbMetrics {
     this.#counters = instruments.counters;
     this.#histograms = instruments.histograms;
     this.#gauges = instruments.gauges;
-    meter.addBatchObservableCallback((observe) => this.#observe(observe, source), [
+    this.#meter = meter;
+    if (source) this.watch(source);
+  }
+
+  /**
+   * Reads the gauges from `source` at every scrape from now on.
+   *
+   * @param source The node's partitions, replication progress and loop utilization.
+   */
+  watch(source: MetricsSource): void {
+    this.#meter.addBatchObservableCallback((observe) => this.#observe(observe, source), [
       ...this.#gauges.values(),
     ]);
   }

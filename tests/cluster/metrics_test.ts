@@ -61,7 +61,7 @@ Deno.test("metrics: term and commit move; a dead follower shows as disconnected,
       "sync errors are counted",
     );
     const health = await fetch(`${leaderUrl}/health`).then((r) => r.json());
-    assert(health.partitions[0].outboxDrift >= 20, "health shows the outbox drift");
+    assert(health.partitions[0].backlogEntries >= 20, "health shows the backlog in entries");
     assert(health.state.errorCount > 0 && health.state.lastError !== "", "state shows the errors");
 
     // It comes back: caught up, lag near 0 again.

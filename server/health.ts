@@ -84,43 +84,46 @@ export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHeal
   const peers = new Map(metrics.peers().map((p) => [p.peer, p]));
   const replication = new Map(host.replication().map((r) => [r.partition, r.followers]));
   const now = Date.now();
-  const partitions = host.status().map(({ partition, replicas, raft }): PartitionHealthJson => {
-    const followers = replication.get(partition);
-    const others = replicas.filter((id) => id !== host.nodeId);
-    const lastSyncMs = Math.max(0, ...others.map((id) => peers.get(id)?.lastSyncMs ?? 0));
-    let reason: string | undefined;
-    let lagSeconds = 0;
-    let backlogEntries = raft.commitIndex - raft.lastApplied;
-    if (raft.leaderId === 0) reason = "no leader is known";
-    if (followers) {
-      lagSeconds = Math.max(0, ...followers.map((f) => f.lagSeconds));
-      backlogEntries = Math.max(0, ...followers.map((f) => f.pending));
-      const reachable = 1 + followers.filter((f) => peers.get(f.follower)?.connected).length;
-      if (reachable < Math.floor(replicas.length / 2) + 1) {
-        reason = `leader reaches only ${reachable} of ${replicas.length} replicas`;
+  const partitions = host.status().map(
+    ({ partition, replicas, raft, fatal }): PartitionHealthJson => {
+      const followers = replication.get(partition);
+      const others = replicas.filter((id) => id !== host.nodeId);
+      const lastSyncMs = Math.max(0, ...others.map((id) => peers.get(id)?.lastSyncMs ?? 0));
+      let reason: string | undefined;
+      let lagSeconds = 0;
+      let backlogEntries = raft.commitIndex - raft.lastApplied;
+      if (raft.leaderId === 0) reason = "no leader is known";
+      if (fatal) reason = `stopped: an entry could not be applied (${fatal})`;
+      else if (followers) {
+        lagSeconds = Math.max(0, ...followers.map((f) => f.lagSeconds));
+        backlogEntries = Math.max(0, ...followers.map((f) => f.pending));
+        const reachable = 1 + followers.filter((f) => peers.get(f.follower)?.connected).length;
+        if (reachable < Math.floor(replicas.length / 2) + 1) {
+          reason = `leader reaches only ${reachable} of ${replicas.length} replicas`;
+        }
+      } else if (raft.leaderId !== 0) {
+        const leader = peers.get(raft.leaderId);
+        lagSeconds = leader?.connected
+          ? 0
+          : leader && leader.lastSyncMs > 0
+          ? (now - leader.lastSyncMs) / 1000
+          : 0;
       }
-    } else if (raft.leaderId !== 0) {
-      const leader = peers.get(raft.leaderId);
-      lagSeconds = leader?.connected
-        ? 0
-        : leader && leader.lastSyncMs > 0
-        ? (now - leader.lastSyncMs) / 1000
-        : 0;
-    }
-    return {
-      partition,
-      role: raft.role,
-      leader: raft.leaderId,
-      term: raft.term,
-      commitIndex: raft.commitIndex,
-      lastApplied: raft.lastApplied,
-      healthy: reason === undefined,
-      ...(reason ? { reason } : {}),
-      lagSeconds,
-      lastSync: iso(lastSyncMs),
-      backlogEntries,
-    };
-  });
+      return {
+        partition,
+        role: raft.role,
+        leader: raft.leaderId,
+        term: raft.term,
+        commitIndex: raft.commitIndex,
+        lastApplied: raft.lastApplied,
+        healthy: reason === undefined,
+        ...(reason ? { reason } : {}),
+        lagSeconds,
+        lastSync: iso(lastSyncMs),
+        backlogEntries,
+      };
+    },
+  );
   const unhealthy = partitions.filter((p) => !p.healthy);
   const failure = host.failure;
   if (failure) {

@@ -1,11 +1,13 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
+import { ManualClock } from "../runtime/clock.ts";
 import { MultiRaftHost } from "../runtime/multi_raft_host.ts";
+import { MemoryStorage } from "../storage/memory_storage.ts";
 import { MemoryNetwork } from "../partition/transport.ts";
 import { FileStorage } from "../storage/file_storage.ts";
 import { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { waitFor } from "../tests/support/wait.ts";
-import { AppliedCounter, type NodeHealthJson } from "./health.ts";
+import { AppliedCounter, nodeHealth, type NodeHealthJson } from "./health.ts";
 import { startNodeServer } from "./node_server.ts";
 
 Deno.test("health: a node whose disk is full answers 503 with the reason", async () => {
@@ -52,5 +54,46 @@ Deno.test("health: a node whose disk is full answers 503 with the reason", async
     await host.stop().catch(() => {});
     await metrics.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("health: a partition whose log holds an entry that does not apply stops and says why", async () => {
+  const host = await MultiRaftHost.start({
+    nodeId: 2,
+    members: [1, 2],
+    partitions: 1,
+    replicationFactor: 2,
+    storage: new MemoryStorage(),
+    transport: { send() {}, close: () => Promise.resolve() },
+    clock: new ManualClock(),
+    drive: "manual",
+  });
+  const metrics = new PrkDbMetrics(2);
+  try {
+    // A member's AppendEntries carries a committed entry whose command does not decode.
+    const poison = { index: 1, term: 1, type: "normal" as const, data: new Uint8Array([9, 9, 9]) };
+    host.receive(1, [{
+      partition: 0,
+      message: {
+        type: "AppendEntries",
+        from: 1,
+        to: 2,
+        term: 1,
+        prevLogIndex: 0,
+        prevLogTerm: 0,
+        entries: [poison],
+        leaderCommit: 1,
+      },
+    }]);
+    await host.flush();
+    const health = nodeHealth(host, metrics);
+    assertEquals([health.healthy, health.partitions[0].healthy], [false, false]);
+    assertStringIncludes(health.partitions[0].reason ?? "", "could not be applied");
+    assertStringIncludes(health.reason ?? "", "unknown operation 9");
+    const error = await host.get(new TextEncoder().encode("k"), "stale").catch((e) => e);
+    assertStringIncludes(String(error), "stopped on this node");
+  } finally {
+    await host.stop();
+    await metrics.shutdown();
   }
 });

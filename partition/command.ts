@@ -56,7 +56,13 @@ export interface Check {
  * ```
  */
 export type Mutation =
-  | { readonly type: "set"; readonly key: Uint8Array; readonly value: Uint8Array }
+  | {
+    readonly type: "set";
+    readonly key: Uint8Array;
+    readonly value: Uint8Array;
+    /** When the key expires, in leader time (ms since the epoch); absent: never. */
+    readonly expiresAt?: number;
+  }
   | { readonly type: "delete"; readonly key: Uint8Array };
 
 /**
@@ -106,6 +112,13 @@ export type KvCommand =
     readonly time: number;
     /** How long the session may stay idle before it expires. */
     readonly timeoutMs: number;
+  }
+  | {
+    readonly op: "expire";
+    /** The leader's clock at proposal, in milliseconds since the epoch. */
+    readonly time: number;
+    /** Keys the leader found expired, each at the version it expired at. */
+    readonly keys: readonly { readonly key: Uint8Array; readonly version: string }[];
   };
 
 /**
@@ -170,8 +183,12 @@ const OP_PUT_V1 = 1;
 const OP_DELETE_V1 = 2;
 const OP_WRITE = 3;
 const OP_OPEN_SESSION = 4;
+const OP_EXPIRE = 5;
 const MUTATION_SET = 1;
 const MUTATION_DELETE = 2;
+const MUTATION_SET_EXPIRING = 3;
+/** The most keys one expire command removes. */
+export const MAX_EXPIRE_BATCH = 256;
 
 /**
  * Checks one key against the key limits.
@@ -229,6 +246,20 @@ export function validateCommand(command: KvCommand): void {
     }
     return;
   }
+  if (command.op === "expire") {
+    if (command.keys.length === 0 || command.keys.length > MAX_EXPIRE_BATCH) {
+      throw new InvalidCommandError(
+        `an expire command removes 1..${MAX_EXPIRE_BATCH} keys, got ${command.keys.length}`,
+      );
+    }
+    command.keys.forEach((k, i) => {
+      validateKey(k.key, `expired key ${i}`);
+      if (!isVersion(k.version)) {
+        throw new InvalidCommandError(`expired key ${i}: "${k.version}" is not a version`);
+      }
+    });
+    return;
+  }
   const operations = command.checks.length + command.mutations.length;
   if (operations === 0) throw new InvalidCommandError("a write needs a check or a mutation");
   if (operations > MAX_BATCH_OPERATIONS) {
@@ -250,6 +281,7 @@ export function validateCommand(command: KvCommand): void {
     validateKey(m.key, command.mutations.length === 1 ? "key" : `mutation ${i}: key`);
     bytes += m.key.byteLength;
     if (m.type === "set") {
+      if (m.expiresAt !== undefined) safe(m.expiresAt, `mutation ${i}: expiresAt`);
       if (m.value.byteLength > MAX_VALUE_BYTES) {
         throw new InvalidCommandError(
           `value is ${m.value.byteLength} bytes, the limit is ${MAX_VALUE_BYTES}`,
@@ -306,6 +338,24 @@ export function validateCommand(command: KvCommand): void {
  */
 export function encodeCommand(command: KvCommand): Uint8Array {
   validateCommand(command);
+  if (command.op === "expire") {
+    let size = 1 + 8 + 2;
+    for (const k of command.keys) size += 4 + k.key.byteLength + 20;
+    const out = new Uint8Array(size);
+    const view = new DataView(out.buffer);
+    out[0] = OP_EXPIRE;
+    view.setFloat64(1, command.time);
+    view.setUint16(9, command.keys.length);
+    let at = 11;
+    for (const k of command.keys) {
+      view.setUint32(at, k.key.byteLength);
+      out.set(k.key, at + 4);
+      at += 4 + k.key.byteLength;
+      for (let i = 0; i < 20; i++) out[at + i] = k.version.charCodeAt(i);
+      at += 20;
+    }
+    return out;
+  }
   if (command.op === "openSession") {
     const out = new Uint8Array(17);
     const view = new DataView(out.buffer);
@@ -317,7 +367,8 @@ export function encodeCommand(command: KvCommand): Uint8Array {
   let size = 1 + 32 + 4;
   for (const c of command.checks) size += 5 + c.key.byteLength + (c.version ? 20 : 0);
   for (const m of command.mutations) {
-    size += 5 + m.key.byteLength + (m.type === "set" ? 4 + m.value.byteLength : 0);
+    size += 5 + m.key.byteLength +
+      (m.type === "set" ? 4 + m.value.byteLength + (m.expiresAt !== undefined ? 8 : 0) : 0);
   }
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
@@ -340,10 +391,18 @@ export function encodeCommand(command: KvCommand): Uint8Array {
     }
   }
   for (const m of command.mutations) {
-    out[at++] = m.type === "set" ? MUTATION_SET : MUTATION_DELETE;
+    out[at++] = m.type === "delete"
+      ? MUTATION_DELETE
+      : m.expiresAt !== undefined
+      ? MUTATION_SET_EXPIRING
+      : MUTATION_SET;
     view.setUint32(at, m.key.byteLength);
     out.set(m.key, at + 4);
     at += 4 + m.key.byteLength;
+    if (m.type === "set" && m.expiresAt !== undefined) {
+      view.setFloat64(at, m.expiresAt);
+      at += 8;
+    }
     if (m.type === "set") {
       view.setUint32(at, m.value.byteLength);
       out.set(m.value, at + 4);
@@ -461,7 +520,10 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
         const type = r.u8();
         const key = r.bytes(r.u32());
         if (type === MUTATION_SET) mutations.push({ type: "set", key, value: r.bytes(r.u32()) });
-        else if (type === MUTATION_DELETE) mutations.push({ type: "delete", key });
+        else if (type === MUTATION_SET_EXPIRING) {
+          const expiresAt = r.f64();
+          mutations.push({ type: "set", key, value: r.bytes(r.u32()), expiresAt });
+        } else if (type === MUTATION_DELETE) mutations.push({ type: "delete", key });
         else throw new InvalidCommandError(`mutation ${i}: unknown type ${type}`);
       }
       command = {
@@ -476,6 +538,17 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
     case OP_OPEN_SESSION:
       command = { op: "openSession", time: r.f64(), timeoutMs: r.f64() };
       break;
+    case OP_EXPIRE: {
+      const time = r.f64();
+      const count = r.u16();
+      const keys: { key: Uint8Array; version: string }[] = [];
+      for (let i = 0; i < count; i++) {
+        const key = r.bytes(r.u32());
+        keys.push({ key, version: String.fromCharCode(...r.bytes(20)) });
+      }
+      command = { op: "expire", time, keys };
+      break;
+    }
     default:
       throw new InvalidCommandError(`unknown operation ${op}`);
   }

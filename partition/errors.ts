@@ -4,6 +4,7 @@
  * @module
  */
 import type { NodeId } from "../raft/types.ts";
+import { formatVersion } from "./version.ts";
 
 /**
  * Base class: `retryable` says whether the same request may succeed later.
@@ -209,5 +210,37 @@ export class CrossPartitionError extends PartitionError {
       false,
     );
     this.partitions = partitions;
+  }
+}
+
+/**
+ * A watch asked for changes the partition no longer keeps: its log was compacted past them.
+ * Read the current state again (a list gives the position to watch from), then watch from
+ * there.
+ *
+ * @example Usage
+ * ```ts
+ * import { CompactedError } from "@prkdb/prkdb/partition";
+ * console.log(new CompactedError(2, 41).oldestVersion); // "00020000000000000029"
+ * ```
+ */
+export class CompactedError extends PartitionError {
+  /** The oldest version of the partition whose changes are still available. */
+  readonly oldestVersion: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param partition The partition.
+   * @param oldest The oldest index whose changes are still available.
+   */
+  constructor(partition: number, oldest: number) {
+    const oldestVersion = formatVersion(partition, oldest);
+    super(
+      `Partition ${partition}: changes before version ${oldestVersion} were compacted away; ` +
+        "list again and watch from the position the list returns",
+      false,
+    );
+    this.oldestVersion = oldestVersion;
   }
 }

@@ -10,6 +10,7 @@ import type { Entry } from "../raft/entry.ts";
 import { ByteReader, ByteWriter } from "../storage/binary.ts";
 import { decodeCommand, type KvCommand } from "./command.ts";
 import { SessionTable, type WriteOutcome } from "./sessions.ts";
+import { SortedKeys } from "./sorted_keys.ts";
 import { formatVersion } from "./version.ts";
 
 /**
@@ -33,8 +34,31 @@ export type ApplyResult =
     readonly op: "write";
     readonly outcome: WriteOutcome;
     readonly duplicate: boolean;
+    /** What changed: one per mutation when applied, none otherwise. */
+    readonly changes: readonly Change[];
   }
-  | { readonly index: number; readonly op: "openSession"; readonly sessionId: number };
+  | { readonly index: number; readonly op: "openSession"; readonly sessionId: number }
+  | { readonly index: number; readonly op: "expire"; readonly changes: readonly Change[] };
+
+/**
+ * One key's change, as watchers see it: a put with its value, or a delete (an expiry too).
+ *
+ * @example Usage
+ * ```ts
+ * import type { Change } from "@prkdb/prkdb/partition";
+ * const c: Change = { type: "delete", key: new Uint8Array([1]), index: 9 };
+ * ```
+ */
+export interface Change {
+  /** What happened to the key. */
+  readonly type: "put" | "delete";
+  /** The key. */
+  readonly key: Uint8Array;
+  /** The new value, for a put. */
+  readonly value?: Uint8Array;
+  /** The log index of the entry that made the change: with the partition, its version. */
+  readonly index: number;
+}
 
 /**
  * A value with the version of the write that stored it.
@@ -55,10 +79,13 @@ export interface VersionedValue {
 interface Stored {
   readonly value: Uint8Array;
   readonly index: number;
+  /** When it expires, in log time (ms since the epoch); 0 for never. */
+  readonly expiresAt: number;
 }
 
 const SNAPSHOT_V1 = 1;
 const SNAPSHOT_V2 = 2;
+const SNAPSHOT_V3 = 3;
 
 function keyString(key: Uint8Array): string {
   let s = "";
@@ -91,6 +118,9 @@ export class KvStateMachine {
   /** The partition whose state this is; versions name it. */
   readonly partition: number;
   readonly #data = new Map<string, Stored>();
+  readonly #order = new SortedKeys();
+  /** Keys that carry an expiry time: the few the leader has to look at when it expires keys. */
+  readonly #expiring = new Set<string>();
   #sessions = new SessionTable();
   #appliedIndex = 0;
 
@@ -141,10 +171,15 @@ export class KvStateMachine {
       this.#sessions.open(entry.index, command.time, command.timeoutMs);
       return { index: entry.index, op: "openSession", sessionId: entry.index };
     }
+    if (command.op === "expire") {
+      this.#sessions.advance(command.time);
+      return { index: entry.index, op: "expire", changes: this.#expire(entry.index, command) };
+    }
     if (!command.session) {
       this.#sessions.advance(command.time);
-      const outcome = this.#write(entry.index, command);
-      return { index: entry.index, op: "write", outcome, duplicate: false };
+      const changes: Change[] = [];
+      const outcome = this.#write(entry.index, command, changes);
+      return { index: entry.index, op: "write", outcome, duplicate: false, changes };
     }
     const verdict = this.#sessions.admit(command.session, command.time);
     if (verdict.kind !== "apply") {
@@ -153,27 +188,71 @@ export class KvStateMachine {
         op: "write",
         outcome: verdict.outcome,
         duplicate: verdict.kind === "duplicate",
+        changes: [],
       };
     }
-    const outcome = this.#write(entry.index, command);
+    const changes: Change[] = [];
+    const outcome = this.#write(entry.index, command, changes);
     this.#sessions.record(command.session, outcome);
-    return { index: entry.index, op: "write", outcome, duplicate: false };
+    return { index: entry.index, op: "write", outcome, duplicate: false, changes };
   }
 
-  /** Checks every condition, then applies every mutation: all or nothing. */
-  #write(index: number, command: KvCommand & { op: "write" }): WriteOutcome {
+  /** The key's stored value if it has not expired at `now`. */
+  #live(key: string, now: number): Stored | undefined {
+    const stored = this.#data.get(key);
+    return stored && (stored.expiresAt === 0 || stored.expiresAt > now) ? stored : undefined;
+  }
+
+  #set(key: string, stored: Stored): void {
+    if (!this.#data.has(key)) this.#order.insert(key);
+    this.#data.set(key, stored);
+    if (stored.expiresAt > 0) this.#expiring.add(key);
+    else this.#expiring.delete(key);
+  }
+
+  #remove(key: string): void {
+    if (this.#data.delete(key)) this.#order.delete(key);
+    this.#expiring.delete(key);
+  }
+
+  /** Removes the keys the leader found expired, if they are still at that version and expired. */
+  #expire(index: number, command: KvCommand & { op: "expire" }): Change[] {
+    const now = this.#sessions.now;
+    const changes: Change[] = [];
+    for (const { key: bytes, version } of command.keys) {
+      const key = keyString(bytes);
+      const stored = this.#data.get(key);
+      if (!stored || formatVersion(this.partition, stored.index) !== version) continue;
+      if (stored.expiresAt === 0 || stored.expiresAt > now) continue;
+      this.#remove(key);
+      changes.push({ type: "delete", key: bytes, index });
+    }
+    return changes;
+  }
+
+  /**
+   * Checks every condition, then applies every mutation: all or nothing. A key past its expiry
+   * (in log time) counts as absent, whether or not the leader has removed it yet.
+   */
+  #write(index: number, command: KvCommand & { op: "write" }, changes: Change[]): WriteOutcome {
+    const now = this.#sessions.now;
     for (let i = 0; i < command.checks.length; i++) {
       const check = command.checks[i];
-      const stored = this.#data.get(keyString(check.key));
+      const stored = this.#live(keyString(check.key), now);
       const version = stored ? formatVersion(this.partition, stored.index) : null;
       if (version !== check.version) return { kind: "checkFailed", check: i };
     }
     const found: boolean[] = [];
     for (const m of command.mutations) {
       const key = keyString(m.key);
-      found.push(this.#data.has(key));
-      if (m.type === "set") this.#data.set(key, { value: m.value.slice(), index });
-      else this.#data.delete(key);
+      found.push(this.#live(key, now) !== undefined);
+      if (m.type === "set") {
+        this.#set(key, { value: m.value.slice(), index, expiresAt: m.expiresAt ?? 0 });
+        changes.push({ type: "put", key: m.key, value: m.value, index });
+      } else {
+        this.#remove(key);
+        changes.push({ type: "delete", key: m.key, index });
+      }
     }
     return { kind: "ok", index, found };
   }
@@ -182,8 +261,8 @@ export class KvStateMachine {
    * Serializes the whole state, for a snapshot.
    *
    * ```text
-   * version (u8 = 2) | appliedIndex (u64) | count (u32)
-   *   | count x [key length (u32) | key | value length (u32) | value | index (u64)]
+   * version (u8 = 3) | appliedIndex (u64) | count (u32)
+   *   | count x [key length (u32) | key | value length (u32) | value | index (u64) | expiresAt (u64)]
    *   | session table length (u32) | session table
    * ```
    *
@@ -193,10 +272,10 @@ export class KvStateMachine {
    */
   snapshot(): Uint8Array {
     const w = new ByteWriter();
-    w.u8(SNAPSHOT_V2).u64(this.#appliedIndex).u32(this.#data.size);
+    w.u8(SNAPSHOT_V3).u64(this.#appliedIndex).u32(this.#data.size);
     for (const [key, stored] of this.#data) {
       w.u32(key.length).bytes(keyBytes(key)).u32(stored.value.length).bytes(stored.value)
-        .u64(stored.index);
+        .u64(stored.index).u64(stored.expiresAt);
     }
     const sessions = this.#sessions.toBytes();
     w.u32(sessions.length).bytes(sessions);
@@ -221,46 +300,121 @@ export class KvStateMachine {
     let applied = 0;
     try {
       const format = r.u8();
-      if (format !== SNAPSHOT_V1 && format !== SNAPSHOT_V2) fail(`unknown format ${format}`);
+      if (format < SNAPSHOT_V1 || format > SNAPSHOT_V3) fail(`unknown format ${format}`);
       applied = r.u64();
       const count = r.u32();
       for (let i = 0; i < count; i++) {
         const key = keyString(r.bytes(r.u32()));
         const value = r.bytes(r.u32()).slice();
-        next.set(key, { value, index: format === SNAPSHOT_V1 ? applied : r.u64() });
+        const index = format === SNAPSHOT_V1 ? applied : r.u64();
+        next.set(key, { value, index, expiresAt: format === SNAPSHOT_V3 ? r.u64() : 0 });
       }
-      if (format === SNAPSHOT_V2) sessions.fromBytes(r.bytes(r.u32()));
+      if (format >= SNAPSHOT_V2) sessions.fromBytes(r.bytes(r.u32()));
     } catch (error) {
       if (error instanceof RangeError && error.message.startsWith("Invalid")) throw error;
       fail((error as Error).message);
     }
     if (r.remaining !== 0) fail(`${r.remaining} unexpected trailing bytes`);
     this.#data.clear();
-    for (const [k, v] of next) this.#data.set(k, v);
+    this.#expiring.clear();
+    for (const [k, v] of next) {
+      this.#data.set(k, v);
+      if (v.expiresAt > 0) this.#expiring.add(k);
+    }
+    this.#order.reset(next.keys());
     this.#sessions = sessions;
     this.#appliedIndex = applied;
+  }
+
+  /** The partition's clock: the largest leader time its log has applied. */
+  get now(): number {
+    return this.#sessions.now;
   }
 
   /**
    * Reads a key's value from this replica's state.
    *
    * @param key The key.
-   * @returns The value, or `undefined` when absent.
+   * @param now The time to judge expiry by (default: the log's time).
+   * @returns The value, or `undefined` when absent or expired.
    */
-  get(key: Uint8Array): Uint8Array | undefined {
-    return this.#data.get(keyString(key))?.value;
+  get(key: Uint8Array, now: number = this.#sessions.now): Uint8Array | undefined {
+    return this.#live(keyString(key), now)?.value;
   }
 
   /**
    * Reads a key's value and version from this replica's state.
    *
    * @param key The key.
-   * @returns The value and version, or `undefined` when absent.
+   * @param now The time to judge expiry by (default: the log's time).
+   * @returns The value and version, or `undefined` when absent or expired.
    */
-  read(key: Uint8Array): VersionedValue | undefined {
-    const stored = this.#data.get(keyString(key));
+  read(key: Uint8Array, now: number = this.#sessions.now): VersionedValue | undefined {
+    const stored = this.#live(keyString(key), now);
     return stored
       ? { value: stored.value, version: formatVersion(this.partition, stored.index) }
       : undefined;
+  }
+
+  /**
+   * Reads keys in `[start, end)` in byte order (from the end when `reverse`), skipping expired
+   * ones, at most `limit`.
+   *
+   * @param start The first key that may be returned.
+   * @param end The first key past the range; `undefined` for none.
+   * @param limit The most entries to return.
+   * @param options `reverse` for descending order; `now` to judge expiry by.
+   * @returns The entries with their keys.
+   */
+  scan(
+    start: Uint8Array,
+    end: Uint8Array | undefined,
+    limit: number,
+    options: { reverse?: boolean; now?: number } = {},
+  ): (VersionedValue & { key: Uint8Array })[] {
+    const now = options.now ?? this.#sessions.now;
+    const out: (VersionedValue & { key: Uint8Array })[] = [];
+    let from = keyString(start);
+    let to = end === undefined ? undefined : keyString(end);
+    // Expired keys may fill a page: keep reading until it is full or the range ends.
+    while (out.length < limit) {
+      const want = limit - out.length;
+      const keys = this.#order.range(from, to, want, options.reverse ?? false);
+      for (const key of keys) {
+        const stored = this.#live(key, now);
+        if (stored) {
+          out.push({
+            key: keyBytes(key),
+            value: stored.value,
+            version: formatVersion(this.partition, stored.index),
+          });
+        }
+      }
+      if (keys.length < want) break;
+      const last = keys[keys.length - 1];
+      if (options.reverse) to = last;
+      else from = last + "\u0000";
+    }
+    return out;
+  }
+
+  /**
+   * Keys whose expiry has passed at `now`, with the versions they expired at: what the leader
+   * proposes to remove.
+   *
+   * @param now The leader's clock.
+   * @param limit The most keys to return.
+   * @returns Keys and versions.
+   */
+  expired(now: number, limit: number): { key: Uint8Array; version: string }[] {
+    const out: { key: Uint8Array; version: string }[] = [];
+    for (const key of this.#expiring) {
+      if (out.length >= limit) break;
+      const stored = this.#data.get(key)!;
+      if (stored.expiresAt <= now) {
+        out.push({ key: keyBytes(key), version: formatVersion(this.partition, stored.index) });
+      }
+    }
+    return out;
   }
 }

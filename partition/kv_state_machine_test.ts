@@ -77,6 +77,7 @@ Deno.test("KvStateMachine: applies entries in order and reports what it found", 
     op: "write",
     outcome: { kind: "ok", index: 2, found: [false] },
     duplicate: false,
+    changes: [{ type: "put", key: te.encode("k"), value: te.encode("a"), index: 2 }],
   });
   assertEquals(log.put("k", "b").op === "write" && log.value("k"), "b");
   const deleted = log.del("k");
@@ -165,6 +166,7 @@ Deno.test("KvStateMachine: a failed check changes nothing, however many mutation
     op: "write",
     outcome: { kind: "checkFailed", check: 1 },
     duplicate: false,
+    changes: [],
   });
   assertEquals([log.value("a"), log.value("b"), log.value("c")], ["1", "2", undefined]);
   assertEquals(log.sm.snapshot().subarray(9), before);
@@ -197,6 +199,7 @@ Deno.test("KvStateMachine: a session's duplicate is not applied twice and gets t
     op: "write",
     outcome: { kind: "ok", index: 3, found: [true] },
     duplicate: true,
+    changes: [],
   });
   assertEquals([log.value("k"), log.version("k")], ["other writer", formatVersion(PARTITION, 4)]);
 
@@ -312,7 +315,7 @@ Deno.test("KvStateMachine: a damaged snapshot is refused and the state is untouc
   const damaged: [Uint8Array, string][] = [
     [new Uint8Array(), "needs 1 bytes"],
     [good.subarray(0, good.length - 1), "Invalid state machine snapshot"],
-    [new Uint8Array([3, ...good.subarray(1)]), "unknown format 3"],
+    [new Uint8Array([4, ...good.subarray(1)]), "unknown format 4"],
     [new Uint8Array([...good, 0]), "1 unexpected trailing bytes"],
     // Read as the first format, the versions and session table are trailing garbage.
     [new Uint8Array([1, ...good.subarray(1)]), "Invalid state machine snapshot"],

@@ -39,3 +39,4 @@ export {
   MultiRaftHost,
   type PartitionStatus,
 } from "../runtime/mod.ts";
+export * from "./sorted_keys.ts";

@@ -11,8 +11,15 @@
  */
 import { RaftNode, SeededRandom } from "../raft/mod.ts";
 import type { NodeId } from "../raft/types.ts";
-import { type Check, encodeCommand, type KvCommand, type Mutation } from "../partition/command.ts";
 import {
+  type Check,
+  encodeCommand,
+  type KvCommand,
+  MAX_EXPIRE_BATCH,
+  type Mutation,
+} from "../partition/command.ts";
+import {
+  CompactedError,
   CrossPartitionError,
   OutcomeUnknownError,
   TimeoutError,
@@ -21,6 +28,7 @@ import {
 } from "../partition/errors.ts";
 import {
   type ApplyResult,
+  type Change,
   KvStateMachine,
   type VersionedValue,
 } from "../partition/kv_state_machine.ts";
@@ -35,9 +43,28 @@ import { LoopUtilization } from "./loop_utilization.ts";
 import type { HostOptions } from "./options.ts";
 import { type PartitionStatus, Replica } from "./replica.ts";
 import { type FollowerReplication, ReplicationLag } from "./replication_lag.ts";
+import { clearRead, type KeyRange } from "./reads.ts";
 import { runRound } from "./round.ts";
 import { RoundLoop } from "./round_loop.ts";
 import { conditionsOf, type WriteOptions, type WriteResult, writeResult } from "./write_result.ts";
+
+/**
+ * A mutation as callers give it: a set may expire `expireInMs` after the leader proposes it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { TimedMutation } from "@prkdb/prkdb/runtime";
+ * const m: TimedMutation = { type: "set", key: new Uint8Array([1]), value: new Uint8Array(), expireInMs: 60_000 };
+ * ```
+ */
+export type TimedMutation =
+  | (Omit<Mutation & { type: "set" }, "expiresAt"> & { readonly expireInMs?: number })
+  | (Mutation & { type: "delete" });
+
+/** The most entries one watch page covers. */
+const WATCH_PAGE_ENTRIES = 256;
+/** How often, in ticks, a leader looks for expired keys. */
+const EXPIRY_SWEEP_TICKS = 5;
 
 /**
  * A node's runtime for all its partitions.
@@ -74,6 +101,8 @@ export class MultiRaftHost {
   readonly #requests: RequestContext;
   #tickTimer: number | undefined;
   readonly #loop: RoundLoop;
+  /** Partitions with an expiry batch in flight. */
+  readonly #expiring = new Set<number>();
   #stopped = false;
   #nextContext = 1;
   #ticks = 0;
@@ -247,8 +276,13 @@ export class MultiRaftHost {
    * @param options Session, condition, cancellation.
    * @returns Whether it was applied, its version, partition and log index.
    */
-  put(key: Uint8Array, value: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    return this.atomic(conditionsOf(key, options), [{ type: "set", key, value }], options);
+  put(
+    key: Uint8Array,
+    value: Uint8Array,
+    options: WriteOptions & { expireInMs?: number } = {},
+  ): Promise<WriteResult> {
+    const set = { type: "set" as const, key, value, expireInMs: options.expireInMs };
+    return this.atomic(conditionsOf(key, options), [set], options);
   }
 
   /**
@@ -274,7 +308,7 @@ export class MultiRaftHost {
    */
   async atomic(
     checks: readonly Check[],
-    mutations: readonly Mutation[],
+    mutations: readonly TimedMutation[],
     options: Pick<WriteOptions, "session" | "signal"> = {},
   ): Promise<WriteResult> {
     const keys = [...checks.map((c) => c.key), ...mutations.map((m) => m.key)];
@@ -286,7 +320,14 @@ export class MultiRaftHost {
       time,
       session: options.session,
       checks,
-      mutations,
+      // An expiry is proposed as a time in the leader's clock, so every replica agrees on it.
+      mutations: mutations.map((m) =>
+        m.type === "set" && m.expireInMs !== undefined
+          ? { type: "set", key: m.key, value: m.value, expiresAt: time + m.expireInMs }
+          : m.type === "set"
+          ? { type: "set", key: m.key, value: m.value }
+          : m
+      ),
     }), options.signal);
     return writeResult(partition, index, result, options.session);
   }
@@ -322,15 +363,93 @@ export class MultiRaftHost {
     mode: ReadMode = "linearizable",
     signal?: AbortSignal,
   ): Promise<VersionedValue | undefined> {
-    const partition = this.map.partitionOf(key);
-    const replica = this.#replica(partition);
-    if (mode !== "stale") {
-      if (mode === "linearizable" && !replica.node.isLeader) {
-        throw new WrongNodeError(partition, replica.node.leaderId, "is not the leader");
+    const replica = this.#replica(this.map.partitionOf(key));
+    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, signal);
+    return replica.sm.read(key, now);
+  }
+
+  /**
+   * Reads several keys of one partition, after one read clearance for all of them.
+   *
+   * @param partition The partition (every key must belong to it).
+   * @param keys The keys.
+   * @param mode How to read.
+   * @param signal Aborts the wait.
+   * @returns One entry per key, in order; `undefined` for an absent key.
+   */
+  async getMany(
+    partition: number,
+    keys: readonly Uint8Array[],
+    mode: ReadMode = "linearizable",
+    signal?: AbortSignal,
+  ): Promise<(VersionedValue | undefined)[]> {
+    for (const key of keys) {
+      if (this.map.partitionOf(key) !== partition) {
+        throw new RangeError(
+          `A key of partition ${this.map.partitionOf(key)} was read as ${partition}`,
+        );
       }
-      await readIndexAndWait(this.#requests, replica, this.#nextContext++, signal);
     }
-    return replica.sm.read(key);
+    const replica = this.#replica(partition);
+    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, signal);
+    return keys.map((key) => replica.sm.read(key, now));
+  }
+
+  /**
+   * Reads a range of one partition's keys in byte order.
+   *
+   * @param partition The partition.
+   * @param range The keys to read.
+   * @param options How many, in which order, in which read mode.
+   * @returns The entries, and the index the read saw (a watch from there misses nothing).
+   */
+  async list(
+    partition: number,
+    range: KeyRange,
+    options: { limit: number; reverse?: boolean; mode?: ReadMode; signal?: AbortSignal },
+  ): Promise<{ entries: (VersionedValue & { key: Uint8Array })[]; appliedIndex: number }> {
+    const replica = this.#replica(partition);
+    const mode = options.mode ?? "linearizable";
+    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, options.signal);
+    const entries = replica.sm.scan(range.start, range.end, options.limit, {
+      reverse: options.reverse,
+      now,
+    });
+    return { entries, appliedIndex: replica.sm.appliedIndex };
+  }
+
+  /**
+   * Follows a partition's changes from just after `afterIndex`, as they are applied here. Each
+   * page says how far it reaches, so a watcher can resume from there with no gap and no
+   * duplicate.
+   *
+   * @param partition The partition (this node must replicate it).
+   * @param afterIndex The last index the watcher has seen.
+   * @param signal Ends the watch.
+   * @returns Pages of changes, in log order.
+   * @throws {CompactedError} When the changes after `afterIndex` were compacted away.
+   */
+  async *watch(
+    partition: number,
+    afterIndex: number,
+    signal?: AbortSignal,
+  ): AsyncGenerator<{ changes: readonly Change[]; through: number }> {
+    let position = afterIndex;
+    const aborted = new Promise<void>((resolve) => {
+      if (signal?.aborted) resolve();
+      signal?.addEventListener("abort", () => resolve(), { once: true });
+    });
+    while (!signal?.aborted) {
+      const replica = this.#replica(partition);
+      const page = replica.history.after(position, WATCH_PAGE_ENTRIES, replica.sm.appliedIndex);
+      if (page.kind === "compacted") throw new CompactedError(partition, page.oldest);
+      if (page.through > position) {
+        position = page.through;
+        yield page;
+        continue;
+      }
+      await Promise.race([replica.appliedPast(position), aborted]);
+    }
   }
 
   /** Advances every partition's Raft clock by one tick, and balances leaders now and then. */
@@ -340,6 +459,7 @@ export class MultiRaftHost {
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
       balanceLeaders(this.#replicas.values(), this.map, this.nodeId);
     }
+    if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#expireKeys();
     this.#loop.schedule();
   }
 
@@ -420,6 +540,23 @@ export class MultiRaftHost {
       throw error;
     }
     return proposeAndWait(this.#requests, replica, data, signal);
+  }
+
+  /**
+   * At each partition this node leads, proposes the removal of keys whose time has passed, in
+   * bounded batches, one batch in flight per partition. Replicas remove each key only if it is
+   * still at the version that expired, so a key written again in the meantime stays.
+   */
+  #expireKeys(): void {
+    for (const r of this.#replicas.values()) {
+      if (!r.node.isLeader || r.fatal || this.#expiring.has(r.partition)) continue;
+      const keys = r.sm.expired(Math.floor(this.#clock.now()), MAX_EXPIRE_BATCH);
+      if (keys.length === 0) continue;
+      this.#expiring.add(r.partition);
+      this.#propose(r.partition, (time) => ({ op: "expire", time, keys }), undefined)
+        .catch(() => {}) // not the leader any more, or a leader change: the next sweep retries
+        .finally(() => this.#expiring.delete(r.partition));
+    }
   }
 
   /** Storage failed: stop serving rather than acknowledge anything on top of a lost write. */

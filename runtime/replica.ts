@@ -14,6 +14,7 @@ import { type CompactionPolicy, shouldCompact } from "../partition/compaction.ts
 import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
 import { type ApplyResult, KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { Entry } from "../raft/entry.ts";
+import { ChangeHistory } from "./change_history.ts";
 import type { PendingRead, PendingWrite } from "./requests.ts";
 
 /**
@@ -77,8 +78,11 @@ export class Replica {
   readonly writes: Map<number, PendingWrite> = new Map();
   /** Reads waiting for their read index, by read context. */
   readonly reads: Map<number, PendingRead> = new Map();
+  /** What each applied entry changed since the last snapshot, for watchers. */
+  readonly history: ChangeHistory;
   /** Set when an entry could not be applied: the replica stops, and health says why. */
   fatal: Error | undefined;
+  #appliedWaiters: (() => void)[] = [];
 
   /**
    * Creates the replica.
@@ -92,6 +96,25 @@ export class Replica {
     this.node = node;
     this.sm = new KvStateMachine(partition);
     if (snapshot) this.sm.restore(snapshot);
+    this.history = new ChangeHistory(this.sm.appliedIndex);
+  }
+
+  /**
+   * Resolves once the state machine has applied past `index` (or the replica stopped).
+   *
+   * @param index The index to pass.
+   * @returns A promise for that moment.
+   */
+  appliedPast(index: number): Promise<void> {
+    if (this.sm.appliedIndex > index || this.fatal) return Promise.resolve();
+    return new Promise((resolve) => this.#appliedWaiters.push(resolve));
+  }
+
+  /** Wakes everyone waiting for applied entries (after applying, or when stopping). */
+  wakeWatchers(): void {
+    const waiters = this.#appliedWaiters;
+    this.#appliedWaiters = [];
+    for (const wake of waiters) wake();
   }
 
   /**
@@ -127,6 +150,7 @@ export class Replica {
   apply(rd: Ready): AppliedSummary {
     if (rd.snapshot && rd.snapshot.meta.index > this.sm.appliedIndex) {
       this.sm.restore(rd.snapshot.data);
+      this.history.forget(rd.snapshot.meta.index);
       // Our proposals the snapshot covers: committed or overwritten, we cannot tell which.
       for (const [index, w] of this.writes) {
         if (index > rd.snapshot.meta.index) continue;
@@ -142,6 +166,9 @@ export class Replica {
     let duplicates = 0;
     for (const e of rd.committedEntries) {
       const result = this.sm.apply(e);
+      if (result.op === "write" || result.op === "expire") {
+        this.history.record(e.index, result.changes);
+      }
       if (result.op === "write") {
         if (result.duplicate) duplicates++;
         else writes++;
@@ -160,6 +187,7 @@ export class Replica {
       );
     }
     this.releaseReads();
+    if (rd.committedEntries.length > 0 || rd.snapshot) this.wakeWatchers();
     return { writes, duplicates };
   }
 
@@ -223,6 +251,7 @@ export class Replica {
     if (!shouldCompact(status, policy)) return undefined;
     const data = this.sm.snapshot();
     this.node.compact(status.lastApplied, data);
+    this.history.forget(status.lastApplied);
     return { index: status.lastApplied, data };
   }
 
@@ -237,5 +266,6 @@ export class Replica {
     for (const r of this.reads.values()) r.reject(read);
     this.writes.clear();
     this.reads.clear();
+    this.wakeWatchers();
   }
 }

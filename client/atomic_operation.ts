@@ -45,7 +45,12 @@ export type CommitResult =
  */
 export type AtomicStep =
   | { readonly kind: "check"; readonly key: KeyLike; readonly version: string | null }
-  | { readonly kind: "set"; readonly key: KeyLike; readonly value: KeyLike }
+  | {
+    readonly kind: "set";
+    readonly key: KeyLike;
+    readonly value: KeyLike;
+    readonly expireIn?: number;
+  }
   | { readonly kind: "delete"; readonly key: KeyLike };
 
 /**
@@ -94,10 +99,11 @@ export class AtomicOperation {
    *
    * @param key The key.
    * @param value The value.
+   * @param options `expireIn`: milliseconds after the commit when the key expires.
    * @returns This operation.
    */
-  set(key: KeyLike, value: KeyLike): this {
-    this.#steps.push({ kind: "set", key, value });
+  set(key: KeyLike, value: KeyLike, options: { expireIn?: number } = {}): this {
+    this.#steps.push({ kind: "set", key, value, expireIn: options.expireIn });
     return this;
   }
 

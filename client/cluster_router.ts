@@ -121,6 +121,27 @@ export class ClusterRouter {
    * Picks the node for a partition: its leader, or one of its replicas (any node forwards to
    * the leader). Nodes that just failed or hung are avoided while another choice exists.
    */
+  /**
+   * The node to try for a partition on a given attempt (see {@linkcode call}).
+   *
+   * @param partition The partition.
+   * @param target Whether only its leader will do.
+   * @param attempt How many attempts came before.
+   * @returns A node's base URL.
+   */
+  pick(partition: number, target: "leader" | "replica", attempt: number): string {
+    return this.#route(partition, target, attempt);
+  }
+
+  /**
+   * Avoids a node for a while after it failed or hung.
+   *
+   * @param url The node's base URL.
+   */
+  suspect(url: string): void {
+    this.#suspect.set(url, Date.now() + 2000);
+  }
+
   #route(partition: number, target: "leader" | "replica", attempt: number): string {
     const info = this.#info;
     const p = info.partitions[partition];

@@ -57,6 +57,7 @@ const KINDS = new Set<string>([
   "stale_request",
   "outcome_unknown",
   "cross_partition",
+  "compacted",
 ]);
 
 /**

@@ -21,3 +21,5 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./atomic_operation.ts";
 export * from "./client_sessions.ts";
+export * from "./list_iterator.ts";
+export * from "./watch_stream.ts";

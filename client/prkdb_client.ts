@@ -27,6 +27,8 @@ import { ClientSession } from "./client_sessions.ts";
 import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
 import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
 import { PrkDbError } from "./errors.ts";
+import { decodeCursor, ListIterator, type ListSelector } from "./list_iterator.ts";
+import { type WatchSelector, WatchStream } from "./watch_stream.ts";
 import type {
   CallOptions,
   ClientOptions,
@@ -121,14 +123,19 @@ export class PrkDbClient {
    * @param options `ifVersion`, signal and timeout.
    * @returns Whether it was written, the new version, the partition and the log index.
    */
-  async put(key: KeyLike, value: KeyLike, options: WriteOptions = {}): Promise<PutResult> {
+  async put(
+    key: KeyLike,
+    value: KeyLike,
+    options: WriteOptions & { expireIn?: number } = {},
+  ): Promise<PutResult> {
     const k = bytes(key);
     const ifVersion = wireVersion(options.ifVersion);
+    const expireInMs = expireIn(options.expireIn);
     const r = await this.#write(
       this.#partitionOf(k),
       options,
       (c, session, signal) =>
-        c.put({ key: k, value: bytes(value), session, ifVersion }, { signal }),
+        c.put({ key: k, value: bytes(value), session, ifVersion, expireInMs }, { signal }),
     );
     return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
@@ -210,7 +217,12 @@ export class PrkDbClient {
     );
     const mutations = steps.flatMap((s) =>
       s.kind === "set"
-        ? [{ type: Mutation_Type.SET, key: bytes(s.key), value: bytes(s.value) }]
+        ? [{
+          type: Mutation_Type.SET,
+          key: bytes(s.key),
+          value: bytes(s.value),
+          expireInMs: expireIn(s.expireIn),
+        }]
         : s.kind === "delete"
         ? [{ type: Mutation_Type.DELETE, key: bytes(s.key) }]
         : []
@@ -240,6 +252,108 @@ export class PrkDbClient {
     } catch (error) {
       throw new PrkDbError((error as Error).message, "invalid_argument", false);
     }
+  }
+
+  /**
+   * Reads several keys at once, from all their partitions in parallel. In linearizable mode
+   * every partition involved does one ReadIndex round for all of its keys.
+   *
+   * @param keys The keys.
+   * @param options Read mode, signal and timeout.
+   * @returns One entry per key, in the order asked.
+   */
+  async getMany(
+    keys: readonly KeyLike[],
+    options: CallOptions & { readMode?: ReadMode } = {},
+  ): Promise<KvEntry[]> {
+    const ks = keys.map(bytes);
+    if (ks.length === 0) return [];
+    const mode = this.#readMode(options.readMode);
+    const r = await this.#router.call(
+      this.#partitionOf(ks[0]),
+      mode === "linearizable" ? "leader" : "replica",
+      options,
+      (c, signal) => c.getMany({ keys: ks, readMode: MODES[mode] }, { signal }),
+    );
+    return r.entries.map((e, i) =>
+      e.found
+        ? { key: ks[i], value: e.value, version: e.version || null }
+        : { key: ks[i], value: null, version: null }
+    );
+  }
+
+  /**
+   * Lists keys in byte order, page by page, as an async iterator. Keys live in many
+   * partitions: each page merges them, each partition read consistently in the chosen mode
+   * (the page as a whole is not one snapshot). Paging by cursor never skips or repeats a key
+   * that exists throughout the listing.
+   *
+   * @param selector `{ prefix }` or `{ start, end }` (end exclusive).
+   * @param options `limit` (all entries by default), `reverse`, `cursor` (from a previous
+   *   iterator), `batchSize` (entries per page, default 100), read mode, signal and timeout.
+   * @returns The entries, in order.
+   */
+  list(
+    selector: ListSelector,
+    options: CallOptions & {
+      limit?: number;
+      reverse?: boolean;
+      cursor?: string;
+      batchSize?: number;
+      readMode?: ReadMode;
+    } = {},
+  ): ListIterator {
+    const mode = this.#readMode(options.readMode);
+    const range = "prefix" in selector ? { prefix: bytes(selector.prefix) } : {
+      start: bytes(selector.start),
+      end: selector.end === undefined ? undefined : bytes(selector.end),
+    };
+    return new ListIterator(
+      (cursor) =>
+        this.#router.call(
+          0,
+          "replica",
+          options,
+          (c, signal) =>
+            c.list({
+              ...range,
+              limit: Math.min(options.batchSize ?? 100, options.limit ?? Infinity),
+              reverse: options.reverse ?? false,
+              cursor,
+              readMode: MODES[mode],
+            }, { signal }),
+        ),
+      decodeCursor(options.cursor),
+      options.limit ?? Infinity,
+    );
+  }
+
+  /**
+   * Follows a key, a prefix or a range as it changes: puts, deletes and expiries, in version
+   * order per partition. It reconnects to another node on failures and resumes where it was,
+   * with no gap and no duplicate. Pass `from` (a list's or an earlier watch's `positions`) to
+   * start there; otherwise it starts now. When that history was compacted away, iteration
+   * fails with a `PrkDbError` of kind `compacted`: list again, then watch from the list's
+   * positions.
+   *
+   * @param selector `{ key }`, `{ prefix }` or `{ start, end }`.
+   * @param options `from` positions, and the signal that ends the watch.
+   * @returns The changes, as an async iterable.
+   */
+  watch(
+    selector: WatchSelector,
+    options: { from?: readonly string[]; signal?: AbortSignal } = {},
+  ): WatchStream {
+    const request = "key" in selector
+      ? { key: bytes(selector.key), start: new Uint8Array(), end: new Uint8Array() }
+      : "prefix" in selector
+      ? { prefix: bytes(selector.prefix), start: new Uint8Array(), end: new Uint8Array() }
+      : {
+        start: bytes(selector.start),
+        end: selector.end === undefined ? new Uint8Array() : bytes(selector.end),
+      };
+    const routeBy = "key" in selector ? this.#partitionOf(bytes(selector.key)) : 0;
+    return new WatchStream(this.#router, request, routeBy, options.from ?? [], options.signal);
   }
 
   /**
@@ -325,6 +439,19 @@ export class PrkDbClient {
     }
     return opening;
   }
+}
+
+/** A TTL on the wire: milliseconds, 0 for none; a bad one is refused before it is sent. */
+function expireIn(ms: number | undefined): bigint {
+  if (ms === undefined) return 0n;
+  if (!Number.isSafeInteger(ms) || ms <= 0) {
+    throw new PrkDbError(
+      `expireIn must be a positive number of milliseconds, got ${ms}`,
+      "invalid_argument",
+      false,
+    );
+  }
+  return BigInt(ms);
 }
 
 /** `ifVersion` on the wire: unset, "" for absent, or the version. */

@@ -6,6 +6,7 @@
  * @module
  */
 import {
+  CompactedError,
   CrossPartitionError,
   OutcomeUnknownError,
   SessionExpiredError,
@@ -22,8 +23,14 @@ export const ERROR_KIND_HEADER = "prkdb-error";
  * - `stale_request`: a late duplicate of a session's write; nothing was applied.
  * - `outcome_unknown`: the write may or may not have been applied.
  * - `cross_partition`: an atomic write's keys fall into more than one partition.
+ * - `compacted`: a watch asked for changes older than the partition keeps.
  */
-export type ErrorKind = "session_expired" | "stale_request" | "outcome_unknown" | "cross_partition";
+export type ErrorKind =
+  | "session_expired"
+  | "stale_request"
+  | "outcome_unknown"
+  | "cross_partition"
+  | "compacted";
 
 /**
  * The kind of a host error, if it is one a client must tell apart.
@@ -36,5 +43,6 @@ export function errorKind(error: unknown): ErrorKind | undefined {
   if (error instanceof StaleRequestError) return "stale_request";
   if (error instanceof OutcomeUnknownError) return "outcome_unknown";
   if (error instanceof CrossPartitionError) return "cross_partition";
+  if (error instanceof CompactedError) return "compacted";
   return undefined;
 }

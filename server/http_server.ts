@@ -295,6 +295,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     } catch (error) {
       return refuse(res, "internal", (error as Error).message, 500);
     }
+    if (
+      response.body && /^application\/connect\+/.test(response.headers.get("content-type") ?? "")
+    ) {
+      // A server stream (Watch): send each message as it comes, waiting while the peer is slow.
+      const headersOut: Record<string, string> = {};
+      response.headers.forEach((v, k) => headersOut[k] = v);
+      res.writeHead(response.status, headersOut);
+      try {
+        for await (const chunk of response.body) {
+          if (res.destroyed) break;
+          if (!res.write(chunk)) {
+            await new Promise((resolve) => {
+              res.once("drain", resolve);
+              res.once("close", resolve);
+            });
+          }
+        }
+      } finally {
+        res.end();
+      }
+      return;
+    }
     let out = new Uint8Array(await response.arrayBuffer());
     let status = response.status;
     if (status === 500) {

@@ -23,6 +23,7 @@ import {
   validateCommand,
 } from "../partition/command.ts";
 import {
+  CompactedError,
   CrossPartitionError,
   PartitionError,
   SessionExpiredError,
@@ -43,6 +44,7 @@ import {
   type Session,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
+import { createReadHandlers } from "./kv_reads.ts";
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
 export const FORWARDED_HEADER = "prkdb-forwarded";
@@ -73,11 +75,26 @@ export function toConnectError(error: unknown): ConnectError {
     return new ConnectError(message, Code.FailedPrecondition, metadata);
   }
   if (error instanceof TimeoutError) return new ConnectError(message, Code.DeadlineExceeded);
+  if (error instanceof CompactedError) return new ConnectError(message, Code.OutOfRange, metadata);
   if (error instanceof PartitionError) return new ConnectError(message, Code.Unavailable, metadata);
   if (error instanceof DOMException && error.name === "AbortError") {
     return new ConnectError("The request was cancelled", Code.Canceled);
   }
   return new ConnectError(message, Code.Internal);
+}
+
+/** The longest TTL accepted: about ten years. */
+const MAX_EXPIRE_IN_MS = 10 * 365 * 24 * 3600 * 1000;
+
+/** A TTL from the wire, checked. */
+function expireIn(ms: bigint): number {
+  if (ms > BigInt(MAX_EXPIRE_IN_MS)) {
+    throw new ConnectError(
+      `expire_in_ms ${ms} is over the limit of ${MAX_EXPIRE_IN_MS}`,
+      Code.InvalidArgument,
+    );
+  }
+  return Number(ms);
 }
 
 /** A session from the wire, or none (id 0). */
@@ -214,7 +231,19 @@ export function createKvService(
     return partitions[0];
   };
 
+  const reads = createReadHandlers({
+    host,
+    clientFor,
+    forwardTarget,
+    forwardOptions,
+    toConnectError,
+  });
+
   return {
+    getMany: reads.getMany,
+    list: reads.list,
+    watch: reads.watch,
+
     async put(req, ctx) {
       const iv = ifVersion(req.ifVersion);
       const partition = validWrite(
@@ -230,6 +259,7 @@ export function createKvService(
               session: sessionRef(req.session),
               ifVersion: iv,
               signal: ctx.signal,
+              ...(req.expireInMs > 0n ? { expireInMs: expireIn(req.expireInMs) } : {}),
             }),
           ),
         (target) => clientFor(target).put(req, forwardOptions(ctx)),
@@ -269,7 +299,11 @@ export function createKvService(
       });
       const mutations: Mutation[] = req.mutations.map((m) => {
         if (m.type === Mutation_Type.DELETE) return { type: "delete", key: m.key };
-        if (m.type === Mutation_Type.SET) return { type: "set", key: m.key, value: m.value };
+        if (m.type === Mutation_Type.SET) {
+          return m.expireInMs > 0n
+            ? { type: "set", key: m.key, value: m.value, expireInMs: expireIn(m.expireInMs) }
+            : { type: "set", key: m.key, value: m.value };
+        }
         throw new ConnectError(
           `mutation type ${m.type} is not a Mutation.Type`,
           Code.InvalidArgument,

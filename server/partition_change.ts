@@ -22,6 +22,7 @@ export function partitionChange(
   if (entry.type !== "normal") return { ...base, op: "", command: none };
   const command = decodeCommand(entry.data);
   if (command.op === "openSession") return { ...base, op: "session", command: entry.data };
+  if (command.op === "expire") return { ...base, op: "expire", command: entry.data };
   const [m] = command.mutations;
   if (command.checks.length > 0 || command.mutations.length !== 1) {
     return { ...base, op: "write", command: entry.data };

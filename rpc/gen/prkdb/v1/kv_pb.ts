@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/kv.proto.
  */
 export const file_prkdb_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiPAoHU2Vzc2lvbhIKCgJpZBgBIAEoBBILCgNzZXEYAiABKAQSGAoQZmlyc3RfaW5jb21wbGV0ZRgDIAEoBCJ0CgpQdXRSZXF1ZXN0EgsKA2tleRgBIAEoDBINCgV2YWx1ZRgCIAEoDBIiCgdzZXNzaW9uGAMgASgLMhEucHJrZGIudjEuU2Vzc2lvbhIXCgppZl92ZXJzaW9uGAQgASgJSACIAQFCDQoLX2lmX3ZlcnNpb24iTAoLUHV0UmVzcG9uc2USEQoJcGFydGl0aW9uGAEgASgNEg0KBWluZGV4GAIgASgEEgoKAm9rGAMgASgIEg8KB3ZlcnNpb24YBCABKAkiQAoKR2V0UmVxdWVzdBILCgNrZXkYASABKAwSJQoJcmVhZF9tb2RlGAIgASgOMhIucHJrZGIudjEuUmVhZE1vZGUiPAoLR2V0UmVzcG9uc2USDQoFZm91bmQYASABKAgSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoCSJoCg1EZWxldGVSZXF1ZXN0EgsKA2tleRgBIAEoDBIiCgdzZXNzaW9uGAIgASgLMhEucHJrZGIudjEuU2Vzc2lvbhIXCgppZl92ZXJzaW9uGAMgASgJSACIAQFCDQoLX2lmX3ZlcnNpb24iTQoORGVsZXRlUmVzcG9uc2USDQoFZm91bmQYASABKAgSCgoCb2sYAiABKAgSEQoJcGFydGl0aW9uGAMgASgNEg0KBWluZGV4GAQgASgEIjYKBUNoZWNrEgsKA2tleRgBIAEoDBIUCgd2ZXJzaW9uGAIgASgJSACIAQFCCgoIX3ZlcnNpb24idAoITXV0YXRpb24SJQoEdHlwZRgBIAEoDjIXLnBya2RiLnYxLk11dGF0aW9uLlR5cGUSCwoDa2V5GAIgASgMEg0KBXZhbHVlGAMgASgMIiUKBFR5cGUSDAoIVFlQRV9TRVQQABIPCgtUWVBFX0RFTEVURRABInsKDUF0b21pY1JlcXVlc3QSHwoGY2hlY2tzGAEgAygLMg8ucHJrZGIudjEuQ2hlY2sSJQoJbXV0YXRpb25zGAIgAygLMhIucHJrZGIudjEuTXV0YXRpb24SIgoHc2Vzc2lvbhgDIAEoCzIRLnBya2RiLnYxLlNlc3Npb24iZQoOQXRvbWljUmVzcG9uc2USCgoCb2sYASABKAgSDwoHdmVyc2lvbhgCIAEoCRIUCgxmYWlsZWRfY2hlY2sYAyABKA0SEQoJcGFydGl0aW9uGAQgASgNEg0KBWluZGV4GAUgASgEIjsKEk9wZW5TZXNzaW9uUmVxdWVzdBIRCglwYXJ0aXRpb24YASABKA0SEgoKdGltZW91dF9tcxgCIAEoDSI1ChNPcGVuU2Vzc2lvblJlc3BvbnNlEgoKAmlkGAEgASgEEhIKCnRpbWVvdXRfbXMYAiABKA0iFAoSQ2x1c3RlckluZm9SZXF1ZXN0IicKCE5vZGVJbmZvEgoKAmlkGAEgASgNEg8KB2FkZHJlc3MYAiABKAkiaAoNUGFydGl0aW9uSW5mbxIRCglwYXJ0aXRpb24YASABKA0SEAoIcmVwbGljYXMYAiADKA0SDgoGbGVhZGVyGAMgASgNEgwKBHRlcm0YBCABKAQSFAoMY29tbWl0X2luZGV4GAUgASgEInMKE0NsdXN0ZXJJbmZvUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wcmtkYi52MS5Ob2RlSW5mbxIrCgpwYXJ0aXRpb25zGAIgAygLMhcucHJrZGIudjEuUGFydGl0aW9uSW5mbxIMCgRub2RlGAMgASgNKlMKCFJlYWRNb2RlEhoKFlJFQURfTU9ERV9MSU5FQVJJWkFCTEUQABIWChJSRUFEX01PREVfRk9MTE9XRVIQARITCg9SRUFEX01PREVfU1RBTEUQAjKFAwoJS3ZTZXJ2aWNlEjIKA1B1dBIULnBya2RiLnYxLlB1dFJlcXVlc3QaFS5wcmtkYi52MS5QdXRSZXNwb25zZRIyCgNHZXQSFC5wcmtkYi52MS5HZXRSZXF1ZXN0GhUucHJrZGIudjEuR2V0UmVzcG9uc2USOwoGRGVsZXRlEhcucHJrZGIudjEuRGVsZXRlUmVxdWVzdBoYLnBya2RiLnYxLkRlbGV0ZVJlc3BvbnNlEjsKBkF0b21pYxIXLnBya2RiLnYxLkF0b21pY1JlcXVlc3QaGC5wcmtkYi52MS5BdG9taWNSZXNwb25zZRJKCgtPcGVuU2Vzc2lvbhIcLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBodLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVzcG9uc2USSgoLQ2x1c3RlckluZm8SHC5wcmtkYi52MS5DbHVzdGVySW5mb1JlcXVlc3QaHS5wcmtkYi52MS5DbHVzdGVySW5mb1Jlc3BvbnNlYgZwcm90bzM");
+  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiPAoHU2Vzc2lvbhIKCgJpZBgBIAEoBBILCgNzZXEYAiABKAQSGAoQZmlyc3RfaW5jb21wbGV0ZRgDIAEoBCKKAQoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHc2Vzc2lvbhgDIAEoCzIRLnBya2RiLnYxLlNlc3Npb24SFwoKaWZfdmVyc2lvbhgEIAEoCUgAiAEBEhQKDGV4cGlyZV9pbl9tcxgFIAEoBEINCgtfaWZfdmVyc2lvbiJMCgtQdXRSZXNwb25zZRIRCglwYXJ0aXRpb24YASABKA0SDQoFaW5kZXgYAiABKAQSCgoCb2sYAyABKAgSDwoHdmVyc2lvbhgEIAEoCSJACgpHZXRSZXF1ZXN0EgsKA2tleRgBIAEoDBIlCglyZWFkX21vZGUYAiABKA4yEi5wcmtkYi52MS5SZWFkTW9kZSI8CgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDBIPCgd2ZXJzaW9uGAMgASgJImgKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgMEiIKB3Nlc3Npb24YAiABKAsyES5wcmtkYi52MS5TZXNzaW9uEhcKCmlmX3ZlcnNpb24YAyABKAlIAIgBAUINCgtfaWZfdmVyc2lvbiJNCg5EZWxldGVSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIKCgJvaxgCIAEoCBIRCglwYXJ0aXRpb24YAyABKA0SDQoFaW5kZXgYBCABKAQiNgoFQ2hlY2sSCwoDa2V5GAEgASgMEhQKB3ZlcnNpb24YAiABKAlIAIgBAUIKCghfdmVyc2lvbiKKAQoITXV0YXRpb24SJQoEdHlwZRgBIAEoDjIXLnBya2RiLnYxLk11dGF0aW9uLlR5cGUSCwoDa2V5GAIgASgMEg0KBXZhbHVlGAMgASgMEhQKDGV4cGlyZV9pbl9tcxgEIAEoBCIlCgRUeXBlEgwKCFRZUEVfU0VUEAASDwoLVFlQRV9ERUxFVEUQASJ7Cg1BdG9taWNSZXF1ZXN0Eh8KBmNoZWNrcxgBIAMoCzIPLnBya2RiLnYxLkNoZWNrEiUKCW11dGF0aW9ucxgCIAMoCzISLnBya2RiLnYxLk11dGF0aW9uEiIKB3Nlc3Npb24YAyABKAsyES5wcmtkYi52MS5TZXNzaW9uImUKDkF0b21pY1Jlc3BvbnNlEgoKAm9rGAEgASgIEg8KB3ZlcnNpb24YAiABKAkSFAoMZmFpbGVkX2NoZWNrGAMgASgNEhEKCXBhcnRpdGlvbhgEIAEoDRINCgVpbmRleBgFIAEoBCI7ChJPcGVuU2Vzc2lvblJlcXVlc3QSEQoJcGFydGl0aW9uGAEgASgNEhIKCnRpbWVvdXRfbXMYAiABKA0iNQoTT3BlblNlc3Npb25SZXNwb25zZRIKCgJpZBgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIkUKDkdldE1hbnlSZXF1ZXN0EgwKBGtleXMYASADKAwSJQoJcmVhZF9tb2RlGAIgASgOMhIucHJrZGIudjEuUmVhZE1vZGUiOQoPR2V0TWFueVJlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS5wcmtkYi52MS5HZXRSZXNwb25zZSI3CghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoCSLGAQoLTGlzdFJlcXVlc3QSEwoGcHJlZml4GAEgASgMSACIAQESDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB3JldmVyc2UYBSABKAgSDgoGY3Vyc29yGAYgASgMEiUKCXJlYWRfbW9kZRgHIAEoDjISLnBya2RiLnYxLlJlYWRNb2RlEhYKCXBhcnRpdGlvbhgIIAEoDUgBiAEBQgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiJWCgxMaXN0UmVzcG9uc2USIwoHZW50cmllcxgBIAMoCzISLnBya2RiLnYxLktleVZhbHVlEg4KBmN1cnNvchgCIAEoDBIRCglwb3NpdGlvbnMYAyADKAkimAEKDFdhdGNoUmVxdWVzdBIQCgNrZXkYASABKAxIAIgBARITCgZwcmVmaXgYAiABKAxIAYgBARINCgVzdGFydBgDIAEoDBILCgNlbmQYBCABKAwSDAoEZnJvbRgFIAMoCRIWCglwYXJ0aXRpb24YBiABKA1IAogBAUIGCgRfa2V5QgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiKcAQoKV2F0Y2hFdmVudBInCgR0eXBlGAEgASgOMhkucHJrZGIudjEuV2F0Y2hFdmVudC5UeXBlEgsKA2tleRgCIAEoDBINCgV2YWx1ZRgDIAEoDBIPCgd2ZXJzaW9uGAQgASgJIjgKBFR5cGUSDAoIVFlQRV9QVVQQABIPCgtUWVBFX0RFTEVURRABEhEKDVRZUEVfUFJPR1JFU1MQAiIUChJDbHVzdGVySW5mb1JlcXVlc3QiJwoITm9kZUluZm8SCgoCaWQYASABKA0SDwoHYWRkcmVzcxgCIAEoCSJoCg1QYXJ0aXRpb25JbmZvEhEKCXBhcnRpdGlvbhgBIAEoDRIQCghyZXBsaWNhcxgCIAMoDRIOCgZsZWFkZXIYAyABKA0SDAoEdGVybRgEIAEoBBIUCgxjb21taXRfaW5kZXgYBSABKAQicwoTQ2x1c3RlckluZm9SZXNwb25zZRIhCgVub2RlcxgBIAMoCzISLnBya2RiLnYxLk5vZGVJbmZvEisKCnBhcnRpdGlvbnMYAiADKAsyFy5wcmtkYi52MS5QYXJ0aXRpb25JbmZvEgwKBG5vZGUYAyABKA0qUwoIUmVhZE1vZGUSGgoWUkVBRF9NT0RFX0xJTkVBUklaQUJMRRAAEhYKElJFQURfTU9ERV9GT0xMT1dFUhABEhMKD1JFQURfTU9ERV9TVEFMRRACMrUECglLdlNlcnZpY2USMgoDUHV0EhQucHJrZGIudjEuUHV0UmVxdWVzdBoVLnBya2RiLnYxLlB1dFJlc3BvbnNlEjIKA0dldBIULnBya2RiLnYxLkdldFJlcXVlc3QaFS5wcmtkYi52MS5HZXRSZXNwb25zZRI7CgZEZWxldGUSFy5wcmtkYi52MS5EZWxldGVSZXF1ZXN0GhgucHJrZGIudjEuRGVsZXRlUmVzcG9uc2USOwoGQXRvbWljEhcucHJrZGIudjEuQXRvbWljUmVxdWVzdBoYLnBya2RiLnYxLkF0b21pY1Jlc3BvbnNlEkoKC09wZW5TZXNzaW9uEhwucHJrZGIudjEuT3BlblNlc3Npb25SZXF1ZXN0Gh0ucHJrZGIudjEuT3BlblNlc3Npb25SZXNwb25zZRI+CgdHZXRNYW55EhgucHJrZGIudjEuR2V0TWFueVJlcXVlc3QaGS5wcmtkYi52MS5HZXRNYW55UmVzcG9uc2USNQoETGlzdBIVLnBya2RiLnYxLkxpc3RSZXF1ZXN0GhYucHJrZGIudjEuTGlzdFJlc3BvbnNlEjcKBVdhdGNoEhYucHJrZGIudjEuV2F0Y2hSZXF1ZXN0GhQucHJrZGIudjEuV2F0Y2hFdmVudDABEkoKC0NsdXN0ZXJJbmZvEhwucHJrZGIudjEuQ2x1c3RlckluZm9SZXF1ZXN0Gh0ucHJrZGIudjEuQ2x1c3RlckluZm9SZXNwb25zZWIGcHJvdG8z");
 
 /**
  * A write's place in a client session: the partition applies a write at most once per
@@ -79,6 +79,13 @@ export type PutRequest = Message<"prkdb.v1.PutRequest"> & {
    * @generated from field: optional string if_version = 4;
    */
   ifVersion?: string | undefined;
+
+  /**
+   * Expire the key this many milliseconds after the leader accepts the write; 0: never.
+   *
+   * @generated from field: uint64 expire_in_ms = 5;
+   */
+  expireInMs: bigint;
 };
 
 /**
@@ -283,6 +290,13 @@ export type Mutation = Message<"prkdb.v1.Mutation"> & {
    * @generated from field: bytes value = 3;
    */
   value: Uint8Array;
+
+  /**
+   * For a set: expire the key this many milliseconds after the leader accepts it; 0: never.
+   *
+   * @generated from field: uint64 expire_in_ms = 4;
+   */
+  expireInMs: bigint;
 };
 
 /**
@@ -437,6 +451,280 @@ export const OpenSessionResponseSchema: GenMessage<OpenSessionResponse> = /*@__P
   messageDesc(file_prkdb_v1_kv, 12);
 
 /**
+ * @generated from message prkdb.v1.GetManyRequest
+ */
+export type GetManyRequest = Message<"prkdb.v1.GetManyRequest"> & {
+  /**
+   * @generated from field: repeated bytes keys = 1;
+   */
+  keys: Uint8Array[];
+
+  /**
+   * @generated from field: prkdb.v1.ReadMode read_mode = 2;
+   */
+  readMode: ReadMode;
+};
+
+/**
+ * Describes the message prkdb.v1.GetManyRequest.
+ * Use `create(GetManyRequestSchema)` to create a new message.
+ */
+export const GetManyRequestSchema: GenMessage<GetManyRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 13);
+
+/**
+ * @generated from message prkdb.v1.GetManyResponse
+ */
+export type GetManyResponse = Message<"prkdb.v1.GetManyResponse"> & {
+  /**
+   * One per requested key, in the request's order.
+   *
+   * @generated from field: repeated prkdb.v1.GetResponse entries = 1;
+   */
+  entries: GetResponse[];
+};
+
+/**
+ * Describes the message prkdb.v1.GetManyResponse.
+ * Use `create(GetManyResponseSchema)` to create a new message.
+ */
+export const GetManyResponseSchema: GenMessage<GetManyResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 14);
+
+/**
+ * @generated from message prkdb.v1.KeyValue
+ */
+export type KeyValue = Message<"prkdb.v1.KeyValue"> & {
+  /**
+   * @generated from field: bytes key = 1;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 2;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: string version = 3;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message prkdb.v1.KeyValue.
+ * Use `create(KeyValueSchema)` to create a new message.
+ */
+export const KeyValueSchema: GenMessage<KeyValue> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 15);
+
+/**
+ * Lists keys in byte order: those starting with `prefix` when it is given (an empty prefix is
+ * every key), otherwise those in [start, end) (an empty end: no end).
+ *
+ * @generated from message prkdb.v1.ListRequest
+ */
+export type ListRequest = Message<"prkdb.v1.ListRequest"> & {
+  /**
+   * @generated from field: optional bytes prefix = 1;
+   */
+  prefix?: Uint8Array | undefined;
+
+  /**
+   * @generated from field: bytes start = 2;
+   */
+  start: Uint8Array;
+
+  /**
+   * @generated from field: bytes end = 3;
+   */
+  end: Uint8Array;
+
+  /**
+   * At most this many entries per page (default 100, at most 1000).
+   *
+   * @generated from field: uint32 limit = 4;
+   */
+  limit: number;
+
+  /**
+   * @generated from field: bool reverse = 5;
+   */
+  reverse: boolean;
+
+  /**
+   * From a previous page's `cursor`: continue after (or, in reverse, before) that key.
+   *
+   * @generated from field: bytes cursor = 6;
+   */
+  cursor: Uint8Array;
+
+  /**
+   * @generated from field: prkdb.v1.ReadMode read_mode = 7;
+   */
+  readMode: ReadMode;
+
+  /**
+   * Set between nodes: read this one partition only.
+   *
+   * @generated from field: optional uint32 partition = 8;
+   */
+  partition?: number | undefined;
+};
+
+/**
+ * Describes the message prkdb.v1.ListRequest.
+ * Use `create(ListRequestSchema)` to create a new message.
+ */
+export const ListRequestSchema: GenMessage<ListRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 16);
+
+/**
+ * @generated from message prkdb.v1.ListResponse
+ */
+export type ListResponse = Message<"prkdb.v1.ListResponse"> & {
+  /**
+   * @generated from field: repeated prkdb.v1.KeyValue entries = 1;
+   */
+  entries: KeyValue[];
+
+  /**
+   * Pass it back for the next page; empty when there are no more entries.
+   *
+   * @generated from field: bytes cursor = 2;
+   */
+  cursor: Uint8Array;
+
+  /**
+   * For each partition read, the version its state was read at: a Watch from these
+   * positions misses no change made after the list.
+   *
+   * @generated from field: repeated string positions = 3;
+   */
+  positions: string[];
+};
+
+/**
+ * Describes the message prkdb.v1.ListResponse.
+ * Use `create(ListResponseSchema)` to create a new message.
+ */
+export const ListResponseSchema: GenMessage<ListResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 17);
+
+/**
+ * Follows a key (`key`), a prefix (`prefix`), or a range ([start, end)). `from` holds, per
+ * partition, the last version already seen (from a List's `positions` or earlier events); a
+ * partition not named starts from now.
+ *
+ * @generated from message prkdb.v1.WatchRequest
+ */
+export type WatchRequest = Message<"prkdb.v1.WatchRequest"> & {
+  /**
+   * @generated from field: optional bytes key = 1;
+   */
+  key?: Uint8Array | undefined;
+
+  /**
+   * @generated from field: optional bytes prefix = 2;
+   */
+  prefix?: Uint8Array | undefined;
+
+  /**
+   * @generated from field: bytes start = 3;
+   */
+  start: Uint8Array;
+
+  /**
+   * @generated from field: bytes end = 4;
+   */
+  end: Uint8Array;
+
+  /**
+   * @generated from field: repeated string from = 5;
+   */
+  from: string[];
+
+  /**
+   * Set between nodes: watch this one partition only.
+   *
+   * @generated from field: optional uint32 partition = 6;
+   */
+  partition?: number | undefined;
+};
+
+/**
+ * Describes the message prkdb.v1.WatchRequest.
+ * Use `create(WatchRequestSchema)` to create a new message.
+ */
+export const WatchRequestSchema: GenMessage<WatchRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 18);
+
+/**
+ * @generated from message prkdb.v1.WatchEvent
+ */
+export type WatchEvent = Message<"prkdb.v1.WatchEvent"> & {
+  /**
+   * @generated from field: prkdb.v1.WatchEvent.Type type = 1;
+   */
+  type: WatchEvent_Type;
+
+  /**
+   * @generated from field: bytes key = 2;
+   */
+  key: Uint8Array;
+
+  /**
+   * @generated from field: bytes value = 3;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: string version = 4;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message prkdb.v1.WatchEvent.
+ * Use `create(WatchEventSchema)` to create a new message.
+ */
+export const WatchEventSchema: GenMessage<WatchEvent> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 19);
+
+/**
+ * @generated from enum prkdb.v1.WatchEvent.Type
+ */
+export enum WatchEvent_Type {
+  /**
+   * A key was written; value and version are set.
+   *
+   * @generated from enum value: TYPE_PUT = 0;
+   */
+  PUT = 0,
+
+  /**
+   * A key was deleted or expired; version is the deleting entry's.
+   *
+   * @generated from enum value: TYPE_DELETE = 1;
+   */
+  DELETE = 1,
+
+  /**
+   * No change matched, but the partition of `version` has been followed up to it: resume
+   * from there. Sent now and then, also to keep an idle stream open.
+   *
+   * @generated from enum value: TYPE_PROGRESS = 2;
+   */
+  PROGRESS = 2,
+}
+
+/**
+ * Describes the enum prkdb.v1.WatchEvent.Type.
+ */
+export const WatchEvent_TypeSchema: GenEnum<WatchEvent_Type> = /*@__PURE__*/
+  enumDesc(file_prkdb_v1_kv, 19, 0);
+
+/**
  * @generated from message prkdb.v1.ClusterInfoRequest
  */
 export type ClusterInfoRequest = Message<"prkdb.v1.ClusterInfoRequest"> & {
@@ -447,7 +735,7 @@ export type ClusterInfoRequest = Message<"prkdb.v1.ClusterInfoRequest"> & {
  * Use `create(ClusterInfoRequestSchema)` to create a new message.
  */
 export const ClusterInfoRequestSchema: GenMessage<ClusterInfoRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 13);
+  messageDesc(file_prkdb_v1_kv, 20);
 
 /**
  * @generated from message prkdb.v1.NodeInfo
@@ -469,7 +757,7 @@ export type NodeInfo = Message<"prkdb.v1.NodeInfo"> & {
  * Use `create(NodeInfoSchema)` to create a new message.
  */
 export const NodeInfoSchema: GenMessage<NodeInfo> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 14);
+  messageDesc(file_prkdb_v1_kv, 21);
 
 /**
  * @generated from message prkdb.v1.PartitionInfo
@@ -508,7 +796,7 @@ export type PartitionInfo = Message<"prkdb.v1.PartitionInfo"> & {
  * Use `create(PartitionInfoSchema)` to create a new message.
  */
 export const PartitionInfoSchema: GenMessage<PartitionInfo> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 15);
+  messageDesc(file_prkdb_v1_kv, 22);
 
 /**
  * @generated from message prkdb.v1.ClusterInfoResponse
@@ -537,7 +825,7 @@ export type ClusterInfoResponse = Message<"prkdb.v1.ClusterInfoResponse"> & {
  * Use `create(ClusterInfoResponseSchema)` to create a new message.
  */
 export const ClusterInfoResponseSchema: GenMessage<ClusterInfoResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_kv, 16);
+  messageDesc(file_prkdb_v1_kv, 23);
 
 /**
  * @generated from enum prkdb.v1.ReadMode
@@ -614,6 +902,30 @@ export const KvService: GenService<{
     methodKind: "unary";
     input: typeof OpenSessionRequestSchema;
     output: typeof OpenSessionResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.GetMany
+   */
+  getMany: {
+    methodKind: "unary";
+    input: typeof GetManyRequestSchema;
+    output: typeof GetManyResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.List
+   */
+  list: {
+    methodKind: "unary";
+    input: typeof ListRequestSchema;
+    output: typeof ListResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.Watch
+   */
+  watch: {
+    methodKind: "server_streaming";
+    input: typeof WatchRequestSchema;
+    output: typeof WatchEventSchema;
   },
   /**
    * @generated from rpc prkdb.v1.KvService.ClusterInfo

@@ -143,7 +143,8 @@ export type PartitionChange = Message<"prkdb.v1.PartitionChange"> & {
 
   /**
    * "put" or "delete" for an unconditional single-key write (key and value are set), "write"
-   * for any other write (conditions, atomic batches), "session" for a session opening, or ""
+   * for any other write (conditions, atomic batches), "expire" for keys whose time passed,
+   * "session" for a session opening, or ""
    * for an entry that changes nothing (a leader's no-op).
    *
    * @generated from field: string op = 2;

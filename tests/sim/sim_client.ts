@@ -22,7 +22,7 @@ const td = new TextDecoder();
 /** How long a client waits for one attempt, in time units. */
 export const ATTEMPT_UNITS = 150;
 /** Attempts per operation. */
-const MAX_ATTEMPTS = 6;
+const MAX_ATTEMPTS = 12;
 /** How long sessions may stay idle, in time units: long enough to live through a run. */
 const SESSION_TIMEOUT = 1_000_000;
 

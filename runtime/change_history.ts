@@ -1,8 +1,10 @@
 /**
- * What each applied entry changed, for watchers: kept for the entries the Raft log still holds
- * (since the last snapshot) and dropped with them at compaction. A watcher that needs older
- * history gets a clear "compacted" answer naming the oldest position still available, and
- * re-reads the state instead.
+ * What each applied entry changed, for watchers. It is kept apart from the Raft log: when the
+ * log is compacted, the latest changes stay (up to a count and a byte budget), so a watcher
+ * that was a little behind at that moment goes on undisturbed. A snapshot from the leader
+ * replaces the state without its history, and then nothing before it is available. A watcher
+ * that needs older history gets a clear "compacted" answer naming the oldest position still
+ * available, and re-reads the state instead.
  *
  * Nothing is buffered per watcher: every watcher reads this one history, at its own pace.
  *
@@ -46,7 +48,10 @@ export type ChangesPage =
  * ```
  */
 export class ChangeHistory {
-  readonly #byIndex = new Map<number, readonly Change[]>();
+  readonly #byIndex = new Map<number, { changes: readonly Change[]; bytes: number }>();
+  readonly #keepEntries: number;
+  readonly #keepBytes: number;
+  #bytes = 0;
   /** Entries after this index are covered. */
   #from: number;
 
@@ -54,9 +59,13 @@ export class ChangeHistory {
    * Starts a history that covers the entries after `appliedIndex`.
    *
    * @param appliedIndex Where the replica's state machine starts (its snapshot's index).
+   * @param keep How much to keep after a compaction: entries (default 4096) and bytes of keys
+   *   and values (default 16 MiB).
    */
-  constructor(appliedIndex: number) {
+  constructor(appliedIndex: number, keep: { entries?: number; bytes?: number } = {}) {
     this.#from = appliedIndex;
+    this.#keepEntries = keep.entries ?? 4096;
+    this.#keepBytes = keep.bytes ?? 16 * 1024 * 1024;
   }
 
   /** The oldest index whose changes a watcher can still read. */
@@ -71,19 +80,49 @@ export class ChangeHistory {
    * @param changes Its changes.
    */
   record(index: number, changes: readonly Change[]): void {
-    if (changes.length > 0) this.#byIndex.set(index, changes);
+    if (changes.length === 0) return;
+    let bytes = 0;
+    for (const c of changes) bytes += c.key.length + (c.value?.length ?? 0);
+    this.#byIndex.set(index, { changes, bytes });
+    this.#bytes += bytes;
   }
 
   /**
-   * Forgets everything through `index`: the log was compacted there, or a snapshot replaced
-   * the state.
+   * The log was compacted through `index`: keep only the latest changes, within the budget.
    *
-   * @param index The last index to forget.
+   * @param index The compaction point.
+   * @param appliedIndex How far the replica has applied.
    */
-  forget(index: number): void {
-    if (index <= this.#from) return;
-    for (const i of this.#byIndex.keys()) if (i <= index) this.#byIndex.delete(i);
-    this.#from = index;
+  compacted(index: number, appliedIndex: number): void {
+    let from = Math.max(this.#from, Math.min(index, appliedIndex - this.#keepEntries));
+    this.#drop(from);
+    // Over the byte budget: drop the oldest until within it.
+    for (const [i, c] of this.#byIndex) {
+      if (this.#bytes <= this.#keepBytes) break;
+      this.#byIndex.delete(i);
+      this.#bytes -= c.bytes;
+      from = Math.max(from, i);
+    }
+    this.#from = from;
+  }
+
+  /**
+   * A snapshot replaced the state through `index`: nothing before it can be followed.
+   *
+   * @param index The snapshot's index.
+   */
+  reset(index: number): void {
+    this.#drop(index);
+    this.#from = Math.max(this.#from, index);
+  }
+
+  #drop(through: number): void {
+    for (const [i, c] of this.#byIndex) {
+      if (i > through) continue;
+      this.#byIndex.delete(i);
+      this.#bytes -= c.bytes;
+    }
+    if (through > this.#from) this.#from = through;
   }
 
   /**
@@ -100,7 +139,7 @@ export class ChangeHistory {
     const changes: Change[] = [];
     for (let i = afterIndex + 1; i <= through; i++) {
       const c = this.#byIndex.get(i);
-      if (c) changes.push(...c);
+      if (c) changes.push(...c.changes);
     }
     return { kind: "changes", changes, through: Math.max(afterIndex, through) };
   }

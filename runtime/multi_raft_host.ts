@@ -45,6 +45,7 @@ import { type PartitionStatus, Replica } from "./replica.ts";
 import { type FollowerReplication, ReplicationLag } from "./replication_lag.ts";
 import { clearRead, type KeyRange } from "./reads.ts";
 import { runRound } from "./round.ts";
+import type { ChangesPage } from "./change_history.ts";
 import { RoundLoop } from "./round_loop.ts";
 import { conditionsOf, type WriteOptions, type WriteResult, writeResult } from "./write_result.ts";
 
@@ -167,7 +168,7 @@ export class MultiRaftHost {
           }
         },
       }, state);
-      host.#replicas.set(p, new Replica(p, node, state.snapshot?.data));
+      host.#replicas.set(p, new Replica(p, node, state.snapshot?.data, options.watchHistory));
     }
     if (options.drive !== "manual") host.#scheduleTick();
     return host;
@@ -416,6 +417,19 @@ export class MultiRaftHost {
       now,
     });
     return { entries, appliedIndex: replica.sm.appliedIndex };
+  }
+
+  /**
+   * A page of a partition's changes after `afterIndex`, without waiting for more.
+   *
+   * @param partition The partition (this node must replicate it).
+   * @param afterIndex The last index the reader has seen.
+   * @param limit The most entries to cover.
+   * @returns The changes and how far they reach, or `compacted` with the oldest index kept.
+   */
+  changes(partition: number, afterIndex: number, limit: number): ChangesPage {
+    const replica = this.#replica(partition);
+    return replica.history.after(afterIndex, limit, replica.sm.appliedIndex);
   }
 
   /**

@@ -43,6 +43,11 @@ export interface HostOptions {
   seed?: number;
   /** When to compact a partition's log. */
   compaction?: CompactionPolicy;
+  /**
+   * How much change history each partition keeps for watchers after its log is compacted:
+   * entries (default 4096) and bytes of keys and values (default 16 MiB).
+   */
+  watchHistory?: { entries?: number; bytes?: number };
   /** How long a request may wait for commit or a read index. Default 5000 ms. */
   requestTimeoutMs?: number;
   /** Move leadership to each partition's preferred replica when it is caught up. Default on. */

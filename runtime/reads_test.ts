@@ -73,7 +73,10 @@ Deno.test("MultiRaftHost: a key with a TTL disappears for readers at its time an
 });
 
 Deno.test("MultiRaftHost.watch: every change once, in order, resumable, and compacted history is a clear error", async () => {
-  const c = await ManualCluster.start(3, 1, { compaction: { entries: 30 } });
+  const c = await ManualCluster.start(3, 1, {
+    compaction: { entries: 30 },
+    watchHistory: { entries: 10 },
+  });
   try {
     const leader = c.leaderOf(0);
     const follower = [...c.hosts.values()].find((h) => h !== leader)!;

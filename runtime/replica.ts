@@ -90,13 +90,19 @@ export class Replica {
    * @param partition The partition.
    * @param node Its Raft node, already recovered from storage.
    * @param snapshot The recovered snapshot's state machine data, if any.
+   * @param keep How much change history to keep for watchers after a compaction.
    */
-  constructor(partition: number, node: RaftNode, snapshot?: Uint8Array) {
+  constructor(
+    partition: number,
+    node: RaftNode,
+    snapshot?: Uint8Array,
+    keep?: { entries?: number; bytes?: number },
+  ) {
     this.partition = partition;
     this.node = node;
     this.sm = new KvStateMachine(partition);
     if (snapshot) this.sm.restore(snapshot);
-    this.history = new ChangeHistory(this.sm.appliedIndex);
+    this.history = new ChangeHistory(this.sm.appliedIndex, keep);
   }
 
   /**
@@ -150,7 +156,7 @@ export class Replica {
   apply(rd: Ready): AppliedSummary {
     if (rd.snapshot && rd.snapshot.meta.index > this.sm.appliedIndex) {
       this.sm.restore(rd.snapshot.data);
-      this.history.forget(rd.snapshot.meta.index);
+      this.history.reset(rd.snapshot.meta.index);
       // Our proposals the snapshot covers: committed or overwritten, we cannot tell which.
       for (const [index, w] of this.writes) {
         if (index > rd.snapshot.meta.index) continue;
@@ -251,7 +257,7 @@ export class Replica {
     if (!shouldCompact(status, policy)) return undefined;
     const data = this.sm.snapshot();
     this.node.compact(status.lastApplied, data);
-    this.history.forget(status.lastApplied);
+    this.history.compacted(status.lastApplied, this.sm.appliedIndex);
     return { index: status.lastApplied, data };
   }
 

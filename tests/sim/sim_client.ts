@@ -45,6 +45,8 @@ export interface Settled {
   ret: number;
   found?: boolean;
   value?: string | null;
+  /** The log index a write was applied at. */
+  index?: number;
 }
 
 /** Counts that show the retries and duplicates really happened. */
@@ -110,7 +112,12 @@ export class SimClient {
   }
 
   /** A put or delete with retries; settles as the real client would report it. */
-  async write(kind: "put" | "delete", key: string, value: string | null): Promise<Settled> {
+  async write(
+    kind: "put" | "delete",
+    key: string,
+    value: string | null,
+    expireInMs?: number,
+  ): Promise<Settled> {
     const k = te.encode(key);
     let ambiguous = false;
     let seq = 0;
@@ -134,7 +141,7 @@ export class SimClient {
           id,
           (n): Promise<WriteResult> =>
             kind === "put"
-              ? n.host.put(k, te.encode(value!), { session: ref() })
+              ? n.host.put(k, te.encode(value!), { session: ref(), expireInMs })
               : n.host.delete(k, { session: ref() }),
         );
       const target = this.#target();
@@ -148,7 +155,7 @@ export class SimClient {
       const r = await this.#within(send(target));
       if (r && "value" in r) {
         s.waiting.delete(seq);
-        return { ret: this.#world.stamp(), found: r.value.found };
+        return { ret: this.#world.stamp(), found: r.value.found, index: r.value.index };
       }
       const error = r?.error;
       if (error instanceof SessionExpiredError) {

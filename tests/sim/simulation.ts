@@ -23,6 +23,7 @@ import { checkHistory, type KvOperation } from "./linearizability.ts";
 import { type NetworkFaults, SimNetwork } from "./network.ts";
 import { type ClientStats, type Settled, SimClient } from "./sim_client.ts";
 import { CheckedStorage, SimNode } from "./sim_node.ts";
+import { checkWatch, SimWatcher } from "./sim_watcher.ts";
 
 /** What to simulate. */
 export interface SimulationOptions {
@@ -66,6 +67,8 @@ export interface SimulationReport {
   readonly pauses: number;
   readonly messages: { sent: number; dropped: number };
   readonly clients: ClientStats;
+  /** What the watcher saw: changes, and how often compaction made it start over. */
+  readonly watch: { changes: number; restarts: number };
   readonly events: Record<string, number>;
 }
 
@@ -97,6 +100,8 @@ interface Draft {
   found: boolean | undefined;
   /** A timestamp, `Infinity` (outcome unknown) or -1 (refused or failed: no effect). */
   ret: number;
+  /** The log index an acknowledged write was applied at. */
+  index?: number;
 }
 
 /** A seeded simulation run. */
@@ -122,6 +127,7 @@ export class Simulation {
   };
   readonly #ids: number[];
   readonly #sleepers: { at: number; wake: () => void }[] = [];
+  readonly #watcher = new SimWatcher();
   #now = 0;
   #clock = 0; // unique logical timestamps for invocations and responses
   #restarts = 0;
@@ -186,8 +192,14 @@ export class Simulation {
       }
       await this.#settle();
       const failure = checkHistory(this.#historyByKey());
-
       if (failure) throw new Error(`history is not linearizable: ${failure}`);
+      const acked = this.#ops.flatMap((o) =>
+        o.kind === "put" && o.ret > 0 && o.ret !== Infinity && o.index !== undefined
+          ? [{ key: o.key, value: o.value!, index: o.index }]
+          : []
+      );
+      const watchFailure = checkWatch(this.#watcher.report(), acked);
+      if (watchFailure) throw new Error(`watch: ${watchFailure}`);
     } catch (error) {
       if (error instanceof SimulationFailure) throw error;
       await this.#cleanup();
@@ -220,6 +232,10 @@ export class Simulation {
       },
       messages: { sent: this.#net.sent, dropped: this.#net.dropped },
       clients: { ...this.#stats },
+      watch: {
+        changes: this.#watcher.report().seen.length,
+        restarts: this.#watcher.report().restarts,
+      },
       events: this.#events.snapshot(),
     };
   }
@@ -397,6 +413,7 @@ export class Simulation {
       if (node?.running(this.#now)) await node.run(this.#now);
     }
     await this.#drain();
+    this.#watcher.step(this.#ids, (id) => this.#nodes.get(id), this.#now);
     for (const id of this.#ids) {
       const node = this.#nodes.get(id);
       if (node) this.#checker.observe(node.host.status()[0].raft);
@@ -411,13 +428,24 @@ export class Simulation {
   #runClients(): void {
     for (const client of this.#clients) {
       if (client.busy || !this.#random.chance(0.05)) continue;
+      const roll = this.#random.nextInt(12);
+      if (roll >= 10) {
+        // Keys with a time to live, outside the checked registers: replicas must agree on
+        // when they expire (snapshots are compared), and the watcher sees them come and go.
+        this.#invoke(client, "put", `t${this.#random.nextInt(3)}`, 20 + this.#random.nextInt(400));
+        continue;
+      }
       const key = `k${this.#random.nextInt(this.#o.keys)}`;
-      const roll = this.#random.nextInt(10);
       this.#invoke(client, roll < 4 ? "put" : roll < 5 ? "delete" : "get", key);
     }
   }
 
-  #invoke(client: SimClient, kind: "put" | "delete" | "get", key: string): void {
+  #invoke(
+    client: SimClient,
+    kind: "put" | "delete" | "get",
+    key: string,
+    expireInMs?: number,
+  ): void {
     const opIndex = this.#ops.length;
     const value = kind === "put" ? `c${client.id}-${++this.#putCounter}` : null;
     this.#ops.push({
@@ -431,12 +459,13 @@ export class Simulation {
       ret: -1,
     });
     client.busy = true;
-    const done = kind === "get" ? client.read(key) : client.write(kind, key, value);
+    const done = kind === "get" ? client.read(key) : client.write(kind, key, value, expireInMs);
     done.then((settled: Settled) => {
       const op = this.#ops[opIndex];
       op.ret = settled.ret;
       if (settled.found !== undefined) op.found = settled.found;
       if (settled.value !== undefined) op.value = settled.value;
+      if (settled.index !== undefined) op.index = settled.index;
       client.busy = false;
     });
   }
@@ -445,6 +474,7 @@ export class Simulation {
     const byKey = new Map<string, KvOperation[]>();
     for (const op of this.#ops) {
       if (op.ret === -1) continue; // refused or definitely failed: no effect
+      if (op.key.startsWith("t")) continue; // keys with a time to live are not registers
       if (op.kind === "get" && op.ret === Infinity) continue; // a lost read has no effect
       const common = { id: op.id, client: op.client, call: op.call, ret: op.ret };
       const recorded: KvOperation = op.kind === "put"

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { SessionTable } from "../../partition/sessions.ts";
+import { ChangeHistory } from "../../runtime/change_history.ts";
 import { Replica } from "../../runtime/replica.ts";
 import { Simulation, SimulationFailure, type SimulationOptions } from "./simulation.ts";
 
@@ -127,5 +128,20 @@ Deno.test("simulation: catches a state machine that applies a retried write twic
     assertStringIncludes(failure.message, "not linearizable");
   } finally {
     SessionTable.prototype.admit = original;
+  }
+});
+
+Deno.test("simulation: catches a change history that loses changes, as watchers would see it", async () => {
+  const original = ChangeHistory.prototype.record;
+  // The bug: an applied write's changes are sometimes not recorded for watchers.
+  ChangeHistory.prototype.record = function (index, changes) {
+    if (index % 5 !== 0) original.call(this, index, changes);
+  };
+  try {
+    const failure = await firstFailure({ nodes: 3 }, 20);
+    assert(failure, "20 seeds whose watchers miss changes all passed");
+    assertStringIncludes(failure.message, "watch missed acknowledged");
+  } finally {
+    ChangeHistory.prototype.record = original;
   }
 });

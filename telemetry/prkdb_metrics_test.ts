@@ -61,6 +61,7 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
       { type: "ElectionStarted", preVote: true, term: 2 },
       { type: "ElectionStarted", preVote: false, term: 2 },
       { type: "LeaderChanged", leaderId: 2, term: 2 },
+      { type: "LeaderChanged", leaderId: 0, term: 3 }, // no leader known: not a leader change
     ]);
     m.proposal(0, "committed", 0.003);
     m.proposal(0, "timeout", 5);
@@ -77,6 +78,7 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
       text,
       'prkdb_raft_proposals_total{node_id="2",partition="0",outcome="timeout"} 1',
     );
+    assertStringIncludes(text, 'prkdb_raft_leader_changes_total{node_id="2",partition="0"} 1');
     assertStringIncludes(text, 'prkdb_replication_batch_size_sum{node_id="2",follower="3"} 40');
     assertStringIncludes(
       text,

@@ -9,130 +9,19 @@
 import { Code, ConnectError, createClient, createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { Counter, Histogram } from "@opentelemetry/api";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
-import { createInstruments } from "../telemetry/instruments.ts";
-import { completeExposition, type GaugeSample } from "../telemetry/exposition.ts";
+import type { GaugeSample } from "../telemetry/exposition.ts";
 import type { ChangeRecord, PrkDb } from "./prkdb.ts";
+import type {
+  ReplicationConfig,
+  ReplicationErrorType,
+  ReplicationHealth,
+  ReplicationState,
+  ReplicationTiming,
+} from "./replication_types.ts";
+import { ReplicationMetrics } from "./replication_metrics.ts";
 
-/**
- * A node of a replication group.
- *
- * @example Usage
- * ```ts
- * import type { ReplicaNode } from "@prkdb/prkdb/async-replicas";
- * const leader: ReplicaNode = { id: "leader-1", address: "127.0.0.1:8080" };
- * ```
- */
-export interface ReplicaNode {
-  /** A unique name. */
-  readonly id: string;
-  /** `host:port` where its replication service listens (leaders) or that identifies it. */
-  readonly address: string;
-}
-
-/**
- * Polling and retry timing, in milliseconds.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationTiming } from "@prkdb/prkdb/async-replicas";
- * const fast: Partial<ReplicationTiming> = { followerPollInterval: 100, backoffBase: 50 };
- * ```
- */
-export interface ReplicationTiming {
-  /** Time between polls when caught up. Default 1000. */
-  followerPollInterval: number;
-  /** First retry delay after an error; doubles each time. Default 2000. */
-  backoffBase: number;
-  /** Longest retry delay. Default 60000. */
-  backoffMax: number;
-  /** Timeout of one request to the leader. Default 5000. */
-  requestTimeout: number;
-}
-
-/**
- * How a follower replicates from its leader.
- *
- * @example A follower
- * ```ts
- * import type { ReplicationConfig } from "@prkdb/prkdb/async-replicas";
- * const config: ReplicationConfig = {
- *   selfNode: { id: "follower-1", address: "127.0.0.1:8081" },
- *   leaderAddress: "127.0.0.1:8080",
- *   followers: [],
- * };
- * ```
- */
-export interface ReplicationConfig {
-  /** This node. */
-  readonly selfNode: ReplicaNode;
-  /** The leader's `host:port`; absent on the leader itself. */
-  readonly leaderAddress?: string;
-  /** The followers (on the leader). */
-  readonly followers: readonly ReplicaNode[];
-  /** Timing; defaults as in {@linkcode ReplicationTiming}. */
-  readonly timing?: Partial<ReplicationTiming>;
-  /** Changes per request. Default 100. */
-  readonly batchSize?: number;
-}
-
-/**
- * A follower's replication health.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationHealth } from "@prkdb/prkdb/async-replicas";
- * ```
- */
-export interface ReplicationHealth {
-  /** Whether replication works: a follower synced recently; a leader's followers all poll. */
-  readonly healthy: boolean;
-  /** How far behind in time: the age of the oldest change not yet applied (a leader: its worst follower's). */
-  readonly lagSeconds: number;
-  /** The last successful sync, if any. */
-  readonly lastSync: Date | undefined;
-  /** What is wrong, when not healthy. */
-  readonly error: string | undefined;
-  /** Changes saved but not yet drained to every follower (a follower: not yet applied here). */
-  readonly outboxDrift: number;
-}
-
-/**
- * A follower's replication state.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationState } from "@prkdb/prkdb/async-replicas";
- * ```
- */
-export interface ReplicationState {
-  /** The offset of the last change applied (follower) or recorded (leader), as a string. */
-  readonly lastChangeId: string | undefined;
-  /** Changes applied since start. */
-  readonly changesApplied: number;
-  /** Unix time (ms) of the last successful sync, 0 if none. */
-  readonly lastSyncTs: number;
-  /** Whether the last request reached the leader (a follower) or every follower polls (a leader). */
-  readonly connected: boolean;
-  /** Errors since start. */
-  readonly errorCount: number;
-  /** The last error. */
-  readonly lastError: string | undefined;
-}
-
-/**
- * Why a sync failed: the leader was unreachable, refused the request, the apply failed, or the
- * follower's offset belongs to another history than the leader's outbox (a leader re-created
- * from scratch): then the follower applies nothing more from that leader and reports it.
- */
-export type ReplicationErrorType =
-  | "sync_failed"
-  | "apply_failed"
-  | "connection_error"
-  | "history_mismatch";
+export type * from "./replication_types.ts";
 
 const DEFAULT_TIMING: ReplicationTiming = {
   followerPollInterval: 1000,
@@ -189,10 +78,7 @@ export class ReplicationManager {
   #mismatch: string | undefined;
   #startedMs = 0;
   // Metrics.
-  readonly #exporter: PrometheusExporter;
-  readonly #provider: MeterProvider;
-  readonly #counters: ReadonlyMap<string, Counter>;
-  readonly #histograms: ReadonlyMap<string, Histogram>;
+  readonly #metrics: ReplicationMetrics;
 
   /**
    * Creates the manager.
@@ -207,16 +93,7 @@ export class ReplicationManager {
     for (const f of config.followers) {
       this.#followers.set(f.id, { ackedOffset: 0, lastPollMs: 0, failures: 0 });
     }
-    this.#exporter = new PrometheusExporter({
-      preventServerStart: true,
-      withoutScopeInfo: true,
-      withoutTargetInfo: true,
-    });
-    this.#provider = new MeterProvider({ readers: [this.#exporter] });
-    const meter = this.#provider.getMeter("prkdb-replication");
-    const instruments = createInstruments(meter, (m) => m.name.startsWith("prkdb_replication_"));
-    this.#counters = instruments.counters;
-    this.#histograms = instruments.histograms;
+    this.#metrics = new ReplicationMetrics(config.selfNode.id);
   }
 
   /** Whether this node is the leader (it has no leader address). */
@@ -246,7 +123,7 @@ export class ReplicationManager {
     this.#unsubscribe?.();
     await this.#server?.shutdown();
     await this.#loop;
-    await this.#provider.shutdown();
+    await this.#metrics.shutdown();
   }
 
   /**
@@ -330,22 +207,11 @@ export class ReplicationManager {
    *
    * @returns The exposition.
    */
-  async metrics(): Promise<string> {
-    const { resourceMetrics } = await this.#exporter.collect();
-    const exported = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
-      resourceMetrics,
-    );
+  metrics(): Promise<string> {
     const me = this.#config.selfNode.id;
-    return completeExposition(
-      exported,
+    return this.#metrics.text(
       this.#gauges(),
-      {
-        node_id: [me],
-        partition: undefined,
-        peer: undefined,
-        follower: this.isLeader() ? [...this.#followers.keys()] : [me],
-      },
-      (m) => m.name.startsWith("prkdb_replication_"),
+      this.isLeader() ? [...this.#followers.keys()] : [me],
     );
   }
 
@@ -559,19 +425,10 @@ export class ReplicationManager {
           if (changes.length > 0 && history !== "") this.#history = history;
           const applied = this.#appliedOffset - before;
           this.#changesApplied += applied;
-          this.#counters.get("prkdb_replication_changes_applied_total")!.add(applied, {
-            node_id: me,
-          });
+          this.#metrics.applied(applied);
           // A batch is changes received and applied: an empty poll is not one.
           if (changes.length > 0) {
-            this.#histograms.get("prkdb_replication_batch_size")!.record(changes.length, {
-              node_id: me,
-              follower: me,
-            });
-            this.#histograms.get("prkdb_replication_sync_duration_seconds")!.record(
-              (performance.now() - started) / 1000,
-              { node_id: me, follower: me },
-            );
+            this.#metrics.batch(changes.length, (performance.now() - started) / 1000);
           }
           this.#mismatch = undefined;
           this.#lastSyncMs = Date.now();
@@ -597,11 +454,7 @@ export class ReplicationManager {
   #fail(type: ReplicationErrorType, message: string): number {
     this.#errorCount++;
     this.#lastError = `${type}: ${message}`;
-    this.#counters.get("prkdb_replication_sync_errors_total")!.add(1, {
-      node_id: this.#config.selfNode.id,
-      follower: this.#config.selfNode.id,
-      error_type: type,
-    });
+    this.#metrics.syncError(type);
     this.#failures++;
     return Math.min(this.#timing.backoffBase * 2 ** (this.#failures - 1), this.#timing.backoffMax);
   }

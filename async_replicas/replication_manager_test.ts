@@ -1,10 +1,4 @@
-import {
-  assert,
-  assertEquals,
-  assertGreater,
-  assertRejects,
-  assertStringIncludes,
-} from "@std/assert";
+import { assertEquals, assertGreater, assertRejects, assertStringIncludes } from "@std/assert";
 import { waitFor } from "../tests/support/wait.ts";
 import { type DocumentStorage, KvAdapter, MemoryAdapter } from "./document_storage.ts";
 import { CollectionError, PrkDb } from "./prkdb.ts";

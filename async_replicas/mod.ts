@@ -23,3 +23,4 @@ export * from "./document_storage.ts";
 export * from "./prkdb.ts";
 export * from "./replication_manager.ts";
 export * from "./raft_follower.ts";
+export * from "./metrics_server.ts";

@@ -80,6 +80,7 @@ export class CollectionError extends Error {
 
 const OUTBOX: DocKey = ["outbox"];
 const OFFSET: DocKey = ["meta", "offset"];
+const HISTORY: DocKey = ["meta", "history"];
 const docKey = (collection: string, key: string): DocKey => ["docs", collection, key];
 
 /**
@@ -286,6 +287,36 @@ export class PrkDb {
   }
 
   /**
+   * The history this database's offsets belong to, if it has one yet. A leader's database gets
+   * one with {@linkcode PrkDb.history}; a follower's adopts its leader's with its first change.
+   *
+   * @returns The history id, or `undefined` for a database that has none yet.
+   */
+  async storedHistory(): Promise<string | undefined> {
+    const bytes = await this.storage.get(HISTORY);
+    return bytes ? td.decode(bytes) : undefined;
+  }
+
+  /**
+   * The history of this database's outbox, created (random, persisted) when it has none. Offsets
+   * only mean something within one history: a database re-created from scratch starts a new
+   * history, so a follower of the old one cannot mistake offset 3 of the new one for its own 3.
+   *
+   * @returns The history id.
+   */
+  history(): Promise<string> {
+    const next = this.#queue.then(async () => {
+      const existing = await this.storedHistory();
+      if (existing !== undefined) return existing;
+      const id = crypto.randomUUID();
+      await this.storage.commit([{ key: HISTORY, value: te.encode(id) }]);
+      return id;
+    });
+    this.#queue = next.catch(() => {});
+    return next;
+  }
+
+  /**
    * Changes after `after`, oldest first.
    *
    * @param after An offset.
@@ -337,11 +368,22 @@ export class PrkDb {
    * change must follow on from the current offset, and name a registered collection.
    *
    * @param changes Consecutive changes.
+   * @param history The leader's history: stored with the first changes, and checked after.
    * @returns The new offset.
-   * @throws {CollectionError} On a gap or an unregistered collection; nothing is applied.
+   * @throws {CollectionError} On a gap, an unregistered collection or another history; nothing
+   *   is applied.
    */
-  async applyChanges(changes: readonly ChangeRecord[]): Promise<number> {
+  async applyChanges(changes: readonly ChangeRecord[], history?: string): Promise<number> {
     const current = await this.offset();
+    const stored = await this.storedHistory();
+    // Offset 0 with no history is a fresh follower: it adopts the leader's with these changes.
+    if (history !== undefined && (stored ?? (current > 0 ? "none" : history)) !== history) {
+      throw new CollectionError(
+        `history_mismatch: offset ${current} belongs to history ${
+          stored ?? "none"
+        }, the changes to ${history}`,
+      );
+    }
     const writes: DocWrite[] = [];
     let expected = current + 1;
     for (const c of changes) {
@@ -364,6 +406,9 @@ export class PrkDb {
     }
     if (writes.length === 0) return current;
     writes.push({ key: OFFSET, value: te.encode(String(expected - 1)) });
+    if (history !== undefined && stored === undefined) {
+      writes.push({ key: HISTORY, value: te.encode(history) });
+    }
     await this.storage.commit(writes);
     return expected - 1;
   }

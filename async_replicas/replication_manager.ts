@@ -9,121 +9,19 @@
 import { Code, ConnectError, createClient, createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { MeterProvider } from "@opentelemetry/sdk-metrics";
-import type { Counter, Histogram } from "@opentelemetry/api";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
-import { createInstruments } from "../telemetry/instruments.ts";
+import type { GaugeSample } from "../telemetry/exposition.ts";
 import type { ChangeRecord, PrkDb } from "./prkdb.ts";
+import type {
+  ReplicationConfig,
+  ReplicationErrorType,
+  ReplicationHealth,
+  ReplicationState,
+  ReplicationTiming,
+} from "./replication_types.ts";
+import { ReplicationMetrics } from "./replication_metrics.ts";
 
-/**
- * A node of a replication group.
- *
- * @example Usage
- * ```ts
- * import type { ReplicaNode } from "@prkdb/prkdb/async-replicas";
- * const leader: ReplicaNode = { id: "leader-1", address: "127.0.0.1:8080" };
- * ```
- */
-export interface ReplicaNode {
-  /** A unique name. */
-  readonly id: string;
-  /** `host:port` where its replication service listens (leaders) or that identifies it. */
-  readonly address: string;
-}
-
-/**
- * Polling and retry timing, in milliseconds.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationTiming } from "@prkdb/prkdb/async-replicas";
- * const fast: Partial<ReplicationTiming> = { followerPollInterval: 100, backoffBase: 50 };
- * ```
- */
-export interface ReplicationTiming {
-  /** Time between polls when caught up. Default 1000. */
-  followerPollInterval: number;
-  /** First retry delay after an error; doubles each time. Default 2000. */
-  backoffBase: number;
-  /** Longest retry delay. Default 60000. */
-  backoffMax: number;
-  /** Timeout of one request to the leader. Default 5000. */
-  requestTimeout: number;
-}
-
-/**
- * How a follower replicates from its leader.
- *
- * @example A follower
- * ```ts
- * import type { ReplicationConfig } from "@prkdb/prkdb/async-replicas";
- * const config: ReplicationConfig = {
- *   selfNode: { id: "follower-1", address: "127.0.0.1:8081" },
- *   leaderAddress: "127.0.0.1:8080",
- *   followers: [],
- * };
- * ```
- */
-export interface ReplicationConfig {
-  /** This node. */
-  readonly selfNode: ReplicaNode;
-  /** The leader's `host:port`; absent on the leader itself. */
-  readonly leaderAddress?: string;
-  /** The followers (on the leader). */
-  readonly followers: readonly ReplicaNode[];
-  /** Timing; defaults as in {@linkcode ReplicationTiming}. */
-  readonly timing?: Partial<ReplicationTiming>;
-  /** Changes per request. Default 100. */
-  readonly batchSize?: number;
-}
-
-/**
- * A follower's replication health.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationHealth } from "@prkdb/prkdb/async-replicas";
- * ```
- */
-export interface ReplicationHealth {
-  /** Whether replication works: a follower synced recently; a leader's followers all poll. */
-  readonly healthy: boolean;
-  /** How far behind in time: the age of the oldest change not yet applied (a leader: its worst follower's). */
-  readonly lagSeconds: number;
-  /** The last successful sync, if any. */
-  readonly lastSync: Date | undefined;
-  /** What is wrong, when not healthy. */
-  readonly error: string | undefined;
-  /** Changes saved but not yet drained to every follower (a follower: not yet applied here). */
-  readonly outboxDrift: number;
-}
-
-/**
- * A follower's replication state.
- *
- * @example Usage
- * ```ts
- * import type { ReplicationState } from "@prkdb/prkdb/async-replicas";
- * ```
- */
-export interface ReplicationState {
-  /** The offset of the last change applied (follower) or recorded (leader), as a string. */
-  readonly lastChangeId: string | undefined;
-  /** Changes applied since start. */
-  readonly changesApplied: number;
-  /** Unix time (ms) of the last successful sync, 0 if none. */
-  readonly lastSyncTs: number;
-  /** Whether the last request reached the leader (a follower) or every follower polls (a leader). */
-  readonly connected: boolean;
-  /** Errors since start. */
-  readonly errorCount: number;
-  /** The last error. */
-  readonly lastError: string | undefined;
-}
-
-/** Why a sync failed: the leader was unreachable, refused the request, or the apply failed. */
-export type ReplicationErrorType = "sync_failed" | "apply_failed" | "connection_error";
+export type * from "./replication_types.ts";
 
 const DEFAULT_TIMING: ReplicationTiming = {
   followerPollInterval: 1000,
@@ -133,8 +31,13 @@ const DEFAULT_TIMING: ReplicationTiming = {
 };
 
 interface FollowerView {
+  /** The last offset it acknowledged in this leader's history (never another history's claim). */
   ackedOffset: number;
   lastPollMs: number;
+  /** The history it claimed, when not this leader's. */
+  mismatch?: string;
+  /** Polls refused in a row. */
+  failures: number;
 }
 
 /**
@@ -169,11 +72,13 @@ export class ReplicationManager {
   /** At the leader: when each change not yet drained to every follower was recorded. */
   readonly #recorded = new Map<number, number>();
   #unsubscribe: (() => void) | undefined;
+  /** The history of the leader's outbox (leader), or the one this follower's offset is in. */
+  #history = "";
+  /** At a follower: why it stopped applying, when its offset is of another history. */
+  #mismatch: string | undefined;
+  #startedMs = 0;
   // Metrics.
-  readonly #exporter: PrometheusExporter;
-  readonly #provider: MeterProvider;
-  readonly #counters: ReadonlyMap<string, Counter>;
-  readonly #histograms: ReadonlyMap<string, Histogram>;
+  readonly #metrics: ReplicationMetrics;
 
   /**
    * Creates the manager.
@@ -185,66 +90,10 @@ export class ReplicationManager {
     this.#db = db;
     this.#config = config;
     this.#timing = { ...DEFAULT_TIMING, ...config.timing };
-    for (const f of config.followers) this.#followers.set(f.id, { ackedOffset: 0, lastPollMs: 0 });
-    this.#exporter = new PrometheusExporter({
-      preventServerStart: true,
-      withoutScopeInfo: true,
-      withoutTargetInfo: true,
-    });
-    this.#provider = new MeterProvider({ readers: [this.#exporter] });
-    const meter = this.#provider.getMeter("prkdb-replication");
-    const instruments = createInstruments(meter, (m) => m.name.startsWith("prkdb_replication_"));
-    this.#counters = instruments.counters;
-    this.#histograms = instruments.histograms;
-    const gaugeByName = instruments.gauges;
-    meter.addBatchObservableCallback((r) => {
-      const me = this.#config.selfNode.id;
-      if (this.isLeader()) {
-        const now = Date.now();
-        let active = 0;
-        for (const [id, f] of this.#followers) {
-          const connected = now - f.lastPollMs < this.#activeWindowMs();
-          if (connected) active++;
-          r.observe(gaugeByName.get("prkdb_replication_follower_connected")!, connected ? 1 : 0, {
-            node_id: me,
-            follower: id,
-          });
-          r.observe(
-            gaugeByName.get("prkdb_replication_changes_pending")!,
-            Math.max(0, this.#leaderOffset - f.ackedOffset),
-            { node_id: me, follower: id },
-          );
-          if (f.lastPollMs > 0) {
-            r.observe(
-              gaugeByName.get("prkdb_replication_last_sync_timestamp_seconds")!,
-              f.lastPollMs / 1000,
-              { node_id: me, follower: id },
-            );
-          }
-        }
-        r.observe(gaugeByName.get("prkdb_replication_active_followers")!, active, { node_id: me });
-      } else {
-        const a = { node_id: me, follower: me };
-        r.observe(gaugeByName.get("prkdb_replication_lag_seconds")!, this.#lagSeconds(), a);
-        r.observe(
-          gaugeByName.get("prkdb_replication_follower_connected")!,
-          this.#connected ? 1 : 0,
-          a,
-        );
-        r.observe(
-          gaugeByName.get("prkdb_replication_changes_pending")!,
-          Math.max(0, this.#leaderOffset - this.#appliedOffset),
-          a,
-        );
-        if (this.#lastSyncMs > 0) {
-          r.observe(
-            gaugeByName.get("prkdb_replication_last_sync_timestamp_seconds")!,
-            this.#lastSyncMs / 1000,
-            a,
-          );
-        }
-      }
-    }, [...gaugeByName.values()]);
+    for (const f of config.followers) {
+      this.#followers.set(f.id, { ackedOffset: 0, lastPollMs: 0, failures: 0 });
+    }
+    this.#metrics = new ReplicationMetrics(config.selfNode.id);
   }
 
   /** Whether this node is the leader (it has no leader address). */
@@ -255,6 +104,10 @@ export class ReplicationManager {
   /** Starts serving (leader) or polling (follower). */
   async start(): Promise<void> {
     this.#leaderOffset = this.#appliedOffset = await this.#db.offset();
+    this.#startedMs = Date.now();
+    this.#history = this.isLeader()
+      ? await this.#db.history()
+      : (await this.#db.storedHistory()) ?? "";
     if (this.isLeader()) {
       this.#unsubscribe = this.#db.onChange((c) => {
         this.#leaderOffset = Math.max(this.#leaderOffset, c.offset);
@@ -270,7 +123,7 @@ export class ReplicationManager {
     this.#unsubscribe?.();
     await this.#server?.shutdown();
     await this.#loop;
-    await this.#provider.shutdown();
+    await this.#metrics.shutdown();
   }
 
   /**
@@ -285,13 +138,20 @@ export class ReplicationManager {
       const silent = views.filter(([, f]) => now - f.lastPollMs >= this.#activeWindowMs()).map((
         [id],
       ) => id);
+      const mismatched = views.filter(([, f]) => f.mismatch !== undefined).map(([id]) => id);
       const drained = Math.min(this.#leaderOffset, ...views.map(([, f]) => f.ackedOffset));
       const lastPoll = Math.max(0, ...views.map(([, f]) => f.lastPollMs));
+      const errors = [
+        ...(silent.length > 0 ? [`followers not polling: ${silent.join(", ")}`] : []),
+        ...(mismatched.length > 0
+          ? [`history_mismatch: followers of another history: ${mismatched.join(", ")}`]
+          : []),
+      ];
       return {
-        healthy: silent.length === 0,
+        healthy: errors.length === 0,
         lagSeconds: Math.max(0, ...views.map(([, f]) => this.#followerLag(f, now))),
         lastSync: lastPoll > 0 ? new Date(lastPoll) : undefined,
-        error: silent.length > 0 ? `followers not polling: ${silent.join(", ")}` : undefined,
+        error: errors.length > 0 ? errors.join("; ") : undefined,
         outboxDrift: this.#leaderOffset - drained,
       };
     }
@@ -300,7 +160,9 @@ export class ReplicationManager {
       now - this.#lastSyncMs >
         Math.max(3 * this.#timing.followerPollInterval, this.#timing.requestTimeout);
     // While syncs fail, say why; otherwise flag a follower that never connected or went quiet.
-    const error = this.#failures > 0
+    const error = this.#mismatch !== undefined
+      ? this.#mismatch
+      : this.#failures > 0
       ? this.#lastError
       : !this.#connected
       ? "not connected to the leader yet"
@@ -345,11 +207,53 @@ export class ReplicationManager {
    *
    * @returns The exposition.
    */
-  async metrics(): Promise<string> {
-    const { resourceMetrics } = await this.#exporter.collect();
-    return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
-      resourceMetrics,
+  metrics(): Promise<string> {
+    const me = this.#config.selfNode.id;
+    return this.#metrics.text(
+      this.#gauges(),
+      this.isLeader() ? [...this.#followers.keys()] : [me],
     );
+  }
+
+  /** The gauges, as true now (a leader per follower; a follower for itself). */
+  #gauges(): GaugeSample[] {
+    const me = this.#config.selfNode.id;
+    const now = Date.now();
+    const out: GaugeSample[] = [];
+    const gauge = (name: string, value: number, follower?: string) =>
+      out.push({
+        name: `prkdb_replication_${name}`,
+        value,
+        labels: follower === undefined ? { node_id: me } : { node_id: me, follower },
+      });
+    if (this.isLeader()) {
+      let active = 0;
+      for (const [id, f] of this.#followers) {
+        const connected = now - f.lastPollMs < this.#activeWindowMs();
+        if (connected) active++;
+        gauge("lag_seconds", this.#followerLag(f, now), id);
+        gauge("follower_connected", connected ? 1 : 0, id);
+        gauge("changes_pending", Math.max(0, this.#leaderOffset - f.ackedOffset), id);
+        if (f.lastPollMs > 0 && f.mismatch === undefined) {
+          gauge("last_sync_timestamp_seconds", f.lastPollMs / 1000, id);
+        }
+        gauge("consecutive_failures", f.failures, id);
+      }
+      gauge("active_followers", active);
+    } else {
+      gauge("lag_seconds", this.#lagSeconds(), me);
+      gauge("follower_connected", this.#connected ? 1 : 0, me);
+      gauge("changes_pending", Math.max(0, this.#leaderOffset - this.#appliedOffset), me);
+      if (this.#lastSyncMs > 0) gauge("last_sync_timestamp_seconds", this.#lastSyncMs / 1000, me);
+      gauge("consecutive_failures", this.#failures, me);
+    }
+    return out;
+  }
+
+  /** The address the leader's replication service listens on (`host:port`, once started). */
+  get address(): string {
+    const addr = this.#server?.addr as Deno.NetAddr | undefined;
+    return addr ? `${addr.hostname}:${addr.port}` : this.#config.selfNode.address;
   }
 
   /** Records that the leader recorded a change (call after each write at the leader). */
@@ -368,9 +272,18 @@ export class ReplicationManager {
     return Math.max(3 * this.#timing.followerPollInterval, 1000);
   }
 
+  /**
+   * A follower's lag: the age of the oldest change it knows it lacks; and while it cannot sync
+   * (the leader is down, or of another history), at least the time since its last successful
+   * sync, since it cannot know what it misses.
+   */
   #lagSeconds(): number {
-    if (this.#appliedOffset >= this.#leaderOffset || this.#nextChangeMs === 0) return 0;
-    return Math.max(0, (Date.now() - this.#nextChangeMs) / 1000);
+    const now = Date.now();
+    const known = this.#appliedOffset >= this.#leaderOffset || this.#nextChangeMs === 0
+      ? 0
+      : Math.max(0, (now - this.#nextChangeMs) / 1000);
+    if (this.#failures === 0 && this.#mismatch === undefined) return known;
+    return Math.max(known, (now - (this.#lastSyncMs || this.#startedMs)) / 1000);
   }
 
   #serve(): void {
@@ -380,12 +293,26 @@ export class ReplicationManager {
       getChanges: async (req) => {
         const limit = Math.min(req.limit || this.#config.batchSize || 100, 1000);
         const after = Number(req.afterOffset);
-        const changes = await this.#db.changesAfter(after, limit + 1);
         this.#leaderOffset = await this.#db.offset();
-        const view = this.#followers.get(req.follower) ?? { ackedOffset: 0, lastPollMs: 0 };
+        const view = this.#followers.get(req.follower) ??
+          { ackedOffset: 0, lastPollMs: 0, failures: 0 };
         this.#followers.set(req.follower, view);
-        view.ackedOffset = after;
         view.lastPollMs = Date.now();
+        // An offset means something only in this outbox's history. A follower with another
+        // history (or an offset and none) would skip or re-apply changes: refuse it, and never
+        // let its claim prune the outbox.
+        if (req.history !== this.#history && (req.history !== "" || after > 0)) {
+          view.mismatch = req.history || "none";
+          view.failures++;
+          throw new ConnectError(
+            `history_mismatch: the follower's offset ${after} belongs to history ${view.mismatch}, this leader's outbox to ${this.#history}`,
+            Code.FailedPrecondition,
+          );
+        }
+        view.mismatch = undefined;
+        view.failures = 0;
+        view.ackedOffset = after;
+        const changes = await this.#db.changesAfter(after, limit + 1);
         // Every follower has what is at or below the smallest acknowledged offset: prune it.
         const drained = Math.min(...[...this.#followers.values()].map((f) => f.ackedOffset));
         if (drained > 0) {
@@ -406,6 +333,7 @@ export class ReplicationManager {
           })),
           leaderOffset: BigInt(this.#leaderOffset),
           nextTimestampMs: BigInt(changes[limit]?.timestampMs ?? 0),
+          history: this.#history,
         };
       },
     });
@@ -443,16 +371,27 @@ export class ReplicationManager {
       const started = performance.now();
       let wait = this.#timing.followerPollInterval;
       let changes: ChangeRecord[] | undefined;
+      let history = "";
       try {
         const res = await client.getChanges(
           {
             follower: me,
             afterOffset: BigInt(this.#appliedOffset),
             limit: this.#config.batchSize ?? 100,
+            history: this.#history,
           },
           { timeoutMs: this.#timing.requestTimeout, signal },
         );
         this.#connected = true;
+        if (this.#history !== "" && res.history !== this.#history) {
+          throw new ConnectError(
+            `history_mismatch: offset ${this.#appliedOffset} belongs to history ${this.#history}, the leader's outbox to ${
+              res.history || "none"
+            }`,
+            Code.FailedPrecondition,
+          );
+        }
+        history = res.history;
         this.#leaderOffset = Number(res.leaderOffset);
         changes = res.changes.map((c) => ({
           offset: Number(c.offset),
@@ -469,25 +408,29 @@ export class ReplicationManager {
         const network = [Code.Unavailable, Code.DeadlineExceeded, Code.Unknown, Code.Canceled]
           .includes(e.code);
         if (network) this.#connected = false;
-        wait = this.#fail(network ? "connection_error" : "sync_failed", e.rawMessage);
+        const mismatch = e.code === Code.FailedPrecondition &&
+          e.rawMessage.startsWith("history_mismatch");
+        // Stop applying from this leader: health, state and metrics say why until it is fixed
+        // (re-create this follower's database to follow the new history).
+        if (mismatch) this.#mismatch = e.rawMessage;
+        wait = this.#fail(
+          mismatch ? "history_mismatch" : network ? "connection_error" : "sync_failed",
+          mismatch ? e.rawMessage.slice("history_mismatch: ".length) : e.rawMessage,
+        );
       }
       if (changes !== undefined) {
         try {
           const before = this.#appliedOffset;
-          this.#appliedOffset = await this.#db.applyChanges(changes);
+          this.#appliedOffset = await this.#db.applyChanges(changes, history || undefined);
+          if (changes.length > 0 && history !== "") this.#history = history;
           const applied = this.#appliedOffset - before;
           this.#changesApplied += applied;
-          this.#counters.get("prkdb_replication_changes_applied_total")!.add(applied, {
-            node_id: me,
-          });
-          this.#histograms.get("prkdb_replication_batch_size")!.record(changes.length, {
-            node_id: me,
-            follower: me,
-          });
-          this.#histograms.get("prkdb_replication_sync_duration_seconds")!.record(
-            (performance.now() - started) / 1000,
-            { node_id: me, follower: me },
-          );
+          this.#metrics.applied(applied);
+          // A batch is changes received and applied: an empty poll is not one.
+          if (changes.length > 0) {
+            this.#metrics.batch(changes.length, (performance.now() - started) / 1000);
+          }
+          this.#mismatch = undefined;
           this.#lastSyncMs = Date.now();
           this.#failures = 0;
           if (this.#appliedOffset >= this.#leaderOffset) this.#nextChangeMs = 0;
@@ -511,11 +454,7 @@ export class ReplicationManager {
   #fail(type: ReplicationErrorType, message: string): number {
     this.#errorCount++;
     this.#lastError = `${type}: ${message}`;
-    this.#counters.get("prkdb_replication_sync_errors_total")!.add(1, {
-      node_id: this.#config.selfNode.id,
-      follower: this.#config.selfNode.id,
-      error_type: type,
-    });
+    this.#metrics.syncError(type);
     this.#failures++;
     return Math.min(this.#timing.backoffBase * 2 ** (this.#failures - 1), this.#timing.backoffMax);
   }

@@ -1,16 +1,19 @@
 /**
  * Leader-follower replication, as in PrkDB's replication guide: one leader, two followers,
- * ten orders, then the replication state and health, and metrics on port 9091.
+ * ten orders, then the replication state and health. Every node serves its own `/metrics` and
+ * `/health`: the leader on its replication port (8090), each follower on a `MetricsServer`
+ * (9091, 9092), so Prometheus scrapes each as a target.
  *
  * ```sh
- * deno run -A examples/replication.ts          # Ctrl-C to stop
- * deno run -A examples/replication.ts --exit   # print and exit
+ * deno run -A examples/replication.ts              # Ctrl-C to stop
+ * deno run -A examples/replication.ts --exit       # print and exit
+ * deno run -A examples/replication.ts --port 0     # ports the OS picks (8090.. by default)
  * ```
  *
  * @module
  */
 // deno-lint-ignore-file no-console -- an example: printing is its job
-import { PrkDb, ReplicationManager } from "../async_replicas/mod.ts";
+import { MetricsServer, PrkDb, ReplicationManager } from "../async_replicas/mod.ts";
 
 interface Order {
   id: string;
@@ -29,29 +32,32 @@ const newDb = () =>
     })
     .build();
 
-const LEADER = "127.0.0.1:8090";
+// --port N: the leader listens on N and the followers' metrics on N+1 and N+2; 0 for all three
+// lets the OS pick free ports.
+const portArg = Deno.args.indexOf("--port");
+const base = portArg >= 0 ? Number(Deno.args[portArg + 1]) : 8090;
+const port = (offset: number) => (base === 0 ? 0 : base + offset);
 const timing = { followerPollInterval: 200 };
 const leaderDb = newDb();
 const leader = new ReplicationManager(leaderDb, {
-  selfNode: { id: "leader-1", address: LEADER },
-  followers: [{ id: "follower-1", address: "127.0.0.1:8091" }, {
-    id: "follower-2",
-    address: "127.0.0.1:8092",
-  }],
+  selfNode: { id: "leader-1", address: `127.0.0.1:${port(0)}` },
+  followers: [{ id: "follower-1", address: "" }, { id: "follower-2", address: "" }],
   timing,
 });
+await leader.start();
+const LEADER = leader.address;
 const followers = ["follower-1", "follower-2"].map((id, i) => {
   const db = newDb();
   const manager = new ReplicationManager(db, {
-    selfNode: { id, address: `127.0.0.1:${8091 + i}` },
+    selfNode: { id, address: "" },
     leaderAddress: LEADER,
     followers: [],
     timing,
   });
-  return { id, db, manager };
+  // A follower's own /metrics and /health.
+  const metrics = MetricsServer.start(manager, { port: port(1 + i) });
+  return { id, db, manager, metrics };
 });
-
-await leader.start();
 for (const f of followers) await f.manager.start();
 console.log(
   `Leader on ${LEADER}, followers follower-1 and follower-2 polling every ${timing.followerPollInterval} ms.`,
@@ -93,43 +99,26 @@ console.log(
   `\nleader-1: healthy ${lh.healthy}, outbox drift ${lh.outboxDrift}, followers connected ${leader.getState().connected}`,
 );
 
-/** Merges several Prometheus expositions, keeping each metric family together. */
-function merge(texts: string[]): string {
-  const families = new Map<string, string[]>();
-  for (const text of texts) {
-    let current = "";
-    for (const line of text.split("\n")) {
-      if (line === "") continue;
-      const head = /^# (HELP|TYPE) (\S+)/.exec(line);
-      if (head) current = head[2];
-      const lines = families.get(current) ?? [];
-      if (head && lines.some((l) => l.startsWith(`# ${head[1]} `))) continue;
-      lines.push(line);
-      families.set(current, lines);
-    }
-  }
-  return [...families.values()].flat().join("\n") + "\n";
+console.log(`\nMetrics: http://${LEADER}/metrics (leader-1)`);
+for (const f of followers) {
+  console.log(`         http://127.0.0.1:${f.metrics.port}/metrics (${f.id})`);
 }
 
-const server = Deno.serve({ hostname: "127.0.0.1", port: 9091, onListen() {} }, async () => {
-  const texts = await Promise.all(
-    [leader, ...followers.map((f) => f.manager)].map((m) => m.metrics()),
-  );
-  return new Response(merge(texts), { headers: { "content-type": "text/plain; version=0.0.4" } });
-});
-console.log(
-  "\nMetrics: http://127.0.0.1:9091/metrics   (try: curl -s http://127.0.0.1:9091/metrics | grep lag)",
-);
-
 const stop = async () => {
-  for (const f of followers) await f.manager.stop();
+  for (const f of followers) {
+    await f.metrics.close();
+    await f.manager.stop();
+  }
   await leader.stop();
-  await server.shutdown();
 };
 if (Deno.args.includes("--exit")) {
-  const sample = (await (await fetch("http://127.0.0.1:9091/metrics")).text()).split("\n")
-    .filter((l) => l.startsWith("prkdb_replication_changes_applied_total"));
-  console.log(sample.join("\n"));
+  for (const f of followers) {
+    const text = await (await fetch(`http://127.0.0.1:${f.metrics.port}/metrics`)).text();
+    console.log(
+      text.split("\n").filter((l) => l.startsWith("prkdb_replication_changes_applied_total"))
+        .join("\n"),
+    );
+  }
   await stop();
 } else {
   console.log("Press Ctrl-C to stop.");

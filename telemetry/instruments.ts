@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Counter, Histogram, Meter, ObservableGauge } from "@opentelemetry/api";
+import type { Counter, Histogram, Meter } from "@opentelemetry/api";
 import { type MetricDefinition, METRICS } from "./metric_definitions.ts";
 
 /**
@@ -17,12 +17,12 @@ export interface Instruments {
   readonly counters: ReadonlyMap<string, Counter>;
   /** Histograms by name (with the catalogue's buckets). */
   readonly histograms: ReadonlyMap<string, Histogram>;
-  /** Observable gauges by name. */
-  readonly gauges: ReadonlyMap<string, ObservableGauge>;
 }
 
 /**
- * Creates the instruments of the catalogue metrics that `include` selects.
+ * Creates the counters and histograms of the catalogue metrics that `include` selects. Gauges
+ * are not OpenTelemetry instruments: they are written at each scrape (see `exposition.ts`), so a
+ * series that is no longer true disappears instead of keeping its last value.
  *
  * @param meter The meter to create them with.
  * @param include Which metrics (default: all).
@@ -34,7 +34,6 @@ export function createInstruments(
 ): Instruments {
   const counters = new Map<string, Counter>();
   const histograms = new Map<string, Histogram>();
-  const gauges = new Map<string, ObservableGauge>();
   for (const m of METRICS.filter(include)) {
     if (m.type === "counter") {
       counters.set(m.name, meter.createCounter(m.name, { description: m.help }));
@@ -46,7 +45,7 @@ export function createInstruments(
           advice: { explicitBucketBoundaries: [...(m.buckets ?? [])] },
         }),
       );
-    } else gauges.set(m.name, meter.createObservableGauge(m.name, { description: m.help }));
+    }
   }
-  return { counters, histograms, gauges };
+  return { counters, histograms };
 }

@@ -16,3 +16,4 @@
 export * from "./event_counter.ts";
 export * from "./metric_definitions.ts";
 export * from "./prkdb_metrics.ts";
+export * from "./exposition.ts";

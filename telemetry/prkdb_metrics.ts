@@ -5,13 +5,14 @@
  *
  * @module
  */
-import type { Attributes, Counter, Histogram, Meter, ObservableGauge } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { RaftEvent } from "../raft/events.ts";
 import type { RaftStatus } from "../raft/node.ts";
 import type { NodeId, RoleName } from "../raft/types.ts";
 import { createInstruments } from "./instruments.ts";
+import { completeExposition, type GaugeSample } from "./exposition.ts";
 
 const ROLE_NUMBER: Record<RoleName, number> = {
   Follower: 0,
@@ -31,7 +32,13 @@ const ROLE_NUMBER: Record<RoleName, number> = {
  */
 export interface MetricsSource {
   /** Each replica's Raft status. */
-  partitions(): readonly { partition: number; raft: RaftStatus; sessions?: number }[];
+  partitions(): readonly {
+    partition: number;
+    raft: RaftStatus;
+    sessions?: number;
+    /** The partition's replicas (this node included): their ids label peer series from the start. */
+    replicas?: readonly NodeId[];
+  }[];
   /** For each partition this node leads: each follower's backlog, time lag and activity. */
   replication(): readonly {
     partition: number;
@@ -63,6 +70,8 @@ export interface PeerSync {
   readonly lastSyncMs: number;
   /** Failed RPCs so far. */
   readonly errorCount: number;
+  /** Failed RPCs in a row since the last success. */
+  readonly consecutiveFailures: number;
   /** The last failure's message. */
   readonly lastError: string | undefined;
 }
@@ -89,13 +98,12 @@ export class PrkDbMetrics {
   readonly #provider: MeterProvider;
   readonly #counters: ReadonlyMap<string, Counter>;
   readonly #histograms: ReadonlyMap<string, Histogram>;
-  readonly #gauges: ReadonlyMap<string, ObservableGauge>;
   readonly #peers = new Map<
     NodeId,
-    { lastSyncMs: number; errorCount: number; lastError?: string }
+    { lastSyncMs: number; errorCount: number; failures: number; lastError?: string }
   >();
   readonly #connectedWindowMs: number;
-  readonly #meter: Meter;
+  #source: MetricsSource | undefined;
 
   /**
    * Creates the metrics of a node.
@@ -118,9 +126,7 @@ export class PrkDbMetrics {
     const instruments = createInstruments(meter);
     this.#counters = instruments.counters;
     this.#histograms = instruments.histograms;
-    this.#gauges = instruments.gauges;
-    this.#meter = meter;
-    if (source) this.watch(source);
+    this.#source = source;
   }
 
   /**
@@ -129,18 +135,15 @@ export class PrkDbMetrics {
    * @param source The node's partitions, replication progress and loop utilization.
    */
   watch(source: MetricsSource): void {
-    this.#meter.addBatchObservableCallback((observe) => this.#observe(observe, source), [
-      ...this.#gauges.values(),
-    ]);
+    this.#source = source;
   }
 
-  #observe(
-    observe: { observe(g: ObservableGauge, v: number, a?: Attributes): void },
-    source: MetricsSource,
-  ): void {
-    const gauge = (name: string, value: number, attrs: Attributes) =>
-      observe.observe(this.#gauges.get(name)!, value, { node_id: this.#node, ...attrs });
-    for (const { partition, raft, sessions } of source.partitions()) {
+  /** Every gauge series true now: what this node replicates, leads and reaches. */
+  #gauges(source: MetricsSource, partitions: ReturnType<MetricsSource["partitions"]>) {
+    const out: GaugeSample[] = [];
+    const gauge = (name: string, value: number, attrs: Record<string, string>) =>
+      out.push({ name, value, labels: { node_id: this.#node, ...attrs } });
+    for (const { partition, raft, sessions } of partitions) {
       const a = { partition: String(partition) };
       gauge("prkdb_raft_current_term", raft.term, a);
       gauge("prkdb_raft_commit_index", raft.commitIndex, a);
@@ -151,22 +154,31 @@ export class PrkDbMetrics {
       gauge("prkdb_raft_applied_index", raft.lastApplied, a);
       if (sessions !== undefined) gauge("prkdb_kv_sessions", sessions, a);
     }
+    // Only partitions this node leads now: a former leader's lag and backlog are not exported.
+    const followersNow = new Set<NodeId>();
     for (const { partition, followers } of source.replication()) {
       gauge("prkdb_replication_active_followers", followers.filter((f) => f.active).length, {
         partition: String(partition),
       });
       for (const f of followers) {
+        followersNow.add(f.follower);
         const a = { partition: String(partition), follower: String(f.follower) };
         gauge("prkdb_replication_lag_seconds", f.lagSeconds, a);
         gauge("prkdb_replication_changes_pending", f.pending, a);
       }
     }
-    for (const p of this.peers()) {
-      const a = { follower: String(p.peer) };
-      gauge("prkdb_replication_follower_connected", p.connected ? 1 : 0, a);
-      gauge("prkdb_replication_last_sync_timestamp_seconds", p.lastSyncMs / 1000, a);
+    const peers = new Map(this.peers().map((p) => [p.peer, p]));
+    for (const follower of [...followersNow].sort((a, b) => a - b)) {
+      const p = peers.get(follower);
+      const a = { follower: String(follower) };
+      gauge("prkdb_replication_follower_connected", p?.connected ? 1 : 0, a);
+      if (p && p.lastSyncMs > 0) {
+        gauge("prkdb_replication_last_sync_timestamp_seconds", p.lastSyncMs / 1000, a);
+      }
+      gauge("prkdb_replication_consecutive_failures", p?.consecutiveFailures ?? 0, a);
     }
     gauge("prkdb_raft_loop_utilization", source.loopUtilization(), {});
+    return out;
   }
 
   #add(name: string, value: number, attrs: Attributes): void {
@@ -191,8 +203,9 @@ export class PrkDbMetrics {
     const a = { partition: String(partition) };
     for (const e of events) {
       if (e.type === "ElectionStarted" && !e.preVote) this.#add("prkdb_raft_elections_total", 1, a);
-      else if (e.type === "LeaderChanged") this.#add("prkdb_raft_leader_changes_total", 1, a);
-      else if (e.type === "QuorumLost") this.#add("prkdb_raft_quorum_lost_total", 1, a);
+      else if (e.type === "LeaderChanged" && e.leaderId !== 0) {
+        this.#add("prkdb_raft_leader_changes_total", 1, a);
+      } else if (e.type === "QuorumLost") this.#add("prkdb_raft_quorum_lost_total", 1, a);
       else if (e.type === "SnapshotInstalled") {
         this.#add("prkdb_raft_snapshots_total", 1, { ...a, kind: "installed" });
       } else if (e.type === "SnapshotSent") {
@@ -291,15 +304,16 @@ export class PrkDbMetrics {
   ): void {
     const a = { peer: String(peer), rpc };
     this.#record("prkdb_rpc_duration_seconds", seconds, a);
-    const state = this.#peers.get(peer) ?? { lastSyncMs: 0, errorCount: 0 };
-    this.#peers.set(peer, state);
+    const state = this.#peer(peer);
     if (errorType) {
       this.#add("prkdb_rpc_errors_total", 1, a);
       this.syncError(peer, errorType, error);
       return;
     }
     state.lastSyncMs = Date.now();
-    if (rpc === "appendEntries") {
+    state.failures = 0;
+    // A sync is a call that carried changes: replies and probes carry none.
+    if (rpc === "appendEntries" && entries > 0) {
       this.#record("prkdb_replication_sync_duration_seconds", seconds, { follower: String(peer) });
       this.#record("prkdb_replication_batch_size", entries, { follower: String(peer) });
     }
@@ -313,9 +327,9 @@ export class PrkDbMetrics {
    * @param error The failure.
    */
   syncError(peer: NodeId, errorType: SyncErrorType, error?: unknown): void {
-    const state = this.#peers.get(peer) ?? { lastSyncMs: 0, errorCount: 0 };
-    this.#peers.set(peer, state);
+    const state = this.#peer(peer);
     state.errorCount++;
+    state.failures++;
     state.lastError = error instanceof Error
       ? error.message
       : error === undefined
@@ -325,6 +339,12 @@ export class PrkDbMetrics {
       follower: String(peer),
       error_type: errorType,
     });
+  }
+
+  #peer(peer: NodeId) {
+    let state = this.#peers.get(peer);
+    if (!state) this.#peers.set(peer, state = { lastSyncMs: 0, errorCount: 0, failures: 0 });
+    return state;
   }
 
   /**
@@ -339,6 +359,7 @@ export class PrkDbMetrics {
       connected: s.lastSyncMs > 0 && now - s.lastSyncMs < this.#connectedWindowMs,
       lastSyncMs: s.lastSyncMs,
       errorCount: s.errorCount,
+      consecutiveFailures: s.failures,
       lastError: s.lastError,
     }));
   }
@@ -350,9 +371,21 @@ export class PrkDbMetrics {
    */
   async scrape(): Promise<string> {
     const { resourceMetrics } = await this.#exporter.collect();
-    return new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
+    const exported = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
       resourceMetrics,
     );
+    const source = this.#source;
+    const partitions = source?.partitions() ?? [];
+    const peers = new Set<NodeId>(this.#peers.keys());
+    for (const p of partitions) for (const id of p.replicas ?? []) peers.add(id);
+    peers.delete(Number(this.#node));
+    const peerIds = [...peers].sort((a, b) => a - b).map(String);
+    return completeExposition(exported, source ? this.#gauges(source, partitions) : [], {
+      node_id: [this.#node],
+      partition: partitions.map((p) => String(p.partition)),
+      peer: peerIds,
+      follower: peerIds,
+    });
   }
 
   /** Releases the meter provider. */

@@ -1,6 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import type { RaftStatus } from "../raft/node.ts";
 import { PrkDbMetrics } from "./prkdb_metrics.ts";
+import { METRICS } from "./metric_definitions.ts";
+import { parsePrometheus } from "../tests/cluster/prometheus.ts";
 
 const status: RaftStatus = {
   id: 1,
@@ -48,7 +50,10 @@ Deno.test("PrkDbMetrics: gauges come from the source at scrape time, with node_i
 Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and histograms", async () => {
   const m = new PrkDbMetrics(2, {
     partitions: () => [],
-    replication: () => [],
+    replication: () => [{
+      partition: 0,
+      followers: [{ follower: 3, pending: 0, lagSeconds: 0, active: true }],
+    }],
     loopUtilization: () => 0,
   }, 60_000);
   try {
@@ -56,10 +61,12 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
       { type: "ElectionStarted", preVote: true, term: 2 },
       { type: "ElectionStarted", preVote: false, term: 2 },
       { type: "LeaderChanged", leaderId: 2, term: 2 },
+      { type: "LeaderChanged", leaderId: 0, term: 3 }, // no leader known: not a leader change
     ]);
     m.proposal(0, "committed", 0.003);
     m.proposal(0, "timeout", 5);
     m.rpc(3, "appendEntries", 40, 0.002);
+    m.rpc(3, "appendEntries", 0, 0.001); // a reply: not a batch
     m.rpc(3, "heartbeat", 0, 0.001, "connection_error", new Error("connection refused"));
     const text = await m.scrape();
     assertStringIncludes(
@@ -71,7 +78,17 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
       text,
       'prkdb_raft_proposals_total{node_id="2",partition="0",outcome="timeout"} 1',
     );
+    assertStringIncludes(text, 'prkdb_raft_leader_changes_total{node_id="2",partition="0"} 1');
     assertStringIncludes(text, 'prkdb_replication_batch_size_sum{node_id="2",follower="3"} 40');
+    assertStringIncludes(
+      text,
+      'prkdb_replication_batch_size_count{node_id="2",follower="3"} 1',
+      "a call that carried no entries is not a batch",
+    );
+    assertStringIncludes(
+      text,
+      'prkdb_replication_consecutive_failures{node_id="2",follower="3"} 1',
+    );
     assertStringIncludes(
       text,
       'prkdb_replication_sync_errors_total{node_id="2",follower="3",error_type="connection_error"} 1',
@@ -85,6 +102,88 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
       "connection refused",
     ]);
     assert(peer.lastSyncMs > 0);
+  } finally {
+    await m.shutdown();
+  }
+});
+
+Deno.test("PrkDbMetrics: gauges describe the present: a partition no longer led loses its lag, backlog and followers", async () => {
+  let leads = true;
+  const m = new PrkDbMetrics(1, {
+    partitions: () => [{ partition: 0, raft: { ...status, role: leads ? "Leader" : "Follower" } }],
+    replication: () =>
+      leads
+        ? [{
+          partition: 0,
+          followers: [{ follower: 2, pending: 7, lagSeconds: 30, active: true }],
+        }]
+        : [],
+    loopUtilization: () => 0,
+  });
+  try {
+    const names = async () => new Set(parsePrometheus(await m.scrape()).map((s) => s.name));
+    const leading = await names();
+    for (
+      const name of [
+        "prkdb_replication_lag_seconds",
+        "prkdb_replication_changes_pending",
+        "prkdb_replication_active_followers",
+        "prkdb_replication_follower_connected",
+      ]
+    ) assert(leading.has(name), `${name} while leading`);
+    leads = false;
+    const following = await names();
+    for (
+      const name of [
+        "prkdb_replication_lag_seconds",
+        "prkdb_replication_changes_pending",
+        "prkdb_replication_active_followers",
+        "prkdb_replication_follower_connected",
+        "prkdb_replication_consecutive_failures",
+      ]
+    ) assert(!following.has(name), `${name} is gone after losing leadership`);
+    assert(following.has("prkdb_raft_is_leader"));
+  } finally {
+    await m.shutdown();
+  }
+});
+
+Deno.test("PrkDbMetrics: a fresh node exports every catalogue family; counters and histograms at 0 for known labels", async () => {
+  const m = new PrkDbMetrics(1, {
+    partitions: () => [{ partition: 0, raft: status, sessions: 0, replicas: [1, 2, 3] }],
+    replication: () => [{
+      partition: 0,
+      followers: [2, 3].map((follower) => ({ follower, pending: 0, lagSeconds: 0, active: true })),
+    }],
+    loopUtilization: () => 0,
+  });
+  try {
+    const text = await m.scrape();
+    const samples = parsePrometheus(text);
+    const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map(([, n]) => n));
+    assertEquals(METRICS.map((d) => d.name).filter((n) => !families.has(n)), [], "families");
+    // Every counter and histogram has samples (at 0), so rate() reads 0 rather than nothing.
+    const names = new Set(samples.map((s) => s.name.replace(/_(bucket|sum|count)$/, "")));
+    const empty = METRICS.filter((d) => d.type !== "gauge" && !names.has(d.name));
+    assertEquals(empty.map((d) => d.name), [], "counters and histograms without samples");
+    for (
+      const line of [
+        'prkdb_raft_proposals_total{node_id="1",partition="0",outcome="committed"} 0',
+        'prkdb_raft_proposal_duration_seconds_count{node_id="1",partition="0"} 0',
+        'prkdb_replication_sync_errors_total{node_id="1",follower="3",error_type="connection_error"} 0',
+        'prkdb_rpc_errors_total{node_id="1",peer="2",rpc="appendEntries"} 0',
+        'prkdb_raft_quorum_lost_total{node_id="1",partition="0"} 0',
+        'prkdb_raft_messages_refused_total{node_id="1",reason="stranger"} 0',
+        'prkdb_raft_snapshots_total{node_id="1",partition="0",kind="installed"} 0',
+        'prkdb_replication_changes_applied_total{node_id="1",partition="0"} 0',
+      ]
+    ) assertStringIncludes(text, line);
+    // Once an event happens, the exporter's series replaces the zero one (no duplicates).
+    m.proposal(0, "committed", 0.01);
+    const after = parsePrometheus(await m.scrape()).filter((s) =>
+      s.name === "prkdb_raft_proposals_total" && s.labels.outcome === "committed"
+    );
+    assertEquals(after.map((s) => s.value), [1]);
   } finally {
     await m.shutdown();
   }

@@ -27,10 +27,11 @@ Deno.test("example: in_memory_cluster survives an isolated leader", async () => 
   assertStringIncludes(out, 'caught up: item:7 = "updated while node was away"');
 });
 
-Deno.test("example: replication replicates 10 orders to two followers and serves metrics", async () => {
-  const out = await run("replication.ts", "--exit");
+Deno.test("example: replication replicates 10 orders to two followers, each serving its own metrics", async () => {
+  const out = await run("replication.ts", "--exit", "--port", "0");
   assertStringIncludes(out, "follower-1: 10 orders");
   assertStringIncludes(out, "follower-2: 10 orders");
   assertStringIncludes(out, "leader-1: healthy true, outbox drift 0");
+  assertStringIncludes(out, 'prkdb_replication_changes_applied_total{node_id="follower-1"} 10');
   assertStringIncludes(out, 'prkdb_replication_changes_applied_total{node_id="follower-2"} 10');
 });

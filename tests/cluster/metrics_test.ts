@@ -6,7 +6,8 @@ import { assert, assertEquals } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
-import { referencedMetrics, scrape, value } from "./prometheus.ts";
+import { parsePrometheus, referencedMetrics, type Sample, scrape, value } from "./prometheus.ts";
+import { METRICS } from "../../telemetry/metric_definitions.ts";
 
 Deno.test("metrics: term and commit move; a dead follower shows as disconnected, behind and failing; back, its lag returns near 0", async () => {
   const c = await ProcessCluster.start(3, { partitions: 1 });
@@ -107,6 +108,77 @@ Deno.test("metrics: term and commit move; a dead follower shows as disconnected,
       10_000,
       100,
     );
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("metrics: every catalogue family from the first scrape; a node that loses leadership stops exporting the partition's lag and backlog", async () => {
+  const c = await ProcessCluster.start(3, { partitions: 1 });
+  try {
+    // A fresh cluster: every family is there, and every counter and histogram has samples.
+    for (const url of c.urls.values()) {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      const families = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map(([, n]) => n));
+      assertEquals(METRICS.filter((m) => !families.has(m.name)).map((m) => m.name), []);
+      const names = new Set(
+        parsePrometheus(text).map((s) => s.name.replace(/_(bucket|sum|count)$/, "")),
+      );
+      assertEquals(
+        METRICS.filter((m) => m.type !== "gauge" && !names.has(m.name)).map((m) => m.name),
+        [],
+        "counters and histograms at 0 from the start",
+      );
+    }
+    const leader = await waitFor("a leader", async () => {
+      for (const id of c.urls.keys()) {
+        const h = await c.health(id);
+        if (h?.partitions[0]?.role === "Leader") return id;
+      }
+      return undefined;
+    });
+    const leaderUrl = c.urls.get(leader)!;
+    const led = (s: Sample[]) =>
+      s.filter((x) =>
+        [
+          "prkdb_replication_lag_seconds",
+          "prkdb_replication_changes_pending",
+          "prkdb_replication_active_followers",
+        ].includes(x.name) && x.labels.partition === "0"
+      );
+    assertEquals(led(await scrape(leaderUrl)).length, 5, "lag and backlog of 2 followers, active");
+
+    // The leader is paused until another takes over, then resumes as a follower.
+    c.signal(leader, "SIGSTOP");
+    const next = await waitFor(
+      "a new leader",
+      async () => {
+        for (const id of c.urls.keys()) {
+          if (id === leader) continue;
+          const h = await c.health(id);
+          if (h?.partitions[0]?.role === "Leader") return id;
+        }
+        return undefined;
+      },
+      15_000,
+      50,
+    );
+    c.signal(leader, "SIGCONT");
+    await waitFor(
+      "the old leader to follow the new one",
+      async () => (await c.health(leader))?.partitions[0]?.leader === next,
+      15_000,
+      50,
+    );
+    const old = await scrape(leaderUrl);
+    assertEquals(led(old), [], "no lag, backlog or active followers for a partition it lost");
+    assertEquals(value(old, "prkdb_raft_is_leader", { partition: "0" }), 0);
+    assertEquals(
+      old.filter((s) => s.name === "prkdb_replication_follower_connected"),
+      [],
+      "it leads nothing: no follower series",
+    );
+    assertEquals(led(await scrape(c.urls.get(next)!)).length, 5, "the new leader reports them");
   } finally {
     await c.stop();
   }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/replication.proto.
  */
 export const file_prkdb_v1_replication: GenFile = /*@__PURE__*/
-  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiSgoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNImkKEkdldENoYW5nZXNSZXNwb25zZRIhCgdjaGFuZ2VzGAEgAygLMhAucHJrZGIudjEuQ2hhbmdlEhUKDWxlYWRlcl9vZmZzZXQYAiABKAQSGQoRbmV4dF90aW1lc3RhbXBfbXMYAyABKAQiWQoPUGFydGl0aW9uQ2hhbmdlEg0KBWluZGV4GAEgASgEEgoKAm9wGAIgASgJEgsKA2tleRgDIAEoDBINCgV2YWx1ZRgEIAEoDBIPCgdjb21tYW5kGAUgASgMImUKGkdldFBhcnRpdGlvbkNoYW5nZXNSZXF1ZXN0EhAKCGZvbGxvd2VyGAEgASgJEhEKCXBhcnRpdGlvbhgCIAEoDRITCgthZnRlcl9pbmRleBgDIAEoBBINCgVsaW1pdBgEIAEoDSKKAQobR2V0UGFydGl0aW9uQ2hhbmdlc1Jlc3BvbnNlEioKB2NoYW5nZXMYASADKAsyGS5wcmtkYi52MS5QYXJ0aXRpb25DaGFuZ2USFQoNYXBwbGllZF9pbmRleBgCIAEoBBIQCghzbmFwc2hvdBgDIAEoDBIWCg5zbmFwc2hvdF9pbmRleBgEIAEoBDLBAQoSUmVwbGljYXRpb25TZXJ2aWNlEkcKCkdldENoYW5nZXMSGy5wcmtkYi52MS5HZXRDaGFuZ2VzUmVxdWVzdBocLnBya2RiLnYxLkdldENoYW5nZXNSZXNwb25zZRJiChNHZXRQYXJ0aXRpb25DaGFuZ2VzEiQucHJrZGIudjEuR2V0UGFydGl0aW9uQ2hhbmdlc1JlcXVlc3QaJS5wcmtkYi52MS5HZXRQYXJ0aXRpb25DaGFuZ2VzUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChpwcmtkYi92MS9yZXBsaWNhdGlvbi5wcm90bxIIcHJrZGIudjEiagoGQ2hhbmdlEg4KBm9mZnNldBgBIAEoBBIUCgx0aW1lc3RhbXBfbXMYAiABKAQSEgoKY29sbGVjdGlvbhgDIAEoCRILCgNrZXkYBCABKAkSCgoCb3AYBSABKAkSDQoFdmFsdWUYBiABKAwiWwoRR2V0Q2hhbmdlc1JlcXVlc3QSEAoIZm9sbG93ZXIYASABKAkSFAoMYWZ0ZXJfb2Zmc2V0GAIgASgEEg0KBWxpbWl0GAMgASgNEg8KB2hpc3RvcnkYBCABKAkiegoSR2V0Q2hhbmdlc1Jlc3BvbnNlEiEKB2NoYW5nZXMYASADKAsyEC5wcmtkYi52MS5DaGFuZ2USFQoNbGVhZGVyX29mZnNldBgCIAEoBBIZChFuZXh0X3RpbWVzdGFtcF9tcxgDIAEoBBIPCgdoaXN0b3J5GAQgASgJIlkKD1BhcnRpdGlvbkNoYW5nZRINCgVpbmRleBgBIAEoBBIKCgJvcBgCIAEoCRILCgNrZXkYAyABKAwSDQoFdmFsdWUYBCABKAwSDwoHY29tbWFuZBgFIAEoDCJlChpHZXRQYXJ0aXRpb25DaGFuZ2VzUmVxdWVzdBIQCghmb2xsb3dlchgBIAEoCRIRCglwYXJ0aXRpb24YAiABKA0SEwoLYWZ0ZXJfaW5kZXgYAyABKAQSDQoFbGltaXQYBCABKA0iigEKG0dldFBhcnRpdGlvbkNoYW5nZXNSZXNwb25zZRIqCgdjaGFuZ2VzGAEgAygLMhkucHJrZGIudjEuUGFydGl0aW9uQ2hhbmdlEhUKDWFwcGxpZWRfaW5kZXgYAiABKAQSEAoIc25hcHNob3QYAyABKAwSFgoOc25hcHNob3RfaW5kZXgYBCABKAQywQEKElJlcGxpY2F0aW9uU2VydmljZRJHCgpHZXRDaGFuZ2VzEhsucHJrZGIudjEuR2V0Q2hhbmdlc1JlcXVlc3QaHC5wcmtkYi52MS5HZXRDaGFuZ2VzUmVzcG9uc2USYgoTR2V0UGFydGl0aW9uQ2hhbmdlcxIkLnBya2RiLnYxLkdldFBhcnRpdGlvbkNoYW5nZXNSZXF1ZXN0GiUucHJrZGIudjEuR2V0UGFydGl0aW9uQ2hhbmdlc1Jlc3BvbnNlYgZwcm90bzM");
 
 /**
  * @generated from message prkdb.v1.Change
@@ -89,6 +89,14 @@ export type GetChangesRequest = Message<"prkdb.v1.GetChangesRequest"> & {
    * @generated from field: uint32 limit = 3;
    */
   limit: number;
+
+  /**
+   * The history the follower's offset belongs to (empty for a fresh follower at offset 0).
+   * Offsets of different histories are not comparable: the leader refuses a mismatch.
+   *
+   * @generated from field: string history = 4;
+   */
+  history: string;
 };
 
 /**
@@ -121,6 +129,13 @@ export type GetChangesResponse = Message<"prkdb.v1.GetChangesResponse"> & {
    * @generated from field: uint64 next_timestamp_ms = 3;
    */
   nextTimestampMs: bigint;
+
+  /**
+   * The history of the leader's outbox, created with its database.
+   *
+   * @generated from field: string history = 4;
+   */
+  history: string;
 };
 
 /**

@@ -81,7 +81,10 @@ export function conditionsOf(key: Uint8Array, options: WriteOptions): Check[] {
  * @example Usage
  * ```ts
  * import { writeResult } from "@prkdb/prkdb/runtime";
- * const r = writeResult(0, 5, { index: 5, op: "write", duplicate: false, outcome: { kind: "ok", index: 5, found: [false] } });
+ * const r = writeResult(0, 5, {
+ *   index: 5, op: "write", duplicate: false, changes: [],
+ *   outcome: { kind: "ok", index: 5, found: [false] },
+ * });
  * console.log(r.version); // "00000000000000000005"
  * ```
  */

@@ -4,9 +4,7 @@
  *
  * @module
  */
-
-/** A key: a string (UTF-8 encoded) or bytes. */
-export type KeyLike = string | Uint8Array;
+import type { KeyLike, ValueLike } from "./keys.ts";
 
 /**
  * What an atomic write did: applied with the version every mutated key now has, or not
@@ -45,7 +43,7 @@ export type CommitResult =
  */
 export type AtomicStep =
   | { readonly kind: "check"; readonly key: KeyLike; readonly version: string | null }
-  | { readonly kind: "set"; readonly key: KeyLike; readonly value: KeyLike }
+  | { readonly kind: "set"; readonly key: KeyLike; readonly value: ValueLike }
   | { readonly kind: "delete"; readonly key: KeyLike };
 
 /**
@@ -96,7 +94,7 @@ export class AtomicOperation {
    * @param value The value.
    * @returns This operation.
    */
-  set(key: KeyLike, value: KeyLike): this {
+  set(key: KeyLike, value: ValueLike): this {
     this.#steps.push({ kind: "set", key, value });
     return this;
   }

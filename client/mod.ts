@@ -21,3 +21,5 @@ export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./atomic_operation.ts";
 export * from "./client_sessions.ts";
+export * from "./keys.ts";
+export * from "../partition/key_codec.ts";

@@ -1,7 +1,7 @@
 /**
- * The PrkDB client: string or byte keys and values, versions, conditional and atomic writes,
- * the three read modes, timeouts and `AbortSignal`, retries with backoff on retryable errors
- * only, and routing straight to each partition's leader.
+ * The PrkDB client: string, byte or tuple keys, string or byte values, versions, conditional
+ * and atomic writes, the three read modes, timeouts and `AbortSignal`, retries with backoff on
+ * retryable errors only, and routing straight to each partition's leader.
  *
  * Every write goes through a client session, so a write retried after a timeout or a failover
  * is applied at most once, and answered with the result of its first application.
@@ -17,12 +17,8 @@ import {
   ReadMode as WireReadMode,
   type Session as WireSession,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
-import {
-  AtomicOperation,
-  type AtomicStep,
-  type CommitResult,
-  type KeyLike,
-} from "./atomic_operation.ts";
+import { AtomicOperation, type AtomicStep, type CommitResult } from "./atomic_operation.ts";
+import { keyBytes, type KeyLike, valueBytes, type ValueLike } from "./keys.ts";
 import { ClientSession } from "./client_sessions.ts";
 import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
 import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
@@ -39,9 +35,7 @@ import type {
 
 export type { ReadMode };
 
-const te = new TextEncoder();
 const td = new TextDecoder();
-const bytes = (v: KeyLike) => (typeof v === "string" ? te.encode(v) : v);
 const MODES: Record<ReadMode, WireReadMode> = {
   linearizable: WireReadMode.LINEARIZABLE,
   follower: WireReadMode.FOLLOWER,
@@ -96,13 +90,14 @@ export class PrkDbClient {
    * @param urls Base URLs of one or more nodes, for example `http://127.0.0.1:8081`.
    * @param options Timeouts and retries.
    * @returns A connected client.
-   * @throws {PrkDbError} When no node answers.
+   * @throws {PrkDbError} `invalid_argument` for a URL that is not `http://host:port` or
+   *   `https://host:port`; `unavailable` when no node answers.
    */
   static async connect(urls: readonly string[], options: ClientOptions = {}): Promise<PrkDbClient> {
     if (urls.length === 0) {
       throw new PrkDbError("Give at least one node URL", "invalid_argument", false);
     }
-    const client = new PrkDbClient([...urls], options);
+    const client = new PrkDbClient(urls.map(nodeUrl), options);
     await client.refresh();
     return client;
   }
@@ -116,19 +111,19 @@ export class PrkDbClient {
    * Writes a key. A retried write is applied at most once (it carries its session and
    * sequence number).
    *
-   * @param key The key (a string is UTF-8 encoded).
+   * @param key The key: a string (UTF-8 encoded), bytes, or a tuple like `["users", 42]`.
    * @param value The value.
    * @param options `ifVersion`, signal and timeout.
    * @returns Whether it was written, the new version, the partition and the log index.
    */
-  async put(key: KeyLike, value: KeyLike, options: WriteOptions = {}): Promise<PutResult> {
-    const k = bytes(key);
+  async put(key: KeyLike, value: ValueLike, options: WriteOptions = {}): Promise<PutResult> {
+    const k = keyBytes(key);
+    const v = valueBytes(value);
     const ifVersion = wireVersion(options.ifVersion);
     const r = await this.#write(
       this.#partitionOf(k),
       options,
-      (c, session, signal) =>
-        c.put({ key: k, value: bytes(value), session, ifVersion }, { signal }),
+      (c, session, signal) => c.put({ key: k, value: v, session, ifVersion }, { signal }),
     );
     return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
@@ -144,7 +139,7 @@ export class PrkDbClient {
     key: KeyLike,
     options: CallOptions & { readMode?: ReadMode } = {},
   ): Promise<KvEntry> {
-    const k = bytes(key);
+    const k = keyBytes(key);
     const mode = this.#readMode(options.readMode);
     const r = await this.#router.call(
       this.#partitionOf(k),
@@ -181,7 +176,7 @@ export class PrkDbClient {
    * @returns Whether it was applied and whether the key existed.
    */
   async delete(key: KeyLike, options: WriteOptions = {}): Promise<DeleteResult> {
-    const k = bytes(key);
+    const k = keyBytes(key);
     const ifVersion = wireVersion(options.ifVersion);
     const r = await this.#write(
       this.#partitionOf(k),
@@ -206,13 +201,13 @@ export class PrkDbClient {
 
   async #commit(steps: readonly AtomicStep[], options: CallOptions): Promise<CommitResult> {
     const checks = steps.flatMap((s) =>
-      s.kind === "check" ? [{ key: bytes(s.key), version: s.version ?? "" }] : []
+      s.kind === "check" ? [{ key: keyBytes(s.key), version: s.version ?? "" }] : []
     );
     const mutations = steps.flatMap((s) =>
       s.kind === "set"
-        ? [{ type: Mutation_Type.SET, key: bytes(s.key), value: bytes(s.value) }]
+        ? [{ type: Mutation_Type.SET, key: keyBytes(s.key), value: valueBytes(s.value) }]
         : s.kind === "delete"
-        ? [{ type: Mutation_Type.DELETE, key: bytes(s.key) }]
+        ? [{ type: Mutation_Type.DELETE, key: keyBytes(s.key) }]
         : []
     );
     const first = checks[0]?.key ?? mutations[0]?.key;
@@ -325,6 +320,31 @@ export class PrkDbClient {
     }
     return opening;
   }
+}
+
+/** A node's base URL, checked: `http://host:port` or `https://host:port`, nothing after. */
+function nodeUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch { /* reported below */ }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    const bare = String(url).replace(/^[a-z+]*:\/\//i, "");
+    throw new PrkDbError(
+      `Node URL "${url}" needs an http:// or https:// scheme: write "http://${bare}" ` +
+        `(or "https://${bare}" for a cluster with TLS)`,
+      "invalid_argument",
+      false,
+    );
+  }
+  if (parsed.pathname !== "/" || parsed.search || parsed.hash) {
+    throw new PrkDbError(
+      `Node URL "${url}" must be a base URL like "${parsed.origin}", with no path or query`,
+      "invalid_argument",
+      false,
+    );
+  }
+  return url.replace(/\/+$/, "");
 }
 
 /** `ifVersion` on the wire: unset, "" for absent, or the version. */

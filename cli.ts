@@ -85,7 +85,8 @@ Options:
   --partitions <n>      Number of partitions (default 8).
   --storage <kind>      file (default), kv or memory.
   --dir <dir>           Where node data goes (default .prkdb-cluster).
-  --base-port <n>       First node's port; the others follow (default 8081).
+  --base-port <n>       First node's port; the others follow (default 8081). 0 picks free
+                        ports and prints them.
   --tick-ms <n>         Milliseconds per Raft tick (default 100).
   --prometheus <file>   Also write a Prometheus scrape config for the nodes to this file.
   --certs <dir>         Certificates and tokens, made there by 'certs init' if missing

@@ -50,7 +50,8 @@ async function health(url: string, get: typeof fetch): Promise<Health | undefine
 /** Runs the cluster until SIGINT or SIGTERM. */
 export async function runCluster(o: ClusterOptions): Promise<void> {
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
-  const address = (id: number) => `127.0.0.1:${o.basePort + id - 1}`;
+  const ports = o.basePort === 0 ? freePorts(o.nodes) : ids.map((id) => o.basePort + id - 1);
+  const address = (id: number) => `127.0.0.1:${ports[id - 1]}`;
   const scheme = o.certs ? "https" : "http";
   const urls = ids.map((id) => `${scheme}://${address(id)}`);
   const peers = ids.map((id) => `${id}=${address(id)}`).join(",");
@@ -174,6 +175,21 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   await new Promise(() => {}); // run until a signal
 }
 
+/**
+ * Ports the system says are free, all different: each is held open until every one is picked,
+ * then released for its node (another program could take one in between; the node would then
+ * fail to start and say so).
+ */
+function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
+}
+
 /** Makes the CA, certificates and tokens if the directory lacks them. */
 async function ensureCertificates(dir: string, ids: number[]): Promise<void> {
   const has = (f: string) => Deno.stat(join(dir, f)).then(() => true, () => false);
@@ -252,5 +268,6 @@ Or from Deno:
   await db.put("hello", "world");
   console.log(await db.getText("hello"));
 
+Node URLs: ${urls.join(" ")}
 Press Ctrl-C to stop every node.`);
 }

@@ -7,6 +7,7 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { join } from "@std/path";
+import { delay } from "@std/async";
 import type { StorageKind } from "./node.ts";
 import { initCertificates, renewCertificates } from "./certs.ts";
 import { tlsHttp } from "../rpc/tls.ts";
@@ -162,7 +163,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
       onSignal();
       return;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await delay(200);
   }
   if (o.prometheusFile) {
     const targets = ids.map((id) => `'${address(id)}'`).join(", ");

@@ -1,7 +1,8 @@
 /**
  * The PrkDB client: connect to any nodes of a cluster, then `put`, `get` (in three read modes,
- * with versions), `delete`, conditional writes and `atomic()` batches, with string or byte
- * keys and values. Writes are applied at most once, even when retried.
+ * with versions), `delete`, conditional writes and `atomic()` batches. Keys are strings, bytes
+ * or tuples like `["users", 42]`; values are strings or bytes. Writes are applied at most once,
+ * even when retried.
  *
  * @example Quick start (with `deno task cluster` running)
  * ```ts ignore

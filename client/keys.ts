@@ -50,6 +50,13 @@ function shown(v: unknown): string {
  * @param key The key.
  * @returns Its bytes.
  * @throws {PrkDbError} `invalid_argument` for anything but a string, bytes or a valid tuple.
+ *
+ * @example Usage
+ * ```ts
+ * import { keyBytes } from "@prkdb/prkdb/client";
+ * console.log(keyBytes("ab")); // Uint8Array(2) [ 97, 98 ]
+ * console.log(keyBytes(["ab"])[0]); // 255: a tuple key
+ * ```
  */
 export function keyBytes(key: KeyLike): Uint8Array {
   if (typeof key === "string") return te.encode(key);
@@ -78,6 +85,12 @@ export function keyBytes(key: KeyLike): Uint8Array {
  * @param value The value.
  * @returns Its bytes.
  * @throws {PrkDbError} `invalid_argument` for anything but a string or bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import { valueBytes } from "@prkdb/prkdb/client";
+ * console.log(valueBytes("hi")); // Uint8Array(2) [ 104, 105 ]
+ * ```
  */
 export function valueBytes(value: ValueLike): Uint8Array {
   if (typeof value === "string") return te.encode(value);

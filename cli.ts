@@ -85,7 +85,8 @@ Options:
   --partitions <n>      Number of partitions (default 8).
   --storage <kind>      file (default), kv or memory.
   --dir <dir>           Where node data goes (default .prkdb-cluster).
-  --base-port <n>       First node's port; the others follow (default 8081).
+  --base-port <n>       First node's port; the others follow (default 8081). 0 picks free
+                        ports and prints them.
   --tick-ms <n>         Milliseconds per Raft tick (default 100).
   --prometheus <file>   Also write a Prometheus scrape config for the nodes to this file.
   --certs <dir>         Certificates and tokens, made there by 'certs init' if missing
@@ -296,11 +297,13 @@ async function certs(args: string[]): Promise<void> {
       help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help || action === "--help" || action === "-h" || action === undefined) {
-    return void console.log(CERTS_HELP);
-  }
+  if (values.help || action === "--help" || action === "-h") return void console.log(CERTS_HELP);
   if (action !== "init" && action !== "renew") {
-    throw new UsageError(`certs takes init or renew, got "${action}"`);
+    throw new UsageError(
+      action === undefined
+        ? "certs takes init or renew"
+        : `certs takes init or renew, got "${action}"`,
+    );
   }
   const nodes = int(values.nodes, "--nodes", 3);
   if (nodes < 1 || nodes > 99) throw new UsageError("--nodes must be between 1 and 99");
@@ -356,9 +359,8 @@ if (import.meta.main) {
     if (command === "serve") await serve(rest);
     else if (command === "cluster") await cluster(rest);
     else if (command === "certs") await certs(rest);
-    else if (
-      command === undefined || command === "--help" || command === "-h" || command === "help"
-    ) console.log(USAGE);
+    else if (command === "--help" || command === "-h" || command === "help") console.log(USAGE);
+    else if (command === undefined) throw new UsageError("a command is required");
     else throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
     const usage = error instanceof UsageError ||
@@ -366,7 +368,7 @@ if (import.meta.main) {
     console.error(`prkdb: ${(error as Error).message}`);
     if (usage) {
       console.error(
-        command === "serve" || command === "certs"
+        command === "serve" || command === "certs" || command === "cluster"
           ? `Run 'deno run -A cli.ts ${command} --help' for the options.`
           : USAGE,
       );

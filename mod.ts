@@ -1,32 +1,31 @@
 /**
- * PrkDB: a partitioned, replicated key-value database for Deno.
+ * PrkDB: a partitioned, replicated key-value database for Deno. This entry point is the client,
+ * which is what most applications need; it loads no server, storage or telemetry code.
  *
- * Most applications need only the client: `PrkDbClient.connect([...urls])`, then `put`, `get`
- * and `delete`. Run a cluster with `deno run -A jsr:@prkdb/prkdb/cli cluster`. Entry points:
- * `/client`, `/server` (run nodes from code), `/replication` (leader-follower replicas),
- * `/raft`, `/partition`, `/storage`, `/telemetry`, `/cli`.
+ * Everything else has its own entry point:
+ * `@prkdb/prkdb/server` (run nodes from code), `@prkdb/prkdb/cli` (the command line:
+ * `deno run -A jsr:@prkdb/prkdb/cli cluster`), `@prkdb/prkdb/raft` (the Raft core),
+ * `@prkdb/prkdb/partition` (placement, commands, the state machine), `@prkdb/prkdb/runtime`,
+ * `@prkdb/prkdb/storage`, `@prkdb/prkdb/telemetry` (OpenTelemetry metrics) and
+ * `@prkdb/prkdb/async-replicas`.
  *
- * Keys hash into partitions; each partition is its own Raft group. This entry point re-exports
- * the building blocks: the Raft core (`@prkdb/prkdb/raft`), partitioning and the key-value state
- * machine (`@prkdb/prkdb/partition`), and telemetry (`@prkdb/prkdb/telemetry`).
+ * @example Connect, write, read (with `deno task cluster --insecure` running)
+ * ```ts ignore
+ * import { PrkDbClient } from "@prkdb/prkdb";
+ * const db = await PrkDbClient.connect(["http://127.0.0.1:8081"]);
+ * await db.put(["users", 42], JSON.stringify({ name: "Ada" }));
+ * console.log(await db.getText(["users", 42]));
+ * db.close();
+ * ```
  *
- * @example Hash a key to its partition
+ * @example Tuple keys sort like their parts
  * ```ts
- * import { partitionForKey } from "@prkdb/prkdb";
- * const p = partitionForKey(new TextEncoder().encode("user:1"), 8);
- * console.log(p >= 0 && p < 8); // true
+ * import { encodeKey, encodeKeyPrefix } from "@prkdb/prkdb";
+ * const key = encodeKey(["users", 42]);
+ * const prefix = encodeKeyPrefix(["users"]);
+ * console.log(prefix.every((b, i) => key[i] === b)); // true
  * ```
  *
  * @module
  */
-export * from "./raft/mod.ts";
-export * from "./partition/mod.ts";
-export * from "./telemetry/mod.ts";
-export {
-  type CallOptions,
-  type ClientOptions,
-  type ClusterInfo,
-  PrkDbClient,
-  PrkDbError,
-  type ReadMode as ClientReadMode,
-} from "./client/mod.ts";
+export * from "./client/mod.ts";

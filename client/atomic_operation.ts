@@ -4,9 +4,7 @@
  *
  * @module
  */
-
-/** A key: a string (UTF-8 encoded) or bytes. */
-export type KeyLike = string | Uint8Array;
+import type { KeyLike, ValueLike } from "./keys.ts";
 
 /**
  * What an atomic write did: applied with the version every mutated key now has, or not
@@ -48,7 +46,7 @@ export type AtomicStep =
   | {
     readonly kind: "set";
     readonly key: KeyLike;
-    readonly value: KeyLike;
+    readonly value: ValueLike;
     readonly expireIn?: number;
   }
   | { readonly kind: "delete"; readonly key: KeyLike };
@@ -102,7 +100,7 @@ export class AtomicOperation {
    * @param options `expireIn`: milliseconds after the commit when the key expires.
    * @returns This operation.
    */
-  set(key: KeyLike, value: KeyLike, options: { expireIn?: number } = {}): this {
+  set(key: KeyLike, value: ValueLike, options: { expireIn?: number } = {}): this {
     this.#steps.push({ kind: "set", key, value, expireIn: options.expireIn });
     return this;
   }

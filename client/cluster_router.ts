@@ -7,6 +7,7 @@
  */
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
+import { delay } from "@std/async";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { classify, PrkDbError } from "./errors.ts";
 import type { CallOptions, ClientOptions, ClusterInfo } from "./types.ts";
@@ -59,15 +60,19 @@ export class ClusterRouter {
   /**
    * Re-reads the cluster layout and leaders from any reachable node.
    *
+   * @param signal Stops asking.
    * @returns The layout.
    */
-  async refresh(): Promise<ClusterInfo> {
+  async refresh(signal?: AbortSignal): Promise<ClusterInfo> {
     const all = [...new Set([...this.#info.nodes.values(), ...this.#seeds])];
     const urls = [...all.filter((u) => this.#healthy(u)), ...all.filter((u) => !this.#healthy(u))];
     let last: unknown;
     for (const url of urls) {
       try {
-        const r = await this.client(url).clusterInfo({}, { timeoutMs: this.#o.attemptTimeoutMs });
+        const r = await this.client(url).clusterInfo({}, {
+          timeoutMs: this.#o.attemptTimeoutMs,
+          signal,
+        });
         this.#info = {
           nodes: new Map(
             r.nodes.map((
@@ -83,6 +88,7 @@ export class ClusterRouter {
         };
         return this.#info;
       } catch (error) {
+        if (signal?.aborted) throw error;
         last = error;
         this.#suspect.set(url, Date.now() + 2000);
       }
@@ -177,7 +183,7 @@ export class ClusterRouter {
     const budget = options.timeoutMs ?? this.#o.timeoutMs;
     const timeout = AbortSignal.timeout(budget);
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
-    let delay = this.#o.backoffMs;
+    let backoff = this.#o.backoffMs;
     for (let attempt = 0;; attempt++) {
       const url = this.#route(partition, target, attempt);
       // Each attempt has its own deadline: a paused node accepts connections but never answers.
@@ -185,19 +191,20 @@ export class ClusterRouter {
         signal,
         AbortSignal.timeout(this.#o.attemptTimeoutMs),
       ]);
+      const stopped = () => {
+        const cancelled = options.signal?.aborted;
+        return new PrkDbError(
+          cancelled
+            ? "The call was cancelled"
+            : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
+          cancelled ? "canceled" : "deadline_exceeded",
+          !cancelled,
+        );
+      };
       try {
         return await fn(this.client(url), attemptSignal);
       } catch (error) {
-        if (signal.aborted) {
-          const cancelled = options.signal?.aborted;
-          throw new PrkDbError(
-            cancelled
-              ? "The call was cancelled"
-              : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
-            cancelled ? "canceled" : "deadline_exceeded",
-            !cancelled,
-          );
-        }
+        if (signal.aborted) throw stopped();
         const e = classify(
           error,
           url,
@@ -209,9 +216,16 @@ export class ClusterRouter {
         if (e.code === "unavailable" || e.code === "deadline_exceeded") {
           this.#suspect.set(url, Date.now() + 2000);
         }
-        await this.refresh().catch(() => {});
-        await new Promise((r) => setTimeout(r, delay / 2 + (Math.random() * delay) / 2));
-        delay = Math.min(delay * 2, this.#o.maxBackoffMs);
+        // Cancelling or running out of time ends the wait at once, not after it.
+        try {
+          await this.refresh(signal).catch((e) => {
+            if (signal.aborted) throw e;
+          });
+          await delay(backoff / 2 + (Math.random() * backoff) / 2, { signal });
+        } catch {
+          throw stopped();
+        }
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
       }
     }
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { KeyLike } from "./keys.ts";
 import type { ListResponse } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import type { KvEntry } from "./types.ts";
 
@@ -17,8 +18,8 @@ import type { KvEntry } from "./types.ts";
  * ```
  */
 export type ListSelector =
-  | { readonly prefix: string | Uint8Array }
-  | { readonly start: string | Uint8Array; readonly end?: string | Uint8Array };
+  | { readonly prefix: KeyLike }
+  | { readonly start: KeyLike; readonly end?: KeyLike };
 
 /**
  * An async iterator over listed entries. `cursor` names the position after the last entry

@@ -1,7 +1,8 @@
 /**
  * The PrkDB client: connect to any nodes of a cluster, then `put`, `get` (in three read modes,
- * with versions), `delete`, conditional writes and `atomic()` batches, with string or byte
- * keys and values. Writes are applied at most once, even when retried.
+ * with versions), `delete`, conditional writes and `atomic()` batches. Keys are strings, bytes
+ * or tuples like `["users", 42]`; values are strings or bytes. Writes are applied at most once,
+ * even when retried.
  *
  * @example Quick start (with `deno task cluster` running)
  * ```ts ignore
@@ -23,3 +24,5 @@ export * from "./atomic_operation.ts";
 export * from "./client_sessions.ts";
 export * from "./list_iterator.ts";
 export * from "./watch_stream.ts";
+export * from "./keys.ts";
+export * from "../partition/key_codec.ts";

@@ -1,7 +1,7 @@
 /**
- * The PrkDB client: string or byte keys and values, versions, conditional and atomic writes,
- * the three read modes, timeouts and `AbortSignal`, retries with backoff on retryable errors
- * only, and routing straight to each partition's leader.
+ * The PrkDB client: string, byte or tuple keys, string or byte values, versions, conditional
+ * and atomic writes, the three read modes, timeouts and `AbortSignal`, retries with backoff on
+ * retryable errors only, and routing straight to each partition's leader.
  *
  * Every write goes through a client session, so a write retried after a timeout or a failover
  * is applied at most once, and answered with the result of its first application.
@@ -17,12 +17,9 @@ import {
   ReadMode as WireReadMode,
   type Session as WireSession,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
-import {
-  AtomicOperation,
-  type AtomicStep,
-  type CommitResult,
-  type KeyLike,
-} from "./atomic_operation.ts";
+import { AtomicOperation, type AtomicStep, type CommitResult } from "./atomic_operation.ts";
+import { keyBytes, type KeyLike, valueBytes, type ValueLike } from "./keys.ts";
+import { encodeKeyPrefix, type Key } from "../partition/key_codec.ts";
 import { ClientSession } from "./client_sessions.ts";
 import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
 import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
@@ -41,9 +38,7 @@ import type {
 
 export type { ReadMode };
 
-const te = new TextEncoder();
 const td = new TextDecoder();
-const bytes = (v: KeyLike) => (typeof v === "string" ? te.encode(v) : v);
 const MODES: Record<ReadMode, WireReadMode> = {
   linearizable: WireReadMode.LINEARIZABLE,
   follower: WireReadMode.FOLLOWER,
@@ -98,13 +93,14 @@ export class PrkDbClient {
    * @param urls Base URLs of one or more nodes, for example `http://127.0.0.1:8081`.
    * @param options Timeouts and retries.
    * @returns A connected client.
-   * @throws {PrkDbError} When no node answers.
+   * @throws {PrkDbError} `invalid_argument` for a URL that is not `http://host:port` or
+   *   `https://host:port`; `unavailable` when no node answers.
    */
   static async connect(urls: readonly string[], options: ClientOptions = {}): Promise<PrkDbClient> {
     if (urls.length === 0) {
       throw new PrkDbError("Give at least one node URL", "invalid_argument", false);
     }
-    const client = new PrkDbClient([...urls], options);
+    const client = new PrkDbClient(urls.map(nodeUrl), options);
     await client.refresh();
     return client;
   }
@@ -118,24 +114,25 @@ export class PrkDbClient {
    * Writes a key. A retried write is applied at most once (it carries its session and
    * sequence number).
    *
-   * @param key The key (a string is UTF-8 encoded).
+   * @param key The key: a string (UTF-8 encoded), bytes, or a tuple like `["users", 42]`.
    * @param value The value.
    * @param options `ifVersion`, signal and timeout.
    * @returns Whether it was written, the new version, the partition and the log index.
    */
   async put(
     key: KeyLike,
-    value: KeyLike,
+    value: ValueLike,
     options: WriteOptions & { expireIn?: number } = {},
   ): Promise<PutResult> {
-    const k = bytes(key);
+    const k = keyBytes(key);
+    const v = valueBytes(value);
     const ifVersion = wireVersion(options.ifVersion);
     const expireInMs = expireIn(options.expireIn);
     const r = await this.#write(
       this.#partitionOf(k),
       options,
       (c, session, signal) =>
-        c.put({ key: k, value: bytes(value), session, ifVersion, expireInMs }, { signal }),
+        c.put({ key: k, value: v, session, ifVersion, expireInMs }, { signal }),
     );
     return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
@@ -151,7 +148,7 @@ export class PrkDbClient {
     key: KeyLike,
     options: CallOptions & { readMode?: ReadMode } = {},
   ): Promise<KvEntry> {
-    const k = bytes(key);
+    const k = keyBytes(key);
     const mode = this.#readMode(options.readMode);
     const r = await this.#router.call(
       this.#partitionOf(k),
@@ -188,7 +185,7 @@ export class PrkDbClient {
    * @returns Whether it was applied and whether the key existed.
    */
   async delete(key: KeyLike, options: WriteOptions = {}): Promise<DeleteResult> {
-    const k = bytes(key);
+    const k = keyBytes(key);
     const ifVersion = wireVersion(options.ifVersion);
     const r = await this.#write(
       this.#partitionOf(k),
@@ -213,18 +210,18 @@ export class PrkDbClient {
 
   async #commit(steps: readonly AtomicStep[], options: CallOptions): Promise<CommitResult> {
     const checks = steps.flatMap((s) =>
-      s.kind === "check" ? [{ key: bytes(s.key), version: s.version ?? "" }] : []
+      s.kind === "check" ? [{ key: keyBytes(s.key), version: s.version ?? "" }] : []
     );
     const mutations = steps.flatMap((s) =>
       s.kind === "set"
         ? [{
           type: Mutation_Type.SET,
-          key: bytes(s.key),
-          value: bytes(s.value),
+          key: keyBytes(s.key),
+          value: valueBytes(s.value),
           expireInMs: expireIn(s.expireIn),
         }]
         : s.kind === "delete"
-        ? [{ type: Mutation_Type.DELETE, key: bytes(s.key) }]
+        ? [{ type: Mutation_Type.DELETE, key: keyBytes(s.key) }]
         : []
     );
     const first = checks[0]?.key ?? mutations[0]?.key;
@@ -266,7 +263,7 @@ export class PrkDbClient {
     keys: readonly KeyLike[],
     options: CallOptions & { readMode?: ReadMode } = {},
   ): Promise<KvEntry[]> {
-    const ks = keys.map(bytes);
+    const ks = keys.map(keyBytes);
     if (ks.length === 0) return [];
     const mode = this.#readMode(options.readMode);
     const r = await this.#router.call(
@@ -304,9 +301,9 @@ export class PrkDbClient {
     } = {},
   ): ListIterator {
     const mode = this.#readMode(options.readMode);
-    const range = "prefix" in selector ? { prefix: bytes(selector.prefix) } : {
-      start: bytes(selector.start),
-      end: selector.end === undefined ? undefined : bytes(selector.end),
+    const range = "prefix" in selector ? { prefix: prefixBytes(selector.prefix) } : {
+      start: keyBytes(selector.start),
+      end: selector.end === undefined ? undefined : keyBytes(selector.end),
     };
     return new ListIterator(
       (cursor) =>
@@ -345,14 +342,14 @@ export class PrkDbClient {
     options: { from?: readonly string[]; signal?: AbortSignal } = {},
   ): WatchStream {
     const request = "key" in selector
-      ? { key: bytes(selector.key), start: new Uint8Array(), end: new Uint8Array() }
+      ? { key: keyBytes(selector.key), start: new Uint8Array(), end: new Uint8Array() }
       : "prefix" in selector
-      ? { prefix: bytes(selector.prefix), start: new Uint8Array(), end: new Uint8Array() }
+      ? { prefix: prefixBytes(selector.prefix), start: new Uint8Array(), end: new Uint8Array() }
       : {
-        start: bytes(selector.start),
-        end: selector.end === undefined ? new Uint8Array() : bytes(selector.end),
+        start: keyBytes(selector.start),
+        end: selector.end === undefined ? new Uint8Array() : keyBytes(selector.end),
       };
-    const routeBy = "key" in selector ? this.#partitionOf(bytes(selector.key)) : 0;
+    const routeBy = "key" in selector ? this.#partitionOf(keyBytes(selector.key)) : 0;
     return new WatchStream(this.#router, request, routeBy, options.from ?? [], options.signal);
   }
 
@@ -452,6 +449,36 @@ function expireIn(ms: number | undefined): bigint {
     );
   }
   return BigInt(ms);
+}
+
+/** A node's base URL, checked: `http://host:port` or `https://host:port`, nothing after. */
+function nodeUrl(url: string): string {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch { /* reported below */ }
+  if (parsed?.protocol !== "http:" && parsed?.protocol !== "https:") {
+    const bare = String(url).replace(/^[a-z+]*:\/\//i, "");
+    throw new PrkDbError(
+      `Node URL "${url}" needs an http:// or https:// scheme: write "http://${bare}" ` +
+        `(or "https://${bare}" for a cluster with TLS)`,
+      "invalid_argument",
+      false,
+    );
+  }
+  if (parsed.pathname !== "/" || parsed.search || parsed.hash) {
+    throw new PrkDbError(
+      `Node URL "${url}" must be a base URL like "${parsed.origin}", with no path or query`,
+      "invalid_argument",
+      false,
+    );
+  }
+  return url.replace(/\/+$/, "");
+}
+
+/** A prefix to list or watch: a tuple's encoded prefix, or a string's or bytes' own bytes. */
+function prefixBytes(prefix: KeyLike): Uint8Array {
+  return Array.isArray(prefix) ? encodeKeyPrefix(prefix as Key) : keyBytes(prefix);
 }
 
 /** `ifVersion` on the wire: unset, "" for absent, or the version. */

@@ -117,7 +117,7 @@ export interface DeleteResult {
  * ```
  */
 export interface KvEntry {
-  /** The key. */
+  /** The key's bytes: a string's UTF-8, or a tuple's encoding (`decodeKey` reads it back). */
   readonly key: Uint8Array;
   /** The value, or `null` when absent. */
   readonly value: Uint8Array | null;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { KeyLike } from "./keys.ts";
 import { WatchEvent_Type, type WatchRequest } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import type { ClusterRouter } from "./cluster_router.ts";
 import { classify } from "./errors.ts";
@@ -42,8 +43,8 @@ export interface WatchChange {
  */
 export type WatchSelector =
   | { readonly key: string | Uint8Array }
-  | { readonly prefix: string | Uint8Array }
-  | { readonly start: string | Uint8Array; readonly end?: string | Uint8Array };
+  | { readonly prefix: KeyLike }
+  | { readonly start: KeyLike; readonly end?: KeyLike };
 
 const partitionOf = (version: string) => Number.parseInt(version.slice(0, 4), 16);
 

@@ -66,6 +66,15 @@ const atomic = await db.atomic()
   .commit();
 console.log(`atomic: ${atomic.ok ? `committed at ${atomic.version}` : "conflict"}`);
 
+// Tuple keys, as in Deno KV: parts are strings, numbers, bigints, booleans or bytes, and keys
+// sort like their parts. ["users", 1] and ["posts", 1] are different keys.
+await db.put(["users", 1], "Ada");
+console.log(
+  `tuple keys: users/1 = ${await db.getText(["users", 1])}, posts/1 = ${
+    await db.getText(["posts", 1]) ?? "absent"
+  }`,
+);
+
 // Bytes work as well as strings; deletes report whether the key existed.
 await db.put(new Uint8Array([0, 1, 2]), new Uint8Array([255]));
 console.log("binary value:", (await db.get(new Uint8Array([0, 1, 2]))).value);

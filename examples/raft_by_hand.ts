@@ -15,6 +15,15 @@
 import { type Message, RaftNode, SeededRandom } from "../raft/mod.ts";
 import { decodeCommand, encodeCommand, KvStateMachine, putCommand } from "../partition/mod.ts";
 
+if (Deno.args.length > 0) {
+  const help = Deno.args[0] === "--help" || Deno.args[0] === "-h";
+  (help ? console.log : console.error)(
+    "Usage: deno run examples/raft_by_hand.ts    (or: deno task example)\n\n" +
+      "Walks three Raft nodes through an election, a write, a follower read and a failover.",
+  );
+  Deno.exit(help ? 0 : 2);
+}
+
 const te = new TextEncoder();
 const td = new TextDecoder();
 const voters = [1, 2, 3];

@@ -20,6 +20,7 @@
  * @module
  */
 export * from "./hash.ts";
+export * from "./key_codec.ts";
 export * from "./command.ts";
 export * from "./kv_state_machine.ts";
 export * from "./compaction.ts";

@@ -7,6 +7,7 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { join } from "@std/path";
+import { delay } from "@std/async";
 import type { StorageKind } from "./node.ts";
 import { initCertificates, renewCertificates } from "./certs.ts";
 import { tlsHttp } from "../rpc/tls.ts";
@@ -50,7 +51,8 @@ async function health(url: string, get: typeof fetch): Promise<Health | undefine
 /** Runs the cluster until SIGINT or SIGTERM. */
 export async function runCluster(o: ClusterOptions): Promise<void> {
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
-  const address = (id: number) => `127.0.0.1:${o.basePort + id - 1}`;
+  const ports = o.basePort === 0 ? freePorts(o.nodes) : ids.map((id) => o.basePort + id - 1);
+  const address = (id: number) => `127.0.0.1:${ports[id - 1]}`;
   const scheme = o.certs ? "https" : "http";
   const urls = ids.map((id) => `${scheme}://${address(id)}`);
   const peers = ids.map((id) => `${id}=${address(id)}`).join(",");
@@ -161,7 +163,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
       onSignal();
       return;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await delay(200);
   }
   if (o.prometheusFile) {
     const targets = ids.map((id) => `'${address(id)}'`).join(", ");
@@ -172,6 +174,21 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     console.log(`Prometheus scrape config written to ${o.prometheusFile}`);
   }
   await new Promise(() => {}); // run until a signal
+}
+
+/**
+ * Ports the system says are free, all different: each is held open until every one is picked,
+ * then released for its node (another program could take one in between; the node would then
+ * fail to start and say so).
+ */
+function freePorts(n: number): number[] {
+  const listeners = Array.from(
+    { length: n },
+    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
+  );
+  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
+  for (const l of listeners) l.close();
+  return ports;
 }
 
 /** Makes the CA, certificates and tokens if the directory lacks them. */
@@ -252,5 +269,6 @@ Or from Deno:
   await db.put("hello", "world");
   console.log(await db.getText("hello"));
 
+Node URLs: ${urls.join(" ")}
 Press Ctrl-C to stop every node.`);
 }

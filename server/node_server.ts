@@ -73,6 +73,16 @@ function snapshotProblem(data: Uint8Array): string | undefined {
   }
 }
 
+/** The answer to an RPC path asked with another method than POST (a browser, a bare curl). */
+function wrongMethod(method: string, path: string): Response {
+  return new Response(
+    `${method} ${path} is an RPC: use POST with Content-Type: application/json (or ` +
+      `application/proto), for example:\n` +
+      `  curl -H 'Content-Type: application/json' -d '{}' http://HOST:PORT${path}\n`,
+    { status: 405, headers: { allow: "POST", "content-type": "text/plain; charset=utf-8" } },
+  );
+}
+
 /** A running node server. */
 export interface NodeServer {
   /** The port it listens on. */
@@ -224,6 +234,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       if (caller?.node !== undefined) request.headers.set(VERIFIED_NODE, String(caller.node));
       const path = new URL(request.url).pathname;
       const handler = handlers.get(path);
+      if (handler && request.method !== "POST") return wrongMethod(request.method, path);
       if (handler) return handler(request);
       if (path === "/health") {
         const health = nodeHealth(host, options.metrics);

@@ -1,18 +1,13 @@
 /**
  * CRC-32 (IEEE 802.3, the zlib/PNG polynomial), to detect torn and corrupted records.
  *
+ * The platform computes it: `node:zlib`'s `crc32` gives the same checksum as the table-driven
+ * loop this module used to run, so records written by either verify with the other, and it is
+ * about 5 times faster on a 200-byte record and over 100 times on 1 MiB (see `docs/storage.md`).
+ *
  * @module
  */
-
-const TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
+import { crc32 as zlibCrc32 } from "node:zlib";
 
 /**
  * The CRC-32 of some bytes.
@@ -27,7 +22,5 @@ const TABLE = (() => {
  * ```
  */
 export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return zlibCrc32(bytes) >>> 0;
 }

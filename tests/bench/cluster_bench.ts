@@ -21,6 +21,17 @@
 import { PrkDbClient } from "../../client/mod.ts";
 import { ProcessCluster } from "../cluster/processes.ts";
 import { initCertificates } from "../../server/certs.ts";
+import { scriptArgs } from "../support/script_args.ts";
+
+scriptArgs(`Usage: deno task bench:cluster
+
+Starts a 3-node cluster of node processes on loopback (file storage) and measures durable writes,
+then linearizable reads, from concurrent clients. Set in the environment:
+  CLIENTS=64      concurrent clients
+  SECONDS=5       seconds per phase
+  PARTITIONS=8    partitions
+  TLS=1           mutual TLS between nodes and client certificates
+`);
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 64);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);

@@ -13,6 +13,13 @@
 import { MemoryNetwork } from "../../partition/mod.ts";
 import { MultiRaftHost } from "../../runtime/mod.ts";
 import { FileStorage } from "../../storage/mod.ts";
+import { scriptArgs } from "../support/script_args.ts";
+
+scriptArgs(`Usage: deno task bench:host
+
+Three Multi-Raft hosts in one process over the in-memory network with real file storage and 64
+concurrent writers for 3 seconds: what the Raft host costs without HTTP and protobuf.
+`);
 
 const CLIENTS = 64, SECONDS = 3;
 const dir = await Deno.makeTempDir({ prefix: "prkdb-host-bench-" });

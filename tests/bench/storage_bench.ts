@@ -16,10 +16,23 @@ import type { Entry } from "../../raft/mod.ts";
 import { FileStorage } from "../../storage/file_storage.ts";
 import { KvStorage } from "../../storage/kv_storage.ts";
 import type { RaftStorage } from "../../storage/raft_storage.ts";
+import { scriptArgs } from "../support/script_args.ts";
+
+const USAGE = `Usage: deno task bench [--markdown]
+
+Durable appends per second for the file and Deno KV storage at batch sizes 1, 10 and 100, one and
+16 partitions at once, beside the disk's raw fdatasync rate. Each case runs BENCH_SECONDS seconds
+(default 1) in a fresh temporary directory.
+
+Options:
+  --markdown   Print the table as Markdown (for docs/storage.md).
+  -h, --help   Show this help.
+`;
+const args = scriptArgs(USAGE, ["--markdown"]);
 
 const SECONDS = Number(Deno.env.get("BENCH_SECONDS") ?? "1");
 const PAYLOAD = new Uint8Array(100).fill(7);
-const markdown = Deno.args.includes("--markdown");
+const markdown = args.has("--markdown");
 
 interface Row {
   what: string;

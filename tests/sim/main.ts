@@ -14,18 +14,63 @@
 import { parseArgs } from "node:util";
 import { Simulation, type SimulationReport } from "./simulation.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    seeds: { type: "string", default: "100" },
-    seed: { type: "string" },
-    "first-seed": { type: "string", default: "1" },
-    nodes: { type: "string" },
-    storage: { type: "string", default: "memory" },
-    units: { type: "string" },
-    verbose: { type: "boolean", default: false },
-  },
-});
+const USAGE = `Usage: deno task sim [options]    (or: deno run -A tests/sim/main.ts)
+
+Runs the deterministic simulation: clusters over a network that delays, drops, duplicates and
+partitions messages, with crashes, restarts and pauses, checking Raft's safety properties after
+every step and every client history for linearizability. A failure prints the command that
+replays it.
+
+Options:
+  --seeds <n>        Run seeds first-seed .. first-seed+n-1 (default 100), alternating 3 and 5 nodes.
+  --first-seed <n>   The first seed (default 1).
+  --seed <n>         Replay one seed.
+  --nodes <n>        Cluster size for every seed (default: 3 for odd seeds, 5 for even).
+  --storage <kind>   memory (default), file or kv: real disks, fsync and all.
+  --units <n>        Simulated time units per run.
+  --verbose          Print every run's report.
+  -h, --help         Show this help.
+`;
+
+/** Exits 2 with the usage: the command line was wrong. */
+function misuse(message: string): never {
+  console.error(`sim: ${message}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    args: Deno.args,
+    strict: true,
+    options: {
+      seeds: { type: "string", default: "100" },
+      seed: { type: "string" },
+      "first-seed": { type: "string", default: "1" },
+      nodes: { type: "string" },
+      storage: { type: "string", default: "memory" },
+      units: { type: "string" },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+} catch (error) {
+  misuse((error as Error).message);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+for (const flag of ["seeds", "seed", "first-seed", "nodes", "units"] as const) {
+  const v = values[flag];
+  if (v !== undefined && !/^\d+$/.test(v)) {
+    misuse(`--${flag} must be a non-negative integer, got "${v}"`);
+  }
+}
+if (!["memory", "file", "kv"].includes(values.storage)) {
+  misuse(`--storage must be memory, file or kv, got "${values.storage}"`);
+}
 
 const seeds = values.seed !== undefined
   ? [Number(values.seed)]

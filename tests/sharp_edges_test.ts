@@ -1,0 +1,97 @@
+/**
+ * The command line and the HTTP surface say how to use them: every task and command answers
+ * `--help` with its usage and exit code 0, refuses a wrong command line with exit code 2, and
+ * a GET on an RPC path explains that RPCs are POSTed.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { startNode } from "../server/node.ts";
+
+const root = new URL("../", import.meta.url).pathname;
+const td = new TextDecoder();
+
+async function run(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  return { code: out.code, stdout: td.decode(out.stdout), stderr: td.decode(out.stderr) };
+}
+
+Deno.test("cli.ts with no command exits 2 and prints the usage", async () => {
+  const r = await run("run", "-A", "cli.ts");
+  assertEquals(r.code, 2);
+  assertStringIncludes(r.stderr, "a command is required");
+  assertStringIncludes(r.stderr, "Usage: deno run -A cli.ts <command>");
+});
+
+Deno.test("cli.ts: --help exits 0; a wrong command line exits 2 with where to look", async () => {
+  for (
+    const args of [["--help"], ["serve", "--help"], ["cluster", "--help"], ["certs", "--help"]]
+  ) {
+    const r = await run("run", "-A", "cli.ts", ...args);
+    assertEquals(r.code, 0, args.join(" "));
+    assertStringIncludes(r.stdout, "Usage:");
+  }
+  const misuse: [string[], string][] = [
+    [["bogus"], 'unknown command "bogus"'],
+    [["certs"], "certs takes init or renew"],
+    [["cluster", "--nodes", "x"], "cli.ts cluster --help"],
+    [["serve", "--bogus"], "cli.ts serve --help"],
+  ];
+  for (const [args, says] of misuse) {
+    const r = await run("run", "-A", "cli.ts", ...args);
+    assertEquals(r.code, 2, args.join(" "));
+    assertStringIncludes(r.stderr, says);
+  }
+});
+
+Deno.test("tasks that run scripts answer --help with their usage and refuse unknown arguments", async () => {
+  for (
+    const task of ["sim", "cluster", "certs", "bench", "bench:cluster", "bench:host", "example"]
+  ) {
+    const help = await run("task", "-q", task, "--help");
+    assertEquals(help.code, 0, `${task} --help: ${help.stderr}`);
+    assertStringIncludes(help.stdout, "Usage:", task);
+    const bad = await run("task", "-q", task, "--no-such-flag");
+    assertEquals(bad.code, 2, `${task} --no-such-flag`);
+  }
+  const sim = await run("task", "-q", "sim", "--seeds", "many");
+  assertEquals(sim.code, 2);
+  assertStringIncludes(sim.stderr, '--seeds must be a non-negative integer, got "many"');
+});
+
+Deno.test("a GET on an RPC path answers 405: use POST with Content-Type: application/json", async () => {
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  const node = await startNode({
+    id: 1,
+    peers: new Map([[1, `127.0.0.1:${port}`]]),
+    partitions: 1,
+    storage: "memory",
+    tickMs: 5,
+  });
+  try {
+    await node.host.waitForLeaders(5000);
+    const url = `http://127.0.0.1:${port}/prkdb.v1.KvService/Get`;
+    const r = await fetch(url);
+    const body = await r.text();
+    assertEquals(r.status, 405);
+    assertEquals(r.headers.get("allow"), "POST");
+    assertStringIncludes(body, "use POST with Content-Type: application/json");
+    // POST still works, as curl sends it.
+    const ok = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: btoa("absent") }),
+    });
+    assertEquals(ok.status, 200, await ok.clone().text());
+    assert(!("found" in await ok.json()));
+  } finally {
+    await node.stop();
+  }
+});

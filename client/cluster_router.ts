@@ -18,6 +18,23 @@ const bearer = (token: string): Interceptor => (next) => (req) => {
   return next(req);
 };
 
+/**
+ * A `fetch` that cancels a response's body when the call's signal aborts after the response
+ * arrived: an attempt given up at its deadline must not leave a connection's body unread.
+ */
+function closingOnAbort(inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await inner(input, init);
+    const signal = init?.signal;
+    if (signal && response.body) {
+      const cancel = () => response.body?.cancel().catch(() => {});
+      if (signal.aborted) cancel();
+      else signal.addEventListener("abort", cancel, { once: true });
+    }
+    return response;
+  };
+}
+
 /** Resolved client options. */
 export type RouterOptions =
   & Required<Omit<ClientOptions, "fetch" | "tls" | "token">>
@@ -110,7 +127,7 @@ export class ClusterRouter {
           createConnectTransport({
             baseUrl: url,
             useBinaryFormat: true,
-            ...(this.#o.fetch ? { fetch: this.#o.fetch } : {}),
+            fetch: closingOnAbort(this.#o.fetch ?? fetch),
             interceptors: this.#o.token ? [bearer(this.#o.token)] : [],
           }),
         ),

@@ -68,7 +68,7 @@ export class PrkDbClient {
   private constructor(seeds: string[], options: ClientOptions) {
     this.#o = {
       timeoutMs: 5000,
-      maxAttempts: 6,
+      maxAttempts: 100,
       backoffMs: 50,
       maxBackoffMs: 1000,
       attemptTimeoutMs: 1000,

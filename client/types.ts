@@ -16,7 +16,7 @@
 export interface ClientOptions {
   /** Default time a call may take, retries included. Default 5000 ms. */
   timeoutMs?: number;
-  /** Attempts per call, the first included. Default 6. */
+  /** Attempts per call, the first included. Default 100: in practice `timeoutMs` bounds a call. */
   maxAttempts?: number;
   /** First retry delay; it doubles each time, with jitter. Default 50 ms. */
   backoffMs?: number;

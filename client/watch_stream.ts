@@ -104,10 +104,16 @@ export class WatchStream implements AsyncIterable<WatchChange> {
     let failures = 0;
     while (!this.#signal?.aborted) {
       const url = this.#router.pick(this.#partition, "replica", failures);
+      // One connection per attempt, closed whenever the attempt ends (error, abort or return),
+      // so no response is left open behind a failed or finished stream.
+      const connection = new AbortController();
+      const signal = this.#signal
+        ? AbortSignal.any([this.#signal, connection.signal])
+        : connection.signal;
       try {
         const stream = this.#router.client(url).watch(
           { ...this.#request, from: this.positions },
-          { signal: this.#signal },
+          { signal },
         );
         for await (const e of stream) {
           failures = 0;
@@ -129,6 +135,8 @@ export class WatchStream implements AsyncIterable<WatchChange> {
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** failures)));
         await this.#router.refresh().catch(() => {});
         continue;
+      } finally {
+        connection.abort();
       }
       if (this.#signal?.aborted) return;
       // The node ended the stream (it is shutting down): follow on from another.

@@ -37,7 +37,7 @@ import type { ReadMode } from "../partition/read_mode.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { proposeAndWait, readIndexAndWait, type RequestContext } from "./client_requests.ts";
+import { proposeAndWait, type RequestContext } from "./client_requests.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
 import type { HostOptions } from "./options.ts";

@@ -360,12 +360,23 @@ export function createKvService(
         value: v?.value ?? new Uint8Array(),
         version: v?.version ?? "",
       });
-      if (mode === "linearizable") {
+      if (mode === "linearizable" && !host.isReplica(partition)) {
         return await leaderCall(
           partition,
           ctx,
           async () => answer(await host.get(req.key, "linearizable", ctx.signal)),
           (target) => clientFor(target).get(req, forwardOptions(ctx)),
+        );
+      }
+      // A replica serves a linearizable read itself: at the leader with a ReadIndex round, at a
+      // follower by asking the leader for the read index and waiting to apply it (Raft
+      // dissertation, section 6.4). Both are linearizable; the follower saves a forwarding hop.
+      if (mode === "linearizable") {
+        const here = host.leaderOf(partition) === host.nodeId ? "linearizable" : "follower";
+        return answer(
+          await local(() => host.get(req.key, here, ctx.signal)).catch((e) => {
+            throw toConnectError(e);
+          }),
         );
       }
       // Follower and stale reads: any replica serves them, this one if it is one.

@@ -12,7 +12,7 @@ import { tlsHttp } from "../../rpc/tls.ts";
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
 /** A free loopback port (the OS picks one; a tiny race with other programs is possible). */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

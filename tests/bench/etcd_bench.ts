@@ -1,0 +1,272 @@
+/**
+ * PrkDB and etcd side by side on this machine, in one run: the same load generator (plain
+ * keep-alive HTTP/1.1 JSON over `fetch`, client i talking to node i mod 3, so two thirds of
+ * requests reach a follower) against a 3-node PrkDB cluster and a 3-node etcd cluster, both
+ * on loopback with file storage and fsync. Workloads: put, linearizable get, and 90/10 get/put,
+ * each at several client counts; 128-byte values over 10,000 keys. It prints ops/s, p50/p99,
+ * server CPU per operation, and the PrkDB/etcd ratios; an extra row routes PrkDB's puts with
+ * its own client, straight to each partition's leader (something a generic client cannot do).
+ *
+ * ```sh
+ * apt-get install etcd-server          # the etcd binary, once
+ * deno task bench:etcd                 # SECONDS=3 CLIENTS=1,16,64 to change the load
+ * ```
+ *
+ * The machine's speed drifts between runs; compare the ratios, not the absolute figures.
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a benchmark report: printing is its job
+import { join } from "@std/path";
+import { PrkDbClient } from "../../client/mod.ts";
+import { freePort, ProcessCluster } from "../cluster/processes.ts";
+import { scriptArgs } from "../support/script_args.ts";
+
+scriptArgs(
+  "Usage: deno task bench:etcd\n\n" +
+    "PrkDB and etcd side by side: put, linearizable get and 90/10 mixed at 1, 16 and 64 clients.\n" +
+    "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64). Needs the etcd binary\n" +
+    "(apt-get install etcd-server).",
+);
+
+const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
+const CLIENTS = (Deno.env.get("CLIENTS") ?? "1,16,64").split(",").map(Number);
+const KEYS = 10_000;
+const VALUE = "v".repeat(128);
+const b64 = (s: string) => btoa(s);
+
+/** One system under test: where to send each request, and which processes serve it. */
+interface System {
+  readonly name: string;
+  readonly pids: number[];
+  put(node: number, key: string): Promise<void>;
+  get(node: number, key: string): Promise<void>;
+}
+
+async function post(url: string, body: string): Promise<void> {
+  const r = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${url}: ${r.status} ${text.slice(0, 200)}`);
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
+}
+
+interface Result {
+  opsPerSecond: number;
+  p50: number;
+  p99: number;
+  cpuMsPerOp: number;
+  errors: number;
+}
+
+async function run(
+  system: System,
+  clients: number,
+  op: (client: number, i: number) => Promise<void>,
+): Promise<Result> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const cpuBefore = system.pids.reduce((s, p) => s + cpuSeconds(p), 0);
+  const started = performance.now();
+  const end = started + SECONDS * 1000;
+  await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    // Bounded: stops at the deadline or after 1,000,000 operations per client.
+    for (let i = 0; i < 1_000_000 && performance.now() < end; i++) {
+      const t = performance.now();
+      try {
+        await op(c, i);
+        latencies.push(performance.now() - t);
+      } catch {
+        errors++;
+      }
+    }
+  }));
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = system.pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return {
+    opsPerSecond: latencies.length / seconds,
+    p50: at(0.5),
+    p99: at(0.99),
+    cpuMsPerOp: latencies.length > 0 ? (cpu * 1000) / latencies.length : NaN,
+    errors,
+  };
+}
+
+/** Starts a 3-member etcd cluster on free loopback ports. */
+async function startEtcd(dir: string): Promise<{ urls: string[]; children: Deno.ChildProcess[] }> {
+  const client = [freePort(), freePort(), freePort()];
+  const peer = [freePort(), freePort(), freePort()];
+  const initial = peer.map((p, i) => `e${i + 1}=http://127.0.0.1:${p}`).join(",");
+  const children = client.map((c, i) =>
+    new Deno.Command("etcd", {
+      args: [
+        "--name",
+        `e${i + 1}`,
+        "--data-dir",
+        join(dir, `e${i + 1}`),
+        "--listen-client-urls",
+        `http://127.0.0.1:${c}`,
+        "--advertise-client-urls",
+        `http://127.0.0.1:${c}`,
+        "--listen-peer-urls",
+        `http://127.0.0.1:${peer[i]}`,
+        "--initial-advertise-peer-urls",
+        `http://127.0.0.1:${peer[i]}`,
+        "--initial-cluster",
+        initial,
+        "--initial-cluster-state",
+        "new",
+        "--initial-cluster-token",
+        "prkdb-bench",
+        "--log-level",
+        "error",
+        "--logger",
+        "zap",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn()
+  );
+  const urls = client.map((c) => `http://127.0.0.1:${c}`);
+  const deadline = Date.now() + 30_000;
+  for (const url of urls) {
+    for (;;) {
+      try {
+        const r = await fetch(`${url}/health`);
+        if ((await r.json()).health === "true") break;
+      } catch { /* not up yet */ }
+      if (Date.now() > deadline) throw new Error(`etcd at ${url} did not become healthy`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return { urls, children };
+}
+
+async function main(): Promise<void> {
+  try {
+    await new Deno.Command("etcd", { args: ["--version"], stdout: "null" }).output();
+  } catch {
+    console.error("etcd is not installed: apt-get install etcd-server");
+    Deno.exit(2);
+  }
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-etcd-bench-" });
+  console.log(
+    `Starting 3 PrkDB nodes and 3 etcd members (file storage, loopback); ${SECONDS} s per case...`,
+  );
+  const etcd = await startEtcd(dir);
+  const prkdb = await ProcessCluster.start(3, { partitions: 8, tickMs: 100 });
+  try {
+    const pUrls = [...prkdb.urls.values()];
+    const systems: System[] = [
+      {
+        name: "PrkDB",
+        pids: [1, 2, 3].map((id) => prkdb.pid(id)),
+        put: (n, key) =>
+          post(
+            `${pUrls[n % 3]}/prkdb.v1.KvService/Put`,
+            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+          ),
+        get: (n, key) =>
+          post(`${pUrls[n % 3]}/prkdb.v1.KvService/Get`, JSON.stringify({ key: b64(key) })),
+      },
+      {
+        name: "etcd",
+        pids: etcd.children.map((c) => c.pid),
+        put: (n, key) =>
+          post(
+            `${etcd.urls[n % 3]}/v3/kv/put`,
+            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+          ),
+        get: (n, key) => post(`${etcd.urls[n % 3]}/v3/kv/range`, JSON.stringify({ key: b64(key) })),
+      },
+    ];
+    // Every key exists before the reads.
+    for (const s of systems) {
+      await Promise.all(Array.from({ length: 32 }, async (_, c) => {
+        for (let k = c; k < KEYS; k += 32) {
+          // A leader may be moving right after start: retry a few times.
+          for (let attempt = 0;; attempt++) {
+            try {
+              await s.put(c, `key-${k}`);
+              break;
+            } catch (error) {
+              if (attempt >= 50) throw error;
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          }
+        }
+      }));
+    }
+    const workloads: [string, (s: System) => (c: number, i: number) => Promise<void>][] = [
+      ["put", (s) => (c, i) => s.put(c, `key-${(c * 7919 + i) % KEYS}`)],
+      ["get", (s) => (c, i) => s.get(c, `key-${(c * 7919 + i) % KEYS}`)],
+      [
+        "mixed 90/10",
+        (s) => (c, i) =>
+          i % 10 === 0
+            ? s.put(c, `key-${(c * 7919 + i) % KEYS}`)
+            : s.get(c, `key-${(c * 7919 + i) % KEYS}`),
+      ],
+    ];
+    const fmt = (r: Result) =>
+      `${Math.round(r.opsPerSecond).toLocaleString("en-US").padStart(7)} ops/s  p50 ${
+        r.p50.toFixed(1).padStart(5)
+      } ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  cpu ${r.cpuMsPerOp.toFixed(2)} ms/op${
+        r.errors ? `  errors ${r.errors}` : ""
+      }`;
+    console.log(`\n${"workload".padEnd(20)} ${"PrkDB".padEnd(56)} ${"etcd".padEnd(56)} ratio`);
+    for (const [name, make] of workloads) {
+      for (const clients of CLIENTS) {
+        // Interleaved: each case runs on both systems back to back, so drift hits both.
+        const p = await run(systems[0], clients, make(systems[0]));
+        const e = await run(systems[1], clients, make(systems[1]));
+        console.log(
+          `${`${name} x${clients}`.padEnd(20)} ${fmt(p).padEnd(56)} ${fmt(e).padEnd(56)} ${
+            (p.opsPerSecond / e.opsPerSecond).toFixed(2)
+          }x`,
+        );
+      }
+    }
+    // PrkDB's own client routes each put straight to its partition's leader.
+    const db = await Promise.all(Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls)));
+    const direct = await run(
+      systems[0],
+      64,
+      (c, i) => db[c].put(`key-${(c * 7919 + i) % KEYS}`, VALUE).then(() => {}),
+    );
+    console.log(`${"put x64, PrkDbClient".padEnd(20)} ${fmt(direct)}`);
+    for (const c of db) c.close();
+    // Idle CPU: both clusters doing nothing for a few seconds.
+    const idle = async (s: System) => {
+      const before = s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+      await new Promise((r) => setTimeout(r, 3000));
+      return (s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0) - before) / 3;
+    };
+    const [pi, ei] = [await idle(systems[0]), await idle(systems[1])];
+    console.log(
+      `idle CPU (cores)     PrkDB ${pi.toFixed(3)}  etcd ${ei.toFixed(3)}  ratio ${
+        (pi / ei).toFixed(2)
+      }x`,
+    );
+  } finally {
+    await prkdb.stop();
+    for (const c of etcd.children) {
+      c.kill("SIGTERM");
+      await c.status;
+    }
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+await main();

@@ -168,7 +168,9 @@ export class MultiRaftHost {
           }
         },
       }, state);
-      host.#replicas.set(p, new Replica(p, node, state.snapshot?.data, options.watchHistory));
+      const replica = new Replica(p, node, state.snapshot?.data, options.watchHistory);
+      replica.persistedHardState = state.hardState;
+      host.#replicas.set(p, replica);
     }
     if (options.drive !== "manual") host.#scheduleTick();
     return host;

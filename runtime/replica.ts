@@ -8,7 +8,7 @@
  */
 import type { RaftNode } from "../raft/node.ts";
 import type { RaftStatus } from "../raft/mod.ts";
-import type { NodeId } from "../raft/types.ts";
+import type { HardState, NodeId } from "../raft/types.ts";
 import type { Ready } from "../raft/ready.ts";
 import { type CompactionPolicy, shouldCompact } from "../partition/compaction.ts";
 import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
@@ -80,6 +80,8 @@ export class Replica {
   readonly reads: Map<number, PendingRead> = new Map();
   /** What each applied entry changed since the last snapshot, for watchers. */
   readonly history: ChangeHistory;
+  /** The hard state last written to storage (term and vote must reach disk before use). */
+  persistedHardState: HardState | undefined;
   /** Set when an entry could not be applied: the replica stops, and health says why. */
   fatal: Error | undefined;
   #appliedWaiters: (() => void)[] = [];

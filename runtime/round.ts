@@ -71,10 +71,20 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
   // 1. Persist everything, for every partition, in one durable write.
   const writes: PartitionWrite[] = [];
   for (const [r, rd] of work) {
-    if (rd.hardState || rd.snapshot || rd.truncateFrom !== undefined || rd.entries.length > 0) {
+    let hardState = rd.hardState;
+    const onlyCommit = hardState !== undefined && rd.snapshot === undefined &&
+      rd.truncateFrom === undefined && rd.entries.length === 0 &&
+      r.persistedHardState !== undefined && hardState.term === r.persistedHardState.term &&
+      hardState.votedFor === r.persistedHardState.votedFor;
+    // A hard state that only moved the commit index needs no write of its own: the commit index
+    // is not a promise to anyone and a restarted node learns it again from the leader. It goes
+    // to disk with the next write that has to happen anyway.
+    if (onlyCommit) hardState = undefined;
+    if (hardState) r.persistedHardState = hardState;
+    if (hardState || rd.snapshot || rd.truncateFrom !== undefined || rd.entries.length > 0) {
       writes.push({
         partition: r.partition,
-        hardState: rd.hardState,
+        hardState,
         snapshot: rd.snapshot,
         truncateFrom: rd.truncateFrom,
         entries: rd.entries,

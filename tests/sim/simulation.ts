@@ -24,6 +24,7 @@ import { type NetworkFaults, SimNetwork } from "./network.ts";
 import { type ClientStats, type Settled, SimClient } from "./sim_client.ts";
 import { CheckedStorage, SimNode } from "./sim_node.ts";
 import { checkWatch, SimWatcher } from "./sim_watcher.ts";
+import { SimLister } from "./sim_lister.ts";
 
 /** What to simulate. */
 export interface SimulationOptions {
@@ -69,6 +70,8 @@ export interface SimulationReport {
   readonly clients: ClientStats;
   /** What the watcher saw: changes, and how often compaction made it start over. */
   readonly watch: { changes: number; restarts: number };
+  /** Paged listings checked for skipped or repeated keys, and those cut short by a fault. */
+  readonly lists: { completed: number; abandoned: number };
   readonly events: Record<string, number>;
 }
 
@@ -128,6 +131,7 @@ export class Simulation {
   readonly #ids: number[];
   readonly #sleepers: { at: number; wake: () => void }[] = [];
   readonly #watcher = new SimWatcher();
+  readonly #lister = new SimLister();
   #now = 0;
   #clock = 0; // unique logical timestamps for invocations and responses
   #restarts = 0;
@@ -236,6 +240,7 @@ export class Simulation {
         changes: this.#watcher.report().seen.length,
         restarts: this.#watcher.report().restarts,
       },
+      lists: { completed: this.#lister.listings, abandoned: this.#lister.abandoned },
       events: this.#events.snapshot(),
     };
   }
@@ -414,6 +419,8 @@ export class Simulation {
     }
     await this.#drain();
     this.#watcher.step(this.#ids, (id) => this.#nodes.get(id), this.#now);
+    await this.#lister.step(this.#ids, (id) => this.#nodes.get(id), this.#now);
+    if (this.#lister.failure) throw new Error(`list: ${this.#lister.failure}`);
     for (const id of this.#ids) {
       const node = this.#nodes.get(id);
       if (node) this.#checker.observe(node.host.status()[0].raft);

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { SessionTable } from "../../partition/sessions.ts";
+import { SortedKeys } from "../../partition/sorted_keys.ts";
 import { ChangeHistory } from "../../runtime/change_history.ts";
 import { Replica } from "../../runtime/replica.ts";
 import { Simulation, SimulationFailure, type SimulationOptions } from "./simulation.ts";
@@ -147,5 +148,21 @@ Deno.test("simulation: catches a change history that loses changes, as watchers 
     assertStringIncludes(failure.message, "watch missed acknowledged");
   } finally {
     ChangeHistory.prototype.record = original;
+  }
+});
+
+Deno.test("simulation: catches a range read that skips a key, as a paged listing would see it", async () => {
+  const original = SortedKeys.prototype.range;
+  // The bug: a page that starts just past a cursor loses its first key.
+  SortedKeys.prototype.range = function (start, end, limit, reverse) {
+    const keys = original.call(this, start, end, limit + 1, reverse);
+    return start.endsWith("\u0000") ? keys.slice(1, limit + 1) : keys.slice(0, limit);
+  };
+  try {
+    const failure = await firstFailure({ nodes: 3 }, 20);
+    assert(failure, "20 seeds whose listings skip keys all passed");
+    assertStringIncludes(failure.message, "list: a listing skipped");
+  } finally {
+    SortedKeys.prototype.range = original;
   }
 });

@@ -20,6 +20,7 @@
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
 import { PrkDbClient } from "../../client/mod.ts";
 import { ProcessCluster } from "../cluster/processes.ts";
+import { closedLoop } from "./closed_loop.ts";
 import { initCertificates } from "../../server/certs.ts";
 import { scriptArgs } from "../support/script_args.ts";
 
@@ -128,31 +129,10 @@ async function load(
   name: string,
   op: (client: number, i: number) => Promise<unknown>,
 ): Promise<void> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const end = performance.now() + SECONDS * 1000;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: CLIENTS }, async (_, c) => {
-    // Bounded: stops at the deadline or after 1,000,000 operations per client.
-    for (let i = 0; i < 1_000_000 && performance.now() < end; i++) {
-      const t = performance.now();
-      try {
-        await op(c, i);
-        latencies.push(performance.now() - t);
-      } catch {
-        errors++;
-      }
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
+  const r = await closedLoop(CLIENTS, SECONDS, op);
   console.log(
-    `${name.padEnd(22)} ${
-      Math.round(latencies.length / seconds).toLocaleString("en-US").padStart(8)
-    } ops/s` +
-      `   p50 ${percentile(latencies, 0.5).toFixed(1)} ms   p99 ${
-        percentile(latencies, 0.99).toFixed(1)
-      } ms   errors ${errors}`,
+    `${name.padEnd(22)} ${Math.round(r.opsPerSecond).toLocaleString("en-US").padStart(8)} ops/s` +
+      `   p50 ${r.p50.toFixed(1)} ms   p99 ${r.p99.toFixed(1)} ms   errors ${r.errors}`,
   );
 }
 

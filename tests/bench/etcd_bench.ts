@@ -21,6 +21,7 @@ import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
 import { freePort, ProcessCluster } from "../cluster/processes.ts";
 import { scriptArgs } from "../support/script_args.ts";
+import { closedLoop } from "./closed_loop.ts";
 
 scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
@@ -72,35 +73,10 @@ async function run(
   clients: number,
   op: (client: number, i: number) => Promise<void>,
 ): Promise<Result> {
-  const latencies: number[] = [];
-  let errors = 0;
   const cpuBefore = system.pids.reduce((s, p) => s + cpuSeconds(p), 0);
-  const started = performance.now();
-  const end = started + SECONDS * 1000;
-  await Promise.all(Array.from({ length: clients }, async (_, c) => {
-    // Bounded: stops at the deadline or after 1,000,000 operations per client.
-    for (let i = 0; i < 1_000_000 && performance.now() < end; i++) {
-      const t = performance.now();
-      try {
-        await op(c, i);
-        latencies.push(performance.now() - t);
-      } catch {
-        errors++;
-      }
-    }
-  }));
-  const seconds = (performance.now() - started) / 1000;
+  const r = await closedLoop(clients, SECONDS, op);
   const cpu = system.pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpuBefore;
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return {
-    opsPerSecond: latencies.length / seconds,
-    p50: at(0.5),
-    p99: at(0.99),
-    cpuMsPerOp: latencies.length > 0 ? (cpu * 1000) / latencies.length : NaN,
-    errors,
-  };
+  return { ...r, cpuMsPerOp: r.done > 0 ? (cpu * 1000) / r.done : NaN };
 }
 
 /** Starts a 3-member etcd cluster on free loopback ports. */

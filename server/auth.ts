@@ -6,7 +6,7 @@
  * | ------------ | ------------------------------------------------------ | ----------------------------------------- |
  * | `node`       | certificate with SAN URI `prkdb-node-<id>`             | everything (Raft, forwarding, change feed) |
  * | `read-write` | certificate with OU `read-write`, or a read-write token | KvService, AdminService reads             |
- * | `read-only`  | certificate with OU `read-only`, or a read-only token   | KvService Get and ClusterInfo, Admin reads |
+ * | `read-only`  | certificate with OU `read-only`, or a read-only token   | KvService reads (Get, GetMany, List, Watch, ClusterInfo), Admin reads |
  * | `replica`    | certificate with OU `replica`, or a replica token       | ReplicationService, and what read-only may |
  *
  * @module
@@ -219,6 +219,9 @@ const POLICY: Record<string, Access> = {
   // Opening a session appends to the log: writers only.
   "/prkdb.v1.KvService/OpenSession": ["node", "read-write"],
   "/prkdb.v1.KvService/Get": READERS,
+  "/prkdb.v1.KvService/GetMany": READERS,
+  "/prkdb.v1.KvService/List": READERS,
+  "/prkdb.v1.KvService/Watch": READERS,
   "/prkdb.v1.KvService/ClusterInfo": READERS,
   "/prkdb.v1.AdminService/Health": READERS,
   "/prkdb.v1.AdminService/State": READERS,

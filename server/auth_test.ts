@@ -1,4 +1,4 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { accessFor, authorize, callerFromCertificate, TokenFileError, TokenStore } from "./auth.ts";
 
 Deno.test("auth: a verified certificate names a member or a client role; an unverified one no one", () => {
@@ -36,6 +36,14 @@ Deno.test("auth: Raft, unknown paths and the change feed are out of reach of pla
   // Every call that appends to the log is for writers only.
   for (const method of ["Atomic", "OpenSession", "Delete"]) {
     assertEquals(accessFor(`/prkdb.v1.KvService/${method}`), ["node", "read-write"], method);
+  }
+  // Every read is open to every client role.
+  for (const method of ["Get", "GetMany", "List", "Watch", "ClusterInfo"]) {
+    const access = accessFor(`/prkdb.v1.KvService/${method}`);
+    assert(
+      access !== "open" && access.includes("read-only") && access.includes("read-write"),
+      method,
+    );
   }
   assertEquals(accessFor("/health"), "open");
 });

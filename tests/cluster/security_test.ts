@@ -306,6 +306,21 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
       // The client takes a token the same way.
       const reader = await PrkDbClient.connect([u2], { tls: bare, token: tokens["read-only"] });
       assertEquals(await reader.getText("role"), "x");
+      // Every read works with a read-only token: many keys, a listing, a watch.
+      assertEquals((await reader.getMany(["role"]))[0].version !== null, true);
+      const listed: string[] = [];
+      for await (const e of reader.list({ prefix: "rol" })) {
+        listed.push(new TextDecoder().decode(e.key));
+      }
+      assertEquals(listed, ["role"]);
+      const stop = new AbortController();
+      const watch = reader.watch({ key: "role" }, { signal: stop.signal });
+      const watching = (async () => {
+        for await (const _ of watch) break;
+      })();
+      await waitFor("the read-only watch to start", () => watch.positions.length === 1);
+      stop.abort();
+      await watching;
       const denied = await reader.put("role", "y").then(() => "written", (e) => e.code);
       assertEquals(denied, "permission_denied");
       reader.close();

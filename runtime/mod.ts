@@ -44,4 +44,5 @@ export * from "./replication_lag.ts";
 export * from "./change_feed.ts";
 export * from "./change_history.ts";
 export * from "./loop_utilization.ts";
+export * from "./kv_api.ts";
 export * from "./multi_raft_host.ts";

@@ -11,61 +11,31 @@
  */
 import { RaftNode, SeededRandom } from "../raft/mod.ts";
 import type { NodeId } from "../raft/types.ts";
+import type { Check } from "../partition/command.ts";
 import {
-  type Check,
-  encodeCommand,
-  type KvCommand,
-  MAX_EXPIRE_BATCH,
-  type Mutation,
-} from "../partition/command.ts";
-import {
-  CompactedError,
-  CrossPartitionError,
   OutcomeUnknownError,
   TimeoutError,
   UnavailableError,
   WrongNodeError,
 } from "../partition/errors.ts";
-import {
-  type ApplyResult,
-  type Change,
-  KvStateMachine,
-  type VersionedValue,
-} from "../partition/kv_state_machine.ts";
+import { type Change, KvStateMachine, type VersionedValue } from "../partition/kv_state_machine.ts";
 import { PartitionMap } from "../partition/placement.ts";
 import type { ReadMode } from "../partition/read_mode.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
+import type { ChangesPage } from "./change_history.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { proposeAndWait, type RequestContext } from "./client_requests.ts";
+import type { RequestContext } from "./client_requests.ts";
+import { EXPIRY_SWEEP_TICKS, KvApi, type TimedMutation } from "./kv_api.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
 import type { HostOptions } from "./options.ts";
+import type { KeyRange } from "./reads.ts";
 import { type PartitionStatus, Replica } from "./replica.ts";
 import { type FollowerReplication, ReplicationLag } from "./replication_lag.ts";
-import { clearRead, type KeyRange } from "./reads.ts";
 import { runRound } from "./round.ts";
-import type { ChangesPage } from "./change_history.ts";
 import { RoundLoop } from "./round_loop.ts";
-import { conditionsOf, type WriteOptions, type WriteResult, writeResult } from "./write_result.ts";
-
-/**
- * A mutation as callers give it: a set may expire `expireInMs` after the leader proposes it.
- *
- * @example Usage
- * ```ts
- * import type { TimedMutation } from "@prkdb/prkdb/runtime";
- * const m: TimedMutation = { type: "set", key: new Uint8Array([1]), value: new Uint8Array(), expireInMs: 60_000 };
- * ```
- */
-export type TimedMutation =
-  | (Omit<Mutation & { type: "set" }, "expiresAt"> & { readonly expireInMs?: number })
-  | (Mutation & { type: "delete" });
-
-/** The most entries one watch page covers. */
-const WATCH_PAGE_ENTRIES = 256;
-/** How often, in ticks, a leader looks for expired keys. */
-const EXPIRY_SWEEP_TICKS = 5;
+import type { WriteOptions, WriteResult } from "./write_result.ts";
 
 /**
  * A node's runtime for all its partitions.
@@ -102,13 +72,17 @@ export class MultiRaftHost {
   readonly #requests: RequestContext;
   #tickTimer: number | undefined;
   readonly #loop: RoundLoop;
-  /** Partitions with an expiry batch in flight. */
-  readonly #expiring = new Set<number>();
+  readonly #kv: KvApi;
   #stopped = false;
-  #nextContext = 1;
   #ticks = 0;
 
   private constructor(options: HostOptions) {
+    this.nodeId = options.nodeId;
+    this.map = new PartitionMap(
+      options.members,
+      options.partitions ?? 8,
+      options.replicationFactor ?? 3,
+    );
     this.#o = { tickMs: 100, electionTick: 10, requestTimeoutMs: 5000, ...options };
     this.#clock = options.clock ?? systemClock;
     this.#utilization = new LoopUtilization(this.#clock);
@@ -118,6 +92,13 @@ export class MultiRaftHost {
       observer: options.observer,
       schedule: () => this.#loop.schedule(),
     };
+    this.#kv = new KvApi({
+      map: this.map,
+      requests: this.#requests,
+      observer: options.observer,
+      replica: (p) => this.#replica(p),
+      replicas: () => this.#replicas.values(),
+    });
     this.#loop = new RoundLoop(() =>
       runRound(this.#replicas.values(), {
         storage: options.storage,
@@ -132,12 +113,6 @@ export class MultiRaftHost {
       manual: options.drive === "manual",
       onFailure: (error) => this.#storageFailed(error),
     });
-    this.nodeId = options.nodeId;
-    this.map = new PartitionMap(
-      options.members,
-      options.partitions ?? 8,
-      options.replicationFactor ?? 3,
-    );
   }
 
   /**
@@ -271,201 +246,74 @@ export class MultiRaftHost {
     return refused;
   }
 
-  /**
-   * Writes a key, once a quorum has it.
-   *
-   * @param key The key.
-   * @param value The value.
-   * @param options Session, condition, cancellation.
-   * @returns Whether it was applied, its version, partition and log index.
-   */
+  /** Writes a key, once a quorum has it (see {@linkcode KvApi.put}). */
   put(
     key: Uint8Array,
     value: Uint8Array,
     options: WriteOptions & { expireInMs?: number } = {},
   ): Promise<WriteResult> {
-    const set = { type: "set" as const, key, value, expireInMs: options.expireInMs };
-    return this.atomic(conditionsOf(key, options), [set], options);
+    return this.#kv.put(key, value, options);
   }
 
-  /**
-   * Deletes a key, once a quorum has the deletion.
-   *
-   * @param key The key.
-   * @param options Session, condition, cancellation.
-   * @returns Whether it was applied, whether the key existed, partition and log index.
-   */
+  /** Deletes a key, once a quorum has the deletion (see {@linkcode KvApi.delete}). */
   delete(key: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
-    return this.atomic(conditionsOf(key, options), [{ type: "delete", key }], options);
+    return this.#kv.delete(key, options);
   }
 
-  /**
-   * Applies checks and mutations as one log entry, all or nothing. Every key must fall in one
-   * partition (use hash tags to place keys together). A failed check is a normal result.
-   *
-   * @param checks Conditions that must all hold.
-   * @param mutations Changes to apply if they do.
-   * @param options Session and cancellation.
-   * @returns The result; `ok: false` with `failedCheck` when a check did not hold.
-   * @throws {CrossPartitionError} When keys fall into more than one partition.
-   */
-  async atomic(
+  /** Applies checks and mutations as one log entry, all or nothing (see {@linkcode KvApi.atomic}). */
+  atomic(
     checks: readonly Check[],
     mutations: readonly TimedMutation[],
     options: Pick<WriteOptions, "session" | "signal"> = {},
   ): Promise<WriteResult> {
-    const keys = [...checks.map((c) => c.key), ...mutations.map((m) => m.key)];
-    const partitions = [...new Set(keys.map((k) => this.map.partitionOf(k)))].sort((a, b) => a - b);
-    if (partitions.length > 1) throw new CrossPartitionError(partitions);
-    const partition = partitions[0] ?? 0;
-    const { result, index } = await this.#propose(partition, (time) => ({
-      op: "write",
-      time,
-      session: options.session,
-      checks,
-      // An expiry is proposed as a time in the leader's clock, so every replica agrees on it.
-      mutations: mutations.map((m) =>
-        m.type === "set" && m.expireInMs !== undefined
-          ? { type: "set", key: m.key, value: m.value, expiresAt: time + m.expireInMs }
-          : m.type === "set"
-          ? { type: "set", key: m.key, value: m.value }
-          : m
-      ),
-    }), options.signal);
-    return writeResult(partition, index, result, options.session);
+    return this.#kv.atomic(checks, mutations, options);
   }
 
-  /**
-   * Opens a client session on a partition, through its log.
-   *
-   * @param partition The partition.
-   * @param timeoutMs How long the session may stay idle before it expires.
-   * @param signal Aborts the wait.
-   * @returns The session id.
-   */
-  async openSession(partition: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
-    const { result } = await this.#propose(
-      partition,
-      (time) => ({ op: "openSession", time, timeoutMs }),
-      signal,
-    );
-    if (result.op !== "openSession") throw new RangeError(`Entry is not a session`);
-    return result.sessionId;
+  /** Opens a client session on a partition, through its log. */
+  openSession(partition: number, timeoutMs: number, signal?: AbortSignal): Promise<number> {
+    return this.#kv.openSession(partition, timeoutMs, signal);
   }
 
-  /**
-   * Reads a key with its version.
-   *
-   * @param key The key.
-   * @param mode How to read (default linearizable).
-   * @param signal Aborts the wait.
-   * @returns The value and version, or `undefined` when absent.
-   */
-  async get(
+  /** Reads a key with its version. */
+  get(
     key: Uint8Array,
     mode: ReadMode = "linearizable",
     signal?: AbortSignal,
   ): Promise<VersionedValue | undefined> {
-    const replica = this.#replica(this.map.partitionOf(key));
-    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, signal);
-    return replica.sm.read(key, now);
+    return this.#kv.get(key, mode, signal);
   }
 
-  /**
-   * Reads several keys of one partition, after one read clearance for all of them.
-   *
-   * @param partition The partition (every key must belong to it).
-   * @param keys The keys.
-   * @param mode How to read.
-   * @param signal Aborts the wait.
-   * @returns One entry per key, in order; `undefined` for an absent key.
-   */
-  async getMany(
+  /** Reads several keys of one partition (see {@linkcode KvApi.getMany}). */
+  getMany(
     partition: number,
     keys: readonly Uint8Array[],
     mode: ReadMode = "linearizable",
     signal?: AbortSignal,
   ): Promise<(VersionedValue | undefined)[]> {
-    for (const key of keys) {
-      if (this.map.partitionOf(key) !== partition) {
-        throw new RangeError(
-          `A key of partition ${this.map.partitionOf(key)} was read as ${partition}`,
-        );
-      }
-    }
-    const replica = this.#replica(partition);
-    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, signal);
-    return keys.map((key) => replica.sm.read(key, now));
+    return this.#kv.getMany(partition, keys, mode, signal);
   }
 
-  /**
-   * Reads a range of one partition's keys in byte order.
-   *
-   * @param partition The partition.
-   * @param range The keys to read.
-   * @param options How many, in which order, in which read mode.
-   * @returns The entries, and the index the read saw (a watch from there misses nothing).
-   */
-  async list(
+  /** Reads a range of one partition's keys in byte order (see {@linkcode KvApi.list}). */
+  list(
     partition: number,
     range: KeyRange,
     options: { limit: number; reverse?: boolean; mode?: ReadMode; signal?: AbortSignal },
   ): Promise<{ entries: (VersionedValue & { key: Uint8Array })[]; appliedIndex: number }> {
-    const replica = this.#replica(partition);
-    const mode = options.mode ?? "linearizable";
-    const now = await clearRead(this.#requests, replica, mode, this.#nextContext++, options.signal);
-    const entries = replica.sm.scan(range.start, range.end, options.limit, {
-      reverse: options.reverse,
-      now,
-    });
-    return { entries, appliedIndex: replica.sm.appliedIndex };
+    return this.#kv.list(partition, range, options);
   }
 
-  /**
-   * A page of a partition's changes after `afterIndex`, without waiting for more.
-   *
-   * @param partition The partition (this node must replicate it).
-   * @param afterIndex The last index the reader has seen.
-   * @param limit The most entries to cover.
-   * @returns The changes and how far they reach, or `compacted` with the oldest index kept.
-   */
+  /** A page of a partition's changes after `afterIndex`, without waiting for more. */
   changes(partition: number, afterIndex: number, limit: number): ChangesPage {
-    const replica = this.#replica(partition);
-    return replica.history.after(afterIndex, limit, replica.sm.appliedIndex);
+    return this.#kv.changes(partition, afterIndex, limit);
   }
 
-  /**
-   * Follows a partition's changes from just after `afterIndex`, as they are applied here. Each
-   * page says how far it reaches, so a watcher can resume from there with no gap and no
-   * duplicate.
-   *
-   * @param partition The partition (this node must replicate it).
-   * @param afterIndex The last index the watcher has seen.
-   * @param signal Ends the watch.
-   * @returns Pages of changes, in log order.
-   * @throws {CompactedError} When the changes after `afterIndex` were compacted away.
-   */
-  async *watch(
+  /** Follows a partition's changes from just after `afterIndex` (see {@linkcode KvApi.watch}). */
+  watch(
     partition: number,
     afterIndex: number,
     signal?: AbortSignal,
   ): AsyncGenerator<{ changes: readonly Change[]; through: number }> {
-    let position = afterIndex;
-    const aborted = new Promise<void>((resolve) => {
-      if (signal?.aborted) resolve();
-      signal?.addEventListener("abort", () => resolve(), { once: true });
-    });
-    while (!signal?.aborted) {
-      const replica = this.#replica(partition);
-      const page = replica.history.after(position, WATCH_PAGE_ENTRIES, replica.sm.appliedIndex);
-      if (page.kind === "compacted") throw new CompactedError(partition, page.oldest);
-      if (page.through > position) {
-        position = page.through;
-        yield page;
-        continue;
-      }
-      await Promise.race([replica.appliedPast(position), aborted]);
-    }
+    return this.#kv.watch(partition, afterIndex, signal);
   }
 
   /** Advances every partition's Raft clock by one tick, and balances leaders now and then. */
@@ -475,7 +323,7 @@ export class MultiRaftHost {
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
       balanceLeaders(this.#replicas.values(), this.map, this.nodeId);
     }
-    if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#expireKeys();
+    if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
     this.#loop.schedule();
   }
 
@@ -537,42 +385,6 @@ export class MultiRaftHost {
       );
     }
     return replica;
-  }
-
-  /** Proposes a command stamped with the leader's clock and waits for it to be applied. */
-  #propose(
-    partition: number,
-    command: (time: number) => KvCommand,
-    signal: AbortSignal | undefined,
-  ): Promise<{ result: ApplyResult; index: number }> {
-    // Validated before it is appended: an entry that does not decode never reaches the log.
-    let data: Uint8Array;
-    let replica: Replica;
-    try {
-      data = encodeCommand(command(Math.floor(this.#clock.now())));
-      replica = this.#replica(partition);
-    } catch (error) {
-      this.#o.observer?.proposal?.(partition, "rejected", 0);
-      throw error;
-    }
-    return proposeAndWait(this.#requests, replica, data, signal);
-  }
-
-  /**
-   * At each partition this node leads, proposes the removal of keys whose time has passed, in
-   * bounded batches, one batch in flight per partition. Replicas remove each key only if it is
-   * still at the version that expired, so a key written again in the meantime stays.
-   */
-  #expireKeys(): void {
-    for (const r of this.#replicas.values()) {
-      if (!r.node.isLeader || r.fatal || this.#expiring.has(r.partition)) continue;
-      const keys = r.sm.expired(Math.floor(this.#clock.now()), MAX_EXPIRE_BATCH);
-      if (keys.length === 0) continue;
-      this.#expiring.add(r.partition);
-      this.#propose(r.partition, (time) => ({ op: "expire", time, keys }), undefined)
-        .catch(() => {}) // not the leader any more, or a leader change: the next sweep retries
-        .finally(() => this.#expiring.delete(r.partition));
-    }
   }
 
   /** Storage failed: stop serving rather than acknowledge anything on top of a lost write. */

@@ -17,7 +17,16 @@ import type { TokenStore } from "./auth.ts";
 import { type HttpLimits, type RefusalReason, startHttpServer } from "./http_server.ts";
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { AdminService } from "../rpc/gen/prkdb/v1/admin_pb.ts";
-import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import {
+  DeleteRequestSchema,
+  DeleteResponseSchema,
+  GetRequestSchema,
+  GetResponseSchema,
+  KvService,
+  PutRequestSchema,
+  PutResponseSchema,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { fastUnary } from "./unary_fast_path.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
@@ -162,7 +171,23 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     installSnapshot: receive("installSnapshot"),
     readIndex: receive("readIndex"),
   });
-  router.service(KvService, createKvService(host, options.nodes, { fetch: options.fetch }));
+  const kv = createKvService(host, options.nodes, { fetch: options.fetch });
+  router.service(KvService, kv);
+  // The hottest calls take a lean path that speaks the same protocol (see unary_fast_path.ts).
+  const fast = new Map([
+    [
+      "/prkdb.v1.KvService/Put",
+      fastUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }),
+    ],
+    [
+      "/prkdb.v1.KvService/Get",
+      fastUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }),
+    ],
+    [
+      "/prkdb.v1.KvService/Delete",
+      fastUnary({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
+    ],
+  ]);
   router.service(ReplicationService, {
     getChanges() {
       throw new ConnectError(
@@ -235,6 +260,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       const path = new URL(request.url).pathname;
       const handler = handlers.get(path);
       if (handler && request.method !== "POST") return wrongMethod(request.method, path);
+      const lean = fast.get(path)?.(request);
+      if (lean) return lean;
       if (handler) return handler(request);
       if (path === "/health") {
         const health = nodeHealth(host, options.metrics);

@@ -1,0 +1,99 @@
+import { assert, assertEquals } from "@std/assert";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { GetRequestSchema, GetResponseSchema, KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { fastUnary } from "./unary_fast_path.ts";
+
+const te = new TextEncoder();
+const get = fastUnary({
+  input: GetRequestSchema,
+  output: GetResponseSchema,
+  call: (req, ctx) => {
+    if (req.key.length === 0) {
+      throw new ConnectError("key is empty", Code.InvalidArgument, { "prkdb-error": "example" });
+    }
+    ctx.responseHeader.set("prkdb-leader", "2");
+    return { found: true, value: req.key, version: "00000000000000000001" };
+  },
+});
+const post = (type: string, body: BodyInit) =>
+  new Request("http://node/prkdb.v1.KvService/Get", {
+    method: "POST",
+    headers: { "content-type": type },
+    body,
+  });
+
+Deno.test("fast path: binary and JSON requests get the same answer as from the router", async () => {
+  const binary = await get(
+    post(
+      "application/proto",
+      toBinary(GetRequestSchema, create(GetRequestSchema, { key: te.encode("k") })),
+    ),
+  )!;
+  assertEquals([
+    binary.status,
+    binary.headers.get("content-type"),
+    binary.headers.get("prkdb-leader"),
+  ], [200, "application/proto", "2"]);
+  const decoded = fromBinary(GetResponseSchema, new Uint8Array(await binary.arrayBuffer()));
+  assertEquals([decoded.found, new TextDecoder().decode(decoded.value)], [true, "k"]);
+  const json = await get(post("application/json", JSON.stringify({ key: btoa("k") })))!;
+  assertEquals(await json.json(), {
+    found: true,
+    value: btoa("k"),
+    version: "00000000000000000001",
+  });
+});
+
+Deno.test("fast path: errors are Connect errors with their metadata; bad bodies are invalid_argument", async () => {
+  const empty = await get(post("application/json", JSON.stringify({ key: "" })))!;
+  assertEquals([empty.status, empty.headers.get("prkdb-error")], [400, "example"]);
+  assertEquals(await empty.json(), { code: "invalid_argument", message: "key is empty" });
+  for (
+    const [type, body] of [["application/json", "{not json"], ["application/json", '{"nope":1}'], [
+      "application/proto",
+      new Uint8Array([255, 255, 255]),
+    ]] as const
+  ) {
+    const r = await get(post(type, body))!;
+    assertEquals([r.status, (await r.json()).code], [400, "invalid_argument"], `${type} ${body}`);
+  }
+});
+
+Deno.test("fast path: what it does not speak falls through to the router", () => {
+  assertEquals(get(post("application/connect+json", "{}")), undefined);
+  assertEquals(get(new Request("http://node/x", { method: "GET" })), undefined);
+  const compressed = new Request("http://node/x", {
+    method: "POST",
+    headers: { "content-type": "application/json", "content-encoding": "gzip" },
+    body: "{}",
+  });
+  assertEquals(get(compressed), undefined);
+});
+
+Deno.test("fast path: the official Connect client talks to it", async () => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) => get(request) ?? new Response("not here", { status: 404 }),
+  );
+  try {
+    const client = createClient(
+      KvService,
+      createConnectTransport({
+        baseUrl: `http://127.0.0.1:${server.addr.port}`,
+        useBinaryFormat: true,
+      }),
+    );
+    const r = await client.get({ key: te.encode("official") });
+    assertEquals(new TextDecoder().decode(r.value), "official");
+    const error = await client.get({ key: new Uint8Array() }).catch((e) => e);
+    assert(error instanceof ConnectError);
+    assertEquals([error.code, error.metadata.get("prkdb-error")], [
+      Code.InvalidArgument,
+      "example",
+    ]);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -8,21 +8,7 @@ import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
-
-const cli = new URL("../../cli.ts", import.meta.url).pathname;
-const decoder = new TextDecoder();
-
-/** Runs `cli.ts` with `args`; returns its exit code and output. */
-export async function runCli(
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", cli, ...args],
-    stdin: "null",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
-}
+import { runCli } from "./cli_run.ts";
 
 /** A port nothing listens on (the OS picked it free, and it was closed again). */
 function closedPort(): number {

@@ -84,7 +84,9 @@ Options:
 const CLUSTER_HELP = `Usage: deno run -A cli.ts cluster [options]    (or: deno task cluster)
 
 Starts a local demo cluster: one 'serve' process per node on 127.0.0.1, waits until every
-partition has a leader, and prints where to look. Ctrl-C stops every node.
+partition has a leader, and prints where to look. When a node dies the others keep running; the
+launcher reports it and the partitions failing over. Type 'restart <n>', 'stop <n>', 'status'
+or 'help' on its console. A port in use is an error (exit 1). Ctrl-C stops every node.
 
 Options:
   --nodes <n>           Number of nodes (default 3).

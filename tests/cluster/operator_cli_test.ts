@@ -6,6 +6,7 @@
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
+import { initCertificates } from "../../server/certs.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
 import { runCli } from "./cli_run.ts";
@@ -144,3 +145,53 @@ async function everything(c: ProcessCluster): Promise<[string, string][]> {
     db.close();
   }
 }
+
+Deno.test("cli: over mutual TLS with certificates or a token; move-leader is for members only", async () => {
+  const certs = await Deno.makeTempDir({ prefix: "prkdb-certs-" });
+  await initCertificates({ dir: certs, nodes: [1, 2, 3] });
+  const c = await ProcessCluster.start(3, { partitions: 1, certs });
+  try {
+    const base = ["--endpoints", [...c.urls.values()].join(","), "--cacert", join(certs, "ca.pem")];
+    const as = (
+      who: string,
+    ) => [...base, "--cert", join(certs, `${who}.pem`), "--key", join(certs, `${who}.key`)];
+    const put = await runCli(["put", "k", "v", ...as("client-rw")]);
+    assertEquals(put.code, 0, put.stderr);
+    const token = (await Deno.readTextFile(join(certs, "tokens.txt"))).split("\n")
+      .find((l) => l.startsWith("read-only "))!.split(" ")[1];
+    const get = await runCli(["get", "k", ...base, "--token", token]);
+    assertEquals([get.code, get.stdout], [0, "v\n"], get.stderr);
+    const refused = await runCli(["put", "k", "w", ...base, "--token", token]);
+    assertEquals(refused.code, 1);
+    assertStringIncludes(refused.stderr, "may not call this");
+    const noCa = await runCli(["get", "k", "--endpoints", c.urls.get(1)!]);
+    assertEquals(noCa.code, 2);
+    assertStringIncludes(noCa.stderr, "need --cacert");
+
+    const leader = (await c.health(1))!.partitions[0].leader;
+    const to = leader === 1 ? 2 : 1;
+    const client = await runCli([
+      "move-leader",
+      "--partition",
+      "0",
+      "--to",
+      String(to),
+      ...as("client-rw"),
+    ]);
+    assertEquals(client.code, 1);
+    assertStringIncludes(client.stderr, "may not call this");
+    const member = await runCli([
+      "move-leader",
+      "--partition",
+      "0",
+      "--to",
+      String(to),
+      ...as("node-3"),
+    ]);
+    assertEquals(member.code, 0, member.stderr);
+    assertStringIncludes(member.stdout, `node ${to} leads`);
+  } finally {
+    await c.stop();
+    await Deno.remove(certs, { recursive: true });
+  }
+});

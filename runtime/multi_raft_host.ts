@@ -225,7 +225,7 @@ export class MultiRaftHost {
 
   /**
    * Makes this node keep a partition's leadership once it has it: leader balancing will not
-   * hand it back to the preferred replica (until another node leads it).
+   * hand it back to the preferred replica (until an operator moves it elsewhere).
    *
    * @param partition A partition this node replicates.
    */

@@ -25,7 +25,7 @@ async function leaderAt(c: ProcessCluster, id: number, partition: number): Promi
   return (await c.health(id))?.partitions.find((p) => p.partition === partition)?.leader ?? 0;
 }
 
-Deno.test("forwarding: a dead leader is named in a retryable unavailable; a request during the election waits for the new leader", async () => {
+Deno.test("forwarding: a dead leader is named in a retryable unavailable; a request during the election waits for the new leader, bounded by its deadline", async () => {
   // Slow ticks: the followers keep believing in the dead leader for a second or more.
   const c = await ProcessCluster.start(3, { partitions: 1, tickMs: 100 });
   try {
@@ -45,6 +45,26 @@ Deno.test("forwarding: a dead leader is named in a retryable unavailable; a requ
     });
     const w = await callJson(c.urls.get(follower)!, "Put", { key: b64("k"), value: b64("v2") });
     assertEquals([w.status, w.json.ok], [200, true], JSON.stringify(w.json));
+
+    // With no quorum left, no leader can be elected: the wait ends within the request's own
+    // deadline (half of it), and the answer says why.
+    const other = [1, 2, 3].find((id) => id !== leader && id !== follower)!;
+    await c.kill(other);
+    await waitFor(
+      "the survivor to know no leader",
+      async () => (await leaderAt(c, follower, 0)) === 0,
+    );
+    const started = Date.now();
+    const r2 = await fetch(`${c.urls.get(follower)}/prkdb.v1.KvService/Put`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "connect-timeout-ms": "1000" },
+      body: JSON.stringify({ key: b64("k"), value: b64("v3") }),
+    });
+    const waited = Date.now() - started;
+    const body = await r2.json();
+    assertEquals([r2.status, body.code], [503, "unavailable"], JSON.stringify(body));
+    assertStringIncludes(body.message, "has no leader yet");
+    assert(waited >= 400 && waited < 1000, `waited ${waited} ms`);
   } finally {
     await c.stop();
   }

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { PrkDbClient } from "../client/mod.ts";
 
@@ -47,8 +48,9 @@ export interface Snapshot {
 /** A backup file that is not one, or is damaged. */
 export class SnapshotFileError extends Error {}
 
-const b64 = (bytes: Uint8Array): string => btoa(String.fromCharCode(...bytes));
-const unb64 = (text: string): Uint8Array => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+const b64 = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
 
 /**
  * Backs up every key: a list over the whole key space, every page a linearizable read of
@@ -109,7 +111,12 @@ export async function saveSnapshot(db: PrkDbClient, file: string): Promise<numbe
  */
 export async function readSnapshot(file: string): Promise<Snapshot> {
   const bytes = await Deno.readFile(file);
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new SnapshotFileError(`${file} is not a PrkDB backup (not UTF-8 text)`);
+  }
   const lines = text.split("\n");
   if (lines.at(-1) === "") lines.pop();
   const parse = (line: string | undefined, what: string) => {

@@ -70,13 +70,18 @@ export async function moveLeader(request: Request, deps: AdminDeps): Promise<Res
   const target = to as NodeId;
   const forwarded = request.headers.get(FORWARDED_HEADER) !== null;
   const self = host.nodeId;
-  const relay = async (node: NodeId): Promise<Response> => {
+  // Two hops at most: any node to the target (unmarked), the target to the leader (marked, so
+  // a node that is not the leader any more refuses instead of passing it on again).
+  const relay = async (node: NodeId, mark: boolean): Promise<Response> => {
     const url = deps.nodes.get(node);
     if (!url) return refuse(503, `Node ${node} is not a member`);
     try {
       const r = await (deps.fetch ?? fetch)(`${url}${MOVE_LEADER_PATH}`, {
         method: "POST",
-        headers: { "content-type": "application/json", [FORWARDED_HEADER]: String(self) },
+        headers: {
+          "content-type": "application/json",
+          ...(mark ? { [FORWARDED_HEADER]: String(self) } : {}),
+        },
         body: JSON.stringify({ partition: p, to: target }),
         signal: AbortSignal.timeout(MOVE_WAIT_MS + 1000),
       });
@@ -92,7 +97,7 @@ export async function moveLeader(request: Request, deps: AdminDeps): Promise<Res
     if (leader === 0 || forwarded) {
       return refuse(503, `Partition ${p} has no known leader right now; retry`);
     }
-    return await relay(leader);
+    return await relay(leader, true);
   }
   if (host.isReplica(p) && host.leaderOf(p) === self) {
     host.transferLeadership(p, target);
@@ -110,7 +115,7 @@ export async function moveLeader(request: Request, deps: AdminDeps): Promise<Res
     return done(host, p);
   }
   if (forwarded) return refuse(503, `Partition ${p}: leaders just changed; retry`);
-  return await relay(target);
+  return await relay(target, false);
 }
 
 function done(host: MultiRaftHost, partition: number): Response {

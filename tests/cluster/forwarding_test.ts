@@ -84,13 +84,16 @@ Deno.test("forwarding: with 5 nodes and 3 replicas a non-replica forwards to the
     const endpoints = ["--endpoints", [...c.urls.values()].join(","), "--insecure"];
     // Hand the partition to a replica that is not its first (where forwarding used to go).
     const to = replicas[2];
+    // Asked at the outsider, which passes it to the target, which asks the leader to transfer.
     const moved = await runCli([
       "move-leader",
       "--partition",
       String(p),
       "--to",
       String(to),
-      ...endpoints,
+      "--endpoints",
+      c.urls.get(outsider)!,
+      "--insecure",
     ]);
     assertEquals(moved.code, 0, moved.stderr);
     assertMatch(moved.stdout, new RegExp(`^Partition ${p}: node ${to} leads \\(term \\d+\\)\n$`));

@@ -203,6 +203,12 @@ function curlAuth(o: ClusterOptions, who: "client-rw" | "client-ro"): string {
   return `--cacert ${c}/ca.pem --cert ${c}/${who}.pem --key ${c}/${who}.key `;
 }
 
+function cliAuth(o: ClusterOptions): string {
+  if (!o.certs) return "--insecure";
+  const c = o.certs;
+  return `--cacert ${c}/ca.pem --cert ${c}/client-rw.pem --key ${c}/client-rw.key`;
+}
+
 function printSummary(o: ClusterOptions, urls: string[], leaders: Map<number, number>): void {
   const leadersLine = [...leaders].sort(([a], [b]) => a - b).map(([p, id]) => `p${p}→${id}`).join(
     " ",
@@ -258,6 +264,12 @@ Or from Deno:
   });
   await db.put("hello", "world");
   console.log(await db.getText("hello"));
+
+Or with the operator CLI (plain-text keys and values; see docs/operations.md):
+  export PRKDB_ENDPOINTS=${urls.join(",")}
+  deno run -A cli.ts put hello world ${cliAuth(o)}
+  deno run -A cli.ts get hello ${cliAuth(o)}
+  deno run -A cli.ts status ${cliAuth(o)}
 
 Node URLs: ${urls.join(" ")}
 Press Ctrl-C to stop every node.`);

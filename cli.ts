@@ -1,10 +1,13 @@
 /**
- * The PrkDB command line: run one node (`serve`) or a local demo cluster (`cluster`).
+ * The PrkDB command line: run one node (`serve`) or a local demo cluster (`cluster`), and
+ * operate a running cluster (`status`, `get`, `put`, `del`, `list`, `move-leader`, `snapshot`).
  *
  * ```sh
  * deno run -A cli.ts serve --id 1 --listen 127.0.0.1:8081 \
  *   --peers 1=127.0.0.1:8081,2=127.0.0.1:8082,3=127.0.0.1:8083 --data-dir ./data/n1
  * deno run -A cli.ts cluster            # or: deno task cluster
+ * deno run -A cli.ts status --endpoints https://127.0.0.1:8081 --cacert certs/ca.pem \
+ *   --cert certs/client-ro.pem --key certs/client-ro.key
  * deno run -A jsr:@prkdb/prkdb/cli serve --help
  * ```
  *
@@ -17,6 +20,9 @@ import { runCluster } from "./server/cluster.ts";
 import { join } from "@std/path";
 import { initCertificates, renewCertificates } from "./server/certs.ts";
 import type { TlsFiles } from "./rpc/tls.ts";
+import { UsageError } from "./cli/connection.ts";
+import { OPERATOR_COMMANDS, runOperator } from "./cli/operator.ts";
+import config from "./deno.json" with { type: "json" };
 
 const SERVE_HELP = `Usage: deno run -A cli.ts serve [options]
 
@@ -78,7 +84,9 @@ Options:
 const CLUSTER_HELP = `Usage: deno run -A cli.ts cluster [options]    (or: deno task cluster)
 
 Starts a local demo cluster: one 'serve' process per node on 127.0.0.1, waits until every
-partition has a leader, and prints where to look. Ctrl-C stops every node.
+partition has a leader, and prints where to look. When a node dies the others keep running; the
+launcher reports it and the partitions failing over. Type 'restart <n>', 'stop <n>', 'status'
+or 'help' on its console. A port in use is an error (exit 1). Ctrl-C stops every node.
 
 Options:
   --nodes <n>           Number of nodes (default 3).
@@ -98,15 +106,22 @@ Options:
 const USAGE = `Usage: deno run -A cli.ts <command> [options]
 
 Commands:
-  serve     Run one node.
-  cluster   Run a local demo cluster of several nodes.
-  certs     Create (init) or reissue (renew) development certificates.
+  serve         Run one node.
+  cluster       Run a local demo cluster of several nodes.
+  certs         Create (init) or reissue (renew) development certificates.
 
-Run a command with --help for its options.
+Operating a running cluster (see docs/operations.md):
+  status        Every node's partitions: role, leader, term, commit/applied index, lag.
+  get <key>     Read a key (plain text).          put <key> <value>   Write one (--ttl).
+  del <key>     Delete a key.                     list --prefix <p>   List keys and values.
+  move-leader   Hand a partition's leadership to another replica.
+  snapshot      save <file> / restore <file>: back up every key, or write a backup back.
+
+  --version     Print the version.
+
+Run a command with --help for its options (connection: --endpoints, --cacert, --cert, --key,
+--token, --insecure).
 `;
-
-/** A command-line mistake: printed with the usage, exit code 2. */
-class UsageError extends Error {}
 
 function int(value: string | undefined, flag: string, fallback?: number): number {
   if (value === undefined) {
@@ -359,7 +374,10 @@ if (import.meta.main) {
     if (command === "serve") await serve(rest);
     else if (command === "cluster") await cluster(rest);
     else if (command === "certs") await certs(rest);
-    else if (command === "--help" || command === "-h" || command === "help") console.log(USAGE);
+    else if (OPERATOR_COMMANDS.includes(command)) Deno.exitCode = await runOperator(command, rest);
+    else if (command === "--version" || command === "-V" || command === "version") {
+      console.log(`prkdb ${config.version} (deno ${Deno.version.deno})`);
+    } else if (command === "--help" || command === "-h" || command === "help") console.log(USAGE);
     else if (command === undefined) throw new UsageError("a command is required");
     else throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
@@ -368,7 +386,7 @@ if (import.meta.main) {
     console.error(`prkdb: ${(error as Error).message}`);
     if (usage) {
       console.error(
-        command === "serve" || command === "certs" || command === "cluster"
+        ["serve", "certs", "cluster", ...OPERATOR_COMMANDS].includes(command)
           ? `Run 'deno run -A cli.ts ${command} --help' for the options.`
           : USAGE,
       );

@@ -17,6 +17,7 @@ import type { Replica } from "./replica.ts";
  * @param replicas This node's replicas.
  * @param map Where partitions live.
  * @param self This node.
+ * @param keep Partitions an operator moved to this node: they stay.
  * @returns How many transfers started.
  *
  * @example Usage
@@ -30,10 +31,11 @@ export function balanceLeaders(
   replicas: Iterable<Replica>,
   map: PartitionMap,
   self: NodeId,
+  keep: ReadonlySet<number> = new Set(),
 ): number {
   let started = 0;
   for (const r of replicas) {
-    if (!r.node.isLeader || r.fatal) continue;
+    if (!r.node.isLeader || r.fatal || keep.has(r.partition)) continue;
     const preferred = map.replicas(r.partition)[0];
     if (preferred === self) continue;
     const status = r.node.status();

@@ -63,6 +63,8 @@ export class MultiRaftHost {
   /** This node's id. */
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
+  /** Partitions an operator moved here: balancing leaves their leadership with this node. */
+  readonly #pinned = new Set<number>();
   readonly #o:
     & HostOptions
     & Required<Pick<HostOptions, "tickMs" | "electionTick" | "requestTimeoutMs">>;
@@ -179,6 +181,34 @@ export class MultiRaftHost {
    */
   leaderOf(partition: number): NodeId {
     return this.#replicas.get(partition)?.node.leaderId ?? 0;
+  }
+
+  /**
+   * Hands a partition's leadership to another replica (Raft leadership transfer, dissertation
+   * section 3.10), as an operator asks. Leader balancing leaves the partition with `to`
+   * afterwards: `to` keeps it instead of handing it back to the preferred replica.
+   *
+   * @param partition A partition this node leads.
+   * @param to The replica that should lead it.
+   * @throws {WrongNodeError} When this node does not replicate the partition.
+   * @throws {NotLeaderError} When this node does not lead it.
+   */
+  transferLeadership(partition: number, to: NodeId): void {
+    const replica = this.#replica(partition);
+    this.#pinned.delete(partition);
+    replica.node.transferLeadership(to);
+    this.#loop.schedule();
+  }
+
+  /**
+   * Makes this node keep a partition's leadership once it has it: leader balancing will not
+   * hand it back to the preferred replica (until an operator moves it elsewhere).
+   *
+   * @param partition A partition this node replicates.
+   */
+  keepLeadership(partition: number): void {
+    this.#replica(partition);
+    this.#pinned.add(partition);
   }
 
   /**
@@ -321,7 +351,7 @@ export class MultiRaftHost {
     this.#ticks++;
     for (const r of this.#replicas.values()) if (!r.fatal) r.node.tick();
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
-      balanceLeaders(this.#replicas.values(), this.map, this.nodeId);
+      balanceLeaders(this.#replicas.values(), this.map, this.nodeId, this.#pinned);
     }
     if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
     this.#loop.schedule();

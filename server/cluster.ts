@@ -1,7 +1,9 @@
 /**
- * `deno task cluster`: a local demo cluster of `serve` processes on 127.0.0.1. It waits until
- * every partition has a leader, prints where to look, and on Ctrl-C stops every node it
- * started (and only those).
+ * `deno task cluster`: a local demo cluster of `serve` processes on 127.0.0.1. It refuses ports
+ * already in use, waits until every partition has a leader on its own nodes, and prints where
+ * to look. When a node dies the others keep running: it says so, shows partitions failing over,
+ * and `restart <n>` on its console starts the node again. Ctrl-C stops every node it started
+ * (and only those).
  *
  * @module
  */
@@ -11,6 +13,13 @@ import { delay } from "@std/async";
 import type { StorageKind } from "./node.ts";
 import { initCertificates, renewCertificates } from "./certs.ts";
 import { tlsHttp } from "../rpc/tls.ts";
+import {
+  NodeSupervisor,
+  ownHealth,
+  portIsFree,
+  readConsole,
+  reportLeaders,
+} from "./cluster_console.ts";
 
 /** Options of the demo cluster. */
 export interface ClusterOptions {
@@ -27,31 +36,24 @@ export interface ClusterOptions {
   cli: string;
 }
 
-interface Health {
-  healthy: boolean;
-  partitions: { partition: number; leader: number; role: string }[];
-}
-
-/** Appends a child's output to its log file (both streams share one file). */
-async function copyTo(stream: ReadableStream<Uint8Array>, log: Deno.FsFile): Promise<void> {
-  try {
-    for await (const chunk of stream) await log.write(chunk);
-  } catch { /* the log was closed on shutdown */ }
-}
-
-async function health(url: string, get: typeof fetch): Promise<Health | undefined> {
-  try {
-    const r = await get(`${url}/health`, { signal: AbortSignal.timeout(1000) });
-    return await r.json();
-  } catch {
-    return undefined;
-  }
-}
+/** The demo cluster could not start (a port in use, a node that exited): exit code 1. */
+export class ClusterStartError extends Error {}
 
 /** Runs the cluster until SIGINT or SIGTERM. */
 export async function runCluster(o: ClusterOptions): Promise<void> {
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
   const ports = o.basePort === 0 ? freePorts(o.nodes) : ids.map((id) => o.basePort + id - 1);
+  for (const id of ids) {
+    if (ports[id - 1] > 65535) {
+      throw new ClusterStartError(`--base-port ${o.basePort} leaves node ${id} no valid port`);
+    }
+    if (!portIsFree(ports[id - 1])) {
+      throw new ClusterStartError(
+        `port ${ports[id - 1]} (node ${id}) is already in use on 127.0.0.1: stop what holds it ` +
+          `(another cluster?), or pass --base-port <n> or --base-port 0 for free ports`,
+      );
+    }
+  }
   const address = (id: number) => `127.0.0.1:${ports[id - 1]}`;
   const scheme = o.certs ? "https" : "http";
   const urls = ids.map((id) => `${scheme}://${address(id)}`);
@@ -75,75 +77,47 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   console.log(
     `Starting ${o.nodes} PrkDB nodes (${o.partitions} partitions, ${o.storage} storage) in ${o.dir}/ ...`,
   );
-  const children: Deno.ChildProcess[] = [];
-  const logs: Deno.FsFile[] = [];
-  for (const id of ids) {
-    const log = await Deno.open(join(o.dir, `node-${id}.log`), { create: true, append: true });
-    logs.push(log);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        o.cli,
-        "serve",
-        "--id",
-        String(id),
-        "--peers",
-        peers,
-        "--data-dir",
-        join(o.dir, `node-${id}`),
-        "--partitions",
-        String(o.partitions),
-        "--storage",
-        o.storage,
-        "--tick-ms",
-        String(o.tickMs),
-        ...security,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    copyTo(child.stdout, log);
-    copyTo(child.stderr, log);
-    children.push(child);
-  }
-  const stopAll = async () => {
-    for (const child of children) {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already exited */ }
-    }
-    await Promise.all(children.map((c) => c.status));
-    for (const log of logs) log.close();
-    closeHttp();
-  };
+  const supervisor = new NodeSupervisor(o.dir, (id) => [
+    "run",
+    "-A",
+    o.cli,
+    "serve",
+    "--id",
+    String(id),
+    "--peers",
+    peers,
+    "--data-dir",
+    join(o.dir, `node-${id}`),
+    "--partitions",
+    String(o.partitions),
+    "--storage",
+    o.storage,
+    "--tick-ms",
+    String(o.tickMs),
+    ...security,
+  ]);
+  const watching = new AbortController();
   let stopping = false;
   const onSignal = () => {
     if (stopping) return;
     stopping = true;
+    watching.abort();
     console.log("\nStopping every node...");
-    stopAll().then(() => {
+    supervisor.stopAll().then(() => {
+      closeHttp();
       console.log("All nodes stopped.");
       Deno.exit(0);
     });
   };
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
-  // A node that dies on start (a port in use, say) stops the whole demo with its log.
-  children.forEach((child, i) =>
-    child.status.then((s) => {
-      if (stopping) return;
-      console.error(
-        `Node ${i + 1} exited (code ${s.code}); see ${join(o.dir, `node-${i + 1}.log`)}`,
-      );
-      onSignal();
-    })
-  );
+  for (const id of ids) await supervisor.start(id);
 
   const deadline = Date.now() + 60_000;
   let led = 0;
   while (true) {
-    const views = await Promise.all(urls.map((u) => health(u, get)));
+    // Only this launcher's own nodes count: running, and answering as the node they should be.
+    const views = await ownHealth(urls, supervisor, get);
     const leaders = new Map<number, number>();
     for (const v of views) {
       for (const p of v?.partitions ?? []) if (p.leader) leaders.set(p.partition, p.leader);
@@ -154,14 +128,28 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     }
     if (views.every((v) => v?.healthy) && leaders.size === o.partitions) {
       printSummary(o, urls, leaders);
+      console.log(
+        ids.map((id) => `  node ${id} pid ${supervisor.pid(id)}`).join("\n") +
+          "\nType 'help' for console commands (restart <n>, stop <n>, status).",
+      );
       break;
     }
-    if (Date.now() > deadline || stopping) {
-      console.error(
-        `The cluster did not elect every leader within 60 s; see the logs in ${o.dir}/`,
-      );
-      onSignal();
-      return;
+    const down = ids.filter((id) => !supervisor.running(id));
+    if (Date.now() > deadline || stopping || down.length > 0) {
+      if (!stopping) {
+        console.error(
+          down.length > 0
+            ? `Node ${down.join(", ")} exited while starting; see ${
+              down.map((id) => supervisor.logOf(id)).join(" ")
+            }`
+            : `The cluster did not elect every leader within 60 s; see the logs in ${o.dir}/`,
+        );
+      }
+      stopping = true;
+      watching.abort();
+      await supervisor.stopAll();
+      closeHttp();
+      throw new ClusterStartError("the cluster did not start");
     }
     await delay(200);
   }
@@ -173,6 +161,8 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     );
     console.log(`Prometheus scrape config written to ${o.prometheusFile}`);
   }
+  reportLeaders(urls, supervisor, get, watching.signal);
+  readConsole(o.nodes, supervisor).catch(() => {});
   await new Promise(() => {}); // run until a signal
 }
 
@@ -211,6 +201,12 @@ function curlAuth(o: ClusterOptions, who: "client-rw" | "client-ro"): string {
   if (!o.certs) return "";
   const c = o.certs;
   return `--cacert ${c}/ca.pem --cert ${c}/${who}.pem --key ${c}/${who}.key `;
+}
+
+function cliAuth(o: ClusterOptions): string {
+  if (!o.certs) return "--insecure";
+  const c = o.certs;
+  return `--cacert ${c}/ca.pem --cert ${c}/client-rw.pem --key ${c}/client-rw.key`;
 }
 
 function printSummary(o: ClusterOptions, urls: string[], leaders: Map<number, number>): void {
@@ -268,6 +264,12 @@ Or from Deno:
   });
   await db.put("hello", "world");
   console.log(await db.getText("hello"));
+
+Or with the operator CLI (plain-text keys and values; see docs/operations.md):
+  export PRKDB_ENDPOINTS=${urls.join(",")}
+  deno run -A cli.ts put hello world ${cliAuth(o)}
+  deno run -A cli.ts get hello ${cliAuth(o)}
+  deno run -A cli.ts status ${cliAuth(o)}
 
 Node URLs: ${urls.join(" ")}
 Press Ctrl-C to stop every node.`);

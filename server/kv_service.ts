@@ -45,6 +45,7 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
+import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
 export const FORWARDED_HEADER = "prkdb-forwarded";
@@ -165,6 +166,18 @@ export function createKvService(
     return c;
   };
 
+  const hints = new LeaderHints(host, clientFor, host.nodeId);
+
+  /**
+   * The node that should serve a partition's leader requests, as far as this node knows: the
+   * leader it follows as a replica, else a leader hint, else the partition's first replica
+   * (which forwards no further, see FORWARDED_HEADER).
+   */
+  const knownTarget = (partition: number): NodeId =>
+    host.isReplica(partition)
+      ? host.leaderOf(partition)
+      : hints.get(partition) || host.map.replicas(partition)[0];
+
   /** Where to send a request this node cannot serve, or an Unavailable error. */
   const forwardTarget = (partition: number, ctx: HandlerContext, why: string): NodeId => {
     if (ctx.requestHeader.get(FORWARDED_HEADER)) {
@@ -173,9 +186,7 @@ export function createKvService(
         Code.Unavailable,
       );
     }
-    const target = host.isReplica(partition)
-      ? host.leaderOf(partition)
-      : host.map.replicas(partition)[0];
+    const target = knownTarget(partition);
     if (!target || target === host.nodeId) {
       throw new ConnectError(
         `Partition ${partition} has no leader yet; retry shortly`,
@@ -192,23 +203,65 @@ export function createKvService(
     headers: { [FORWARDED_HEADER]: String(host.nodeId) },
   });
 
-  /** Runs locally, or forwards once when this node is the wrong one. */
+  /**
+   * Runs locally at the leader, or forwards once to it. While the partition has no known
+   * leader (an election is under way), or the node asked turned out not to lead, it waits and
+   * looks again, within the request's own deadline. A forward whose target never answered is
+   * not retried here (a write may have reached it): it fails as a retryable `unavailable` that
+   * names the unreachable node.
+   */
   const leaderCall = async <T>(
     partition: number,
     ctx: HandlerContext,
     run: () => Promise<T>,
     remote: (target: NodeId) => Promise<T>,
   ): Promise<T> => {
-    if (host.isReplica(partition) && host.leaderOf(partition) === host.nodeId) {
+    const forwarded = ctx.requestHeader.get(FORWARDED_HEADER) !== null;
+    const deadline = Date.now() + (forwarded ? 0 : leaderWaitMs(ctx));
+    for (let round = 0;; round++) {
+      if (round > 0) await pause(25, ctx.signal);
+      if (ctx.signal.aborted) throw toConnectError(ctx.signal.reason);
+      const more = Date.now() < deadline;
+      if (host.isReplica(partition) && host.leaderOf(partition) === host.nodeId) {
+        try {
+          return await local(run);
+        } catch (error) {
+          if (!(error instanceof WrongNodeError)) throw error;
+          if (more) continue;
+        }
+      }
+      if (!host.isReplica(partition) && !forwarded && !hints.get(partition)) {
+        await hints.learn(partition, ctx.signal);
+      }
+      let target: NodeId;
       try {
-        return await local(run);
+        target = forwardTarget(partition, ctx, "this node is not the leader");
       } catch (error) {
-        if (!(error instanceof WrongNodeError)) throw error;
+        if (more && !forwarded) continue;
+        throw error;
+      }
+      try {
+        return await remote(target);
+      } catch (error) {
+        if (isUnreachable(error, ctx.signal)) {
+          hints.drop(partition, target);
+          throw unreachableError(
+            partition,
+            target,
+            nodes.get(target),
+            host.nodeId,
+            error as ConnectError,
+          );
+        }
+        const e = toConnectError(error);
+        // The target refused before doing anything (it does not lead): safe to look again.
+        if (e.code === Code.Unavailable && !forwarded) {
+          hints.drop(partition, target);
+          if (more) continue;
+        }
+        throw e;
       }
     }
-    return await remote(forwardTarget(partition, ctx, "this node is not the leader")).catch((e) => {
-      throw toConnectError(e);
-    });
   };
 
   /** Checks a write against the limits before it goes anywhere; returns its partition. */
@@ -389,7 +442,9 @@ export function createKvService(
       }
       const target = forwardTarget(partition, ctx, "this node is not a replica");
       return await clientFor(target).get(req, forwardOptions(ctx)).catch((e) => {
-        throw toConnectError(e);
+        throw isUnreachable(e, ctx.signal)
+          ? unreachableError(partition, target, nodes.get(target), host.nodeId, e)
+          : toConnectError(e);
       });
     },
 

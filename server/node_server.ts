@@ -31,6 +31,7 @@ import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
+import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { partitionChange } from "./partition_change.ts";
 import {
   decodeRaftMessage,
@@ -267,6 +268,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         const health = nodeHealth(host, options.metrics);
         const state = nodeState(options.metrics, options.applied);
         return Response.json({ ...health, state }, { status: health.healthy ? 200 : 503 });
+      }
+      if (path === MOVE_LEADER_PATH) {
+        return moveLeader(request, { host, nodes: options.nodes, fetch: options.fetch });
       }
       if (path === "/metrics") {
         return options.metrics.scrape().then((text) =>

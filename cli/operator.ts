@@ -1,0 +1,361 @@
+/**
+ * Operator commands against a running cluster: `status`, `get`, `put`, `del`, `list`,
+ * `move-leader` and `snapshot save|restore`. Keys and values are plain text on the command line.
+ * Each returns its exit code: 0 done, 1 failed (or a key not found), and throws
+ * {@linkcode UsageError} for a command-line mistake (exit code 2).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { parseArgs } from "node:util";
+import type { PrkDbClient, ReadMode } from "../client/mod.ts";
+import type { NodeHealthJson } from "../server/health.ts";
+import {
+  connect,
+  connection,
+  CONNECTION_FLAGS,
+  CONNECTION_HELP,
+  type ConnectionValues,
+  httpFor,
+  UsageError,
+} from "./connection.ts";
+import { readSnapshot, restoreSnapshot, saveSnapshot } from "./snapshot.ts";
+
+const HELP: Record<string, string> = {
+  status: `Usage: deno run -A cli.ts status [--json] [connection options]
+
+Every node's view of every partition it replicates: role, the leader it knows, term, commit
+and applied index, lag (seconds) and backlog (entries), read from each node's /health. Exits 1
+when a node is unreachable or unhealthy.
+
+  --json                One JSON document instead of tables.`,
+  get: `Usage: deno run -A cli.ts get <key> [--read-mode linearizable|follower|stale] [--json]
+
+Prints the value of <key> (UTF-8 text). Exits 1 when the key is absent.
+
+  --read-mode <mode>    linearizable (default, at the leader), follower or stale.
+  --json                Print {"key","value","version"} (value null when absent; exit 0).`,
+  put: `Usage: deno run -A cli.ts put <key> <value> [--ttl <duration>]
+
+Writes <value> (UTF-8 text) under <key> and prints its new version.
+
+  --ttl <duration>      Expire the key after 30s, 500ms, 5m, 2h (a bare number is seconds).`,
+  del: `Usage: deno run -A cli.ts del <key>
+
+Deletes <key>. Prints "deleted" or "absent"; both exit 0.`,
+  list: `Usage: deno run -A cli.ts list [--prefix <p>] [--limit <n>] [--keys-only] [--json]
+
+Lists keys in byte order with their values, one per line as "<key><TAB><value>".
+
+  --prefix <p>          Only keys starting with <p> (default: every key).
+  --limit <n>           At most n keys.
+  --keys-only           Print keys only.
+  --read-mode <mode>    linearizable (default), follower or stale.
+  --json                One JSON object per line: {"key","value","version"}.`,
+  "move-leader": `Usage: deno run -A cli.ts move-leader --partition <p> --to <node>
+
+Hands partition <p>'s leadership to replica <node> (a Raft leadership transfer) and waits
+until it leads. Leader balancing then leaves it there. Members only: with TLS, present a node
+certificate (--cert certs/node-1.pem --key certs/node-1.key).`,
+  snapshot: `Usage: deno run -A cli.ts snapshot save <file>
+       deno run -A cli.ts snapshot restore <file>
+
+save     Backs up every key, value and version to <file> (JSON lines with a format version
+         and a SHA-256 checksum; see docs/operations.md). Every page is a linearizable read of
+         every partition; stop writers first for a point-in-time backup.
+restore  Checks <file>, then writes every key into the running cluster with put. Keys not in
+         the backup are left alone; restored keys get new versions; TTLs are not kept.`,
+};
+
+/** The operator commands. */
+export const OPERATOR_COMMANDS: readonly string[] = Object.keys(HELP);
+
+const help = (command: string) => `${HELP[command]}\n\n${CONNECTION_HELP}\n`;
+
+const text = (bytes: Uint8Array | null) => bytes === null ? null : new TextDecoder().decode(bytes);
+
+function readMode(value: string | undefined): ReadMode | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "linearizable" && value !== "follower" && value !== "stale") {
+    throw new UsageError(`--read-mode must be linearizable, follower or stale, got "${value}"`);
+  }
+  return value;
+}
+
+/** Parses a TTL: `30s`, `500ms`, `5m`, `2h`, or a bare number of seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new UsageError(`--ttl must look like 30s, 500ms, 5m or 2h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? "s"]!;
+  const ms = Math.round(Number(m[1]) * unit);
+  if (ms <= 0) throw new UsageError(`--ttl must be positive, got "${value}"`);
+  return ms;
+}
+
+function positionals(p: string[], names: string[], command: string): string[] {
+  if (p.length !== names.length) {
+    throw new UsageError(
+      `${command} takes ${names.map((n) => `<${n}>`).join(" ")}, got ${p.length} argument${
+        p.length === 1 ? "" : "s"
+      }`,
+    );
+  }
+  return p;
+}
+
+/**
+ * Runs an operator command.
+ *
+ * @param command One of {@linkcode OPERATOR_COMMANDS}.
+ * @param args Its arguments.
+ * @returns The exit code.
+ */
+export async function runOperator(command: string, args: string[]): Promise<number> {
+  const { values, positionals: rest } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      ...CONNECTION_FLAGS,
+      json: { type: "boolean" },
+      "read-mode": { type: "string" },
+      ttl: { type: "string" },
+      prefix: { type: "string" },
+      limit: { type: "string" },
+      "keys-only": { type: "boolean" },
+      partition: { type: "string" },
+      to: { type: "string" },
+    },
+  });
+  if (values.help) {
+    console.log(help(command));
+    return 0;
+  }
+  const c = await connection(values as ConnectionValues);
+  const mode = readMode(values["read-mode"]);
+  // Check the whole command line before connecting.
+  let run: (db: PrkDbClient) => Promise<number>;
+  switch (command) {
+    case "get": {
+      const [key] = positionals(rest, ["key"], "get");
+      run = async (db) => {
+        const e = await db.get(key, { readMode: mode });
+        if (values.json) {
+          console.log(JSON.stringify({ key, value: text(e.value), version: e.version }));
+          return 0;
+        }
+        if (e.value === null) {
+          console.error(`prkdb: key "${key}" not found`);
+          return 1;
+        }
+        console.log(text(e.value));
+        return 0;
+      };
+      break;
+    }
+    case "put": {
+      const [key, value] = positionals(rest, ["key", "value"], "put");
+      const ttl = values.ttl === undefined ? undefined : parseDuration(values.ttl);
+      run = async (db) => {
+        const r = await db.put(key, value, ttl === undefined ? {} : { expireIn: ttl });
+        console.log(values.json ? JSON.stringify(r) : `OK version ${r.version}`);
+        return 0;
+      };
+      break;
+    }
+    case "del": {
+      const [key] = positionals(rest, ["key"], "del");
+      run = async (db) => {
+        const r = await db.delete(key);
+        console.log(values.json ? JSON.stringify(r) : r.found ? "deleted" : "absent");
+        return 0;
+      };
+      break;
+    }
+    case "list": {
+      positionals(rest, [], "list");
+      const limit = values.limit === undefined ? undefined : Number(values.limit);
+      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit <= 0)) {
+        throw new UsageError(`--limit must be a positive integer, got "${values.limit}"`);
+      }
+      run = async (db) => {
+        const it = db.list({ prefix: values.prefix ?? "" }, { limit, readMode: mode });
+        for await (const e of it) {
+          const key = text(e.key)!, value = text(e.value);
+          if (values.json) console.log(JSON.stringify({ key, value, version: e.version }));
+          else console.log(values["keys-only"] ? key : `${key}\t${value}`);
+        }
+        return 0;
+      };
+      break;
+    }
+    case "status":
+      positionals(rest, [], "status");
+      run = (db) => status(db, c, values.json === true);
+      break;
+    case "move-leader": {
+      positionals(rest, [], "move-leader");
+      const partition = Number(values.partition), to = Number(values.to);
+      if (values.partition === undefined || !Number.isSafeInteger(partition) || partition < 0) {
+        throw new UsageError("--partition <p> is required: a partition number");
+      }
+      if (values.to === undefined || !Number.isSafeInteger(to) || to <= 0) {
+        throw new UsageError("--to <node> is required: a node id");
+      }
+      return await moveLeader(c, partition, to);
+    }
+    case "snapshot": {
+      const [action, file] = rest;
+      if ((action !== "save" && action !== "restore") || rest.length !== 2) {
+        throw new UsageError("snapshot takes save <file> or restore <file>");
+      }
+      if (action === "restore") {
+        const snapshot = await readSnapshot(file); // check the file before touching the cluster
+        run = async (db) => {
+          const n = await restoreSnapshot(db, snapshot);
+          console.log(`Restored ${n} keys from ${file} (backed up ${snapshot.createdAt})`);
+          return 0;
+        };
+      } else {
+        run = async (db) => {
+          const n = await saveSnapshot(db, file);
+          console.log(`Saved ${n} keys to ${file}`);
+          return 0;
+        };
+      }
+      break;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+  const db = await connect(c);
+  try {
+    return await run(db);
+  } finally {
+    db.close();
+  }
+}
+
+interface NodeView {
+  id: number;
+  url: string;
+  reachable: boolean;
+  error?: string;
+  health?: NodeHealthJson;
+}
+
+async function status(db: PrkDbClient, c: Parameters<typeof httpFor>[0], json: boolean) {
+  const http = httpFor(c);
+  const info = await db.refresh();
+  let views: NodeView[];
+  try {
+    views = await Promise.all([...info.nodes].map(async ([id, url]): Promise<NodeView> => {
+      try {
+        const r = await http.fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+        return { id, url, reachable: true, health: await r.json() };
+      } catch (error) {
+        return { id, url, reachable: false, error: (error as Error).message };
+      }
+    }));
+  } finally {
+    http.close();
+  }
+  const ok = views.every((v) => v.reachable && v.health?.healthy);
+  if (json) {
+    console.log(JSON.stringify({ healthy: ok, nodes: views }, null, 2));
+    return ok ? 0 : 1;
+  }
+  table(
+    ["NODE", "URL", "STATE", "REASON"],
+    views.map((v) => [
+      String(v.id),
+      v.url,
+      !v.reachable ? "unreachable" : v.health?.healthy ? "healthy" : "unhealthy",
+      v.error ?? v.health?.reason ?? "",
+    ]),
+  );
+  console.log();
+  const rows: string[][] = [];
+  for (const p of info.partitions) {
+    for (const id of p.replicas) {
+      const view = views.find((v) => v.id === id);
+      const h = view?.health?.partitions.find((x) => x.partition === p.partition);
+      rows.push(
+        h
+          ? [
+            String(p.partition),
+            String(id),
+            h.role,
+            h.leader ? String(h.leader) : "-",
+            String(h.term),
+            String(h.commitIndex),
+            String(h.lastApplied),
+            h.lagSeconds.toFixed(1),
+            String(h.backlogEntries),
+            h.healthy ? "" : h.reason ?? "",
+          ]
+          : [String(p.partition), String(id), "unreachable", "-", "-", "-", "-", "-", "-", ""],
+      );
+    }
+  }
+  table(
+    [
+      "PARTITION",
+      "NODE",
+      "ROLE",
+      "LEADER",
+      "TERM",
+      "COMMIT",
+      "APPLIED",
+      "LAG_S",
+      "BACKLOG",
+      "PROBLEM",
+    ],
+    rows,
+  );
+  return ok ? 0 : 1;
+}
+
+function table(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows]) {
+    console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+  }
+}
+
+async function moveLeader(
+  c: Parameters<typeof httpFor>[0],
+  partition: number,
+  to: number,
+): Promise<number> {
+  const http = httpFor(c);
+  let last = "";
+  try {
+    for (const url of c.endpoints) {
+      let r: Response;
+      try {
+        r = await http.fetch(`${url}/admin/move-leader`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ partition, to }),
+          signal: AbortSignal.timeout(c.timeoutMs + 2000),
+        });
+      } catch (error) {
+        last = `${url} is unreachable: ${(error as Error).message}`;
+        continue;
+      }
+      const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+      if (r.ok) {
+        console.log(`Partition ${body.partition}: node ${body.leader} leads (term ${body.term})`);
+        return 0;
+      }
+      last = `${url}: ${body.error ?? body.message ?? `HTTP ${r.status}`}`;
+      // A refusal (bad request, not allowed) is the same at every node.
+      if (r.status === 400 || r.status === 401 || r.status === 403) break;
+    }
+  } finally {
+    http.close();
+  }
+  console.error(`prkdb: move-leader failed: ${last}`);
+  return 1;
+}

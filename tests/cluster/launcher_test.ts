@@ -1,0 +1,115 @@
+/**
+ * End-to-end: `cli.ts cluster`, the demo launcher. It keeps running when a node dies, reports
+ * the death and the failover, restarts the node from its console, and refuses a busy port.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
+import { waitFor } from "../support/wait.ts";
+import { b64, callJson } from "./processes.ts";
+
+const cli = new URL("../../cli.ts", import.meta.url).pathname;
+
+Deno.test("launcher: a node's death leaves the others running and reported; 'restart 2' brings it back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-launcher-" });
+  const launcher = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      cli,
+      "cluster",
+      "--insecure",
+      "--base-port",
+      "0",
+      "--partitions",
+      "2",
+      "--tick-ms",
+      "50",
+      "--dir",
+      join(dir, "data"),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of launcher.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  const errors = new Response(launcher.stderr).text();
+  const stdin = launcher.stdin.getWriter();
+  try {
+    await waitFor("the cluster to be up", () => out.includes("Type 'help'"), 30_000, 50);
+    const urls = /Node URLs: (.*)/.exec(out)![1].split(" ");
+    const pid2 = Number(/node 2 pid (\d+)/.exec(out)![1]);
+    Deno.kill(pid2, "SIGKILL");
+    await waitFor("the death to be reported", () => out.includes("Node 2 exited"), 10_000, 50);
+    assertStringIncludes(out, "Type 'restart 2' to start it again");
+    // The others still serve every partition (the ones node 2 led fail over).
+    const w = await waitFor(
+      "a write through node 1",
+      async () => {
+        const r = await callJson(urls[0], "Put", { key: b64("k"), value: b64("v") });
+        return r.status === 200 ? r : undefined;
+      },
+      10_000,
+      100,
+    );
+    assert(w.json.ok);
+
+    await stdin.write(new TextEncoder().encode("restart 2\n"));
+    await waitFor("the restart", () => out.includes("Node 2 restarted"), 10_000, 50);
+    await waitFor(
+      "node 2 to be healthy again",
+      async () => {
+        try {
+          const r = await fetch(`${urls[1]}/health`, { signal: AbortSignal.timeout(500) });
+          return (await r.json()).healthy === true;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      100,
+    );
+  } finally {
+    await stdin.close().catch(() => {});
+    launcher.kill("SIGTERM");
+    const status = await launcher.status;
+    await reading;
+    await errors;
+    assertEquals(status.code, 0, out);
+    assertStringIncludes(out, "All nodes stopped.");
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("launcher: a busy port is a clear error naming it, with a non-zero exit, and nothing says up", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-launcher-" });
+  const busy = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (busy.addr as Deno.NetAddr).port;
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        cli,
+        "cluster",
+        "--insecure",
+        "--nodes",
+        "1",
+        "--base-port",
+        String(port),
+        "--dir",
+        join(dir, "data"),
+      ],
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(r.stderr);
+    assertEquals(r.code, 1, stderr);
+    assertStringIncludes(stderr, `port ${port} (node 1) is already in use`);
+    assert(!new TextDecoder().decode(r.stdout).includes("is up"));
+  } finally {
+    busy.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

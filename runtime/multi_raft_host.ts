@@ -214,6 +214,23 @@ export class MultiRaftHost {
   }
 
   /**
+   * Asks this node's replica of a partition to hand its leadership to another replica
+   * (Raft dissertation, section 3.10). Only the leader can.
+   *
+   * @param partition The partition.
+   * @param to The replica to take over.
+   * @returns `false` when this node does not lead the partition.
+   * @throws {RaftError} When `to` is not a replica of the partition.
+   */
+  transferLeadership(partition: number, to: NodeId): boolean {
+    const replica = this.#replicas.get(partition);
+    if (!replica?.node.isLeader) return false;
+    replica.node.transferLeadership(to);
+    this.#loop.schedule();
+    return true;
+  }
+
+  /**
    * Replication progress of every follower of every partition this node leads.
    *
    * @returns One entry per led partition.

@@ -25,6 +25,8 @@ export interface ClusterOptions {
   certs?: string;
   /** The CLI module to run for each node. */
   cli: string;
+  /** Start the nodes with `--demo-actions`. */
+  demoActions?: boolean;
 }
 
 interface Health {
@@ -99,6 +101,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
         "--tick-ms",
         String(o.tickMs),
         ...security,
+        ...(o.demoActions ? ["--demo-actions"] : []),
       ],
       stdout: "piped",
       stderr: "piped",
@@ -230,6 +233,8 @@ ${
   }
 
   partition leaders: ${leadersLine}
+
+Watch the cluster live (every node serves it): ${urls[0]}/ui
 
 Write and read with curl (keys and values are base64 in Connect JSON; any node accepts any request):
   curl -s ${

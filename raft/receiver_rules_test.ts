@@ -33,12 +33,12 @@ function follower(options: { preVote?: boolean; checkQuorum?: boolean } = {}): R
   });
 }
 
-const vote = (from: number, term: number): Message => ({
+const vote = (from: number, term: number, preVote = false): Message => ({
   type: "Vote",
   from,
   to: 2,
   term,
-  preVote: false,
+  preVote,
   lastLogIndex: 0,
   lastLogTerm: 0,
   leadershipTransfer: false,
@@ -99,4 +99,15 @@ Deno.test("AppendEntries receiver: an older term is rejected with the current te
     );
     assertEquals(node.status().lastLogIndex, 0);
   }
+});
+
+Deno.test("PreVote: a request from an older term is refused with the voter's term", () => {
+  const node = follower({ preVote: true });
+  step(node, vote(3, 2));
+  const stale = step(node, vote(1, 1, true));
+  assertEquals(
+    stale.messages.map((m) => m.type === "VoteResponse" && [m.preVote, m.granted, m.term]),
+    [[true, false, 2]],
+  );
+  assertEquals(stale.hardState, undefined);
 });

@@ -111,3 +111,24 @@ Deno.test("PreVote: a request from an older term is refused with the voter's ter
   );
   assertEquals(stale.hardState, undefined);
 });
+
+Deno.test("InstallSnapshot receiver: an older term is refused at once, nothing installed", () => {
+  const node = follower({ checkQuorum: true });
+  step(node, vote(3, 2));
+  const stale = step(node, {
+    type: "InstallSnapshot",
+    from: 1,
+    to: 2,
+    term: 1,
+    snapshotIndex: 5,
+    snapshotTerm: 1,
+    offset: 0,
+    data: new Uint8Array([1]),
+    done: true,
+  });
+  assertEquals(
+    stale.messages.map((m) => m.type === "AppendEntriesResponse" && [m.success, m.term]),
+    [[false, 2]],
+  );
+  assertEquals(node.status().firstIndex, 1);
+});

@@ -62,6 +62,8 @@ export class ActivityRecorder {
   readonly windowSeconds: number;
 
   /**
+   * Makes an empty recorder.
+   *
    * @param options `now` in milliseconds (default `Date.now`), how many events to keep
    *   (default 50), and the rate window in seconds (default 5).
    */

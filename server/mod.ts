@@ -71,5 +71,6 @@ export {
   type NodeEntryJson,
   type NodeStatusJson,
   type ReplicaStatusJson,
+  sharedBuild,
   STATUS_VERSION,
 } from "./status_document.ts";

@@ -24,7 +24,7 @@ import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { partitionChange } from "./partition_change.ts";
 import { ActivityRecorder } from "./activity.ts";
-import { buildClusterStatus, buildNodeStatus } from "./status_document.ts";
+import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
 import { uiPage } from "./ui_page.ts";
 import { TRANSFER_LEADER_PATH, transferLeader } from "./demo_actions.ts";
 import {
@@ -231,6 +231,17 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       return { ...s, changesApplied: BigInt(s.changesApplied), errorCount: BigInt(s.errorCount) };
     },
   });
+  const clusterStatus = sharedBuild(() =>
+    buildClusterStatus({
+      cluster: options.cluster,
+      self: host.nodeId,
+      partitions: host.map.partitions,
+      nodes: options.nodes,
+      local: buildNodeStatus(host, options.metrics, activity),
+      fetch: options.fetch,
+      demoActions: options.demoActions,
+    })
+  );
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
   const server = await startHttpServer({
     hostname: options.hostname,
@@ -252,17 +263,12 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         return Response.json({ ...health, state }, { status: health.healthy ? 200 : 503 });
       }
       if (path === "/status.json") {
-        const local = buildNodeStatus(host, options.metrics, activity);
-        if (new URL(request.url).searchParams.get("scope") === "node") return Response.json(local);
-        return buildClusterStatus({
-          cluster: options.cluster,
-          self: host.nodeId,
-          partitions: host.map.partitions,
-          nodes: options.nodes,
-          local,
-          fetch: options.fetch,
-          demoActions: options.demoActions,
-        }).then((doc) => Response.json(doc, { headers: { "cache-control": "no-store" } }));
+        if (new URL(request.url).searchParams.get("scope") === "node") {
+          return Response.json(buildNodeStatus(host, options.metrics, activity));
+        }
+        return clusterStatus().then((doc) =>
+          Response.json(doc, { headers: { "cache-control": "no-store" } })
+        );
       }
       if (path === "/ui") return uiPage();
       if (path === TRANSFER_LEADER_PATH && options.demoActions) {

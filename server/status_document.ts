@@ -242,3 +242,34 @@ export async function buildClusterStatus(
     nodes,
   };
 }
+
+/**
+ * Shares one build of a document among the requests that arrive within `maxAgeMs`, so many
+ * open views (or a flood of requests to this open endpoint) do not multiply the calls to peers.
+ *
+ * @param build Builds a fresh document.
+ * @param maxAgeMs How long one build is reused. Default 250 ms.
+ * @param now The clock, in milliseconds.
+ * @returns A function giving the shared document.
+ *
+ * @example Usage
+ * ```ts
+ * import { sharedBuild } from "@prkdb/prkdb/server";
+ * let builds = 0;
+ * const get = sharedBuild(() => Promise.resolve(++builds));
+ * await Promise.all([get(), get()]);
+ * console.log(builds); // 1
+ * ```
+ */
+export function sharedBuild<T>(
+  build: () => Promise<T>,
+  maxAgeMs = 250,
+  now: () => number = Date.now,
+): () => Promise<T> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    const t = now();
+    if (!last || t - last.at >= maxAgeMs) last = { at: t, value: build() };
+    return last.value;
+  };
+}

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { startNode } from "./node.ts";
-import type { ClusterStatusJson } from "./status_document.ts";
+import { type ClusterStatusJson, sharedBuild } from "./status_document.ts";
 import { ActivityRecorder } from "./activity.ts";
 
 async function withNode(
@@ -107,4 +107,14 @@ Deno.test("ActivityRecorder: rates average the last complete seconds", () => {
     { type: "LeadershipTransfer", to: 2, outcome: "started" },
   ]);
   assertEquals(a.recent().map((e) => e.kind), ["leader", "transfer"]);
+});
+
+Deno.test("sharedBuild: one build per window, a fresh one after it", async () => {
+  let now = 0, builds = 0;
+  const get = sharedBuild(() => Promise.resolve(++builds), 250, () => now);
+  assertEquals(await Promise.all([get(), get()]), [1, 1]);
+  now = 249;
+  assertEquals(await get(), 1);
+  now = 250;
+  assertEquals(await get(), 2);
 });

@@ -59,6 +59,8 @@ Security (TLS is required unless --insecure is given):
   --request-timeout-ms <n>  Time allowed for a request's headers, and again for its body
                         (default 10000 and 30000).
   --idle-timeout-ms <n> Close connections idle this long (default 60000).
+  --demo-actions        Let the cluster view at /ui transfer a partition's leader (a demo
+                        aid; off by default). /ui and /status.json are served either way.
   -h, --help            Show this help.
 
 The data dir remembers the cluster, node id, partition count, --peers ids and storage it was
@@ -100,6 +102,8 @@ Options:
   --certs <dir>         Certificates and tokens, made there by 'certs init' if missing
                         (default certs).
   --insecure            Run without TLS or tokens (prints a warning).
+  --demo-actions        Start the nodes with --demo-actions (the cluster view can transfer
+                        leaders).
   -h, --help            Show this help.
 `;
 
@@ -197,6 +201,7 @@ async function serve(args: string[]): Promise<void> {
       "max-body-bytes": { type: "string" },
       "request-timeout-ms": { type: "string" },
       "idle-timeout-ms": { type: "string" },
+      "demo-actions": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -265,6 +270,7 @@ async function serve(args: string[]): Promise<void> {
     tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
     compaction: { entries: int(values["compact-entries"], "--compact-entries", 10_000) || 10_000 },
     allowBlankStart: values["allow-blank-start"],
+    demoActions: values["demo-actions"],
   });
   console.log(
     `prkdb node ${id} listening on ${tls ? "https" : "http"}://${
@@ -349,6 +355,7 @@ async function cluster(args: string[]): Promise<void> {
       prometheus: { type: "string" },
       certs: { type: "string" },
       insecure: { type: "boolean" },
+      "demo-actions": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -364,6 +371,7 @@ async function cluster(args: string[]): Promise<void> {
     tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
     prometheusFile: values.prometheus,
     certs: values.insecure ? undefined : values.certs ?? "certs",
+    demoActions: values["demo-actions"],
     cli: new URL(import.meta.url).href,
   });
 }

@@ -185,19 +185,23 @@ export class MultiRaftHost {
 
   /**
    * Hands a partition's leadership to another replica (Raft leadership transfer, dissertation
-   * section 3.10), as an operator asks. Leader balancing leaves the partition with `to`
-   * afterwards: `to` keeps it instead of handing it back to the preferred replica.
+   * section 3.10), as an operator asks. Only the leader can. Leader balancing leaves the
+   * partition with `to` afterwards: `to` keeps it instead of handing it back to the preferred
+   * replica.
    *
-   * @param partition A partition this node leads.
+   * @param partition A partition this node replicates.
    * @param to The replica that should lead it.
+   * @returns `false` when this node does not lead the partition (nothing happened).
    * @throws {WrongNodeError} When this node does not replicate the partition.
-   * @throws {NotLeaderError} When this node does not lead it.
+   * @throws {RaftError} When `to` is not a replica of the partition.
    */
-  transferLeadership(partition: number, to: NodeId): void {
+  transferLeadership(partition: number, to: NodeId): boolean {
     const replica = this.#replica(partition);
+    if (!replica.node.isLeader) return false;
     this.#pinned.delete(partition);
     replica.node.transferLeadership(to);
     this.#loop.schedule();
+    return true;
   }
 
   /**

@@ -213,6 +213,11 @@ const READERS: readonly Role[] = ["node", "read-write", "read-only", "replica"];
 const POLICY: Record<string, Access> = {
   "/health": "open",
   "/metrics": "open",
+  // The cluster view and its document: roles, terms and indexes, never keys or values.
+  "/ui": "open",
+  "/status.json": "open",
+  // Served only with --demo-actions.
+  "/demo/transfer-leader": ["node", "read-write"],
   "/prkdb.v1.KvService/Put": ["node", "read-write"],
   "/prkdb.v1.KvService/Delete": ["node", "read-write"],
   "/prkdb.v1.KvService/Atomic": ["node", "read-write"],
@@ -259,7 +264,7 @@ const BEARER = /^Bearer\s+(\S+)$/i;
 /**
  * Decides whether a request may go on, before its body is read.
  *
- * - Open paths (`/health`, `/metrics`) are open to anyone; credentials are not even looked at.
+ * - Open paths (`/health`, `/metrics`, `/status.json`, `/ui`) are open to anyone; credentials are not even looked at.
  * - A verified certificate decides who the caller is; otherwise a bearer token does.
  * - With TLS, a caller is required and its role must be admitted by the path.
  * - Without TLS (`--insecure`) and without tokens, everything is open. Without TLS but with

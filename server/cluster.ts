@@ -34,6 +34,8 @@ export interface ClusterOptions {
   certs?: string;
   /** The CLI module to run for each node. */
   cli: string;
+  /** Start the nodes with `--demo-actions`. */
+  demoActions?: boolean;
 }
 
 /** The demo cluster could not start (a port in use, a node that exited): exit code 1. */
@@ -95,6 +97,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     "--tick-ms",
     String(o.tickMs),
     ...security,
+    ...(o.demoActions ? ["--demo-actions"] : []),
   ]);
   const watching = new AbortController();
   let stopping = false;
@@ -226,6 +229,8 @@ ${
   }
 
   partition leaders: ${leadersLine}
+
+Watch the cluster live (every node serves it): ${urls[0]}/ui
 
 Write and read with curl (keys and values are base64 in Connect JSON; any node accepts any request):
   curl -s ${

@@ -62,3 +62,15 @@ export {
   TlsReloader,
 } from "../rpc/tls.ts";
 export type { NodeHealthJson, NodeStateJson, PartitionHealthJson } from "./health.ts";
+export { type ActivityCounts, type ActivityEvent, ActivityRecorder } from "./activity.ts";
+export {
+  buildClusterStatus,
+  buildNodeStatus,
+  type ClusterStatusJson,
+  type ClusterStatusOptions,
+  type NodeEntryJson,
+  type NodeStatusJson,
+  type ReplicaStatusJson,
+  sharedBuild,
+  STATUS_VERSION,
+} from "./status_document.ts";

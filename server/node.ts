@@ -26,6 +26,7 @@ import { TokenStore } from "./auth.ts";
 import type { HttpLimits } from "./http_server.ts";
 import { type TlsFiles, tlsHttp, TlsReloader } from "../rpc/tls.ts";
 import { ConnectRaftTransport } from "../rpc/raft_transport.ts";
+import { ActivityRecorder } from "./activity.ts";
 
 /** Which storage backend a node uses. */
 export type StorageKind = "file" | "kv" | "memory";
@@ -65,6 +66,8 @@ export interface NodeConfig {
   tokenFile?: string;
   /** Request and connection limits. */
   limits?: Partial<HttpLimits>;
+  /** Serve the cluster view's demo actions (transfer a leader). Off by default. */
+  demoActions?: boolean;
 }
 
 /** A running node. */
@@ -149,6 +152,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   // A peer counts as connected if an RPC to it succeeded within two election timeouts.
   const metrics = new PrkDbMetrics(config.id, undefined, 2 * 20 * tickMs);
   const applied = new AppliedCounter();
+  const activity = new ActivityRecorder();
   const transport = new ConnectRaftTransport({
     self: config.id,
     cluster,
@@ -170,12 +174,25 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     partitions: config.partitions,
     replicationFactor: config.replicationFactor,
     storage,
-    transport,
+    // Counts what is sent, for the status document.
+    transport: {
+      send: (to, messages) => {
+        activity.sent(messages.length);
+        transport.send(to, messages);
+      },
+      close: () => transport.close(),
+    },
     tickMs,
     compaction: config.compaction ?? { entries: 10_000 },
     observer: {
-      events: (p, events) => metrics.events(p, events),
-      proposal: (p, outcome, seconds) => metrics.proposal(p, outcome, seconds),
+      events: (p, events) => {
+        metrics.events(p, events);
+        activity.events(p, events);
+      },
+      proposal: (p, outcome, seconds) => {
+        metrics.proposal(p, outcome, seconds);
+        activity.proposal();
+      },
       storageWrite: (seconds) => metrics.storageWrite(seconds),
       applied: (p, count, index) => {
         metrics.applied(p, count);
@@ -214,6 +231,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       limits: config.limits,
       onHttpRefused: (reason) => metrics.requestRefused(reason),
       fetch: peerHttp?.fetch,
+      activity,
+      demoActions: config.demoActions,
     });
   } catch (error) {
     peerHttp?.close();

@@ -33,6 +33,10 @@ import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { partitionChange } from "./partition_change.ts";
+import { ActivityRecorder } from "./activity.ts";
+import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
+import { uiPage } from "./ui_page.ts";
+import { TRANSFER_LEADER_PATH, transferLeader } from "./demo_actions.ts";
 import {
   decodeRaftMessage,
   MalformedMessageError,
@@ -68,6 +72,10 @@ export interface NodeServerOptions {
   onHttpRefused?: (reason: RefusalReason) => void;
   /** Passes other clients' nodes a `fetch` for forwarding (mutual TLS when configured). */
   fetch?: typeof fetch;
+  /** The node's activity, for `/status.json` and the `/ui` cluster view. */
+  activity?: ActivityRecorder;
+  /** Serve the demo actions (`/demo/transfer-leader`). Off by default. */
+  demoActions?: boolean;
 }
 
 /** Request header carrying the member id a verified certificate names (set by the server only). */
@@ -111,6 +119,7 @@ export interface NodeServer {
  */
 export async function startNodeServer(options: NodeServerOptions): Promise<NodeServer> {
   const { host } = options;
+  const activity = options.activity ?? new ActivityRecorder();
   const secure = options.tls !== undefined;
   const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
     // With mutual TLS the certificate decides who is speaking, not the batch.
@@ -159,6 +168,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       options.onRefused?.("malformed", batch.messages.length);
       throw new ConnectError((error as Error).message, Code.InvalidArgument);
     }
+    activity.received(messages.length);
     const refused = host.receive(batch.from, messages);
     if (refused > 0) options.onRefused?.("rejected", refused);
     return {};
@@ -247,6 +257,17 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       return { ...s, changesApplied: BigInt(s.changesApplied), errorCount: BigInt(s.errorCount) };
     },
   });
+  const clusterStatus = sharedBuild(() =>
+    buildClusterStatus({
+      cluster: options.cluster,
+      self: host.nodeId,
+      partitions: host.map.partitions,
+      nodes: options.nodes,
+      local: buildNodeStatus(host, options.metrics, activity),
+      fetch: options.fetch,
+      demoActions: options.demoActions,
+    })
+  );
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
   const server = await startHttpServer({
     hostname: options.hostname,
@@ -269,6 +290,18 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         const state = nodeState(options.metrics, options.applied);
         return Response.json({ ...health, state }, { status: health.healthy ? 200 : 503 });
       }
+      if (path === "/status.json") {
+        if (new URL(request.url).searchParams.get("scope") === "node") {
+          return Response.json(buildNodeStatus(host, options.metrics, activity));
+        }
+        return clusterStatus().then((doc) =>
+          Response.json(doc, { headers: { "cache-control": "no-store" } })
+        );
+      }
+      if (path === "/ui") return uiPage();
+      if (path === TRANSFER_LEADER_PATH && options.demoActions) {
+        return transferLeader(request, host, options.nodes, options.fetch);
+      }
       if (path === MOVE_LEADER_PATH) {
         return moveLeader(request, { host, nodes: options.nodes, fetch: options.fetch });
       }
@@ -280,7 +313,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         );
       }
       return new Response(
-        `No route for ${path}. Try /health, /metrics, or POST /prkdb.v1.KvService/Get\n`,
+        `No route for ${path}. Try /ui, /status.json, /health, /metrics, or POST /prkdb.v1.KvService/Get\n`,
         { status: 404 },
       );
     },

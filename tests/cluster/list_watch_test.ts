@@ -83,7 +83,12 @@ Deno.test("e2e watch: every acknowledged change once and in order per partition,
       await db.put(`other/${i}`, "not watched");
       if (i === 12) {
         // Kill whichever node leads partition 0; the watch moves on from its last position.
-        const leader = (await db.refresh()).partitions[0].leader;
+        // Under load a transfer (leader balancing) can leave no leader known for a moment.
+        const leader = await waitFor(
+          "a known leader of partition 0",
+          async () => (await db.refresh()).partitions[0].leader,
+          15_000,
+        );
         await c.kill(leader);
       }
     }

@@ -357,16 +357,21 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
       },
     );
 
-    await t.step("/health and /metrics stay open and carry no data values", async () => {
+    await t.step("/health, /metrics, /status.json, /ui stay open, carry no data", async () => {
       const secret = "secret-value-5f3a9c";
       await db.put("secret-key-5f3a9c", secret);
       for (const url of [u1, u2, u3]) {
-        for (const path of ["/health", "/metrics"]) {
+        for (const path of ["/health", "/metrics", "/status.json", "/ui"]) {
           const r = await c.fetch(`${url}${path}`);
           assertEquals(r.status, 200, `${url}${path}`);
           const text = await r.text();
           for (const needle of [secret, btoa(secret), "secret-key", btoa("secret-key-5f3a9c")]) {
             assertEquals(text.includes(needle), false, `${url}${path} shows ${needle}`);
+          }
+          if (path === "/status.json") {
+            // The serving node reached every peer's status over mutual TLS.
+            const nodes: { reachable: boolean }[] = JSON.parse(text).nodes;
+            assertEquals(nodes.map((n) => n.reachable), [true, true, true], text);
           }
         }
       }

@@ -70,7 +70,10 @@ Deno.test("metrics: term and commit move; a dead follower shows as disconnected,
     await waitFor(
       "the follower to catch up",
       async () => {
-        const s = await scrape(leaderUrl);
+        // Leadership may have moved meanwhile (balancing): read whoever leads now.
+        const now = (await db.refresh()).partitions[0].leader;
+        if (!now || now === follower) return false;
+        const s = await scrape(c.urls.get(now)!);
         return value(s, "prkdb_replication_changes_pending", f) === 0 &&
           value(s, "prkdb_replication_lag_seconds", f)! < 0.5 &&
           value(s, "prkdb_replication_follower_connected", { follower: String(follower) }) === 1;

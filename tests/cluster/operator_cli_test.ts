@@ -100,18 +100,31 @@ Deno.test("cli: get, put (--ttl), del, list and status in plain text; a backup r
     assertEquals([del.code, del.stdout], [0, "deleted\n"]);
     assertEquals((await runCli(["del", "user/0", ...endpoints()])).stdout, "absent\n");
 
-    const status = await runCli(["status", ...endpoints()]);
-    assertEquals(status.code, 0, status.stderr);
+    // One leader row per partition, once no leadership is moving.
+    const status = await waitFor(
+      "status to show one leader per partition",
+      async () => {
+        const r = await runCli(["status", ...endpoints()]);
+        const leaders = r.stdout.split("\n").filter((l) => /^\d+\s+\d+\s+Leader\s/.test(l));
+        return r.code === 0 && leaders.length === 4 ? r : undefined;
+      },
+      15_000,
+      200,
+    );
     assertMatch(
       status.stdout,
       /PARTITION\s+NODE\s+ROLE\s+LEADER\s+TERM\s+COMMIT\s+APPLIED\s+LAG_S/,
     );
-    assertEquals(
-      status.stdout.split("\n").filter((l) => /^\d+\s+\d+\s+Leader\s/.test(l)).length,
-      4,
+    // Health is a moment's view (a leadership move makes it briefly unhealthy): wait for it.
+    const json = await waitFor(
+      "status --json to report a healthy cluster",
+      async () => {
+        const doc = JSON.parse((await runCli(["status", "--json", ...endpoints()])).stdout);
+        return doc.healthy === true ? doc : undefined;
+      },
+      15_000,
+      200,
     );
-    const json = JSON.parse((await runCli(["status", "--json", ...endpoints()])).stdout);
-    assertEquals(json.healthy, true);
     assertEquals(json.nodes.length, 3);
     assert(json.nodes[0].health.partitions[0].commitIndex > 0);
 

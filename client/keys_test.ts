@@ -3,24 +3,13 @@
  * keys and values fail at the client with `invalid_argument`, and node URLs are checked.
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { startNode } from "../server/node.ts";
+import { startOneNode } from "../tests/support/one_node.ts";
 import { encodeKey, PrkDbClient, PrkDbError } from "./mod.ts";
 import type { KeyLike, ValueLike } from "./mod.ts";
 
 async function oneNode() {
-  // The OS picks a free port; the node needs it up front because it is its advertised address.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const node = await startNode({
-    id: 1,
-    peers: new Map([[1, `127.0.0.1:${port}`]]),
-    partitions: 8,
-    storage: "memory",
-    tickMs: 5,
-  });
-  await node.host.waitForLeaders(5000);
-  const db = await PrkDbClient.connect([`http://127.0.0.1:${port}`], { timeoutMs: 3000 });
+  const { node, url } = await startOneNode(8);
+  const db = await PrkDbClient.connect([url], { timeoutMs: 3000 });
   return {
     db,
     async [Symbol.asyncDispose]() {

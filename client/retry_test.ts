@@ -3,23 +3,13 @@
  * cancelled or out of time, not when the backoff is over.
  */
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { startNode } from "../server/node.ts";
+import { startOneNode } from "../tests/support/one_node.ts";
 import { PrkDbClient, PrkDbError } from "./mod.ts";
 
 async function clientOfStoppedNode(): Promise<PrkDbClient> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const node = await startNode({
-    id: 1,
-    peers: new Map([[1, `127.0.0.1:${port}`]]),
-    partitions: 1,
-    storage: "memory",
-    tickMs: 5,
-  });
-  await node.host.waitForLeaders(5000);
+  const { node, url } = await startOneNode();
   // A backoff of a minute: only the signal can end the wait early.
-  const db = await PrkDbClient.connect([`http://127.0.0.1:${port}`], {
+  const db = await PrkDbClient.connect([url], {
     backoffMs: 60_000,
     maxBackoffMs: 60_000,
   });

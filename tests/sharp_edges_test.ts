@@ -4,7 +4,7 @@
  * a GET on an RPC path explains that RPCs are POSTed.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { startNode } from "../server/node.ts";
+import { startOneNode } from "./support/one_node.ts";
 
 const root = new URL("../", import.meta.url).pathname;
 const td = new TextDecoder();
@@ -65,19 +65,9 @@ Deno.test("tasks that run scripts answer --help with their usage and refuse unkn
 });
 
 Deno.test("a GET on an RPC path answers 405: use POST with Content-Type: application/json", async () => {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const node = await startNode({
-    id: 1,
-    peers: new Map([[1, `127.0.0.1:${port}`]]),
-    partitions: 1,
-    storage: "memory",
-    tickMs: 5,
-  });
+  const { node, url: base } = await startOneNode();
   try {
-    await node.host.waitForLeaders(5000);
-    const url = `http://127.0.0.1:${port}/prkdb.v1.KvService/Get`;
+    const url = `${base}/prkdb.v1.KvService/Get`;
     const r = await fetch(url);
     const body = await r.text();
     assertEquals(r.status, 405);

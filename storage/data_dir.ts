@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { ifExists } from "./if_exists.ts";
 import { join } from "@std/path";
 import { DataLossError, NodeIdentityError, StorageError } from "./errors.ts";
 import { DataDirLock, LOCK_FILE } from "./data_dir_lock.ts";
@@ -48,13 +49,7 @@ export const REQUIRED_FILES: Readonly<Record<NodeIdentity["storage"], readonly s
 };
 
 async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  return (await ifExists(path, Deno.lstat)) !== undefined;
 }
 
 /** A store that releases the directory lock when it closes. */

@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { ifExists } from "./if_exists.ts";
 import { dirname } from "@std/path";
 import { ByteWriter } from "./binary.ts";
 import { crc32 } from "./crc32.ts";
@@ -43,13 +44,8 @@ function slot(seq: number, index: number): Uint8Array {
  * @throws {CorruptLogError} When neither slot is valid.
  */
 export async function readHighWater(path: string): Promise<number | undefined> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  const bytes = await ifExists(path, Deno.readFile);
+  if (bytes === undefined) return undefined;
   if (bytes.length < FILE_BYTES || !MAGIC.every((b, i) => bytes[i] === b)) {
     throw new CorruptLogError(path, 0, "not a PrkDB high-water file");
   }

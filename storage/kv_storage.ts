@@ -26,6 +26,7 @@
  *
  * @module
  */
+import { ifExists } from "./if_exists.ts";
 import type { Entry } from "../raft/entry.ts";
 import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
@@ -453,22 +454,11 @@ export class KvStorage implements RaftStorage {
 }
 
 async function size(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  return (await ifExists(path, Deno.stat))?.size ?? 0;
 }
 
 async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  return (await ifExists(path, Deno.stat)) !== undefined;
 }
 
 /** Splits mutations into commits within Deno KV's limits, keeping their order. */

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { ifExists } from "./if_exists.ts";
 import { join } from "@std/path";
 import { FormatVersionError, NodeIdentityError, StorageError } from "./errors.ts";
 import { syncDirectory } from "./snapshot_file.ts";
@@ -60,13 +61,8 @@ export interface NodeIdentity {
  */
 export async function readNodeIdentity(dir: string): Promise<NodeIdentity | undefined> {
   const path = join(dir, IDENTITY_FILE);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw new StorageError(`Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-  }
+  const text = await ifExists(path, Deno.readTextFile);
+  if (text === undefined) return undefined;
   let value: NodeIdentity;
   try {
     value = JSON.parse(text);

@@ -5,7 +5,7 @@
  * versioned reads in three modes, writes with conditions, atomic batches and client sessions.
  *
  * Time comes from an injected {@linkcode Clock}, and with `drive: "manual"` nothing happens
- * until the caller ticks and flushes: the seeded simulation runs this same host.
+ * until the caller ticks and flushes: the deterministic simulation runs this same host.
  *
  * @module
  */

@@ -6,7 +6,7 @@
  * It handles each Ready by hand rather than through the runtime (`runtime/`): a golden script
  * tests the core's protocol, message by message, and has to show and control each step of the
  * Ready contract (persist, deliver, apply) separately, which the runtime does in one round. The
- * runtime itself is exercised by the seeded simulation, which runs it unchanged.
+ * runtime itself is exercised by the deterministic simulation, which runs it unchanged.
  *
  * @module
  */

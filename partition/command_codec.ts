@@ -15,6 +15,15 @@ const MUTATION_SET = 1;
 const MUTATION_DELETE = 2;
 const MUTATION_SET_EXPIRING = 3;
 
+/** A version string is 20 ASCII digits on the wire. */
+const VERSION_BYTES = 20;
+
+/** Writes a version's 20 ASCII bytes at `at`; returns the offset after them. */
+function putVersion(out: Uint8Array, at: number, version: string): number {
+  for (let i = 0; i < VERSION_BYTES; i++) out[at + i] = version.charCodeAt(i);
+  return at + VERSION_BYTES;
+}
+
 /**
  * Encodes a command for the Raft log, after validating it.
  *
@@ -44,7 +53,7 @@ export function encodeCommand(command: KvCommand): Uint8Array {
   validateCommand(command);
   if (command.op === "expire") {
     let size = 1 + 8 + 2;
-    for (const k of command.keys) size += 4 + k.key.byteLength + 20;
+    for (const k of command.keys) size += 4 + k.key.byteLength + VERSION_BYTES;
     const out = new Uint8Array(size);
     const view = new DataView(out.buffer);
     out[0] = OP_EXPIRE;
@@ -55,8 +64,7 @@ export function encodeCommand(command: KvCommand): Uint8Array {
       view.setUint32(at, k.key.byteLength);
       out.set(k.key, at + 4);
       at += 4 + k.key.byteLength;
-      for (let i = 0; i < 20; i++) out[at + i] = k.version.charCodeAt(i);
-      at += 20;
+      at = putVersion(out, at, k.version);
     }
     return out;
   }
@@ -69,7 +77,7 @@ export function encodeCommand(command: KvCommand): Uint8Array {
     return out;
   }
   let size = 1 + 32 + 4;
-  for (const c of command.checks) size += 5 + c.key.byteLength + (c.version ? 20 : 0);
+  for (const c of command.checks) size += 5 + c.key.byteLength + (c.version ? VERSION_BYTES : 0);
   for (const m of command.mutations) {
     size += 5 + m.key.byteLength +
       (m.type === "set" ? 4 + m.value.byteLength + (m.expiresAt !== undefined ? 8 : 0) : 0);
@@ -88,10 +96,9 @@ export function encodeCommand(command: KvCommand): Uint8Array {
     view.setUint32(at, c.key.byteLength);
     out.set(c.key, at + 4);
     at += 4 + c.key.byteLength;
-    out[at++] = c.version ? 20 : 0;
+    out[at++] = c.version ? VERSION_BYTES : 0;
     if (c.version) {
-      for (let i = 0; i < 20; i++) out[at + i] = c.version.charCodeAt(i);
-      at += 20;
+      at = putVersion(out, at, c.version);
     }
   }
   for (const m of command.mutations) {
@@ -213,10 +220,10 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
       for (let i = 0; i < checkCount; i++) {
         const key = r.bytes(r.u32());
         const length = r.u8();
-        if (length !== 0 && length !== 20) {
+        if (length !== 0 && length !== VERSION_BYTES) {
           throw new InvalidCommandError(`check ${i}: version length ${length}`);
         }
-        const version = length === 0 ? null : String.fromCharCode(...r.bytes(20));
+        const version = length === 0 ? null : String.fromCharCode(...r.bytes(VERSION_BYTES));
         checks.push({ key, version });
       }
       const mutations: Mutation[] = [];
@@ -248,7 +255,7 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
       const keys: { key: Uint8Array; version: string }[] = [];
       for (let i = 0; i < count; i++) {
         const key = r.bytes(r.u32());
-        keys.push({ key, version: String.fromCharCode(...r.bytes(20)) });
+        keys.push({ key, version: String.fromCharCode(...r.bytes(VERSION_BYTES)) });
       }
       command = { op: "expire", time, keys };
       break;

@@ -55,7 +55,11 @@ export interface FollowerStatus {
   readonly state: ProgressState;
   /** AppendEntries messages in flight to it. */
   readonly inflight: number;
-  /** Whether it answered during the current CheckQuorum period. */
+  /**
+   * Whether it answered during the current or the previous CheckQuorum period. The previous
+   * one counts too, so the answer does not drop to false for everyone each time a period
+   * begins and the leader forgets who it heard from.
+   */
   readonly recentActive: boolean;
 }
 
@@ -326,7 +330,7 @@ export class RaftNode {
           nextIndex: pr.nextIndex,
           state: pr.state,
           inflight: pr.inflights.count,
-          recentActive: pr.recentActive,
+          recentActive: pr.recentActive || pr.activeLastPeriod,
         });
       }
     }

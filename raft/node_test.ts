@@ -177,3 +177,33 @@ Deno.test("RaftNode: an illegal transition throws", () => {
   const { leader } = cluster();
   assertThrows(() => leader.campaign(), RaftError, "Leader cannot become Candidate");
 });
+
+Deno.test("RaftNode: status keeps a follower active across a CheckQuorum reset, and drops a silent one", () => {
+  const { nodes, leader } = cluster();
+  const down = 3;
+  // Ticks the leader once and delivers everything except to and from the isolated node.
+  const tick = () => {
+    leader.tick();
+    for (let rounds = 0; rounds < 100; rounds++) {
+      const msgs: Message[] = [];
+      for (const [id, n] of nodes) {
+        if (id === down || !n.hasReady()) continue;
+        const rd = n.ready();
+        msgs.push(...rd.messages.filter((m) => m.to !== down));
+        n.advance(rd);
+      }
+      if (msgs.length === 0) return;
+      for (const m of msgs) nodes.get(m.to)!.step(m);
+    }
+    throw new Error("did not settle");
+  };
+  const active = () =>
+    Object.fromEntries(leader.status().followers.map((f) => [f.id, f.recentActive]));
+  // Two CheckQuorum periods (electionTick = 10), the last tick's answers not yet delivered.
+  for (let i = 0; i < 19; i++) tick();
+  assertEquals(active(), { 2: true, 3: true }, "node 3 was heard in the first period");
+  leader.tick();
+  // The leader has just forgotten who it heard from: node 2 answered all along and still
+  // counts; node 3 was silent for the whole period and does not.
+  assertEquals(active(), { 2: true, 3: false });
+});

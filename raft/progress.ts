@@ -46,6 +46,8 @@ export class Progress {
   probeSent = false;
   /** Heard from since the last CheckQuorum round. */
   recentActive = true;
+  /** Heard from during the CheckQuorum period before the current one. */
+  activeLastPeriod = true;
   /** The latest ReadIndex round the follower acknowledged. */
   readRound = 0;
   /**

@@ -388,6 +388,7 @@ export class Leader implements Role {
     let active = 1;
     for (const pr of this.progress.values()) {
       if (pr.recentActive) active++;
+      pr.activeLastPeriod = pr.recentActive;
       pr.recentActive = false;
     }
     return active >= raft.quorum;

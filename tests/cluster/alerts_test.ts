@@ -14,6 +14,7 @@ import {
 } from "../../async_replicas/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
+import { settledLeader } from "./settled_leader.ts";
 import { PrometheusServer, promtool, SKIP_REASON } from "./prometheus_server.ts";
 import { scrape, value } from "./prometheus.ts";
 
@@ -47,7 +48,8 @@ Deno.test({
     let prometheus: PrometheusServer | undefined;
     try {
       const db = await PrkDbClient.connect([...c.urls.values()], { timeoutMs: 8000 });
-      const leader = (await db.refresh()).partitions[0].leader;
+      // Settled, so balancing does not move leadership while a follower is down.
+      const leader = await settledLeader(db);
       const leaderUrl = c.urls.get(leader)!;
       await waitFor(
         "the leader to reach both followers",

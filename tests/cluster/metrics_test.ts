@@ -6,6 +6,7 @@ import { assert, assertEquals } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { ProcessCluster } from "./processes.ts";
+import { settledLeader } from "./settled_leader.ts";
 import { parsePrometheus, referencedMetrics, type Sample, scrape, value } from "./prometheus.ts";
 import { METRICS } from "../../telemetry/metric_definitions.ts";
 
@@ -13,7 +14,8 @@ Deno.test("metrics: term and commit move; a dead follower shows as disconnected,
   const c = await ProcessCluster.start(3, { partitions: 1 });
   try {
     const db = await PrkDbClient.connect([...c.urls.values()], { timeoutMs: 8000 });
-    const leader = (await db.refresh()).partitions[0].leader;
+    // Settled, so balancing does not move leadership while a follower is down.
+    const leader = await settledLeader(db);
     const leaderUrl = c.urls.get(leader)!;
     const p0 = { partition: "0" };
     const before = await scrape(leaderUrl);

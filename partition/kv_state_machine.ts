@@ -161,7 +161,8 @@ export class KvStateMachine {
     if (entry.index !== this.#appliedIndex + 1) {
       throw new RangeError(`Entry ${entry.index} applied out of order after ${this.#appliedIndex}`);
     }
-    if (entry.type === "noop") {
+    if (entry.type !== "normal") {
+      // A leader's no-op or a membership change: nothing for the key-value state.
       this.#appliedIndex = entry.index;
       return { index: entry.index, op: "noop" };
     }

@@ -20,8 +20,16 @@ import type { NodeId } from "./types.ts";
 export interface RaftConfig {
   /** This node's id, a positive integer. */
   id: NodeId;
-  /** Every voting member of the group, this node included. */
+  /**
+   * The voting members the group starts with. Once the log or a snapshot holds a membership
+   * change, that membership applies instead (thesis section 4.1).
+   */
   voters: readonly NodeId[];
+  /**
+   * Members the group starts with that receive the log without voting. A node joining a running
+   * group starts as a learner. Default none.
+   */
+  learners?: readonly NodeId[];
   /** The randomness used for election timeouts. */
   random: RandomSource;
   /**
@@ -87,6 +95,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     validateSnapshot: () => undefined,
     ...config,
     voters: [...new Set(config.voters)].sort((a, b) => a - b),
+    learners: [...new Set(config.learners ?? [])].sort((a, b) => a - b),
   };
   const positive: (keyof ResolvedConfig)[] = [
     "id",
@@ -109,14 +118,20 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
       `electionTick (${resolved.electionTick}) must be greater than heartbeatTick (${resolved.heartbeatTick})`,
     );
   }
-  for (const voter of resolved.voters) {
-    if (!Number.isSafeInteger(voter) || voter <= 0) {
-      throw new ConfigError(`voter ids must be positive integers, got ${voter}`);
+  for (const member of [...resolved.voters, ...resolved.learners]) {
+    if (!Number.isSafeInteger(member) || member <= 0) {
+      throw new ConfigError(`member ids must be positive integers, got ${member}`);
     }
   }
-  if (!resolved.voters.includes(resolved.id)) {
+  const both = resolved.learners.filter((id) => resolved.voters.includes(id));
+  if (both.length > 0) {
+    throw new ConfigError(`nodes [${both.join(", ")}] cannot be both voters and learners`);
+  }
+  if (!resolved.voters.includes(resolved.id) && !resolved.learners.includes(resolved.id)) {
     throw new ConfigError(
-      `voters [${resolved.voters.join(", ")}] must include this node (${resolved.id})`,
+      `voters [${resolved.voters.join(", ")}] or learners [${
+        resolved.learners.join(", ")
+      }] must include this node (${resolved.id})`,
     );
   }
   return resolved;

@@ -18,6 +18,11 @@ Deno.test("resolveConfig: rejects nonsense with a clear message", () => {
     "must include this node (4)",
   );
   assertThrows(
+    () => resolveConfig({ id: 1, voters: [1, 2], learners: [2], random }),
+    ConfigError,
+    "both voters and learners",
+  );
+  assertThrows(
     () => resolveConfig({ id: 1, voters: [1], random, electionTick: 1 }),
     ConfigError,
     "greater than heartbeatTick",
@@ -27,7 +32,7 @@ Deno.test("resolveConfig: rejects nonsense with a clear message", () => {
     ConfigError,
     "id must be a positive integer",
   );
-  assertThrows(() => resolveConfig({ id: 1, voters: [1, -2], random }), ConfigError, "voter ids");
+  assertThrows(() => resolveConfig({ id: 1, voters: [1, -2], random }), ConfigError, "member ids");
   assertThrows(
     () => resolveConfig({ id: 1, voters: [1], random, maxInflightMessages: 0.5 }),
     ConfigError,

@@ -7,7 +7,8 @@
 /**
  * What an entry carries. `normal` entries carry application commands; `noop` entries are
  * appended by each new leader so it can commit an entry of its own term (Raft section 5.4.2),
- * which also makes ReadIndex safe (section 6.4 of the thesis).
+ * which also makes ReadIndex safe (section 6.4 of the thesis). `config` entries carry a new
+ * `Membership` (thesis section 4.1); a node uses the latest one in its log.
  *
  * @example Usage
  * ```ts
@@ -15,7 +16,7 @@
  * const t: EntryType = "noop";
  * ```
  */
-export type EntryType = "normal" | "noop";
+export type EntryType = "normal" | "noop" | "config";
 
 /**
  * One log entry. Entries are immutable once created; the same object may be shared between the

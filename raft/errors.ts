@@ -140,3 +140,26 @@ export class ConfigError extends RaftError {
     super(`Invalid Raft configuration: ${detail}`);
   }
 }
+
+/**
+ * Thrown when a membership change cannot be made: the node is already a member, is not a
+ * learner, has not caught up, or the change would leave the group without voters. Nothing was
+ * appended. Changes that merely have to wait (another change in flight, no entry committed in
+ * this term yet) throw {@linkcode ProposalDroppedError} instead, since retrying helps.
+ *
+ * @example Usage
+ * ```ts
+ * import { MembershipChangeError } from "@prkdb/prkdb/raft";
+ * new MembershipChangeError("node 4 is already a member");
+ * ```
+ */
+export class MembershipChangeError extends RaftError {
+  /**
+   * Creates the error.
+   *
+   * @param detail Why the change is refused.
+   */
+  constructor(detail: string) {
+    super(`Membership change refused: ${detail}`);
+  }
+}

@@ -45,4 +45,17 @@ export type RaftEvent =
     readonly type: "LeadershipTransfer";
     readonly to: NodeId;
     readonly outcome: "started" | "timeout-now-sent" | "aborted";
-  };
+  }
+  /**
+   * The membership in force changed: a `config` entry was appended (at `index`), cut away
+   * with a conflicting suffix, or installed with a snapshot (`index` is then the latest config
+   * entry left, `0` for none).
+   */
+  | {
+    readonly type: "MembershipChanged";
+    readonly voters: readonly NodeId[];
+    readonly learners: readonly NodeId[];
+    readonly index: number;
+  }
+  /** A leader removed from the group stepped down once its removal committed. */
+  | { readonly type: "RemovedFromGroup"; readonly term: number };

@@ -49,6 +49,8 @@ export class RaftLog {
   #lastApplied: number;
   #stableIndex: number;
   #bytes = 0;
+  /** Indexes of the `config` entries in the log, ascending (thesis section 4.1). */
+  #configIndexes: number[] = [];
 
   /**
    * Creates a log, empty or restored from storage.
@@ -68,7 +70,10 @@ export class RaftLog {
         throw new RaftError(`Log state is not contiguous: entry ${e.index} at position ${i}`);
       }
     });
-    for (const e of this.#entries) this.#bytes += entrySize(e);
+    for (const e of this.#entries) {
+      this.#bytes += entrySize(e);
+      if (e.type === "config") this.#configIndexes.push(e.index);
+    }
     this.#stableIndex = this.lastIndex;
     this.#commitIndex = Math.min(Math.max(commitIndex, state.snapshotIndex), this.lastIndex);
     this.#lastApplied = state.snapshotIndex;
@@ -192,6 +197,7 @@ export class RaftLog {
     for (const e of entries) {
       this.#entries.push(e);
       this.#bytes += entrySize(e);
+      if (e.type === "config") this.#configIndexes.push(e.index);
     }
   }
 
@@ -310,6 +316,7 @@ export class RaftLog {
       this.#bytes -= entrySize(e);
     }
     this.#stableIndex = Math.min(this.#stableIndex, from - 1);
+    this.#dropConfigIndexes((i) => i >= from);
     this.append(entries);
   }
 
@@ -328,8 +335,28 @@ export class RaftLog {
     for (const e of this.#entries.splice(0, index - this.#snapshotIndex)) {
       this.#bytes -= entrySize(e);
     }
+    this.#dropConfigIndexes((i) => i <= index);
     this.#snapshotIndex = index;
     this.#snapshotTerm = term;
+  }
+
+  /**
+   * The index of the latest `config` entry at or before `index` (thesis section 4.1), or `0`
+   * when the log holds none there: the membership then comes from the snapshot or the
+   * configuration.
+   *
+   * @param index Look at or before this index; default the whole log.
+   * @returns The entry's index, or `0`.
+   */
+  lastConfigIndex(index: number = this.lastIndex): number {
+    for (let i = this.#configIndexes.length - 1; i >= 0; i--) {
+      if (this.#configIndexes[i] <= index) return this.#configIndexes[i];
+    }
+    return 0;
+  }
+
+  #dropConfigIndexes(drop: (index: number) => boolean): void {
+    this.#configIndexes = this.#configIndexes.filter((i) => !drop(i));
   }
 
   /**
@@ -353,9 +380,11 @@ export class RaftLog {
       for (const e of this.#entries.splice(0, index - this.#snapshotIndex)) {
         this.#bytes -= entrySize(e);
       }
+      this.#dropConfigIndexes((i) => i <= index);
     } else {
       this.#entries = [];
       this.#bytes = 0;
+      this.#configIndexes = [];
     }
     this.#snapshotIndex = index;
     this.#snapshotTerm = term;

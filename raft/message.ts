@@ -9,6 +9,7 @@
  * @module
  */
 import type { Entry } from "./entry.ts";
+import type { Membership } from "./membership.ts";
 import type { NodeId } from "./types.ts";
 
 /**
@@ -232,6 +233,8 @@ export interface InstallSnapshot extends MessageEnvelope {
   readonly data: Uint8Array;
   /** Whether this is the last chunk. */
   readonly done: boolean;
+  /** The membership as of `snapshotIndex`, when the snapshot records one. */
+  readonly membership?: Membership;
 }
 
 /**

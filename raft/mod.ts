@@ -10,7 +10,8 @@
  * Roles are explicit classes (`Follower`, `Candidate`, `Leader`) that own their state; the node
  * applies the rules every role shares and delegates the rest. Implemented: leader election with
  * randomized timeouts, PreVote, CheckQuorum, log replication with fast back-off, batching and
- * pipelining, no-op on election, leadership transfer and ReadIndex (leader and follower reads).
+ * pipelining, no-op on election, leadership transfer, ReadIndex (leader and follower reads),
+ * snapshots (InstallSnapshot), and single-server membership changes with learners.
  *
  * @example A three-node group, driven by hand
  * ```ts
@@ -51,4 +52,6 @@ export * from "./ready.ts";
 export * from "./log.ts";
 export * from "./inflights.ts";
 export * from "./progress.ts";
+export * from "./quorum.ts";
+export * from "./membership.ts";
 export * from "./node.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import type { RaftConfig } from "./config.ts";
+import type { Membership, MembershipChange } from "./membership.ts";
 import { InvalidMessageError, NotLeaderError, RaftError } from "./errors.ts";
 import { type Message, MESSAGE_TYPES } from "./message.ts";
 import type { Entry } from "./entry.ts";
@@ -40,13 +41,15 @@ export interface ProposalPosition {
  * @example Usage
  * ```ts
  * import type { FollowerStatus } from "@prkdb/prkdb/raft";
- * const f: FollowerStatus = { id: 2, matchIndex: 9, nextIndex: 10, state: "replicate",
+ * const f: FollowerStatus = { id: 2, voter: true, matchIndex: 9, nextIndex: 10, state: "replicate",
  *   inflight: 0, recentActive: true };
  * ```
  */
 export interface FollowerStatus {
   /** The follower's id. */
   readonly id: NodeId;
+  /** Whether it votes (`false` for a learner). */
+  readonly voter: boolean;
   /** The highest index known replicated on it. */
   readonly matchIndex: number;
   /** The next index to send it. */
@@ -96,6 +99,10 @@ export interface RaftStatus {
   readonly firstIndex: number;
   /** Bytes held by the log after the snapshot: with `lastApplied - firstIndex`, when to compact. */
   readonly logBytes: number;
+  /** The membership in force (the latest in the log, committed or not). */
+  readonly membership: Membership;
+  /** The index of the latest membership change in the log, `0` for none. */
+  readonly membershipIndex: number;
   /** Per-follower progress, when this node is the leader. */
   readonly followers: readonly FollowerStatus[];
 }
@@ -165,9 +172,15 @@ export class RaftNode {
     this.#raft.step(message);
   }
 
-  /** Starts an election now, as if the election timeout had fired. */
+  /**
+   * Starts an election now, as if the election timeout had fired.
+   *
+   * @throws {RaftError} When this node is not a voter (a learner, or removed from the group).
+   */
   campaign(): void {
-    this.#raft.campaign(false);
+    const raft = this.#raft;
+    if (!raft.isVoter(raft.id)) throw new RaftError(`Node ${raft.id} is not a voter of its group`);
+    raft.campaign(false);
   }
 
   /**
@@ -195,6 +208,34 @@ export class RaftNode {
       index: e.index,
       term: e.term,
     }));
+  }
+
+  /**
+   * Proposes a single-server membership change (thesis section 4.1): add a learner, promote a
+   * learner that has caught up, or remove a member. The new membership is in force from the
+   * moment it is in the log; the change is done when the entry at the returned position is
+   * applied. A leader that removes itself steps down once the change commits.
+   *
+   * @param change What to change.
+   * @returns Where the `config` entry landed.
+   * @throws {NotLeaderError} When this node is not the leader.
+   * @throws {ProposalDroppedError} While another change is uncommitted or before the leader
+   *   committed an entry of its term: retry.
+   * @throws {MembershipChangeError} When the change is not possible.
+   *
+   * @example Grow a one-node group to two voters
+   * ```ts
+   * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+   * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
+   * node.campaign();
+   * node.advance(node.ready()); // commits the leader's no-op
+   * const { index } = node.changeMembership({ type: "addLearner", node: 2 });
+   * console.log(index, node.status().membership.learners); // 2 [2]
+   * ```
+   */
+  changeMembership(change: MembershipChange): ProposalPosition {
+    const entry = this.#leader().changeMembership(this.#raft, change);
+    return { index: entry.index, term: entry.term };
   }
 
   /**
@@ -256,14 +297,14 @@ export class RaftNode {
   }
 
   /**
-   * Whether {@linkcode ready} has anything to hand out.
+   * Whether {@linkcode ready} has anything to hand out. It only looks: nothing changes.
    *
    * @returns `true` when there is work.
    */
   hasReady(): boolean {
     const raft = this.#raft;
     if (this.#outstanding) return false;
-    if (raft.role instanceof Leader) raft.role.flush(raft);
+    if (raft.role instanceof Leader && raft.role.hasUnsent(raft)) return true;
     return raft.messages.length > 0 || raft.events.length > 0 || raft.readStates.length > 0 ||
       raft.droppedReads.length > 0 || raft.log.stableIndex < raft.log.lastIndex ||
       raft.pendingSnapshot !== undefined ||
@@ -326,6 +367,7 @@ export class RaftNode {
       for (const [id, pr] of raft.role.progress) {
         followers.push({
           id,
+          voter: raft.isVoter(id),
           matchIndex: pr.matchIndex,
           nextIndex: pr.nextIndex,
           state: pr.state,
@@ -346,6 +388,8 @@ export class RaftNode {
       lastLogTerm: raft.log.lastTerm,
       firstIndex: raft.log.firstIndex,
       logBytes: raft.log.bytes,
+      membership: raft.membership,
+      membershipIndex: raft.log.lastConfigIndex(),
       followers,
     };
   }
@@ -365,8 +409,11 @@ export class RaftNode {
     if (m.to !== this.#raft.id) {
       throw new InvalidMessageError(`addressed to node ${m.to}, this is node ${this.#raft.id}`);
     }
-    if (m.from === this.#raft.id || !this.#raft.voters.includes(m.from)) {
-      throw new InvalidMessageError(`sender ${m.from} is not another member of the group`);
+    // Any other node may write: a node must hear from members its own membership does not
+    // know yet, such as a leader added after its log ends (thesis section 4.1). Which nodes may
+    // talk at all is decided by the transport (cluster name, certificates).
+    if (!Number.isSafeInteger(m.from) || m.from <= 0 || m.from === this.#raft.id) {
+      throw new InvalidMessageError(`sender ${m.from} is not another node`);
     }
     if (!Number.isSafeInteger(m.term) || m.term < 0) {
       throw new InvalidMessageError(`term must be a non-negative integer, got ${m.term}`);

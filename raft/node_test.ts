@@ -120,13 +120,13 @@ Deno.test("RaftNode: the Ready contract is enforced", () => {
   leader.advance(rd);
 });
 
-Deno.test("RaftNode: messages from strangers, to others, or malformed are refused without effect", () => {
+Deno.test("RaftNode: messages from itself, to others, or malformed are refused without effect", () => {
   const { nodes } = cluster();
   const n2 = nodes.get(2)!;
   const before = n2.status();
   const ok = { type: "Heartbeat", from: 1, to: 2, term: 5, leaderCommit: 0, readRound: 0 } as const;
-  assertThrows(() => n2.step({ ...ok, from: 9 }), InvalidMessageError, "not another member");
-  assertThrows(() => n2.step({ ...ok, from: 2 }), InvalidMessageError, "not another member");
+  assertThrows(() => n2.step({ ...ok, from: 0 }), InvalidMessageError, "not another node");
+  assertThrows(() => n2.step({ ...ok, from: 2 }), InvalidMessageError, "not another node");
   assertThrows(() => n2.step({ ...ok, to: 3 }), InvalidMessageError, "addressed to node 3");
   assertThrows(() => n2.step({ ...ok, term: -1 }), InvalidMessageError, "term");
   assertThrows(

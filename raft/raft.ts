@@ -11,14 +11,14 @@ import type { Entry } from "./entry.ts";
 import { IllegalTransitionError } from "./errors.ts";
 import type { RaftEvent } from "./events.ts";
 import { RaftLog } from "./log.ts";
-import type {
-  AppendEntries,
-  AppendEntriesResponse,
-  Heartbeat,
-  Message,
-  ReadIndexRequest,
-  VoteRequest,
-} from "./message.ts";
+import {
+  decodeMembership,
+  members,
+  type Membership,
+  membership,
+  sameMembership,
+} from "./membership.ts";
+import type { AppendEntriesResponse, Message, ReadIndexRequest, VoteRequest } from "./message.ts";
 import { Candidate } from "./roles/candidate.ts";
 import { Follower } from "./roles/follower.ts";
 import { Leader } from "./roles/leader.ts";
@@ -51,7 +51,6 @@ export interface RestoredState {
 export class Raft {
   readonly config: ResolvedConfig;
   readonly id: NodeId;
-  readonly voters: readonly NodeId[];
   readonly log: RaftLog;
   /** The latest term seen (persistent). */
   term: number;
@@ -74,10 +73,17 @@ export class Raft {
   readonly readStates: ReadState[] = [];
   readonly droppedReads: number[] = [];
 
+  /** The membership the configuration starts the group with. */
+  readonly #initialMembership: Membership;
+  /** The decoded latest `config` entry, keyed by its index and term. */
+  #configCache: { index: number; term: number; membership: Membership } | undefined;
+  /** The membership last reported in a `MembershipChanged` event. */
+  #reportedMembership: Membership;
+
   constructor(config: RaftConfig, restored?: RestoredState) {
     this.config = resolveConfig(config);
     this.id = this.config.id;
-    this.voters = this.config.voters;
+    this.#initialMembership = membership(this.config.voters, this.config.learners);
     this.term = restored?.hardState.term ?? 0;
     this.votedFor = restored?.hardState.votedFor ?? NONE;
     this.snapshot = restored?.snapshot;
@@ -91,16 +97,69 @@ export class Raft {
       restored?.hardState.commitIndex ?? 0,
     );
     this.role = new Follower(this.randomElectionTimeout());
+    this.#reportedMembership = this.membership;
   }
 
-  /** Votes needed to win: a majority of the voters. */
-  get quorum(): number {
-    return Math.floor(this.voters.length / 2) + 1;
+  /**
+   * The membership in force: the latest `config` entry in the log, committed or not (thesis
+   * section 4.1), else the snapshot's, else the configured one.
+   */
+  get membership(): Membership {
+    return this.membershipAt(this.log.lastIndex);
   }
 
-  /** The other voters. */
+  /** The voters of the membership in force. */
+  get voters(): readonly NodeId[] {
+    return this.membership.voters;
+  }
+
+  /** Whether `id` is a voter of the membership in force. */
+  isVoter(id: NodeId): boolean {
+    return this.membership.voters.includes(id);
+  }
+
+  /**
+   * The nodes a leader replicates to: every other member (voters and learners) and, while a
+   * change is uncommitted, the members it removes too, so that they learn of their removal and
+   * stop campaigning.
+   */
   get peers(): NodeId[] {
-    return this.voters.filter((v) => v !== this.id);
+    const ids = new Set(members(this.membership));
+    const at = this.log.lastConfigIndex();
+    if (at > this.log.commitIndex) {
+      for (const id of members(this.membershipAt(at - 1))) ids.add(id);
+    }
+    ids.delete(this.id);
+    return [...ids].sort((a, b) => a - b);
+  }
+
+  /** The membership as of log index `index`: what a snapshot through `index` records. */
+  membershipAt(index: number): Membership {
+    const at = this.log.lastConfigIndex(index);
+    if (at === 0) return this.snapshot?.meta.membership ?? this.#initialMembership;
+    const entry = this.log.entry(at)!;
+    const cached = this.#configCache;
+    if (cached?.index === at && cached.term === entry.term) return cached.membership;
+    const decoded = decodeMembership(entry.data);
+    this.#configCache = { index: at, term: entry.term, membership: decoded };
+    return decoded;
+  }
+
+  /**
+   * Reports a change of membership (appended, cut away with a conflicting suffix, or installed
+   * with a snapshot) and lets a leader start or stop replicating to the nodes concerned.
+   */
+  noteMembership(): void {
+    const current = this.membership;
+    if (sameMembership(current, this.#reportedMembership)) return;
+    this.#reportedMembership = current;
+    this.emit({
+      type: "MembershipChanged",
+      voters: current.voters,
+      learners: current.learners,
+      index: this.log.lastConfigIndex(),
+    });
+    if (this.role instanceof Leader) this.role.trackMembers(this);
   }
 
   get hardState(): HardState {
@@ -166,6 +225,7 @@ export class Raft {
       return;
     }
     this.role.step(this, m);
+    this.noteMembership();
   }
 
   /** Grants or refuses a vote (Raft section 5.2 and 5.4.1), the same for every role. */
@@ -183,6 +243,7 @@ export class Raft {
       });
       if (!m.preVote) {
         this.votedFor = m.from;
+        // Section 5.2: a follower that grants a vote restarts its election timer.
         if (this.role instanceof Follower) this.role.electionElapsed = 0;
       }
     } else {
@@ -196,49 +257,16 @@ export class Raft {
     }
   }
 
-  /** The follower side of AppendEntries (Raft section 5.3). */
-  handleAppendEntries(m: AppendEntries): void {
-    const log = this.log;
-    if (m.prevLogIndex < log.commitIndex) {
-      // Everything up to our commit index is already agreed; say so and let the leader move on.
-      this.send({
-        ...appendRejection(m.from, this.term),
-        success: true,
-        matchIndex: log.commitIndex,
-      });
-      return;
-    }
-    const lastNew = log.tryAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
-    if (lastNew !== undefined) {
-      this.send({ ...appendRejection(m.from, this.term), success: true, matchIndex: lastNew });
-      return;
-    }
-    // Consistency check failed. Point the leader at the last entry that could possibly match,
-    // skipping every entry of a term newer than prevLogTerm (the "fast back-off" of section 5.3).
-    const hint = log.findConflictByTerm(Math.min(m.prevLogIndex, log.lastIndex), m.prevLogTerm);
-    this.send({
-      ...appendRejection(m.from, this.term),
-      rejectedIndex: m.prevLogIndex,
-      hintIndex: hint.index,
-      hintTerm: hint.term,
-    });
-  }
-
-  /** The follower side of a heartbeat: learn the commit index, echo the read round. */
-  handleHeartbeat(m: Heartbeat): void {
-    this.log.commitTo(Math.min(m.leaderCommit, this.log.lastIndex));
-    this.send({ type: "HeartbeatResponse", to: m.from, term: this.term, readRound: m.readRound });
-  }
-
   /**
    * Records a snapshot of the state machine through `index` (taken by the runtime) and drops
    * the log entries it covers.
    */
   compact(index: number, data: Uint8Array): void {
     if (index <= this.log.snapshotIndex) return;
-    const term = this.log.term(index);
+    const term = this.log.term(index)!;
+    const membership = this.membershipAt(index);
     this.log.compact(index);
-    this.snapshot = { meta: { index, term: term! }, data };
+    this.snapshot = { meta: { index, term, membership }, data };
     this.pendingSnapshot = this.snapshot;
   }
 
@@ -274,9 +302,13 @@ export class Raft {
     this.emit({ type: "LeaderChanged", leaderId, term: this.term });
   }
 
-  /** Starts an election now: a PreVote round first unless disabled or asked by TimeoutNow. */
+  /**
+   * Starts an election now: a PreVote round first unless disabled or asked by TimeoutNow. Only
+   * a voter campaigns: a learner, or a node removed from the group, never does.
+   */
   campaign(leadershipTransfer: boolean): void {
     if (this.role instanceof Leader) throw new IllegalTransitionError("Leader", "Candidate");
+    if (!this.isVoter(this.id)) return;
     this.#startElection(this.config.preVote && !leadershipTransfer, leadershipTransfer);
   }
 
@@ -298,7 +330,8 @@ export class Raft {
     this.emit({ type: "ElectionStarted", preVote, term });
     const candidate = this.role as Candidate;
     if (candidate.recordVote(this, this.id, true)) return;
-    for (const peer of this.peers) {
+    for (const peer of this.voters) {
+      if (peer === this.id) continue;
       this.send({
         type: "Vote",
         to: peer,
@@ -348,8 +381,14 @@ export class Raft {
   }
 }
 
-/** An AppendEntriesResponse template: a rejection carrying only the term. */
-function appendRejection(to: NodeId, term: number): Omit<AppendEntriesResponse, "from"> {
+/**
+ * An AppendEntriesResponse template: a rejection carrying only the term.
+ *
+ * @param to The leader to answer.
+ * @param term The term to report.
+ * @returns The message, without its sender.
+ */
+export function appendRejection(to: NodeId, term: number): Omit<AppendEntriesResponse, "from"> {
   return {
     type: "AppendEntriesResponse",
     to,

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Membership } from "./membership.ts";
 
 /**
  * A node's identifier: a positive integer, unique in the cluster. `0` ({@linkcode NONE}) means
@@ -90,6 +91,12 @@ export interface SnapshotMeta {
   readonly index: number;
   /** The term of that entry. */
   readonly term: number;
+  /**
+   * The group's membership as of `index` (thesis section 4.1: the configuration travels with
+   * the snapshot, since the entries that changed it are gone). Absent in snapshots taken before
+   * the group ever changed membership: the configured voters apply.
+   */
+  readonly membership?: Membership;
 }
 
 /**

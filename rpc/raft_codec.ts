@@ -5,7 +5,13 @@
  * @module
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { Entry, Message } from "../raft/mod.ts";
+import {
+  decodeMembership,
+  type Entry,
+  type Membership,
+  membership,
+  type Message,
+} from "../raft/mod.ts";
 import { EntryType, type RaftMessage, type RaftMessageSchema } from "./gen/prkdb/v1/raft_pb.ts";
 
 /** The RaftService method that carries each kind of message. */
@@ -67,6 +73,40 @@ function num(v: bigint, field: string): number {
   return Number(v);
 }
 
+const ENTRY_TYPE_TO_WIRE: Record<Entry["type"], EntryType> = {
+  normal: EntryType.NORMAL,
+  noop: EntryType.NOOP,
+  config: EntryType.CONFIG,
+};
+
+/** An entry's type from the wire; a `config` entry must hold a membership the core can use. */
+function entryTypeFromWire(type: EntryType, data: Uint8Array, index: number): Entry["type"] {
+  switch (type) {
+    case EntryType.NORMAL:
+      return "normal";
+    case EntryType.NOOP:
+      return "noop";
+    case EntryType.CONFIG:
+      try {
+        decodeMembership(data);
+      } catch (error) {
+        throw new MalformedMessageError(`entry ${index}: ${(error as Error).message}`);
+      }
+      return "config";
+    default:
+      throw new MalformedMessageError(`entry ${index} has unknown type ${type}`);
+  }
+}
+
+/** A snapshot's membership from the wire: at least one voter, positive ids. */
+function membershipFromWire(m: { voters: number[]; learners: number[] }): Membership {
+  const ids = [...m.voters, ...m.learners];
+  if (m.voters.length === 0 || ids.some((id) => id <= 0)) {
+    throw new MalformedMessageError("a snapshot membership needs voters with positive ids");
+  }
+  return membership(m.voters, m.learners);
+}
+
 /** Encodes one partition's message. */
 export function encodeRaftMessage(
   partition: number,
@@ -106,7 +146,7 @@ export function encodeRaftMessage(
             entries: m.entries.map((e) => ({
               index: big(e.index),
               term: big(e.term),
-              type: e.type === "noop" ? EntryType.NOOP : EntryType.NORMAL,
+              type: ENTRY_TYPE_TO_WIRE[e.type],
               data: e.data,
             })),
           },
@@ -150,6 +190,8 @@ export function encodeRaftMessage(
             offset: big(m.offset),
             data: m.data,
             done: m.done,
+            membership: m.membership &&
+              { voters: [...m.membership.voters], learners: [...m.membership.learners] },
           },
         },
       };
@@ -216,7 +258,7 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
         return {
           index,
           term: num(e.term, "entry term"),
-          type: e.type === EntryType.NOOP ? "noop" : "normal",
+          type: entryTypeFromWire(e.type, e.data, index),
           data: e.data,
         };
       });
@@ -268,6 +310,7 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
         offset: num(v.offset, "offset"),
         data: v.data,
         done: v.done,
+        ...(v.membership && { membership: membershipFromWire(v.membership) }),
       };
       break;
     }

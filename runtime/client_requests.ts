@@ -6,6 +6,8 @@
  * @module
  */
 import { NotLeaderError, ProposalDroppedError } from "../raft/errors.ts";
+import type { MembershipChange } from "../raft/membership.ts";
+import type { ProposalPosition } from "../raft/node.ts";
 import { TimeoutError, UnavailableError, WrongNodeError } from "../partition/errors.ts";
 import type { ApplyResult } from "../partition/kv_state_machine.ts";
 import type { Clock } from "./clock.ts";
@@ -52,10 +54,55 @@ export interface RequestContext {
  * const { result, index } = await proposeAndWait(ctx, replica, encodeCommand(command));
  * ```
  */
-export async function proposeAndWait(
+export function proposeAndWait(
   ctx: RequestContext,
   replica: Replica,
   data: Uint8Array,
+  signal?: AbortSignal,
+): Promise<{ result: ApplyResult; index: number }> {
+  return awaitProposal(ctx, replica, () => replica.node.propose(data), signal);
+}
+
+/**
+ * Proposes a single-server membership change at the replica's leader (see
+ * `RaftNode.changeMembership`) and waits until its entry is applied here.
+ *
+ * @param ctx The host's clock, deadline, telemetry and scheduler.
+ * @param replica The partition's replica on this node.
+ * @param change The change.
+ * @param signal Aborts the wait (the change may still commit).
+ * @returns The index of the `config` entry.
+ * @throws {WrongNodeError} When this replica is not the leader (nothing was proposed).
+ * @throws {UnavailableError} When another change is in flight, the leader has not committed in
+ *   its term yet, or the change was lost in a leader change: retry.
+ * @throws {MembershipChangeError} When the change is not possible.
+ * @throws {TimeoutError} When the deadline passed first (its fate is unknown).
+ *
+ * @example Usage
+ * ```ts ignore
+ * const index = await changeMembershipAndWait(ctx, replica, { type: "addLearner", node: 4 });
+ * ```
+ */
+export async function changeMembershipAndWait(
+  ctx: RequestContext,
+  replica: Replica,
+  change: MembershipChange,
+  signal?: AbortSignal,
+): Promise<number> {
+  const { index } = await awaitProposal(
+    ctx,
+    replica,
+    () => replica.node.changeMembership(change),
+    signal,
+  );
+  return index;
+}
+
+/** Proposes with `propose` and waits until the entry it placed is applied. */
+async function awaitProposal(
+  ctx: RequestContext,
+  replica: Replica,
+  propose: () => ProposalPosition,
   signal?: AbortSignal,
 ): Promise<{ result: ApplyResult; index: number }> {
   const partition = replica.partition;
@@ -64,7 +111,7 @@ export async function proposeAndWait(
     ctx.observer?.proposal?.(partition, o, (ctx.clock.now() - started) / 1000);
   let position: { index: number; term: number };
   try {
-    position = replica.node.propose(data);
+    position = propose();
   } catch (error) {
     outcome("rejected");
     if (error instanceof NotLeaderError) {

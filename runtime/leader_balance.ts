@@ -40,7 +40,7 @@ export function balanceLeaders(
     if (preferred === self) continue;
     const status = r.node.status();
     const target = status.followers.find((f) => f.id === preferred);
-    if (target && target.recentActive && target.matchIndex === status.lastLogIndex) {
+    if (target?.voter && target.recentActive && target.matchIndex === status.lastLogIndex) {
       r.node.transferLeadership(preferred);
       started++;
     }

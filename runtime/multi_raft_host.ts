@@ -10,6 +10,7 @@
  * @module
  */
 import { RaftNode, SeededRandom } from "../raft/mod.ts";
+import type { MembershipChange } from "../raft/membership.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Check } from "../partition/command.ts";
 import {
@@ -25,7 +26,7 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import type { ChangesPage } from "./change_history.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { RequestContext } from "./client_requests.ts";
+import { changeMembershipAndWait, type RequestContext } from "./client_requests.ts";
 import { EXPIRY_SWEEP_TICKS, KvApi, type TimedMutation } from "./kv_api.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
@@ -202,6 +203,23 @@ export class MultiRaftHost {
     replica.node.transferLeadership(to);
     this.#loop.schedule();
     return true;
+  }
+
+  /**
+   * Changes a partition's Raft membership by one server (dissertation section 4.1): add a
+   * learner, promote a learner that has caught up, or remove a member. Only the leader can; the
+   * promise settles once the change is applied on this node.
+   *
+   * @param partition A partition this node leads.
+   * @param change The change.
+   * @returns The index of the `config` entry.
+   * @throws {WrongNodeError} When this node does not lead the partition.
+   * @throws {UnavailableError} When another change is in flight or leadership is settling: retry.
+   * @throws {MembershipChangeError} When the change is not possible (already a member, a learner
+   *   that has not caught up, the last voter).
+   */
+  changeMembership(partition: number, change: MembershipChange): Promise<number> {
+    return changeMembershipAndWait(this.#requests, this.#replica(partition), change);
   }
 
   /**

@@ -162,6 +162,24 @@ test("an installed snapshot that conflicts with the log replaces all of it", asy
   assertEquals([got.snapshot?.meta, got.log], [{ index: 20, term: 3 }, ["21@3:v21"]]);
 });
 
+test("a snapshot's membership and config entries survive a restart", async (s, reopen) => {
+  const membership = { voters: [1, 2, 4], learners: [5] };
+  const config = {
+    index: 4,
+    term: 2,
+    type: "config" as const,
+    data: te.encode(JSON.stringify(membership)),
+  };
+  await s.write([{ partition: 0, entries: [...range(1, 3, 1), config] }]);
+  await s.write([{
+    partition: 0,
+    snapshot: { meta: { index: 3, term: 1, membership }, data: te.encode("s") },
+  }]);
+  const got = await (await reopen()).load(0);
+  assertEquals(got.snapshot?.meta, { index: 3, term: 1, membership });
+  assertEquals(got.entries.map((e) => [e.index, e.type]), [[4, "config"]]);
+});
+
 test("two partitions in one store stay apart", async (s, reopen) => {
   await s.write([
     {

@@ -4,7 +4,8 @@
  * Keys, under a namespace (default `["prkdb"]`):
  *
  * ```text
- * [ns, "meta", p]           { version, lastIndex, snapshotIndex, snapshotTerm, snapshotChunks }
+ * [ns, "meta", p]           { version, lastIndex, snapshotIndex, snapshotTerm, snapshotChunks,
+ *                              snapshotMembership? }
  * [ns, "hs", p]             the hard state
  * [ns, "log", p, i, k]      chunk k of entry i (chunk 0 starts with term, type and sizes)
  * [ns, "snap", p, i, k]     chunk k of the snapshot ending at index i
@@ -28,6 +29,7 @@
  */
 import { ifExists } from "./if_exists.ts";
 import type { Entry } from "../raft/entry.ts";
+import type { Membership } from "../raft/membership.ts";
 import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { DataLossError, FormatVersionError, StorageError } from "./errors.ts";
@@ -44,7 +46,7 @@ const MAX_MUTATIONS = 1000;
 const MAX_DATA_MUTATIONS = MAX_MUTATIONS - 1;
 /** Deno KV allows 800 KiB per commit, counted after serialization: keep a wide margin. */
 const MAX_COMMIT_BYTES = 600 * 1024;
-const ENTRY_TYPES = ["normal", "noop"] as const;
+const ENTRY_TYPES = ["normal", "noop", "config"] as const;
 
 interface Meta {
   version: number;
@@ -52,6 +54,8 @@ interface Meta {
   snapshotIndex: number;
   snapshotTerm: number;
   snapshotChunks: number;
+  /** The snapshot's membership, when it records one. */
+  snapshotMembership?: Membership;
 }
 
 const EMPTY_META: Meta = {
@@ -255,7 +259,11 @@ export class KvStorage implements RaftStorage {
         parts.push(chunk);
       }
       snapshot = {
-        meta: { index: meta.snapshotIndex, term: meta.snapshotTerm },
+        meta: {
+          index: meta.snapshotIndex,
+          term: meta.snapshotTerm,
+          ...(meta.snapshotMembership && { membership: meta.snapshotMembership }),
+        },
         data: concat(parts),
       };
     }
@@ -383,8 +391,10 @@ export class KvStorage implements RaftStorage {
         snapshotIndex: index,
         snapshotTerm: write.snapshot.meta.term,
         snapshotChunks: parts.length,
+        snapshotMembership: write.snapshot.meta.membership,
         lastIndex: Math.max(next.lastIndex, index),
       };
+      if (!next.snapshotMembership) delete next.snapshotMembership;
     }
     if (write.truncateFrom !== undefined) {
       next.lastIndex = Math.min(next.lastIndex, write.truncateFrom - 1);

@@ -4,7 +4,10 @@
  *
  * ```text
  * "PRKS" | version (u32 LE) | index (u64) | term (u64) | data length (u64) | CRC-32 of data (u32) | data
+ *        | membership length (u32) | membership (JSON, empty for none) | CRC-32 of membership (u32)
  * ```
+ *
+ * Version 1 files end after the data: they hold no membership, and still load.
  *
  * @module
  */
@@ -13,9 +16,10 @@ import { ByteReader, ByteWriter } from "./binary.ts";
 import { crc32 } from "./crc32.ts";
 import { CorruptLogError, FormatVersionError } from "./errors.ts";
 import type { Snapshot } from "./raft_storage.ts";
+import { decodeMembership, encodeMembership } from "../raft/membership.ts";
 
 const MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x53]); // "PRKS"
-const VERSION = 1;
+const VERSION = 2;
 
 /** The file name of a partition's snapshot. */
 export function snapshotFileName(partition: number, index: number, term: number): string {
@@ -44,6 +48,10 @@ export async function writeSnapshotFile(
     snapshot.meta.term,
   )
     .u64(snapshot.data.length).u32(crc32(snapshot.data)).bytes(snapshot.data);
+  const membership = snapshot.meta.membership
+    ? encodeMembership(snapshot.meta.membership)
+    : new Uint8Array();
+  w.u32(membership.length).bytes(membership).u32(crc32(membership));
   const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
     let written = 0;
@@ -73,7 +81,20 @@ export async function readSnapshotFile(path: string): Promise<Snapshot> {
     if (crc32(data) !== checksum) {
       throw new CorruptLogError(path, 36, "snapshot data checksum mismatch");
     }
-    return { meta: { index, term }, data: data.slice() };
+    if (version < 2) return { meta: { index, term }, data: data.slice() };
+    const at = r.offset;
+    const encoded = r.bytes(r.u32());
+    if (crc32(encoded) !== r.u32()) {
+      throw new CorruptLogError(path, at, "snapshot membership checksum mismatch");
+    }
+    if (encoded.length === 0) return { meta: { index, term }, data: data.slice() };
+    let membership;
+    try {
+      membership = decodeMembership(encoded);
+    } catch (error) {
+      throw new CorruptLogError(path, at, (error as Error).message);
+    }
+    return { meta: { index, term, membership }, data: data.slice() };
   } catch (error) {
     if (error instanceof CorruptLogError || error instanceof FormatVersionError) throw error;
     throw new CorruptLogError(path, r.offset, `truncated snapshot: ${(error as Error).message}`);

@@ -41,7 +41,7 @@ export type WalRecord =
   | { readonly type: "bounds"; readonly partition: number; readonly lastIndex: number };
 
 const TYPE_CODES = { hardState: 1, entries: 2, truncate: 3, snapshot: 4, bounds: 5 } as const;
-const ENTRY_TYPES = ["normal", "noop"] as const;
+const ENTRY_TYPES = ["normal", "noop", "config"] as const;
 
 /** Encodes a segment header for a segment whose first record has sequence `firstSeq`. */
 export function segmentHeader(firstSeq: number): Uint8Array {

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Message } from "../message.ts";
+import { voteResult } from "../quorum.ts";
 import type { Raft } from "../raft.ts";
 import { type NodeId, NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
@@ -55,24 +56,23 @@ export class Candidate implements Role {
   }
 
   /**
-   * Counts one answer and acts on the outcome.
+   * Counts one answer and acts on the outcome. Only voters' answers count (a majority of the
+   * voters in this node's membership).
    *
    * @returns `true` when the election was decided (won or lost).
    */
   recordVote(raft: Raft, voter: NodeId, granted: boolean): boolean {
     if (!this.votes.has(voter)) this.votes.set(voter, granted);
-    let yes = 0;
-    for (const v of this.votes.values()) if (v) yes++;
-    const no = this.votes.size - yes;
-    if (yes >= raft.quorum) {
-      raft.wonElection(this.preVote);
-      return true;
+    switch (voteResult(raft.voters, this.votes)) {
+      case "won":
+        raft.wonElection(this.preVote);
+        return true;
+      case "lost":
+        raft.becomeFollower(raft.term, NONE);
+        return true;
+      case "pending":
+        return false;
     }
-    if (no >= raft.quorum) {
-      raft.becomeFollower(raft.term, NONE);
-      return true;
-    }
-    return false;
   }
 
   inLease(): boolean {

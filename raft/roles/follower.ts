@@ -1,11 +1,14 @@
 /**
- * The Follower role (Raft section 5.2): passive. It answers the leader, grants votes, and
- * starts an election when the leader has been silent for a randomized election timeout.
+ * The Follower role (Raft section 5.2): passive. It answers the leader, and starts an election
+ * when the leader has been silent for a randomized election timeout. The receiver rules of
+ * AppendEntries (Figure 2, section 5.3), heartbeats and InstallSnapshot (section 7) live here.
+ * Granting votes is the same for every role, so it lives in `Raft`.
  *
  * @module
  */
-import type { InstallSnapshot, Message } from "../message.ts";
-import type { Raft } from "../raft.ts";
+import type { AppendEntries, Heartbeat, InstallSnapshot, Message } from "../message.ts";
+import { appendRejection, type Raft } from "../raft.ts";
+import type { Membership } from "../membership.ts";
 import { NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
 
@@ -17,7 +20,13 @@ export class Follower implements Role {
   /** This term's randomized election timeout, in ticks. */
   readonly electionTimeout: number;
   /** The chunks of a snapshot being received from the leader. */
-  #incoming: { index: number; term: number; parts: Uint8Array[]; received: number } | undefined;
+  #incoming: {
+    index: number;
+    term: number;
+    membership: Membership | undefined;
+    parts: Uint8Array[];
+    received: number;
+  } | undefined;
 
   constructor(electionTimeout: number) {
     this.electionTimeout = electionTimeout;
@@ -25,6 +34,7 @@ export class Follower implements Role {
 
   tick(raft: Raft): void {
     this.electionElapsed++;
+    // A learner, or a node removed from the group, waits: `campaign` does nothing for it.
     if (this.electionElapsed >= this.electionTimeout) raft.campaign(false);
   }
 
@@ -33,12 +43,12 @@ export class Follower implements Role {
       case "AppendEntries":
         this.electionElapsed = 0;
         raft.setLeader(m.from);
-        raft.handleAppendEntries(m);
+        this.#receiveAppendEntries(raft, m);
         return;
       case "Heartbeat":
         this.electionElapsed = 0;
         raft.setLeader(m.from);
-        raft.handleHeartbeat(m);
+        this.#receiveHeartbeat(raft, m);
         return;
       case "InstallSnapshot":
         this.electionElapsed = 0;
@@ -62,6 +72,49 @@ export class Follower implements Role {
     }
   }
 
+  /**
+   * The AppendEntries receiver rules of Figure 2 (section 5.3). Rule 1 (reply false to a stale
+   * term) is applied for every role in `Raft.step`. Rule 2: reply false if the log has no entry
+   * at `prevLogIndex` with `prevLogTerm`. Rules 3 and 4: delete a conflicting suffix, append
+   * what is new (`RaftLog.tryAppend`). Rule 5: advance the commit index to
+   * `min(leaderCommit, index of last new entry)`.
+   */
+  #receiveAppendEntries(raft: Raft, m: AppendEntries): void {
+    const log = raft.log;
+    if (m.prevLogIndex < log.commitIndex) {
+      // Everything up to our commit index is already agreed; say so and let the leader move on.
+      raft.send({
+        ...appendRejection(m.from, raft.term),
+        success: true,
+        matchIndex: log.commitIndex,
+      });
+      return;
+    }
+    const lastNew = log.tryAppend(m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.entries);
+    if (lastNew !== undefined) {
+      raft.send({ ...appendRejection(m.from, raft.term), success: true, matchIndex: lastNew });
+      return;
+    }
+    // Rule 2 failed. Point the leader at the last entry that could possibly match, skipping
+    // every entry of a term newer than prevLogTerm (the "fast back-off" of section 5.3).
+    const hint = log.findConflictByTerm(Math.min(m.prevLogIndex, log.lastIndex), m.prevLogTerm);
+    raft.send({
+      ...appendRejection(m.from, raft.term),
+      rejectedIndex: m.prevLogIndex,
+      hintIndex: hint.index,
+      hintTerm: hint.term,
+    });
+  }
+
+  /**
+   * A heartbeat: learn the commit index (never past the log's end, since the heartbeat does not
+   * prove the entries match) and echo the ReadIndex round.
+   */
+  #receiveHeartbeat(raft: Raft, m: Heartbeat): void {
+    raft.log.commitTo(Math.min(m.leaderCommit, raft.log.lastIndex));
+    raft.send({ type: "HeartbeatResponse", to: m.from, term: raft.term, readRound: m.readRound });
+  }
+
   /** Collects a snapshot chunk; installs the snapshot when the last one arrives. */
   #receiveSnapshotChunk(raft: Raft, m: InstallSnapshot): void {
     const reply = (nextOffset: number, installed: boolean) =>
@@ -79,7 +132,13 @@ export class Follower implements Role {
       return reply(0, true);
     }
     if (m.offset === 0) {
-      this.#incoming = { index: m.snapshotIndex, term: m.snapshotTerm, parts: [], received: 0 };
+      this.#incoming = {
+        index: m.snapshotIndex,
+        term: m.snapshotTerm,
+        membership: m.membership,
+        parts: [],
+        received: 0,
+      };
     }
     const incoming = this.#incoming;
     if (!incoming || incoming.index !== m.snapshotIndex || incoming.term !== m.snapshotTerm) {
@@ -99,7 +158,10 @@ export class Follower implements Role {
     this.#incoming = undefined;
     // A snapshot that would not restore is refused before the log or state is touched.
     if (raft.config.validateSnapshot(data) !== undefined) return reply(0, false);
-    raft.installSnapshot({ meta: { index: incoming.index, term: incoming.term }, data });
+    raft.installSnapshot({
+      meta: { index: incoming.index, term: incoming.term, membership: incoming.membership },
+      data,
+    });
     reply(incoming.received, true);
   }
 

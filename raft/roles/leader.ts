@@ -8,7 +8,8 @@
  */
 import { entrySize } from "../entry.ts";
 import type { Entry } from "../entry.ts";
-import { ProposalDroppedError, RaftError } from "../errors.ts";
+import { MembershipChangeError, ProposalDroppedError, RaftError } from "../errors.ts";
+import { changeMembership, encodeMembership, type MembershipChange } from "../membership.ts";
 import type {
   AppendEntriesResponse,
   HeartbeatResponse,
@@ -16,6 +17,7 @@ import type {
   Message,
 } from "../message.ts";
 import { Progress } from "../progress.ts";
+import { hasQuorum, quorumValue } from "../quorum.ts";
 import { newEntries, type Raft } from "../raft.ts";
 import { type NodeId, NONE, type RoleName } from "../types.ts";
 import type { Role } from "./role.ts";
@@ -51,15 +53,33 @@ export class Leader implements Role {
   readonly pendingReads: PendingRead[] = [];
 
   constructor(raft: Raft) {
-    for (const peer of raft.peers) {
-      // Section 5.3: nextIndex starts just after the leader's last entry.
-      this.progress.set(
-        peer,
-        new Progress(raft.log.lastIndex + 1, raft.config.maxInflightMessages),
-      );
-    }
+    this.trackMembers(raft, false);
     for (let i = raft.log.commitIndex + 1; i <= raft.log.lastIndex; i++) {
       this.uncommittedBytes += entrySize(raft.log.entry(i)!);
+    }
+  }
+
+  /**
+   * Replicates to exactly {@linkcode Raft.peers}: the other members, plus those an uncommitted
+   * change removes. A new member gets a progress whose `nextIndex` starts just after the
+   * leader's last entry (section 5.3); a removed one is forgotten once its removal commits.
+   *
+   * @param joining Whether new members joined while leading (not at election).
+   */
+  trackMembers(raft: Raft, joining = true): void {
+    const peers = new Set(raft.peers);
+    for (const id of this.progress.keys()) if (!peers.has(id)) this.progress.delete(id);
+    for (const id of peers) {
+      if (this.progress.has(id)) continue;
+      const pr = new Progress(raft.log.lastIndex + 1, raft.config.maxInflightMessages);
+      // A member added while leading has nothing to receive yet (the change is already in the
+      // log before it is tracked): probe it at once instead of waiting for a heartbeat.
+      pr.resync = joining;
+      this.progress.set(id, pr);
+    }
+    if (this.transferee !== NONE && !raft.isVoter(this.transferee)) {
+      raft.emit({ type: "LeadershipTransfer", to: this.transferee, outcome: "aborted" });
+      this.transferee = NONE;
     }
   }
 
@@ -146,6 +166,46 @@ export class Leader implements Role {
   }
 
   /**
+   * Appends a single-server membership change (thesis section 4.1). The new membership is in
+   * force as soon as it is in the log. Two rules keep single-server changes safe: only one
+   * change may be uncommitted at a time, and a leader makes none before it has committed an
+   * entry of its own term (otherwise a change from a deposed leader's term could be lost while
+   * this one commits with a majority that does not overlap it).
+   *
+   * @throws {ProposalDroppedError} While another change is uncommitted, before the leader
+   *   committed in its term, or during a transfer: retry later.
+   * @throws {MembershipChangeError} When the change makes no sense for the current membership,
+   *   or a learner to promote has not caught up.
+   */
+  changeMembership(raft: Raft, change: MembershipChange): Entry {
+    const log = raft.log;
+    if (log.lastConfigIndex() > log.commitIndex) {
+      throw new ProposalDroppedError(
+        `the membership change at index ${log.lastConfigIndex()} is not committed yet`,
+      );
+    }
+    if (log.term(log.commitIndex) !== raft.term) {
+      throw new ProposalDroppedError(`no entry of term ${raft.term} is committed yet`);
+    }
+    const next = changeMembership(raft.membership, change);
+    if (change.type === "promote") {
+      const pr = this.progress.get(change.node)!;
+      // Caught up: it holds the whole log, or it is streaming (so it answers) and is at most
+      // one message of entries behind the commit index.
+      const streaming = pr.state === "replicate" &&
+        log.commitIndex - pr.matchIndex <= raft.config.maxEntriesPerMessage;
+      if (pr.matchIndex < log.lastIndex && !streaming) {
+        throw new MembershipChangeError(
+          `learner ${change.node} has not caught up (holds ${pr.matchIndex}, commit ${log.commitIndex})`,
+        );
+      }
+    }
+    const [entry] = this.appendEntries(raft, [{ type: "config", data: encodeMembership(next) }]);
+    raft.noteMembership();
+    return entry;
+  }
+
+  /**
    * Admits a linearizable read (from this node or forwarded by a follower). Its round starts at
    * the next {@linkcode flush}, shared with every read admitted until then.
    */
@@ -156,7 +216,7 @@ export class Leader implements Role {
   /** Starts a transfer of leadership to `to` (thesis section 3.10). */
   transferLeadership(raft: Raft, to: NodeId): void {
     const pr = this.progress.get(to);
-    if (!pr) {
+    if (!pr || !raft.isVoter(to)) {
       throw new RaftError(`Cannot transfer leadership to node ${to}: not a voter of this group`);
     }
     if (this.transferee === to) return;
@@ -179,6 +239,28 @@ export class Leader implements Role {
   flush(raft: Raft): void {
     this.#startReadRound(raft);
     for (const [id, pr] of this.progress) this.#sendAppends(raft, id, pr);
+  }
+
+  /**
+   * Whether {@linkcode flush} would send anything, without sending it: reads waiting for a
+   * round, entries or snapshot chunks a follower's window has room for, or a commit index a
+   * follower has not heard. The same conditions as `#sendAppends` and `#startReadRound`.
+   */
+  hasUnsent(raft: Raft): boolean {
+    const log = raft.log;
+    if (log.term(log.commitIndex) === raft.term && this.pendingReads.some((r) => r.round === 0)) {
+      return true;
+    }
+    for (const pr of this.progress.values()) {
+      if (!pr.paused) {
+        if (pr.state === "snapshot" || pr.nextIndex <= log.lastIndex) return true;
+        if (pr.resync && pr.matchIndex < log.lastIndex) return true;
+      }
+      if (pr.state !== "snapshot" && pr.sentCommit < Math.min(log.commitIndex, pr.matchIndex)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   #sendAppends(raft: Raft, to: NodeId, pr: Progress): void {
@@ -242,6 +324,7 @@ export class Leader implements Role {
       offset,
       data,
       done: offset + data.length >= snapshot.data.length,
+      membership: snapshot.meta.membership,
     });
     pr.snapshotSent = offset + Math.max(data.length, 1);
   }
@@ -313,20 +396,42 @@ export class Leader implements Role {
   }
 
   /**
-   * Advances the commit index to the highest index a quorum holds, but only if that entry is of
-   * the current term (Raft section 5.4.2: older entries are committed indirectly).
+   * Advances the commit index to the highest index a majority of the voters hold, but only if
+   * that entry is of the current term (Raft section 5.4.2: older entries are committed
+   * indirectly). The leader counts its own log only while it is a voter: a leader that is
+   * removing itself manages the group without being part of it (thesis section 4.2.2).
    */
   #maybeCommit(raft: Raft): void {
-    const matched = [raft.log.lastIndex];
-    for (const pr of this.progress.values()) matched.push(pr.matchIndex);
-    matched.sort((a, b) => b - a);
-    const index = matched[raft.quorum - 1];
     const log = raft.log;
+    const index = quorumValue(
+      raft.voters,
+      (id) => id === raft.id ? log.lastIndex : this.progress.get(id)?.matchIndex ?? 0,
+    );
     if (index <= log.commitIndex || log.term(index) !== raft.term) return;
     for (let i = log.commitIndex + 1; i <= index; i++) {
       this.uncommittedBytes -= entrySize(log.entry(i)!);
     }
+    const changeCommitted = log.commitIndex < log.lastConfigIndex() &&
+      log.lastConfigIndex() <= index;
     log.commitTo(index);
+    if (changeCommitted) this.trackMembers(raft); // stop replicating to removed members
+    this.#maybeStepDownRemoved(raft);
+  }
+
+  /**
+   * Once the change that removed this leader commits, it steps down (thesis section 4.2.2),
+   * first handing leadership to a caught-up voter so the group does not wait for a timeout.
+   */
+  #maybeStepDownRemoved(raft: Raft): void {
+    if (raft.isVoter(raft.id) || raft.log.commitIndex < raft.log.lastConfigIndex()) return;
+    for (const id of raft.voters) {
+      if (this.progress.get(id)?.matchIndex === raft.log.lastIndex) {
+        raft.send({ type: "TimeoutNow", to: id, term: raft.term });
+        break;
+      }
+    }
+    raft.emit({ type: "RemovedFromGroup", term: raft.term });
+    raft.becomeFollower(raft.term, NONE);
   }
 
   /**
@@ -345,16 +450,16 @@ export class Leader implements Role {
     }
     if (!added) return;
     this.readRound++;
-    if (raft.voters.length === 1) this.#releaseReads(raft);
-    else this.#broadcastHeartbeat(raft);
+    this.#broadcastHeartbeat(raft);
+    this.#releaseReads(raft); // a group whose only voter is this leader needs no answers
   }
 
-  /** Serves every read whose round a quorum (this leader included) has acknowledged. */
+  /** Serves every read whose round a majority of the voters (this leader included) acknowledged. */
   #releaseReads(raft: Raft): void {
-    const acked = [this.readRound];
-    for (const pr of this.progress.values()) acked.push(pr.readRound);
-    acked.sort((a, b) => b - a);
-    const confirmed = acked[raft.quorum - 1];
+    const confirmed = quorumValue(
+      raft.voters,
+      (id) => id === raft.id ? this.readRound : this.progress.get(id)?.readRound ?? 0,
+    );
     let released = 0;
     while (this.pendingReads.length > 0) {
       const read = this.pendingReads[0];
@@ -383,14 +488,16 @@ export class Leader implements Role {
     raft.emit({ type: "LeadershipTransfer", to, outcome: "timeout-now-sent" });
   }
 
-  /** CheckQuorum: has a quorum (this leader included) been heard from this period? */
+  /** CheckQuorum: has a majority of the voters (this leader included) been heard this period? */
   #quorumActive(raft: Raft): boolean {
-    let active = 1;
+    const active = hasQuorum(
+      raft.voters,
+      (id) => id === raft.id || this.progress.get(id)?.recentActive === true,
+    );
     for (const pr of this.progress.values()) {
-      if (pr.recentActive) active++;
       pr.activeLastPeriod = pr.recentActive;
       pr.recentActive = false;
     }
-    return active >= raft.quorum;
+    return active;
   }
 }

@@ -10,9 +10,15 @@
  *
  * @module
  */
-import { type Message, type RaftConfig, RaftNode, SeededRandom } from "../../raft/mod.ts";
+import {
+  type MembershipChange,
+  type Message,
+  type RaftConfig,
+  RaftNode,
+  SeededRandom,
+} from "../../raft/mod.ts";
 import { MutablePartitionState } from "../../storage/partition_state.ts";
-import { formatEntries, formatMessage, formatReady } from "./format.ts";
+import { formatEntries, formatMembership, formatMessage, formatReady } from "./format.ts";
 
 /** A parsed command: name, positional arguments and key=value options. */
 export interface Command {
@@ -38,6 +44,24 @@ export class InteractionEnv {
     switch (cmd.name) {
       case "add-nodes":
         return this.#addNodes(Number(cmd.args[0]), cmd.options);
+      case "join-node":
+        return this.#joinNode(ids()[0], cmd.options);
+      case "change-membership":
+        return this.#guard(() => {
+          const type =
+            ({ "add-learner": "addLearner", promote: "promote", remove: "remove" } as Record<
+              string,
+              MembershipChange["type"]
+            >)[cmd.args[1]] ?? cmd.args[1];
+          const change = { type, node: Number(cmd.args[2]) } as MembershipChange;
+          const p = this.#node(ids()[0]).changeMembership(change);
+          return [`proposed at ${p.index}@${p.term}`, ...this.#processReady([ids()[0]])];
+        });
+      case "membership":
+        return [...this.#nodes.values()].map((n) => {
+          const s = n.status();
+          return `${s.id}: ${formatMembership(s.membership)} (config entry ${s.membershipIndex})`;
+        });
       case "campaign":
         return this.#guard(() => {
           this.#node(ids()[0]).campaign();
@@ -102,7 +126,9 @@ export class InteractionEnv {
       case "progress": {
         const s = this.#node(ids()[0]).status();
         return s.followers.map((f) =>
-          `${f.id}: ${f.state} match=${f.matchIndex} next=${f.nextIndex} inflight=${f.inflight}`
+          `${f.id}: ${f.state} match=${f.matchIndex} next=${f.nextIndex} inflight=${f.inflight}${
+            f.voter ? "" : " learner"
+          }`
         );
       }
       default:
@@ -133,6 +159,27 @@ export class InteractionEnv {
       this.#nodes.set(id, new RaftNode(config));
     }
     return [`${count} nodes: [${voters.join(", ")}]`];
+  }
+
+  /**
+   * Starts a new node that joins a running group: it knows the voters and starts as a learner,
+   * so it never campaigns until a membership change makes it a voter.
+   */
+  #joinNode(id: number, options: ReadonlyMap<string, string>): string[] {
+    const template = this.#configs.values().next().value!;
+    const voters = (options.get("voters") ?? "").split(",").filter(Boolean).map(Number);
+    const config: RaftConfig = {
+      ...template,
+      id,
+      voters,
+      learners: [id],
+      random: new SeededRandom(id),
+    };
+    this.#configs.set(id, config);
+    this.#disks.set(id, new MutablePartitionState());
+    this.#mailboxes.set(id, []);
+    this.#nodes.set(id, new RaftNode(config));
+    return [`node ${id} joins as a learner of voters [${voters.join(", ")}]`];
   }
 
   #node(id: number): RaftNode {
@@ -169,14 +216,17 @@ export class InteractionEnv {
         truncateFrom: rd.truncateFrom,
         entries: rd.entries,
       });
-      const delivered = rd.messages.filter((m) =>
+      const reachable = rd.messages.filter((m) => this.#mailboxes.has(m.to));
+      const delivered = reachable.filter((m) =>
         !this.#isolated.has(m.from) && !this.#isolated.has(m.to)
       );
       for (const m of delivered) this.#mailboxes.get(m.to)!.push(m);
       node.advance(rd);
       out.push(`> ${id} handling Ready`, ...formatReady({ ...rd, messages: delivered }));
-      const dropped = rd.messages.length - delivered.length;
+      const dropped = reachable.length - delivered.length;
       if (dropped > 0) out.push(`  dropped ${dropped} message(s) to or from isolated nodes`);
+      const missing = rd.messages.length - reachable.length;
+      if (missing > 0) out.push(`  dropped ${missing} message(s) to nodes that do not exist`);
     }
     return out;
   }

@@ -3,15 +3,32 @@
  *
  * @module
  */
-import type { Entry, Message, RaftEvent, Ready } from "../../raft/mod.ts";
+import {
+  decodeMembership,
+  type Entry,
+  type Membership,
+  type Message,
+  type RaftEvent,
+  type Ready,
+} from "../../raft/mod.ts";
 
 const decoder = new TextDecoder();
 
-/** `3@1 noop` or `4@1 "x=1"`: index@term and payload. */
+/** `3@1 noop`, `4@1 "x=1"` or `5@1 config voters=[1, 2] learners=[3]`: index@term and payload. */
 export function formatEntry(e: Entry): string {
-  return e.type === "noop"
-    ? `${e.index}@${e.term} noop`
-    : `${e.index}@${e.term} ${JSON.stringify(decoder.decode(e.data))}`;
+  switch (e.type) {
+    case "noop":
+      return `${e.index}@${e.term} noop`;
+    case "config":
+      return `${e.index}@${e.term} config ${formatMembership(decodeMembership(e.data))}`;
+    default:
+      return `${e.index}@${e.term} ${JSON.stringify(decoder.decode(e.data))}`;
+  }
+}
+
+/** `voters=[1, 2, 3] learners=[4]`. */
+export function formatMembership(m: Membership): string {
+  return `voters=[${m.voters.join(", ")}] learners=[${m.learners.join(", ")}]`;
 }
 
 /** Entries as a bracketed list. */
@@ -79,6 +96,10 @@ export function formatEvent(e: RaftEvent): string {
       return `installed snapshot through ${e.index} (${e.bytes} bytes)`;
     case "SnapshotSent":
       return `follower ${e.follower} has the snapshot through ${e.index}`;
+    case "MembershipChanged":
+      return `membership is ${formatMembership(e)} (config entry ${e.index})`;
+    case "RemovedFromGroup":
+      return `removed from the group: steps down at term ${e.term}`;
   }
 }
 

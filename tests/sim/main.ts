@@ -87,6 +87,7 @@ const totals = {
   committed: 0,
   snapshots: 0,
   installed: 0,
+  membershipChanges: 0,
 };
 let failed = 0;
 for (const seed of seeds) {
@@ -114,6 +115,7 @@ for (const seed of seeds) {
   totals.snapshots += report.snapshots.taken;
   totals.installed += report.snapshots.installed;
   totals.committed += report.committed;
+  totals.membershipChanges += report.membership.applied;
   if (values.verbose || seeds.length === 1) console.log(JSON.stringify(report));
   else if (totals.runs % 25 === 0) console.log(`  ${totals.runs}/${seeds.length} seeds passed...`);
 }
@@ -122,7 +124,8 @@ console.log(
   `${totals.runs} of ${seeds.length} seeds passed in ${seconds}s: ${totals.committed} entries committed, ` +
     `${totals.ok} writes acknowledged, ${totals.reads} linearizable reads checked, ${totals.unknown} writes with unknown outcome, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses, ` +
-    `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader`,
+    `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader, ` +
+    `${totals.membershipChanges} membership changes applied`,
 );
 if (failed > 0) {
   console.error(`${failed} seed(s) failed`);

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type Message, SeededRandom } from "../../raft/mod.ts";
+import { type MembershipChange, type Message, SeededRandom } from "../../raft/mod.ts";
 import { RaftEventCounter } from "../../telemetry/mod.ts";
 import { FileStorage } from "../../storage/file_storage.ts";
 import { KvStorage } from "../../storage/kv_storage.ts";
@@ -48,6 +48,11 @@ export interface SimulationOptions {
   /** Per-unit probability that a node pauses (a GC pause, SIGSTOP) for 5 to 40 ticks. */
   readonly pauseRate?: number;
   /**
+   * Per-unit probability that the leader starts a single-server membership change: remove a
+   * voter (itself included), add a node back as a learner, or promote a learner.
+   */
+  readonly membershipRate?: number;
+  /**
    * A deliberate storage bug, so tests can show the checks catch it: `ackBeforeFsync` persists
    * each write only when the next one comes (a missing fsync); a crash loses it. Runtime bugs
    * are injected by the tests themselves, into the runtime's classes.
@@ -72,6 +77,8 @@ export interface SimulationReport {
   readonly watch: { changes: number; restarts: number };
   /** Paged listings checked for skipped or repeated keys, and those cut short by a fault. */
   readonly lists: { completed: number; abandoned: number };
+  /** Membership changes proposed, applied at the leader, and refused or lost. */
+  readonly membership: { proposed: number; applied: number; failed: number };
   readonly events: Record<string, number>;
 }
 
@@ -139,6 +146,7 @@ export class Simulation {
   #partitions = 0;
   #pauses = 0;
   #putCounter = 0;
+  readonly #membership = { proposed: 0, applied: 0, failed: 0 };
 
   constructor(options: SimulationOptions) {
     this.#o = {
@@ -150,6 +158,7 @@ export class Simulation {
       partitionRate: 0.0015,
       healRate: 0.004,
       pauseRate: 0.001,
+      membershipRate: 0.002,
       bugs: {},
       storage: "memory",
       compactEvery: 8 + (options.seed % 53),
@@ -241,6 +250,7 @@ export class Simulation {
         restarts: this.#watcher.report().restarts,
       },
       lists: { completed: this.#lister.listings, abandoned: this.#lister.abandoned },
+      membership: { ...this.#membership },
       events: this.#events.snapshot(),
     };
   }
@@ -376,6 +386,7 @@ export class Simulation {
       this.#partitions++;
     }
     if (this.#net.partitioned && r.chance(this.#o.healRate)) this.#net.heal();
+    if (r.chance(this.#o.membershipRate)) this.#changeMembership();
     if (live.length > 0 && r.chance(this.#o.pauseRate)) {
       // Pausing the leader is the interesting case: it wakes up still believing it leads.
       const leader = this.#leader();
@@ -386,6 +397,33 @@ export class Simulation {
         this.#pauses++;
       }
     }
+  }
+
+  /**
+   * Asks the leader for one single-server change, cycling nodes out and back in: promote a
+   * learner if there is one, else add a node that is not a voter as a learner, or remove a
+   * voter (possibly the leader itself). At least 2 voters remain (3 with 5 nodes or more).
+   */
+  #changeMembership(): void {
+    const r = this.#random;
+    const leader = this.#leader();
+    const node = leader === undefined ? undefined : this.#nodes.get(leader);
+    if (!node || !node.running(this.#now)) return;
+    const { voters, learners } = node.host.status()[0].raft.membership;
+    const floor = this.#ids.length >= 5 ? 3 : 2;
+    const outside = this.#ids.filter((id) => !voters.includes(id) && !learners.includes(id));
+    const pick = (ids: readonly number[]) => ids[r.nextInt(ids.length)];
+    let change: MembershipChange | undefined;
+    if (learners.length > 0) change = { type: "promote", node: pick(learners) };
+    else if (outside.length > 0 && (voters.length <= floor || r.chance(0.5))) {
+      change = { type: "addLearner", node: pick(outside) };
+    } else if (voters.length > floor) change = { type: "remove", node: pick(voters) };
+    if (!change) return;
+    this.#membership.proposed++;
+    node.host.changeMembership(0, change).then(
+      () => this.#membership.applied++,
+      () => this.#membership.failed++,
+    );
   }
 
   /** A crash loses everything not persisted: in-memory state, waiting requests. */

@@ -14,7 +14,31 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/raft.proto.
  */
 export const file_prkdb_v1_raft: GenFile = /*@__PURE__*/
-  fileDesc("ChNwcmtkYi92MS9yYWZ0LnByb3RvEghwcmtkYi52MSJVCgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEiEKBHR5cGUYAyABKA4yEy5wcmtkYi52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCJrCgtWb3RlUmVxdWVzdBIQCghwcmVfdm90ZRgBIAEoCBIWCg5sYXN0X2xvZ19pbmRleBgCIAEoBBIVCg1sYXN0X2xvZ190ZXJtGAMgASgEEhsKE2xlYWRlcnNoaXBfdHJhbnNmZXIYBCABKAgiMQoMVm90ZVJlc3BvbnNlEhAKCHByZV92b3RlGAEgASgIEg8KB2dyYW50ZWQYAiABKAgiDAoKVGltZW91dE5vdyJ+ChRBcHBlbmRFbnRyaWVzUmVxdWVzdBIWCg5wcmV2X2xvZ19pbmRleBgBIAEoBBIVCg1wcmV2X2xvZ190ZXJtGAIgASgEEiAKB2VudHJpZXMYAyADKAsyDy5wcmtkYi52MS5FbnRyeRIVCg1sZWFkZXJfY29tbWl0GAQgASgEInwKFUFwcGVuZEVudHJpZXNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC21hdGNoX2luZGV4GAIgASgEEhYKDnJlamVjdGVkX2luZGV4GAMgASgEEhIKCmhpbnRfaW5kZXgYBCABKAQSEQoJaGludF90ZXJtGAUgASgEIj0KEEhlYXJ0YmVhdFJlcXVlc3QSFQoNbGVhZGVyX2NvbW1pdBgBIAEoBBISCgpyZWFkX3JvdW5kGAIgASgEIicKEUhlYXJ0YmVhdFJlc3BvbnNlEhIKCnJlYWRfcm91bmQYASABKAQicwoWSW5zdGFsbFNuYXBzaG90UmVxdWVzdBIWCg5zbmFwc2hvdF9pbmRleBgBIAEoBBIVCg1zbmFwc2hvdF90ZXJtGAIgASgEEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgwKBGRvbmUYBSABKAgiWQoXSW5zdGFsbFNuYXBzaG90UmVzcG9uc2USFgoOc25hcHNob3RfaW5kZXgYASABKAQSEwoLbmV4dF9vZmZzZXQYAiABKAQSEQoJaW5zdGFsbGVkGAMgASgIIiMKEFJlYWRJbmRleFJlcXVlc3QSDwoHY29udGV4dBgBIAEoBCIzChFSZWFkSW5kZXhSZXNwb25zZRIPCgdjb250ZXh0GAEgASgEEg0KBWluZGV4GAIgASgEIrMFCgtSYWZ0TWVzc2FnZRIRCglwYXJ0aXRpb24YASABKA0SDAoEZnJvbRgCIAEoDRIKCgJ0bxgDIAEoDRIMCgR0ZXJtGAQgASgEEiUKBHZvdGUYCiABKAsyFS5wcmtkYi52MS5Wb3RlUmVxdWVzdEgAEi8KDXZvdGVfcmVzcG9uc2UYCyABKAsyFi5wcmtkYi52MS5Wb3RlUmVzcG9uc2VIABIrCgt0aW1lb3V0X25vdxgMIAEoCzIULnBya2RiLnYxLlRpbWVvdXROb3dIABI4Cg5hcHBlbmRfZW50cmllcxgNIAEoCzIeLnBya2RiLnYxLkFwcGVuZEVudHJpZXNSZXF1ZXN0SAASQgoXYXBwZW5kX2VudHJpZXNfcmVzcG9uc2UYDiABKAsyHy5wcmtkYi52MS5BcHBlbmRFbnRyaWVzUmVzcG9uc2VIABIvCgloZWFydGJlYXQYDyABKAsyGi5wcmtkYi52MS5IZWFydGJlYXRSZXF1ZXN0SAASOQoSaGVhcnRiZWF0X3Jlc3BvbnNlGBAgASgLMhsucHJrZGIudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI8ChBpbnN0YWxsX3NuYXBzaG90GBEgASgLMiAucHJrZGIudjEuSW5zdGFsbFNuYXBzaG90UmVxdWVzdEgAEkYKGWluc3RhbGxfc25hcHNob3RfcmVzcG9uc2UYEiABKAsyIS5wcmtkYi52MS5JbnN0YWxsU25hcHNob3RSZXNwb25zZUgAEjAKCnJlYWRfaW5kZXgYEyABKAsyGi5wcmtkYi52MS5SZWFkSW5kZXhSZXF1ZXN0SAASOgoTcmVhZF9pbmRleF9yZXNwb25zZRgUIAEoCzIbLnBya2RiLnYxLlJlYWRJbmRleFJlc3BvbnNlSABCBgoEYm9keSJTCglSYWZ0QmF0Y2gSDAoEZnJvbRgBIAEoDRIPCgdjbHVzdGVyGAIgASgJEicKCG1lc3NhZ2VzGAMgAygLMhUucHJrZGIudjEuUmFmdE1lc3NhZ2UiCQoHUmFmdEFjayo3CglFbnRyeVR5cGUSFQoRRU5UUllfVFlQRV9OT1JNQUwQABITCg9FTlRSWV9UWVBFX05PT1AQATKbAgoLUmFmdFNlcnZpY2USLgoEVm90ZRITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSNwoNQXBwZW5kRW50cmllcxITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSMwoJSGVhcnRiZWF0EhMucHJrZGIudjEuUmFmdEJhdGNoGhEucHJrZGIudjEuUmFmdEFjaxI5Cg9JbnN0YWxsU25hcHNob3QSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjMKCVJlYWRJbmRleBITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2tiBnByb3RvMw");
+  fileDesc("ChNwcmtkYi92MS9yYWZ0LnByb3RvEghwcmtkYi52MSIuCgpNZW1iZXJzaGlwEg4KBnZvdGVycxgBIAMoDRIQCghsZWFybmVycxgCIAMoDSJVCgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEiEKBHR5cGUYAyABKA4yEy5wcmtkYi52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCJrCgtWb3RlUmVxdWVzdBIQCghwcmVfdm90ZRgBIAEoCBIWCg5sYXN0X2xvZ19pbmRleBgCIAEoBBIVCg1sYXN0X2xvZ190ZXJtGAMgASgEEhsKE2xlYWRlcnNoaXBfdHJhbnNmZXIYBCABKAgiMQoMVm90ZVJlc3BvbnNlEhAKCHByZV92b3RlGAEgASgIEg8KB2dyYW50ZWQYAiABKAgiDAoKVGltZW91dE5vdyJ+ChRBcHBlbmRFbnRyaWVzUmVxdWVzdBIWCg5wcmV2X2xvZ19pbmRleBgBIAEoBBIVCg1wcmV2X2xvZ190ZXJtGAIgASgEEiAKB2VudHJpZXMYAyADKAsyDy5wcmtkYi52MS5FbnRyeRIVCg1sZWFkZXJfY29tbWl0GAQgASgEInwKFUFwcGVuZEVudHJpZXNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC21hdGNoX2luZGV4GAIgASgEEhYKDnJlamVjdGVkX2luZGV4GAMgASgEEhIKCmhpbnRfaW5kZXgYBCABKAQSEQoJaGludF90ZXJtGAUgASgEIj0KEEhlYXJ0YmVhdFJlcXVlc3QSFQoNbGVhZGVyX2NvbW1pdBgBIAEoBBISCgpyZWFkX3JvdW5kGAIgASgEIicKEUhlYXJ0YmVhdFJlc3BvbnNlEhIKCnJlYWRfcm91bmQYASABKAQinQEKFkluc3RhbGxTbmFwc2hvdFJlcXVlc3QSFgoOc25hcHNob3RfaW5kZXgYASABKAQSFQoNc25hcHNob3RfdGVybRgCIAEoBBIOCgZvZmZzZXQYAyABKAQSDAoEZGF0YRgEIAEoDBIMCgRkb25lGAUgASgIEigKCm1lbWJlcnNoaXAYBiABKAsyFC5wcmtkYi52MS5NZW1iZXJzaGlwIlkKF0luc3RhbGxTbmFwc2hvdFJlc3BvbnNlEhYKDnNuYXBzaG90X2luZGV4GAEgASgEEhMKC25leHRfb2Zmc2V0GAIgASgEEhEKCWluc3RhbGxlZBgDIAEoCCIjChBSZWFkSW5kZXhSZXF1ZXN0Eg8KB2NvbnRleHQYASABKAQiMwoRUmVhZEluZGV4UmVzcG9uc2USDwoHY29udGV4dBgBIAEoBBINCgVpbmRleBgCIAEoBCKzBQoLUmFmdE1lc3NhZ2USEQoJcGFydGl0aW9uGAEgASgNEgwKBGZyb20YAiABKA0SCgoCdG8YAyABKA0SDAoEdGVybRgEIAEoBBIlCgR2b3RlGAogASgLMhUucHJrZGIudjEuVm90ZVJlcXVlc3RIABIvCg12b3RlX3Jlc3BvbnNlGAsgASgLMhYucHJrZGIudjEuVm90ZVJlc3BvbnNlSAASKwoLdGltZW91dF9ub3cYDCABKAsyFC5wcmtkYi52MS5UaW1lb3V0Tm93SAASOAoOYXBwZW5kX2VudHJpZXMYDSABKAsyHi5wcmtkYi52MS5BcHBlbmRFbnRyaWVzUmVxdWVzdEgAEkIKF2FwcGVuZF9lbnRyaWVzX3Jlc3BvbnNlGA4gASgLMh8ucHJrZGIudjEuQXBwZW5kRW50cmllc1Jlc3BvbnNlSAASLwoJaGVhcnRiZWF0GA8gASgLMhoucHJrZGIudjEuSGVhcnRiZWF0UmVxdWVzdEgAEjkKEmhlYXJ0YmVhdF9yZXNwb25zZRgQIAEoCzIbLnBya2RiLnYxLkhlYXJ0YmVhdFJlc3BvbnNlSAASPAoQaW5zdGFsbF9zbmFwc2hvdBgRIAEoCzIgLnBya2RiLnYxLkluc3RhbGxTbmFwc2hvdFJlcXVlc3RIABJGChlpbnN0YWxsX3NuYXBzaG90X3Jlc3BvbnNlGBIgASgLMiEucHJrZGIudjEuSW5zdGFsbFNuYXBzaG90UmVzcG9uc2VIABIwCgpyZWFkX2luZGV4GBMgASgLMhoucHJrZGIudjEuUmVhZEluZGV4UmVxdWVzdEgAEjoKE3JlYWRfaW5kZXhfcmVzcG9uc2UYFCABKAsyGy5wcmtkYi52MS5SZWFkSW5kZXhSZXNwb25zZUgAQgYKBGJvZHkiUwoJUmFmdEJhdGNoEgwKBGZyb20YASABKA0SDwoHY2x1c3RlchgCIAEoCRInCghtZXNzYWdlcxgDIAMoCzIVLnBya2RiLnYxLlJhZnRNZXNzYWdlIgkKB1JhZnRBY2sqTgoJRW50cnlUeXBlEhUKEUVOVFJZX1RZUEVfTk9STUFMEAASEwoPRU5UUllfVFlQRV9OT09QEAESFQoRRU5UUllfVFlQRV9DT05GSUcQAjKbAgoLUmFmdFNlcnZpY2USLgoEVm90ZRITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSNwoNQXBwZW5kRW50cmllcxITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSMwoJSGVhcnRiZWF0EhMucHJrZGIudjEuUmFmdEJhdGNoGhEucHJrZGIudjEuUmFmdEFjaxI5Cg9JbnN0YWxsU25hcHNob3QSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjMKCVJlYWRJbmRleBITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2tiBnByb3RvMw");
+
+/**
+ * The members of a group: voters, and learners that replicate without voting.
+ *
+ * @generated from message prkdb.v1.Membership
+ */
+export type Membership = Message<"prkdb.v1.Membership"> & {
+  /**
+   * @generated from field: repeated uint32 voters = 1;
+   */
+  voters: number[];
+
+  /**
+   * @generated from field: repeated uint32 learners = 2;
+   */
+  learners: number[];
+};
+
+/**
+ * Describes the message prkdb.v1.Membership.
+ * Use `create(MembershipSchema)` to create a new message.
+ */
+export const MembershipSchema: GenMessage<Membership> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_raft, 0);
 
 /**
  * @generated from message prkdb.v1.Entry
@@ -46,7 +70,7 @@ export type Entry = Message<"prkdb.v1.Entry"> & {
  * Use `create(EntrySchema)` to create a new message.
  */
 export const EntrySchema: GenMessage<Entry> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 0);
+  messageDesc(file_prkdb_v1_raft, 1);
 
 /**
  * RequestVote and PreVote (Raft section 5.2, thesis 9.6).
@@ -80,7 +104,7 @@ export type VoteRequest = Message<"prkdb.v1.VoteRequest"> & {
  * Use `create(VoteRequestSchema)` to create a new message.
  */
 export const VoteRequestSchema: GenMessage<VoteRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 1);
+  messageDesc(file_prkdb_v1_raft, 2);
 
 /**
  * @generated from message prkdb.v1.VoteResponse
@@ -102,7 +126,7 @@ export type VoteResponse = Message<"prkdb.v1.VoteResponse"> & {
  * Use `create(VoteResponseSchema)` to create a new message.
  */
 export const VoteResponseSchema: GenMessage<VoteResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 2);
+  messageDesc(file_prkdb_v1_raft, 3);
 
 /**
  * Leadership transfer: campaign now (thesis 3.10).
@@ -117,7 +141,7 @@ export type TimeoutNow = Message<"prkdb.v1.TimeoutNow"> & {
  * Use `create(TimeoutNowSchema)` to create a new message.
  */
 export const TimeoutNowSchema: GenMessage<TimeoutNow> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 3);
+  messageDesc(file_prkdb_v1_raft, 4);
 
 /**
  * @generated from message prkdb.v1.AppendEntriesRequest
@@ -149,7 +173,7 @@ export type AppendEntriesRequest = Message<"prkdb.v1.AppendEntriesRequest"> & {
  * Use `create(AppendEntriesRequestSchema)` to create a new message.
  */
 export const AppendEntriesRequestSchema: GenMessage<AppendEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 4);
+  messageDesc(file_prkdb_v1_raft, 5);
 
 /**
  * @generated from message prkdb.v1.AppendEntriesResponse
@@ -186,7 +210,7 @@ export type AppendEntriesResponse = Message<"prkdb.v1.AppendEntriesResponse"> & 
  * Use `create(AppendEntriesResponseSchema)` to create a new message.
  */
 export const AppendEntriesResponseSchema: GenMessage<AppendEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 5);
+  messageDesc(file_prkdb_v1_raft, 6);
 
 /**
  * @generated from message prkdb.v1.HeartbeatRequest
@@ -208,7 +232,7 @@ export type HeartbeatRequest = Message<"prkdb.v1.HeartbeatRequest"> & {
  * Use `create(HeartbeatRequestSchema)` to create a new message.
  */
 export const HeartbeatRequestSchema: GenMessage<HeartbeatRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 6);
+  messageDesc(file_prkdb_v1_raft, 7);
 
 /**
  * @generated from message prkdb.v1.HeartbeatResponse
@@ -225,7 +249,7 @@ export type HeartbeatResponse = Message<"prkdb.v1.HeartbeatResponse"> & {
  * Use `create(HeartbeatResponseSchema)` to create a new message.
  */
 export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 7);
+  messageDesc(file_prkdb_v1_raft, 8);
 
 /**
  * @generated from message prkdb.v1.InstallSnapshotRequest
@@ -255,6 +279,13 @@ export type InstallSnapshotRequest = Message<"prkdb.v1.InstallSnapshotRequest"> 
    * @generated from field: bool done = 5;
    */
   done: boolean;
+
+  /**
+   * The group's membership as of snapshot_index, when the snapshot records one.
+   *
+   * @generated from field: prkdb.v1.Membership membership = 6;
+   */
+  membership?: Membership | undefined;
 };
 
 /**
@@ -262,7 +293,7 @@ export type InstallSnapshotRequest = Message<"prkdb.v1.InstallSnapshotRequest"> 
  * Use `create(InstallSnapshotRequestSchema)` to create a new message.
  */
 export const InstallSnapshotRequestSchema: GenMessage<InstallSnapshotRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 8);
+  messageDesc(file_prkdb_v1_raft, 9);
 
 /**
  * @generated from message prkdb.v1.InstallSnapshotResponse
@@ -289,7 +320,7 @@ export type InstallSnapshotResponse = Message<"prkdb.v1.InstallSnapshotResponse"
  * Use `create(InstallSnapshotResponseSchema)` to create a new message.
  */
 export const InstallSnapshotResponseSchema: GenMessage<InstallSnapshotResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 9);
+  messageDesc(file_prkdb_v1_raft, 10);
 
 /**
  * @generated from message prkdb.v1.ReadIndexRequest
@@ -306,7 +337,7 @@ export type ReadIndexRequest = Message<"prkdb.v1.ReadIndexRequest"> & {
  * Use `create(ReadIndexRequestSchema)` to create a new message.
  */
 export const ReadIndexRequestSchema: GenMessage<ReadIndexRequest> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 10);
+  messageDesc(file_prkdb_v1_raft, 11);
 
 /**
  * @generated from message prkdb.v1.ReadIndexResponse
@@ -328,7 +359,7 @@ export type ReadIndexResponse = Message<"prkdb.v1.ReadIndexResponse"> & {
  * Use `create(ReadIndexResponseSchema)` to create a new message.
  */
 export const ReadIndexResponseSchema: GenMessage<ReadIndexResponse> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 11);
+  messageDesc(file_prkdb_v1_raft, 12);
 
 /**
  * One Raft message of one partition's group.
@@ -433,7 +464,7 @@ export type RaftMessage = Message<"prkdb.v1.RaftMessage"> & {
  * Use `create(RaftMessageSchema)` to create a new message.
  */
 export const RaftMessageSchema: GenMessage<RaftMessage> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 12);
+  messageDesc(file_prkdb_v1_raft, 13);
 
 /**
  * @generated from message prkdb.v1.RaftBatch
@@ -464,7 +495,7 @@ export type RaftBatch = Message<"prkdb.v1.RaftBatch"> & {
  * Use `create(RaftBatchSchema)` to create a new message.
  */
 export const RaftBatchSchema: GenMessage<RaftBatch> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 13);
+  messageDesc(file_prkdb_v1_raft, 14);
 
 /**
  * @generated from message prkdb.v1.RaftAck
@@ -477,7 +508,7 @@ export type RaftAck = Message<"prkdb.v1.RaftAck"> & {
  * Use `create(RaftAckSchema)` to create a new message.
  */
 export const RaftAckSchema: GenMessage<RaftAck> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 14);
+  messageDesc(file_prkdb_v1_raft, 15);
 
 /**
  * @generated from enum prkdb.v1.EntryType
@@ -492,6 +523,13 @@ export enum EntryType {
    * @generated from enum value: ENTRY_TYPE_NOOP = 1;
    */
   NOOP = 1,
+
+  /**
+   * A membership change: the data is the new membership (thesis 4.1).
+   *
+   * @generated from enum value: ENTRY_TYPE_CONFIG = 2;
+   */
+  CONFIG = 2,
 }
 
 /**

@@ -390,7 +390,9 @@ export class RaftLog {
     this.#snapshotTerm = term;
     this.#commitIndex = Math.max(this.#commitIndex, index);
     this.#lastApplied = Math.max(this.#lastApplied, index);
-    this.#stableIndex = keep ? Math.max(this.#stableIndex, index) : index;
+    // Storage drops what follows the snapshot whenever `dropped`: every entry kept after it
+    // must then be written again, so none of them counts as stable.
+    this.#stableIndex = keep && !dropped ? Math.max(this.#stableIndex, index) : index;
     return dropped;
   }
 }

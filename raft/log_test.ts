@@ -142,3 +142,15 @@ Deno.test("RaftLog: a snapshot installed over an unstable replacement tells stor
   assertEquals(stable.restore(2, 1), false);
   assertEquals(stable.lastIndex, 3);
 });
+
+Deno.test("RaftLog: when storage drops the tail after a snapshot, every entry kept after it is written again", () => {
+  // Stored: 1..9. Entry 10 arrived but is not persisted when a snapshot through 8 installs:
+  // the log keeps 9 and 10, storage is told to drop everything after 8, so both must be in the
+  // next write: the unstable entries start right after the snapshot, never leaving a gap.
+  const log = new RaftLog();
+  log.append([1, 2, 3, 4, 5, 6, 7, 8, 9].map((i) => e(i, 1)));
+  log.markStable();
+  log.append([e(10, 1)]);
+  assertEquals(log.restore(8, 1), true);
+  assertEquals(log.unstableEntries().map((x) => x.index), [9, 10]);
+});

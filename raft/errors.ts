@@ -143,9 +143,9 @@ export class ConfigError extends RaftError {
 
 /**
  * Thrown when a membership change cannot be made: the node is already a member, is not a
- * learner, has not caught up, or the change would leave the group without voters. Nothing was
- * appended. Changes that merely have to wait (another change in flight, no entry committed in
- * this term yet) throw {@linkcode ProposalDroppedError} instead, since retrying helps.
+ * learner, or the change would leave the group without voters. Nothing was appended. Changes
+ * that merely have to wait (another change in flight, no entry committed in this term yet, a
+ * learner still catching up) throw {@linkcode ProposalDroppedError} instead: retrying helps.
  *
  * @example Usage
  * ```ts

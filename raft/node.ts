@@ -156,6 +156,11 @@ export class RaftNode {
     return this.#raft.leaderId;
   }
 
+  /** The membership in force: the latest in the log (or snapshot), committed or not. */
+  get membership(): Membership {
+    return this.#raft.membership;
+  }
+
   /** Advances the logical clock by one tick (election and heartbeat timers). */
   tick(): void {
     this.#raft.tick();
@@ -219,8 +224,8 @@ export class RaftNode {
    * @param change What to change.
    * @returns Where the `config` entry landed.
    * @throws {NotLeaderError} When this node is not the leader.
-   * @throws {ProposalDroppedError} While another change is uncommitted or before the leader
-   *   committed an entry of its term: retry.
+   * @throws {ProposalDroppedError} While another change is uncommitted, before the leader
+   *   committed an entry of its term, or while the learner to promote is catching up: retry.
    * @throws {MembershipChangeError} When the change is not possible.
    *
    * @example Grow a one-node group to two voters

@@ -1,13 +1,13 @@
 /**
- * Leader balancing. Every partition has a preferred leader (the first of its replicas), and
- * placement spreads preferred leaders evenly over the nodes. After failures, leadership piles
+ * Leader balancing. Every partition has a preferred leader (the first of its replicas: the
+ * first voter of its initial placement still in the group), and placement spreads preferred
+ * leaders evenly over the nodes. After failures, leadership piles
  * up on the survivors; this hands each partition back once its preferred replica is caught up
  * and responsive, using Raft's leadership transfer (dissertation, section 3.10).
  *
  * @module
  */
 import type { NodeId } from "../raft/types.ts";
-import type { PartitionMap } from "../partition/placement.ts";
 import type { Replica } from "./replica.ts";
 
 /**
@@ -15,7 +15,7 @@ import type { Replica } from "./replica.ts";
  * could take over now.
  *
  * @param replicas This node's replicas.
- * @param map Where partitions live.
+ * @param preferredOf Each partition's preferred leader.
  * @param self This node.
  * @param keep Partitions an operator moved to this node: they stay.
  * @returns How many transfers started.
@@ -23,20 +23,19 @@ import type { Replica } from "./replica.ts";
  * @example Usage
  * ```ts
  * import { balanceLeaders } from "@prkdb/prkdb/runtime";
- * import { PartitionMap } from "@prkdb/prkdb/partition";
- * console.log(balanceLeaders([], new PartitionMap([1, 2, 3], 4, 3), 1)); // 0
+ * console.log(balanceLeaders([], () => 1, 1)); // 0
  * ```
  */
 export function balanceLeaders(
   replicas: Iterable<Replica>,
-  map: PartitionMap,
+  preferredOf: (partition: number) => NodeId,
   self: NodeId,
   keep: ReadonlySet<number> = new Set(),
 ): number {
   let started = 0;
   for (const r of replicas) {
     if (!r.node.isLeader || r.fatal || keep.has(r.partition)) continue;
-    const preferred = map.replicas(r.partition)[0];
+    const preferred = preferredOf(r.partition);
     if (preferred === self) continue;
     const status = r.node.status();
     const target = status.followers.find((f) => f.id === preferred);

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { RaftNode, SeededRandom } from "../raft/mod.ts";
+import { members, type Message, RaftNode, type RestoredState, SeededRandom } from "../raft/mod.ts";
 import type { MembershipChange } from "../raft/membership.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Check } from "../partition/command.ts";
@@ -126,32 +126,67 @@ export class MultiRaftHost {
    */
   static async start(options: HostOptions): Promise<MultiRaftHost> {
     const host = new MultiRaftHost(options);
-    for (const p of host.map.partitionsOf(host.nodeId)) {
+    for (let p = 0; p < host.map.partitions; p++) {
+      const placed = host.map.replicas(p).includes(host.nodeId);
       const state = await options.storage.load(p);
-      const node = new RaftNode({
-        heartbeatTick: 1,
-        ...options.raft,
-        id: host.nodeId,
-        voters: host.map.replicas(p),
-        // Seeded by node and partition: reproducible, yet different per group.
-        random: new SeededRandom((options.seed ?? 0) * 31 + host.nodeId * 7919 + p * 104729),
-        electionTick: host.#o.electionTick,
-        // A snapshot from the leader must restore before it replaces anything.
-        validateSnapshot: (data) => {
-          try {
-            new KvStateMachine(p).restore(data);
-            return undefined;
-          } catch (error) {
-            return (error as Error).message;
-          }
-        },
-      }, state);
-      const replica = new Replica(p, node, state.snapshot?.data, options.watchHistory);
-      replica.persistedHardState = state.hardState;
-      host.#replicas.set(p, replica);
+      // A replica added by a membership change is not in the initial placement: the node
+      // hosts every partition it holds Raft state for.
+      const held = state.hardState.term > 0 || state.snapshot !== undefined ||
+        state.entries.length > 0;
+      if (placed || held) host.#host(p, state);
     }
     if (options.drive !== "manual") host.#scheduleTick();
     return host;
+  }
+
+  /**
+   * Starts this node's replica of a partition from its stored state. In the initial placement
+   * it starts as one of the placement's voters; otherwise it was added by a membership change
+   * and starts as a learner: its log or snapshot tells it the real membership.
+   */
+  #host(partition: number, state: RestoredState, leader?: NodeId): Replica {
+    const o = this.#o;
+    const placement = this.map.replicas(partition);
+    const placed = placement.includes(this.nodeId);
+    const node = new RaftNode({
+      heartbeatTick: 1,
+      ...o.raft,
+      id: this.nodeId,
+      voters: placed ? placement : leader !== undefined ? [leader] : placement,
+      learners: placed ? [] : [this.nodeId],
+      // Seeded by node and partition: reproducible, yet different per group.
+      random: new SeededRandom((o.seed ?? 0) * 31 + this.nodeId * 7919 + partition * 104729),
+      electionTick: o.electionTick,
+      // A snapshot from the leader must restore before it replaces anything.
+      validateSnapshot: (data) => {
+        try {
+          new KvStateMachine(partition).restore(data);
+          return undefined;
+        } catch (error) {
+          return (error as Error).message;
+        }
+      },
+    }, state);
+    const replica = new Replica(partition, node, state.snapshot?.data, o.watchHistory);
+    replica.persistedHardState = state.hardState;
+    this.#replicas.set(partition, replica);
+    return replica;
+  }
+
+  /**
+   * The replicas of a partition as this node knows them: its own replica's Raft membership
+   * (voters in placement order first, then learners), else the initial placement.
+   *
+   * @param partition The partition.
+   * @returns Node ids, the preferred leader first.
+   */
+  replicasOf(partition: number): NodeId[] {
+    const replica = this.#replicas.get(partition);
+    const placement = this.map.replicas(partition);
+    if (!replica) return placement;
+    const { voters, learners } = replica.node.membership;
+    const preferred = placement.filter((id) => voters.includes(id));
+    return [...preferred, ...voters.filter((id) => !preferred.includes(id)), ...learners];
   }
 
   /** The partitions this node replicates. */
@@ -214,9 +249,10 @@ export class MultiRaftHost {
    * @param change The change.
    * @returns The index of the `config` entry.
    * @throws {WrongNodeError} When this node does not lead the partition.
-   * @throws {UnavailableError} When another change is in flight or leadership is settling: retry.
-   * @throws {MembershipChangeError} When the change is not possible (already a member, a learner
-   *   that has not caught up, the last voter).
+   * @throws {UnavailableError} When another change is in flight, a learner to promote is still
+   *   catching up, or leadership is settling: retry.
+   * @throws {MembershipChangeError} When the change is not possible (already a member, not a
+   *   learner, the last voter).
    */
   changeMembership(partition: number, change: MembershipChange): Promise<number> {
     return changeMembershipAndWait(this.#requests, this.#replica(partition), change);
@@ -239,7 +275,7 @@ export class MultiRaftHost {
    * @returns One entry per partition this node replicates.
    */
   status(): PartitionStatus[] {
-    return [...this.#replicas.values()].map((r) => r.status(this.map.replicas(r.partition)));
+    return [...this.#replicas.values()].map((r) => r.status(this.replicasOf(r.partition)));
   }
 
   /**
@@ -283,7 +319,7 @@ export class MultiRaftHost {
     if (this.#stopped) return messages.length;
     let refused = 0;
     for (const { partition, message } of messages) {
-      const replica = this.#replicas.get(partition);
+      const replica = this.#replicas.get(partition) ?? this.#joining(partition, from, message);
       if (!replica || replica.fatal || message.from !== from) {
         refused++;
         continue;
@@ -373,10 +409,38 @@ export class MultiRaftHost {
     this.#ticks++;
     for (const r of this.#replicas.values()) if (!r.fatal) r.node.tick();
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
-      balanceLeaders(this.#replicas.values(), this.map, this.nodeId, this.#pinned);
+      balanceLeaders(
+        this.#replicas.values(),
+        (p) => this.replicasOf(p)[0],
+        this.nodeId,
+        this.#pinned,
+      );
     }
     if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
     this.#loop.schedule();
+  }
+
+  /**
+   * A leader replicating a partition this node does not host yet: a membership change made it
+   * a learner. Starts an empty replica that catches up from the leader (entries, or a snapshot
+   * that carries the membership). Only a cluster member's leader traffic creates one.
+   */
+  #joining(partition: number, from: NodeId, message: Message): Replica | undefined {
+    const fromLeader = message.type === "AppendEntries" || message.type === "Heartbeat" ||
+      message.type === "InstallSnapshot";
+    if (
+      !fromLeader || message.from !== from || !this.map.nodes.includes(from) ||
+      !Number.isSafeInteger(partition) || partition < 0 || partition >= this.map.partitions
+    ) {
+      return undefined;
+    }
+    const empty = {
+      hardState: { term: 0, votedFor: 0, commitIndex: 0 },
+      snapshot: undefined,
+      entries: [],
+    };
+    this.#o.observer?.replicaAdded?.(partition);
+    return this.#host(partition, empty, from);
   }
 
   /** Runs rounds until no partition has work. With `drive: "manual"`, the caller's only way to make progress. */
@@ -391,7 +455,11 @@ export class MultiRaftHost {
    */
   async waitForLeaders(timeoutMs: number): Promise<void> {
     const deadline = this.#clock.now() + timeoutMs;
-    while ([...this.#replicas.values()].some((r) => r.node.leaderId === 0)) {
+    const waiting = () =>
+      [...this.#replicas.values()].some((r) =>
+        r.node.leaderId === 0 && members(r.node.membership).includes(this.nodeId)
+      );
+    while (waiting()) {
       if (this.#clock.now() > deadline) {
         throw new TimeoutError(`Not every partition had a leader within ${timeoutMs} ms`);
       }

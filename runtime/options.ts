@@ -93,6 +93,8 @@ export type ProposalOutcome = "committed" | "rejected" | "lost" | "timeout";
 export interface HostObserver {
   /** The Raft events a partition's core emitted in one round. */
   events?(partition: number, events: readonly RaftEvent[]): void;
+  /** A leader's traffic made this node start a replica it did not host (it joins as a learner). */
+  replicaAdded?(partition: number): void;
   /** A client write finished. */
   proposal?(partition: number, outcome: ProposalOutcome, seconds: number): void;
   /** One durable storage write (a whole round) took this long. */

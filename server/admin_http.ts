@@ -58,7 +58,7 @@ export async function moveLeader(request: Request, deps: AdminDeps): Promise<Res
   if (p >= host.map.partitions) {
     return refuse(400, `partition ${p} does not exist; the cluster has ${host.map.partitions}`);
   }
-  const replicas = host.map.replicas(p);
+  const replicas = host.replicasOf(p);
   if (!Number.isInteger(to) || !replicas.includes(to as number)) {
     return refuse(
       400,

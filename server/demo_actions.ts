@@ -44,7 +44,7 @@ export async function transferLeader(
   if (p < 0 || p >= host.map.partitions) {
     return reply(400, { error: `No partition ${p}: there are ${host.map.partitions}` });
   }
-  const replicas = host.map.replicas(p);
+  const replicas = host.replicasOf(p);
   if (!replicas.includes(target)) {
     return reply(400, {
       error: `Node ${target} is not a replica of partition ${p}; its replicas are ${

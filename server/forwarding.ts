@@ -103,8 +103,9 @@ export class LeaderHints {
   }
 
   /**
-   * Asks every replica of the partition at once who leads it; keeps the answer from the
-   * highest term. Concurrent requests share one round of questions.
+   * Asks every other node at once who leads the partition (replicas move with membership
+   * changes, so the initial placement may be out of date); keeps the answer from the highest
+   * term. Concurrent requests share one round of questions.
    *
    * @returns The leader, or 0 when no replica knows one (or none answers in time).
    */
@@ -118,8 +119,8 @@ export class LeaderHints {
   }
 
   async #ask(partition: number, signal: AbortSignal): Promise<NodeId> {
-    const replicas = this.#host.map.replicas(partition);
-    const answers = await Promise.all(replicas.map(async (id) => {
+    const others = this.#host.map.nodes.filter((id) => id !== this.#host.nodeId);
+    const answers = await Promise.all(others.map(async (id) => {
       try {
         const info = await this.#clientFor(id).clusterInfo({}, {
           signal,

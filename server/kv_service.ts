@@ -457,7 +457,7 @@ export function createKvService(
           const raft = status.get(p);
           return {
             partition: p,
-            replicas: host.map.replicas(p),
+            replicas: host.replicasOf(p),
             leader: raft?.leaderId ?? 0,
             term: BigInt(raft?.term ?? 0),
             commitIndex: BigInt(raft?.commitIndex ?? 0),

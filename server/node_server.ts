@@ -208,7 +208,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     },
     getPartitionChanges(req) {
       if (!host.isReplica(req.partition)) {
-        const replicas = host.map.replicas(req.partition);
+        const replicas = host.replicasOf(req.partition);
         throw new ConnectError(
           `Node ${host.nodeId} does not replicate partition ${req.partition}; its replicas are ${
             replicas.join(", ")

@@ -173,9 +173,9 @@ export class Leader implements Role {
    * this one commits with a majority that does not overlap it).
    *
    * @throws {ProposalDroppedError} While another change is uncommitted, before the leader
-   *   committed in its term, or during a transfer: retry later.
-   * @throws {MembershipChangeError} When the change makes no sense for the current membership,
-   *   or a learner to promote has not caught up.
+   *   committed in its term, while a learner to promote is catching up, or during a transfer:
+   *   retry later.
+   * @throws {MembershipChangeError} When the change makes no sense for the current membership.
    */
   changeMembership(raft: Raft, change: MembershipChange): Entry {
     const log = raft.log;
@@ -195,7 +195,7 @@ export class Leader implements Role {
       const streaming = pr.state === "replicate" &&
         log.commitIndex - pr.matchIndex <= raft.config.maxEntriesPerMessage;
       if (pr.matchIndex < log.lastIndex && !streaming) {
-        throw new MembershipChangeError(
+        throw new ProposalDroppedError(
           `learner ${change.node} has not caught up (holds ${pr.matchIndex}, commit ${log.commitIndex})`,
         );
       }

@@ -15,6 +15,12 @@ export class ManualCluster {
   readonly net = new MemoryNetwork();
   readonly clock = new ManualClock();
   readonly hosts = new Map<number, MultiRaftHost>();
+  /** Each node's storage, kept across {@linkcode restart}. */
+  readonly storages = new Map<number, MemoryStorage>();
+  #options: Partial<HostOptions> & { members: number[]; partitions: number } = {
+    members: [],
+    partitions: 1,
+  };
   readonly tickMs = 10;
 
   /** Starts `size` hosts with `partitions` partitions. */
@@ -25,22 +31,8 @@ export class ManualCluster {
   ): Promise<ManualCluster> {
     const c = new ManualCluster();
     const members = Array.from({ length: size }, (_, i) => i + 1);
-    for (const id of members) {
-      const host = await MultiRaftHost.start({
-        nodeId: id,
-        members,
-        partitions,
-        storage: new MemoryStorage(),
-        transport: c.net.transport(id),
-        tickMs: c.tickMs,
-        requestTimeoutMs: 2000,
-        clock: c.clock,
-        drive: "manual",
-        ...options,
-      });
-      c.net.register(id, (from, msgs) => host.receive(from, msgs));
-      c.hosts.set(id, host);
-    }
+    c.#options = { ...options, members, partitions };
+    for (const id of members) await c.#start(id);
     await c.until(
       "every partition to have a leader",
       () => [...c.hosts.values()].every((h) => h.partitions.every((p) => h.leaderOf(p) !== 0)),
@@ -49,6 +41,35 @@ export class ManualCluster {
   }
 
   /** One tick of logical time: every host ticks, then every round and message settles. */
+  async #start(id: number): Promise<MultiRaftHost> {
+    let storage = this.storages.get(id);
+    if (!storage) this.storages.set(id, storage = new MemoryStorage());
+    const host = await MultiRaftHost.start({
+      nodeId: id,
+      storage,
+      transport: this.net.transport(id),
+      tickMs: this.tickMs,
+      requestTimeoutMs: 2000,
+      clock: this.clock,
+      drive: "manual",
+      ...this.#options,
+    });
+    this.net.register(id, (from, msgs) => host.receive(from, msgs));
+    this.hosts.set(id, host);
+    return host;
+  }
+
+  /**
+   * Stops a node and starts it again from what its storage holds, as after a crash.
+   *
+   * @param id The node.
+   * @returns The new host.
+   */
+  async restart(id: number): Promise<MultiRaftHost> {
+    await this.hosts.get(id)?.stop();
+    return await this.#start(id);
+  }
+
   async step(): Promise<void> {
     this.clock.advance(this.tickMs);
     for (const h of this.hosts.values()) h.tick();

@@ -1,6 +1,7 @@
 /**
  * The PrkDB command line: run one node (`serve`) or a local demo cluster (`cluster`), and
- * operate a running cluster (`status`, `get`, `put`, `del`, `list`, `move-leader`, `snapshot`).
+ * operate a running cluster (`status`, `get`, `put`, `del`, `list`, `move-leader`, `member`,
+ * `replica`, `snapshot`).
  *
  * ```sh
  * deno run -A cli.ts serve --id 1 --listen 127.0.0.1:8081 \
@@ -119,6 +120,9 @@ Operating a running cluster (see docs/operations.md):
   get <key>     Read a key (plain text).          put <key> <value>   Write one (--ttl).
   del <key>     Delete a key.                     list --prefix <p>   List keys and values.
   move-leader   Hand a partition's leadership to another replica.
+  member        list / add <node> / remove <node>: where replicas live; move them onto a new
+                node or off a dead one (Raft membership changes, one server at a time).
+  replica       add / remove / move: change one partition's group by one server.
   snapshot      save <file> / restore <file>: back up every key, or write a backup back.
 
   --version     Print the version.

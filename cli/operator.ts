@@ -1,6 +1,7 @@
 /**
  * Operator commands against a running cluster: `status`, `get`, `put`, `del`, `list`,
- * `move-leader` and `snapshot save|restore`. Keys and values are plain text on the command line.
+ * `move-leader`, `member list|add|remove`, `replica add|remove|move` and
+ * `snapshot save|restore`. Keys and values are plain text on the command line.
  * Each returns its exit code: 0 done, 1 failed (or a key not found), and throws
  * {@linkcode UsageError} for a command-line mistake (exit code 2).
  *
@@ -11,7 +12,17 @@ import { parseArgs } from "node:util";
 import type { PrkDbClient, ReadMode } from "../client/mod.ts";
 import type { NodeHealthJson } from "../server/health.ts";
 import {
+  addReplica,
+  drainNode,
+  fillNode,
+  moveReplica,
+  printMembers,
+  readCluster,
+  removeReplica,
+} from "./membership.ts";
+import {
   connect,
+  type Connection,
   connection,
   CONNECTION_FLAGS,
   CONNECTION_HELP,
@@ -57,6 +68,28 @@ Lists keys in byte order with their values, one per line as "<key><TAB><value>".
 Hands partition <p>'s leadership to replica <node> (a Raft leadership transfer) and waits
 until it leads. Leader balancing then leaves it there. Members only: with TLS, present a node
 certificate (--cert certs/node-1.pem --key certs/node-1.key).`,
+  member: `Usage: deno run -A cli.ts member list [--json]
+       deno run -A cli.ts member add <node>
+       deno run -A cli.ts member remove <node>
+
+list     Every node with how many partition replicas it holds and leads, and every
+         partition's voters, learners and leader.
+add      Moves replicas onto <node> (started with the cluster's --peers) from the most
+         loaded nodes until it holds its share. Each move adds it as a learner, promotes it
+         once caught up, then removes the old replica: the cluster stays writable.
+remove   Moves every replica off <node> (which may be dead) to the least loaded nodes, back
+         to each partition's replication factor. Then the node can be shut down for good.
+
+Members only: with TLS, present a node certificate (--cert certs/node-1.pem --key ...).`,
+  replica: `Usage: deno run -A cli.ts replica add --partition <p> --node <n>
+       deno run -A cli.ts replica remove --partition <p> --node <n>
+       deno run -A cli.ts replica move --partition <p> --from <a> --to <b>
+
+Changes one partition's Raft group by one server at a time. add: <n> joins as a learner and
+is promoted to voter once it has caught up. remove: <n> leaves (a leader hands over first).
+move: add <b>, then remove <a>. Each step waits until it is applied, printing progress.
+
+Members only: with TLS, present a node certificate.`,
   snapshot: `Usage: deno run -A cli.ts snapshot save <file>
        deno run -A cli.ts snapshot restore <file>
 
@@ -125,6 +158,8 @@ export async function runOperator(command: string, args: string[]): Promise<numb
       "keys-only": { type: "boolean" },
       partition: { type: "string" },
       to: { type: "string" },
+      from: { type: "string" },
+      node: { type: "string" },
     },
   });
   if (values.help) {
@@ -204,6 +239,10 @@ export async function runOperator(command: string, args: string[]): Promise<numb
       }
       return await moveLeader(c, partition, to);
     }
+    case "member":
+      return await member(c, rest, values.json === true);
+    case "replica":
+      return await replica(c, rest, values);
     case "snapshot": {
       const [action, file] = rest;
       if ((action !== "save" && action !== "restore") || rest.length !== 2) {
@@ -233,6 +272,84 @@ export async function runOperator(command: string, args: string[]): Promise<numb
     return await run(db);
   } finally {
     db.close();
+  }
+}
+
+function nodeId(value: string | undefined, flag: string): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isSafeInteger(n) || n <= 0) {
+    throw new UsageError(`${flag} is required: a node id`);
+  }
+  return n;
+}
+
+async function member(c: Connection, rest: string[], json: boolean): Promise<number> {
+  const [action, node] = rest;
+  if (action === "list" && rest.length === 1) {
+    const http = httpFor(c);
+    try {
+      printMembers(await readCluster(c, http), json);
+      return 0;
+    } finally {
+      http.close();
+    }
+  }
+  if ((action !== "add" && action !== "remove") || rest.length !== 2) {
+    throw new UsageError("member takes list, add <node> or remove <node>");
+  }
+  const id = nodeId(node, "<node>");
+  const http = httpFor(c);
+  try {
+    if (action === "add") {
+      const moved = await fillNode(c, http, id);
+      console.log(`Node ${id} took ${moved} replica${moved === 1 ? "" : "s"}`);
+      return 0;
+    }
+    const stuck = await drainNode(c, http, id);
+    if (stuck > 0) {
+      console.error(`prkdb: ${stuck} partition(s) still have a replica on node ${id}`);
+      return 1;
+    }
+    console.log(`Node ${id} holds no replica any more: it can be shut down`);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    console.error(`prkdb: member ${action} failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    http.close();
+  }
+}
+
+async function replica(
+  c: Connection,
+  rest: string[],
+  values: { partition?: string; node?: string; from?: string; to?: string },
+): Promise<number> {
+  const [action] = rest;
+  if (!["add", "remove", "move"].includes(action) || rest.length !== 1) {
+    throw new UsageError("replica takes add, remove or move");
+  }
+  const partition = Number(values.partition);
+  if (values.partition === undefined || !Number.isSafeInteger(partition) || partition < 0) {
+    throw new UsageError("--partition <p> is required: a partition number");
+  }
+  const http = httpFor(c);
+  try {
+    if (action === "add") await addReplica(c, http, partition, nodeId(values.node, "--node"));
+    else if (action === "remove") {
+      await removeReplica(c, http, partition, nodeId(values.node, "--node"));
+    } else {
+      const from = nodeId(values.from, "--from"), to = nodeId(values.to, "--to");
+      await moveReplica(c, http, partition, from, to);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    console.error(`prkdb: replica ${action} failed: ${(error as Error).message}`);
+    return 1;
+  } finally {
+    http.close();
   }
 }
 

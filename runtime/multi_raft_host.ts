@@ -191,7 +191,7 @@ export class MultiRaftHost {
 
   /** The partitions this node replicates. */
   get partitions(): number[] {
-    return [...this.#replicas.keys()];
+    return [...this.#replicas.values()].filter((r) => this.#isMember(r)).map((r) => r.partition);
   }
 
   /** Why this node stopped serving (a storage failure), or `undefined` while it serves. */
@@ -206,7 +206,17 @@ export class MultiRaftHost {
    * @returns `true` for a replica.
    */
   isReplica(partition: number): boolean {
-    return this.#replicas.has(partition);
+    const replica = this.#replicas.get(partition);
+    return replica !== undefined && this.#isMember(replica);
+  }
+
+  /**
+   * Whether this node's replica is still in its group: one removed by a membership change
+   * keeps its state on disk but serves nothing (it only learns of its own removal, so it must
+   * not claim to know the leader or serve reads).
+   */
+  #isMember(replica: Replica): boolean {
+    return members(replica.node.membership).includes(this.nodeId);
   }
 
   /**
@@ -216,7 +226,7 @@ export class MultiRaftHost {
    * @returns The leader's id.
    */
   leaderOf(partition: number): NodeId {
-    return this.#replicas.get(partition)?.node.leaderId ?? 0;
+    return this.isReplica(partition) ? this.#replicas.get(partition)!.node.leaderId : 0;
   }
 
   /**
@@ -270,9 +280,10 @@ export class MultiRaftHost {
   }
 
   /**
-   * Each replicated partition's status.
+   * Each replicated partition's status, also of replicas removed from their group (their
+   * `raft.membership` does not include this node; see {@linkcode isReplica}).
    *
-   * @returns One entry per partition this node replicates.
+   * @returns One entry per partition this node holds a replica of.
    */
   status(): PartitionStatus[] {
     return [...this.#replicas.values()].map((r) => r.status(this.replicasOf(r.partition)));
@@ -456,9 +467,7 @@ export class MultiRaftHost {
   async waitForLeaders(timeoutMs: number): Promise<void> {
     const deadline = this.#clock.now() + timeoutMs;
     const waiting = () =>
-      [...this.#replicas.values()].some((r) =>
-        r.node.leaderId === 0 && members(r.node.membership).includes(this.nodeId)
-      );
+      [...this.#replicas.values()].some((r) => r.node.leaderId === 0 && this.#isMember(r));
     while (waiting()) {
       if (this.#clock.now() > deadline) {
         throw new TimeoutError(`Not every partition had a leader within ${timeoutMs} ms`);
@@ -499,6 +508,9 @@ export class MultiRaftHost {
     if (this.#stopped) throw new UnavailableError("The node is shutting down");
     const replica = this.#replicas.get(partition);
     if (!replica) throw new WrongNodeError(partition, 0, "does not replicate it");
+    if (!this.#isMember(replica)) {
+      throw new WrongNodeError(partition, 0, "was removed from its group by a membership change");
+    }
     if (replica.fatal) {
       throw new UnavailableError(
         `Partition ${partition} stopped on this node: ${replica.fatal.message}`,

@@ -77,14 +77,20 @@ export class AppliedCounter {
 
 /**
  * Computes a node's health. A partition is healthy when it has a leader, and, at the leader,
- * when a quorum of its replicas is reachable. A node whose storage failed (a full disk, an I/O
+ * when a majority of its voters is reachable. A node whose storage failed (a full disk, an I/O
  * error) is unhealthy whatever its partitions say, with the failure as the reason.
  */
 export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHealthJson {
   const peers = new Map(metrics.peers().map((p) => [p.peer, p]));
   const replication = new Map(host.replication().map((r) => [r.partition, r.followers]));
   const now = Date.now();
-  const partitions = host.status().map(
+  // A replica removed from its group by a membership change serves nothing: it is left out.
+  const member = (
+    s: { raft: { membership: { voters: readonly number[]; learners: readonly number[] } } },
+  ) =>
+    s.raft.membership.voters.includes(host.nodeId) ||
+    s.raft.membership.learners.includes(host.nodeId);
+  const partitions = host.status().filter(member).map(
     ({ partition, replicas, raft, fatal }): PartitionHealthJson => {
       const followers = replication.get(partition);
       const others = replicas.filter((id) => id !== host.nodeId);
@@ -97,9 +103,13 @@ export function nodeHealth(host: MultiRaftHost, metrics: PrkDbMetrics): NodeHeal
       else if (followers) {
         lagSeconds = Math.max(0, ...followers.map((f) => f.lagSeconds));
         backlogEntries = Math.max(0, ...followers.map((f) => f.pending));
-        const reachable = 1 + followers.filter((f) => peers.get(f.follower)?.connected).length;
-        if (reachable < Math.floor(replicas.length / 2) + 1) {
-          reason = `leader reaches only ${reachable} of ${replicas.length} replicas`;
+        // A majority of the voters, as Raft counts it (learners do not count).
+        const voters = raft.membership.voters;
+        const reachable = (voters.includes(host.nodeId) ? 1 : 0) +
+          followers.filter((f) => voters.includes(f.follower) && peers.get(f.follower)?.connected)
+            .length;
+        if (reachable < Math.floor(voters.length / 2) + 1) {
+          reason = `leader reaches only ${reachable} of ${voters.length} voters`;
         }
       } else if (raft.leaderId !== 0) {
         const leader = peers.get(raft.leaderId);

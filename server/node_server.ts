@@ -32,6 +32,7 @@ import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
+import { changeMembership, MEMBERSHIP_PATH } from "./admin_membership.ts";
 import { partitionChange } from "./partition_change.ts";
 import { ActivityRecorder } from "./activity.ts";
 import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
@@ -301,6 +302,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       if (path === "/ui") return uiPage();
       if (path === TRANSFER_LEADER_PATH && options.demoActions) {
         return transferLeader(request, host, options.nodes, options.fetch);
+      }
+      if (path === MEMBERSHIP_PATH) {
+        return changeMembership(request, { host, nodes: options.nodes, fetch: options.fetch });
       }
       if (path === MOVE_LEADER_PATH) {
         return moveLeader(request, { host, nodes: options.nodes, fetch: options.fetch });

@@ -20,7 +20,7 @@
  *       totals / rates: { messagesSent, messagesReceived, proposals }  (rates per second)
  *       rateWindowSeconds
  *       replicas: ReplicaStatusJson[]  one per partition the node replicates
- *         partition, replicas, role, term, leader, commitIndex, lastApplied,
+ *         partition, replicas, voters, learners, role, term, leader, commitIndex, lastApplied,
  *         lastLogIndex, logLength, snapshotIndex, healthy, reason?
  *       events: ActivityEvent[]     recent elections, leader changes, transfers (oldest first)
  * ```
@@ -45,6 +45,10 @@ export interface ReplicaStatusJson {
   partition: number;
   /** The partition's replicas, preferred leader first. */
   replicas: number[];
+  /** The partition group's voters, as this replica's log has them. */
+  voters: number[];
+  /** Its learners (replicas catching up before they vote). */
+  learners: number[];
   /** This replica's role: `Follower`, `PreCandidate`, `Candidate` or `Leader`. */
   role: string;
   /** Its current term. */
@@ -136,11 +140,15 @@ export function buildNodeStatus(
 ): NodeStatusJson {
   const health = nodeHealth(host, metrics);
   const byPartition = new Map(health.partitions.map((p) => [p.partition, p]));
-  const replicas = host.status().map(({ partition, replicas, raft }): ReplicaStatusJson => {
+  // Replicas removed from their group by a membership change serve nothing: left out.
+  const serving = host.status().filter(({ partition }) => host.isReplica(partition));
+  const replicas = serving.map(({ partition, replicas, raft }): ReplicaStatusJson => {
     const h = byPartition.get(partition);
     return {
       partition,
       replicas: [...replicas],
+      voters: [...raft.membership.voters],
+      learners: [...raft.membership.learners],
       role: raft.role,
       term: raft.term,
       leader: raft.leaderId,

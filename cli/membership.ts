@@ -1,0 +1,332 @@
+/**
+ * Operator commands that change where partitions live, one Raft membership change at a time
+ * (thesis section 4.1): `member list`, `member add`, `member remove` and
+ * `replica add|remove|move`. A replica is added as a learner, promoted once it has caught up,
+ * and only then is an old one removed, so every group keeps its majority and the cluster stays
+ * writable throughout.
+ *
+ * They talk to the nodes over `/status.json` and `/admin/membership` (members only: with TLS,
+ * present a node certificate).
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import type { ClusterStatusJson } from "../server/status_document.ts";
+import { type Connection, type httpFor, UsageError } from "./connection.ts";
+
+/** One partition's group as the cluster reports it. */
+export interface GroupView {
+  /** The partition. */
+  partition: number;
+  /** Its voters. */
+  voters: number[];
+  /** Its learners. */
+  learners: number[];
+  /** Its leader, 0 when none is known. */
+  leader: number;
+}
+
+/** The cluster as the operator commands see it. */
+export interface ClusterView {
+  /** Every node, and whether it answered. */
+  nodes: { id: number; reachable: boolean }[];
+  /** Every partition's group. */
+  groups: GroupView[];
+}
+
+type Http = ReturnType<typeof httpFor>;
+
+/**
+ * Reads every partition's group from the first endpoint that serves `/status.json`: for each
+ * partition, the view of the replica with the highest term (the leader's, when one is known).
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @returns The cluster.
+ */
+export async function readCluster(c: Connection, http: Http): Promise<ClusterView> {
+  let last = "";
+  for (const url of c.endpoints) {
+    let doc: ClusterStatusJson;
+    try {
+      const r = await http.fetch(`${url}/status.json`, {
+        signal: AbortSignal.timeout(c.timeoutMs),
+      });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      doc = await r.json();
+    } catch (error) {
+      last = `${url}: ${(error as Error).message}`;
+      continue;
+    }
+    const best = new Map<number, { term: number; group: GroupView }>();
+    for (const node of doc.nodes) {
+      for (const r of node.status?.replicas ?? []) {
+        const known = best.get(r.partition);
+        const isLeader = r.role === "Leader";
+        if (known && (known.term > r.term || (known.term === r.term && !isLeader))) continue;
+        best.set(r.partition, {
+          term: r.term,
+          group: {
+            partition: r.partition,
+            voters: r.voters,
+            learners: r.learners,
+            leader: r.leader,
+          },
+        });
+      }
+    }
+    return {
+      nodes: doc.nodes.map((n) => ({ id: n.id, reachable: n.reachable })),
+      groups: [...best.values()].map((b) => b.group).sort((a, b) => a.partition - b.partition),
+    };
+  }
+  throw new Error(`no endpoint served /status.json (${last})`);
+}
+
+/**
+ * Asks the cluster for one membership change and waits until it is applied, retrying while
+ * the leader says to wait (a change in flight, a learner catching up, an election), with a line
+ * of progress each time. Gives up after `deadlineMs`.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param partition The partition.
+ * @param change `add-learner`, `promote` or `remove`.
+ * @param node The node it concerns.
+ * @param deadlineMs How long to keep retrying.
+ * @returns The group's voters and learners afterwards.
+ * @throws {Error} When the change is refused or does not happen in time.
+ */
+export async function changeGroup(
+  c: Connection,
+  http: Http,
+  partition: number,
+  change: "add-learner" | "promote" | "remove",
+  node: number,
+  deadlineMs = 60_000,
+): Promise<{ voters: number[]; learners: number[] }> {
+  const deadline = Date.now() + deadlineMs;
+  let waited = "";
+  for (let attempt = 0;; attempt++) {
+    let last = "";
+    for (const url of c.endpoints) {
+      let r: Response;
+      try {
+        r = await http.fetch(`${url}/admin/membership`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ partition, change, node }),
+          signal: AbortSignal.timeout(c.timeoutMs + 5000),
+        });
+      } catch (error) {
+        last = `${url} is unreachable: ${(error as Error).message}`;
+        continue;
+      }
+      const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+      if (r.ok) return { voters: body.voters, learners: body.learners };
+      last = body.error ?? `HTTP ${r.status}`;
+      if (r.status !== 503 && r.status !== 504) throw new Error(last);
+      break; // the cluster answered "not now": wait, then ask again
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`partition ${partition}: ${change} ${node} did not happen in time: ${last}`);
+    }
+    if (last !== waited) console.log(`  waiting: ${last}`);
+    waited = last;
+    await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
+  }
+}
+
+/**
+ * Adds `node` to a partition's group: as a learner, then promoted once it has caught up.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param partition The partition.
+ * @param node The node to add.
+ */
+export async function addReplica(
+  c: Connection,
+  http: Http,
+  partition: number,
+  node: number,
+): Promise<void> {
+  console.log(`Partition ${partition}: node ${node} joins as a learner...`);
+  await changeGroup(c, http, partition, "add-learner", node);
+  console.log(`Partition ${partition}: node ${node} catches up, then votes...`);
+  const after = await changeGroup(c, http, partition, "promote", node);
+  console.log(`Partition ${partition}: voters ${after.voters.join(", ")}`);
+}
+
+/**
+ * Removes `node` from a partition's group.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param partition The partition.
+ * @param node The node to remove.
+ */
+export async function removeReplica(
+  c: Connection,
+  http: Http,
+  partition: number,
+  node: number,
+): Promise<void> {
+  const after = await changeGroup(c, http, partition, "remove", node);
+  console.log(
+    `Partition ${partition}: node ${node} removed; voters ${after.voters.join(", ")}`,
+  );
+}
+
+/**
+ * Moves a partition's replica: adds the new one first, then removes the old one.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param partition The partition.
+ * @param from The node giving up its replica.
+ * @param to The node taking it.
+ */
+export async function moveReplica(
+  c: Connection,
+  http: Http,
+  partition: number,
+  from: number,
+  to: number,
+): Promise<void> {
+  await addReplica(c, http, partition, to);
+  await removeReplica(c, http, partition, from);
+}
+
+/** How many groups each node belongs to. */
+function load(view: ClusterView): Map<number, number> {
+  const count = new Map(view.nodes.map((n) => [n.id, 0]));
+  for (const g of view.groups) {
+    for (const id of [...g.voters, ...g.learners]) count.set(id, (count.get(id) ?? 0) + 1);
+  }
+  return count;
+}
+
+/**
+ * Drains a node: moves every replica it holds to the reachable node with the fewest replicas
+ * that is not in that group yet, so every partition keeps its replication factor. A dead node
+ * can be drained: the groups' other members carry the changes.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param node The node to drain.
+ * @returns How many partitions could not be moved (no node to take them).
+ */
+export async function drainNode(c: Connection, http: Http, node: number): Promise<number> {
+  const view = await readCluster(c, http);
+  if (!view.nodes.some((n) => n.id === node)) {
+    throw new UsageError(`node ${node} is not in the cluster (${view.nodes.map((n) => n.id)})`);
+  }
+  const counts = load(view);
+  let stuck = 0;
+  for (const g of view.groups) {
+    const members = [...g.voters, ...g.learners];
+    if (!members.includes(node)) continue;
+    const target = view.nodes
+      .filter((n) => n.reachable && n.id !== node && !members.includes(n.id))
+      .sort((a, b) => (counts.get(a.id)! - counts.get(b.id)!) || a.id - b.id)[0];
+    if (!target) {
+      console.error(`Partition ${g.partition}: no reachable node outside the group can take it`);
+      stuck++;
+      continue;
+    }
+    console.log(
+      `Partition ${g.partition}: moving the replica on node ${node} to node ${target.id}`,
+    );
+    await moveReplica(c, http, g.partition, node, target.id);
+    counts.set(target.id, counts.get(target.id)! + 1);
+  }
+  return stuck;
+}
+
+/**
+ * Fills a node: moves replicas onto it from the most loaded nodes until it holds its share
+ * (the average number of replicas per reachable node, rounded down).
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param node The node to fill.
+ * @returns How many replicas moved onto it.
+ */
+export async function fillNode(c: Connection, http: Http, node: number): Promise<number> {
+  const view = await readCluster(c, http);
+  const self = view.nodes.find((n) => n.id === node);
+  if (!self) {
+    throw new UsageError(
+      `node ${node} is not in the cluster (${view.nodes.map((n) => n.id)}): start it with the ` +
+        `cluster's --peers first`,
+    );
+  }
+  if (!self.reachable) throw new Error(`node ${node} does not answer; start it first`);
+  const counts = load(view);
+  const reachable = view.nodes.filter((n) => n.reachable);
+  const total = reachable.reduce((sum, n) => sum + counts.get(n.id)!, 0);
+  const share = Math.floor(total / reachable.length);
+  let moved = 0;
+  while (counts.get(node)! < share) {
+    const candidates = view.groups.filter((g) => ![...g.voters, ...g.learners].includes(node));
+    let best: { group: GroupView; from: number } | undefined;
+    for (const g of candidates) {
+      for (const from of g.voters) {
+        if (!best || counts.get(from)! > counts.get(best.from)!) best = { group: g, from };
+      }
+    }
+    if (!best || counts.get(best.from)! <= counts.get(node)! + 1) break;
+    console.log(
+      `Partition ${best.group.partition}: moving the replica on node ${best.from} to node ${node}`,
+    );
+    await moveReplica(c, http, best.group.partition, best.from, node);
+    counts.set(best.from, counts.get(best.from)! - 1);
+    counts.set(node, counts.get(node)! + 1);
+    best.group.voters = [...best.group.voters.filter((id) => id !== best!.from), node];
+    moved++;
+  }
+  return moved;
+}
+
+/**
+ * Prints every partition's group and every node's share.
+ *
+ * @param view The cluster.
+ * @param json One JSON document instead of tables.
+ */
+export function printMembers(view: ClusterView, json: boolean): void {
+  if (json) {
+    console.log(JSON.stringify(view, null, 2));
+    return;
+  }
+  const counts = load(view);
+  const leads = new Map<number, number>();
+  for (const g of view.groups) leads.set(g.leader, (leads.get(g.leader) ?? 0) + 1);
+  printTable(
+    ["NODE", "STATE", "REPLICAS", "LEADS"],
+    view.nodes.map((n) => [
+      String(n.id),
+      n.reachable ? "up" : "unreachable",
+      String(counts.get(n.id) ?? 0),
+      String(leads.get(n.id) ?? 0),
+    ]),
+  );
+  console.log();
+  printTable(
+    ["PARTITION", "VOTERS", "LEARNERS", "LEADER"],
+    view.groups.map((g) => [
+      String(g.partition),
+      g.voters.join(","),
+      g.learners.join(",") || "-",
+      g.leader ? String(g.leader) : "-",
+    ]),
+  );
+}
+
+function printTable(head: string[], rows: string[][]): void {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows]) {
+    console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
+  }
+}

@@ -1,8 +1,10 @@
 /**
  * Keeps the course in `docs/learn/` true: the index lists every chapter and every chapter
- * exists, every relative link resolves, every symbol named in a linked code span is declared in
- * the file it links to, every golden script and test filter it names exists, every excerpt of
- * golden output appears in its script, every mutant it runs is a known one, and every chapter
+ * exists; every relative link resolves to a file that ships in the package; every symbol named
+ * in a linked code span is declared in the file it links to; every file named in a code span
+ * (`path` or `path: detail`, the form `figure2.md` uses for tests, which do not ship) exists and
+ * holds what it is cited for; every golden script and test filter it names exists; every excerpt
+ * of golden output appears in its script; every mutant it runs is a known one; and every chapter
  * ends with an exercise.
  */
 import { assert, assertEquals } from "@std/assert";
@@ -116,7 +118,18 @@ Deno.test("course: the index lists every chapter in order, and every chapter exi
   assertEquals(missing, []);
 });
 
-Deno.test("course: every relative link resolves", async () => {
+/** Whether `deno publish` leaves a file out, per the patterns deno.json uses. */
+function excluded(path: string, patterns: string[]): boolean {
+  return patterns.some((p) => {
+    if (p.startsWith("**/*")) return path.endsWith(p.slice(4));
+    if (p.endsWith("/")) return path.startsWith(p);
+    throw new Error(`Unexpected publish.exclude pattern "${p}": teach this test to read it`);
+  });
+}
+
+Deno.test("course: every relative link resolves to a file that ships in the package", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const patterns: string[] = config.publish.exclude;
   const broken: string[] = [];
   let links = 0;
   for (const { name, text } of await chapters()) {
@@ -125,11 +138,47 @@ Deno.test("course: every relative link resolves", async () => {
       links++;
       const path = normalize(DIR + target.split("#")[0]);
       if (RESERVED.includes(path.slice(DIR.length))) continue;
-      if (!(await exists(path))) broken.push(`${name}: ${target}`);
+      if (!(await exists(path))) broken.push(`${name}: ${target} (missing)`);
+      else if (excluded(path, patterns)) broken.push(`${name}: ${target} (not published: name it)`);
     }
   }
   assertEquals(broken, []);
   assert(links > 150, `only ${links} links found: is the pattern still right?`);
+});
+
+Deno.test("course: every file named in a code span exists and holds what it is cited for", async () => {
+  const problems: string[] = [];
+  let named = 0;
+  for (const { name, text } of await chapters()) {
+    // Spans inside a link were checked above; strip links so their spans are not seen twice.
+    const prose = text.replace(/\[`[^`]+`\]\([^)]*\)/g, "");
+    for (
+      const [, path, detail] of prose.matchAll(
+        /`([\w-]+\/[\w./-]+\.(?:ts|txt|md))(?::\s*([^`]+))?`/g,
+      )
+    ) {
+      named++;
+      const source = await read(path);
+      if (source === undefined) {
+        problems.push(`${name}: ${path} (no such file)`);
+        continue;
+      }
+      if (!detail) continue;
+      if (path.endsWith(".txt") || path.endsWith("_test.ts")) {
+        // A quoted test name or trace line may wrap in the markdown.
+        const quoted = detail.replace(/\s+/g, " ").trim();
+        if (!source.includes(quoted)) problems.push(`${name}: ${path} has no "${quoted}"`);
+        continue;
+      }
+      for (const symbol of detail.split(",").map((d) => d.trim())) {
+        for (const part of symbol.replace(/\(.*\)$/, "").split(".")) {
+          if (!declares(source, part)) problems.push(`${name}: ${path} declares no "${part}"`);
+        }
+      }
+    }
+  }
+  assertEquals(problems, []);
+  assert(named > 40, `only ${named} files are named`);
 });
 
 Deno.test("course: every symbol linked to a file is declared in that file", async () => {

@@ -118,6 +118,14 @@ Deno.test("course: the index lists every chapter in order, and every chapter exi
   assertEquals(missing, []);
 });
 
+/** The anchors of a markdown page's headings, as GitHub and jsr.io make them. */
+function anchors(markdown: string): Set<string> {
+  const slugs = [...markdown.matchAll(/^#{1,6} (.+)$/gm)].map(([, h]) =>
+    h.trim().toLowerCase().replace(/[^\w\- ]/g, "").replace(/ /g, "-")
+  );
+  return new Set(slugs);
+}
+
 /** Whether `deno publish` leaves a file out, per the patterns deno.json uses. */
 function excluded(path: string, patterns: string[]): boolean {
   return patterns.some((p) => {
@@ -138,8 +146,12 @@ Deno.test("course: every relative link resolves to a file that ships in the pack
       links++;
       const path = normalize(DIR + target.split("#")[0]);
       if (RESERVED.includes(path.slice(DIR.length))) continue;
+      const anchor = target.split("#")[1];
       if (!(await exists(path))) broken.push(`${name}: ${target} (missing)`);
       else if (excluded(path, patterns)) broken.push(`${name}: ${target} (not published: name it)`);
+      else if (anchor && path.endsWith(".md") && !anchors(await read(path) ?? "").has(anchor)) {
+        broken.push(`${name}: ${target} (no such heading)`);
+      }
     }
   }
   assertEquals(broken, []);

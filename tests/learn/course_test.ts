@@ -246,6 +246,14 @@ Deno.test("course: every golden script, test filter and golden excerpt is real",
         problems.push(`${name}: ${file} has no test matching --filter ${filter}`);
       }
     }
+    // `x.txt:N "command"`, as a failing golden test names a step: line N of x.txt is the command.
+    for (const [, script, line, command] of text.matchAll(/`([\w-]+\.txt):(\d+) "([^"]+)"`/g)) {
+      const source = await read(`tests/golden/${script}`);
+      const actual = source?.split("\n")[Number(line) - 1];
+      if (actual !== command) {
+        problems.push(`${name}: ${script}:${line} is "${actual}", not "${command}"`);
+      }
+    }
     // An excerpt follows `<!-- excerpt: tests/golden/x.txt -->`; its lines must be in x.txt.
     for (
       const [, file, block] of text.matchAll(

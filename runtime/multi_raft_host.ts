@@ -213,10 +213,11 @@ export class MultiRaftHost {
   /**
    * Whether this node's replica is still in its group: one removed by a membership change
    * keeps its state on disk but serves nothing (it only learns of its own removal, so it must
-   * not claim to know the leader or serve reads).
+   * not claim to know the leader or serve reads). A leader removing itself still leads until
+   * the change commits, then steps down.
    */
   #isMember(replica: Replica): boolean {
-    return members(replica.node.membership).includes(this.nodeId);
+    return replica.node.isLeader || members(replica.node.membership).includes(this.nodeId);
   }
 
   /**

@@ -8,7 +8,7 @@
  */
 import { entrySize } from "../entry.ts";
 import type { Entry } from "../entry.ts";
-import { MembershipChangeError, ProposalDroppedError, RaftError } from "../errors.ts";
+import { ProposalDroppedError, RaftError } from "../errors.ts";
 import { changeMembership, encodeMembership, type MembershipChange } from "../membership.ts";
 import type {
   AppendEntriesResponse,

@@ -33,12 +33,14 @@ export class SimLister {
   ): Promise<void> {
     if (this.failure) return;
     let listing = this.#current;
-    if (listing && !node(listing.node)?.running(now)) {
-      this.abandoned++; // its node crashed or paused: a real client would start over elsewhere
+    // A node removed from the group serves no reads: like a stopped one.
+    const serving = (id: number) => node(id)?.running(now) && node(id)!.host.isReplica(0);
+    if (listing && !serving(listing.node)) {
+      this.abandoned++; // its node crashed, paused or left: a real client would start over
       listing = this.#current = undefined;
     }
     if (!listing) {
-      const id = nodes.find((n) => node(n)?.running(now));
+      const id = nodes.find(serving);
       if (id === undefined) return;
       listing = this.#current = { node: id, listed: [], throughout: undefined, cursor: undefined };
     }

@@ -31,10 +31,12 @@ export class SimWatcher {
 
   /** One step: read what the current node has applied since the last position. */
   step(nodes: readonly number[], node: (id: number) => SimNode | undefined, now: number): void {
+    // A node removed from the group serves no changes: like a stopped one, move on.
+    const serving = (n: SimNode | undefined) => n && n.running(now) && n.host.isReplica(0);
     let current = this.#node === undefined ? undefined : node(this.#node);
-    if (!current || !current.running(now)) {
-      // Move to a node that runs (the first one, for determinism).
-      this.#node = nodes.find((id) => node(id)?.running(now));
+    if (!serving(current)) {
+      // Move to a node that serves (the first one, for determinism).
+      this.#node = nodes.find((id) => serving(node(id)));
       current = this.#node === undefined ? undefined : node(this.#node);
       if (!current) return;
     }

@@ -4,8 +4,8 @@
  * review the diff like code.
  */
 import { assertEquals } from "@std/assert";
-import { InteractionEnv } from "./env.ts";
-import { type Block, parseCommand, parseScript, printScript } from "./script.ts";
+import { InteractionEnv } from "../../interaction/env.ts";
+import { type Block, parseCommand, parseScript, printScript } from "../../interaction/script.ts";
 
 const dir = new URL("../golden/", import.meta.url);
 const update = Deno.env.get("UPDATE_GOLDEN") === "1";

@@ -10,7 +10,7 @@ import {
   type Message,
   type RaftEvent,
   type Ready,
-} from "../../raft/mod.ts";
+} from "../raft/mod.ts";
 
 const decoder = new TextDecoder();
 

@@ -1,7 +1,7 @@
 /**
- * The interaction environment behind the golden scripts: a few RaftNodes, a mailbox per node,
- * a "disk" per node holding exactly what each Ready asked to persist, and commands that drive
- * them step by step while printing a trace.
+ * The interaction environment behind the golden scripts and the playground: a few RaftNodes, a
+ * mailbox per node, a "disk" per node holding exactly what each Ready asked to persist, and
+ * commands that drive them step by step while printing a trace.
  *
  * It handles each Ready by hand rather than through the runtime (`runtime/`): a golden script
  * tests the core's protocol, message by message, and has to show and control each step of the
@@ -16,8 +16,8 @@ import {
   type RaftConfig,
   RaftNode,
   SeededRandom,
-} from "../../raft/mod.ts";
-import { MutablePartitionState } from "../../storage/partition_state.ts";
+} from "../raft/mod.ts";
+import { MutablePartitionState } from "../storage/partition_state.ts";
 import { formatEntries, formatMembership, formatMessage, formatReady } from "./format.ts";
 
 /** A parsed command: name, positional arguments and key=value options. */

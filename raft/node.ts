@@ -12,6 +12,8 @@ import type { Entry } from "./entry.ts";
 import type { ProgressState } from "./progress.ts";
 import { Raft, type RestoredState } from "./raft.ts";
 import type { Ready } from "./ready.ts";
+import { Candidate } from "./roles/candidate.ts";
+import { Follower } from "./roles/follower.ts";
 import { Leader } from "./roles/leader.ts";
 import type { HardState, NodeId, RoleName } from "./types.ts";
 
@@ -64,6 +66,26 @@ export interface FollowerStatus {
    * begins and the leader forgets who it heard from.
    */
   readonly recentActive: boolean;
+}
+
+/**
+ * A node's election timer: ticks elapsed and the timeout they run towards. A follower or
+ * candidate starts an election when `elapsed` reaches `timeout` (randomized, Raft section 5.2);
+ * at a leader it is the CheckQuorum period (`electionTick`).
+ *
+ * @example Usage
+ * ```ts
+ * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+ * const node = new RaftNode({ id: 1, voters: [1, 2, 3], random: new SeededRandom(1) });
+ * node.tick();
+ * console.log(node.electionTimer().elapsed); // 1
+ * ```
+ */
+export interface ElectionTimer {
+  /** Ticks since the timer was last reset. */
+  readonly elapsed: number;
+  /** Ticks after which it fires. */
+  readonly timeout: number;
 }
 
 /**
@@ -397,6 +419,19 @@ export class RaftNode {
       membershipIndex: raft.log.lastConfigIndex(),
       followers,
     };
+  }
+
+  /**
+   * Reads the election timer, for visualizations and tests.
+   *
+   * @returns Ticks elapsed and the timeout.
+   */
+  electionTimer(): ElectionTimer {
+    const role = this.#raft.role;
+    if (role instanceof Follower || role instanceof Candidate) {
+      return { elapsed: role.electionElapsed, timeout: role.electionTimeout };
+    }
+    return { elapsed: this.#leader().electionElapsed, timeout: this.#raft.config.electionTick };
   }
 
   #leader(): Leader {

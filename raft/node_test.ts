@@ -207,3 +207,14 @@ Deno.test("RaftNode: status keeps a follower active across a CheckQuorum reset, 
   // counts; node 3 was silent for the whole period and does not.
   assertEquals(active(), { 2: true, 3: false });
 });
+
+Deno.test("the election timer counts ticks towards a randomized timeout, then the CheckQuorum period", () => {
+  const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(3) });
+  node.tick();
+  node.tick();
+  const timer = node.electionTimer();
+  assertEquals(timer.elapsed, 2);
+  assert(timer.timeout >= 10 && timer.timeout < 20, `timeout ${timer.timeout}`);
+  node.campaign();
+  assertEquals(node.electionTimer(), { elapsed: 0, timeout: 10 });
+});

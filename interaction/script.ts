@@ -13,7 +13,16 @@
  *
  * @module
  */
-import type { Command } from "./env.ts";
+
+/** A parsed command: name, positional arguments and key=value options. */
+export interface Command {
+  /** The command's name, like `campaign`. */
+  readonly name: string;
+  /** Positional arguments, like node ids. */
+  readonly args: readonly string[];
+  /** `key=value` options. */
+  readonly options: ReadonlyMap<string, string>;
+}
 
 /** One block of a script. */
 export interface Block {

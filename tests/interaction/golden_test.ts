@@ -4,8 +4,13 @@
  * review the diff like code.
  */
 import { assertEquals } from "@std/assert";
-import { InteractionEnv } from "../../interaction/env.ts";
-import { type Block, parseCommand, parseScript, printScript } from "../../interaction/script.ts";
+import {
+  type Block,
+  InteractionEnv,
+  parseCommand,
+  parseScript,
+  printScript,
+} from "../../interaction/mod.ts";
 
 const dir = new URL("../golden/", import.meta.url);
 const update = Deno.env.get("UPDATE_GOLDEN") === "1";

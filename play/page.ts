@@ -84,6 +84,6 @@ const BODY = `
 
 /** The whole page. */
 export const PAGE: string = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>PrkDB playground</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>PrkDB playground</title>
 <style>${STYLE}</style></head><body>${BODY}<script type="module" src="app.js"></script></body></html>
 `;

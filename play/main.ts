@@ -19,18 +19,28 @@ Serves the PrkDB playground on 127.0.0.1 and prints its URL.
 
   --port N   the port to listen on (default 8090; 0 picks a free one)`;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: { port: { type: "string", default: "8090" }, help: { type: "boolean", short: "h" } },
-});
+/** Prints what is wrong and the usage, then exits 2. */
+function refuse(problem: string): never {
+  console.error(`${problem}\n\n${USAGE}`);
+  Deno.exit(2);
+}
+
+let values: { port: string; help?: boolean };
+try {
+  values = parseArgs({
+    args: Deno.args,
+    options: { port: { type: "string", default: "8090" }, help: { type: "boolean", short: "h" } },
+  }).values;
+} catch (error) {
+  refuse((error as Error).message);
+}
 if (values.help) {
   console.log(USAGE);
   Deno.exit(0);
 }
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`Invalid port: ${values.port}\n\n${USAGE}`);
-  Deno.exit(2);
+if (!/^\d+$/.test(values.port) || port > 65535) {
+  refuse(`--port must be 0 to 65535, got "${values.port}"`);
 }
 const server = await servePlayground({ port });
 console.log(`PrkDB playground: ${server.url}`);

@@ -51,7 +51,16 @@ Deno.test("cli.ts: --help exits 0; a wrong command line exits 2 with where to lo
 
 Deno.test("tasks that run scripts answer --help with their usage and refuse unknown arguments", async () => {
   for (
-    const task of ["sim", "cluster", "certs", "bench", "bench:cluster", "bench:host", "example"]
+    const task of [
+      "sim",
+      "cluster",
+      "certs",
+      "bench",
+      "bench:cluster",
+      "bench:host",
+      "example",
+      "play",
+    ]
   ) {
     const help = await run("task", "-q", task, "--help");
     assertEquals(help.code, 0, `${task} --help: ${help.stderr}`);

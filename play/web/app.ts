@@ -6,7 +6,6 @@
  *
  * @module
  */
-/// <reference lib="dom" />
 import { type Action, Playground } from "../playground.ts";
 import { renderLogs, renderMessages, renderNodes } from "../render.ts";
 import { ScriptReplay } from "../replay.ts";

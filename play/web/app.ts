@@ -4,6 +4,9 @@
  * block), turns clicks into their actions, and redraws the page from the cluster's view after
  * each one. All Raft logic is the real core from `raft/`, imported through `interaction/`.
  *
+ * This folder is a workspace member with its own `deno.json` so it is type-checked with the
+ * DOM's types, which would clash with Deno's in the rest of the repository.
+ *
  * @module
  */
 import { type Action, Playground } from "../playground.ts";

@@ -40,10 +40,12 @@ export function renderNodes(view: ClusterView, controls: boolean): string {
 }
 
 function nodeCard(n: NodeView, controls: boolean): string {
+  // A leader's timer is its CheckQuorum period; everyone else's is the election timeout.
+  const name = n.role === "Leader" ? "CheckQuorum period" : "election timer";
   const timer = n.timer
-    ? `<div class="timer" title="election timer: ${n.timer.elapsed} of ${n.timer.timeout} ticks">` +
+    ? `<div class="timer" title="${name}: ${n.timer.elapsed} of ${n.timer.timeout} ticks">` +
       `<div style="width:${Math.min(100, (100 * n.timer.elapsed) / n.timer.timeout)}%"></div>` +
-      `</div><div class="dim">timer ${n.timer.elapsed}/${n.timer.timeout}</div>`
+      `</div><div class="dim">${name} ${n.timer.elapsed}/${n.timer.timeout}</div>`
     : `<div class="timer"></div><div class="dim">down; its disk is kept</div>`;
   const buttons = !controls
     ? ""

@@ -77,7 +77,10 @@ export class BrowserPage {
       await page.send("Log.enable");
       await page.send("Page.enable");
       await page.send("Page.navigate", { url });
-      await waitFor("the page to load", () => page.evaluate("document.readyState === 'complete'"));
+      await waitFor("the page to load", () =>
+        page.evaluate(
+          `location.href === ${JSON.stringify(url)} && document.readyState === "complete"`,
+        ));
       return page;
     } catch (error) {
       process.kill();

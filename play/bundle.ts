@@ -1,5 +1,5 @@
 /**
- * Bundles the page's script, `web/app.ts`, for the browser with `deno bundle --platform
+ * Bundles the page's script, `play_web/app.ts`, for the browser with `deno bundle --platform
  * browser`. The play server does it once at startup rather than serving a checked-in build:
  * the page can never run a stale copy of the core, and there is no build output to keep in
  * sync in the repository. Bundling reads only local sources (the core imports nothing from
@@ -16,7 +16,7 @@ import { fromFileUrl } from "@std/path";
  * @throws {Error} When `deno bundle` fails, with its error output.
  */
 export async function bundleApp(): Promise<string> {
-  const entry = fromFileUrl(new URL("./web/app.ts", import.meta.url));
+  const entry = fromFileUrl(new URL("../play_web/app.ts", import.meta.url));
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["bundle", "--quiet", "--platform", "browser", "--format", "esm", entry],
     stdout: "piped",

@@ -1,6 +1,6 @@
 /**
  * The playground's HTML page: layout, styles and controls. Its script is the bundled
- * `web/app.ts`, served from the same server as `/app.js`; nothing is loaded from anywhere else.
+ * `play_web/app.ts`, served from the same server as `/app.js`; nothing is loaded from anywhere else.
  *
  * @module
  */

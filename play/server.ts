@@ -5,7 +5,7 @@
  * | Path                   | Content                                   |
  * | ---------------------- | ----------------------------------------- |
  * | `/`                    | the page (`page.ts`)                      |
- * | `/app.js`              | `web/app.ts` and the Raft core, bundled   |
+ * | `/app.js`              | `play_web/app.ts` and the Raft core, bundled   |
  * | `/golden/`             | the golden scripts' names, as JSON        |
  * | `/golden/<name>.txt`   | one golden script                         |
  *

@@ -5,14 +5,16 @@
  * each one. All Raft logic is the real core from `raft/`, imported through `interaction/`.
  *
  * This folder is a workspace member with its own `deno.json` so it is type-checked with the
- * DOM's types, which would clash with Deno's in the rest of the repository.
+ * DOM's types, which would clash with Deno's in the rest of the repository. It sits beside
+ * `play/` rather than inside it: `deno test play/` finds no tests in a folder that holds a
+ * workspace member.
  *
  * @module
  */
-import { type Action, Playground } from "../playground.ts";
-import { renderLogs, renderMessages, renderNodes } from "../render.ts";
-import { ScriptReplay } from "../replay.ts";
-import { viewOf } from "../view.ts";
+import { type Action, Playground } from "../play/playground.ts";
+import { renderLogs, renderMessages, renderNodes } from "../play/render.ts";
+import { ScriptReplay } from "../play/replay.ts";
+import { viewOf } from "../play/view.ts";
 
 type Mode =
   | { readonly kind: "free"; readonly play: Playground; readonly queued: Action[] }

@@ -36,6 +36,7 @@ table{border-collapse:collapse}
 .logs td.snap{background:#dde1e6;color:#8a94a3}
 .logs td.uncommitted{border:2px dashed #fff;opacity:.65}
 .logs td.commit{box-shadow:inset -4px 0 0 #1d232b}
+.logs td.config{text-decoration:underline}
 .logs tr.Crashed{opacity:.5}
 .t0{background:#cfd8dc}.t1{background:#90caf9}.t2{background:#a5d6a7}.t3{background:#ffcc80}
 .t4{background:#ce93d8}.t5{background:#80deea}.t6{background:#ef9a9a}.t7{background:#e6ee9c}

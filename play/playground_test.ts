@@ -43,7 +43,7 @@ Deno.test("playground: a proposal on the elected leader commits on every node", 
   );
   const committed = () =>
     viewOf(play.env).nodes.every((n) =>
-      n.log.some((e) => e.text === "x=1" && e.index <= n.commitIndex)
+      n.log.some((e) => e.text.endsWith(' "x=1"') && e.index <= n.commitIndex)
     );
   stepUntil(play, "commit everywhere", committed);
   const follower = play.env.ids.find((id) => id !== leader)!;

@@ -54,6 +54,7 @@ function nodeCard(n: NodeView, controls: boolean): string {
   return `<div class="node ${n.role}${n.isolated ? " isolated" : ""}" data-node="${n.id}" ` +
     `data-role="${n.role}" data-term="${n.term}" data-commit="${n.commitIndex}">` +
     `<div><b>S${n.id}</b> <span class="role">${n.role}</span>` +
+    `${n.learner ? ' <span class="dim">learner</span>' : ""}` +
     `${n.isolated ? ' <span class="tag">isolated</span>' : ""}</div>` +
     `<div>term <b>${n.term}</b> · voted ${n.votedFor || "–"} · leader ${n.leaderId || "–"}</div>` +
     `<div>commit <b>${n.commitIndex}</b></div>${timer}<div>${buttons}</div></div>`;
@@ -82,8 +83,11 @@ function logCell(n: NodeView, index: number): string {
   const e = n.log[index - n.snapshotIndex - 1];
   if (!e) return `<td class="empty${edge}"></td>`;
   const state = index <= n.commitIndex ? "committed" : "uncommitted";
-  const title = `${e.index}@${e.term} ${e.text ? JSON.stringify(e.text) : "no-op"} (${state})`;
-  return `<td class="entry t${e.term % TERM_COLOURS} ${state}${edge}" title="${esc(title)}" ` +
+  const title = `${e.text} (${state})`;
+  const kind = e.type === "config" ? " config" : "";
+  return `<td class="entry t${e.term % TERM_COLOURS} ${state}${kind}${edge}" title="${
+    esc(title)
+  }" ` +
     `data-index="${e.index}" data-term="${e.term}">${e.term}</td>`;
 }
 

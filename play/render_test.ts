@@ -16,7 +16,10 @@ Deno.test("render: log cells carry index and term, committed or not, and the com
   const html = renderLogs(viewOf(elected()));
   const row1 = html.match(/<tr data-node="1".*?<\/tr>/)![0];
   assert(/class="entry t1 committed commit" [^>]*data-index="1" data-term="1">1</.test(row1), row1);
-  assert(/class="entry t1 uncommitted" title="2@1 &#34;a&#60;b&#34;/.test(row1), row1);
+  assert(
+    /class="entry t1 uncommitted" title="2@1 &#34;a&#60;b&#34; \(uncommitted\)/.test(row1),
+    row1,
+  );
   const row2 = html.match(/<tr data-node="2".*?<\/tr>/)![0];
   assertEquals(row2.match(/td class="entry/g)?.length, 1, "node 2 has not received 2@1 yet");
 });
@@ -42,4 +45,23 @@ Deno.test("render: a crashed node offers Restart, a running one Crash", () => {
   assert(/data-node="2" data-role="Crashed".*?data-action="restart"/.test(html), html);
   assert(/data-node="1" data-role="Leader".*?data-action="crash"/.test(html), html);
   assertEquals(esc(`<"'&>`), "&#60;&#34;&#39;&#38;&#62;");
+});
+
+Deno.test("render: a learner is marked, and so is a membership change in the log", () => {
+  const env = elected();
+  for (
+    const line of [
+      "stabilize",
+      "join-node 4 voters=1,2,3",
+      "change-membership 1 add-learner 4",
+      "stabilize",
+    ]
+  ) env.run(parseCommand(line));
+  const view = viewOf(env);
+  assertEquals(view.nodes.map((n) => n.learner), [false, false, false, true]);
+  assert(/data-node="4" data-role="Follower".*?learner/.test(renderNodes(view, false)));
+  const config = view.nodes[0].log.find((e) => e.type === "config")!;
+  assertEquals(config.text, `${config.index}@1 config voters=[1, 2, 3] learners=[4]`);
+  const cell = renderLogs(view).match(/<td class="entry [^"]*config[^"]*" title="([^"]*)"/)!;
+  assertEquals(cell[1], `${esc(config.text)} (committed)`);
 });

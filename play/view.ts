@@ -20,8 +20,8 @@
  *
  * @module
  */
-import type { ElectionTimer, RoleName } from "../raft/mod.ts";
-import { formatMessage, type InteractionEnv } from "../interaction/mod.ts";
+import type { ElectionTimer, EntryType, RoleName } from "../raft/mod.ts";
+import { formatEntry, formatMessage, type InteractionEnv } from "../interaction/mod.ts";
 
 /** One log entry as a cell of the log table. */
 export interface CellView {
@@ -29,7 +29,9 @@ export interface CellView {
   readonly index: number;
   /** The term it was created in. */
   readonly term: number;
-  /** Its command as text, empty for a leader's no-op. */
+  /** What it carries: a command, a leader's no-op, or a membership change. */
+  readonly type: EntryType;
+  /** The whole entry as the golden traces print it, like `4@2 "x=1"` or `1@1 noop`. */
   readonly text: string;
 }
 
@@ -49,6 +51,8 @@ export interface NodeView {
   readonly commitIndex: number;
   /** Its election timer, absent while crashed. */
   readonly timer: ElectionTimer | undefined;
+  /** Whether it is a learner (it replicates the log without voting); false while crashed. */
+  readonly learner: boolean;
   /** Whether it is cut off from the network. */
   readonly isolated: boolean;
   /** The index its snapshot covers, 0 without one. */
@@ -83,8 +87,6 @@ export interface ClusterView {
   readonly lastIndex: number;
 }
 
-const decoder = new TextDecoder();
-
 /**
  * Reads the environment's state.
  *
@@ -109,7 +111,8 @@ function nodeView(env: InteractionEnv, id: number): NodeView {
   const log = disk.entries.map((e) => ({
     index: e.index,
     term: e.term,
-    text: e.type === "noop" ? "" : decoder.decode(e.data),
+    type: e.type,
+    text: formatEntry(e),
   }));
   const common = {
     id,
@@ -127,6 +130,7 @@ function nodeView(env: InteractionEnv, id: number): NodeView {
       leaderId: 0,
       commitIndex: hs.commitIndex,
       timer: undefined,
+      learner: false,
     };
   }
   const s = env.status(id);
@@ -138,5 +142,6 @@ function nodeView(env: InteractionEnv, id: number): NodeView {
     leaderId: s.leaderId,
     commitIndex: s.commitIndex,
     timer: env.electionTimer(id),
+    learner: s.membership.learners.includes(id),
   };
 }

@@ -19,6 +19,7 @@ input[type=number]{width:5em}
 button{font:inherit;padding:2px 8px;margin:1px 2px;cursor:pointer}
 .dim{color:#8a94a3}
 #nodes{display:flex;flex-wrap:wrap;gap:10px}
+#logs{overflow-x:auto}
 .node{border:1px solid #dde1e6;border-radius:6px;padding:8px 10px;min-width:170px}
 .node .role{display:inline-block;border-radius:3px;padding:0 5px;color:#fff;background:#8a94a3}
 .node.Leader .role{background:#1565c0}

@@ -35,7 +35,7 @@ table{border-collapse:collapse}
 .logs td{width:26px;height:24px;text-align:center;border:1px solid #fff;font-weight:600}
 .logs td.empty{background:#f6f7f9}
 .logs td.snap{background:#dde1e6;color:#8a94a3}
-.logs td.uncommitted{border:2px dashed #fff;opacity:.65}
+.logs td.uncommitted{opacity:.6;outline:1px dashed #1d232b;outline-offset:-3px}
 .logs td.commit{box-shadow:inset -4px 0 0 #1d232b}
 .logs td.config{text-decoration:underline}
 .logs tr.Crashed{opacity:.5}

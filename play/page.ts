@@ -20,6 +20,26 @@ button{font:inherit;padding:2px 8px;margin:1px 2px;cursor:pointer}
 .dim{color:#8a94a3}
 #nodes{display:flex;flex-wrap:wrap;gap:10px}
 #logs{overflow-x:auto}
+.cluster{display:flex;gap:16px;align-items:center}
+.ring text{text-anchor:middle;font-size:12px;font-weight:600;fill:#fff}
+.ring text.small{font-size:10px;font-weight:400}
+.ring .body{fill:#8a94a3;stroke:#fff;stroke-width:2}
+.ring .Leader .body{fill:#1565c0}
+.ring .Candidate .body,.ring .PreCandidate .body{fill:#e65100}
+.ring .Crashed .body{fill:#dde1e6;stroke:#8a94a3;stroke-dasharray:3 3}
+.ring .Crashed text{fill:#55606e}
+.ring .isolated .body{stroke:#c62828;stroke-width:3;stroke-dasharray:4 3}
+.ring .timer-arc{fill:none;stroke:#e65100;stroke-width:3}
+.ring .Leader .timer-arc{stroke:#1565c0}
+.ring .wire{stroke:#dde1e6;stroke-width:1}
+.ring .msg{fill:#55606e;stroke:#fff}
+.ring .msg.Vote,.ring .msg.VoteResponse{fill:#e65100}
+.ring .msg.AppendEntries,.ring .msg.AppendEntriesResponse{fill:#1565c0}
+.ring .msg.Heartbeat,.ring .msg.HeartbeatResponse{fill:#17803d}
+.ring .msg.response{fill:#fff;stroke-width:2}
+.ring .msg.response.VoteResponse{stroke:#e65100}
+.ring .msg.response.AppendEntriesResponse{stroke:#1565c0}
+.ring .msg.response.HeartbeatResponse{stroke:#17803d}
 .node{border:1px solid #dde1e6;border-radius:6px;padding:8px 10px;min-width:170px}
 .node .role{display:inline-block;border-radius:3px;padding:0 5px;color:#fff;background:#8a94a3}
 .node.Leader .role{background:#1565c0}
@@ -76,7 +96,8 @@ const BODY = `
   </div>
   <div id="status" class="dim"></div>
 </section>
-<section><h2>Nodes</h2><div id="nodes"></div></section>
+<section><h2>Nodes (the arc around each is its timer)</h2>
+  <div class="cluster"><div id="ring"></div><div id="nodes"></div></div></section>
 <section><h2>Logs (cell = entry's term; dashed = not committed; bar = commit index)</h2>
   <div id="logs"></div></section>
 <section><h2>Messages on the wire</h2><div id="messages"></div></section>

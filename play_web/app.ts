@@ -14,6 +14,7 @@
 import { type Action, Playground } from "../play/playground.ts";
 import { renderLogs, renderMessages, renderNodes } from "../play/render.ts";
 import { ScriptReplay } from "../play/replay.ts";
+import { renderRing } from "../play/ring.ts";
 import { viewOf } from "../play/view.ts";
 
 type Mode =
@@ -59,6 +60,7 @@ function render(): void {
   const env = mode.kind === "free" ? mode.play.env : mode.replay.env;
   const view = viewOf(env);
   const free = mode.kind === "free";
+  $("ring").innerHTML = renderRing(view);
   $("nodes").innerHTML = renderNodes(view, free);
   $("logs").innerHTML = renderLogs(view);
   const wire = mode.kind === "free" ? mode.play.wire() : undefined;

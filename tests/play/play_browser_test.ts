@@ -3,7 +3,8 @@
  * headless Chromium, no console errors, and `tests/golden/figure8.txt` replayed block by block
  * in the page with the same output as the golden file, the node cards agreeing with each
  * `raft-state` block and the log table with each `raft-log` block. Then free play: a leader is
- * elected, a proposal commits everywhere, the leader crashes and another takes over.
+ * elected, a proposal commits everywhere, the leader crashes and another takes over, the ring
+ * shows the messages the table lists, and a message is dropped and another delayed.
  *
  * Screenshots go to `$PRKDB_PLAY_SCREENSHOTS` or a temporary directory, printed at the end.
  * Skips, saying so, when Chromium is not installed.
@@ -188,4 +189,29 @@ async function freePlay(page: BrowserPage): Promise<void> {
     "Crashed",
   );
   await stepUntil(page, "a new leader", `(${LEADER} ?? "${leader}") !== "${leader}"`);
+
+  // The ring draws what the message table lists; a message's buttons act on it.
+  await stepUntil(
+    page,
+    "messages on the wire",
+    `document.querySelectorAll(
+    ".messages tr[data-message]").length >= 2`,
+  );
+  const ids = () =>
+    page.evaluate<string[]>(`[...document.querySelectorAll(".messages tr[data-message]")]
+      .map((r) => r.dataset.message)`);
+  const dots = await page.evaluate<string[]>(`[...document.querySelectorAll(
+    ".ring circle[data-message]")].map((c) => c.dataset.message)`);
+  const [first, second] = await ids();
+  assertEquals(dots, await ids());
+  await page.evaluate(`document.querySelector('tr[data-message="${first}"] [data-action=drop]')
+    .click()`);
+  assertEquals((await ids()).includes(first), false, "a dropped message leaves the wire");
+  await page.evaluate(`document.querySelector('tr[data-message="${second}"] [data-action=delay]')
+    .click()`);
+  assert(
+    await page.evaluate<boolean>(`document.querySelector('tr[data-message="${second}"]')
+      .textContent.includes("held until tick")`),
+    "a delayed message says until when",
+  );
 }

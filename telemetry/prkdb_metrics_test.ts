@@ -16,6 +16,8 @@ const status: RaftStatus = {
   lastLogTerm: 4,
   firstIndex: 1,
   logBytes: 0,
+  membership: { voters: [1, 2, 3], learners: [] },
+  membershipIndex: 0,
   followers: [],
 };
 

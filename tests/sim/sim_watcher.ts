@@ -32,14 +32,15 @@ export class SimWatcher {
   /** One step: read what the current node has applied since the last position. */
   step(nodes: readonly number[], node: (id: number) => SimNode | undefined, now: number): void {
     // A node removed from the group serves no changes: like a stopped one, move on.
-    const serving = (n: SimNode | undefined) => n && n.running(now) && n.host.isReplica(0);
+    const serving = (n: SimNode | undefined): n is SimNode =>
+      n !== undefined && n.running(now) && n.host.isReplica(0);
     let current = this.#node === undefined ? undefined : node(this.#node);
     if (!serving(current)) {
       // Move to a node that serves (the first one, for determinism).
       this.#node = nodes.find((id) => serving(node(id)));
       current = this.#node === undefined ? undefined : node(this.#node);
-      if (!current) return;
     }
+    if (!current) return;
     const host = current.host;
     for (let pages = 0; pages < 8; pages++) {
       const page = host.changes(0, this.#position, 64);

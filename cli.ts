@@ -62,6 +62,8 @@ Security (TLS is required unless --insecure is given):
   --idle-timeout-ms <n> Close connections idle this long (default 60000).
   --demo-actions        Let the cluster view at /ui transfer a partition's leader (a demo
                         aid; off by default). /ui and /status.json are served either way.
+  --demo-control <url>  With --demo-actions: the launcher's node control endpoint, so the
+                        page can also pause, kill and restart nodes (cli.ts cluster sets it).
   -h, --help            Show this help.
 
 The data dir remembers the cluster, node id, partition count, --peers ids and storage it was
@@ -206,10 +208,14 @@ async function serve(args: string[]): Promise<void> {
       "request-timeout-ms": { type: "string" },
       "idle-timeout-ms": { type: "string" },
       "demo-actions": { type: "boolean" },
+      "demo-control": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
   if (values.help) return void console.log(SERVE_HELP);
+  if (values["demo-control"] !== undefined && !values["demo-actions"]) {
+    throw new UsageError("--demo-control needs --demo-actions");
+  }
   const id = int(values.id, "--id");
   if (id === 0) throw new UsageError("--id must be positive");
   const peers = parsePeers(values.peers);
@@ -275,6 +281,7 @@ async function serve(args: string[]): Promise<void> {
     compaction: { entries: int(values["compact-entries"], "--compact-entries", 10_000) || 10_000 },
     allowBlankStart: values["allow-blank-start"],
     demoActions: values["demo-actions"],
+    demoControl: values["demo-control"],
   });
   console.log(
     `prkdb node ${id} listening on ${tls ? "https" : "http"}://${

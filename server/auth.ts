@@ -215,9 +215,12 @@ const POLICY: Record<string, Access> = {
   "/metrics": "open",
   // The cluster view and its document: roles, terms and indexes, never keys or values.
   "/ui": "open",
+  "/favicon.ico": "open",
   "/status.json": "open",
   // Served only with --demo-actions.
   "/demo/transfer-leader": ["node", "read-write"],
+  "/demo/node": ["node", "read-write"],
+  "/demo/nodes": ["node", "read-write"],
   "/prkdb.v1.KvService/Put": ["node", "read-write"],
   "/prkdb.v1.KvService/Delete": ["node", "read-write"],
   "/prkdb.v1.KvService/Atomic": ["node", "read-write"],

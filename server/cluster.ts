@@ -8,6 +8,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { serveNodeActions } from "./demo_control.ts";
 import { join } from "@std/path";
 import { delay } from "@std/async";
 import type { StorageKind } from "./node.ts";
@@ -79,7 +80,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   console.log(
     `Starting ${o.nodes} PrkDB nodes (${o.partitions} partitions, ${o.storage} storage) in ${o.dir}/ ...`,
   );
-  const supervisor = new NodeSupervisor(o.dir, (id) => [
+  const supervisor: NodeSupervisor = new NodeSupervisor(o.dir, (id): string[] => [
     "run",
     "-A",
     o.cli,
@@ -97,8 +98,12 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     "--tick-ms",
     String(o.tickMs),
     ...security,
-    ...(o.demoActions ? ["--demo-actions"] : []),
+    ...(o.demoActions ? ["--demo-actions", "--demo-control", control!.url] : []),
   ]);
+  // With demo actions the page can also pause, kill and restart nodes: this launcher runs them.
+  const control = o.demoActions
+    ? serveNodeActions(supervisor, o.nodes, (done) => console.log(`[cluster view] ${done}`))
+    : undefined;
   const watching = new AbortController();
   let stopping = false;
   const onSignal = () => {
@@ -108,6 +113,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     console.log("\nStopping every node...");
     supervisor.stopAll().then(() => {
       closeHttp();
+      control?.close();
       console.log("All nodes stopped.");
       Deno.exit(0);
     });
@@ -133,7 +139,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
       printSummary(o, urls, leaders);
       console.log(
         ids.map((id) => `  node ${id} pid ${supervisor.pid(id)}`).join("\n") +
-          "\nType 'help' for console commands (restart <n>, stop <n>, status).",
+          "\nType 'help' for console commands (restart <n>, kill <n>, pause <n>, stop <n>, status).",
       );
       break;
     }
@@ -152,6 +158,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
       watching.abort();
       await supervisor.stopAll();
       closeHttp();
+      control?.close();
       throw new ClusterStartError("the cluster did not start");
     }
     await delay(200);
@@ -230,7 +237,11 @@ ${
 
   partition leaders: ${leadersLine}
 
-Watch the cluster live (every node serves it): ${urls[0]}/ui
+Watch the cluster live (every node serves it): ${urls[0]}/ui${
+    o.demoActions
+      ? "\n  (demo actions on: the page can transfer leaders, write keys, and pause, kill or restart nodes)"
+      : ""
+  }
 
 Write and read with curl (keys and values are base64 in Connect JSON; any node accepts any request):
   curl -s ${

@@ -1,13 +1,14 @@
 /**
  * The demo cluster's supervision: it starts each node process, reports a node that dies while
  * the others keep running, reports partitions failing over, and takes commands typed on its
- * console (`restart 2`, `stop 2`, `status`, `help`).
+ * console (`restart 2`, `stop 2`, `kill 2`, `pause 2`, `resume 2`, `status`, `help`).
  *
  * @module
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { join } from "@std/path";
 import { delay } from "@std/async";
+import { type NodeAction, runNodeAction } from "./demo_control.ts";
 
 /** A node's `/health`, as much of it as the console reads. */
 export interface ConsoleHealth {
@@ -46,6 +47,7 @@ export class NodeSupervisor {
   readonly #children = new Map<number, Deno.ChildProcess>();
   readonly #logs = new Map<number, Deno.FsFile>();
   readonly #asked = new WeakSet<Deno.ChildProcess>();
+  readonly #paused = new Set<number>();
   #stopping = false;
 
   /**
@@ -65,6 +67,11 @@ export class NodeSupervisor {
   /** Whether node `id`'s process runs. */
   running(id: number): boolean {
     return this.#children.has(id);
+  }
+
+  /** Whether node `id` is paused (SIGSTOP). */
+  paused(id: number): boolean {
+    return this.#paused.has(id);
   }
 
   /** Node `id`'s process id, if it runs. */
@@ -90,7 +97,10 @@ export class NodeSupervisor {
     copyTo(child.stderr, log);
     this.#children.set(id, child);
     child.status.then((s) => {
-      if (this.#children.get(id) === child) this.#children.delete(id);
+      if (this.#children.get(id) === child) {
+        this.#children.delete(id);
+        this.#paused.delete(id);
+      }
       if (this.#stopping || this.#asked.has(child)) return;
       console.log(
         `\n!! Node ${id} exited (${s.signal ? `signal ${s.signal}` : `code ${s.code}`}); see ${
@@ -101,6 +111,34 @@ export class NodeSupervisor {
     });
   }
 
+  /**
+   * Pauses node `id` with SIGSTOP, as a long GC pause or a hung machine would: it neither
+   * answers nor ticks until resumed, and wakes up believing what it believed before.
+   */
+  pause(id: number): void {
+    this.#child(id).kill("SIGSTOP");
+    this.#paused.add(id);
+  }
+
+  /** Resumes a paused node with SIGCONT. */
+  resume(id: number): void {
+    this.#child(id).kill("SIGCONT");
+    this.#paused.delete(id);
+  }
+
+  /** Kills node `id` with SIGKILL, as a crash would; the death is reported like any other. */
+  async kill(id: number): Promise<void> {
+    const child = this.#child(id);
+    child.kill("SIGKILL");
+    await child.status;
+  }
+
+  #child(id: number): Deno.ChildProcess {
+    const child = this.#children.get(id);
+    if (!child) throw new Error(`node ${id} is not running`);
+    return child;
+  }
+
   /** Stops node `id` with SIGTERM and waits for it to exit. */
   async stop(id: number): Promise<void> {
     const child = this.#children.get(id);
@@ -108,6 +146,7 @@ export class NodeSupervisor {
     this.#children.delete(id);
     this.#asked.add(child);
     try {
+      child.kill("SIGCONT");
       child.kill("SIGTERM");
     } catch { /* already exited */ }
     await child.status;
@@ -120,6 +159,7 @@ export class NodeSupervisor {
     this.#children.clear();
     for (const child of children) {
       try {
+        child.kill("SIGCONT"); // a paused node must run to handle SIGTERM
         child.kill("SIGTERM");
       } catch { /* already exited */ }
     }
@@ -197,6 +237,8 @@ const CONSOLE_HELP = `Console commands:
   status        Which nodes run, and their pids.
   stop <n>      Stop node n (SIGTERM); its partitions fail over.
   restart <n>   Start node n again (stopping it first if it runs).
+  kill <n>      Kill node n (SIGKILL), as a crash would.
+  pause <n>     Pause node n (SIGSTOP), as a hung machine would; resume <n> wakes it.
   help          This list.   Ctrl-C stops every node.`;
 
 /**
@@ -227,16 +269,25 @@ async function command(line: string, nodes: number, supervisor: NodeSupervisor):
   if (verb === "status") {
     for (let n = 1; n <= nodes; n++) {
       console.log(
-        `  node ${n}: ${supervisor.running(n) ? `running, pid ${supervisor.pid(n)}` : "stopped"}`,
+        `  node ${n}: ${
+          supervisor.running(n)
+            ? `${supervisor.paused(n) ? "paused" : "running"}, pid ${supervisor.pid(n)}`
+            : "stopped"
+        }`,
       );
     }
     return;
   }
-  if ((verb === "restart" || verb === "stop") && valid) {
+  if (verb === "stop" && valid) {
     await supervisor.stop(id);
-    if (verb === "stop") return void console.log(`Node ${id} stopped.`);
-    await supervisor.start(id);
-    console.log(`Node ${id} restarted (pid ${supervisor.pid(id)}).`);
+    return void console.log(`Node ${id} stopped.`);
+  }
+  if (["restart", "kill", "pause", "resume"].includes(verb) && valid) {
+    try {
+      console.log(await runNodeAction(supervisor, id, verb as NodeAction));
+    } catch (error) {
+      console.log((error as Error).message);
+    }
     return;
   }
   console.log(`Unknown command "${line}" (nodes are 1 to ${nodes}).\n${CONSOLE_HELP}`);

@@ -68,6 +68,8 @@ export interface NodeConfig {
   limits?: Partial<HttpLimits>;
   /** Serve the cluster view's demo actions (transfer a leader). Off by default. */
   demoActions?: boolean;
+  /** With `demoActions`: the demo launcher's node control URL (pause, kill, restart nodes). */
+  demoControl?: string;
 }
 
 /** A running node. */
@@ -233,6 +235,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       fetch: peerHttp?.fetch,
       activity,
       demoActions: config.demoActions,
+      demoControl: config.demoActions ? config.demoControl : undefined,
     });
   } catch (error) {
     peerHttp?.close();

@@ -33,6 +33,7 @@ import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { changeMembership, MEMBERSHIP_PATH } from "./admin_membership.ts";
+import { relayNodeAction } from "./demo_control.ts";
 import { partitionChange } from "./partition_change.ts";
 import { ActivityRecorder } from "./activity.ts";
 import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
@@ -77,6 +78,8 @@ export interface NodeServerOptions {
   activity?: ActivityRecorder;
   /** Serve the demo actions (`/demo/transfer-leader`). Off by default. */
   demoActions?: boolean;
+  /** The demo launcher's node control URL: `/demo/node` and `/demo/nodes` pass to it. */
+  demoControl?: string;
 }
 
 /** Request header carrying the member id a verified certificate names (set by the server only). */
@@ -267,6 +270,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       local: buildNodeStatus(host, options.metrics, activity),
       fetch: options.fetch,
       demoActions: options.demoActions,
+      nodeActions: options.demoActions === true && options.demoControl !== undefined,
     })
   );
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
@@ -300,6 +304,11 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         );
       }
       if (path === "/ui") return uiPage();
+      // Browsers ask for it with every page: no icon, and no error in the page's console.
+      if (path === "/favicon.ico") return new Response(null, { status: 204 });
+      if ((path === "/demo/node" || path === "/demo/nodes") && options.demoActions) {
+        if (options.demoControl) return relayNodeAction(request, options.demoControl);
+      }
       if (path === TRANSFER_LEADER_PATH && options.demoActions) {
         return transferLeader(request, host, options.nodes, options.fetch);
       }

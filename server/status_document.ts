@@ -13,6 +13,7 @@
  *   time: string                    ISO time it was built
  *   partitions: number              partitions in the cluster
  *   demoActions: boolean            whether the serving node offers the demo actions
+ *   nodeActions: boolean            whether it can also pause, kill and restart nodes
  *   nodes: NodeEntryJson[]          every member, by id
  *     id, url, reachable, error?    error when the node did not answer
  *     status?: NodeStatusJson       what the node said about itself
@@ -121,6 +122,8 @@ export interface ClusterStatusJson {
   partitions: number;
   /** Whether the serving node offers the demo actions (`serve --demo-actions`). */
   demoActions: boolean;
+  /** Whether it can also pause, kill and restart nodes (a demo cluster's launcher runs them). */
+  nodeActions: boolean;
   /** Every member, by id. */
   nodes: NodeEntryJson[];
 }
@@ -190,6 +193,8 @@ export interface ClusterStatusOptions {
   fetch?: typeof fetch;
   /** Whether this node offers the demo actions. Default false. */
   demoActions?: boolean;
+  /** Whether it can also pause, kill and restart nodes. Default false. */
+  nodeActions?: boolean;
   /** How long to wait for each other node. Default 1000 ms. */
   timeoutMs?: number;
 }
@@ -247,6 +252,7 @@ export async function buildClusterStatus(
     time: new Date().toISOString(),
     partitions: options.partitions,
     demoActions: options.demoActions ?? false,
+    nodeActions: options.nodeActions ?? false,
     nodes,
   };
 }

@@ -3,7 +3,8 @@
  * anywhere else) that polls this node's `/status.json` once a second and draws every node,
  * every partition's replicas (role, term, commit and applied index, log length, snapshot index)
  * with its leader, message and proposal rates, recent elections and leadership transfers, and
- * health. With `--demo-actions` it also offers to transfer a leader and to write a key.
+ * health. With `--demo-actions` it also offers to transfer a leader and to write a key, and in
+ * a demo cluster (`cli.ts cluster --demo-actions`) to pause, resume, kill and restart nodes.
  *
  * @module
  */
@@ -56,17 +57,23 @@ function render(doc) {
   $("title").textContent = "PrkDB cluster " + doc.cluster;
   $("meta").textContent = nodes.length + " nodes, " + doc.partitions + " partitions, served by node " +
     doc.servedBy + ", updated " + doc.time.slice(11, 19) + " UTC";
+  // With node actions (a demo cluster): buttons to pause, resume, kill and restart each node.
+  const buttons = (id) => !doc.nodeActions ? "" : "<td>" + ["pause", "resume", "kill", "restart"]
+    .map((a) => '<button data-act="' + a + '" data-id="' + id + '">' + a + "</button>").join(" ") +
+    "</td>";
   $("nodes").innerHTML = "<tr><th>Node</th><th>URL</th><th>Health</th><th>Leads</th>" +
-    "<th>Msgs sent/s</th><th>Msgs recv/s</th><th>Proposals/s</th></tr>" + nodes.map((n) => {
+    "<th>Msgs sent/s</th><th>Msgs recv/s</th><th>Proposals/s</th>" +
+    (doc.nodeActions ? "<th>Demo</th>" : "") + "</tr>" + nodes.map((n) => {
       const s = n.status;
       if (!s) return '<tr data-node="' + n.id + '"><td>' + n.id + "</td><td>" + esc(n.url) +
-        '</td><td class="bad" colspan="5">unreachable: ' + esc(n.error || "") + "</td></tr>";
+        '</td><td class="bad" colspan="5">unreachable: ' + esc(n.error || "") + "</td>" +
+        buttons(n.id) + "</tr>";
       const leads = s.replicas.filter((r) => r.role === "Leader").length;
       return '<tr data-node="' + n.id + '"><td>' + n.id + "</td><td>" + esc(n.url) + "</td><td " +
         (s.healthy ? 'class="ok">healthy' : 'class="bad" title="' + esc(s.reason || "") + '">unhealthy') +
         '</td><td class="num">' + leads + '</td><td class="num">' + rate(s.rates.messagesSent) +
         '</td><td class="num">' + rate(s.rates.messagesReceived) + '</td><td class="num">' +
-        rate(s.rates.proposals) + "</td></tr>";
+        rate(s.rates.proposals) + "</td>" + buttons(n.id) + "</tr>";
     }).join("");
   const byPartition = new Map();
   for (const n of nodes) {
@@ -136,6 +143,17 @@ act($("transfer"), async (f) => {
   const body = await r.json();
   return r.ok ? "transfer started at node " + body.leader : body.error;
 });
+$("nodes").addEventListener("click", async (event) => {
+  const b = event.target.closest("button[data-act]");
+  if (!b) return;
+  $("node-action").textContent = b.dataset.act + " node " + b.dataset.id + " ...";
+  try {
+    const r = await fetch("demo/node", { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ node: Number(b.dataset.id), action: b.dataset.act }) });
+    const body = await r.json();
+    $("node-action").textContent = r.ok ? body.done : body.error;
+  } catch (e) { $("node-action").textContent = e.message; }
+});
 act($("put"), async (f) => {
   const b64 = (s) => btoa(String.fromCharCode(...new TextEncoder().encode(s)));
   const r = await fetch("prkdb.v1.KvService/Put", { method: "POST", headers: { "content-type": "application/json" },
@@ -155,7 +173,7 @@ export const UI_HTML: string = `<!doctype html>
 <header><h1 id="title">PrkDB cluster</h1><span id="meta">loading status.json ...</span>
 <span id="error"></span></header>
 <main>
-<section><h2>Nodes</h2><table id="nodes"></table></section>
+<section><h2>Nodes</h2><table id="nodes"></table><output id="node-action"></output></section>
 <section><h2>Partitions</h2>
 <div class="dim">Each replica: role (L leader, F follower, C candidate, P pre-candidate), term,
 commit index, applied index, log length after the snapshot, snapshot index.</div>

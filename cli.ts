@@ -20,7 +20,8 @@ import { startNode, type StorageKind } from "./server/node.ts";
 import { runCluster } from "./server/cluster.ts";
 import { join } from "@std/path";
 import { initCertificates, renewCertificates } from "./server/certs.ts";
-import type { TlsFiles } from "./rpc/tls.ts";
+import { type TlsFiles, tlsHttp, TlsReloader } from "./rpc/tls.ts";
+import { MEMBERS_FILE, type MemberTableJson } from "./server/member_table.ts";
 import { UsageError } from "./cli/connection.ts";
 import { OPERATOR_COMMANDS, runOperator } from "./cli/operator.ts";
 import config from "./deno.json" with { type: "json" };
@@ -34,7 +35,11 @@ Options:
   --id <n>              This node's id, a positive integer (required).
   --listen <host:port>  Where to listen (default: this node's address in --peers).
   --peers <list>        Every member, this node included: 1=127.0.0.1:8081,2=127.0.0.1:8082,...
-                        (required; the same on every node).
+                        (required at the cluster's first start, the same on every node; later
+                        the data dir's address book has them and --peers may be left out).
+  --join <url>          Join a running cluster through its node at <url> (a new node's first
+                        start, instead of --peers). Needs --listen, the address the others
+                        reach it at. Then give it replicas: cli.ts member add <id>.
   --data-dir <dir>      Where file or kv storage keeps its data (required unless --storage memory).
   --partitions <n>      Number of partitions, the same on every node (default 8).
   --replication <n>     Replicas per partition (default 3, or every node when fewer).
@@ -188,6 +193,7 @@ async function serve(args: string[]): Promise<void> {
       id: { type: "string" },
       listen: { type: "string" },
       peers: { type: "string" },
+      join: { type: "string" },
       "data-dir": { type: "string" },
       partitions: { type: "string" },
       replication: { type: "string" },
@@ -218,8 +224,6 @@ async function serve(args: string[]): Promise<void> {
   }
   const id = int(values.id, "--id");
   if (id === 0) throw new UsageError("--id must be positive");
-  const peers = parsePeers(values.peers);
-  if (!peers.has(id)) throw new UsageError(`--peers must include this node (--id ${id})`);
   const storage = storageKind(values.storage);
   if (storage !== "memory" && !values["data-dir"]) {
     throw new UsageError(`--data-dir is required with --storage ${storage}`);
@@ -230,6 +234,25 @@ async function serve(args: string[]): Promise<void> {
     listen = { hostname, port: Number(port) };
   }
   const tls = tlsFiles(values, id);
+  // Where the members come from: this data dir's address book after the first start, else the
+  // node joined through (--join), else --peers.
+  const known = values["data-dir"] !== undefined &&
+    await Deno.stat(join(values["data-dir"], MEMBERS_FILE)).then(() => true, () => false);
+  let members: MemberTableJson | undefined;
+  let peers = new Map<number, string>();
+  if (values.join !== undefined && !known) {
+    if (values.peers) throw new UsageError("--join and --peers exclude each other");
+    if (!values.listen) throw new UsageError("--join needs --listen <host:port>");
+    members = await joinCluster(values.join, id, hostPort(values.listen, "--listen"), tls);
+    if (values.partitions !== undefined && Number(values.partitions) !== members.partitions) {
+      throw new UsageError(
+        `the cluster has ${members.partitions} partitions, not --partitions ${values.partitions}`,
+      );
+    }
+  } else if (!known || values.peers !== undefined) {
+    peers = parsePeers(values.peers);
+    if (!peers.has(id)) throw new UsageError(`--peers must include this node (--id ${id})`);
+  }
   if (!tls && !values.insecure) {
     throw new UsageError(
       "serve needs TLS (--tls-dir <dir>, or --ca, --cert and --key) or an explicit --insecure",
@@ -271,8 +294,9 @@ async function serve(args: string[]): Promise<void> {
     limits,
     id,
     peers,
+    members,
     listen,
-    partitions: int(values.partitions, "--partitions", 8) || 1,
+    partitions: members?.partitions ?? (int(values.partitions, "--partitions", 8) || 1),
     replicationFactor: int(values.replication, "--replication", 3),
     storage,
     dataDir: values["data-dir"],
@@ -284,15 +308,45 @@ async function serve(args: string[]): Promise<void> {
     demoControl: values["demo-control"],
   });
   console.log(
-    `prkdb node ${id} listening on ${tls ? "https" : "http"}://${
-      listen?.hostname ?? peers.get(id)!.split(":")[0]
-    }:${node.server.port} ` +
+    `prkdb node ${id} listening on ${
+      tls ? "https" : "http"
+    }://${node.hostname}:${node.server.port} ` +
       `(${node.host.partitions.length} of ${node.host.map.partitions} partitions, ${storage} storage)`,
   );
   await stopped;
   console.log(`prkdb node ${id} shutting down`);
   await node.stop();
   Deno.exit(0);
+}
+
+/**
+ * A new node's first start: asks the node at `url` to add it to the cluster's address book and
+ * returns the book, from which the node learns the cluster's name, partitions and members.
+ */
+async function joinCluster(
+  url: string,
+  id: number,
+  address: string,
+  tls: TlsFiles | undefined,
+): Promise<MemberTableJson> {
+  const reloader = tls ? await TlsReloader.open(tls) : undefined;
+  const http = reloader ? tlsHttp(reloader) : undefined;
+  try {
+    const r = await (http?.fetch ?? fetch)(`${url.replace(/\/+$/, "")}/admin/members`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ id, address }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
+    return body as MemberTableJson;
+  } catch (error) {
+    throw new Error(`cannot join the cluster through ${url}: ${(error as Error).message}`);
+  } finally {
+    http?.close();
+    reloader?.close();
+  }
 }
 
 function tlsFiles(

@@ -245,6 +245,43 @@ export async function drainNode(c: Connection, http: Http, node: number): Promis
 }
 
 /**
+ * Removes a node that holds no replica any more from the cluster's address book: the other
+ * nodes forget its address and refuse its traffic, and its id is never used again.
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param node The node.
+ */
+export async function forgetNode(c: Connection, http: Http, node: number): Promise<void> {
+  let last = "";
+  const deadline = Date.now() + 15_000;
+  // A replica that lags may still list the node for a moment: retry while the answer is 503.
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
+    let retry = false;
+    for (const url of c.endpoints) {
+      try {
+        const r = await http.fetch(`${url}/admin/members`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ id: node, remove: true }),
+          signal: AbortSignal.timeout(c.timeoutMs + 2000),
+        });
+        const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+        if (r.ok) return;
+        last = body.error ?? `HTTP ${r.status}`;
+        retry = r.status === 503;
+        break;
+      } catch (error) {
+        last = `${url} is unreachable: ${(error as Error).message}`;
+      }
+    }
+    if (!retry) break;
+  }
+  throw new Error(`cannot remove node ${node} from the cluster: ${last}`);
+}
+
+/**
  * Fills a node: moves replicas onto it from the most loaded nodes until it holds its share
  * (the average number of replicas per reachable node, rounded down).
  *

@@ -15,6 +15,7 @@ import {
   addReplica,
   drainNode,
   fillNode,
+  forgetNode,
   moveReplica,
   printMembers,
   readCluster,
@@ -74,11 +75,12 @@ certificate (--cert certs/node-1.pem --key certs/node-1.key).`,
 
 list     Every node with how many partition replicas it holds and leads, and every
          partition's voters, learners and leader.
-add      Moves replicas onto <node> (started with the cluster's --peers) from the most
-         loaded nodes until it holds its share. Each move adds it as a learner, promotes it
+add      Moves replicas onto <node> from the most loaded nodes until it holds its share.
+         A new node joins first: serve --id <node> --join <url of a member> --listen ... Each move adds it as a learner, promotes it
          once caught up, then removes the old replica: the cluster stays writable.
 remove   Moves every replica off <node> (which may be dead) to the least loaded nodes, back
-         to each partition's replication factor. Then the node can be shut down for good.
+         to each partition's replication factor, then removes it from the cluster's address
+         book: the others refuse its traffic, and its id is not used again.
 
 Members only: with TLS, present a node certificate (--cert certs/node-1.pem --key ...).`,
   replica: `Usage: deno run -A cli.ts replica add --partition <p> --node <n>
@@ -310,7 +312,8 @@ async function member(c: Connection, rest: string[], json: boolean): Promise<num
       console.error(`prkdb: ${stuck} partition(s) still have a replica on node ${id}`);
       return 1;
     }
-    console.log(`Node ${id} holds no replica any more: it can be shut down`);
+    await forgetNode(c, http, id);
+    console.log(`Node ${id} holds no replica and left the cluster: it can be shut down`);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) throw error;

@@ -56,22 +56,42 @@ export class ConnectRaftTransport implements RaftTransport {
     & Required<Omit<ConnectRaftTransportOptions, "onCall" | "fetch">>
     & Pick<ConnectRaftTransportOptions, "onCall" | "fetch">;
   readonly #clients = new Map<NodeId, Client<typeof RaftService>>();
+  #urls = new Map<NodeId, string>();
   readonly #lanes = new Map<string, Lane>();
   readonly #abort = new AbortController();
   #closed = false;
 
   constructor(options: ConnectRaftTransportOptions) {
     this.#o = { maxInflight: 2, timeoutMs: 2000, maxBatchBytes: 8 << 20, ...options };
-    for (const [id, url] of options.peers) {
-      if (id === options.self) continue;
+    this.setPeers(options.peers);
+  }
+
+  /**
+   * Replaces the peers (a node joined, moved or left the cluster). Messages already queued for
+   * a peer that left are dropped, as if lost.
+   *
+   * @param peers Every member's base URL.
+   */
+  setPeers(peers: ReadonlyMap<NodeId, string>): void {
+    const urls = new Map<NodeId, string>();
+    for (const [id, url] of peers) if (id !== this.#o.self) urls.set(id, url);
+    for (const id of [...this.#clients.keys()]) {
+      if (urls.get(id) !== this.#urls.get(id)) this.#clients.delete(id);
+    }
+    for (const [id, url] of urls) {
+      if (this.#clients.has(id)) continue;
       this.#clients.set(
         id,
         createClient(
           RaftService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: options.fetch }),
+          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#o.fetch }),
         ),
       );
     }
+    for (const key of [...this.#lanes.keys()]) {
+      if (!urls.has(Number(key.split("/")[0]))) this.#lanes.delete(key);
+    }
+    this.#urls = urls;
   }
 
   send(to: NodeId, messages: readonly PartitionMessage[]): void {
@@ -87,7 +107,9 @@ export class ConnectRaftTransport implements RaftTransport {
   }
 
   #pump(to: NodeId, rpc: RaftRpc): void {
-    const lane = this.#lanes.get(`${to}/${rpc}`)!;
+    const lane = this.#lanes.get(`${to}/${rpc}`);
+    const client = this.#clients.get(to);
+    if (!lane || !client) return; // the peer left the cluster
     if (lane.queue.length === 0 || lane.inflight >= this.#o.maxInflight || this.#closed) return;
     // Stay well under the receiver's body limit: the rest waits for the next call.
     let take = 0, bytes = 0;
@@ -107,7 +129,6 @@ export class ConnectRaftTransport implements RaftTransport {
       cluster: this.#o.cluster,
       messages: batch.map((m) => encodeRaftMessage(m.partition, m.message)),
     };
-    const client = this.#clients.get(to)!;
     const options = { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal };
     client[rpc](request, options).then(
       () => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000),

@@ -174,6 +174,15 @@ export class MultiRaftHost {
   }
 
   /**
+   * The cluster's members now: the nodes that may talk to this one and hold replicas.
+   *
+   * @returns Their ids.
+   */
+  members(): readonly NodeId[] {
+    return this.#o.clusterMembers?.() ?? this.map.nodes;
+  }
+
+  /**
    * The replicas of a partition as this node knows them: its own replica's Raft membership
    * (voters in placement order first, then learners), else the initial placement.
    *
@@ -441,7 +450,7 @@ export class MultiRaftHost {
     const fromLeader = message.type === "AppendEntries" || message.type === "Heartbeat" ||
       message.type === "InstallSnapshot";
     if (
-      !fromLeader || message.from !== from || !this.map.nodes.includes(from) ||
+      !fromLeader || message.from !== from || !this.members().includes(from) ||
       !Number.isSafeInteger(partition) || partition < 0 || partition >= this.map.partitions
     ) {
       return undefined;

@@ -23,8 +23,16 @@ import type { Clock } from "./clock.ts";
 export interface HostOptions {
   /** This node's id. */
   nodeId: NodeId;
-  /** Every member of the cluster, this node included. */
+  /**
+   * The members the cluster was first started with, this node included unless it joined later:
+   * partition groups start on a placement over them.
+   */
   members: readonly NodeId[];
+  /**
+   * The cluster's members now, when nodes can join after the first start; default `members`.
+   * Partition groups still start from the placement over `members`.
+   */
+  clusterMembers?: () => readonly NodeId[];
   /** How many partitions the cluster has. Default 8. */
   partitions?: number;
   /** Replicas per partition. Default 3. */

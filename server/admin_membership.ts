@@ -71,10 +71,10 @@ export async function changeMembership(request: Request, deps: AdminDeps): Promi
       `change must be add-learner, promote or remove (got ${JSON.stringify(change)})`,
     );
   }
-  if (!Number.isInteger(node) || !host.map.nodes.includes(node as number)) {
+  if (!Number.isInteger(node) || !host.members().includes(node as number)) {
     return refuse(
       400,
-      `node must be a member of the cluster: one of ${host.map.nodes.join(", ")} (got ${
+      `node must be a member of the cluster: one of ${host.members().join(", ")} (got ${
         JSON.stringify(node)
       })`,
     );

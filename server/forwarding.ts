@@ -119,7 +119,7 @@ export class LeaderHints {
   }
 
   async #ask(partition: number, signal: AbortSignal): Promise<NodeId> {
-    const others = this.#host.map.nodes.filter((id) => id !== this.#host.nodeId);
+    const others = this.#host.members().filter((id) => id !== this.#host.nodeId);
     const answers = await Promise.all(others.map(async (id) => {
       try {
         const info = await this.#clientFor(id).clusterInfo({}, {

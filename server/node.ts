@@ -27,6 +27,8 @@ import type { HttpLimits } from "./http_server.ts";
 import { type TlsFiles, tlsHttp, TlsReloader } from "../rpc/tls.ts";
 import { ConnectRaftTransport } from "../rpc/raft_transport.ts";
 import { ActivityRecorder } from "./activity.ts";
+import { MemberTable, type MemberTableJson } from "./member_table.ts";
+import { pullTables } from "./admin_members.ts";
 
 /** Which storage backend a node uses. */
 export type StorageKind = "file" | "kv" | "memory";
@@ -35,8 +37,16 @@ export type StorageKind = "file" | "kv" | "memory";
 export interface NodeConfig {
   /** This node's id. */
   id: NodeId;
-  /** Every member's `host:port`, this node included. */
+  /**
+   * Every member's `host:port`, this node included, at the cluster's first start. Later starts
+   * take the members from the data directory's address book (see `member_table.ts`).
+   */
   peers: ReadonlyMap<NodeId, string>;
+  /**
+   * The address book of a node joining a running cluster (from the node it joins through),
+   * instead of `peers`.
+   */
+  members?: MemberTableJson;
   /** Address to listen on (defaults to this node's entry in `peers`). */
   listen?: { hostname: string; port: number };
   /** Number of partitions (the same on every node). */
@@ -72,12 +82,17 @@ export interface NodeConfig {
   demoControl?: string;
 }
 
+/** How often a node pulls the other members' address books. */
+const PULL_MEMBERS_MS = 3000;
+
 /** A running node. */
 export interface RunningNode {
   /** The node's Multi-Raft host. */
   readonly host: MultiRaftHost;
   /** Its HTTP server. */
   readonly server: NodeServer;
+  /** The host name it listens on. */
+  readonly hostname: string;
   /** Its metrics. */
   readonly metrics: PrkDbMetrics;
   /** The node's health, per partition: the same document as `GET /health`. */
@@ -95,7 +110,9 @@ export interface RunningNode {
 export async function openStorage(
   kind: StorageKind,
   dataDir: string | undefined,
-  node: Pick<NodeConfig, "id" | "peers" | "partitions" | "cluster" | "allowBlankStart">,
+  node: Pick<NodeConfig, "id" | "partitions" | "cluster" | "allowBlankStart"> & {
+    placement: readonly NodeId[];
+  },
 ): Promise<RaftStorage> {
   if (kind === "memory") return new MemoryStorage();
   if (!dataDir) throw new Error(`--data-dir is required with --storage ${kind}`);
@@ -108,7 +125,7 @@ export async function openStorage(
       cluster: node.cluster ?? "prkdb",
       node: node.id,
       partitions: node.partitions,
-      members: [...node.peers.keys()].sort((a, b) => a - b),
+      members: [...node.placement].sort((a, b) => a - b),
       storage: kind,
       storageFormat: kind === "file" ? FileStorage.formatVersion : KvStorage.formatVersion,
     },
@@ -141,15 +158,43 @@ export function syncErrorType(error: unknown): SyncErrorType {
  */
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const scheme = config.tls ? "https" : "http";
-  const urls = new Map([...config.peers].map(([id, addr]) => [id, `${scheme}://${addr}`]));
   const cluster = config.cluster ?? "prkdb";
-  const own = config.peers.get(config.id);
-  if (!own) throw new Error(`--peers must include this node (${config.id})`);
+  // The address book: the data directory's copy, else the one a joining node was given, else
+  // --peers at the cluster's first start.
+  const stored = config.dataDir ? await MemberTable.read(config.dataDir) : undefined;
+  const table = stored ?? MemberTable.create(
+    config.members ?? {
+      cluster,
+      partitions: config.partitions,
+      replicationFactor: config.replicationFactor ?? 3,
+      placement: [...config.peers.keys()].sort((a, b) => a - b),
+      members: Object.fromEntries(
+        [...config.peers].map(([id, address]) => [id, { address, version: 1, removed: false }]),
+      ),
+    },
+    config.dataDir,
+  );
+  if (stored && stored.json.cluster !== cluster) {
+    throw new Error(
+      `${config.dataDir}: this data dir belongs to cluster ${stored.json.cluster}, started with --cluster ${cluster}`,
+    );
+  }
+  const placement = table.json.placement;
+  const urls = new Map<NodeId, string>();
+  const own = table.addresses().get(config.id) ?? config.peers.get(config.id);
+  if (!own) {
+    throw new Error(
+      table.json.members[config.id]?.removed
+        ? `node ${config.id} was removed from the cluster; ids are not reused`
+        : `--peers must include this node (${config.id})`,
+    );
+  }
   const tokens = config.tokenFile ? await TokenStore.load(config.tokenFile) : undefined;
   const tls = config.tls ? await TlsReloader.open(config.tls) : undefined;
   const peerHttp = tls ? tlsHttp(tls) : undefined;
   const tickMs = config.tickMs ?? 100;
-  const storage = await openStorage(config.storage, config.dataDir, config);
+  const storage = await openStorage(config.storage, config.dataDir, { ...config, placement });
+  if (!stored) await table.save(); // the identity check passed: this is a first start
   // The host reports to the metrics, so they come first; they read the host once it exists.
   // A peer counts as connected if an RPC to it succeeded within two election timeouts.
   const metrics = new PrkDbMetrics(config.id, undefined, 2 * 20 * tickMs);
@@ -158,7 +203,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const transport = new ConnectRaftTransport({
     self: config.id,
     cluster,
-    peers: urls,
+    peers: new Map(),
     fetch: peerHttp?.fetch,
     onCall: (peer, rpc, entries, seconds, error) =>
       metrics.rpc(
@@ -170,9 +215,20 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         error,
       ),
   });
+  // Keep the URLs (which the server's stranger check, forwarding and the status document read)
+  // and the transport in step with the address book.
+  const follow = () => {
+    const live = table.addresses();
+    for (const id of urls.keys()) if (!live.has(id)) urls.delete(id);
+    for (const [id, address] of live) urls.set(id, `${scheme}://${address}`);
+    transport.setPeers(urls);
+  };
+  follow();
+  table.onChange(follow);
   const host = await MultiRaftHost.start({
     nodeId: config.id,
-    members: [...config.peers.keys()],
+    members: placement,
+    clusterMembers: () => [...urls.keys()],
     partitions: config.partitions,
     replicationFactor: config.replicationFactor,
     storage,
@@ -215,6 +271,11 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     replication: () => host.replication(),
     loopUtilization: () => host.takeLoopUtilization(),
   });
+  // Nodes that missed a push of the address book catch up by pulling each other's copies.
+  const pulling = setInterval(
+    () => void pullTables({ table, nodes: urls, host, fetch: peerHttp?.fetch }),
+    PULL_MEMBERS_MS,
+  );
   const [hostname, port] = own.split(":");
   const listen = config.listen ?? { hostname, port: Number(port) };
   let server: NodeServer;
@@ -236,8 +297,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       activity,
       demoActions: config.demoActions,
       demoControl: config.demoActions ? config.demoControl : undefined,
+      members: table,
     });
   } catch (error) {
+    clearInterval(pulling);
     peerHttp?.close();
     await host.stop();
     await metrics.shutdown();
@@ -247,10 +310,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   return {
     host,
     server,
+    hostname: listen.hostname,
     metrics,
     health: () => nodeHealth(host, metrics),
     state: () => nodeState(metrics, applied),
     async stop() {
+      clearInterval(pulling);
       tls?.close();
       await server.close();
       peerHttp?.close();

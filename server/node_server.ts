@@ -34,6 +34,8 @@ import { createKvService } from "./kv_service.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { changeMembership, MEMBERSHIP_PATH } from "./admin_membership.ts";
 import { relayNodeAction } from "./demo_control.ts";
+import { MEMBERS_PATH, serveMembers } from "./admin_members.ts";
+import type { MemberTable } from "./member_table.ts";
 import { partitionChange } from "./partition_change.ts";
 import { ActivityRecorder } from "./activity.ts";
 import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
@@ -80,6 +82,8 @@ export interface NodeServerOptions {
   demoActions?: boolean;
   /** The demo launcher's node control URL: `/demo/node` and `/demo/nodes` pass to it. */
   demoControl?: string;
+  /** The cluster's address book, served at `/admin/members`. */
+  members?: MemberTable;
 }
 
 /** Request header carrying the member id a verified certificate names (set by the server only). */
@@ -311,6 +315,14 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       }
       if (path === TRANSFER_LEADER_PATH && options.demoActions) {
         return transferLeader(request, host, options.nodes, options.fetch);
+      }
+      if (path === MEMBERS_PATH && options.members) {
+        return serveMembers(request, {
+          host,
+          table: options.members,
+          nodes: options.nodes,
+          fetch: options.fetch,
+        });
       }
       if (path === MEMBERSHIP_PATH) {
         return changeMembership(request, { host, nodes: options.nodes, fetch: options.fetch });

@@ -34,6 +34,7 @@ export class ProcessCluster {
   readonly #http: { fetch: typeof fetch; close(): void } | undefined;
   readonly #stderr = new Map<number, string[]>();
   readonly #drains = new Map<number, Promise<void>>();
+  readonly #joined = new Set<number>();
 
   private constructor(
     dir: string,
@@ -105,8 +106,23 @@ export class ProcessCluster {
     return 20 * this.tickMs;
   }
 
+  /**
+   * Starts a new node that joins the running cluster through node `via` (`serve --join`), on a
+   * free port, and waits until it answers.
+   */
+  async join(id: number, via = 1): Promise<void> {
+    const port = freePort();
+    const scheme = this.certs ? "https" : "http";
+    this.urls.set(id, `${scheme}://127.0.0.1:${port}`);
+    this.spawn(id, ["--join", this.urls.get(via)!, "--listen", `127.0.0.1:${port}`]);
+    await waitFor(`node ${id} to answer`, async () => (await this.health(id)) !== undefined);
+  }
+
   /** Starts (or restarts) node `id` on its data directory. */
-  spawn(id: number): void {
+  spawn(id: number, members = ["--peers", this.#peers]): void {
+    // A node that joined later finds its members in its data dir's address book.
+    const joined = this.#joined.has(id) || members[0] === "--join";
+    if (members[0] === "--join") this.#joined.add(id);
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -115,8 +131,7 @@ export class ProcessCluster {
         "serve",
         "--id",
         String(id),
-        "--peers",
-        this.#peers,
+        ...(joined && members[0] !== "--join" ? [] : members),
         "--data-dir",
         join(this.#dir, `n${id}`),
         ...this.#args,

@@ -7,6 +7,7 @@
  * deno task sim --seed 42 --nodes 5    # replay one run (the command a failure prints)
  * deno task sim --seeds 50 --units 20000 --verbose
  * deno task sim --seeds 5 --storage file     # or kv: real disks, fsync and all
+ * deno task sim --seeds 300 --fail-fast      # stop at the first failing seed
  * ```
  *
  * @module
@@ -28,6 +29,7 @@ Options:
   --nodes <n>        Cluster size for every seed (default: 3 for odd seeds, 5 for even).
   --storage <kind>   memory (default), file or kv: real disks, fsync and all.
   --units <n>        Simulated time units per run.
+  --fail-fast        Stop at the first failing seed.
   --verbose          Print every run's report.
   -h, --help         Show this help.
 `;
@@ -50,6 +52,7 @@ try {
       nodes: { type: "string" },
       storage: { type: "string", default: "memory" },
       units: { type: "string" },
+      "fail-fast": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -103,6 +106,7 @@ for (const seed of seeds) {
   } catch (error) {
     failed++;
     console.error(`\n${(error as Error).message}`);
+    if (values["fail-fast"]) break;
     continue;
   }
   totals.runs++;

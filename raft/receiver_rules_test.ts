@@ -2,7 +2,7 @@
  * Figure 2's receiver rules, one crafted message at a time into a single node (no cluster):
  * what it answers, and what it persists.
  */
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import type { Entry } from "./entry.ts";
 import type { Message } from "./message.ts";
 import { RaftNode } from "./node.ts";
@@ -131,4 +131,22 @@ Deno.test("InstallSnapshot receiver: an older term is refused at once, nothing i
     [[false, 2]],
   );
   assertEquals(node.status().firstIndex, 1);
+});
+
+Deno.test("RequestVote receiver: granting a vote restarts the election timer (figure 2, rules for followers)", () => {
+  const node = follower();
+  // Term 1 with no vote cast and no leader known: a later vote request of term 1 can be granted
+  // without a term change (a term change would restart the timer by itself).
+  step(node, { type: "VoteResponse", from: 3, to: 2, term: 1, preVote: false, granted: false });
+  for (let i = 1; i < 10; i++) node.tick(); // electionTick - 1: the timeout is at least 10
+  assertEquals(node.status().role, "Follower");
+  const granted = step(node, vote(3, 1));
+  assertEquals(granted.messages.map((m) => m.type === "VoteResponse" && m.granted), [true]);
+  // Section 5.2: a follower waits a whole election timeout after the vote before campaigning.
+  let ticks = 0;
+  while (node.status().role === "Follower" && ticks < 20) {
+    node.tick();
+    ticks++;
+  }
+  assert(ticks >= 10, `the follower campaigned ${ticks} ticks after granting a vote`);
 });

@@ -1,0 +1,134 @@
+// deno-lint-ignore-file no-console -- a command-line program: printing is its job
+/**
+ * Runs the mutants: each deliberate bug is applied to a copy of the repository, and the check
+ * that must catch it runs there. Exits 1 if any mutant is not caught by its check, or if a
+ * mutant's find text no longer matches the code.
+ *
+ * ```sh
+ * deno task mutants                       # every mutant, one after another
+ * deno task mutants commit-old-term-entries
+ * deno task mutants --list
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { describeCatcher } from "./mutant.ts";
+import { MUTANTS } from "./mutants.ts";
+import { applyEdit, copyRepository, type MutantResult, runMutant } from "./run.ts";
+
+const USAGE = `Usage: deno task mutants [options] [name...]
+
+Applies each deliberate bug to a copy of the repository and runs the check that must catch it.
+
+Options:
+  --list             List the mutants and what catches each.
+  --timeout <s>      Deadline for each mutant's check, in seconds (default 240).
+  -h, --help         Show this help.
+`;
+
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        list: { type: "boolean", default: false },
+        timeout: { type: "string", default: "240" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (error) {
+    console.error(`mutants: ${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+if (values.list) {
+  for (const m of MUTANTS) {
+    console.log(`${m.name.padEnd(32)} ${describeCatcher(m.catcher)}\n${"".padEnd(32)} ${m.rule}`);
+  }
+  Deno.exit(0);
+}
+if (!/^\d+$/.test(values.timeout) || Number(values.timeout) === 0) {
+  console.error(`mutants: --timeout must be a positive integer, got "${values.timeout}"`);
+  Deno.exit(2);
+}
+const unknown = positionals.filter((n) => !MUTANTS.some((m) => m.name === n));
+if (unknown.length > 0) {
+  console.error(
+    `mutants: no mutant named ${unknown.join(", ")}; known: ${
+      MUTANTS.map((m) => m.name).join(", ")
+    }`,
+  );
+  Deno.exit(2);
+}
+const selected = positionals.length > 0
+  ? MUTANTS.filter((m) => positionals.includes(m.name))
+  : MUTANTS;
+
+const root = new URL("../../", import.meta.url).pathname;
+const started = performance.now();
+const workdir = await Deno.makeTempDir({ prefix: "prkdb-mutants-" });
+const cleanup = () => Deno.removeSync(workdir, { recursive: true });
+const onInterrupt = () => {
+  cleanup();
+  Deno.exit(130);
+};
+Deno.addSignalListener("SIGINT", onInterrupt);
+const results: MutantResult[] = [];
+const stale: string[] = [];
+try {
+  const copied = await copyRepository(root, workdir);
+  console.log(`Copied ${copied} files to ${workdir}; running ${selected.length} mutant(s).\n`);
+  for (const [i, m] of selected.entries()) {
+    const label = `[${i + 1}/${selected.length}] ${m.name}`;
+    try {
+      applyEdit(await Deno.readTextFile(join(workdir, m.file)), m);
+    } catch (error) {
+      console.log(`${label}: STALE: ${(error as Error).message}`);
+      stale.push(m.name);
+      continue;
+    }
+    console.log(`${label}: ${m.rule}\n  running ${describeCatcher(m.catcher)} ...`);
+    const t0 = performance.now();
+    const ticker = setInterval(() => {
+      console.log(`  ... still running (${((performance.now() - t0) / 1000).toFixed(0)}s)`);
+    }, 15_000);
+    let result: MutantResult;
+    try {
+      result = await runMutant(m, workdir, Number(values.timeout) * 1000);
+    } finally {
+      clearInterval(ticker);
+    }
+    results.push(result);
+    console.log(`  ${result.verdict} in ${result.seconds.toFixed(1)}s: ${clip(result.evidence)}`);
+  }
+} finally {
+  Deno.removeSignalListener("SIGINT", onInterrupt);
+  cleanup();
+}
+
+console.log(`\n${"mutant".padEnd(32)} ${"verdict".padEnd(11)} ${"time".padStart(7)}  caught by`);
+for (const r of results) {
+  console.log(
+    `${r.mutant.name.padEnd(32)} ${r.verdict.padEnd(11)} ${
+      `${r.seconds.toFixed(1)}s`.padStart(7)
+    }  ${describeCatcher(r.mutant.catcher)}: ${clip(r.mutant.expect, 40)}`,
+  );
+}
+for (const name of stale) console.log(`${name.padEnd(32)} STALE: its find text no longer matches`);
+const caught = results.filter((r) => r.verdict === "CAUGHT").length;
+const total = ((performance.now() - started) / 1000).toFixed(1);
+console.log(`\n${caught} of ${selected.length} mutants caught in ${total}s`);
+if (caught !== selected.length) Deno.exit(1);
+
+/** Shortens a line for the terminal. */
+function clip(line: string, width = 110): string {
+  return line.length > width ? `${line.slice(0, width - 3)}...` : line;
+}

@@ -1,0 +1,123 @@
+/**
+ * The deliberate bugs PrkDB's checks must catch, one small source edit each.
+ * `deno task mutants` applies each to a copy of the repository and runs the check that catches it;
+ * `deno task mutants <name>` runs one. See docs/testing.md, "Does it catch bugs?".
+ *
+ * @module
+ */
+import type { Mutant } from "./mutant.ts";
+
+/**
+ * Every mutant, in the order `deno task mutants` runs them.
+ *
+ * @example Find one by name
+ * ```ts
+ * import { MUTANTS } from "./mutants.ts";
+ * console.log(MUTANTS.find((m) => m.name === "double-vote")?.file); // "raft/raft.ts"
+ * ```
+ */
+export const MUTANTS: readonly Mutant[] = [
+  {
+    name: "vote-without-log-check",
+    rule: "a vote goes only to a candidate whose log is at least as up to date (Raft 5.4.1)",
+    file: "raft/log.ts",
+    find:
+      "return lastTerm > this.lastTerm || (lastTerm === this.lastTerm && lastIndex >= this.lastIndex);",
+    replace: "return true;",
+    catcher: { kind: "sim", seeds: 40 },
+    expect: "Leader Completeness violated",
+  },
+  {
+    name: "skip-consistency-check",
+    rule: "a follower appends only after its entry at prevLogIndex has prevLogTerm (Raft 5.3)",
+    file: "raft/log.ts",
+    find: "if (this.term(prevLogIndex) !== prevLogTerm) return undefined;",
+    // Entries past the end still cannot be appended (that would leave a gap); only the term goes.
+    replace: "if (this.term(prevLogIndex) === undefined) return undefined;",
+    catcher: { kind: "sim", seeds: 40 },
+    expect: "Log Matching violated",
+  },
+  {
+    name: "double-vote",
+    rule: "a node votes for at most one candidate in a term (Raft 5.2)",
+    file: "raft/raft.ts",
+    find: "(this.votedFor === NONE && this.leaderId === NONE)",
+    replace: "this.leaderId === NONE",
+    catcher: { kind: "sim", seeds: 40 },
+    expect: "Election Safety violated",
+  },
+  {
+    name: "read-without-quorum-round",
+    rule: "a leader serves a read only after a quorum confirms it still leads (thesis 6.4)",
+    file: "raft/roles/leader.ts",
+    find: "    if (raft.voters.length === 1) this.#releaseReads(raft);\n" +
+      "    else this.#broadcastHeartbeat(raft);",
+    replace: "    for (const pr of this.progress.values()) pr.readRound = this.readRound;\n" +
+      "    this.#releaseReads(raft);",
+    catcher: { kind: "sim", seeds: 100 },
+    expect: "not linearizable",
+  },
+  {
+    name: "read-before-term-commit",
+    rule:
+      "a new leader assigns read indexes only once it committed an entry of its term (thesis 6.4)",
+    file: "raft/roles/leader.ts",
+    find: "if (raft.log.term(raft.log.commitIndex) !== raft.term) return;",
+    replace: "",
+    catcher: { kind: "golden", script: "read_index_wait.txt" },
+    expect: "read_index_wait.txt:",
+  },
+  {
+    name: "commit-old-term-entries",
+    rule: "a leader counts replicas only for entries of its own term (Raft 5.4.2, figure 8)",
+    file: "raft/roles/leader.ts",
+    find: "if (index <= log.commitIndex || log.term(index) !== raft.term) return;",
+    replace: "if (index <= log.commitIndex) return;",
+    catcher: { kind: "golden", script: "figure8.txt" },
+    expect: "figure8.txt:",
+  },
+  {
+    name: "snapshot-keeps-conflicting-tail",
+    rule:
+      "a follower keeps its log after a snapshot only if it holds the snapshot's last entry (Raft 7)",
+    file: "raft/log.ts",
+    find: "const keep = this.term(index) === term;",
+    replace: "const keep = this.term(index) !== undefined;",
+    catcher: { kind: "sim", seeds: 200 },
+    expect: "Log Matching violated",
+  },
+  {
+    name: "ack-before-fsync",
+    rule:
+      "the runtime persists a Ready before it sends or acknowledges anything (Raft 5, figure 2)",
+    file: "tests/sim/simulation.ts",
+    find: "bugs: {},",
+    replace: "bugs: { ackBeforeFsync: true },",
+    catcher: { kind: "sim", seeds: 20, nodes: 3 },
+    expect: "persisted log",
+  },
+  {
+    name: "no-timer-reset-on-vote",
+    rule:
+      "a follower that grants a vote restarts its election timer (Raft figure 2, rules for followers)",
+    file: "raft/raft.ts",
+    find: "if (this.role instanceof Follower) this.role.electionElapsed = 0;",
+    replace: "",
+    catcher: {
+      kind: "test",
+      file: "raft/receiver_rules_test.ts",
+      filter: "granting a vote restarts the election timer",
+    },
+    expect: "granting a vote restarts the election timer",
+  },
+  {
+    name: "prevote-bumps-term",
+    rule: "a pre-candidate asks for votes without raising its term (thesis 9.6)",
+    file: "raft/raft.ts",
+    find: "if (preVote) this.#setRole(new Candidate(true, this.randomElectionTimeout()));",
+    replace: "if (preVote) {\n      this.term += 1;\n" +
+      "      this.#setRole(new Candidate(true, this.randomElectionTimeout()));\n    }",
+    catcher: { kind: "golden", script: "prevote.txt" },
+    expect: "prevote.txt:",
+  },
+];

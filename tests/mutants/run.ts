@@ -1,0 +1,154 @@
+/**
+ * Applies a mutant to a copy of the repository and runs the check that must catch it. The
+ * working tree is never edited.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { catcherArgs, type Mutant } from "./mutant.ts";
+
+/** How a mutant run ended. */
+export type Verdict = "CAUGHT" | "MISSED" | "WRONG CHECK" | "TIMEOUT";
+
+/** The outcome of one mutant. */
+export interface MutantResult {
+  /** The mutant. */
+  readonly mutant: Mutant;
+  /** `CAUGHT` only if the command failed and its output names the expected check. */
+  readonly verdict: Verdict;
+  /** The output line that shows the check failing (or why the run did not count). */
+  readonly evidence: string;
+  /** Wall-clock seconds the command ran. */
+  readonly seconds: number;
+}
+
+/**
+ * How often `find` occurs in `text`.
+ *
+ * @param text The file's content.
+ * @param find The text to look for.
+ * @returns The number of (non-overlapping) occurrences.
+ *
+ * @example Usage
+ * ```ts
+ * import { occurrences } from "./run.ts";
+ * console.log(occurrences("a b a", "a")); // 2
+ * ```
+ */
+export function occurrences(text: string, find: string): number {
+  if (find === "") return 0;
+  return text.split(find).length - 1;
+}
+
+/**
+ * The file's content with the mutant's edit applied.
+ *
+ * @param source The file's content.
+ * @param mutant The mutant.
+ * @returns The edited content.
+ * @throws When `find` does not occur exactly once: the code moved and the mutant must follow.
+ *
+ * @example Usage
+ * ```ts
+ * import { applyEdit } from "./run.ts";
+ * const m = { name: "x", rule: "", file: "f.ts", find: "a > b", replace: "a >= b", expect: "", catcher: { kind: "golden", script: "s.txt" } } as const;
+ * console.log(applyEdit("if (a > b) go();", m)); // "if (a >= b) go();"
+ * ```
+ */
+export function applyEdit(source: string, mutant: Mutant): string {
+  const n = occurrences(source, mutant.find);
+  if (n !== 1) {
+    throw new Error(
+      `Mutant ${mutant.name}: its find text occurs ${n} times in ${mutant.file}, not once`,
+    );
+  }
+  return source.replace(mutant.find, () => mutant.replace);
+}
+
+/**
+ * Copies the repository's files (tracked, and untracked ones not ignored, as they are in the
+ * working tree) into `dest`.
+ *
+ * @param root The repository root.
+ * @param dest An empty directory.
+ * @returns How many files were copied.
+ */
+export async function copyRepository(root: string, dest: string): Promise<number> {
+  const out = await new Deno.Command("git", {
+    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`git ls-files failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  const files = new TextDecoder().decode(out.stdout).split("\0").filter((f) => f !== "");
+  let copied = 0;
+  for (const file of files) {
+    const to = join(dest, file);
+    await Deno.mkdir(dirname(to), { recursive: true });
+    try {
+      await Deno.copyFile(join(root, file), to);
+      copied++;
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error; // deleted, not yet committed
+    }
+  }
+  return copied;
+}
+
+/**
+ * Applies `mutant` in the copy at `workdir`, runs its catcher there with a deadline, and puts the
+ * file back.
+ *
+ * @param mutant The mutant.
+ * @param workdir A copy of the repository (see {@linkcode copyRepository}).
+ * @param timeoutMs The deadline for the catching command.
+ * @returns The verdict, with the output line that shows it.
+ */
+export async function runMutant(
+  mutant: Mutant,
+  workdir: string,
+  timeoutMs: number,
+): Promise<MutantResult> {
+  const path = join(workdir, mutant.file);
+  const original = await Deno.readTextFile(path);
+  await Deno.writeTextFile(path, applyEdit(original, mutant));
+  const started = performance.now();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: catcherArgs(mutant.catcher),
+      cwd: workdir,
+      env: { NO_COLOR: "1", UPDATE_GOLDEN: "" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+    const seconds = (performance.now() - started) / 1000;
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    return { mutant, seconds, ...judge(mutant, out.success, abort.signal.aborted, text) };
+  } finally {
+    clearTimeout(timer);
+    await Deno.writeTextFile(path, original);
+  }
+}
+
+/** Reads the verdict from the command's exit status and output. */
+function judge(
+  mutant: Mutant,
+  success: boolean,
+  timedOut: boolean,
+  output: string,
+): { verdict: Verdict; evidence: string } {
+  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (timedOut) return { verdict: "TIMEOUT", evidence: lines.at(-1) ?? "no output" };
+  if (success) return { verdict: "MISSED", evidence: lines.at(-1) ?? "no output" };
+  const hit = lines.find((l) => l.includes(mutant.expect));
+  if (hit) return { verdict: "CAUGHT", evidence: hit };
+  const error = lines.find((l) => /error|failed|violated/i.test(l)) ?? lines.at(-1) ?? "";
+  return { verdict: "WRONG CHECK", evidence: `expected "${mutant.expect}", got: ${error}` };
+}

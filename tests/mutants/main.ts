@@ -14,9 +14,9 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { describeCatcher } from "./mutant.ts";
+import { describeCatcher, describeCheck } from "./mutant.ts";
 import { MUTANTS } from "./mutants.ts";
-import { applyEdit, copyRepository, type MutantResult, runMutant } from "./run.ts";
+import { applyEdit, copyRepository, type MutantResult, runCatcher, runMutant } from "./run.ts";
 
 const USAGE = `Usage: deno task mutants [options] [name...]
 
@@ -25,6 +25,7 @@ Applies each deliberate bug to a copy of the repository and runs the check that 
 Options:
   --list             List the mutants and what catches each.
   --timeout <s>      Deadline for each mutant's check, in seconds (default 240).
+  --baseline         First run each check without any bug: it must pass, or a catch means nothing.
   -h, --help         Show this help.
 `;
 
@@ -36,6 +37,7 @@ const { values, positionals } = (() => {
       allowPositionals: true,
       options: {
         list: { type: "boolean", default: false },
+        baseline: { type: "boolean", default: false },
         timeout: { type: "string", default: "240" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -83,9 +85,12 @@ const onInterrupt = () => {
 Deno.addSignalListener("SIGINT", onInterrupt);
 const results: MutantResult[] = [];
 const stale: string[] = [];
+const timeoutMs = Number(values.timeout) * 1000;
+let baselineFailed = false;
 try {
   const copied = await copyRepository(root, workdir);
   console.log(`Copied ${copied} files to ${workdir}; running ${selected.length} mutant(s).\n`);
+  if (values.baseline) baselineFailed = !await checkBaseline();
   for (const [i, m] of selected.entries()) {
     const label = `[${i + 1}/${selected.length}] ${m.name}`;
     try {
@@ -102,7 +107,7 @@ try {
     }, 15_000);
     let result: MutantResult;
     try {
-      result = await runMutant(m, workdir, Number(values.timeout) * 1000);
+      result = await runMutant(m, workdir, timeoutMs);
     } finally {
       clearInterval(ticker);
     }
@@ -119,14 +124,28 @@ for (const r of results) {
   console.log(
     `${r.mutant.name.padEnd(32)} ${r.verdict.padEnd(11)} ${
       `${r.seconds.toFixed(1)}s`.padStart(7)
-    }  ${describeCatcher(r.mutant.catcher)}: ${clip(r.mutant.expect, 40)}`,
+    }  ${describeCheck(r.mutant)}`,
   );
 }
 for (const name of stale) console.log(`${name.padEnd(32)} STALE: its find text no longer matches`);
 const caught = results.filter((r) => r.verdict === "CAUGHT").length;
 const total = ((performance.now() - started) / 1000).toFixed(1);
 console.log(`\n${caught} of ${selected.length} mutants caught in ${total}s`);
-if (caught !== selected.length) Deno.exit(1);
+if (caught !== selected.length || baselineFailed) Deno.exit(1);
+
+/** Runs each distinct check once without any bug; every one must pass. */
+async function checkBaseline(): Promise<boolean> {
+  const checks = new Map(selected.map((m) => [describeCatcher(m.catcher), m.catcher]));
+  let ok = true;
+  for (const [label, catcher] of checks) {
+    const run = await runCatcher(catcher, workdir, timeoutMs);
+    const verdict = run.success ? "passes" : run.timedOut ? "TIMED OUT" : "FAILS";
+    console.log(`baseline: ${label} ${verdict} without a bug (${run.seconds.toFixed(1)}s)`);
+    ok &&= run.success;
+  }
+  console.log();
+  return ok;
+}
 
 /** Shortens a line for the terminal. */
 function clip(line: string, width = 110): string {

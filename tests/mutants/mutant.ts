@@ -121,3 +121,29 @@ export function describeCatcher(catcher: Catcher): string {
       ].join("");
   }
 }
+
+/**
+ * What catches a mutant, as the report and docs say it: the property and the command.
+ *
+ * @param mutant The mutant.
+ * @returns For example `figure8.txt differs` or `Log Matching violated (sim --seeds 40)`.
+ *
+ * @example A golden script
+ * ```ts
+ * import { describeCheck } from "./mutant.ts";
+ * import { MUTANTS } from "./mutants.ts";
+ * const m = MUTANTS.find((m) => m.name === "commit-old-term-entries")!;
+ * console.log(describeCheck(m)); // "figure8.txt differs"
+ * ```
+ */
+export function describeCheck(mutant: Mutant): string {
+  const c = mutant.catcher;
+  switch (c.kind) {
+    case "test":
+      return describeCatcher(c);
+    case "golden":
+      return `${c.script} differs`;
+    case "sim":
+      return `${mutant.expect} (${describeCatcher(c)})`;
+  }
+}

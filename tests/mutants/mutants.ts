@@ -120,4 +120,62 @@ export const MUTANTS: readonly Mutant[] = [
     catcher: { kind: "golden", script: "prevote.txt" },
     expect: "prevote.txt:",
   },
+  {
+    name: "snapshot-overstates-match",
+    rule: "after InstallSnapshot a leader assumes only the snapshot's entries matched (Raft 7)",
+    file: "raft/roles/leader.ts",
+    find: 'if (pr.update(m.snapshotIndex) || pr.state === "snapshot") {',
+    replace: 'if (pr.update(m.snapshotIndex + 3) || pr.state === "snapshot") {',
+    catcher: { kind: "sim", seeds: 40 },
+    expect: "Leader Completeness violated",
+  },
+  {
+    name: "read-before-apply",
+    rule:
+      "the runtime serves a read only once the state machine applied its read index (thesis 6.4)",
+    file: "runtime/replica.ts",
+    find: "if (read.index > 0 && this.sm.appliedIndex >= read.index) read.resolve();",
+    replace: "if (read.index > 0) read.resolve();",
+    catcher: { kind: "sim", seeds: 60, nodes: 5 },
+    expect: "not linearizable",
+  },
+  {
+    name: "ack-write-of-other-term",
+    rule:
+      "a write succeeds only if the entry applied at its index is the one it proposed (Raft 5.3)",
+    file: "runtime/replica.ts",
+    find: "if (e.term === w.term) w.resolve(result);",
+    replace: "if (w) w.resolve(result);",
+    catcher: { kind: "sim", seeds: 120, nodes: 3 },
+    // The acknowledged write is not in the log, so the watcher never sees it.
+    expect: "watch missed acknowledged",
+  },
+  {
+    name: "apply-duplicate-twice",
+    rule: "a session's retried write is answered from its stored result, never applied again",
+    file: "partition/sessions.ts",
+    find: 'if (stored) return { kind: "duplicate", outcome: stored };',
+    replace: "",
+    catcher: { kind: "sim", seeds: 100, nodes: 3 },
+    expect: "not linearizable",
+  },
+  {
+    name: "history-drops-changes",
+    rule: "every applied write's changes reach the change history watchers read",
+    file: "runtime/change_history.ts",
+    find: "if (changes.length === 0) return;",
+    replace: "if (changes.length === 0 || index % 5 === 0) return;",
+    catcher: { kind: "sim", seeds: 20, nodes: 3 },
+    expect: "watch missed acknowledged",
+  },
+  {
+    name: "range-skips-key",
+    rule: "a range read that starts just past a cursor returns the first key after it",
+    file: "partition/sorted_keys.ts",
+    find: ": this.#keys.slice(lo, Math.min(hi, lo + limit));",
+    replace:
+      ': this.#keys.slice(start.endsWith("\\u0000") ? lo + 1 : lo, Math.min(hi, lo + limit));',
+    catcher: { kind: "sim", seeds: 20, nodes: 3 },
+    expect: "a listing skipped",
+  },
 ];

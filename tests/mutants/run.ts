@@ -5,7 +5,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { catcherArgs, type Mutant } from "./mutant.ts";
+import { type Catcher, catcherArgs, type Mutant } from "./mutant.ts";
 
 /** How a mutant run ended. */
 export type Verdict = "CAUGHT" | "MISSED" | "WRONG CHECK" | "TIMEOUT";
@@ -98,6 +98,57 @@ export async function copyRepository(root: string, dest: string): Promise<number
   return copied;
 }
 
+/** What a catching command did. */
+export interface CatcherRun {
+  /** Whether it exited 0. */
+  readonly success: boolean;
+  /** Whether it was stopped at its deadline. */
+  readonly timedOut: boolean;
+  /** Its stdout and stderr. */
+  readonly output: string;
+  /** Wall-clock seconds it ran. */
+  readonly seconds: number;
+}
+
+/**
+ * Runs a catcher in `workdir` with a deadline, capturing its output.
+ *
+ * @param catcher The catcher.
+ * @param workdir A copy of the repository (see {@linkcode copyRepository}).
+ * @param timeoutMs The deadline; the command is killed when it passes.
+ * @returns How it ended.
+ */
+export async function runCatcher(
+  catcher: Catcher,
+  workdir: string,
+  timeoutMs: number,
+): Promise<CatcherRun> {
+  const started = performance.now();
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: catcherArgs(catcher),
+      cwd: workdir,
+      // Never let an inherited UPDATE_GOLDEN=1 rewrite a golden script to match the bug.
+      env: { NO_COLOR: "1", UPDATE_GOLDEN: "" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      signal: abort.signal,
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      success: out.success,
+      timedOut: abort.signal.aborted,
+      output: decoder.decode(out.stdout) + decoder.decode(out.stderr),
+      seconds: (performance.now() - started) / 1000,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Applies `mutant` in the copy at `workdir`, runs its catcher there with a deadline, and puts the
  * file back.
@@ -115,38 +166,19 @@ export async function runMutant(
   const path = join(workdir, mutant.file);
   const original = await Deno.readTextFile(path);
   await Deno.writeTextFile(path, applyEdit(original, mutant));
-  const started = performance.now();
-  const abort = new AbortController();
-  const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: catcherArgs(mutant.catcher),
-      cwd: workdir,
-      env: { NO_COLOR: "1", UPDATE_GOLDEN: "" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: abort.signal,
-    }).output();
-    const seconds = (performance.now() - started) / 1000;
-    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
-    return { mutant, seconds, ...judge(mutant, out.success, abort.signal.aborted, text) };
+    const run = await runCatcher(mutant.catcher, workdir, timeoutMs);
+    return { mutant, seconds: run.seconds, ...judge(mutant, run) };
   } finally {
-    clearTimeout(timer);
     await Deno.writeTextFile(path, original);
   }
 }
 
 /** Reads the verdict from the command's exit status and output. */
-function judge(
-  mutant: Mutant,
-  success: boolean,
-  timedOut: boolean,
-  output: string,
-): { verdict: Verdict; evidence: string } {
-  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
-  if (timedOut) return { verdict: "TIMEOUT", evidence: lines.at(-1) ?? "no output" };
-  if (success) return { verdict: "MISSED", evidence: lines.at(-1) ?? "no output" };
+function judge(mutant: Mutant, run: CatcherRun): { verdict: Verdict; evidence: string } {
+  const lines = run.output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  if (run.timedOut) return { verdict: "TIMEOUT", evidence: lines.at(-1) ?? "no output" };
+  if (run.success) return { verdict: "MISSED", evidence: lines.at(-1) ?? "no output" };
   const hit = lines.find((l) => l.includes(mutant.expect));
   if (hit) return { verdict: "CAUGHT", evidence: hit };
   const error = lines.find((l) => /error|failed|violated/i.test(l)) ?? lines.at(-1) ?? "";

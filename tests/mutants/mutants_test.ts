@@ -1,0 +1,52 @@
+/**
+ * Keeps the mutants runnable as the code moves: every find text still occurs exactly once, and
+ * one mutant runs end to end and is caught.
+ */
+import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { MUTANTS } from "./mutants.ts";
+import { applyEdit, copyRepository, occurrences, runMutant } from "./run.ts";
+
+const root = new URL("../../", import.meta.url);
+
+Deno.test("mutants: names are unique and kebab-case", () => {
+  const names = MUTANTS.map((m) => m.name);
+  assertEquals(new Set(names).size, names.length);
+  for (const name of names) assert(/^[a-z0-9]+(-[a-z0-9]+)*$/.test(name), name);
+});
+
+Deno.test("mutants: every find text occurs exactly once in its file", async () => {
+  for (const m of MUTANTS) {
+    const source = await Deno.readTextFile(new URL(m.file, root));
+    assertEquals(occurrences(source, m.find), 1, `${m.name}: find text in ${m.file}`);
+    assert(applyEdit(source, m) !== source, `${m.name}: the edit changes nothing`);
+  }
+});
+
+Deno.test("mutants: a golden or test catcher names a file that exists", async () => {
+  for (const m of MUTANTS) {
+    const c = m.catcher;
+    if (c.kind === "golden") await Deno.stat(new URL(`tests/golden/${c.script}`, root));
+    if (c.kind === "test") {
+      const source = await Deno.readTextFile(new URL(c.file, root));
+      assertStringIncludes(source, c.filter, `${m.name}: no test named like the filter`);
+    }
+  }
+});
+
+Deno.test("mutants: commit-old-term-entries runs end to end and figure8.txt catches it", async () => {
+  const mutant = MUTANTS.find((m) => m.name === "commit-old-term-entries")!;
+  const workdir = await Deno.makeTempDir({ prefix: "prkdb-mutants-test-" });
+  try {
+    await copyRepository(root.pathname, workdir);
+    const result = await runMutant(mutant, workdir, 60_000);
+    assertEquals(result.verdict, "CAUGHT", result.evidence);
+    assertStringIncludes(result.evidence, "figure8.txt:");
+    // The copy is put back after the run.
+    assertEquals(
+      await Deno.readTextFile(`${workdir}/${mutant.file}`),
+      await Deno.readTextFile(new URL(mutant.file, root)),
+    );
+  } finally {
+    await Deno.remove(workdir, { recursive: true });
+  }
+});

@@ -178,4 +178,53 @@ export const MUTANTS: readonly Mutant[] = [
     catcher: { kind: "sim", seeds: 20, nodes: 3 },
     expect: "a listing skipped",
   },
+  {
+    name: "file-acks-before-write",
+    rule:
+      "the file backend resolves a write only after its fdatasync (the Ready contract's persist)",
+    file: "storage/file_storage.ts",
+    find: "return this.#group.submit(batch);",
+    replace: "void this.#group.submit(batch).catch(() => {});\n    return Promise.resolve();",
+    catcher: { kind: "test", file: "tests/crash/crash_test.ts", filter: "(file backend" },
+    expect: "SIGKILL during writes loses nothing acknowledged (file backend",
+  },
+  {
+    name: "recovery-ignores-high-water",
+    rule: "recovery refuses a log that ends before the last acknowledged record",
+    file: "storage/wal_recovery.ts",
+    find: "if (lastSeq < acknowledged) {",
+    replace: "if (lastSeq < 0) {",
+    catcher: {
+      kind: "test",
+      file: "storage/file_storage_test.ts",
+      filter: "a damaged last record that was acknowledged is refused",
+    },
+    expect: "a damaged last record that was acknowledged is refused",
+  },
+  {
+    name: "damage-cut-as-torn-tail",
+    rule: "a damaged record with a valid record after it is corruption, never a torn tail to cut",
+    file: "storage/segment_scan.ts",
+    find: "if (next) {",
+    replace: "if (next && !isNewest) {",
+    catcher: {
+      kind: "test",
+      file: "storage/file_storage_test.ts",
+      filter: "a flipped bit in a length mid-segment",
+    },
+    expect: "a flipped bit in a length mid-segment",
+  },
+  {
+    name: "health-ignores-storage-failure",
+    rule: "a node whose storage failed reports itself unhealthy (503), whatever its partitions say",
+    file: "server/health.ts",
+    find: "if (failure) {",
+    replace: "if (failure && partitions.length === 0) {",
+    catcher: {
+      kind: "test",
+      file: "server/health_test.ts",
+      filter: "a node whose disk is full answers 503",
+    },
+    expect: "a node whose disk is full answers 503",
+  },
 ];

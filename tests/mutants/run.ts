@@ -179,7 +179,9 @@ function judge(mutant: Mutant, run: CatcherRun): { verdict: Verdict; evidence: s
   const lines = run.output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
   if (run.timedOut) return { verdict: "TIMEOUT", evidence: lines.at(-1) ?? "no output" };
   if (run.success) return { verdict: "MISSED", evidence: lines.at(-1) ?? "no output" };
-  const hit = lines.find((l) => l.includes(mutant.expect));
+  // A test's name shows up in the list of tests run too: prefer the line that reports it failing.
+  const hits = lines.filter((l) => l.includes(mutant.expect));
+  const hit = hits.find((l) => /FAILED|=>|violated|failed/.test(l)) ?? hits[0];
   if (hit) return { verdict: "CAUGHT", evidence: hit };
   const error = lines.find((l) => /error|failed|violated/i.test(l)) ?? lines.at(-1) ?? "";
   return { verdict: "WRONG CHECK", evidence: `expected "${mutant.expect}", got: ${error}` };

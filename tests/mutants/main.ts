@@ -139,9 +139,17 @@ async function checkBaseline(): Promise<boolean> {
   let ok = true;
   for (const [label, catcher] of checks) {
     const run = await runCatcher(catcher, workdir, timeoutMs);
-    const verdict = run.success ? "passes" : run.timedOut ? "TIMED OUT" : "FAILS";
+    // A filter that matches no test passes vacuously: a test catcher must have run something.
+    const ran = catcher.kind === "sim" || /\b[1-9]\d* passed/.test(run.output);
+    const verdict = !ran
+      ? "RAN NO TEST"
+      : run.success
+      ? "passes"
+      : run.timedOut
+      ? "TIMED OUT"
+      : "FAILS";
     console.log(`baseline: ${label} ${verdict} without a bug (${run.seconds.toFixed(1)}s)`);
-    ok &&= run.success;
+    ok &&= run.success && ran;
   }
   console.log();
   return ok;

@@ -72,6 +72,13 @@ export function applyEdit(source: string, mutant: Mutant): string {
  * @param root The repository root.
  * @param dest An empty directory.
  * @returns How many files were copied.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { copyRepository } from "./run.ts";
+ * const dir = await Deno.makeTempDir();
+ * console.log(await copyRepository(".", dir) > 100); // true
+ * ```
  */
 export async function copyRepository(root: string, dest: string): Promise<number> {
   const out = await new Deno.Command("git", {
@@ -117,6 +124,13 @@ export interface CatcherRun {
  * @param workdir A copy of the repository (see {@linkcode copyRepository}).
  * @param timeoutMs The deadline; the command is killed when it passes.
  * @returns How it ended.
+ *
+ * @example A golden script, without any bug
+ * ```ts ignore
+ * import { runCatcher } from "./run.ts";
+ * const run = await runCatcher({ kind: "golden", script: "figure8.txt" }, workdir, 60_000);
+ * console.log(run.success); // true
+ * ```
  */
 export async function runCatcher(
   catcher: Catcher,
@@ -157,6 +171,14 @@ export async function runCatcher(
  * @param workdir A copy of the repository (see {@linkcode copyRepository}).
  * @param timeoutMs The deadline for the catching command.
  * @returns The verdict, with the output line that shows it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * import { MUTANTS } from "./mutants.ts";
+ * import { runMutant } from "./run.ts";
+ * const result = await runMutant(MUTANTS[0], workdir, 240_000);
+ * console.log(result.verdict); // "CAUGHT"
+ * ```
  */
 export async function runMutant(
   mutant: Mutant,

@@ -26,10 +26,9 @@ Deno.test("mutants: a golden or test catcher names a file that exists", async ()
   for (const m of MUTANTS) {
     const c = m.catcher;
     if (c.kind === "golden") await Deno.stat(new URL(`tests/golden/${c.script}`, root));
-    if (c.kind === "test") {
-      const source = await Deno.readTextFile(new URL(c.file, root));
-      assertStringIncludes(source, c.filter, `${m.name}: no test named like the filter`);
-    }
+    // Whether the filter still selects a test (names may be built from templates) is what
+    // `deno task mutants --baseline` checks.
+    if (c.kind === "test") await Deno.stat(new URL(c.file, root));
   }
 });
 

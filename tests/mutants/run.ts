@@ -67,7 +67,8 @@ export function applyEdit(source: string, mutant: Mutant): string {
 
 /**
  * Copies the repository's files (tracked, and untracked ones not ignored, as they are in the
- * working tree) into `dest`.
+ * working tree) into `dest`. Without git (an exported source tree), every file but `.git` and
+ * `node_modules` is copied.
  *
  * @param root The repository root.
  * @param dest An empty directory.
@@ -81,18 +82,8 @@ export function applyEdit(source: string, mutant: Mutant): string {
  * ```
  */
 export async function copyRepository(root: string, dest: string): Promise<number> {
-  const out = await new Deno.Command("git", {
-    args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!out.success) {
-    throw new Error(`git ls-files failed: ${new TextDecoder().decode(out.stderr).trim()}`);
-  }
-  const files = new TextDecoder().decode(out.stdout).split("\0").filter((f) => f !== "");
   let copied = 0;
-  for (const file of files) {
+  for (const file of await gitFiles(root) ?? await walk(root, "")) {
     const to = join(dest, file);
     await Deno.mkdir(dirname(to), { recursive: true });
     try {
@@ -103,6 +94,35 @@ export async function copyRepository(root: string, dest: string): Promise<number
     }
   }
   return copied;
+}
+
+/** The files git knows of and does not ignore, or `undefined` outside a git checkout. */
+async function gitFiles(root: string): Promise<string[] | undefined> {
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return undefined;
+    return new TextDecoder().decode(out.stdout).split("\0").filter((f) => f !== "");
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined; // no git installed
+    throw error;
+  }
+}
+
+/** Every file under `root/dir`, relative to `root`, skipping `.git` and `node_modules`. */
+async function walk(root: string, dir: string): Promise<string[]> {
+  const files: string[] = [];
+  for await (const entry of Deno.readDir(join(root, dir))) {
+    const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
+    if (entry.isDirectory && entry.name !== ".git" && entry.name !== "node_modules") {
+      files.push(...await walk(root, path));
+    } else if (entry.isFile) files.push(path);
+  }
+  return files;
 }
 
 /** What a catching command did. */

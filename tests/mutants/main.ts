@@ -78,11 +78,15 @@ const root = new URL("../../", import.meta.url).pathname;
 const started = performance.now();
 const workdir = await Deno.makeTempDir({ prefix: "prkdb-mutants-" });
 const cleanup = () => Deno.removeSync(workdir, { recursive: true });
+const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** Interrupted: the temporary copy goes too. */
+const interrupted = new AbortController();
 const onInterrupt = () => {
+  interrupted.abort(); // kills the running check
   cleanup();
   Deno.exit(130);
 };
-Deno.addSignalListener("SIGINT", onInterrupt);
+for (const signal of SIGNALS) Deno.addSignalListener(signal, onInterrupt);
 const results: MutantResult[] = [];
 const stale: string[] = [];
 const timeoutMs = Number(values.timeout) * 1000;
@@ -107,7 +111,7 @@ try {
     }, 15_000);
     let result: MutantResult;
     try {
-      result = await runMutant(m, workdir, timeoutMs);
+      result = await runMutant(m, workdir, timeoutMs, interrupted.signal);
     } finally {
       clearInterval(ticker);
     }
@@ -115,7 +119,7 @@ try {
     console.log(`  ${result.verdict} in ${result.seconds.toFixed(1)}s: ${clip(result.evidence)}`);
   }
 } finally {
-  Deno.removeSignalListener("SIGINT", onInterrupt);
+  for (const signal of SIGNALS) Deno.removeSignalListener(signal, onInterrupt);
   cleanup();
 }
 
@@ -138,7 +142,7 @@ async function checkBaseline(): Promise<boolean> {
   const checks = new Map(selected.map((m) => [describeCatcher(m.catcher), m.catcher]));
   let ok = true;
   for (const [label, catcher] of checks) {
-    const run = await runCatcher(catcher, workdir, timeoutMs);
+    const run = await runCatcher(catcher, workdir, timeoutMs, interrupted.signal);
     // A filter that matches no test passes vacuously: a test catcher must have run something.
     const ran = catcher.kind === "sim" || /\b[1-9]\d* passed/.test(run.output);
     const verdict = !ran

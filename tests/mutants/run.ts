@@ -143,6 +143,7 @@ export interface CatcherRun {
  * @param catcher The catcher.
  * @param workdir A copy of the repository (see {@linkcode copyRepository}).
  * @param timeoutMs The deadline; the command is killed when it passes.
+ * @param stop Kills the command early (the runner was interrupted).
  * @returns How it ended.
  *
  * @example A golden script, without any bug
@@ -156,10 +157,12 @@ export async function runCatcher(
   catcher: Catcher,
   workdir: string,
   timeoutMs: number,
+  stop?: AbortSignal,
 ): Promise<CatcherRun> {
   const started = performance.now();
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
+  const signal = stop ? AbortSignal.any([abort.signal, stop]) : abort.signal;
   try {
     const out = await new Deno.Command(Deno.execPath(), {
       args: catcherArgs(catcher),
@@ -169,7 +172,7 @@ export async function runCatcher(
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      signal: abort.signal,
+      signal,
     }).output();
     const decoder = new TextDecoder();
     return {
@@ -190,6 +193,7 @@ export async function runCatcher(
  * @param mutant The mutant.
  * @param workdir A copy of the repository (see {@linkcode copyRepository}).
  * @param timeoutMs The deadline for the catching command.
+ * @param stop Kills the command early (the runner was interrupted).
  * @returns The verdict, with the output line that shows it.
  *
  * @example Usage
@@ -204,12 +208,13 @@ export async function runMutant(
   mutant: Mutant,
   workdir: string,
   timeoutMs: number,
+  stop?: AbortSignal,
 ): Promise<MutantResult> {
   const path = join(workdir, mutant.file);
   const original = await Deno.readTextFile(path);
   await Deno.writeTextFile(path, applyEdit(original, mutant));
   try {
-    const run = await runCatcher(mutant.catcher, workdir, timeoutMs);
+    const run = await runCatcher(mutant.catcher, workdir, timeoutMs, stop);
     return { mutant, seconds: run.seconds, ...judge(mutant, run) };
   } finally {
     await Deno.writeTextFile(path, original);

@@ -14,6 +14,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describeCatcher, describeCheck } from "./mutant.ts";
 import { MUTANTS } from "./mutants.ts";
 import { applyEdit, copyRepository, type MutantResult, runCatcher, runMutant } from "./run.ts";
@@ -74,13 +75,13 @@ const selected = positionals.length > 0
   ? MUTANTS.filter((m) => positionals.includes(m.name))
   : MUTANTS;
 
-const root = new URL("../../", import.meta.url).pathname;
+const root = fileURLToPath(new URL("../../", import.meta.url));
 const started = performance.now();
 const workdir = await Deno.makeTempDir({ prefix: "prkdb-mutants-" });
 const cleanup = () => Deno.removeSync(workdir, { recursive: true });
 const SIGNALS = ["SIGINT", "SIGTERM"] as const;
-/** Interrupted: the temporary copy goes too. */
 const interrupted = new AbortController();
+/** Interrupted: the running check is killed and the temporary copy goes too. */
 const onInterrupt = () => {
   interrupted.abort(); // kills the running check
   cleanup();
@@ -135,6 +136,7 @@ for (const name of stale) console.log(`${name.padEnd(32)} STALE: its find text n
 const caught = results.filter((r) => r.verdict === "CAUGHT").length;
 const total = ((performance.now() - started) / 1000).toFixed(1);
 console.log(`\n${caught} of ${selected.length} mutants caught in ${total}s`);
+if (baselineFailed) console.log("A check failed without any bug, so its catches prove nothing.");
 if (caught !== selected.length || baselineFailed) Deno.exit(1);
 
 /** Runs each distinct check once without any bug; every one must pass. */

@@ -3,6 +3,7 @@
  * one mutant runs end to end and is caught.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { fileURLToPath } from "node:url";
 import { MUTANTS } from "./mutants.ts";
 import { applyEdit, copyRepository, occurrences, runMutant } from "./run.ts";
 
@@ -39,7 +40,7 @@ Deno.test("mutants: commit-old-term-entries runs end to end and figure8.txt catc
   const mutant = MUTANTS.find((m) => m.name === "commit-old-term-entries")!;
   const workdir = await Deno.makeTempDir({ prefix: "prkdb-mutants-test-" });
   try {
-    await copyRepository(root.pathname, workdir);
+    await copyRepository(fileURLToPath(root), workdir);
     const result = await runMutant(mutant, workdir, 60_000);
     assertEquals(result.verdict, "CAUGHT", result.evidence);
     assertStringIncludes(result.evidence, "figure8.txt:");

@@ -87,8 +87,9 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: "ack-before-fsync",
-    rule:
-      "the runtime persists a Ready before it sends or acknowledges anything (Raft 5, figure 2)",
+    rule: "state is on stable storage before a node answers or acknowledges (Raft figure 2)",
+    // The simulation's storage, told to acknowledge each write before it is durable: in memory
+    // a write always completes before a crash, so the runtime's own order cannot be observed.
     file: "tests/sim/simulation.ts",
     find: "bugs: {},",
     replace: "bugs: { ackBeforeFsync: true },",

@@ -13,18 +13,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describeCatcher, describeCheck } from "./mutant.ts";
+import { copyRepository } from "./copy.ts";
+import { describeCheck, describeCommand } from "./mutant.ts";
 import { MUTANTS } from "./mutants.ts";
-import { applyEdit, copyRepository, type MutantResult, runCatcher, runMutant } from "./run.ts";
+import { applyMutant, type MutantResult, restore, runCommand, runMutant } from "./run.ts";
 
 const USAGE = `Usage: deno task mutants [options] [name...]
 
-Applies each deliberate bug to a copy of the repository and runs the check that must catch it.
+Applies each deliberate bug to a copy of the repository and runs the checks that must catch it.
 
 Options:
-  --list             List the mutants and what catches each.
+  --list             List the mutants and the checks that catch each.
   --timeout <s>      Deadline for each mutant's check, in seconds (default 240).
   --baseline         First run each check without any bug: it must pass, or a catch means nothing.
   -h, --help         Show this help.
@@ -54,7 +54,8 @@ if (values.help) {
 }
 if (values.list) {
   for (const m of MUTANTS) {
-    console.log(`${m.name.padEnd(32)} ${describeCatcher(m.catcher)}\n${"".padEnd(32)} ${m.rule}`);
+    console.log(`${m.name}: ${m.rule}`);
+    for (const check of m.checks) console.log(`  ${describeCheck(check)}`);
   }
   Deno.exit(0);
 }
@@ -99,25 +100,31 @@ try {
   for (const [i, m] of selected.entries()) {
     const label = `[${i + 1}/${selected.length}] ${m.name}`;
     try {
-      applyEdit(await Deno.readTextFile(join(workdir, m.file)), m);
+      await restore(await applyMutant(m, workdir)); // only to see that every find text matches
     } catch (error) {
       console.log(`${label}: STALE: ${(error as Error).message}`);
       stale.push(m.name);
       continue;
     }
-    console.log(`${label}: ${m.rule}\n  running ${describeCatcher(m.catcher)} ...`);
-    const t0 = performance.now();
+    console.log(`${label}: ${m.rule}`);
+    let t0 = performance.now();
     const ticker = setInterval(() => {
-      console.log(`  ... still running (${((performance.now() - t0) / 1000).toFixed(0)}s)`);
+      console.log(`    ... still running (${((performance.now() - t0) / 1000).toFixed(0)}s)`);
     }, 15_000);
     let result: MutantResult;
     try {
-      result = await runMutant(m, workdir, timeoutMs, interrupted.signal);
+      result = await runMutant(m, workdir, timeoutMs, {
+        stop: interrupted.signal,
+        onCheck: (c) => {
+          console.log(`  ${describeCheck(c.check)}: ${c.verdict} in ${c.seconds.toFixed(1)}s`);
+          console.log(`    ${clip(c.evidence)}`);
+          t0 = performance.now();
+        },
+      });
     } finally {
       clearInterval(ticker);
     }
     results.push(result);
-    console.log(`  ${result.verdict} in ${result.seconds.toFixed(1)}s: ${clip(result.evidence)}`);
   }
 } finally {
   for (const signal of SIGNALS) Deno.removeSignalListener(signal, onInterrupt);
@@ -129,7 +136,7 @@ for (const r of results) {
   console.log(
     `${r.mutant.name.padEnd(32)} ${r.verdict.padEnd(11)} ${
       `${r.seconds.toFixed(1)}s`.padStart(7)
-    }  ${describeCheck(r.mutant)}`,
+    }  ${r.checks.map((c) => describeCheck(c.check)).join("; ")}`,
   );
 }
 for (const name of stale) console.log(`${name.padEnd(32)} STALE: its find text no longer matches`);
@@ -141,12 +148,12 @@ if (caught !== selected.length || baselineFailed) Deno.exit(1);
 
 /** Runs each distinct check once without any bug; every one must pass. */
 async function checkBaseline(): Promise<boolean> {
-  const checks = new Map(selected.map((m) => [describeCatcher(m.catcher), m.catcher]));
+  const checks = new Map(selected.flatMap((m) => m.checks.map((c) => [describeCommand(c), c])));
   let ok = true;
-  for (const [label, catcher] of checks) {
-    const run = await runCatcher(catcher, workdir, timeoutMs, interrupted.signal);
-    // A filter that matches no test passes vacuously: a test catcher must have run something.
-    const ran = catcher.kind === "sim" || /\b[1-9]\d* passed/.test(run.output);
+  for (const [label, check] of checks) {
+    const run = await runCommand(check, workdir, timeoutMs, interrupted.signal);
+    // A filter that matches no test passes vacuously: a test check must have run something.
+    const ran = check.kind === "sim" || /\b[1-9]\d* passed/.test(run.output);
     const verdict = !ran
       ? "RAN NO TEST"
       : run.success

@@ -1,77 +1,129 @@
 /**
- * What a mutant is: one deliberate bug, written as a small source edit, and the check that must
+ * What a mutant is: one deliberate bug, written as a small source edit, and the checks that must
  * catch it. A checker that never fails proves nothing; a mutant shows that it can.
  *
  * @module
  */
 
 /**
- * The command that must fail once the edit is applied.
+ * A command that must fail once the bug is in, and what its output must then say.
  *
  * - `test`: one test file, narrowed with `--filter` to the test that catches the bug.
  * - `golden`: one golden interaction script, run through `tests/interaction/golden_test.ts`.
  * - `sim`: the simulation (`tests/sim/main.ts`) over a few seeds, stopping at the first failure.
+ *
+ * `expect` defaults to the test's filter, or to `<script>:` (how a failing golden step starts);
+ * a simulation check names the property, such as `Log Matching violated`.
  */
-export type Catcher =
-  | { readonly kind: "test"; readonly file: string; readonly filter: string }
-  | { readonly kind: "golden"; readonly script: string }
+export type Check =
+  | {
+    readonly kind: "test";
+    readonly file: string;
+    readonly filter: string;
+    readonly expect?: string;
+  }
+  | { readonly kind: "golden"; readonly script: string; readonly expect?: string }
   | {
     readonly kind: "sim";
     readonly seeds: number;
     readonly firstSeed?: number;
     readonly nodes?: number;
+    readonly expect: string;
   };
 
+/** One exact text replacement in one file. */
+export interface Edit {
+  /** The file to edit, relative to the repository root. */
+  readonly file: string;
+  /** Text that occurs exactly once in `file`. */
+  readonly find: string;
+  /** What replaces it. */
+  readonly replace: string;
+}
+
 /**
- * One deliberate bug and what catches it.
+ * One deliberate bug and the checks that catch it.
  *
  * @example A mutant
  * ```ts
  * import type { Mutant } from "./mutant.ts";
  * const m: Mutant = {
  *   name: "commit-old-term-entries",
- *   rule: "a leader commits only entries of its own term by counting replicas (Raft 5.4.2)",
+ *   rule: "a leader counts replicas only for entries of its own term (Raft 5.4.2, figure 8)",
  *   file: "raft/roles/leader.ts",
  *   find: "if (index <= log.commitIndex || log.term(index) !== raft.term) return;",
  *   replace: "if (index <= log.commitIndex) return;",
- *   catcher: { kind: "golden", script: "figure8.txt" },
- *   expect: "figure8.txt:",
+ *   checks: [{ kind: "golden", script: "figure8.txt" }],
  * };
  * ```
  */
-export interface Mutant {
+export interface Mutant extends Edit {
   /** A kebab-case name: `deno task mutants <name>` runs this one. */
   readonly name: string;
-  /** The rule the edit breaks, in one line, with the paper's section. */
+  /** The rule the bug breaks, in one line, with the paper's section. */
   readonly rule: string;
-  /** The file to edit, relative to the repository root. */
-  readonly file: string;
-  /** Text that occurs exactly once in `file`. */
-  readonly find: string;
-  /** What replaces it: the bug. */
-  readonly replace: string;
-  /** The command that must fail. */
-  readonly catcher: Catcher;
-  /** Text the failing command's output must contain: the check that caught the bug. */
-  readonly expect: string;
+  /** Further edits of the same bug, where the code states the rule more than once. */
+  readonly also?: readonly Edit[];
+  /** Every one of these must fail, saying what it expects. */
+  readonly checks: readonly Check[];
 }
 
 /**
- * The arguments to `deno` that run a catcher, from the repository root.
+ * Every edit of a mutant, the main one first.
  *
- * @param catcher The catcher.
+ * @param mutant The mutant.
+ * @returns Its edits.
+ *
+ * @example Usage
+ * ```ts
+ * import { edits } from "./mutant.ts";
+ * import { MUTANTS } from "./mutants.ts";
+ * console.log(edits(MUTANTS[0]).length >= 1); // true
+ * ```
+ */
+export function edits(mutant: Mutant): Edit[] {
+  return [{ file: mutant.file, find: mutant.find, replace: mutant.replace }, ...mutant.also ?? []];
+}
+
+/**
+ * What a failing check's output must contain.
+ *
+ * @param check The check.
+ * @returns The text.
+ *
+ * @example A golden script
+ * ```ts
+ * import { expected } from "./mutant.ts";
+ * console.log(expected({ kind: "golden", script: "figure8.txt" })); // "figure8.txt:"
+ * ```
+ */
+export function expected(check: Check): string {
+  switch (check.kind) {
+    case "test":
+      return check.expect ?? check.filter;
+    case "golden":
+      return check.expect ?? `${check.script}:`;
+    case "sim":
+      return check.expect;
+  }
+}
+
+/**
+ * The arguments to `deno` that run a check, from the repository root.
+ *
+ * @param check The check.
  * @returns The arguments, without `deno` itself.
  *
  * @example A golden script
  * ```ts
- * import { catcherArgs } from "./mutant.ts";
- * console.log(catcherArgs({ kind: "golden", script: "figure8.txt" }).at(-1)); // "golden: figure8.txt"
+ * import { checkArgs } from "./mutant.ts";
+ * console.log(checkArgs({ kind: "golden", script: "figure8.txt" }).at(-1)); // "golden: figure8.txt"
  * ```
  */
-export function catcherArgs(catcher: Catcher): string[] {
-  switch (catcher.kind) {
+export function checkArgs(check: Check): string[] {
+  switch (check.kind) {
     case "test":
-      return ["test", "-A", catcher.file, "--filter", catcher.filter];
+      return ["test", "-A", check.file, "--filter", check.filter];
     case "golden":
       return [
         "test",
@@ -79,7 +131,7 @@ export function catcherArgs(catcher: Catcher): string[] {
         "--allow-env=UPDATE_GOLDEN",
         "tests/interaction/golden_test.ts",
         "--filter",
-        `golden: ${catcher.script}`,
+        `golden: ${check.script}`,
       ];
     case "sim":
       return [
@@ -88,62 +140,60 @@ export function catcherArgs(catcher: Catcher): string[] {
         "tests/sim/main.ts",
         "--fail-fast",
         "--seeds",
-        String(catcher.seeds),
-        ...(catcher.firstSeed !== undefined ? ["--first-seed", String(catcher.firstSeed)] : []),
-        ...(catcher.nodes !== undefined ? ["--nodes", String(catcher.nodes)] : []),
+        String(check.seeds),
+        ...(check.firstSeed !== undefined ? ["--first-seed", String(check.firstSeed)] : []),
+        ...(check.nodes !== undefined ? ["--nodes", String(check.nodes)] : []),
       ];
   }
 }
 
 /**
- * The catcher as a person would type it, for reports and docs.
+ * The command of a check as a person would type it, for reports.
  *
- * @param catcher The catcher.
+ * @param check The check.
  * @returns A short description, such as `figure8.txt` or `sim --seeds 40`.
  *
  * @example A simulation run
  * ```ts
- * import { describeCatcher } from "./mutant.ts";
- * console.log(describeCatcher({ kind: "sim", seeds: 40, nodes: 3 })); // "sim --seeds 40 --nodes 3"
+ * import { describeCommand } from "./mutant.ts";
+ * const check = { kind: "sim", seeds: 40, nodes: 3, expect: "Log Matching violated" } as const;
+ * console.log(describeCommand(check)); // "sim --seeds 40 --nodes 3"
  * ```
  */
-export function describeCatcher(catcher: Catcher): string {
-  switch (catcher.kind) {
+export function describeCommand(check: Check): string {
+  switch (check.kind) {
     case "test":
-      return `${catcher.file.split("/").at(-1)} "${catcher.filter}"`;
+      return `${check.file.split("/").at(-1)} "${check.filter}"`;
     case "golden":
-      return catcher.script;
+      return check.script;
     case "sim":
       return [
-        `sim --seeds ${catcher.seeds}`,
-        catcher.firstSeed !== undefined ? ` --first-seed ${catcher.firstSeed}` : "",
-        catcher.nodes !== undefined ? ` --nodes ${catcher.nodes}` : "",
+        `sim --seeds ${check.seeds}`,
+        check.firstSeed !== undefined ? ` --first-seed ${check.firstSeed}` : "",
+        check.nodes !== undefined ? ` --nodes ${check.nodes}` : "",
       ].join("");
   }
 }
 
 /**
- * What catches a mutant, as the report and docs say it: the property and the command.
+ * A check as the report says it: the command, and for the simulation the property.
  *
- * @param mutant The mutant.
+ * @param check The check.
  * @returns For example `figure8.txt differs` or `Log Matching violated (sim --seeds 40)`.
  *
  * @example A golden script
  * ```ts
  * import { describeCheck } from "./mutant.ts";
- * import { MUTANTS } from "./mutants.ts";
- * const m = MUTANTS.find((m) => m.name === "commit-old-term-entries")!;
- * console.log(describeCheck(m)); // "figure8.txt differs"
+ * console.log(describeCheck({ kind: "golden", script: "figure8.txt" })); // "figure8.txt differs"
  * ```
  */
-export function describeCheck(mutant: Mutant): string {
-  const c = mutant.catcher;
-  switch (c.kind) {
+export function describeCheck(check: Check): string {
+  switch (check.kind) {
     case "test":
-      return describeCatcher(c);
+      return describeCommand(check);
     case "golden":
-      return `${c.script} differs`;
+      return `${check.script} differs`;
     case "sim":
-      return `${mutant.expect} (${describeCatcher(c)})`;
+      return `${check.expect} (${describeCommand(check)})`;
   }
 }

@@ -7,6 +7,7 @@
  * of golden output appears in its script; every mutant it runs is a known one; and every chapter
  * ends with an exercise.
  */
+import { MUTANTS as ALL_MUTANTS } from "../mutants/mutants.ts";
 import { assert, assertEquals } from "@std/assert";
 
 const root = new URL("../../", import.meta.url);
@@ -34,7 +35,7 @@ const CHAPTERS = [
 /** Chapters the index lists that are written separately and may not exist yet. */
 const RESERVED: string[] = [];
 
-/** The runnable mutants (`deno task mutants <name>`) the exercises may use. */
+/** The runnable mutants (`deno task mutants <name>`) the exercises use, each one of the data file's. */
 const MUTANTS = [
   "vote-without-log-check",
   "skip-consistency-check",
@@ -46,6 +47,8 @@ const MUTANTS = [
   "ack-before-fsync",
   "no-timer-reset-on-vote",
   "prevote-bumps-term",
+  "membership-changes-pile-up",
+  "membership-before-term-commit",
 ];
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -290,4 +293,6 @@ Deno.test("course: exercises use known mutants, and every chapter ends with one"
   }
   assertEquals(problems, []);
   assert(used >= MUTANTS.length, `the exercises run only ${used} mutants`);
+  const runnable = ALL_MUTANTS.map((m) => m.name);
+  assertEquals(MUTANTS.filter((m) => !runnable.includes(m)), [], "every one is runnable");
 });

@@ -138,6 +138,40 @@ export const MUTANTS: readonly Mutant[] = [
     checks: [{ kind: "golden", script: "prevote.txt" }, { kind: "golden", script: "election.txt" }],
   },
   {
+    name: "membership-changes-pile-up",
+    rule: "only one membership change may be uncommitted at a time (thesis 4.1)",
+    file: "raft/roles/leader.ts",
+    find: "if (log.lastConfigIndex() > log.commitIndex) {",
+    replace: "if (false) {",
+    checks: [
+      { kind: "golden", script: "membership_rules.txt" },
+      // Two changes in flight let two majorities stop overlapping.
+      { kind: "sim", seeds: 1, firstSeed: 98, nodes: 5, expect: "Leader Completeness violated" },
+    ],
+  },
+  {
+    name: "membership-before-term-commit",
+    rule:
+      "a new leader changes membership only once it committed an entry of its term (thesis 4.1)",
+    file: "raft/roles/leader.ts",
+    find: "if (log.term(log.commitIndex) !== raft.term) {",
+    replace: "if (false) {",
+    checks: [{ kind: "golden", script: "membership_rules.txt" }],
+  },
+  {
+    name: "removed-leader-counts-itself",
+    rule: "a leader removing itself does not count its own log towards the majority (thesis 4.2.2)",
+    file: "raft/roles/leader.ts",
+    find: "      raft.voters,\n      (id) => id === raft.id ? log.lastIndex",
+    replace:
+      "      [...new Set([...raft.voters, raft.id])],\n      (id) => id === raft.id ? log.lastIndex",
+    checks: [{
+      kind: "test",
+      file: "raft/membership_test.ts",
+      filter: "a leader removing itself stops counting its own log",
+    }],
+  },
+  {
     name: "snapshot-overstates-match",
     rule: "after InstallSnapshot a leader assumes only the snapshot's entries matched (Raft 7)",
     file: "raft/roles/leader.ts",

@@ -9,6 +9,8 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { serveNodeActions } from "./demo_control.ts";
+import { fillNode } from "../cli/membership.ts";
+import { httpFor } from "../cli/connection.ts";
 import { join } from "@std/path";
 import { delay } from "@std/async";
 import type { StorageKind } from "./node.ts";
@@ -87,8 +89,8 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     "serve",
     "--id",
     String(id),
-    "--peers",
-    peers,
+    // A node added later joins through node 1; on a restart its data dir knows the members.
+    ...(id <= o.nodes ? ["--peers", peers] : ["--join", urls[0], "--listen", address(id)]),
     "--data-dir",
     join(o.dir, `node-${id}`),
     "--partitions",
@@ -102,7 +104,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   ]);
   // With demo actions the page can also pause, kill and restart nodes: this launcher runs them.
   const control = o.demoActions
-    ? serveNodeActions(supervisor, o.nodes, (done) => console.log(`[cluster view] ${done}`))
+    ? serveNodeActions(supervisor, () => ids, (done) => console.log(`[cluster view] ${done}`))
     : undefined;
   const watching = new AbortController();
   let stopping = false;
@@ -139,7 +141,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
       printSummary(o, urls, leaders);
       console.log(
         ids.map((id) => `  node ${id} pid ${supervisor.pid(id)}`).join("\n") +
-          "\nType 'help' for console commands (restart <n>, kill <n>, pause <n>, stop <n>, status).",
+          "\nType 'help' for console commands (restart <n>, kill <n>, pause <n>, stop <n>, add-node, status).",
       );
       break;
     }
@@ -172,8 +174,49 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
     console.log(`Prometheus scrape config written to ${o.prometheusFile}`);
   }
   reportLeaders(urls, supervisor, get, watching.signal);
-  readConsole(o.nodes, supervisor).catch(() => {});
+  readConsole(() => ids, supervisor, {
+    "add-node": async () => {
+      if (o.certs) {
+        return console.log(
+          "add-node runs on --insecure demo clusters (a new node needs a certificate)",
+        );
+      }
+      const id = ids.length + 1;
+      ports.push(freePorts(1)[0]);
+      ids.push(id);
+      urls.push(`${scheme}://${address(id)}`);
+      console.log(`Starting node ${id} on ${address(id)}; it joins through node 1 ...`);
+      await supervisor.start(id);
+      await waitFor(async () => (await ownHealth(urls, supervisor, get))[id - 1] !== undefined);
+      console.log(
+        `Node ${id} joined. Moving replicas onto it (learner, then voter, then the old replica leaves):`,
+      );
+      const c = { endpoints: urls, timeoutMs: 5000 };
+      const http = httpFor(c);
+      try {
+        const moved = await fillNode(c, http, id);
+        console.log(
+          `Node ${id} took ${moved} replica(s); watch ${
+            urls[0]
+          }/ui, or: deno run -A ${o.cli} member list --endpoints ${urls.join(",")} --insecure`,
+        );
+      } catch (error) {
+        console.log(`Moving replicas failed: ${(error as Error).message}`);
+      } finally {
+        http.close();
+      }
+    },
+  }).catch(() => {});
   await new Promise(() => {}); // run until a signal
+}
+
+/** Waits (up to 30 s) until `check` holds. */
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("timed out");
+    await delay(200);
+  }
 }
 
 /**

@@ -239,15 +239,21 @@ const CONSOLE_HELP = `Console commands:
   restart <n>   Start node n again (stopping it first if it runs).
   kill <n>      Kill node n (SIGKILL), as a crash would.
   pause <n>     Pause node n (SIGSTOP), as a hung machine would; resume <n> wakes it.
+  add-node      Start one more node (it joins the cluster) and move replicas onto it.
   help          This list.   Ctrl-C stops every node.`;
 
 /**
  * Reads console commands from stdin until it closes.
  *
- * @param nodes The node count.
+ * @param ids The nodes' ids now (nodes may be added).
  * @param supervisor The nodes.
+ * @param extra More commands without arguments, by name.
  */
-export async function readConsole(nodes: number, supervisor: NodeSupervisor): Promise<void> {
+export async function readConsole(
+  ids: () => readonly number[],
+  supervisor: NodeSupervisor,
+  extra: Record<string, () => Promise<void>> = {},
+): Promise<void> {
   const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream());
   let buffer = "";
   for await (const chunk of lines) {
@@ -256,18 +262,23 @@ export async function readConsole(nodes: number, supervisor: NodeSupervisor): Pr
     while ((nl = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, nl).trim();
       buffer = buffer.slice(nl + 1);
-      if (line) await command(line, nodes, supervisor);
+      if (line && extra[line]) await extra[line]();
+      else if (line) await command(line, ids(), supervisor);
     }
   }
 }
 
-async function command(line: string, nodes: number, supervisor: NodeSupervisor): Promise<void> {
+async function command(
+  line: string,
+  ids: readonly number[],
+  supervisor: NodeSupervisor,
+): Promise<void> {
   const [verb, arg] = line.split(/\s+/);
   const id = Number(arg);
-  const valid = Number.isInteger(id) && id >= 1 && id <= nodes;
+  const valid = ids.includes(id);
   if (verb === "help") return void console.log(CONSOLE_HELP);
   if (verb === "status") {
-    for (let n = 1; n <= nodes; n++) {
+    for (const n of ids) {
       console.log(
         `  node ${n}: ${
           supervisor.running(n)
@@ -290,5 +301,5 @@ async function command(line: string, nodes: number, supervisor: NodeSupervisor):
     }
     return;
   }
-  console.log(`Unknown command "${line}" (nodes are 1 to ${nodes}).\n${CONSOLE_HELP}`);
+  console.log(`Unknown command "${line}" (nodes are ${ids.join(", ")}).\n${CONSOLE_HELP}`);
 }

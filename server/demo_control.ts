@@ -58,19 +58,19 @@ export async function runNodeAction(
  * and `GET <url>/nodes` for which nodes run and which are paused.
  *
  * @param supervisor The launcher's nodes.
- * @param nodes The node count.
+ * @param ids The nodes' ids now (the launcher may add nodes).
  * @param report Told what each action did (the launcher prints it).
  * @returns The control URL (secret path included) and how to close the server.
  *
  * @example Usage
  * ```ts ignore
- * const control = serveNodeActions(supervisor, 3, (done) => console.log(done));
+ * const control = serveNodeActions(supervisor, () => [1, 2, 3], (done) => console.log(done));
  * // start nodes with --demo-actions --demo-control control.url
  * ```
  */
 export function serveNodeActions(
   supervisor: NodeSupervisor,
-  nodes: number,
+  ids: () => readonly number[],
   report: (done: string) => void = () => {},
 ): { url: string; close(): Promise<void> } {
   const secret = crypto.randomUUID();
@@ -78,7 +78,7 @@ export function serveNodeActions(
     const path = new URL(req.url).pathname;
     if (path === `/${secret}/nodes` && req.method === "GET") {
       return Response.json(
-        Array.from({ length: nodes }, (_, i) => i + 1).map((id) => ({
+        ids().map((id) => ({
           id,
           running: supervisor.running(id),
           paused: supervisor.paused(id),
@@ -97,8 +97,8 @@ export function serveNodeActions(
       });
     }
     const { node, action } = body;
-    if (!Number.isInteger(node) || (node as number) < 1 || (node as number) > nodes) {
-      return Response.json({ error: `node must be 1 to ${nodes}` }, { status: 400 });
+    if (!ids().includes(node as number)) {
+      return Response.json({ error: `node must be one of ${ids().join(", ")}` }, { status: 400 });
     }
     if (!ACTIONS.includes(action as NodeAction)) {
       return Response.json({ error: `action must be one of ${ACTIONS.join(", ")}` }, {

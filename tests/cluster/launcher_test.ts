@@ -113,3 +113,58 @@ Deno.test("launcher: a busy port is a clear error naming it, with a non-zero exi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("launcher: 'add-node' starts node 4, which joins the cluster and takes replicas", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-launcher-" });
+  const launcher = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      cli,
+      "cluster",
+      "--insecure",
+      "--base-port",
+      "0",
+      "--partitions",
+      "4",
+      "--tick-ms",
+      "50",
+      "--dir",
+      join(dir, "data"),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of launcher.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  const errors = new Response(launcher.stderr).text();
+  const stdin = launcher.stdin.getWriter();
+  try {
+    await waitFor("the cluster to be up", () => out.includes("Type 'help'"), 30_000, 50);
+    await stdin.write(new TextEncoder().encode("add-node\n"));
+    await waitFor(
+      "node 4 to take replicas",
+      () => /Node 4 took \d+ replica/.test(out),
+      60_000,
+      100,
+    );
+    const moved = Number(/Node 4 took (\d+) replica/.exec(out)![1]);
+    assertEquals(moved, 3, out); // 12 replicas over 4 nodes: its share is 3
+    assertStringIncludes(out, "Partition ");
+    assertStringIncludes(out, "node 4 joins as a learner");
+    const urls = /Node URLs: (.*)/.exec(out)![1].split(" ");
+    const doc = await (await fetch(`${urls[0]}/status.json`)).json();
+    assertEquals(doc.nodes.map((n: { id: number }) => n.id), [1, 2, 3, 4]);
+  } finally {
+    await stdin.close().catch(() => {});
+    launcher.kill("SIGTERM");
+    const status = await launcher.status;
+    await reading;
+    await errors;
+    assertEquals(status.code, 0, out);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

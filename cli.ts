@@ -236,7 +236,7 @@ async function serve(args: string[]): Promise<void> {
   const tls = tlsFiles(values, id);
   // Where the members come from: this data dir's address book after the first start, else the
   // node joined through (--join), else --peers.
-  const known = values["data-dir"] !== undefined &&
+  const known = values["data-dir"] !== undefined && storage !== "memory" &&
     await Deno.stat(join(values["data-dir"], MEMBERS_FILE)).then(() => true, () => false);
   let members: MemberTableJson | undefined;
   let peers = new Map<number, string>();

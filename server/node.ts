@@ -27,7 +27,9 @@ import type { HttpLimits } from "./http_server.ts";
 import { type TlsFiles, tlsHttp, TlsReloader } from "../rpc/tls.ts";
 import { ConnectRaftTransport } from "../rpc/raft_transport.ts";
 import { ActivityRecorder } from "./activity.ts";
-import { MemberTable, type MemberTableJson } from "./member_table.ts";
+import { MEMBERS_FILE, MemberTable, type MemberTableJson } from "./member_table.ts";
+import { NodeIdentityError } from "../storage/errors.ts";
+import { join } from "@std/path";
 import { pullTables } from "./admin_members.ts";
 
 /** Which storage backend a node uses. */
@@ -161,7 +163,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const cluster = config.cluster ?? "prkdb";
   // The address book: the data directory's copy, else the one a joining node was given, else
   // --peers at the cluster's first start.
-  const stored = config.dataDir ? await MemberTable.read(config.dataDir) : undefined;
+  // Memory storage keeps nothing across restarts, so neither does its address book.
+  const bookDir = config.storage === "memory" ? undefined : config.dataDir;
+  const stored = bookDir ? await MemberTable.read(bookDir) : undefined;
   const table = stored ?? MemberTable.create(
     config.members ?? {
       cluster,
@@ -172,7 +176,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         [...config.peers].map(([id, address]) => [id, { address, version: 1, removed: false }]),
       ),
     },
-    config.dataDir,
+    bookDir,
   );
   if (stored && stored.json.cluster !== cluster) {
     throw new Error(
@@ -180,6 +184,23 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     );
   }
   const placement = table.json.placement;
+  if (stored && config.peers.size > 0) {
+    // --peers on a later start must name the members this data dir knows: the first ones, or
+    // today's. Anything else would start partition groups on another placement.
+    const ids = (list: Iterable<number>) => [...list].sort((a, b) => a - b).join(",");
+    const named = ids(config.peers.keys());
+    if (named !== ids(placement) && named !== ids(table.addresses().keys())) {
+      throw new NodeIdentityError(
+        join(bookDir!, MEMBERS_FILE),
+        `this node knew members ${ids(placement)}, started with --peers naming ${named}` +
+          (ids(placement) === ids(table.addresses().keys())
+            ? ""
+            : ` (its members now: ${ids(table.addresses().keys())})`) +
+          `; leave --peers out (the data dir has the members), and change members with ` +
+          `serve --join and cli.ts member`,
+      );
+    }
+  }
   const urls = new Map<NodeId, string>();
   const own = table.addresses().get(config.id) ?? config.peers.get(config.id);
   if (!own) {

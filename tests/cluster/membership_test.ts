@@ -3,19 +3,68 @@
  * `cli.ts member`, while clients keep writing. Three nodes; nodes 4 and 5 join and take
  * replicas; node 2 is killed for good and removed (its replicas move, the others forget it);
  * node 6 joins. Three replicas per partition throughout, writes acknowledged during every step,
- * and every acknowledged write readable at the end.
+ * every acknowledged write readable at the end, and the history of reads and writes on a few
+ * shared keys linearizable.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { runCli } from "./cli_run.ts";
 import { ProcessCluster } from "./processes.ts";
+import { checkHistory, type KvOperation } from "../sim/linearizability.ts";
 
 interface Group {
   partition: number;
   voters: number[];
   learners: number[];
   leader: number;
+}
+
+/**
+ * Clients that put and get a few shared keys until stopped, recording each operation's call and
+ * return on one logical clock, for the linearizability checker.
+ */
+class Registers {
+  readonly history = new Map<string, KvOperation[]>();
+  #clock = 0;
+  #id = 0;
+  #stop = false;
+  readonly #done: Promise<void>[];
+
+  constructor(db: PrkDbClient, clients: number, keys = 3, maxOps = 20_000) {
+    this.#done = Array.from({ length: clients }, async (_, client) => {
+      for (let n = 0; n < maxOps && !this.#stop; n++) {
+        const key = `r${(client + n) % keys}`;
+        const call = ++this.#clock;
+        const id = ++this.#id;
+        const list = this.history.get(key) ?? [];
+        this.history.set(key, list);
+        if (n % 2 === 0) {
+          const value = `c${client}-${n}`;
+          try {
+            await db.put(key, value);
+            list.push({ id, client, call, ret: ++this.#clock, kind: "put", value });
+          } catch {
+            // Not acknowledged: it may still have been applied, at any time from now on.
+            list.push({ id, client, call, ret: Infinity, kind: "put", value });
+          }
+        } else {
+          try {
+            const got = await db.get(key);
+            const value = got.value === null ? null : new TextDecoder().decode(got.value);
+            list.push({ id, client, call, ret: ++this.#clock, kind: "get", value });
+          } catch {
+            // A failed read has no effect.
+          }
+        }
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.#stop = true;
+    await Promise.all(this.#done);
+  }
 }
 
 /** Writers that each write fresh keys until stopped, remembering what was acknowledged. */
@@ -54,6 +103,7 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
   const c = await ProcessCluster.start(3, { partitions: 4, extraArgs: ["--replication", "3"] });
   const db = await PrkDbClient.connect([...c.urls.values()]);
   const writers = new Writers(db, 3);
+  const registers = new Registers(db, 3);
   try {
     const endpoints = (skip?: number) => [
       "--endpoints",
@@ -120,6 +170,7 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
     );
   } finally {
     await writers.stop();
+    await registers.stop();
   }
   try {
     for (const [key, value] of writers.acked) {
@@ -127,6 +178,9 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
       assertEquals(got.value === null ? null : new TextDecoder().decode(got.value), value, key);
     }
     assert(writers.acked.size >= 100, `only ${writers.acked.size} writes acknowledged`);
+    const ops = [...registers.history.values()].reduce((n, l) => n + l.length, 0);
+    assert(ops >= 100, `only ${ops} register operations`);
+    assertEquals(checkHistory(registers.history), undefined, "the history is linearizable");
   } finally {
     db.close();
     await c.stop();

@@ -184,7 +184,8 @@ export class MultiRaftHost {
 
   /**
    * The replicas of a partition as this node knows them: its own replica's Raft membership
-   * (voters in placement order first, then learners), else the initial placement.
+   * (the preferred leader first, then the other voters, then learners), else the initial
+   * placement.
    *
    * @param partition The partition.
    * @returns Node ids, the preferred leader first.
@@ -194,8 +195,13 @@ export class MultiRaftHost {
     const placement = this.map.replicas(partition);
     if (!replica) return placement;
     const { voters, learners } = replica.node.membership;
-    const preferred = placement.filter((id) => voters.includes(id));
-    return [...preferred, ...voters.filter((id) => !preferred.includes(id)), ...learners];
+    // The preferred leader: the placement's first replica while it votes; once replicas moved
+    // it away, a voter chosen by partition number, so moved partitions spread their leaders
+    // over the nodes they now live on (new nodes included) instead of piling onto one.
+    const first = voters.includes(placement[0])
+      ? placement[0]
+      : voters[partition % voters.length];
+    return [first, ...voters.filter((id) => id !== first), ...learners];
   }
 
   /** The partitions this node replicates. */

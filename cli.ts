@@ -23,6 +23,7 @@ import { initCertificates, renewCertificates } from "./server/certs.ts";
 import { type TlsFiles, tlsHttp, TlsReloader } from "./rpc/tls.ts";
 import { MEMBERS_FILE, type MemberTableJson } from "./server/member_table.ts";
 import { UsageError } from "./cli/connection.ts";
+import { hostPort, int, parsePeers } from "./cli/peers.ts";
 import { OPERATOR_COMMANDS, runOperator } from "./cli/operator.ts";
 import config from "./deno.json" with { type: "json" };
 
@@ -138,51 +139,12 @@ Run a command with --help for its options (connection: --endpoints, --cacert, --
 --token, --insecure).
 `;
 
-function int(value: string | undefined, flag: string, fallback?: number): number {
-  if (value === undefined) {
-    if (fallback === undefined) throw new UsageError(`${flag} is required`);
-    return fallback;
-  }
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new UsageError(`${flag} must be a non-negative integer, got "${value}"`);
-  }
-  return n;
-}
-
 function storageKind(value: string | undefined): StorageKind {
   const kind = value ?? "file";
   if (kind !== "file" && kind !== "kv" && kind !== "memory") {
     throw new UsageError(`--storage must be file, kv or memory, got "${kind}"`);
   }
   return kind;
-}
-
-function hostPort(value: string, flag: string): string {
-  const match = /^([^:\s]+):(\d{1,5})$/.exec(value);
-  if (!match || Number(match[2]) > 65535) {
-    throw new UsageError(`${flag} must look like 127.0.0.1:8081, got "${value}"`);
-  }
-  return value;
-}
-
-/** Parses `1=127.0.0.1:8081,2=...`. */
-export function parsePeers(value: string | undefined): Map<number, string> {
-  if (!value) {
-    throw new UsageError(
-      "--peers is required, for example --peers 1=127.0.0.1:8081,2=127.0.0.1:8082",
-    );
-  }
-  const peers = new Map<number, string>();
-  for (const part of value.split(",")) {
-    const [id, address] = part.split("=");
-    const n = int(id, "--peers id");
-    if (n === 0) throw new UsageError("--peers ids must be positive");
-    if (!address) throw new UsageError(`--peers entry "${part}" must look like 1=127.0.0.1:8081`);
-    if (peers.has(n)) throw new UsageError(`--peers names node ${n} twice`);
-    peers.set(n, hostPort(address, "--peers address"));
-  }
-  return peers;
 }
 
 async function serve(args: string[]): Promise<void> {

@@ -31,7 +31,10 @@ import {
   httpFor,
   UsageError,
 } from "./connection.ts";
-import { readSnapshot, restoreSnapshot, saveSnapshot } from "./snapshot.ts";
+import { type PartitionCopy, readSnapshot, restoreSnapshot, saveSnapshot } from "./snapshot.ts";
+import { restoreDataDir } from "./restore_data_dir.ts";
+import { parsePeers } from "./peers.ts";
+import { Buffer } from "node:buffer";
 
 const HELP: Record<string, string> = {
   status: `Usage: deno run -A cli.ts status [--json] [connection options]
@@ -94,12 +97,18 @@ move: add <b>, then remove <a>. Each step waits until it is applied, printing pr
 Members only: with TLS, present a node certificate.`,
   snapshot: `Usage: deno run -A cli.ts snapshot save <file>
        deno run -A cli.ts snapshot restore <file>
+       deno run -A cli.ts snapshot restore <file> --data-dir <dir> --id <n> --peers <list>
+                                          [--cluster <name>] [--replication <n>] [--storage file|kv]
 
-save     Backs up every key, value and version to <file> (JSON lines with a format version
-         and a SHA-256 checksum; see docs/operations.md). Every page is a linearizable read of
-         every partition; stop writers first for a point-in-time backup.
+save     Backs up every partition to <file>: one consistent copy of each (a linearizable
+         point-in-time copy of that partition, with versions, sessions and expiry times), as
+         JSON lines with a format version and a SHA-256 checksum (see docs/operations.md).
 restore  Checks <file>, then writes every key into the running cluster with put. Keys not in
-         the backup are left alone; restored keys get new versions; TTLs are not kept.`,
+         the backup are left alone; restored keys get new versions.
+restore --data-dir
+         Builds node <n>'s data directory of a new cluster from <file>, with no cluster
+         running: every partition it replicates starts from the backup's copy, versions kept.
+         Run it for each node with the same <file> and --peers, then serve each directory.`,
 };
 
 /** The operator commands. */
@@ -162,11 +171,20 @@ export async function runOperator(command: string, args: string[]): Promise<numb
       to: { type: "string" },
       from: { type: "string" },
       node: { type: "string" },
+      "data-dir": { type: "string" },
+      id: { type: "string" },
+      peers: { type: "string" },
+      cluster: { type: "string" },
+      replication: { type: "string" },
+      storage: { type: "string" },
     },
   });
   if (values.help) {
     console.log(help(command));
     return 0;
+  }
+  if (command === "snapshot" && rest[0] === "restore" && values["data-dir"] !== undefined) {
+    return await restoreOffline(rest, values);
   }
   const c = await connection(values as ConnectionValues);
   const mode = readMode(values["read-mode"]);
@@ -259,9 +277,18 @@ export async function runOperator(command: string, args: string[]): Promise<numb
         };
       } else {
         run = async (db) => {
-          const n = await saveSnapshot(db, file);
-          console.log(`Saved ${n} keys to ${file}`);
-          return 0;
+          const http = httpFor(c);
+          try {
+            const n = await saveSnapshot(
+              db.cluster.partitions.length,
+              file,
+              (p) => partitionCopy(c, http, p),
+            );
+            console.log(`Saved ${n} keys to ${file}`);
+            return 0;
+          } finally {
+            http.close();
+          }
         };
       }
       break;
@@ -274,6 +301,84 @@ export async function runOperator(command: string, args: string[]): Promise<numb
     return await run(db);
   } finally {
     db.close();
+  }
+}
+
+/** One partition's consistent copy, from the first node that gives it (retrying "not now"). */
+async function partitionCopy(
+  c: Connection,
+  http: ReturnType<typeof httpFor>,
+  partition: number,
+): Promise<PartitionCopy> {
+  let last = "";
+  for (let attempt = 0; attempt < 20; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
+    for (const url of c.endpoints) {
+      try {
+        const r = await http.fetch(`${url}/admin/partition-snapshot?partition=${partition}`, {
+          signal: AbortSignal.timeout(c.timeoutMs + 5000),
+        });
+        const body = await r.json();
+        if (r.ok) {
+          return {
+            partition,
+            index: body.index,
+            state: new Uint8Array(Buffer.from(body.state, "base64")),
+          };
+        }
+        last = body.error ?? `HTTP ${r.status}`;
+        if (r.status !== 503) throw new Error(last);
+        break;
+      } catch (error) {
+        if ((error as Error).message === last) throw error;
+        last = `${url}: ${(error as Error).message}`;
+      }
+    }
+  }
+  throw new Error(`partition ${partition}: no consistent copy: ${last}`);
+}
+
+async function restoreOffline(
+  rest: string[],
+  values: {
+    "data-dir"?: string;
+    id?: string;
+    peers?: string;
+    cluster?: string;
+    replication?: string;
+    storage?: string;
+  },
+): Promise<number> {
+  const [, file] = rest;
+  if (rest.length !== 2) throw new UsageError("snapshot restore takes <file>");
+  const id = nodeId(values.id, "--id");
+  const peers = parsePeers(values.peers);
+  if (!peers.has(id)) throw new UsageError(`--peers must include --id ${id}`);
+  const storage = values.storage ?? "file";
+  if (storage !== "file" && storage !== "kv") throw new UsageError("--storage must be file or kv");
+  const replication = values.replication === undefined ? 3 : Number(values.replication);
+  if (!Number.isSafeInteger(replication) || replication < 1) {
+    throw new UsageError("--replication must be a positive integer");
+  }
+  const snapshot = await readSnapshot(file);
+  try {
+    const done = await restoreDataDir(snapshot, {
+      dataDir: values["data-dir"]!,
+      id,
+      peers,
+      cluster: values.cluster ?? "prkdb",
+      replicationFactor: replication,
+      storage,
+    });
+    console.log(
+      `Restored node ${id} into ${values["data-dir"]}: ${done.partitions} partitions, ` +
+        `${done.keys} keys (backed up ${snapshot.createdAt}). Start it with serve --id ${id} ` +
+        `--data-dir ${values["data-dir"]}`,
+    );
+    return 0;
+  } catch (error) {
+    console.error(`prkdb: snapshot restore failed: ${(error as Error).message}`);
+    return 1;
   }
 }
 

@@ -1,29 +1,32 @@
 /**
  * The backup file of `snapshot save` and `snapshot restore`: JSON lines, versioned and
- * checksummed.
+ * checksummed. Version 2 (written now) holds one consistent copy of each partition's state:
  *
  * ```text
- * {"format":"prkdb-snapshot","version":1,"createdAt":"2026-11-30T09:00:00.000Z","partitions":8,"positions":["0:12",...]}
- * {"key":"aGVsbG8=","value":"d29ybGQ=","version":"3:7"}
+ * {"format":"prkdb-snapshot","version":2,"createdAt":"2026-11-30T09:00:00.000Z","partitions":8}
+ * {"partition":0,"index":1234,"state":"<base64 of the partition's state machine snapshot>"}
  * ...
- * {"end":true,"entries":2,"sha256":"<hex of every byte above this line>"}
+ * {"end":true,"entries":8,"sha256":"<hex of every byte above this line>"}
  * ```
  *
- * Keys and values are base64 (they may be any bytes). `version` is the version the key had in
- * the backed-up cluster; a restore writes every key anew, so restored keys get new versions.
- * `positions` are the per-partition versions the last page was read at. Expiry times are not
- * kept: a key with a TTL is restored without one.
+ * Each partition's state is taken at one applied index after a ReadIndex round, so it is a
+ * linearizable point-in-time copy of that partition, with versions, sessions and expiry times.
+ * (Partitions are copied one after the other: the backup is not one instant across them.)
+ *
+ * Version 1 files (one line per key, `{"key","value","version"}` in base64, no expiry times)
+ * still restore into a running cluster.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import type { PrkDbClient } from "../client/mod.ts";
+import { KvStateMachine } from "../partition/kv_state_machine.ts";
 
 /** The format name in the header. */
 export const SNAPSHOT_FORMAT = "prkdb-snapshot";
-/** The format version this code writes and reads. */
-export const SNAPSHOT_VERSION = 1;
+/** The format version this code writes; it reads this one and version 1. */
+export const SNAPSHOT_VERSION = 2;
 
 /** One backed-up key. */
 export interface SnapshotEntry {
@@ -35,6 +38,16 @@ export interface SnapshotEntry {
   readonly version: string;
 }
 
+/** One partition's consistent state in a backup (format version 2). */
+export interface PartitionCopy {
+  /** The partition. */
+  readonly partition: number;
+  /** The applied index it was taken at. */
+  readonly index: number;
+  /** The state machine's snapshot bytes at that index. */
+  readonly state: Uint8Array;
+}
+
 /** A read backup. */
 export interface Snapshot {
   /** When it was made. */
@@ -43,6 +56,19 @@ export interface Snapshot {
   readonly partitions: number;
   /** Every key. */
   readonly entries: SnapshotEntry[];
+  /** Each partition's state (format version 2; absent in version 1 files). */
+  readonly copies?: readonly PartitionCopy[];
+}
+
+/** Every live key in a partition copy, in key order. */
+export function keysOf(copy: PartitionCopy): SnapshotEntry[] {
+  const sm = new KvStateMachine(copy.partition);
+  sm.restore(copy.state);
+  return sm.scan(new Uint8Array(), undefined, Number.MAX_SAFE_INTEGER).map((e) => ({
+    key: e.key,
+    value: e.value,
+    version: e.version,
+  }));
 }
 
 /** A backup file that is not one, or is damaged. */
@@ -53,53 +79,50 @@ const b64 = (bytes: Uint8Array): string =>
 const unb64 = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "base64"));
 
 /**
- * Backs up every key: a list over the whole key space, every page a linearizable read of
- * every partition. Written to `file + ".tmp"`, then renamed, so a crash never leaves a
- * half-written backup under the final name.
+ * Backs up every partition: one consistent copy each (see the module documentation), written
+ * to `file + ".tmp"`, then renamed, so a crash never leaves a half-written backup under the
+ * final name.
  *
- * @param db A connected client.
+ * @param partitions The cluster's partition count.
  * @param file Where to write.
- * @returns How many keys were written.
+ * @param copy Fetches one partition's consistent copy from the cluster.
+ * @returns How many keys the backup holds.
  */
-export async function saveSnapshot(db: PrkDbClient, file: string): Promise<number> {
+export async function saveSnapshot(
+  partitions: number,
+  file: string,
+  copy: (partition: number) => Promise<PartitionCopy>,
+): Promise<number> {
   const hash = createHash("sha256");
   const tmp = `${file}.tmp`;
-  const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
   const encoder = new TextEncoder();
-  const lines: string[] = [];
-  let count = 0;
-  const it = db.list({ prefix: "" }, { batchSize: 1000, readMode: "linearizable" });
+  const lines = [JSON.stringify({
+    format: SNAPSHOT_FORMAT,
+    version: SNAPSHOT_VERSION,
+    createdAt: new Date().toISOString(),
+    partitions,
+  })];
+  let keys = 0;
+  for (let p = 0; p < partitions; p++) {
+    const c = await copy(p);
+    keys += keysOf(c).length; // also proves the copy restores
+    lines.push(JSON.stringify({ partition: p, index: c.index, state: b64(c.state) }));
+  }
+  const out = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
-    for await (const e of it) {
-      lines.push(
-        JSON.stringify({
-          key: b64(e.key),
-          value: b64(e.value ?? new Uint8Array()),
-          version: e.version,
-        }),
-      );
-      count++;
-    }
-    const header = JSON.stringify({
-      format: SNAPSHOT_FORMAT,
-      version: SNAPSHOT_VERSION,
-      createdAt: new Date().toISOString(),
-      partitions: db.cluster.partitions.length,
-      positions: it.positions,
-    });
-    for (const line of [header, ...lines]) {
+    for (const line of lines) {
       const bytes = encoder.encode(line + "\n");
       hash.update(bytes);
       await out.write(bytes);
     }
-    const trailer = { end: true, entries: count, sha256: hash.digest("hex") };
+    const trailer = { end: true, entries: partitions, sha256: hash.digest("hex") };
     await out.write(encoder.encode(JSON.stringify(trailer) + "\n"));
     await out.sync();
   } finally {
     out.close();
   }
   await Deno.rename(tmp, file);
-  return count;
+  return keys;
 }
 
 /**
@@ -130,9 +153,9 @@ export async function readSnapshot(file: string): Promise<Snapshot> {
   if (header?.format !== SNAPSHOT_FORMAT) {
     throw new SnapshotFileError(`${file} is not a PrkDB backup (no "${SNAPSHOT_FORMAT}" header)`);
   }
-  if (header.version !== SNAPSHOT_VERSION) {
+  if (header.version !== 1 && header.version !== SNAPSHOT_VERSION) {
     throw new SnapshotFileError(
-      `${file} is format version ${header.version}; this program reads version ${SNAPSHOT_VERSION}`,
+      `${file} is format version ${header.version}; this program reads versions 1 and ${SNAPSHOT_VERSION}`,
     );
   }
   const trailer = parse(lines.at(-1), "last line");
@@ -144,16 +167,36 @@ export async function readSnapshot(file: string): Promise<Snapshot> {
   if (sum !== trailer.sha256) {
     throw new SnapshotFileError(`${file} is damaged: its checksum does not match its content`);
   }
-  const entries = lines.slice(1, -1).map((line, i) => {
-    const e = parse(line, `entry on line ${i + 2}`);
-    return { key: unb64(e.key), value: unb64(e.value), version: String(e.version ?? "") };
-  });
-  if (entries.length !== trailer.entries) {
+  const records = lines.slice(1, -1).map((line, i) => parse(line, `entry on line ${i + 2}`));
+  if (records.length !== trailer.entries) {
     throw new SnapshotFileError(
-      `${file} holds ${entries.length} entries, its end marker says ${trailer.entries}`,
+      `${file} holds ${records.length} entries, its end marker says ${trailer.entries}`,
     );
   }
-  return { createdAt: header.createdAt, partitions: header.partitions, entries };
+  if (header.version === 1) {
+    const entries = records.map((e) => ({
+      key: unb64(e.key),
+      value: unb64(e.value),
+      version: String(e.version ?? ""),
+    }));
+    return { createdAt: header.createdAt, partitions: header.partitions, entries };
+  }
+  const copies = records.map((r): PartitionCopy => ({
+    partition: r.partition,
+    index: r.index,
+    state: unb64(r.state),
+  }));
+  const seen = copies.map((c) => c.partition).sort((a, b) => a - b).join();
+  if (seen !== Array.from({ length: header.partitions }, (_, p) => p).join()) {
+    throw new SnapshotFileError(`${file} does not hold every partition of ${header.partitions}`);
+  }
+  let entries: SnapshotEntry[];
+  try {
+    entries = copies.flatMap(keysOf);
+  } catch (error) {
+    throw new SnapshotFileError(`${file}: a partition's state does not restore: ${error}`);
+  }
+  return { createdAt: header.createdAt, partitions: header.partitions, entries, copies };
 }
 
 /**

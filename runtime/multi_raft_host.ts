@@ -26,7 +26,11 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import type { ChangesPage } from "./change_history.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { changeMembershipAndWait, type RequestContext } from "./client_requests.ts";
+import {
+  changeMembershipAndWait,
+  readIndexAndWait,
+  type RequestContext,
+} from "./client_requests.ts";
 import { EXPIRY_SWEEP_TICKS, KvApi, type TimedMutation } from "./kv_api.ts";
 import { balanceLeaders } from "./leader_balance.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
@@ -78,6 +82,8 @@ export class MultiRaftHost {
   readonly #kv: KvApi;
   #stopped = false;
   #ticks = 0;
+  /** Read contexts for consistent snapshots: far above the ones KvApi counts up from 1. */
+  #nextSnapshotContext = 2 ** 47;
 
   private constructor(options: HostOptions) {
     this.nodeId = options.nodeId;
@@ -198,9 +204,7 @@ export class MultiRaftHost {
     // The preferred leader: the placement's first replica while it votes; once replicas moved
     // it away, a voter chosen by partition number, so moved partitions spread their leaders
     // over the nodes they now live on (new nodes included) instead of piling onto one.
-    const first = voters.includes(placement[0])
-      ? placement[0]
-      : voters[partition % voters.length];
+    const first = voters.includes(placement[0]) ? placement[0] : voters[partition % voters.length];
     return [first, ...voters.filter((id) => id !== first), ...learners];
   }
 
@@ -282,6 +286,27 @@ export class MultiRaftHost {
    */
   changeMembership(partition: number, change: MembershipChange): Promise<number> {
     return changeMembershipAndWait(this.#requests, this.#replica(partition), change);
+  }
+
+  /**
+   * A consistent copy of a partition's state: linearizable (a ReadIndex round confirms the
+   * leader, and this replica has applied through its read index), taken at one applied index,
+   * as the state machine's snapshot bytes. A backup of every partition is one of these each.
+   *
+   * @param partition A partition this node replicates (a follower is fine).
+   * @param signal Aborts the wait.
+   * @returns The applied index it was taken at, and the state.
+   * @throws {WrongNodeError} When this node does not replicate the partition.
+   * @throws {UnavailableError} When no leader is known.
+   */
+  async consistentSnapshot(
+    partition: number,
+    signal?: AbortSignal,
+  ): Promise<{ index: number; state: Uint8Array }> {
+    const replica = this.#replica(partition);
+    await readIndexAndWait(this.#requests, replica, this.#nextSnapshotContext++, signal);
+    // Synchronous from here: nothing is applied between reading the index and the state.
+    return { index: replica.sm.appliedIndex, state: replica.sm.snapshot() };
   }
 
   /**

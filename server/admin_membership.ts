@@ -116,8 +116,8 @@ export async function changeMembership(request: Request, deps: AdminDeps): Promi
  * Asks every other node's `/health` for the partition's leader (replicas report the leader
  * they follow) and keeps the answer with the highest term; 0 when nobody knows one.
  */
-async function findLeader(
-  deps: AdminDeps,
+export async function findLeader(
+  deps: Pick<AdminDeps, "host" | "nodes" | "fetch">,
   partition: number,
   signal: AbortSignal,
 ): Promise<NodeId> {

@@ -231,6 +231,8 @@ const POLICY: Record<string, Access> = {
   "/prkdb.v1.KvService/List": READERS,
   "/prkdb.v1.KvService/Watch": READERS,
   "/prkdb.v1.KvService/ClusterInfo": READERS,
+  // A consistent copy of a partition, for backups: what a list of every key shows.
+  "/admin/partition-snapshot": READERS,
   "/prkdb.v1.AdminService/Health": READERS,
   "/prkdb.v1.AdminService/State": READERS,
   "/prkdb.v1.ReplicationService/GetPartitionChanges": ["node", "replica"],

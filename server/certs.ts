@@ -200,9 +200,13 @@ export async function renewCertificates(options: CertOptions): Promise<string[]>
   return written;
 }
 
+/**
+ * A bearer token: 24 random bytes in base64url, after a fixed `prk_` prefix, so the token never
+ * starts with "-" (a command line would read it as an option: `--token -x...`).
+ */
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
+  return "prk_" + btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_");
 }
 
 /**

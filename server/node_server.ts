@@ -35,6 +35,7 @@ import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { changeMembership, MEMBERSHIP_PATH } from "./admin_membership.ts";
 import { relayNodeAction } from "./demo_control.ts";
 import { MEMBERS_PATH, serveMembers } from "./admin_members.ts";
+import { PARTITION_SNAPSHOT_PATH, partitionSnapshot } from "./admin_snapshot.ts";
 import type { MemberTable } from "./member_table.ts";
 import { partitionChange } from "./partition_change.ts";
 import { ActivityRecorder } from "./activity.ts";
@@ -323,6 +324,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
           nodes: options.nodes,
           fetch: options.fetch,
         });
+      }
+      if (path === PARTITION_SNAPSHOT_PATH) {
+        return partitionSnapshot(request, { host, nodes: options.nodes, fetch: options.fetch });
       }
       if (path === MEMBERSHIP_PATH) {
         return changeMembership(request, { host, nodes: options.nodes, fetch: options.fetch });

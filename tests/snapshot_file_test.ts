@@ -34,7 +34,7 @@ Deno.test("snapshot file: a good file reads back; every kind of bad file is refu
     }]);
     const cases: [string, string, string][] = [
       ["other", file([header(1, "something-else"), entry]), "is not a PrkDB backup"],
-      ["newer", file([header(2), entry]), "format version 2; this program reads version 1"],
+      ["newer", file([header(3), entry]), "format version 3; this program reads versions 1 and 2"],
       ["truncated", [header(), entry].join("\n") + "\n", "is truncated"],
       ["damaged", file([header(), entry]).replace('"7"', '"8"'), "is damaged"],
       ["count", file([header(), entry], { entries: 5 }), "holds 1 entries, its end marker says 5"],

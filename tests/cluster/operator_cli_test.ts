@@ -134,6 +134,7 @@ Deno.test("cli: get, put (--ttl), del, list and status in plain text; a backup r
     assertEquals([save.code, save.stdout], [0, `Saved 41 keys to ${file}\n`], save.stderr);
     const before = await everything(c);
     assertEquals(before.length, 41);
+    const versions = await everything(c, true);
     await c.stop();
     c = await ProcessCluster.start(3, { partitions: 4 });
     assertEquals(await everything(c), []);
@@ -141,18 +142,67 @@ Deno.test("cli: get, put (--ttl), del, list and status in plain text; a backup r
     assertEquals(restore.code, 0, restore.stderr);
     assertStringIncludes(restore.stdout, "Restored 41 keys");
     assertEquals(await everything(c), before);
+    await c.stop();
+
+    // Offline: build every node's data dir of a new cluster from the file, then start it.
+    c = await ProcessCluster.start(3, {
+      partitions: 4,
+      prepare: async (peers, dataDir) => {
+        for (const id of [1, 2, 3]) {
+          const r = await runCli([
+            "snapshot",
+            "restore",
+            file,
+            "--data-dir",
+            dataDir(id),
+            "--id",
+            String(id),
+            "--peers",
+            peers,
+          ]);
+          assertEquals(r.code, 0, r.stderr);
+          assertStringIncludes(r.stdout, `Restored node ${id} into ${dataDir(id)}`);
+        }
+        const again = await runCli([
+          "snapshot",
+          "restore",
+          file,
+          "--data-dir",
+          dataDir(1),
+          "--id",
+          "1",
+          "--peers",
+          peers,
+        ]);
+        assertEquals(again.code, 1);
+        assertStringIncludes(again.stderr, "is not empty");
+      },
+    });
+    assertEquals(await everything(c, true), versions, "every key, value and version is back");
+    const db2 = await PrkDbClient.connect([...c.urls.values()]);
+    try {
+      await db2.put("after", "restore"); // the restored cluster takes writes
+      assertEquals(await db2.getText("after"), "restore");
+    } finally {
+      db2.close();
+    }
   } finally {
     await c.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });
 
-/** Every key and value in the cluster, in order (versions differ after a restore). */
-async function everything(c: ProcessCluster): Promise<[string, string][]> {
+/**
+ * Every key and value in the cluster, in order, and with `versions` their versions too (an
+ * online restore writes keys anew, so only an offline one keeps them).
+ */
+async function everything(c: ProcessCluster, versions = false): Promise<string[][]> {
   const db = await PrkDbClient.connect([...c.urls.values()]);
   try {
-    const out: [string, string][] = [];
-    for await (const e of db.list({ prefix: "" })) out.push([String(e.key), String(e.value)]);
+    const out: string[][] = [];
+    for await (const e of db.list({ prefix: "" })) {
+      out.push([String(e.key), String(e.value), ...(versions ? [String(e.version)] : [])]);
+    }
     return out;
   } finally {
     db.close();

@@ -64,6 +64,8 @@ export class ProcessCluster {
       certs?: string;
       /** More `serve` flags. */
       extraArgs?: string[];
+      /** Runs before any node starts, with `--peers` and each node's data dir (to fill them). */
+      prepare?: (peers: string, dataDir: (id: number) => string) => Promise<void>;
     } = {},
   ): Promise<ProcessCluster> {
     const dir = await Deno.makeTempDir({ prefix: "prkdb-e2e-" });
@@ -96,6 +98,7 @@ export class ProcessCluster {
       tickMs,
       options.certs ? { dir: options.certs, ca } : undefined,
     );
+    await options.prepare?.(c.#peers, (id) => join(dir, `n${id}`));
     for (let id = 1; id <= nodes; id++) c.spawn(id);
     await c.waitHealthy();
     return c;

@@ -2,6 +2,7 @@
  * Every relative link in the README and the guides leads to a file that exists in the
  * repository AND ships in the published package, so it works on jsr.io and in a clone alike.
  */
+import { normalizePath } from "./support/repo_files.ts";
 import { assert, assertEquals } from "@std/assert";
 
 const root = new URL("../", import.meta.url);
@@ -13,15 +14,6 @@ function excluded(path: string, patterns: string[]): boolean {
     if (p.endsWith("/")) return path.startsWith(p);
     throw new Error(`Unexpected publish.exclude pattern "${p}": teach this test to read it`);
   });
-}
-
-function normalize(path: string): string {
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "..") out.pop();
-    else if (part !== "." && part !== "") out.push(part);
-  }
-  return out.join("/") + (path.endsWith("/") ? "/" : "");
 }
 
 Deno.test("README and docs/ link only to files that exist and are published", async () => {
@@ -40,7 +32,7 @@ Deno.test("README and docs/ link only to files that exist and are published", as
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^(https?:|mailto:|#)/.test(target)) continue;
       links++;
-      const path = normalize(dir + target.split("#")[0]);
+      const path = normalizePath(dir + target.split("#")[0]);
       const exists = await Deno.stat(new URL(path, root)).then(() => true, () => false);
       if (!exists) broken.push(`${page}: ${target} (missing)`);
       else if (excluded(path, patterns)) broken.push(`${page}: ${target} (not published)`);

@@ -6,44 +6,23 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { waitFor } from "../support/wait.ts";
 import { b64, callJson } from "./processes.ts";
+import { LauncherProcess } from "./launcher_process.ts";
 
 const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
 Deno.test("launcher: a node's death leaves the others running and reported; 'restart 2' brings it back", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-launcher-" });
-  const launcher = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      cli,
-      "cluster",
-      "--insecure",
-      "--base-port",
-      "0",
-      "--partitions",
-      "2",
-      "--tick-ms",
-      "50",
-      "--dir",
-      join(dir, "data"),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const reading = (async () => {
-    for await (const chunk of launcher.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
-  const errors = new Response(launcher.stderr).text();
-  const stdin = launcher.stdin.getWriter();
+  const launcher = await LauncherProcess.start(["--partitions", "2"]);
   try {
-    await waitFor("the cluster to be up", () => out.includes("Type 'help'"), 30_000, 50);
-    const urls = /Node URLs: (.*)/.exec(out)![1].split(" ");
-    const pid2 = Number(/node 2 pid (\d+)/.exec(out)![1]);
+    const urls = launcher.urls;
+    const pid2 = Number(/node 2 pid (\d+)/.exec(launcher.out)![1]);
     Deno.kill(pid2, "SIGKILL");
-    await waitFor("the death to be reported", () => out.includes("Node 2 exited"), 10_000, 50);
-    assertStringIncludes(out, "Type 'restart 2' to start it again");
+    await waitFor(
+      "the death to be reported",
+      () => launcher.out.includes("Node 2 exited"),
+      10_000,
+      50,
+    );
+    assertStringIncludes(launcher.out, "Type 'restart 2' to start it again");
     // The others still serve every partition (the ones node 2 led fail over).
     const w = await waitFor(
       "a write through node 1",
@@ -56,8 +35,8 @@ Deno.test("launcher: a node's death leaves the others running and reported; 'res
     );
     assert(w.json.ok);
 
-    await stdin.write(new TextEncoder().encode("restart 2\n"));
-    await waitFor("the restart", () => out.includes("Node 2 restarted"), 10_000, 50);
+    await launcher.type("restart 2");
+    await waitFor("the restart", () => launcher.out.includes("Node 2 restarted"), 10_000, 50);
     await waitFor(
       "node 2 to be healthy again",
       async () => {
@@ -72,15 +51,9 @@ Deno.test("launcher: a node's death leaves the others running and reported; 'res
       100,
     );
   } finally {
-    await stdin.close().catch(() => {});
-    launcher.kill("SIGTERM");
-    const status = await launcher.status;
-    await reading;
-    await errors;
-    assertEquals(status.code, 0, out);
-    assertStringIncludes(out, "All nodes stopped.");
-    await Deno.remove(dir, { recursive: true });
+    await launcher.stop();
   }
+  assertStringIncludes(launcher.out, "All nodes stopped.");
 });
 
 Deno.test("launcher: a busy port is a clear error naming it, with a non-zero exit, and nothing says up", async () => {
@@ -115,56 +88,23 @@ Deno.test("launcher: a busy port is a clear error naming it, with a non-zero exi
 });
 
 Deno.test("launcher: 'add-node' starts node 4, which joins the cluster and takes replicas", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-launcher-" });
-  const launcher = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      cli,
-      "cluster",
-      "--insecure",
-      "--base-port",
-      "0",
-      "--partitions",
-      "4",
-      "--tick-ms",
-      "50",
-      "--dir",
-      join(dir, "data"),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const reading = (async () => {
-    for await (const chunk of launcher.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
-  const errors = new Response(launcher.stderr).text();
-  const stdin = launcher.stdin.getWriter();
+  const launcher = await LauncherProcess.start(["--partitions", "4"]);
   try {
-    await waitFor("the cluster to be up", () => out.includes("Type 'help'"), 30_000, 50);
-    await stdin.write(new TextEncoder().encode("add-node\n"));
+    await launcher.type("add-node");
     await waitFor(
       "node 4 to take replicas",
-      () => /Node 4 took \d+ replica/.test(out),
+      () => /Node 4 took \d+ replica/.test(launcher.out),
       60_000,
       100,
     );
-    const moved = Number(/Node 4 took (\d+) replica/.exec(out)![1]);
-    assertEquals(moved, 3, out); // 12 replicas over 4 nodes: its share is 3
-    assertStringIncludes(out, "Partition ");
-    assertStringIncludes(out, "node 4 joins as a learner");
-    const urls = /Node URLs: (.*)/.exec(out)![1].split(" ");
+    const moved = Number(/Node 4 took (\d+) replica/.exec(launcher.out)![1]);
+    assertEquals(moved, 3, launcher.out); // 12 replicas over 4 nodes: its share is 3
+    assertStringIncludes(launcher.out, "Partition ");
+    assertStringIncludes(launcher.out, "node 4 joins as a learner");
+    const urls = launcher.urls;
     const doc = await (await fetch(`${urls[0]}/status.json`)).json();
     assertEquals(doc.nodes.map((n: { id: number }) => n.id), [1, 2, 3, 4]);
   } finally {
-    await stdin.close().catch(() => {});
-    launcher.kill("SIGTERM");
-    const status = await launcher.status;
-    await reading;
-    await errors;
-    assertEquals(status.code, 0, out);
-    await Deno.remove(dir, { recursive: true });
+    await launcher.stop();
   }
 });

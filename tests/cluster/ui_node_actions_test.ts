@@ -5,52 +5,24 @@
  * node. The page logs no errors. Skips, saying so, when Chromium is not installed.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
-import { join } from "@std/path";
 import { BrowserPage, CHROMIUM } from "../support/browser.ts";
 import { waitFor } from "../support/wait.ts";
+import { LauncherProcess } from "./launcher_process.ts";
 
 const SKIP = CHROMIUM
   ? ""
   : " (skipped: the chromium binary is not installed; apt-get install chromium)";
-const cli = new URL("../../cli.ts", import.meta.url).pathname;
 
 Deno.test({
   name:
     `cluster view: the page kills a leader (a new one shows), restarts, pauses and resumes nodes${SKIP}`,
   ignore: SKIP !== "",
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "prkdb-ui-actions-" });
-    const launcher = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        cli,
-        "cluster",
-        "--insecure",
-        "--demo-actions",
-        "--base-port",
-        "0",
-        "--partitions",
-        "3",
-        "--tick-ms",
-        "50",
-        "--dir",
-        join(dir, "data"),
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let out = "";
-    const reading = (async () => {
-      for await (const chunk of launcher.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-    })();
-    const errors = new Response(launcher.stderr).text();
+    const launcher = await LauncherProcess.start(["--demo-actions", "--partitions", "3"]);
     let page: BrowserPage | undefined;
     try {
-      await waitFor("the cluster to be up", () => out.includes("Type 'help'"), 60_000, 50);
-      assertStringIncludes(out, "pause, kill or restart nodes");
-      const urls = /Node URLs: (.*)/.exec(out)![1].split(" ");
+      assertStringIncludes(launcher.out, "pause, kill or restart nodes");
+      const urls = launcher.urls;
       // Open the page on a node that does not lead partition 0: that leader is the victim.
       const leaderOf0 = async () => {
         const doc = await (await fetch(`${urls[0]}/status.json`)).json();
@@ -85,7 +57,7 @@ Deno.test({
       await waitFor("the page to report the kill", async () => (await said()).includes("killed"));
       await waitFor(
         "the launcher to report the death",
-        () => out.includes(`Node ${victim} exited`),
+        () => launcher.out.includes(`Node ${victim} exited`),
       );
       const next = await waitFor(
         "the page to show a new leader for partition 0",
@@ -148,13 +120,7 @@ Deno.test({
       assertEquals(page.errors, [], "the page logged no errors");
     } finally {
       await page?.close();
-      await launcher.stdin.close().catch(() => {});
-      launcher.kill("SIGTERM");
-      const status = await launcher.status;
-      await reading;
-      await errors;
-      assertEquals(status.code, 0, out);
-      await Deno.remove(dir, { recursive: true });
+      await launcher.stop();
     }
   },
 });

@@ -8,9 +8,10 @@
  * ends with an exercise.
  */
 import { MUTANTS as ALL_MUTANTS } from "../mutants/mutants.ts";
+import { escapeRegExp, normalizePath, readRepoFile, ROOT } from "../support/repo_files.ts";
 import { assert, assertEquals } from "@std/assert";
 
-const root = new URL("../../", import.meta.url);
+const root = ROOT;
 const DIR = "docs/learn/";
 const INDEX = `${DIR}00-index.md`;
 
@@ -51,34 +52,15 @@ const MUTANTS = [
   "membership-before-term-commit",
 ];
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-async function read(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(new URL(path, root));
-  } catch {
-    return undefined;
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(new URL(path, root)).then(() => true, () => false);
-}
-
-function normalize(path: string): string {
-  const out: string[] = [];
-  for (const part of path.split("/")) {
-    if (part === "..") out.pop();
-    else if (part !== "." && part !== "") out.push(part);
-  }
-  return out.join("/") + (path.endsWith("/") ? "/" : "");
 }
 
 /** The chapters that exist, with their text. */
 async function chapters(): Promise<{ name: string; text: string }[]> {
   const out = [];
   for (const name of CHAPTERS) {
-    const text = await read(DIR + name);
+    const text = await readRepoFile(DIR + name);
     if (text !== undefined) out.push({ name, text });
   }
   return out;
@@ -86,7 +68,7 @@ async function chapters(): Promise<{ name: string; text: string }[]> {
 
 /** Whether `source` declares `name` (a class, function, type, constant, field or method). */
 function declares(source: string, name: string): boolean {
-  const n = escape(name);
+  const n = escapeRegExp(name);
   const topLevel = new RegExp(
     `^(?:export\\s+)?(?:abstract\\s+)?(?:async\\s+)?(?:class|interface|type|function|const|let|enum)\\s+${n}\\b`,
     "m",
@@ -147,12 +129,14 @@ Deno.test("course: every relative link resolves to a file that ships in the pack
     for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       if (/^(https?:|mailto:|#)/.test(target)) continue;
       links++;
-      const path = normalize(DIR + target.split("#")[0]);
+      const path = normalizePath(DIR + target.split("#")[0]);
       if (RESERVED.includes(path.slice(DIR.length))) continue;
       const anchor = target.split("#")[1];
       if (!(await exists(path))) broken.push(`${name}: ${target} (missing)`);
       else if (excluded(path, patterns)) broken.push(`${name}: ${target} (not published: name it)`);
-      else if (anchor && path.endsWith(".md") && !anchors(await read(path) ?? "").has(anchor)) {
+      else if (
+        anchor && path.endsWith(".md") && !anchors(await readRepoFile(path) ?? "").has(anchor)
+      ) {
         broken.push(`${name}: ${target} (no such heading)`);
       }
     }
@@ -173,7 +157,7 @@ Deno.test("course: every file named in a code span exists and holds what it is c
       )
     ) {
       named++;
-      const source = await read(path);
+      const source = await readRepoFile(path);
       if (source === undefined) {
         problems.push(`${name}: ${path} (no such file)`);
         continue;
@@ -201,8 +185,8 @@ Deno.test("course: every symbol linked to a file is declared in that file", asyn
   let checked = 0;
   for (const { name, text } of await chapters()) {
     for (const { symbol, target } of symbolLinks(text)) {
-      const path = normalize(DIR + target);
-      const source = await read(path);
+      const path = normalizePath(DIR + target);
+      const source = await readRepoFile(path);
       if (source === undefined) {
         problems.push(`${name}: ${target} (no such file)`);
         continue;
@@ -239,7 +223,7 @@ Deno.test("course: every golden script, test filter and golden excerpt is real",
       )
     ) {
       const filter = quoted ?? bare;
-      const source = await read(file);
+      const source = await readRepoFile(file);
       if (source === undefined) problems.push(`${name}: no test file ${file}`);
       else if (file.endsWith("golden_test.ts")) {
         if (![...golden].some((g) => g.includes(filter))) {
@@ -251,7 +235,7 @@ Deno.test("course: every golden script, test filter and golden excerpt is real",
     }
     // `x.txt:N "command"`, as a failing golden test names a step: line N of x.txt is the command.
     for (const [, script, line, command] of text.matchAll(/`([\w-]+\.txt):(\d+) "([^"]+)"`/g)) {
-      const source = await read(`tests/golden/${script}`);
+      const source = await readRepoFile(`tests/golden/${script}`);
       const actual = source?.split("\n")[Number(line) - 1];
       if (actual !== command) {
         problems.push(`${name}: ${script}:${line} is "${actual}", not "${command}"`);
@@ -263,7 +247,7 @@ Deno.test("course: every golden script, test filter and golden excerpt is real",
         /<!-- excerpt: ([\w./-]+) -->\s*```\w*\n([\s\S]*?)```/g,
       )
     ) {
-      const source = await read(file);
+      const source = await readRepoFile(file);
       if (source === undefined) {
         problems.push(`${name}: excerpt from missing ${file}`);
         continue;

@@ -3,9 +3,9 @@
  * names appears in that file, every quoted trace line or test name appears in the script or
  * test file it cites, and every rule row names both code and a test.
  */
+import { escapeRegExp, readRepoFile, ROOT } from "../support/repo_files.ts";
 import { assert, assertEquals } from "@std/assert";
 
-const root = new URL("../../", import.meta.url);
 const MAP = "docs/learn/figure2.md";
 
 /** A reference written as `path: detail` (or a bare `path`) in a code span. */
@@ -22,22 +22,13 @@ function references(cell: string): Reference[] {
 }
 
 const isTest = (path: string) => path.endsWith(".txt") || path.endsWith("_test.ts");
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-async function read(path: string): Promise<string | undefined> {
-  try {
-    return await Deno.readTextFile(new URL(path, root));
-  } catch {
-    return undefined;
-  }
-}
 
 Deno.test("figure2.md: every referenced file, symbol, trace line and test exists", async () => {
-  const text = await Deno.readTextFile(new URL(MAP, root));
+  const text = await Deno.readTextFile(new URL(MAP, ROOT));
   const problems: string[] = [];
   let checked = 0;
   for (const { path, detail } of references(text)) {
-    const source = await read(path);
+    const source = await readRepoFile(path);
     if (source === undefined) {
       problems.push(`${path}: no such file`);
       continue;
@@ -51,7 +42,7 @@ Deno.test("figure2.md: every referenced file, symbol, trace line and test exists
     for (const symbol of detail.split(",").map((s) => s.trim())) {
       // `Class.member`: each part must be declared or used in the file.
       for (const part of symbol.split(".")) {
-        if (!new RegExp(`(^|[^\\w#])${escape(part)}\\b`, "m").test(source)) {
+        if (!new RegExp(`(^|[^\\w#])${escapeRegExp(part)}\\b`, "m").test(source)) {
           problems.push(`${path}: no "${part}" (from "${symbol}")`);
         }
       }
@@ -62,7 +53,7 @@ Deno.test("figure2.md: every referenced file, symbol, trace line and test exists
 });
 
 Deno.test("figure2.md: every rule names the code that implements it and a test that exercises it", async () => {
-  const text = await Deno.readTextFile(new URL(MAP, root));
+  const text = await Deno.readTextFile(new URL(MAP, ROOT));
   const rows = text.split("\n").filter((l) => l.startsWith("| ") && !/^\| -/.test(l));
   const headers = rows.filter((r) => /\| Code +\|/.test(r));
   const rules = rows.filter((r) => !headers.includes(r));
@@ -78,7 +69,7 @@ Deno.test("figure2.md: every rule names the code that implements it and a test t
 });
 
 Deno.test("figure2.md: covers Figure 2 and the extensions PrkDB runs", async () => {
-  const text = await Deno.readTextFile(new URL(MAP, root));
+  const text = await Deno.readTextFile(new URL(MAP, ROOT));
   const headings = [...text.matchAll(/^## (.+)$/gm)].map(([, h]) => h);
   for (
     const wanted of [

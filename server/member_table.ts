@@ -19,7 +19,15 @@ import type { NodeId } from "../raft/types.ts";
 /** The file the table is kept in, inside a node's data directory. */
 export const MEMBERS_FILE = "members.json";
 
-/** One node in the table. */
+/**
+ * One node in the table.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MemberEntry } from "@prkdb/prkdb/server";
+ * const e: MemberEntry = { address: "127.0.0.1:8084", version: 1, removed: false };
+ * ```
+ */
 export interface MemberEntry {
   /** Where it listens, `host:port`. */
   readonly address: string;
@@ -29,7 +37,18 @@ export interface MemberEntry {
   readonly removed: boolean;
 }
 
-/** The table as stored and exchanged. */
+/**
+ * The table as stored and exchanged.
+ *
+ * @example Usage
+ * ```ts
+ * import type { MemberTableJson } from "@prkdb/prkdb/server";
+ * const t: MemberTableJson = {
+ *   cluster: "prkdb", partitions: 8, replicationFactor: 3, placement: [1, 2, 3],
+ *   members: { 1: { address: "127.0.0.1:8081", version: 1, removed: false } },
+ * };
+ * ```
+ */
 export interface MemberTableJson {
   /** The cluster's name. */
   readonly cluster: string;

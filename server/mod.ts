@@ -24,6 +24,7 @@ export {
   syncErrorType,
 } from "./node.ts";
 export type { NodeServer } from "./node_server.ts";
+export type { MemberEntry, MemberTableJson } from "./member_table.ts";
 export {
   type Access,
   accessFor,

@@ -11,6 +11,7 @@
 import { parseArgs } from "node:util";
 import type { PrkDbClient, ReadMode } from "../client/mod.ts";
 import type { NodeHealthJson } from "../server/health.ts";
+import type { ClusterStatusJson } from "../server/status_document.ts";
 import {
   addReplica,
   drainNode,
@@ -40,8 +41,9 @@ const HELP: Record<string, string> = {
   status: `Usage: deno run -A cli.ts status [--json] [connection options]
 
 Every node's view of every partition it replicates: role, the leader it knows, term, commit
-and applied index, lag (seconds) and backlog (entries), read from each node's /health. Exits 1
-when a node is unreachable or unhealthy.
+and applied index, lag (seconds) and backlog (entries): the document the cluster view at /ui
+shows (/status.json, gathered by the first endpoint that answers). Exits 1 when a node is
+unreachable or unhealthy.
 
   --json                One JSON document instead of tables.`,
   get: `Usage: deno run -A cli.ts get <key> [--read-mode linearizable|follower|stale] [--json]
@@ -246,8 +248,7 @@ export async function runOperator(command: string, args: string[]): Promise<numb
     }
     case "status":
       positionals(rest, [], "status");
-      run = (db) => status(db, c, values.json === true);
-      break;
+      return await status(c, values.json === true);
     case "move-leader": {
       positionals(rest, [], "move-leader");
       const partition = Number(values.partition), to = Number(values.to);
@@ -469,21 +470,69 @@ interface NodeView {
   health?: NodeHealthJson;
 }
 
-async function status(db: PrkDbClient, c: Parameters<typeof httpFor>[0], json: boolean) {
+/**
+ * `status`: the same document the cluster view at `/ui` shows (`/status.json`, every node's
+ * status gathered by one node), as tables or JSON.
+ */
+async function status(c: Parameters<typeof httpFor>[0], json: boolean) {
   const http = httpFor(c);
-  const info = await db.refresh();
-  let views: NodeView[];
+  let doc: ClusterStatusJson | undefined;
+  let last = "";
   try {
-    views = await Promise.all([...info.nodes].map(async ([id, url]): Promise<NodeView> => {
+    for (const url of c.endpoints) {
       try {
-        const r = await http.fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-        return { id, url, reachable: true, health: await r.json() };
+        const r = await http.fetch(`${url}/status.json`, {
+          signal: AbortSignal.timeout(c.timeoutMs),
+        });
+        if (r.ok) {
+          doc = await r.json();
+          break;
+        }
+        last = `${url}: HTTP ${r.status}`;
+        await r.body?.cancel();
       } catch (error) {
-        return { id, url, reachable: false, error: (error as Error).message };
+        last = `${url}: ${(error as Error).message}`;
       }
-    }));
+    }
   } finally {
     http.close();
+  }
+  if (!doc) {
+    console.error(`prkdb: no node answered /status.json (${last})`);
+    return 1;
+  }
+  const views: NodeView[] = doc.nodes.map((n) => ({
+    id: n.id,
+    url: n.url,
+    reachable: n.reachable,
+    ...(n.error ? { error: n.error } : {}),
+    ...(n.status && {
+      health: {
+        healthy: n.status.healthy,
+        node: n.id,
+        ...(n.status.reason ? { reason: n.status.reason } : {}),
+        partitions: n.status.replicas.map((r) => ({
+          partition: r.partition,
+          role: r.role,
+          leader: r.leader,
+          term: r.term,
+          commitIndex: r.commitIndex,
+          lastApplied: r.lastApplied,
+          healthy: r.healthy,
+          ...(r.reason ? { reason: r.reason } : {}),
+          lagSeconds: r.lagSeconds,
+          lastSync: "",
+          backlogEntries: r.backlogEntries,
+        })),
+      },
+    }),
+  }));
+  // Each partition's replicas, as the replica with the newest term reports them.
+  const info = { partitions: [] as { partition: number; replicas: number[] }[] };
+  for (let p = 0; p < doc.partitions; p++) {
+    const seen = doc.nodes.flatMap((n) => n.status?.replicas ?? []).filter((r) => r.partition === p)
+      .sort((a, b) => b.term - a.term);
+    info.partitions.push({ partition: p, replicas: seen[0]?.replicas ?? [] });
   }
   const ok = views.every((v) => v.reachable && v.health?.healthy);
   if (json) {

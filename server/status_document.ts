@@ -22,7 +22,7 @@
  *       rateWindowSeconds
  *       replicas: ReplicaStatusJson[]  one per partition the node replicates
  *         partition, replicas, voters, learners, role, term, leader, commitIndex, lastApplied,
- *         lastLogIndex, logLength, snapshotIndex, healthy, reason?
+ *         lastLogIndex, logLength, snapshotIndex, healthy, reason?, lagSeconds, backlogEntries
  *       events: ActivityEvent[]     recent elections, leader changes, transfers (oldest first)
  * ```
  *
@@ -70,6 +70,10 @@ export interface ReplicaStatusJson {
   healthy: boolean;
   /** Why not. */
   reason?: string;
+  /** At a leader: the largest follower lag; at a follower: time since it reached its leader. */
+  lagSeconds: number;
+  /** At a leader: the largest follower backlog in entries; at a follower: committed, not applied. */
+  backlogEntries: number;
 }
 
 /** What one node says about itself. */
@@ -162,6 +166,8 @@ export function buildNodeStatus(
       snapshotIndex: raft.firstIndex - 1,
       healthy: h?.healthy ?? false,
       ...(h?.reason ? { reason: h.reason } : {}),
+      lagSeconds: h?.lagSeconds ?? 0,
+      backlogEntries: h?.backlogEntries ?? 0,
     };
   }).sort((a, b) => a.partition - b.partition);
   return {

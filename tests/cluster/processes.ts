@@ -64,6 +64,8 @@ export class ProcessCluster {
       certs?: string;
       /** More `serve` flags. */
       extraArgs?: string[];
+      /** How long every partition may take to elect a leader. Default 30 s. */
+      healthyTimeoutMs?: number;
       /** Runs before any node starts, with `--peers` and each node's data dir (to fill them). */
       prepare?: (peers: string, dataDir: (id: number) => string) => Promise<void>;
     } = {},
@@ -100,7 +102,7 @@ export class ProcessCluster {
     );
     await options.prepare?.(c.#peers, (id) => join(dir, `n${id}`));
     for (let id = 1; id <= nodes; id++) c.spawn(id);
-    await c.waitHealthy();
+    await c.waitHealthy(options.healthyTimeoutMs);
     return c;
   }
 

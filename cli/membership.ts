@@ -152,10 +152,21 @@ export async function addReplica(
   node: number,
 ): Promise<void> {
   console.log(`Partition ${partition}: node ${node} joins as a learner...`);
-  await changeGroup(c, http, partition, "add-learner", node);
+  try {
+    await changeGroup(c, http, partition, "add-learner", node);
+  } catch (error) {
+    // A move that stopped halfway left it a learner (or it already votes): finish the job.
+    if (!/already a member/.test((error as Error).message)) throw error;
+    console.log(`Partition ${partition}: node ${node} is already in the group`);
+  }
   console.log(`Partition ${partition}: node ${node} catches up, then votes...`);
-  const after = await changeGroup(c, http, partition, "promote", node);
-  console.log(`Partition ${partition}: voters ${after.voters.join(", ")}`);
+  try {
+    const after = await changeGroup(c, http, partition, "promote", node);
+    console.log(`Partition ${partition}: voters ${after.voters.join(", ")}`);
+  } catch (error) {
+    if (!/already a voter/.test((error as Error).message)) throw error;
+    console.log(`Partition ${partition}: node ${node} already votes`);
+  }
 }
 
 /**
@@ -305,6 +316,24 @@ export async function fillNode(c: Connection, http: Http, node: number): Promise
   const total = reachable.reduce((sum, n) => sum + counts.get(n.id)!, 0);
   const share = Math.floor(total / reachable.length);
   let moved = 0;
+  // Finish moves onto it that stopped halfway: a learner there is promoted, and the group's
+  // most loaded other voter leaves if that leaves it more voters than the others have.
+  const usual = view.groups.map((g) => g.voters.length).sort((a, b) => a - b)[
+    Math.floor(view.groups.length / 2)
+  ];
+  for (const g of view.groups.filter((g) => g.learners.includes(node))) {
+    await addReplica(c, http, g.partition, node);
+    g.learners = g.learners.filter((id) => id !== node);
+    g.voters = [...g.voters, node];
+    if (g.voters.length > usual) {
+      const old = g.voters.filter((id) => id !== node)
+        .sort((a, b) => counts.get(b)! - counts.get(a)!)[0];
+      await removeReplica(c, http, g.partition, old);
+      counts.set(old, counts.get(old)! - 1);
+      g.voters = g.voters.filter((id) => id !== old);
+    }
+    moved++;
+  }
   while (counts.get(node)! < share) {
     const candidates = view.groups.filter((g) => ![...g.voters, ...g.learners].includes(node));
     let best: { group: GroupView; from: number } | undefined;

@@ -117,7 +117,7 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
     };
     const holding = (gs: Group[], node: number) =>
       gs.filter((g) => [...g.voters, ...g.learners].includes(node)).length;
-    const add = async (id: number, skip?: number) => {
+    const add = async (id: number, skip?: number, halfMove = false) => {
       await c.join(id, 1);
       await waitFor(
         `node ${id} in every member list`,
@@ -125,6 +125,15 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
         15_000,
         200,
       );
+      if (halfMove) {
+        // A move that stopped halfway (the operator's command was killed): a learner is left.
+        const r = await fetch(`${c.urls.get(1)}/admin/membership`, {
+          method: "POST",
+          body: JSON.stringify({ partition: 0, change: "add-learner", node: id }),
+        });
+        assertEquals(r.status, 200, await r.text());
+        assert((await view(skip)).groups[0].learners.includes(id));
+      }
       const r = await runCli(["member", "add", String(id), ...endpoints(skip)]);
       assertEquals(r.code, 0, r.stderr + r.stdout);
       assert(holding((await view(skip)).groups, id) >= 2, r.stdout);
@@ -153,7 +162,7 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
     assert(after.groups.every((g) => g.voters.length === 3), JSON.stringify(after.groups));
     await writers.progress("after dead node 2 was removed");
 
-    await add(6, 2);
+    await add(6, 2, true);
     await writers.progress("after node 6 joined");
     const last = await view(2);
     assertEquals(last.nodes.map((n) => n.id), [1, 3, 4, 5, 6]);

@@ -31,8 +31,8 @@ export interface RequestContext {
   readonly timeoutMs: number;
   /** Telemetry. */
   readonly observer?: HostObserver;
-  /** Asks the host for a round (the request created work). */
-  schedule(): void;
+  /** Asks the host for a round: the request created work for `replica` (or for any). */
+  schedule(replica?: Replica): void;
 }
 
 /**
@@ -134,7 +134,7 @@ async function awaitProposal(
           resolve,
           reject,
         });
-        ctx.schedule();
+        ctx.schedule(replica);
         return untrack;
       },
     );
@@ -184,7 +184,7 @@ export async function readIndexAndWait(
     signal,
     (resolve, reject) => {
       replica.reads.set(context, { index: 0, resolve, reject });
-      ctx.schedule();
+      ctx.schedule(replica);
       return () => replica.reads.delete(context);
     },
   );

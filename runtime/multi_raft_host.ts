@@ -68,6 +68,8 @@ export class MultiRaftHost {
   /** This node's id. */
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
+  /** Replicas that may have work: stepped, proposed to, read from or ticked since their round. */
+  readonly #dirty = new Set<Replica>();
   /** Partitions an operator moved here: balancing leaves their leadership with this node. */
   readonly #pinned = new Set<number>();
   readonly #o:
@@ -99,7 +101,11 @@ export class MultiRaftHost {
       clock: this.#clock,
       timeoutMs: this.#o.requestTimeoutMs,
       observer: options.observer,
-      schedule: () => this.#loop.schedule(),
+      schedule: (replica) => {
+        if (replica) this.#dirty.add(replica);
+        else this.#markAll();
+        this.#loop.schedule();
+      },
     };
     this.#kv = new KvApi({
       map: this.map,
@@ -108,15 +114,23 @@ export class MultiRaftHost {
       replica: (p) => this.#replica(p),
       replicas: () => this.#replicas.values(),
     });
-    this.#loop = new RoundLoop(() =>
-      runRound(this.#replicas.values(), {
+    this.#loop = new RoundLoop(async () => {
+      // Only replicas something happened to: with many idle partitions, a round costs what
+      // the busy ones need, not one look at every partition.
+      const batch = [...this.#dirty];
+      this.#dirty.clear();
+      const worked = await runRound(batch, {
         storage: options.storage,
         transport: options.transport,
         now: () => this.#clock.now(),
         compaction: options.compaction,
         lag: this.#lag,
         observer: options.observer,
-      }), {
+      });
+      // What a round applied or released may leave more to do for the same replicas.
+      if (worked) { for (const r of batch) this.#dirty.add(r); }
+      return worked;
+    }, {
       clock: this.#clock,
       utilization: this.#utilization,
       manual: options.drive === "manual",
@@ -266,6 +280,7 @@ export class MultiRaftHost {
     if (!replica.node.isLeader) return false;
     this.#pinned.delete(partition);
     replica.node.transferLeadership(to);
+    this.#dirty.add(replica);
     this.#loop.schedule();
     return true;
   }
@@ -378,6 +393,7 @@ export class MultiRaftHost {
       }
       try {
         replica.node.step(message);
+        this.#dirty.add(replica);
       } catch {
         refused++; // InvalidMessageError: not for this group, or malformed; nothing changed
       }
@@ -469,6 +485,8 @@ export class MultiRaftHost {
       );
     }
     if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
+    // Every replica ticked: each gets a look (this also bounds any missed wake-up to a tick).
+    this.#markAll();
     this.#loop.schedule();
   }
 
@@ -497,7 +515,12 @@ export class MultiRaftHost {
 
   /** Runs rounds until no partition has work. With `drive: "manual"`, the caller's only way to make progress. */
   flush(): Promise<void> {
+    this.#markAll();
     return this.#loop.flush();
+  }
+
+  #markAll(): void {
+    for (const r of this.#replicas.values()) this.#dirty.add(r);
   }
 
   /**

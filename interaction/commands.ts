@@ -20,7 +20,8 @@
  * | `membership`                             | prints each node's membership                           |
  *
  * `add-nodes` options: `pre-vote`, `check-quorum`, `election-tick`, `heartbeat-tick`,
- * `max-inflight`, `max-entries`, `snapshot-chunk`.
+ * `max-inflight`, `max-entries`, `snapshot-chunk`, `quiesce`. `wake 1` ends node 1's
+ * quiescence, as the runtime does when a leader's node stops answering.
  *
  * @module
  */
@@ -105,6 +106,9 @@ export function runCommand(env: InteractionEnv, cmd: Command): string[] {
       return [];
     case "crash":
       return env.crash(id);
+    case "wake":
+      env.node(id).wake();
+      return [];
     case "restart":
       return env.restart(id);
     case "raft-state":
@@ -144,6 +148,7 @@ function settings(options: ReadonlyMap<string, string>): NodeSettings {
     "max-inflight": "maxInflightMessages",
     "max-entries": "maxEntriesPerMessage",
     "snapshot-chunk": "snapshotChunkBytes",
+    quiesce: "quiesce",
   };
   for (const [key, value] of options) {
     const name = names[key];
@@ -165,7 +170,9 @@ function stateLine(env: InteractionEnv, id: number): string {
     return `${id}: crashed term=${hs.term} vote=${hs.votedFor} commit=${hs.commitIndex}${flag}`;
   }
   const s = env.status(id);
-  return `${s.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastLogIndex}@${s.lastLogTerm}${flag}`;
+  return `${s.id}: ${s.role} term=${s.term} leader=${s.leaderId} commit=${s.commitIndex} last=${s.lastLogIndex}@${s.lastLogTerm}${
+    s.quiescent ? " quiet" : ""
+  }${flag}`;
 }
 
 /** Turns the core's refusal (not leader, dropped proposal, ...) into an output line. */

@@ -40,6 +40,15 @@ export interface RaftTransport {
    * @param messages The messages, all addressed to `to`.
    */
   send(to: NodeId, messages: readonly PartitionMessage[]): void;
+  /**
+   * Tells one peer this node is alive, with an empty batch: how followers of quiet groups know
+   * their leader's node still runs, for the price of one message per node pair however many
+   * partitions they share. Optional: without it, quiet followers wake whenever no Raft traffic
+   * came from their leader's node for an election timeout.
+   *
+   * @param to The peer.
+   */
+  ping?(to: NodeId): void;
   /** Stops sending and releases connections. */
   close(): Promise<void>;
 }

@@ -46,6 +46,15 @@ export interface RaftConfig {
    * that recently heard from a leader ignore vote requests (thesis section 6.2). Default `true`.
    */
   checkQuorum?: boolean;
+  /**
+   * Let an idle group go quiet: once every member holds the whole log, committed, and nothing
+   * is pending, the leader sends one last heartbeat marked `quiesce` and stops ticking, and
+   * each follower that holds everything stops its election timer. A proposal, a read, a
+   * membership change, a transfer or a vote request wakes the leader; any message from the
+   * leader wakes a follower. The runtime must wake followers whose leader's node stops
+   * answering (`RaftNode.wake`), since a quiet follower never times out. Default `false`.
+   */
+  quiesce?: boolean;
   /** At most this many entries per AppendEntries message. Default 256. */
   maxEntriesPerMessage?: number;
   /** At most about this many bytes of entries per AppendEntries message. Default 1 MiB. */
@@ -87,6 +96,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     heartbeatTick: 1,
     preVote: true,
     checkQuorum: true,
+    quiesce: false,
     maxEntriesPerMessage: 256,
     maxBytesPerMessage: 1 << 20,
     maxInflightMessages: 64,

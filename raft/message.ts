@@ -140,6 +140,11 @@ export interface Heartbeat extends MessageEnvelope {
   readonly leaderCommit: number;
   /** The latest ReadIndex round the leader has started. */
   readonly readRound: number;
+  /**
+   * The group is idle and this follower holds everything: it may stop its election timer until
+   * something wakes it (see `RaftConfig.quiesce`).
+   */
+  readonly quiesce?: boolean;
 }
 
 /**

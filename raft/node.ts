@@ -125,6 +125,8 @@ export interface RaftStatus {
   readonly membership: Membership;
   /** The index of the latest membership change in the log, `0` for none. */
   readonly membershipIndex: number;
+  /** Whether the group is quiet here (see {@linkcode RaftNode.quiescent}). */
+  readonly quiescent: boolean;
   /** Per-follower progress, when this node is the leader. */
   readonly followers: readonly FollowerStatus[];
 }
@@ -176,6 +178,26 @@ export class RaftNode {
   /** The leader this node knows of, `0` for none. */
   get leaderId(): NodeId {
     return this.#raft.leaderId;
+  }
+
+  /**
+   * Whether the group went quiet here (`RaftConfig.quiesce`): a quiet leader sends nothing and a
+   * quiet follower's election timer stands still, until something wakes them.
+   */
+  get quiescent(): boolean {
+    const role = this.#raft.role;
+    return (role instanceof Leader || role instanceof Follower) && role.quiescent;
+  }
+
+  /**
+   * Ends quiescence here. The runtime calls it at a follower whose leader's node stopped
+   * answering: its election timer runs again and its lease ends, so the group elects a new
+   * leader about as fast as after a leader that stopped sending heartbeats.
+   */
+  wake(): void {
+    const role = this.#raft.role;
+    if (role instanceof Leader) role.wake();
+    else if (role instanceof Follower) role.wake(this.#raft);
   }
 
   /** The membership in force: the latest in the log (or snapshot), committed or not. */
@@ -417,6 +439,7 @@ export class RaftNode {
       logBytes: raft.log.bytes,
       membership: raft.membership,
       membershipIndex: raft.log.lastConfigIndex(),
+      quiescent: this.quiescent,
       followers,
     };
   }

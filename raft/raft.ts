@@ -192,7 +192,11 @@ export class Raft {
       // Thesis section 4.2.3: a node that heard from a leader within the minimum election
       // timeout ignores vote requests, so a removed or partitioned node cannot depose a
       // healthy leader. A transfer-triggered election is the leader's own wish, so it passes.
-      if (m.type === "Vote" && !m.leadershipTransfer && this.role.inLease(this)) return;
+      if (m.type === "Vote" && !m.leadershipTransfer && this.role.inLease(this)) {
+        // Someone wants an election: a quiet leader resumes heartbeats, which answers them.
+        if (this.role instanceof Leader) this.role.wake();
+        return;
+      }
       const preVoteTraffic = (m.type === "Vote" && m.preVote) ||
         (m.type === "VoteResponse" && m.preVote && m.granted);
       // A PreVote (and a granted PreVote answer) carries a future term and changes no state.

@@ -171,7 +171,11 @@ export function encodeRaftMessage(
         ...head,
         body: {
           case: "heartbeat",
-          value: { leaderCommit: big(m.leaderCommit), readRound: big(m.readRound) },
+          value: {
+            leaderCommit: big(m.leaderCommit),
+            readRound: big(m.readRound),
+            quiesce: m.quiesce === true,
+          },
         },
       };
     case "HeartbeatResponse":
@@ -291,6 +295,7 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
         type: "Heartbeat",
         leaderCommit: num(body.value.leaderCommit, "leaderCommit"),
         readRound: num(body.value.readRound, "readRound"),
+        ...(body.value.quiesce && { quiesce: true }),
       };
       break;
     case "heartbeatResponse":

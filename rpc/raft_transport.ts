@@ -57,6 +57,7 @@ export class ConnectRaftTransport implements RaftTransport {
     & Pick<ConnectRaftTransportOptions, "onCall" | "fetch">;
   readonly #clients = new Map<NodeId, Client<typeof RaftService>>();
   #urls = new Map<NodeId, string>();
+  readonly #pinging = new Set<NodeId>();
   readonly #lanes = new Map<string, Lane>();
   readonly #abort = new AbortController();
   #closed = false;
@@ -104,6 +105,26 @@ export class ConnectRaftTransport implements RaftTransport {
       lane.queue.push(m);
     }
     for (const rpc of new Set(messages.map((m) => rpcFor(m.message.type)))) this.#pump(to, rpc);
+  }
+
+  /**
+   * An empty batch on the heartbeat call: "this node is alive". At most one in flight per peer.
+   *
+   * @param to The peer.
+   */
+  ping(to: NodeId): void {
+    const client = this.#clients.get(to);
+    if (!client || this.#closed || this.#pinging.has(to)) return;
+    this.#pinging.add(to);
+    const started = performance.now();
+    const took = () => (performance.now() - started) / 1000;
+    client.heartbeat({ from: this.#o.self, cluster: this.#o.cluster, messages: [] }, {
+      signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
+    }).then(
+      // Counted like any call: a peer that answers pings is connected, even with quiet groups.
+      () => this.#o.onCall?.(to, "heartbeat", 0, took()),
+      (error) => this.#o.onCall?.(to, "heartbeat", 0, took(), error),
+    ).finally(() => this.#pinging.delete(to));
   }
 
   #pump(to: NodeId, rpc: RaftRpc): void {

@@ -42,6 +42,9 @@ import { runRound } from "./round.ts";
 import { RoundLoop } from "./round_loop.ts";
 import type { WriteOptions, WriteResult } from "./write_result.ts";
 
+/** Ticks between liveness pings to each peer. */
+const PING_TICKS = 3;
+
 /**
  * A node's runtime for all its partitions.
  *
@@ -68,6 +71,10 @@ export class MultiRaftHost {
   /** This node's id. */
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
+  /** When each peer was last heard from (any batch, or a liveness ping). */
+  readonly #lastHeard = new Map<NodeId, number>();
+  /** When this host started: a peer never heard from counts as heard then. */
+  readonly #started: number;
   /** Replicas that may have work: stepped, proposed to, read from or ticked since their round. */
   readonly #dirty = new Set<Replica>();
   /** Partitions an operator moved here: balancing leaves their leadership with this node. */
@@ -96,6 +103,7 @@ export class MultiRaftHost {
     );
     this.#o = { tickMs: 100, electionTick: 10, requestTimeoutMs: 5000, ...options };
     this.#clock = options.clock ?? systemClock;
+    this.#started = this.#clock.now();
     this.#utilization = new LoopUtilization(this.#clock);
     this.#requests = {
       clock: this.#clock,
@@ -177,6 +185,7 @@ export class MultiRaftHost {
       // Seeded by node and partition: reproducible, yet different per group.
       random: new SeededRandom((o.seed ?? 0) * 31 + this.nodeId * 7919 + partition * 104729),
       electionTick: o.electionTick,
+      quiesce: o.quiesce ?? true,
       // A snapshot from the leader must restore before it replaces anything.
       validateSnapshot: (data) => {
         try {
@@ -384,6 +393,7 @@ export class MultiRaftHost {
    */
   receive(from: NodeId, messages: readonly PartitionMessage[]): number {
     if (this.#stopped) return messages.length;
+    this.#lastHeard.set(from, this.#clock.now());
     let refused = 0;
     for (const { partition, message } of messages) {
       const replica = this.#replicas.get(partition) ?? this.#joining(partition, from, message);
@@ -475,7 +485,18 @@ export class MultiRaftHost {
   /** Advances every partition's Raft clock by one tick, and balances leaders now and then. */
   tick(): void {
     this.#ticks++;
-    for (const r of this.#replicas.values()) if (!r.fatal) r.node.tick();
+    this.#wakeOrphans();
+    for (const r of this.#replicas.values()) {
+      if (r.fatal) continue;
+      // A replica quiet before and after the tick has nothing to do; one that just went quiet
+      // still has its last heartbeats to send.
+      const wasQuiet = r.node.quiescent;
+      r.node.tick();
+      if (!wasQuiet || !r.node.quiescent) this.#dirty.add(r);
+    }
+    if (this.#ticks % PING_TICKS === 0) {
+      for (const id of this.members()) if (id !== this.nodeId) this.#o.transport.ping?.(id);
+    }
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
       balanceLeaders(
         this.#replicas.values(),
@@ -485,8 +506,6 @@ export class MultiRaftHost {
       );
     }
     if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
-    // Every replica ticked: each gets a look (this also bounds any missed wake-up to a tick).
-    this.#markAll();
     this.#loop.schedule();
   }
 
@@ -517,6 +536,24 @@ export class MultiRaftHost {
   flush(): Promise<void> {
     this.#markAll();
     return this.#loop.flush();
+  }
+
+  /**
+   * Wakes quiet followers whose leader's node has sent nothing (not even a liveness ping) for
+   * an election timeout: the leader is presumed gone, so they must be able to elect another.
+   */
+  #wakeOrphans(): void {
+    const now = this.#clock.now();
+    const silence = this.#o.electionTick * this.#o.tickMs;
+    for (const r of this.#replicas.values()) {
+      if (!r.node.quiescent || r.node.isLeader) continue;
+      const leader = r.node.leaderId;
+      const heard = this.#lastHeard.get(leader) ?? this.#started;
+      if (leader === 0 || now - heard > silence) {
+        r.node.wake();
+        this.#dirty.add(r);
+      }
+    }
   }
 
   #markAll(): void {

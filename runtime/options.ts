@@ -29,6 +29,12 @@ export interface HostOptions {
    */
   members: readonly NodeId[];
   /**
+   * Let idle partitions go quiet (see `RaftConfig.quiesce`): no heartbeats and no election
+   * timers for a partition with nothing to do, and one liveness ping per node pair instead.
+   * Default `true`.
+   */
+  quiesce?: boolean;
+  /**
    * The cluster's members now, when nodes can join after the first start; default `members`.
    * Partition groups still start from the placement over `members`.
    */

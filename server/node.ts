@@ -259,6 +259,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         activity.sent(messages.length);
         transport.send(to, messages);
       },
+      ping: (to) => transport.ping(to),
       close: () => transport.close(),
     },
     tickMs,

@@ -18,6 +18,7 @@ const status: RaftStatus = {
   logBytes: 0,
   membership: { voters: [1, 2, 3], learners: [] },
   membershipIndex: 0,
+  quiescent: false,
   followers: [],
 };
 

@@ -19,6 +19,11 @@ export class Follower implements Role {
   electionElapsed = 0;
   /** This term's randomized election timeout, in ticks. */
   readonly electionTimeout: number;
+  /**
+   * The leader said the group is idle and this follower holds everything: the election timer
+   * stops until a message from the leader, or {@linkcode wake}.
+   */
+  quiescent = false;
   /** The chunks of a snapshot being received from the leader. */
   #incoming: {
     index: number;
@@ -32,7 +37,19 @@ export class Follower implements Role {
     this.electionTimeout = electionTimeout;
   }
 
+  /**
+   * Ends quiescence because the leader is presumed gone (its node stopped answering): the
+   * election timer runs again, and the lease is over at once, so this follower grants votes to
+   * whoever campaigns first instead of protecting a leader it can no longer reach.
+   */
+  wake(raft: Raft): void {
+    if (!this.quiescent) return;
+    this.quiescent = false;
+    this.electionElapsed = raft.config.electionTick;
+  }
+
   tick(raft: Raft): void {
+    if (this.quiescent) return;
     this.electionElapsed++;
     // A learner, or a node removed from the group, waits: `campaign` does nothing for it.
     if (this.electionElapsed >= this.electionTimeout) raft.campaign(false);
@@ -41,6 +58,7 @@ export class Follower implements Role {
   step(raft: Raft, m: Message): void {
     switch (m.type) {
       case "AppendEntries":
+        this.quiescent = false;
         this.electionElapsed = 0;
         raft.setLeader(m.from);
         this.#receiveAppendEntries(raft, m);
@@ -49,8 +67,12 @@ export class Follower implements Role {
         this.electionElapsed = 0;
         raft.setLeader(m.from);
         this.#receiveHeartbeat(raft, m);
+        // Quiet only when it holds everything the leader committed, and nothing more.
+        this.quiescent = m.quiesce === true && raft.log.commitIndex === m.leaderCommit &&
+          raft.log.lastIndex === m.leaderCommit;
         return;
       case "InstallSnapshot":
+        this.quiescent = false;
         this.electionElapsed = 0;
         raft.setLeader(m.from);
         this.#receiveSnapshotChunk(raft, m);

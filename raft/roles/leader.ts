@@ -51,6 +51,11 @@ export class Leader implements Role {
   /** The latest ReadIndex round started. */
   readRound = 0;
   readonly pendingReads: PendingRead[] = [];
+  /**
+   * Idle and fully replicated (`RaftConfig.quiesce`): ticks do nothing, no heartbeats and no
+   * CheckQuorum, until {@linkcode wake}.
+   */
+  quiescent = false;
 
   constructor(raft: Raft) {
     this.trackMembers(raft, false);
@@ -83,7 +88,35 @@ export class Leader implements Role {
     }
   }
 
+  /** Ends quiescence: timers start again from zero. */
+  wake(): void {
+    if (!this.quiescent) return;
+    this.quiescent = false;
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+  }
+
+  /**
+   * Whether the group may go quiet: nothing pending here, everything committed in this term,
+   * and every member active, holding the whole log and knowing it is committed.
+   */
+  #canQuiesce(raft: Raft): boolean {
+    const log = raft.log;
+    if (this.transferee !== NONE || this.pendingReads.length > 0) return false;
+    if (log.commitIndex !== log.lastIndex || log.term(log.commitIndex) !== raft.term) return false;
+    for (const pr of this.progress.values()) {
+      if (
+        pr.matchIndex !== log.lastIndex || pr.sentCommit < log.commitIndex ||
+        pr.state !== "replicate" || pr.inflights.count > 0 || !pr.recentActive
+      ) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   tick(raft: Raft): void {
+    if (this.quiescent) return;
     this.electionElapsed++;
     this.heartbeatElapsed++;
     if (this.electionElapsed >= raft.config.electionTick) {
@@ -100,7 +133,9 @@ export class Leader implements Role {
     }
     if (this.heartbeatElapsed >= raft.config.heartbeatTick) {
       this.heartbeatElapsed = 0;
-      this.#broadcastHeartbeat(raft);
+      const quiesce = raft.config.quiesce && this.#canQuiesce(raft);
+      this.#broadcastHeartbeat(raft, quiesce);
+      if (quiesce) this.quiescent = true;
     }
   }
 
@@ -146,6 +181,7 @@ export class Leader implements Role {
 
   /** Appends new entries of this term, as for a proposal or the election no-op. */
   appendEntries(raft: Raft, items: readonly Pick<Entry, "type" | "data">[]): Entry[] {
+    this.wake();
     if (this.transferee !== NONE) {
       throw new ProposalDroppedError(`leadership transfer to node ${this.transferee} in progress`);
     }
@@ -210,11 +246,13 @@ export class Leader implements Role {
    * the next {@linkcode flush}, shared with every read admitted until then.
    */
   addRead(_raft: Raft, context: number, from: NodeId): void {
+    this.wake();
     this.pendingReads.push({ context, from, index: 0, round: 0 });
   }
 
   /** Starts a transfer of leadership to `to` (thesis section 3.10). */
   transferLeadership(raft: Raft, to: NodeId): void {
+    this.wake();
     const pr = this.progress.get(to);
     if (!pr || !raft.isVoter(to)) {
       throw new RaftError(`Cannot transfer leadership to node ${to}: not a voter of this group`);
@@ -349,15 +387,22 @@ export class Leader implements Role {
     pr.snapshotSent = m.nextOffset;
   }
 
-  #sendHeartbeat(raft: Raft, to: NodeId, pr: Progress): void {
+  #sendHeartbeat(raft: Raft, to: NodeId, pr: Progress, quiesce = false): void {
     // Never tell a follower to commit past what it is known to hold.
     const leaderCommit = Math.min(raft.log.commitIndex, pr.matchIndex);
     pr.sentCommit = Math.max(pr.sentCommit, leaderCommit);
-    raft.send({ type: "Heartbeat", to, term: raft.term, leaderCommit, readRound: this.readRound });
+    raft.send({
+      type: "Heartbeat",
+      to,
+      term: raft.term,
+      leaderCommit,
+      readRound: this.readRound,
+      ...(quiesce && { quiesce: true }),
+    });
   }
 
-  #broadcastHeartbeat(raft: Raft): void {
-    for (const [id, pr] of this.progress) this.#sendHeartbeat(raft, id, pr);
+  #broadcastHeartbeat(raft: Raft, quiesce = false): void {
+    for (const [id, pr] of this.progress) this.#sendHeartbeat(raft, id, pr, quiesce);
   }
 
   #handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {
@@ -365,6 +410,7 @@ export class Leader implements Role {
     if (!pr) return;
     pr.recentActive = true;
     if (!m.success) {
+      this.wake(); // a follower behind: catch it up
       raft.emit({ type: "AppendRejected", follower: m.from, rejectedIndex: m.rejectedIndex });
       // With a term in the hint, skip every leader entry of a newer term than the follower's.
       const probe = m.hintTerm > 0
@@ -389,6 +435,7 @@ export class Leader implements Role {
     if (pr.state === "replicate" && pr.inflights.full) pr.inflights.freeFirst();
     if (pr.state === "snapshot") pr.snapshotSent = pr.snapshotAcked; // resend a chunk that may be lost
     pr.resync = pr.matchIndex < raft.log.lastIndex;
+    if (pr.resync) this.wake(); // a follower behind: catch it up
     if (m.readRound > pr.readRound) {
       pr.readRound = m.readRound;
       this.#releaseReads(raft);

@@ -91,6 +91,7 @@ const totals = {
   snapshots: 0,
   installed: 0,
   membershipChanges: 0,
+  quietUnits: 0,
 };
 let failed = 0;
 for (const seed of seeds) {
@@ -120,6 +121,7 @@ for (const seed of seeds) {
   totals.installed += report.snapshots.installed;
   totals.committed += report.committed;
   totals.membershipChanges += report.membership.applied;
+  totals.quietUnits += report.quietUnits;
   if (values.verbose || seeds.length === 1) console.log(JSON.stringify(report));
   else if (totals.runs % 25 === 0) console.log(`  ${totals.runs}/${seeds.length} seeds passed...`);
 }
@@ -129,7 +131,7 @@ console.log(
     `${totals.ok} writes acknowledged, ${totals.reads} linearizable reads checked, ${totals.unknown} writes with unknown outcome, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses, ` +
     `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader, ` +
-    `${totals.membershipChanges} membership changes applied`,
+    `${totals.membershipChanges} membership changes applied, ${totals.quietUnits} time units with a quiet replica`,
 );
 if (failed > 0) {
   console.error(`${failed} seed(s) failed`);

@@ -77,6 +77,8 @@ export interface SimulationReport {
   readonly watch: { changes: number; restarts: number };
   /** Paged listings checked for skipped or repeated keys, and those cut short by a fault. */
   readonly lists: { completed: number; abandoned: number };
+  /** Time units during which some node's replica was quiet (see `RaftConfig.quiesce`). */
+  readonly quietUnits: number;
   /** Membership changes proposed, applied at the leader, and refused or lost. */
   readonly membership: { proposed: number; applied: number; failed: number };
   readonly events: Record<string, number>;
@@ -147,6 +149,7 @@ export class Simulation {
   #pauses = 0;
   #putCounter = 0;
   readonly #membership = { proposed: 0, applied: 0, failed: 0 };
+  #quietUnits = 0;
 
   constructor(options: SimulationOptions) {
     this.#o = {
@@ -251,6 +254,7 @@ export class Simulation {
       },
       lists: { completed: this.#lister.listings, abandoned: this.#lister.abandoned },
       membership: { ...this.#membership },
+      quietUnits: this.#quietUnits,
       events: this.#events.snapshot(),
     };
   }
@@ -462,10 +466,15 @@ export class Simulation {
       await this.#lister.step(this.#ids, (id) => this.#nodes.get(id), this.#now);
     }
     if (this.#lister.failure) throw new Error(`list: ${this.#lister.failure}`);
+    let quiet = false;
     for (const id of this.#ids) {
       const node = this.#nodes.get(id);
-      if (node) this.#checker.observe(node.host.status()[0].raft);
+      if (!node) continue;
+      const raft = node.host.status()[0].raft;
+      this.#checker.observe(raft);
+      quiet ||= raft.quiescent;
     }
+    if (quiet) this.#quietUnits++;
   }
 
   /** Lets every promise callback that is ready run (clients react within the same unit). */

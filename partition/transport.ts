@@ -89,12 +89,15 @@ export class MemoryNetwork {
    * @returns A transport.
    */
   transport(from: NodeId): RaftTransport {
+    const send = (to: NodeId, messages: readonly PartitionMessage[]) => {
+      if (this.#isolated.has(from) || this.#isolated.has(to)) return;
+      const handler = this.#handlers.get(to);
+      if (handler) queueMicrotask(() => handler(from, messages));
+    };
     return {
-      send: (to, messages) => {
-        if (this.#isolated.has(from) || this.#isolated.has(to)) return;
-        const handler = this.#handlers.get(to);
-        if (handler) queueMicrotask(() => handler(from, messages));
-      },
+      send,
+      // A liveness ping is an empty batch.
+      ping: (to) => send(to, []),
       close: () => Promise.resolve(),
     };
   }

@@ -193,9 +193,16 @@ export class Raft {
       // timeout ignores vote requests, so a removed or partitioned node cannot depose a
       // healthy leader. A transfer-triggered election is the leader's own wish, so it passes.
       if (m.type === "Vote" && !m.leadershipTransfer && this.role.inLease(this)) {
-        // Someone wants an election: a quiet leader resumes heartbeats, which answers them.
-        if (this.role instanceof Leader) this.role.wake();
-        return;
+        if (this.role instanceof Follower && m.from === this.leaderId) {
+          // The leader itself asks for votes: it restarted or stepped down, so there is no
+          // leader to protect. Without this, quiet followers (whose lease never runs out)
+          // would refuse a leader that restarted faster than its silence was noticed.
+          this.role.leaderGone(this);
+        } else {
+          // Someone wants an election: a quiet leader resumes heartbeats, which answers them.
+          if (this.role instanceof Leader) this.role.wake();
+          return;
+        }
       }
       const preVoteTraffic = (m.type === "Vote" && m.preVote) ||
         (m.type === "VoteResponse" && m.preVote && m.granted);

@@ -484,6 +484,7 @@ export class MultiRaftHost {
 
   /** Advances every partition's Raft clock by one tick, and balances leaders now and then. */
   tick(): void {
+    if (this.#stopped) return; // a stopped node sends nothing, not even a liveness ping
     this.#ticks++;
     this.#wakeOrphans();
     for (const r of this.#replicas.values()) {

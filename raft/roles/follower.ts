@@ -38,14 +38,21 @@ export class Follower implements Role {
   }
 
   /**
-   * Ends quiescence because the leader is presumed gone (its node stopped answering): the
-   * election timer runs again, and the lease is over at once, so this follower grants votes to
-   * whoever campaigns first instead of protecting a leader it can no longer reach.
+   * Ends quiescence because the leader is presumed gone (its node stopped answering): see
+   * {@linkcode leaderGone}.
    */
   wake(raft: Raft): void {
-    if (!this.quiescent) return;
+    if (this.quiescent) this.leaderGone(raft);
+  }
+
+  /**
+   * The leader is gone: the election timer runs again and the lease is over at once, so this
+   * follower grants votes to whoever campaigns first instead of protecting a leader that no
+   * longer leads.
+   */
+  leaderGone(raft: Raft): void {
     this.quiescent = false;
-    this.electionElapsed = raft.config.electionTick;
+    this.electionElapsed = Math.max(this.electionElapsed, raft.config.electionTick);
   }
 
   tick(raft: Raft): void {

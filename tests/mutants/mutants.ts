@@ -172,6 +172,31 @@ export const MUTANTS: readonly Mutant[] = [
     }],
   },
   {
+    name: "quiet-follower-shields-restarted-leader",
+    rule: "a follower whose own leader asks for votes has no leader left to protect (quiescence)",
+    file: "raft/raft.ts",
+    find: "if (this.role instanceof Follower && m.from === this.leaderId) {",
+    // Never true, and it still narrows the role for the line below.
+    replace: "if (this.role instanceof Follower && m.from === -1) {",
+    checks: [
+      { kind: "golden", script: "quiescence.txt" },
+      // A leader that restarts before its silence is noticed: its quiet followers never vote.
+      { kind: "sim", seeds: 1, firstSeed: 33, nodes: 3, expect: "liveness" },
+    ],
+  },
+  {
+    name: "quiet-orphans-never-wake",
+    rule: "quiet followers whose leader's node went silent wake and elect another (quiescence)",
+    file: "runtime/multi_raft_host.ts",
+    find: "    this.#wakeOrphans();\n",
+    replace: "",
+    checks: [{
+      kind: "test",
+      file: "runtime/quiescence_test.ts",
+      filter: "a dead quiet leader's followers wake",
+    }],
+  },
+  {
     name: "snapshot-overstates-match",
     rule: "after InstallSnapshot a leader assumes only the snapshot's entries matched (Raft 7)",
     file: "raft/roles/leader.ts",

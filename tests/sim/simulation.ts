@@ -84,6 +84,18 @@ export interface SimulationReport {
   readonly events: Record<string, number>;
 }
 
+/**
+ * A liveness ping as it crosses the simulated network: shaped like a message so the network can
+ * drop, delay, duplicate and partition it, delivered to the host as an empty batch.
+ */
+function ping(from: number, to: number): Message {
+  return { type: "Heartbeat", from, to, term: -1, leaderCommit: 0, readRound: 0 };
+}
+
+function isPing(m: Message): boolean {
+  return m.term === -1;
+}
+
 /** Thrown when a run breaks a property; carries the command that replays it. */
 export class SimulationFailure extends Error {
   constructor(seed: number, nodes: number, unit: number, cause: string) {
@@ -330,6 +342,8 @@ export class Simulation {
         send: (_to, batch) => {
           for (const { message } of batch) this.#net.send(this.#now, message);
         },
+        // Liveness pings cross the same faulty network as everything else.
+        ping: (to) => this.#net.send(this.#now, ping(id, to)),
         close: () => Promise.resolve(),
       },
       tickMs: TICK_UNITS,
@@ -448,6 +462,7 @@ export class Simulation {
     for (const m of this.#net.deliverable(this.#now)) {
       const node = this.#nodes.get(m.to);
       if (node && !node.running(this.#now)) this.#net.hold(m, node.pausedUntil);
+      else if (isPing(m)) node?.receive(m.from, []);
       else node?.receive(m.from, [{ partition: 0, message: m as Message }]);
     }
     for (const id of this.#ids) {

@@ -17,19 +17,25 @@ import { ProcessCluster } from "../cluster/processes.ts";
 import { scriptArgs } from "../support/script_args.ts";
 import { waitFor } from "../support/wait.ts";
 import { closedLoop } from "./closed_loop.ts";
+import { FileStorage } from "../../storage/file_storage.ts";
 
 scriptArgs(
   "Usage: deno task bench:scale\n\n" +
     "Idle CPU, RSS, idle messages, write throughput, restart time and /metrics size of a 3-node\n" +
     "cluster with 10, 100 and 1000 partitions.\n" +
     "Environment: PARTITIONS (default 10,100,1000), IDLE_SECONDS (default 30), SECONDS (write\n" +
-    "load per run, default 5).",
+    "load per run, default 5), LOG_ENTRIES (one partition's log for the recovery row, default\n" +
+    "1000000; 0 skips it).",
 );
 
-const PARTITIONS = (Deno.env.get("PARTITIONS") ?? "10,100,1000").split(",").map(Number);
+const PARTITIONS = (Deno.env.get("PARTITIONS") ?? "10,100,1000").split(",").filter(Boolean).map(
+  Number,
+);
 const IDLE_SECONDS = Number(Deno.env.get("IDLE_SECONDS") ?? 30);
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 5);
 const CLIENTS = 64;
+/** Entries in one partition's log for the recovery row; 0 to skip it. */
+const LOG_ENTRIES = Number(Deno.env.get("LOG_ENTRIES") ?? 1_000_000);
 const VALUE = btoa("v".repeat(128));
 
 /** CPU seconds (user + system) a process has used so far. */
@@ -135,6 +141,49 @@ async function measure(partitions: number): Promise<Row> {
   }
 }
 
+/**
+ * How long a node takes to recover one partition with `entries` log entries (no snapshot) from
+ * file storage: the write-ahead log scan a restart does before the node can serve.
+ */
+async function recovery(entries: number): Promise<{ seconds: number; mb: number }> {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-recovery-" });
+  try {
+    const storage = await FileStorage.open(dir, { onWarning: () => {} });
+    const data = new TextEncoder().encode("v".repeat(100));
+    const batch = 10_000;
+    for (let first = 1; first <= entries; first += batch) {
+      const n = Math.min(batch, entries - first + 1);
+      await storage.write([{
+        partition: 0,
+        entries: Array.from({ length: n }, (_, i) => ({
+          index: first + i,
+          term: 1,
+          type: "normal" as const,
+          data,
+        })),
+      }]);
+    }
+    await storage.close();
+    let bytes = 0;
+    const walk = async (d: string): Promise<void> => {
+      for await (const e of Deno.readDir(d)) {
+        if (e.isDirectory) await walk(`${d}/${e.name}`);
+        else if (e.isFile) bytes += (await Deno.stat(`${d}/${e.name}`)).size;
+      }
+    };
+    await walk(dir);
+    const t = performance.now();
+    const reopened = await FileStorage.open(dir, { onWarning: () => {} });
+    const state = await reopened.load(0);
+    const seconds = (performance.now() - t) / 1000;
+    if (state.entries.length !== entries) throw new Error(`recovered ${state.entries.length}`);
+    await reopened.close();
+    return { seconds, mb: bytes / (1 << 20) };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 const rows: Row[] = [];
 for (const p of PARTITIONS) rows.push(await measure(p));
 const f = (xs: number[], digits = 1) => xs.map((x) => x.toFixed(digits)).join(" / ");
@@ -150,6 +199,14 @@ for (const r of rows) {
     } ` +
       `| ${r.putsPerSecond.toFixed(0)} | ${r.restartSeconds.toFixed(1)} s | ` +
       `${r.metricsKb.toFixed(0)} KB, ${r.metricsMs.toFixed(0)} ms |`,
+  );
+}
+if (LOG_ENTRIES > 0) {
+  console.log(`\nWriting ${LOG_ENTRIES} entries to one partition's log, then recovering it ...`);
+  const r = await recovery(LOG_ENTRIES);
+  console.log(
+    `Recovery of one partition with ${LOG_ENTRIES} entries (${r.mb.toFixed(0)} MB of log, no ` +
+      `snapshot): ${r.seconds.toFixed(1)} s`,
   );
 }
 Deno.exit(0);

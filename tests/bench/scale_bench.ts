@@ -58,6 +58,16 @@ async function messagesSent(url: string): Promise<number> {
   return doc.totals.messagesSent;
 }
 
+/** Calls a node has made to its peers (Raft batches and liveness pings), from its metrics. */
+async function rpcCalls(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("prkdb_rpc_duration_seconds_count{")) sum += Number(line.split(" ").at(-1));
+  }
+  return sum;
+}
+
 async function put(url: string, key: string): Promise<void> {
   const r = await fetch(`${url}/prkdb.v1.KvService/Put`, {
     method: "POST",
@@ -74,6 +84,7 @@ interface Row {
   idleCpuPercent: number[];
   rssMb: number[];
   idleMessagesPerSecond: number[];
+  idleCallsPerSecond: number[];
   putsPerSecond: number;
   restartSeconds: number;
   metricsKb: number;
@@ -97,10 +108,13 @@ async function measure(partitions: number): Promise<Row> {
     console.log(`  up in ${startSeconds.toFixed(1)} s; idle for ${IDLE_SECONDS} s ...`);
     const cpu0 = pids.map(cpuSeconds);
     const msg0 = await Promise.all(urls.map(messagesSent));
+    const rpc0 = await Promise.all(urls.map(rpcCalls));
     await delay(IDLE_SECONDS * 1000);
     const idleCpuPercent = pids.map((p, i) => (100 * (cpuSeconds(p) - cpu0[i])) / IDLE_SECONDS);
     const msg1 = await Promise.all(urls.map(messagesSent));
     const idleMessagesPerSecond = msg1.map((m, i) => (m - msg0[i]) / IDLE_SECONDS);
+    const rpc1 = await Promise.all(urls.map(rpcCalls));
+    const idleCallsPerSecond = rpc1.map((r, i) => (r - rpc0[i]) / IDLE_SECONDS);
     const rss = pids.map(rssMb);
 
     const t = performance.now();
@@ -131,6 +145,7 @@ async function measure(partitions: number): Promise<Row> {
       idleCpuPercent,
       rssMb: rss,
       idleMessagesPerSecond,
+      idleCallsPerSecond,
       putsPerSecond: load.opsPerSecond,
       restartSeconds,
       metricsKb: new TextEncoder().encode(scrape).length / 1024,
@@ -188,18 +203,23 @@ const rows: Row[] = [];
 for (const p of PARTITIONS) rows.push(await measure(p));
 const f = (xs: number[], digits = 1) => xs.map((x) => x.toFixed(digits)).join(" / ");
 console.log(
-  "\n| partitions | idle CPU % of a core (per node) | RSS MB (per node) | idle msgs/s sent (per node) " +
-    "| puts/s at 64 clients | restart to serving | /metrics size, scrape time |",
+  "\n| partitions | idle CPU % of a core (per node) | RSS MB (per node) | idle Raft messages/s " +
+    "(per node) | idle calls/s to peers (per node) | puts/s at 64 clients | restart to serving " +
+    "| /metrics size, scrape time |",
 );
-console.log("|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
-  console.log(
-    `| ${r.partitions} | ${f(r.idleCpuPercent)} | ${f(r.rssMb, 0)} | ${
-      f(r.idleMessagesPerSecond, 0)
-    } ` +
-      `| ${r.putsPerSecond.toFixed(0)} | ${r.restartSeconds.toFixed(1)} s | ` +
-      `${r.metricsKb.toFixed(0)} KB, ${r.metricsMs.toFixed(0)} ms |`,
-  );
+  const cells = [
+    String(r.partitions),
+    f(r.idleCpuPercent),
+    f(r.rssMb, 0),
+    f(r.idleMessagesPerSecond, 0),
+    f(r.idleCallsPerSecond),
+    r.putsPerSecond.toFixed(0),
+    `${r.restartSeconds.toFixed(1)} s`,
+    `${r.metricsKb.toFixed(0)} KB, ${r.metricsMs.toFixed(0)} ms`,
+  ];
+  console.log(`| ${cells.join(" | ")} |`);
 }
 if (LOG_ENTRIES > 0) {
   console.log(`\nWriting ${LOG_ENTRIES} entries to one partition's log, then recovering it ...`);

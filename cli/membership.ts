@@ -28,6 +28,8 @@ export interface GroupView {
 
 /** The cluster as the operator commands see it. */
 export interface ClusterView {
+  /** How many partitions the cluster has (some may be missing from `groups`: nobody answered). */
+  partitions: number;
   /** Every node, and whether it answered. */
   nodes: { id: number; reachable: boolean }[];
   /** Every partition's group. */
@@ -76,6 +78,7 @@ export async function readCluster(c: Connection, http: Http): Promise<ClusterVie
       }
     }
     return {
+      partitions: doc.partitions,
       nodes: doc.nodes.map((n) => ({ id: n.id, reachable: n.reachable })),
       groups: [...best.values()].map((b) => b.group).sort((a, b) => a.partition - b.partition),
     };
@@ -183,10 +186,16 @@ export async function removeReplica(
   partition: number,
   node: number,
 ): Promise<void> {
-  const after = await changeGroup(c, http, partition, "remove", node);
-  console.log(
-    `Partition ${partition}: node ${node} removed; voters ${after.voters.join(", ")}`,
-  );
+  try {
+    const after = await changeGroup(c, http, partition, "remove", node);
+    console.log(
+      `Partition ${partition}: node ${node} removed; voters ${after.voters.join(", ")}`,
+    );
+  } catch (error) {
+    // A retried removal whose first attempt was applied after all.
+    if (!/is not a member/.test((error as Error).message)) throw error;
+    console.log(`Partition ${partition}: node ${node} is not in the group (any more)`);
+  }
 }
 
 /**
@@ -253,6 +262,47 @@ export async function drainNode(c: Connection, http: Http, node: number): Promis
     counts.set(target.id, counts.get(target.id)! + 1);
   }
   return stuck;
+}
+
+/**
+ * Waits until the cluster's view shows every partition's group and none lists `node`: the
+ * condition for forgetting it, checked across the whole cluster (a node answering the request
+ * only knows its own partitions).
+ *
+ * @param c The connection.
+ * @param http Its HTTP client.
+ * @param node The node.
+ * @param timeoutMs How long to wait for groups nobody reported.
+ * @throws {Error} When a group still lists the node, or some group's status stays unknown.
+ */
+export async function assertDrained(
+  c: Connection,
+  http: Http,
+  node: number,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const view = await readCluster(c, http);
+    const holding = view.groups.filter((g) => [...g.voters, ...g.learners].includes(node));
+    if (holding.length > 0) {
+      throw new Error(
+        `partitions ${holding.map((g) => g.partition).join(", ")} still list node ${node}`,
+      );
+    }
+    const seen = new Set(view.groups.map((g) => g.partition));
+    const unknown = Array.from({ length: view.partitions }, (_, p) => p).filter((p) =>
+      !seen.has(p)
+    );
+    if (unknown.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no replica of partitions ${unknown.join(", ")} answered, so it is unknown whether they ` +
+          `still list node ${node}; try again when they do`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /**

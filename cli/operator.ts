@@ -14,6 +14,7 @@ import type { NodeHealthJson } from "../server/health.ts";
 import type { ClusterStatusJson } from "../server/status_document.ts";
 import {
   addReplica,
+  assertDrained,
   drainNode,
   fillNode,
   forgetNode,
@@ -418,6 +419,7 @@ async function member(c: Connection, rest: string[], json: boolean): Promise<num
       console.error(`prkdb: ${stuck} partition(s) still have a replica on node ${id}`);
       return 1;
     }
+    await assertDrained(c, http, id);
     await forgetNode(c, http, id);
     console.log(`Node ${id} holds no replica and left the cluster: it can be shut down`);
     return 0;

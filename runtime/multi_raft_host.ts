@@ -505,6 +505,10 @@ export class MultiRaftHost {
         this.nodeId,
         this.#pinned,
       );
+      // A transfer wakes a quiet leader: it has a TimeoutNow to send this round.
+      for (const r of this.#replicas.values()) {
+        if (r.node.isLeader && !r.node.quiescent) this.#dirty.add(r);
+      }
     }
     if (this.#ticks % EXPIRY_SWEEP_TICKS === 0) this.#kv.expireKeys();
     this.#loop.schedule();

@@ -91,6 +91,14 @@ export async function serveMembers(request: Request, deps: MembersDeps): Promise
     if (old?.removed) {
       return answer(409, { error: `node ${id} was removed from this cluster; ids are not reused` });
     }
+    // A node id is used once. A node that joins under an id the cluster knows would start with
+    // no memory of that id's votes and log, and could vote away acknowledged writes.
+    if (old || table.json.placement.includes(id as number)) {
+      return answer(409, {
+        error: `node ${id} is already a member of this cluster; a node that lost its data ` +
+          `joins under a new id (and cli.ts member remove ${id} moves the old one's replicas)`,
+      });
+    }
     await table.add(id as number, address);
   }
   await pushTable(deps);

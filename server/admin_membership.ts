@@ -71,7 +71,12 @@ export async function changeMembership(request: Request, deps: AdminDeps): Promi
       `change must be add-learner, promote or remove (got ${JSON.stringify(change)})`,
     );
   }
-  if (!Number.isInteger(node) || !host.members().includes(node as number)) {
+  // Removing may name a node the address book no longer has: the repair for a group that still
+  // lists a node that left.
+  if (
+    !Number.isInteger(node) || (node as number) <= 0 ||
+    (type !== "remove" && !host.members().includes(node as number))
+  ) {
     return refuse(
       400,
       `node must be a member of the cluster: one of ${host.members().join(", ")} (got ${

@@ -63,6 +63,23 @@ export interface MemberTableJson {
 }
 
 /**
+ * Whether `a` replaces `b` in a merge: the higher version; at equal versions a removal, then the
+ * greater address, so every copy settles on the same entry whatever order merges come in.
+ */
+function wins(a: MemberEntry, b: MemberEntry): boolean {
+  if (a.version !== b.version) return a.version > b.version;
+  if (a.removed !== b.removed) return a.removed;
+  return a.address > b.address;
+}
+
+/** An entry as the table holds them: a positive id, `host:port`, a positive version. */
+function validEntry(id: string, e: MemberEntry): boolean {
+  return Number.isSafeInteger(Number(id)) && Number(id) > 0 && typeof e === "object" &&
+    e !== null && typeof e.address === "string" && /^[\w.-]+:\d{1,5}$/.test(e.address) &&
+    Number.isSafeInteger(e.version) && e.version > 0 && typeof e.removed === "boolean";
+}
+
+/**
  * A node's copy of the address book.
  *
  * @example Usage
@@ -171,10 +188,11 @@ export class MemberTable {
     }
     const members: Record<string, MemberEntry> = { ...mine.members };
     let changed = false;
-    for (const [id, e] of Object.entries(other.members)) {
+    for (const [id, e] of Object.entries(other.members ?? {})) {
+      if (!validEntry(id, e)) throw new Error(`a member table entry for ${id} is not valid`);
       const old = members[id];
-      if (!old || e.version > old.version) {
-        members[id] = e;
+      if (!old || wins(e, old)) {
+        members[id] = { address: e.address, version: e.version, removed: e.removed };
         changed = true;
       }
     }
@@ -212,7 +230,8 @@ export class MemberTable {
         const path = join(this.#dir, MEMBERS_FILE);
         const file = await Deno.open(`${path}.tmp`, { write: true, create: true, truncate: true });
         try {
-          await file.write(new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n"));
+          const bytes = new TextEncoder().encode(JSON.stringify(json, null, 2) + "\n");
+          for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
           await file.sync();
         } finally {
           file.close();

@@ -178,6 +178,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
     bookDir,
   );
+  if (!stored && config.members) {
+    const id = config.id;
+    if (config.members.placement.includes(id) || config.members.members[id]?.removed) {
+      throw new Error(
+        `node ${id} cannot join: the cluster already used that id; join under a new id`,
+      );
+    }
+  }
   if (stored && stored.json.cluster !== cluster) {
     throw new Error(
       `${config.dataDir}: this data dir belongs to cluster ${stored.json.cluster}, started with --cluster ${cluster}`,

@@ -94,6 +94,8 @@ export class Leader implements Role {
     this.quiescent = false;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
+    // A fresh CheckQuorum period: what followers did before the quiet does not count.
+    for (const pr of this.progress.values()) pr.recentActive = false;
   }
 
   /**

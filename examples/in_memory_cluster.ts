@@ -29,7 +29,7 @@ for (const id of members) {
     tickMs: 20,
     compaction: { entries: 50 },
   });
-  net.register(id, (from, messages) => host.receive(from, messages));
+  net.register(id, (from, messages, leading) => host.receive(from, messages, leading));
   hosts.set(id, host);
 }
 await Promise.all([...hosts.values()].map((h) => h.waitForLeaders(5000)));

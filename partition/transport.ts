@@ -47,14 +47,19 @@ export interface RaftTransport {
    * came from their leader's node for an election timeout.
    *
    * @param to The peer.
+   * @param leading The partitions this node leads now, as a bitset (see `leadingBitset`).
    */
-  ping?(to: NodeId): void;
+  ping?(to: NodeId, leading?: Uint8Array): void;
   /** Stops sending and releases connections. */
   close(): Promise<void>;
 }
 
 /** What receives a node's incoming messages. */
-export type MessageHandler = (from: NodeId, messages: readonly PartitionMessage[]) => void;
+export type MessageHandler = (
+  from: NodeId,
+  messages: readonly PartitionMessage[],
+  leading?: Uint8Array,
+) => void;
 
 /**
  * An in-process network of nodes, for tests and examples: delivery is asynchronous (a
@@ -89,15 +94,15 @@ export class MemoryNetwork {
    * @returns A transport.
    */
   transport(from: NodeId): RaftTransport {
-    const send = (to: NodeId, messages: readonly PartitionMessage[]) => {
+    const send = (to: NodeId, messages: readonly PartitionMessage[], leading?: Uint8Array) => {
       if (this.#isolated.has(from) || this.#isolated.has(to)) return;
       const handler = this.#handlers.get(to);
-      if (handler) queueMicrotask(() => handler(from, messages));
+      if (handler) queueMicrotask(() => handler(from, messages, leading));
     };
     return {
-      send,
+      send: (to, messages) => send(to, messages),
       // A liveness ping is an empty batch.
-      ping: (to) => send(to, []),
+      ping: (to, leading) => send(to, [], leading),
       close: () => Promise.resolve(),
     };
   }

@@ -111,14 +111,21 @@ export class ConnectRaftTransport implements RaftTransport {
    * An empty batch on the heartbeat call: "this node is alive". At most one in flight per peer.
    *
    * @param to The peer.
+   * @param leading The partitions this node leads, as a bitset.
    */
-  ping(to: NodeId): void {
+  ping(to: NodeId, leading?: Uint8Array): void {
     const client = this.#clients.get(to);
     if (!client || this.#closed || this.#pinging.has(to)) return;
     this.#pinging.add(to);
     const started = performance.now();
     const took = () => (performance.now() - started) / 1000;
-    client.heartbeat({ from: this.#o.self, cluster: this.#o.cluster, messages: [] }, {
+    const batch = {
+      from: this.#o.self,
+      cluster: this.#o.cluster,
+      messages: [],
+      ...(leading && { leading }),
+    };
+    client.heartbeat(batch, {
       signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
     }).then(
       // Counted like any call: a peer that answers pings is connected, even with quiet groups.

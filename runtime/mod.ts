@@ -18,7 +18,7 @@
  *     transport: net.transport(id), clock, drive: "manual",
  *   })
  * ));
- * hosts.forEach((h, i) => net.register(i + 1, (from, m) => h.receive(from, m)));
+ * hosts.forEach((h, i) => net.register(i + 1, (from, m, leading) => h.receive(from, m, leading)));
  * for (let t = 0; t < 40 && hosts.every((h) => h.leaderOf(0) === 0); t++) {
  *   clock.advance(100);
  *   hosts.forEach((h) => h.tick());

@@ -45,6 +45,11 @@ import type { WriteOptions, WriteResult } from "./write_result.ts";
 /** Ticks between liveness pings to each peer. */
 const PING_TICKS = 3;
 
+/** Whether bit `partition` is set in a leadership bitset (bits past its end are clear). */
+function isLeading(bits: Uint8Array, partition: number): boolean {
+  return ((bits[partition >> 3] ?? 0) & (1 << (partition & 7))) !== 0;
+}
+
 /**
  * A node's runtime for all its partitions.
  *
@@ -58,7 +63,7 @@ const PING_TICKS = 3;
  * const host = await MultiRaftHost.start({
  *   nodeId: 1, members: [1], partitions: 2, storage: new MemoryStorage(), transport: net.transport(1), tickMs: 10,
  * });
- * net.register(1, (from, msgs) => host.receive(from, msgs));
+ * net.register(1, (from, msgs, leading) => host.receive(from, msgs, leading));
  * await host.waitForLeaders(5000);
  * const { version } = await host.put(te.encode("k"), te.encode("v"));
  * console.log((await host.get(te.encode("k")))?.version === version); // true
@@ -389,11 +394,15 @@ export class MultiRaftHost {
    *
    * @param from The sending node.
    * @param messages Its messages.
+   * @param leading With a liveness ping: the partitions the sender leads, as a bitset. Quiet
+   *   followers whose leader is the sender wake at once if it no longer leads their partition
+   *   (it restarted, or its replica stopped).
    * @returns How many messages were refused (unknown partition, stranger, malformed).
    */
-  receive(from: NodeId, messages: readonly PartitionMessage[]): number {
+  receive(from: NodeId, messages: readonly PartitionMessage[], leading?: Uint8Array): number {
     if (this.#stopped) return messages.length;
     this.#lastHeard.set(from, this.#clock.now());
+    if (leading) this.#wakeFollowersOf(from, leading);
     let refused = 0;
     for (const { partition, message } of messages) {
       const replica = this.#replicas.get(partition) ?? this.#joining(partition, from, message);
@@ -496,7 +505,10 @@ export class MultiRaftHost {
       if (!wasQuiet || !r.node.quiescent) this.#dirty.add(r);
     }
     if (this.#ticks % PING_TICKS === 0) {
-      for (const id of this.members()) if (id !== this.nodeId) this.#o.transport.ping?.(id);
+      const leading = this.#leadingBitset();
+      for (const id of this.members()) {
+        if (id !== this.nodeId) this.#o.transport.ping?.(id, leading);
+      }
     }
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
       balanceLeaders(
@@ -541,6 +553,28 @@ export class MultiRaftHost {
   flush(): Promise<void> {
     this.#markAll();
     return this.#loop.flush();
+  }
+
+  /** Wakes quiet followers whose leader `node` says it does not lead their partition. */
+  #wakeFollowersOf(node: NodeId, leading: Uint8Array): void {
+    let woke = false;
+    for (const r of this.#replicas.values()) {
+      if (!r.node.quiescent || r.node.isLeader || r.node.leaderId !== node) continue;
+      if (isLeading(leading, r.partition)) continue;
+      r.node.wake();
+      this.#dirty.add(r);
+      woke = true;
+    }
+    if (woke) this.#loop.schedule();
+  }
+
+  /** The partitions this node leads now (a stopped replica leads nothing), as a bitset. */
+  #leadingBitset(): Uint8Array {
+    const bits = new Uint8Array(Math.ceil(this.map.partitions / 8));
+    for (const r of this.#replicas.values()) {
+      if (r.node.isLeader && !r.fatal) bits[r.partition >> 3] |= 1 << (r.partition & 7);
+    }
+    return bits;
   }
 
   /**

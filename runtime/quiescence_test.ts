@@ -35,3 +35,20 @@ Deno.test("an idle group goes quiet; a dead quiet leader's followers wake and el
     await c.stop();
   }
 });
+
+Deno.test("a quiet follower wakes at once when its leader's ping says it no longer leads", async () => {
+  const c = await ManualCluster.start(3, 1, { balanceLeaders: false });
+  try {
+    const raft = (id: number) => c.hosts.get(id)!.status()[0].raft;
+    await c.until("every replica to be quiet", () => [1, 2, 3].every((id) => raft(id).quiescent));
+    const leader = c.leaderOf(0).nodeId;
+    const follower = [1, 2, 3].find((id) => id !== leader)!;
+    // The leader's node still answers, but (say its replica stopped) it leads nothing now.
+    c.hosts.get(follower)!.receive(leader, [], new Uint8Array([0b1]));
+    assert(raft(follower).quiescent, "a ping that lists partition 0 changes nothing");
+    c.hosts.get(follower)!.receive(leader, [], new Uint8Array([0]));
+    assertEquals(raft(follower).quiescent, false);
+  } finally {
+    await c.stop();
+  }
+});

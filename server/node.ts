@@ -267,7 +267,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         activity.sent(messages.length);
         transport.send(to, messages);
       },
-      ping: (to) => transport.ping(to),
+      ping: (to, leading) => transport.ping(to, leading),
       close: () => transport.close(),
     },
     tickMs,

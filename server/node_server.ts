@@ -178,7 +178,12 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       throw new ConnectError((error as Error).message, Code.InvalidArgument);
     }
     activity.received(messages.length);
-    const refused = host.receive(batch.from, messages);
+    const refused = host.receive(
+      batch.from,
+      messages,
+      // An empty bitset means none was sent: a node always sends one bit per partition.
+      batch.messages.length === 0 && batch.leading.length > 0 ? batch.leading : undefined,
+    );
     if (refused > 0) options.onRefused?.("rejected", refused);
     return {};
   };

@@ -160,9 +160,9 @@ export class SimNode {
     return this.pausedUntil <= now;
   }
 
-  /** Delivers messages from a peer. */
-  receive(from: number, messages: readonly PartitionMessage[]): void {
-    this.host.receive(from, messages);
+  /** Delivers messages from a peer (with a liveness ping, the partitions it leads). */
+  receive(from: number, messages: readonly PartitionMessage[], leading?: Uint8Array): void {
+    this.host.receive(from, messages, leading);
   }
 
   /** Brings the clock to `now` (firing request timeouts) and runs every round that is due. */

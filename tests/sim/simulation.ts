@@ -88,8 +88,10 @@ export interface SimulationReport {
  * A liveness ping as it crosses the simulated network: shaped like a message so the network can
  * drop, delay, duplicate and partition it, delivered to the host as an empty batch.
  */
-function ping(from: number, to: number): Message {
-  return { type: "Heartbeat", from, to, term: -1, leaderCommit: 0, readRound: 0 };
+type Ping = Message & { leading?: Uint8Array };
+
+function ping(from: number, to: number, leading?: Uint8Array): Ping {
+  return { type: "Heartbeat", from, to, term: -1, leaderCommit: 0, readRound: 0, leading };
 }
 
 function isPing(m: Message): boolean {
@@ -343,7 +345,7 @@ export class Simulation {
           for (const { message } of batch) this.#net.send(this.#now, message);
         },
         // Liveness pings cross the same faulty network as everything else.
-        ping: (to) => this.#net.send(this.#now, ping(id, to)),
+        ping: (to, leading) => this.#net.send(this.#now, ping(id, to, leading)),
         close: () => Promise.resolve(),
       },
       tickMs: TICK_UNITS,
@@ -462,7 +464,7 @@ export class Simulation {
     for (const m of this.#net.deliverable(this.#now)) {
       const node = this.#nodes.get(m.to);
       if (node && !node.running(this.#now)) this.#net.hold(m, node.pausedUntil);
-      else if (isPing(m)) node?.receive(m.from, []);
+      else if (isPing(m)) node?.receive(m.from, [], (m as Ping).leading);
       else node?.receive(m.from, [{ partition: 0, message: m as Message }]);
     }
     for (const id of this.#ids) {

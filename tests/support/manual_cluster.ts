@@ -54,7 +54,7 @@ export class ManualCluster {
       drive: "manual",
       ...this.#options,
     });
-    this.net.register(id, (from, msgs) => host.receive(from, msgs));
+    this.net.register(id, (from, msgs, leading) => host.receive(from, msgs, leading));
     this.hosts.set(id, host);
     return host;
   }

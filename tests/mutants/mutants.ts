@@ -178,11 +178,9 @@ export const MUTANTS: readonly Mutant[] = [
     find: "if (this.role instanceof Follower && m.from === this.leaderId) {",
     // Never true, and it still narrows the role for the line below.
     replace: "if (this.role instanceof Follower && m.from === -1) {",
-    checks: [
-      { kind: "golden", script: "quiescence.txt" },
-      // A leader that restarts before its silence is noticed: its quiet followers never vote.
-      { kind: "sim", seeds: 1, firstSeed: 33, nodes: 3, expect: "liveness" },
-    ],
+    // The simulation caught it (seed 33) until pings said which partitions a node leads; that
+    // now wakes a restarted leader's followers first, so the golden script is the check.
+    checks: [{ kind: "golden", script: "quiescence.txt" }],
   },
   {
     name: "quiet-orphans-never-wake",

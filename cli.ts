@@ -22,6 +22,7 @@ import { join } from "@std/path";
 import { initCertificates, renewCertificates } from "./server/certs.ts";
 import { type TlsFiles, tlsHttp, TlsReloader } from "./rpc/tls.ts";
 import { MEMBERS_FILE, type MemberTableJson } from "./server/member_table.ts";
+import { IDENTITY_FILE } from "./storage/node_identity.ts";
 import { UsageError } from "./cli/connection.ts";
 import { hostPort, int, parsePeers } from "./cli/peers.ts";
 import { OPERATOR_COMMANDS, runOperator } from "./cli/operator.ts";
@@ -205,7 +206,13 @@ async function serve(args: string[]): Promise<void> {
   if (values.join !== undefined && !known) {
     if (values.peers) throw new UsageError("--join and --peers exclude each other");
     if (!values.listen) throw new UsageError("--join needs --listen <host:port>");
-    members = await joinCluster(values.join, id, hostPort(values.listen, "--listen"), tls);
+    // A first start that stopped after the data dir got its identity but before the address
+    // book was saved: the cluster knows this node already, and the data dir proves it is it.
+    const resume = await Deno.stat(join(values["data-dir"] ?? ".", IDENTITY_FILE)).then(
+      () => true,
+      () => false,
+    );
+    members = await joinCluster(values.join, id, hostPort(values.listen, "--listen"), tls, resume);
     if (values.partitions !== undefined && Number(values.partitions) !== members.partitions) {
       throw new UsageError(
         `the cluster has ${members.partitions} partitions, not --partitions ${values.partitions}`,
@@ -290,17 +297,28 @@ async function joinCluster(
   id: number,
   address: string,
   tls: TlsFiles | undefined,
+  resume: boolean,
 ): Promise<MemberTableJson> {
   const reloader = tls ? await TlsReloader.open(tls) : undefined;
   const http = reloader ? tlsHttp(reloader) : undefined;
+  const base = `${url.replace(/\/+$/, "")}/admin/members`;
   try {
-    const r = await (http?.fetch ?? fetch)(`${url.replace(/\/+$/, "")}/admin/members`, {
+    const r = await (http?.fetch ?? fetch)(base, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ id, address }),
       signal: AbortSignal.timeout(10_000),
     });
     const body = await r.json();
+    if (r.status === 409 && resume) {
+      // Joined before, then stopped before saving the address book: take it as it is, if it
+      // still has this node at this address.
+      const table = await (await (http?.fetch ?? fetch)(base, {
+        signal: AbortSignal.timeout(10_000),
+      })).json() as MemberTableJson;
+      const mine = table.members?.[id];
+      if (mine && !mine.removed && mine.address === address) return table;
+    }
     if (!r.ok) throw new Error(body.error ?? `HTTP ${r.status}`);
     return body as MemberTableJson;
   } catch (error) {

@@ -7,6 +7,7 @@
  * shared keys linearizable.
  */
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
 import { PrkDbClient } from "../../client/mod.ts";
 import { waitFor } from "../support/wait.ts";
 import { runCli } from "./cli_run.ts";
@@ -191,6 +192,16 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
     c.spawn(6);
     await waitFor(
       "node 6 to be healthy after its restart",
+      async () => (await c.health(6))?.healthy === true,
+      30_000,
+      100,
+    );
+    // A first start that stopped before it saved the address book joins again, as itself.
+    await c.kill(6);
+    await Deno.remove(join(c.dataDir(6), "members.json"));
+    c.rejoin(6);
+    await waitFor(
+      "node 6 to be healthy after joining again",
       async () => (await c.health(6))?.healthy === true,
       30_000,
       100,

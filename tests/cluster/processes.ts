@@ -123,6 +123,17 @@ export class ProcessCluster {
     await waitFor(`node ${id} to answer`, async () => (await this.health(id)) !== undefined);
   }
 
+  /** Node `id`'s data directory. */
+  dataDir(id: number): string {
+    return join(this.#dir, `n${id}`);
+  }
+
+  /** Restarts a node that joined (see {@linkcode join}) with `--join` again, on its old address. */
+  rejoin(id: number, via = 1): void {
+    const { host } = new URL(this.urls.get(id)!);
+    this.spawn(id, ["--join", this.urls.get(via)!, "--listen", host]);
+  }
+
   /** Starts (or restarts) node `id` on its data directory. */
   spawn(id: number, members = ["--peers", this.#peers]): void {
     // A node that joined later finds its members in its data dir's address book.

@@ -2,8 +2,9 @@
  * One round of the Ready contract for every partition of a node that has work:
  *
  * 1. **persist** every partition's hard state, snapshot and entries in **one** storage write
- *    (group commit: one fsync however many partitions wrote);
- * 2. **send** every message, one batch per peer for all partitions;
+ *    (group commit: one fsync however many partitions wrote); a leader's replication messages
+ *    (AppendEntries, heartbeats) go out first, so followers write while the leader does;
+ * 2. **send** every other message, one batch per peer for all partitions;
  * 3. **apply** committed entries, settle writes, release reads (each {@linkcode Replica});
  * 4. **advance** each core, then compact logs that passed the compaction policy.
  *
@@ -91,6 +92,24 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
       });
     }
   }
+  // A leader's AppendEntries and heartbeats go out before its own write (Raft thesis 10.2.1),
+  // so the followers' fsyncs overlap the leader's. They promise nothing about the leader's
+  // disk. The leader may count its own unwritten entries when answers arrive during the write,
+  // but nothing that depends on a commit (applying, answering a client, telling followers the
+  // commit index, persisting it) happens before the next round, and rounds run one after the
+  // other: by then this write is durable. Every other message (votes, answers to the leader,
+  // read answers) promises something about this node's disk, so it waits for the write.
+  const early = new Map<NodeId, PartitionMessage[]>();
+  const late = new Map<NodeId, PartitionMessage[]>();
+  for (const [r, rd] of work) {
+    for (const message of rd.messages) {
+      const box = message.type === "AppendEntries" || message.type === "Heartbeat" ? early : late;
+      let batch = box.get(message.to);
+      if (!batch) box.set(message.to, batch = []);
+      batch.push({ partition: r.partition, message });
+    }
+  }
+  for (const [peer, batch] of early) ctx.transport.send(peer, batch);
   if (writes.length > 0) {
     const started = ctx.now();
     await ctx.storage.write(writes);
@@ -98,16 +117,8 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
   }
   const now = ctx.now();
   for (const [r, rd] of work) ctx.lag?.record(r, rd.entries[0]?.index, now);
-  // 2. Send, one batch per peer.
-  const outbox = new Map<NodeId, PartitionMessage[]>();
-  for (const [r, rd] of work) {
-    for (const message of rd.messages) {
-      let batch = outbox.get(message.to);
-      if (!batch) outbox.set(message.to, batch = []);
-      batch.push({ partition: r.partition, message });
-    }
-  }
-  for (const [peer, batch] of outbox) ctx.transport.send(peer, batch);
+  // 2. Send the rest, one batch per peer.
+  for (const [peer, batch] of late) ctx.transport.send(peer, batch);
   // 3. Apply and settle, then 4. advance and compact.
   for (const [r, rd] of work) {
     try {

@@ -109,11 +109,11 @@ export const MUTANTS: readonly Mutant[] = [
     file: "runtime/round.ts",
     find: "await ctx.storage.write(writes);",
     replace: "void ctx.storage.write(writes).catch(() => {});",
-    checks: [{
-      kind: "test",
-      file: "runtime/round_test.ts",
-      filter: "a vote is answered only once",
-    }],
+    checks: [
+      { kind: "test", file: "runtime/round_test.ts", filter: "a vote is answered only once" },
+      // Nodes that crash in the middle of a write: acknowledged entries that never landed.
+      { kind: "sim", seeds: 20, expect: "Leader Completeness violated" },
+    ],
   },
   {
     name: "no-timer-reset-on-vote",

@@ -30,6 +30,13 @@ export class CheckedStorage implements RaftStorage {
   #unsynced: PartitionWrite | undefined;
   /** A safety violation the checker found while persisting (the host would see a disk error). */
   violation: Error | undefined;
+  /**
+   * Decides, per write, whether the node crashes during it: the write never lands and the
+   * node is gone, after whatever its round sent before writing (a leader's AppendEntries).
+   */
+  crashDuringWrite: () => boolean = () => false;
+  /** Set when a write was cut short by such a crash: the simulation then crashes the node. */
+  crashedMidWrite = false;
 
   constructor(
     inner: RaftStorage,
@@ -59,6 +66,10 @@ export class CheckedStorage implements RaftStorage {
   }
 
   async write(batch: readonly PartitionWrite[]): Promise<void> {
+    if (this.crashedMidWrite || this.crashDuringWrite()) {
+      this.crashedMidWrite = true;
+      throw new SimulatedCrash();
+    }
     try {
       for (const w of batch) {
         if (w.snapshot) {
@@ -97,6 +108,14 @@ export class CheckedStorage implements RaftStorage {
 
   close(): Promise<void> {
     return this.#inner.close();
+  }
+}
+
+/** The node died in the middle of a write (see {@linkcode CheckedStorage.crashDuringWrite}). */
+export class SimulatedCrash extends Error {
+  constructor() {
+    super("simulated crash during a storage write");
+    this.name = "SimulatedCrash";
   }
 }
 
@@ -171,6 +190,7 @@ export class SimNode {
     for (const call of this.held.splice(0)) call();
     await this.host.flush();
     if (this.storage.violation) throw this.storage.violation;
+    if (this.storage.crashedMidWrite) return; // the simulation crashes it now
     if (this.host.failure) throw new Error(`node ${this.id} stopped: ${this.host.failure.message}`);
   }
 }

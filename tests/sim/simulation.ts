@@ -45,6 +45,11 @@ export interface SimulationOptions {
   readonly restartRate?: number;
   readonly partitionRate?: number;
   readonly healRate?: number;
+  /**
+   * Per-write probability that the node crashes during a storage write: the write never lands,
+   * after its round already sent a leader's AppendEntries. Default 0.002.
+   */
+  readonly writeCrashRate?: number;
   /** Per-unit probability that a node pauses (a GC pause, SIGSTOP) for 5 to 40 ticks. */
   readonly pauseRate?: number;
   /**
@@ -134,6 +139,7 @@ interface Draft {
 export class Simulation {
   readonly #o: Required<Omit<SimulationOptions, "network">> & { network: NetworkFaults };
   readonly #random: SeededRandom;
+  readonly #writeCrashes: SeededRandom;
   readonly #net: SimNetwork;
   /** What each node has written, applied with the storage layer's semantics: the checker's view. */
   readonly #disks = new Map<number, MutablePartitionState>();
@@ -161,6 +167,8 @@ export class Simulation {
   #crashes = 0;
   #partitions = 0;
   #pauses = 0;
+  /** Faults are injected while true: during the run, not while the healed cluster settles. */
+  #faulting = true;
   #putCounter = 0;
   readonly #membership = { proposed: 0, applied: 0, failed: 0 };
   #quietUnits = 0;
@@ -175,6 +183,7 @@ export class Simulation {
       partitionRate: 0.0015,
       healRate: 0.004,
       pauseRate: 0.001,
+      writeCrashRate: 0.002,
       membershipRate: 0.002,
       bugs: {},
       storage: "memory",
@@ -189,6 +198,7 @@ export class Simulation {
       },
     };
     this.#random = new SeededRandom(options.seed);
+    this.#writeCrashes = new SeededRandom(options.seed ^ 0xc7a5);
     this.#net = new SimNetwork(new SeededRandom(options.seed ^ 0x5eed), this.#o.network);
     this.#ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
     const world = {
@@ -279,6 +289,7 @@ export class Simulation {
    * more, so that a lost acknowledged write shows up in the history.
    */
   async #settle(): Promise<void> {
+    this.#faulting = false;
     this.#net.heal();
     for (const id of this.#ids) {
       const node = this.#nodes.get(id);
@@ -301,7 +312,9 @@ export class Simulation {
       }
     }
     const stuck = this.#ids.map((id) => {
-      const s = this.#nodes.get(id)!.host.status()[0].raft;
+      const node = this.#nodes.get(id);
+      if (!node) return `node ${id}: down`;
+      const s = node.host.status()[0].raft;
       return `node ${id}: ${s.role} term ${s.term} commit ${s.commitIndex} applied ${s.lastApplied} last ${s.lastLogIndex} followers ${
         JSON.stringify(s.followers)
       }`;
@@ -336,6 +349,9 @@ export class Simulation {
       this.#checker,
       this.#o.bugs.ackBeforeFsync ?? false,
     );
+    // The fault draws from its own random stream, so it does not shift the other faults.
+    const crashes = this.#writeCrashes;
+    checked.crashDuringWrite = () => this.#faulting && crashes.chance(this.#o.writeCrashRate);
     const node = await SimNode.start(id, this.#now, checked, {
       members: this.#ids,
       partitions: 1,
@@ -475,6 +491,7 @@ export class Simulation {
     for (const id of this.#ids) {
       const node = this.#nodes.get(id);
       if (node?.running(this.#now)) await node.run(this.#now);
+      if (node?.storage.crashedMidWrite) this.#crash(id); // its last write never landed
     }
     await this.#drain();
     this.#watcher.step(this.#ids, (id) => this.#nodes.get(id), this.#now);

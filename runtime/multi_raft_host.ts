@@ -39,16 +39,15 @@ import type { KeyRange } from "./reads.ts";
 import { type PartitionStatus, Replica } from "./replica.ts";
 import { type FollowerReplication, ReplicationLag } from "./replication_lag.ts";
 import { runRound } from "./round.ts";
+import {
+  isLeading,
+  leadingBitset,
+  NodeLiveness,
+  PING_TICKS,
+  wakeOrphans,
+} from "./node_liveness.ts";
 import { RoundLoop } from "./round_loop.ts";
 import type { WriteOptions, WriteResult } from "./write_result.ts";
-
-/** Ticks between liveness pings to each peer. */
-const PING_TICKS = 3;
-
-/** Whether bit `partition` is set in a leadership bitset (bits past its end are clear). */
-function isLeading(bits: Uint8Array, partition: number): boolean {
-  return ((bits[partition >> 3] ?? 0) & (1 << (partition & 7))) !== 0;
-}
 
 /**
  * A node's runtime for all its partitions.
@@ -76,10 +75,8 @@ export class MultiRaftHost {
   /** This node's id. */
   readonly nodeId: NodeId;
   readonly #replicas = new Map<number, Replica>();
-  /** When each peer was last heard from (any batch, or a liveness ping). */
-  readonly #lastHeard = new Map<NodeId, number>();
-  /** When this host started: a peer never heard from counts as heard then. */
-  readonly #started: number;
+  /** When each peer was last heard from, for quiet partitions. */
+  readonly #liveness: NodeLiveness;
   /** Replicas that may have work: stepped, proposed to, read from or ticked since their round. */
   readonly #dirty = new Set<Replica>();
   /** Partitions an operator moved here: balancing leaves their leadership with this node. */
@@ -108,7 +105,7 @@ export class MultiRaftHost {
     );
     this.#o = { tickMs: 100, electionTick: 10, requestTimeoutMs: 5000, ...options };
     this.#clock = options.clock ?? systemClock;
-    this.#started = this.#clock.now();
+    this.#liveness = new NodeLiveness(this.#clock.now());
     this.#utilization = new LoopUtilization(this.#clock);
     this.#requests = {
       clock: this.#clock,
@@ -401,8 +398,12 @@ export class MultiRaftHost {
    */
   receive(from: NodeId, messages: readonly PartitionMessage[], leading?: Uint8Array): number {
     if (this.#stopped) return messages.length;
-    this.#lastHeard.set(from, this.#clock.now());
-    if (leading) this.#wakeFollowersOf(from, leading);
+    this.#liveness.heard(from, this.#clock.now());
+    if (leading) {
+      // Followers of `from` in partitions it says it no longer leads: wake them now.
+      const gone = (leader: NodeId, p: number) => leader === from && !isLeading(leading, p);
+      for (const r of wakeOrphans(this.#replicas.values(), gone)) this.#dirty.add(r);
+    }
     let refused = 0;
     for (const { partition, message } of messages) {
       const replica = this.#replicas.get(partition) ?? this.#joining(partition, from, message);
@@ -495,7 +496,13 @@ export class MultiRaftHost {
   tick(): void {
     if (this.#stopped) return; // a stopped node sends nothing, not even a liveness ping
     this.#ticks++;
-    this.#wakeOrphans();
+    // Quiet followers whose leader's node has been silent for an election timeout: the leader
+    // is presumed gone, so they must be able to elect another.
+    const now = this.#clock.now();
+    const silence = this.#o.electionTick * this.#o.tickMs;
+    const silent = (leader: NodeId) =>
+      leader === 0 || this.#liveness.silentFor(leader, now) > silence;
+    for (const r of wakeOrphans(this.#replicas.values(), silent)) this.#dirty.add(r);
     for (const r of this.#replicas.values()) {
       if (r.fatal) continue;
       // A replica quiet before and after the tick has nothing to do; one that just went quiet
@@ -505,7 +512,7 @@ export class MultiRaftHost {
       if (!wasQuiet || !r.node.quiescent) this.#dirty.add(r);
     }
     if (this.#ticks % PING_TICKS === 0) {
-      const leading = this.#leadingBitset();
+      const leading = leadingBitset(this.#replicas.values(), this.map.partitions);
       for (const id of this.members()) {
         if (id !== this.nodeId) this.#o.transport.ping?.(id, leading);
       }
@@ -553,46 +560,6 @@ export class MultiRaftHost {
   flush(): Promise<void> {
     this.#markAll();
     return this.#loop.flush();
-  }
-
-  /** Wakes quiet followers whose leader `node` says it does not lead their partition. */
-  #wakeFollowersOf(node: NodeId, leading: Uint8Array): void {
-    let woke = false;
-    for (const r of this.#replicas.values()) {
-      if (!r.node.quiescent || r.node.isLeader || r.node.leaderId !== node) continue;
-      if (isLeading(leading, r.partition)) continue;
-      r.node.wake();
-      this.#dirty.add(r);
-      woke = true;
-    }
-    if (woke) this.#loop.schedule();
-  }
-
-  /** The partitions this node leads now (a stopped replica leads nothing), as a bitset. */
-  #leadingBitset(): Uint8Array {
-    const bits = new Uint8Array(Math.ceil(this.map.partitions / 8));
-    for (const r of this.#replicas.values()) {
-      if (r.node.isLeader && !r.fatal) bits[r.partition >> 3] |= 1 << (r.partition & 7);
-    }
-    return bits;
-  }
-
-  /**
-   * Wakes quiet followers whose leader's node has sent nothing (not even a liveness ping) for
-   * an election timeout: the leader is presumed gone, so they must be able to elect another.
-   */
-  #wakeOrphans(): void {
-    const now = this.#clock.now();
-    const silence = this.#o.electionTick * this.#o.tickMs;
-    for (const r of this.#replicas.values()) {
-      if (!r.node.quiescent || r.node.isLeader) continue;
-      const leader = r.node.leaderId;
-      const heard = this.#lastHeard.get(leader) ?? this.#started;
-      if (leader === 0 || now - heard > silence) {
-        r.node.wake();
-        this.#dirty.add(r);
-      }
-    }
   }
 
   #markAll(): void {

@@ -184,8 +184,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "quiet-orphans-never-wake",
     rule: "quiet followers whose leader's node went silent wake and elect another (quiescence)",
     file: "runtime/multi_raft_host.ts",
-    find: "    this.#wakeOrphans();\n",
-    replace: "",
+    find: "for (const r of wakeOrphans(this.#replicas.values(), silent)) this.#dirty.add(r);",
+    replace: "void silent;",
     checks: [{
       kind: "test",
       file: "runtime/quiescence_test.ts",

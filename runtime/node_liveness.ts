@@ -67,6 +67,8 @@ export class NodeLiveness {
   readonly #started: number;
 
   /**
+   * Starts watching.
+   *
    * @param started When this node started: a peer never heard from counts as heard then.
    */
   constructor(started: number) {

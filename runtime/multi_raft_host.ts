@@ -44,6 +44,7 @@ import {
   leadingBitset,
   NodeLiveness,
   PING_TICKS,
+  wakeIsolatedLeaders,
   wakeOrphans,
 } from "./node_liveness.ts";
 import { RoundLoop } from "./round_loop.ts";
@@ -503,6 +504,8 @@ export class MultiRaftHost {
     const silent = (leader: NodeId) =>
       leader === 0 || this.#liveness.silentFor(leader, now) > silence;
     for (const r of wakeOrphans(this.#replicas.values(), silent)) this.#dirty.add(r);
+    // Quiet leaders that hear no majority of their voters' nodes: CheckQuorum must run again.
+    for (const r of wakeIsolatedLeaders(this.#replicas.values(), silent)) this.#dirty.add(r);
     for (const r of this.#replicas.values()) {
       if (r.fatal) continue;
       // A replica quiet before and after the tick has nothing to do; one that just went quiet

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { majority } from "../raft/quorum.ts";
 import type { NodeId } from "../raft/types.ts";
 import type { Replica } from "./replica.ts";
 
@@ -117,6 +118,36 @@ export function wakeOrphans(
   const woken: Replica[] = [];
   for (const r of replicas) {
     if (!r.node.quiescent || r.node.isLeader || !gone(r.node.leaderId, r.partition)) continue;
+    r.node.wake();
+    woken.push(r);
+  }
+  return woken;
+}
+
+/**
+ * Wakes the quiet leaders that can no longer hear a majority of their voters' nodes, so that
+ * CheckQuorum runs again: such a leader steps down after an election timeout (and says so in
+ * its events and metrics) instead of believing it leads a group it cannot reach.
+ *
+ * @param replicas A node's replicas.
+ * @param silent Whether a node has been silent for an election timeout.
+ * @returns The replicas woken (they have work now).
+ *
+ * @example Usage
+ * ```ts ignore
+ * for (const r of wakeIsolatedLeaders(replicas, (id) => liveness.silentFor(id, now) > ms)) dirty.add(r);
+ * ```
+ */
+export function wakeIsolatedLeaders(
+  replicas: Iterable<Replica>,
+  silent: (node: NodeId) => boolean,
+): Replica[] {
+  const woken: Replica[] = [];
+  for (const r of replicas) {
+    if (!r.node.quiescent || !r.node.isLeader) continue;
+    const { voters } = r.node.membership;
+    const heard = voters.filter((id) => id === r.node.id || !silent(id)).length;
+    if (heard >= majority(voters.length)) continue;
     r.node.wake();
     woken.push(r);
   }

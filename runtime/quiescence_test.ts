@@ -52,3 +52,21 @@ Deno.test("a quiet follower wakes at once when its leader's ping says it no long
     await c.stop();
   }
 });
+
+Deno.test("a quiet leader cut off from its voters wakes and steps down (CheckQuorum)", async () => {
+  const c = await ManualCluster.start(3, 1, { balanceLeaders: false });
+  try {
+    const raft = (id: number) => c.hosts.get(id)!.status()[0].raft;
+    await c.until("every replica to be quiet", () => [1, 2, 3].every((id) => raft(id).quiescent));
+    const leader = c.leaderOf(0).nodeId;
+    c.net.isolate(leader, true);
+    await c.until(
+      `quiet leader ${leader}, cut off, to step down`,
+      () => raft(leader).role !== "Leader",
+      200,
+    );
+    assert(!raft(leader).quiescent);
+  } finally {
+    await c.stop();
+  }
+});

@@ -193,6 +193,20 @@ export const MUTANTS: readonly Mutant[] = [
     }],
   },
   {
+    name: "quiet-leader-never-notices-isolation",
+    rule:
+      "a quiet leader that hears no majority of its voters wakes, so CheckQuorum runs (quiescence)",
+    file: "runtime/multi_raft_host.ts",
+    find:
+      "for (const r of wakeIsolatedLeaders(this.#replicas.values(), silent)) this.#dirty.add(r);",
+    replace: "void wakeIsolatedLeaders;",
+    checks: [{
+      kind: "test",
+      file: "runtime/quiescence_test.ts",
+      filter: "a quiet leader cut off from its voters",
+    }],
+  },
+  {
     name: "snapshot-overstates-match",
     rule: "after InstallSnapshot a leader assumes only the snapshot's entries matched (Raft 7)",
     file: "raft/roles/leader.ts",

@@ -11,6 +11,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { printTable } from "./table.ts";
 import type { ClusterStatusJson } from "../server/status_document.ts";
 import { type Connection, type httpFor, UsageError } from "./connection.ts";
 
@@ -438,11 +439,4 @@ export function printMembers(view: ClusterView, json: boolean): void {
       g.leader ? String(g.leader) : "-",
     ]),
   );
-}
-
-function printTable(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const r of [head, ...rows]) {
-    console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  }
 }

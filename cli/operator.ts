@@ -8,6 +8,7 @@
  * @module
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
+import { printTable } from "./table.ts";
 import { parseArgs } from "node:util";
 import type { PrkDbClient, ReadMode } from "../client/mod.ts";
 import type { NodeHealthJson } from "../server/health.ts";
@@ -541,7 +542,7 @@ async function status(c: Parameters<typeof httpFor>[0], json: boolean) {
     console.log(JSON.stringify({ healthy: ok, nodes: views }, null, 2));
     return ok ? 0 : 1;
   }
-  table(
+  printTable(
     ["NODE", "URL", "STATE", "REASON"],
     views.map((v) => [
       String(v.id),
@@ -574,7 +575,7 @@ async function status(c: Parameters<typeof httpFor>[0], json: boolean) {
       );
     }
   }
-  table(
+  printTable(
     [
       "PARTITION",
       "NODE",
@@ -590,13 +591,6 @@ async function status(c: Parameters<typeof httpFor>[0], json: boolean) {
     rows,
   );
   return ok ? 0 : 1;
-}
-
-function table(head: string[], rows: string[][]): void {
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  for (const r of [head, ...rows]) {
-    console.log(r.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
-  }
 }
 
 async function moveLeader(

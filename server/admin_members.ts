@@ -15,7 +15,7 @@
  */
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import { members } from "../raft/membership.ts";
-import type { MemberTable, MemberTableJson } from "./member_table.ts";
+import { isMemberAddress, type MemberTable, type MemberTableJson } from "./member_table.ts";
 
 /** The path of the address book. */
 export const MEMBERS_PATH = "/admin/members";
@@ -85,7 +85,7 @@ export async function serveMembers(request: Request, deps: MembersDeps): Promise
     await table.remove(id as number);
   } else {
     const address = body.address;
-    if (typeof address !== "string" || !/^[\w.-]+:\d{1,5}$/.test(address)) {
+    if (!isMemberAddress(address)) {
       return answer(400, { error: 'address must be "host:port"' });
     }
     if (old?.removed) {

@@ -72,10 +72,24 @@ function wins(a: MemberEntry, b: MemberEntry): boolean {
   return a.address > b.address;
 }
 
+/**
+ * Whether `address` is a `host:port` the table accepts.
+ *
+ * @example
+ * ```ts
+ * import { isMemberAddress } from "./member_table.ts";
+ * isMemberAddress("127.0.0.1:8081"); // true
+ * isMemberAddress("http://x"); // false
+ * ```
+ */
+export function isMemberAddress(address: unknown): address is string {
+  return typeof address === "string" && /^[\w.-]+:\d{1,5}$/.test(address);
+}
+
 /** An entry as the table holds them: a positive id, `host:port`, a positive version. */
 function validEntry(id: string, e: MemberEntry): boolean {
   return Number.isSafeInteger(Number(id)) && Number(id) > 0 && typeof e === "object" &&
-    e !== null && typeof e.address === "string" && /^[\w.-]+:\d{1,5}$/.test(e.address) &&
+    e !== null && isMemberAddress(e.address) &&
     Number.isSafeInteger(e.version) && e.version > 0 && typeof e.removed === "boolean";
 }
 

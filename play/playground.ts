@@ -10,7 +10,7 @@
  * 3. otherwise the clock advances: every running node ticks once.
  *
  * So the network delivers everything within a tick unless told otherwise, and time only moves
- * when the cluster is quiet. Everything is decided by the seed (it seeds each node's election
+ * when the cluster is quiet. Everything is decided by the random seed (it seeds each node's election
  * timeouts) and the list of actions taken, which the playground records: replaying them on a
  * fresh playground with the same seed reproduces the same run, step for step.
  *

@@ -12,6 +12,7 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { printTable } from "./table.ts";
+import { adminRequest, AdminRequestError } from "./admin_request.ts";
 import type { ClusterStatusJson } from "../server/status_document.ts";
 import { type Connection, type httpFor, UsageError } from "./connection.ts";
 
@@ -109,35 +110,23 @@ export async function changeGroup(
   node: number,
   deadlineMs = 60_000,
 ): Promise<{ voters: number[]; learners: number[] }> {
-  const deadline = Date.now() + deadlineMs;
-  let waited = "";
-  for (let attempt = 0;; attempt++) {
-    let last = "";
-    for (const url of c.endpoints) {
-      let r: Response;
-      try {
-        r = await http.fetch(`${url}/admin/membership`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ partition, change, node }),
-          signal: AbortSignal.timeout(c.timeoutMs + 5000),
-        });
-      } catch (error) {
-        last = `${url} is unreachable: ${(error as Error).message}`;
-        continue;
-      }
-      const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
-      if (r.ok) return { voters: body.voters, learners: body.learners };
-      last = body.error ?? `HTTP ${r.status}`;
-      if (r.status !== 503 && r.status !== 504) throw new Error(last);
-      break; // the cluster answered "not now": wait, then ask again
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`partition ${partition}: ${change} ${node} did not happen in time: ${last}`);
-    }
-    if (last !== waited) console.log(`  waiting: ${last}`);
-    waited = last;
-    await new Promise((r) => setTimeout(r, Math.min(1000, 100 * (attempt + 1))));
+  try {
+    const body = await adminRequest(c, http, {
+      path: "/admin/membership",
+      body: { partition, change, node },
+      slackMs: 5000,
+      deadlineMs,
+      retryOn: [503, 504],
+      onWait: (reason) => console.log(`  waiting: ${reason}`),
+    });
+    return { voters: body.voters as number[], learners: body.learners as number[] };
+  } catch (error) {
+    if (!(error instanceof AdminRequestError && error.timedOut)) throw error;
+    throw new Error(
+      `partition ${partition}: ${change} ${node} did not happen in time: ${
+        (error as Error).message
+      }`,
+    );
   }
 }
 
@@ -315,32 +304,18 @@ export async function assertDrained(
  * @param node The node.
  */
 export async function forgetNode(c: Connection, http: Http, node: number): Promise<void> {
-  let last = "";
-  const deadline = Date.now() + 15_000;
   // A replica that lags may still list the node for a moment: retry while the answer is 503.
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 300));
-    let retry = false;
-    for (const url of c.endpoints) {
-      try {
-        const r = await http.fetch(`${url}/admin/members`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ id: node, remove: true }),
-          signal: AbortSignal.timeout(c.timeoutMs + 2000),
-        });
-        const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
-        if (r.ok) return;
-        last = body.error ?? `HTTP ${r.status}`;
-        retry = r.status === 503;
-        break;
-      } catch (error) {
-        last = `${url} is unreachable: ${(error as Error).message}`;
-      }
-    }
-    if (!retry) break;
+  try {
+    await adminRequest(c, http, {
+      path: "/admin/members",
+      body: { id: node, remove: true },
+      slackMs: 2000,
+      deadlineMs: 15_000,
+      retryOn: [503],
+    });
+  } catch (error) {
+    throw new Error(`cannot remove node ${node} from the cluster: ${(error as Error).message}`);
   }
-  throw new Error(`cannot remove node ${node} from the cluster: ${last}`);
 }
 
 /**

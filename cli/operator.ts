@@ -9,6 +9,7 @@
  */
 // deno-lint-ignore-file no-console -- a command-line program: printing is its job
 import { printTable } from "./table.ts";
+import { adminRequest } from "./admin_request.ts";
 import { parseArgs } from "node:util";
 import type { PrkDbClient, ReadMode } from "../client/mod.ts";
 import type { NodeHealthJson } from "../server/health.ts";
@@ -313,32 +314,21 @@ async function partitionCopy(
   http: ReturnType<typeof httpFor>,
   partition: number,
 ): Promise<PartitionCopy> {
-  let last = "";
-  for (let attempt = 0; attempt < 20; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
-    for (const url of c.endpoints) {
-      try {
-        const r = await http.fetch(`${url}/admin/partition-snapshot?partition=${partition}`, {
-          signal: AbortSignal.timeout(c.timeoutMs + 5000),
-        });
-        const body = await r.json();
-        if (r.ok) {
-          return {
-            partition,
-            index: body.index,
-            state: new Uint8Array(Buffer.from(body.state, "base64")),
-          };
-        }
-        last = body.error ?? `HTTP ${r.status}`;
-        if (r.status !== 503) throw new Error(last);
-        break;
-      } catch (error) {
-        if ((error as Error).message === last) throw error;
-        last = `${url}: ${(error as Error).message}`;
-      }
-    }
+  try {
+    const body = await adminRequest(c, http, {
+      path: `/admin/partition-snapshot?partition=${partition}`,
+      slackMs: 5000,
+      deadlineMs: 5000,
+      retryOn: [503],
+    });
+    return {
+      partition,
+      index: body.index as number,
+      state: new Uint8Array(Buffer.from(body.state as string, "base64")),
+    };
+  } catch (error) {
+    throw new Error(`partition ${partition}: no consistent copy: ${(error as Error).message}`);
   }
-  throw new Error(`partition ${partition}: no consistent copy: ${last}`);
 }
 
 async function restoreOffline(

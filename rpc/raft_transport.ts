@@ -1,17 +1,26 @@
 /**
- * The Connect-RPC transport between nodes: one HTTP client per peer, one queue per peer and
- * RPC. Messages waiting while a call is in flight go out together in the next call, so under
- * load a peer gets large batches, not many small calls (a Connect round trip costs about as
- * much as a thousand small messages).
+ * The Connect-RPC transport between nodes. Every node keeps one long-lived client stream
+ * (`RaftService/Stream`) to each peer and writes all its Raft messages for that peer on it, of
+ * every kind and every partition; the peer's answers come back on the peer's own stream. While
+ * the connection is busy, messages queue and then go out together as one batch, so under load a
+ * peer gets large batches, not many small ones. A message on an open stream costs a frame, where
+ * a unary call costs an HTTP request on both sides (and, with TLS, the connection's handshake is
+ * paid once per pair, not per call).
+ *
+ * Liveness pings stay unary calls (`RaftService/Heartbeat` with no messages): their answer is
+ * what tells this node the peer is reachable, and a ping that fails breaks a stream that the
+ * peer stopped reading.
  *
  * @module
  */
+import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
-import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import { RaftBatchSchema, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { ClientStream } from "./client_stream.ts";
 
 /** Options for {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -21,16 +30,22 @@ export interface ConnectRaftTransportOptions {
   cluster: string;
   /** Base URL of every peer (`http://host:port`). */
   peers: ReadonlyMap<NodeId, string>;
-  /** Calls in flight per peer and RPC. Default 2. */
-  maxInflight?: number;
-  /** Per-call timeout. Default 2000 ms. */
+  /** Ping timeout, and how long a stream may take nothing before it counts as stalled. Default 2000 ms. */
   timeoutMs?: number;
   /** The `fetch` to call peers with (mutual TLS when configured). Default: the global one. */
   fetch?: typeof fetch;
-  /** A call carries at most about this many bytes of entries and snapshot data. Default 8 MiB. */
+  /** A batch carries at most about this many bytes of entries and snapshot data. Default 8 MiB. */
   maxBatchBytes?: number;
-  /** Observes each call: its peer, RPC, entries carried (AppendEntries), duration and error. */
+  /**
+   * Observes calls that completed or failed: a ping's answer (its round trip), or messages lost
+   * (with the error) because a peer's stream broke or could not be opened.
+   */
   onCall?: (peer: NodeId, rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
+  /**
+   * Observes each batch handed to a peer's stream, per kind of message: entries carried
+   * (AppendEntries) and how long the batch waited for the stream to take it.
+   */
+  onSent?: (peer: NodeId, rpc: RaftRpc, entries: number, waitedSeconds: number) => void;
 }
 
 /** About how many bytes a message adds to a batch. */
@@ -45,66 +60,93 @@ function payloadBytes(m: PartitionMessage): number {
   return 48;
 }
 
-interface Lane {
-  queue: PartitionMessage[];
-  inflight: number;
+/** A quiet stream is closed after this long; the next message opens a new one. */
+const STREAM_IDLE_MS = 30_000;
+
+/** One peer: its stream for Raft messages and a unary client for pings. */
+interface Peer {
+  readonly url: string;
+  readonly stream: ClientStream<PartitionMessage>;
+  readonly client: Client<typeof RaftService>;
 }
 
-/** Sends Raft batches to peers over Connect-RPC. */
+/** Sends Raft messages to peers over Connect-RPC streams. */
 export class ConnectRaftTransport implements RaftTransport {
   readonly #o:
-    & Required<Omit<ConnectRaftTransportOptions, "onCall" | "fetch">>
-    & Pick<ConnectRaftTransportOptions, "onCall" | "fetch">;
-  readonly #clients = new Map<NodeId, Client<typeof RaftService>>();
-  #urls = new Map<NodeId, string>();
+    & Required<Omit<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch">>
+    & Pick<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch">;
+  readonly #peers = new Map<NodeId, Peer>();
   readonly #pinging = new Set<NodeId>();
-  readonly #lanes = new Map<string, Lane>();
   readonly #abort = new AbortController();
   #closed = false;
 
   constructor(options: ConnectRaftTransportOptions) {
-    this.#o = { maxInflight: 2, timeoutMs: 2000, maxBatchBytes: 8 << 20, ...options };
+    this.#o = { timeoutMs: 2000, maxBatchBytes: 8 << 20, ...options };
     this.setPeers(options.peers);
   }
 
   /**
-   * Replaces the peers (a node joined, moved or left the cluster). Messages already queued for
-   * a peer that left are dropped, as if lost.
+   * Replaces the peers (a node joined, moved or left the cluster). The stream to a peer that
+   * left or moved is closed and its queued messages dropped, as if lost.
    *
    * @param peers Every member's base URL.
    */
   setPeers(peers: ReadonlyMap<NodeId, string>): void {
-    const urls = new Map<NodeId, string>();
-    for (const [id, url] of peers) if (id !== this.#o.self) urls.set(id, url);
-    for (const id of [...this.#clients.keys()]) {
-      if (urls.get(id) !== this.#urls.get(id)) this.#clients.delete(id);
+    for (const [id, peer] of [...this.#peers]) {
+      if (peers.get(id) === peer.url && id !== this.#o.self) continue;
+      this.#peers.delete(id);
+      void peer.stream.close();
     }
-    for (const [id, url] of urls) {
-      if (this.#clients.has(id)) continue;
-      this.#clients.set(
-        id,
-        createClient(
-          RaftService,
-          createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#o.fetch }),
+    for (const [id, url] of peers) {
+      if (id === this.#o.self || this.#peers.has(id)) continue;
+      this.#peers.set(id, this.#peer(id, url));
+    }
+  }
+
+  #peer(id: NodeId, url: string): Peer {
+    /** Entries per kind of message. */
+    const kinds = (messages: readonly PartitionMessage[]) => {
+      const entries = new Map<RaftRpc, number>();
+      for (const m of messages) {
+        const rpc = rpcFor(m.message.type);
+        const n = m.message.type === "AppendEntries" ? m.message.entries.length : 0;
+        entries.set(rpc, (entries.get(rpc) ?? 0) + n);
+      }
+      return entries;
+    };
+    const stream = new ClientStream<PartitionMessage>({
+      url: `${url.replace(/\/$/, "")}/${RaftService.typeName}/Stream`,
+      encode: (messages) =>
+        toBinary(
+          RaftBatchSchema,
+          create(RaftBatchSchema, {
+            from: this.#o.self,
+            cluster: this.#o.cluster,
+            messages: messages.map((m) => encodeRaftMessage(m.partition, m.message)),
+          }),
         ),
-      );
-    }
-    for (const key of [...this.#lanes.keys()]) {
-      if (!urls.has(Number(key.split("/")[0]))) this.#lanes.delete(key);
-    }
-    this.#urls = urls;
+      bytes: payloadBytes,
+      maxMessageBytes: this.#o.maxBatchBytes,
+      stallMs: this.#o.timeoutMs,
+      idleMs: STREAM_IDLE_MS,
+      fetch: this.#o.fetch,
+      onWritten: (messages, waited) => {
+        for (const [rpc, n] of kinds(messages)) this.#o.onSent?.(id, rpc, n, waited);
+      },
+      // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
+      onDropped: (messages, error) => {
+        for (const [rpc, n] of kinds(messages)) this.#o.onCall?.(id, rpc, n, 0, error);
+      },
+    });
+    const client = createClient(
+      RaftService,
+      createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#o.fetch }),
+    );
+    return { url, stream, client };
   }
 
   send(to: NodeId, messages: readonly PartitionMessage[]): void {
-    if (this.#closed || !this.#clients.has(to)) return;
-    for (const m of messages) {
-      const rpc = rpcFor(m.message.type);
-      const key = `${to}/${rpc}`;
-      let lane = this.#lanes.get(key);
-      if (!lane) this.#lanes.set(key, lane = { queue: [], inflight: 0 });
-      lane.queue.push(m);
-    }
-    for (const rpc of new Set(messages.map((m) => rpcFor(m.message.type)))) this.#pump(to, rpc);
+    if (!this.#closed) this.#peers.get(to)?.stream.push(messages);
   }
 
   /**
@@ -114,8 +156,8 @@ export class ConnectRaftTransport implements RaftTransport {
    * @param leading The partitions this node leads, as a bitset.
    */
   ping(to: NodeId, leading?: Uint8Array): void {
-    const client = this.#clients.get(to);
-    if (!client || this.#closed || this.#pinging.has(to)) return;
+    const peer = this.#peers.get(to);
+    if (!peer || this.#closed || this.#pinging.has(to)) return;
     this.#pinging.add(to);
     const started = performance.now();
     const took = () => (performance.now() - started) / 1000;
@@ -125,54 +167,26 @@ export class ConnectRaftTransport implements RaftTransport {
       messages: [],
       ...(leading && { leading }),
     };
-    client.heartbeat(batch, {
+    peer.client.heartbeat(batch, {
       signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
     }).then(
       // Counted like any call: a peer that answers pings is connected, even with quiet groups.
-      () => this.#o.onCall?.(to, "heartbeat", 0, took()),
-      (error) => this.#o.onCall?.(to, "heartbeat", 0, took(), error),
+      () => {
+        peer.stream.retryNow();
+        this.#o.onCall?.(to, "heartbeat", 0, took());
+      },
+      (error) => {
+        // A peer that cannot answer a ping is not reading its stream either.
+        peer.stream.reset(error);
+        this.#o.onCall?.(to, "heartbeat", 0, took(), error);
+      },
     ).finally(() => this.#pinging.delete(to));
-  }
-
-  #pump(to: NodeId, rpc: RaftRpc): void {
-    const lane = this.#lanes.get(`${to}/${rpc}`);
-    const client = this.#clients.get(to);
-    if (!lane || !client) return; // the peer left the cluster
-    if (lane.queue.length === 0 || lane.inflight >= this.#o.maxInflight || this.#closed) return;
-    // Stay well under the receiver's body limit: the rest waits for the next call.
-    let take = 0, bytes = 0;
-    while (take < lane.queue.length && (take === 0 || bytes < this.#o.maxBatchBytes)) {
-      bytes += payloadBytes(lane.queue[take++]);
-    }
-    if (take > 1 && bytes > this.#o.maxBatchBytes) take--;
-    const batch = lane.queue.splice(0, take);
-    let entries = 0;
-    for (const m of batch) {
-      if (m.message.type === "AppendEntries") entries += m.message.entries.length;
-    }
-    lane.inflight++;
-    const started = performance.now();
-    const request = {
-      from: this.#o.self,
-      cluster: this.#o.cluster,
-      messages: batch.map((m) => encodeRaftMessage(m.partition, m.message)),
-    };
-    const options = { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal };
-    client[rpc](request, options).then(
-      () => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000),
-      // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
-      (error) => this.#o.onCall?.(to, rpc, entries, (performance.now() - started) / 1000, error),
-    ).finally(() => {
-      lane.inflight--;
-      this.#pump(to, rpc);
-    });
-    // What did not fit goes out in a second call, if the window allows.
-    if (lane.queue.length > 0) this.#pump(to, rpc);
   }
 
   close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
+    for (const peer of this.#peers.values()) void peer.stream.close();
     return Promise.resolve();
   }
 }

@@ -95,6 +95,12 @@ export interface HttpServerOptions {
   handler: (request: Request, caller: Caller | undefined) => Response | Promise<Response>;
   /** Observes each refusal, with its reason. */
   onRefused?: (reason: RefusalReason) => void;
+  /**
+   * Paths whose request body is a long-lived stream of messages: it is handed over as it
+   * arrives instead of being read whole, with no body time limit (the connection's idle limit
+   * still applies). Their handler bounds each message; the members-only check still runs first.
+   */
+  streamingPaths?: ReadonlySet<string>;
 }
 
 /**
@@ -254,8 +260,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ? limits.maxPeerBodyBytes
       : limits.maxBodyBytes;
     const declared = Number(req.headers["content-length"] ?? 0);
-    let body: Uint8Array | undefined;
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    let body: Uint8Array | ReadableStream<Uint8Array> | undefined;
+    if (options.streamingPaths?.has(path) && req.method === "POST") {
+      body = ReadableStream.from(req as AsyncIterable<Uint8Array>);
+    } else if (req.method !== "GET" && req.method !== "HEAD") {
       if (declared > limit) {
         options.onRefused?.("too_large");
         return refuse(
@@ -286,8 +294,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const request = new Request(`${secure ? "https" : "http"}://node${req.url}`, {
       method: req.method,
       headers,
-      body: body && body.length > 0 ? body as Uint8Array<ArrayBuffer> : undefined,
+      body: body instanceof ReadableStream
+        ? body
+        : body && body.length > 0
+        ? body as Uint8Array<ArrayBuffer>
+        : undefined,
       signal: abort.signal,
+      ...(body instanceof ReadableStream && { duplex: "half" }),
     });
     let response: Response;
     try {

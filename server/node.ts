@@ -234,15 +234,15 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     cluster,
     peers: new Map(),
     fetch: peerHttp?.fetch,
-    onCall: (peer, rpc, entries, seconds, error) =>
+    onCall: (peer, rpc, _entries, seconds, error) =>
       metrics.rpc(
         peer,
         rpc,
-        entries,
         seconds,
         error === undefined ? undefined : syncErrorType(error),
         error,
       ),
+    onSent: (peer, rpc, entries, seconds) => metrics.sent(peer, rpc, entries, seconds),
   });
   // Keep the URLs (which the server's stranger check, forwarding and the status document read)
   // and the transport in step with the address book.

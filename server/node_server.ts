@@ -14,7 +14,12 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { TokenStore } from "./auth.ts";
-import { type HttpLimits, type RefusalReason, startHttpServer } from "./http_server.ts";
+import {
+  DEFAULT_HTTP_LIMITS,
+  type HttpLimits,
+  type RefusalReason,
+  startHttpServer,
+} from "./http_server.ts";
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { AdminService } from "../rpc/gen/prkdb/v1/admin_pb.ts";
 import {
@@ -87,6 +92,9 @@ export interface NodeServerOptions {
   members?: MemberTable;
 }
 
+/** The peer stream's path: its body is read as it arrives, not buffered. */
+const RAFT_STREAM_PATH = "/prkdb.v1.RaftService/Stream";
+
 /** Request header carrying the member id a verified certificate names (set by the server only). */
 const VERIFIED_NODE = "prkdb-verified-node";
 
@@ -130,7 +138,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const { host } = options;
   const activity = options.activity ?? new ActivityRecorder();
   const secure = options.tls !== undefined;
-  const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
+  // Takes one batch, from a unary call (whose messages must belong to `rpc`) or from a peer's
+  // stream (any kind); throws a ConnectError for a batch that must be refused.
+  const accept = (batch: RaftBatch, ctx: HandlerContext, rpc?: RaftRpc): void => {
     // With mutual TLS the certificate decides who is speaking, not the batch.
     const verified = ctx.requestHeader.get(VERIFIED_NODE);
     if (secure && verified !== String(batch.from)) {
@@ -163,7 +173,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
             `message ${decoded.message.from}->${decoded.message.to} in a batch from ${batch.from} to ${host.nodeId}`,
           );
         }
-        if (rpcFor(decoded.message.type) !== rpc) {
+        if (rpc !== undefined && rpcFor(decoded.message.type) !== rpc) {
           throw new MalformedMessageError(`${decoded.message.type} does not belong in ${rpc}`);
         }
         const d = decoded.message;
@@ -185,16 +195,29 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       batch.messages.length === 0 && batch.leading.length > 0 ? batch.leading : undefined,
     );
     if (refused > 0) options.onRefused?.("rejected", refused);
+  };
+  const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
+    accept(batch, ctx, rpc);
     return {};
   };
   // Strict JSON: an unknown field or enum name is an error, not a silent default.
-  const router = createConnectRouter({ jsonOptions: { ignoreUnknownFields: false } });
+  // Streams are bounded per message, like a unary peer call's body.
+  const router = createConnectRouter({
+    jsonOptions: { ignoreUnknownFields: false },
+    readMaxBytes: options.limits?.maxPeerBodyBytes ?? DEFAULT_HTTP_LIMITS.maxPeerBodyBytes,
+  });
   router.service(RaftService, {
     vote: receive("vote"),
     appendEntries: receive("appendEntries"),
     heartbeat: receive("heartbeat"),
     installSnapshot: receive("installSnapshot"),
     readIndex: receive("readIndex"),
+    // A peer's long-lived stream: each batch is checked like a unary call's, and a refused one
+    // ends the stream (the peer opens a new one for its next batch).
+    async stream(batches, ctx) {
+      for await (const batch of batches) accept(batch, ctx);
+      return {};
+    },
   });
   const kv = createKvService(host, options.nodes, { fetch: options.fetch });
   router.service(KvService, kv);
@@ -291,6 +314,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     tokens: options.tokens,
     limits: options.limits,
     onRefused: options.onHttpRefused,
+    streamingPaths: new Set([RAFT_STREAM_PATH]),
     handler(request, caller) {
       request.headers.delete(VERIFIED_NODE);
       if (caller?.node !== undefined) request.headers.set(VERIFIED_NODE, String(caller.node));

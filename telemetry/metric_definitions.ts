@@ -192,14 +192,15 @@ export const METRICS: readonly MetricDefinition[] = [
     values: { rpc: RPCS },
     buckets: SECONDS_BUCKETS,
     help:
-      "Duration of Raft RPCs to peers, by RPC (vote, appendEntries, heartbeat, installSnapshot, readIndex).",
+      "Raft traffic to peers, by kind (vote, appendEntries, heartbeat, installSnapshot, readIndex): a liveness ping's round trip (heartbeat), or how long a batch waited for the peer's stream to take it.",
   },
   {
     name: "prkdb_rpc_errors_total",
     type: "counter",
     labels: ["node_id", "peer", "rpc"],
     values: { rpc: RPCS },
-    help: "Raft RPCs to peers that failed (the messages were lost; Raft retries).",
+    help:
+      "Raft messages to peers that were lost (the peer's stream broke or could not be opened), and liveness pings that went unanswered, by kind. Raft retries.",
   },
   {
     name: "prkdb_raft_messages_refused_total",
@@ -278,7 +279,7 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "gauge",
     labels: N,
     help:
-      "1 when this node reached the follower recently, else 0. Cluster: an RPC to it succeeded within two election timeouts. Leader-follower: at the leader, the follower polled within three poll intervals; at a follower, its last request reached the leader.",
+      "1 when this node reached the follower recently, else 0. Cluster: it answered a liveness ping within two election timeouts. Leader-follower: at the leader, the follower polled within three poll intervals; at a follower, its last request reached the leader.",
     present: FOLLOWS,
   },
   {
@@ -294,7 +295,7 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "gauge",
     labels: N,
     help:
-      "Unix time of the last successful sync: cluster, the last successful Raft RPC to the follower; leader-follower, the follower's last successful poll.",
+      "Unix time of the last successful sync: cluster, the follower's last answer to a liveness ping; leader-follower, the follower's last successful poll.",
     present: `${FOLLOWS} Absent until the first successful sync.`,
   },
   {
@@ -311,7 +312,7 @@ export const METRICS: readonly MetricDefinition[] = [
     labels: N,
     buckets: SECONDS_BUCKETS,
     help:
-      "Duration of a sync that carried changes: cluster, an AppendEntries call with entries to the follower (one call carries every partition's); leader-follower, a follower's poll that returned changes, apply included. Replies, heartbeats and empty polls are not syncs.",
+      "Duration of a sync that carried changes: cluster, how long a batch with entries for the follower waited for the follower's stream to take it (one batch carries every partition's); leader-follower, a follower's poll that returned changes, apply included. Replies, heartbeats and empty polls are not syncs.",
   },
   {
     name: "prkdb_replication_batch_size",
@@ -319,7 +320,7 @@ export const METRICS: readonly MetricDefinition[] = [
     labels: N,
     buckets: COUNT_BUCKETS,
     help:
-      "Changes per batch, never 0: cluster, entries per AppendEntries call to the follower, across partitions; leader-follower, changes per non-empty batch the follower applied. Replies and empty polls are not batches.",
+      "Changes per batch, never 0: cluster, entries per batch written to the follower's stream, across partitions; leader-follower, changes per non-empty batch the follower applied. Replies and empty polls are not batches.",
   },
 ];
 

@@ -285,19 +285,18 @@ export class PrkDbMetrics {
   }
 
   /**
-   * Records a Raft RPC to a peer.
+   * Records a Raft call to a peer that completed or failed: a liveness ping's answer, or
+   * messages lost because the peer's stream broke. Only an answer proves the peer connected.
    *
    * @param peer The peer.
-   * @param rpc The RPC.
-   * @param entries Entries the call carried (AppendEntries).
-   * @param seconds Its duration.
+   * @param rpc The kind of message.
+   * @param seconds Its duration (0 for lost messages).
    * @param errorType Set when it failed.
    * @param error The failure.
    */
   rpc(
     peer: NodeId,
     rpc: string,
-    entries: number,
     seconds: number,
     errorType?: SyncErrorType,
     error?: unknown,
@@ -312,7 +311,20 @@ export class PrkDbMetrics {
     }
     state.lastSyncMs = Date.now();
     state.failures = 0;
-    // A sync is a call that carried changes: replies and probes carry none.
+  }
+
+  /**
+   * Records a batch of Raft messages handed to a peer's stream. It says nothing about whether
+   * the peer is up (the connection may be breaking): pings decide that.
+   *
+   * @param peer The peer.
+   * @param rpc The kind of message.
+   * @param entries Entries the batch carried (AppendEntries).
+   * @param seconds How long the batch waited for the stream to take it.
+   */
+  sent(peer: NodeId, rpc: string, entries: number, seconds: number): void {
+    this.#record("prkdb_rpc_duration_seconds", seconds, { peer: String(peer), rpc });
+    // A sync is a batch that carried changes: replies and probes carry none.
     if (rpc === "appendEntries" && entries > 0) {
       this.#record("prkdb_replication_sync_duration_seconds", seconds, { follower: String(peer) });
       this.#record("prkdb_replication_batch_size", entries, { follower: String(peer) });

@@ -68,9 +68,11 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
     ]);
     m.proposal(0, "committed", 0.003);
     m.proposal(0, "timeout", 5);
-    m.rpc(3, "appendEntries", 40, 0.002);
-    m.rpc(3, "appendEntries", 0, 0.001); // a reply: not a batch
-    m.rpc(3, "heartbeat", 0, 0.001, "connection_error", new Error("connection refused"));
+    m.sent(3, "appendEntries", 40, 0.002);
+    m.sent(3, "appendEntries", 0, 0.001); // a reply: not a batch
+    assert(!m.peers().some((p) => p.lastSyncMs > 0), "a batch written to a stream proves nothing");
+    m.rpc(3, "heartbeat", 0.001); // a ping answered
+    m.rpc(3, "heartbeat", 0.001, "connection_error", new Error("connection refused"));
     const text = await m.scrape();
     assertStringIncludes(
       text,
@@ -86,7 +88,7 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
     assertStringIncludes(
       text,
       'prkdb_replication_batch_size_count{node_id="2",follower="3"} 1',
-      "a call that carried no entries is not a batch",
+      "a batch that carried no entries is not a sync",
     );
     assertStringIncludes(
       text,

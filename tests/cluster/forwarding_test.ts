@@ -82,7 +82,16 @@ Deno.test("forwarding: with 5 nodes and 3 replicas a non-replica forwards to the
     assertEquals(replicas.length, 3);
     const outsider = [1, 2, 3, 4, 5].find((id) => !replicas.includes(id))!;
     const endpoints = ["--endpoints", [...c.urls.values()].join(","), "--insecure"];
-    // Hand the partition to a replica that is not its first (where forwarding used to go).
+    // Hand the partition to a replica that is not its first (where forwarding used to go), once
+    // its preferred replica leads (so balancing does not move it meanwhile).
+    await waitFor(
+      "the preferred replica to lead",
+      async () => {
+        return (await leaderAt(c, replicas[0], p)) === replicas[0];
+      },
+      15_000,
+      100,
+    );
     const to = replicas[2];
     // Asked at the outsider, which passes it to the target, which asks the leader to transfer.
     const moved = await runCli([
@@ -139,7 +148,8 @@ Deno.test("forwarding: with 5 nodes and 3 replicas a non-replica forwards to the
         const x = await callJson(c.urls.get(outsider)!, "Put", { key: b64(key), value: b64("v2") });
         return x.status === 200 ? x : undefined;
       },
-      10_000,
+      // An election and a round of leader questions; generous for a loaded machine.
+      20_000,
       100,
     );
     assert(w.json.ok);

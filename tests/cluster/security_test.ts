@@ -48,6 +48,50 @@ async function call(
   }
 }
 
+/**
+ * One Connect JSON client stream (the peer stream's method) with the given identity: each batch
+ * framed as the streaming protocol frames it. Answers the error code the stream ended with, "ok",
+ * or "refused" if there was no answer.
+ */
+async function callStream(url: string, batches: unknown[], who: Identity): Promise<string> {
+  const client = Deno.createHttpClient({
+    caCerts: [who.ca],
+    ...(who.cert && who.key ? { cert: who.cert, key: who.key } : {}),
+  });
+  const frames = batches.map((b) => {
+    const json = new TextEncoder().encode(JSON.stringify(b));
+    const f = new Uint8Array(5 + json.length);
+    new DataView(f.buffer).setUint32(1, json.length);
+    f.set(json, 5);
+    return f;
+  });
+  try {
+    const r = await fetch(`${url}/prkdb.v1.RaftService/Stream`, {
+      method: "POST",
+      headers: { "content-type": "application/connect+json" },
+      body: new Blob(frames),
+      client,
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = new Uint8Array(await r.arrayBuffer());
+    if (r.status !== 200) {
+      return String(JSON.parse(new TextDecoder().decode(body)).code ?? r.status);
+    }
+    // The last frame ends the stream: {} or {"error": {"code": ...}}.
+    let at = 0, last = body.subarray(0, 0);
+    while (at + 5 <= body.length) {
+      const n = new DataView(body.buffer, at + 1, 4).getUint32(0);
+      last = body.subarray(at + 5, at + 5 + n);
+      at += 5 + n;
+    }
+    return JSON.parse(new TextDecoder().decode(last)).error?.code ?? "ok";
+  } catch {
+    return "refused";
+  } finally {
+    client.close();
+  }
+}
+
 const code = (a: Answer) => a === "refused" ? "refused" : String(a.json.code ?? a.status);
 
 async function identity(dir: string, stem?: string): Promise<Identity> {
@@ -226,6 +270,11 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
         "prkdb-verified-node": "2",
       });
       assertEquals(code(impostor), "permission_denied");
+      // The same on the peer stream: a batch naming another member ends the stream, and only
+      // members may open one.
+      assertEquals(await callStream(u3, [forgedAppend], node1), "permission_denied");
+      assertEquals(await callStream(u3, [forgedAppend], bare), "unauthenticated");
+      assertEquals(await callStream(u3, [forgedAppend], ro), "permission_denied");
       assertEquals(await db.getText("acked"), "v1");
       // Nothing reached the log: anything after the probe is at most a new leader's no-op.
       const ops = await opsAfter(u3, partition, before, replica);

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
 
 /** Options for {@linkcode ClientStream}. */
 export interface ClientStreamOptions<T> {
@@ -38,31 +39,15 @@ export interface ClientStreamOptions<T> {
   now?: () => number;
 }
 
-/** A Connect streaming message's frame: flags byte, then the length as 4 bytes big-endian. */
-export function frame(message: Uint8Array, flags = 0): Uint8Array {
-  const out = new Uint8Array(5 + message.length);
-  out[0] = flags;
-  new DataView(out.buffer).setUint32(1, message.length);
-  out.set(message, 5);
-  return out;
-}
-
-/** The end-of-stream flag of the Connect streaming protocol. */
-const END_STREAM = 0x02;
-
 /** Why a stream ended, from the server's answer: undefined when it ended cleanly. */
 async function streamError(response: Response): Promise<Error | undefined> {
   const body = new Uint8Array(await response.arrayBuffer());
   if (response.status !== 200) {
     return new Error(`HTTP ${response.status}: ${new TextDecoder().decode(body).slice(0, 200)}`);
   }
-  for (let at = 0; at + 5 <= body.length;) {
-    const flags = body[at];
-    const length = new DataView(body.buffer, body.byteOffset + at + 1, 4).getUint32(0);
-    const payload = body.subarray(at + 5, at + 5 + length);
-    at += 5 + length;
+  for await (const { flags, message } of readFrames([body], body.length)) {
     if ((flags & END_STREAM) === 0) continue;
-    const end = JSON.parse(new TextDecoder().decode(payload)) as {
+    const end = JSON.parse(new TextDecoder().decode(message)) as {
       error?: { code?: string; message?: string };
     };
     return end.error ? new Error(`${end.error.code}: ${end.error.message ?? ""}`) : undefined;

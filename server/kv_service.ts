@@ -45,6 +45,7 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
+import { ForwardBatcher, MAX_FORWARDED_CALLS } from "./forward_batcher.ts";
 import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
@@ -167,6 +168,10 @@ export function createKvService(
   };
 
   const hints = new LeaderHints(host, clientFor, host.nodeId);
+  const forwards = new ForwardBatcher({
+    clientFor,
+    headers: { [FORWARDED_HEADER]: String(host.nodeId) },
+  });
 
   /**
    * The node that should serve a partition's leader requests, as far as this node knows: the
@@ -292,7 +297,7 @@ export function createKvService(
     toConnectError,
   });
 
-  return {
+  const service: ServiceImpl<typeof KvService> = {
     getMany: reads.getMany,
     list: reads.list,
     watch: reads.watch,
@@ -315,7 +320,7 @@ export function createKvService(
               ...(req.expireInMs > 0n ? { expireInMs: expireIn(req.expireInMs) } : {}),
             }),
           ),
-        (target) => clientFor(target).put(req, forwardOptions(ctx)),
+        (target) => forwards.put(target, req, ctx.signal),
       );
     },
 
@@ -336,7 +341,7 @@ export function createKvService(
               signal: ctx.signal,
             }),
           ),
-        (target) => clientFor(target).delete(req, forwardOptions(ctx)),
+        (target) => forwards.delete(target, req, ctx.signal),
       );
     },
 
@@ -465,5 +470,45 @@ export function createKvService(
         }),
       };
     },
+
+    // Writes other nodes pass on, many per call (see forward_batcher.ts): each is served here as
+    // if sent directly, concurrently, so they share this leader's next Raft round.
+    async forward(req, ctx) {
+      if (ctx.requestHeader.get(FORWARDED_HEADER) === null) {
+        throw new ConnectError(
+          `Forward carries writes passed on by another node and needs the ${FORWARDED_HEADER} header`,
+          Code.InvalidArgument,
+        );
+      }
+      if (req.calls.length > MAX_FORWARDED_CALLS) {
+        throw new ConnectError(
+          `Forward carries at most ${MAX_FORWARDED_CALLS} writes, not ${req.calls.length}`,
+          Code.InvalidArgument,
+        );
+      }
+      const results = await Promise.all(req.calls.map(async ({ call }) => {
+        try {
+          switch (call.case) {
+            case "put":
+              return {
+                result: { case: "put" as const, value: await service.put(call.value, ctx) },
+              };
+            case "delete":
+              return {
+                result: { case: "delete" as const, value: await service.delete(call.value, ctx) },
+              };
+            default:
+              throw new ConnectError("a forwarded call carries no write", Code.InvalidArgument);
+          }
+        } catch (error) {
+          const e = toConnectError(error);
+          return {
+            result: { case: "error" as const, value: { code: e.code, message: e.rawMessage } },
+          };
+        }
+      }));
+      return { results };
+    },
   };
+  return service;
 }

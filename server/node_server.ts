@@ -25,6 +25,8 @@ import { AdminService } from "../rpc/gen/prkdb/v1/admin_pb.ts";
 import {
   DeleteRequestSchema,
   DeleteResponseSchema,
+  ForwardRequestSchema,
+  ForwardResponseSchema,
   GetRequestSchema,
   GetResponseSchema,
   KvService,
@@ -32,6 +34,7 @@ import {
   PutResponseSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { fastUnary } from "./unary_fast_path.ts";
+import { RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
@@ -140,9 +143,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const secure = options.tls !== undefined;
   // Takes one batch, from a unary call (whose messages must belong to `rpc`) or from a peer's
   // stream (any kind); throws a ConnectError for a batch that must be refused.
-  const accept = (batch: RaftBatch, ctx: HandlerContext, rpc?: RaftRpc): void => {
+  const accept = (batch: RaftBatch, verified: string | null, rpc?: RaftRpc): void => {
     // With mutual TLS the certificate decides who is speaking, not the batch.
-    const verified = ctx.requestHeader.get(VERIFIED_NODE);
     if (secure && verified !== String(batch.from)) {
       options.onRefused?.("impostor", batch.messages.length);
       throw new ConnectError(
@@ -197,14 +199,15 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     if (refused > 0) options.onRefused?.("rejected", refused);
   };
   const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
-    accept(batch, ctx, rpc);
+    accept(batch, ctx.requestHeader.get(VERIFIED_NODE), rpc);
     return {};
   };
   // Strict JSON: an unknown field or enum name is an error, not a silent default.
   // Streams are bounded per message, like a unary peer call's body.
+  const peerBodyLimit = options.limits?.maxPeerBodyBytes ?? DEFAULT_HTTP_LIMITS.maxPeerBodyBytes;
   const router = createConnectRouter({
     jsonOptions: { ignoreUnknownFields: false },
-    readMaxBytes: options.limits?.maxPeerBodyBytes ?? DEFAULT_HTTP_LIMITS.maxPeerBodyBytes,
+    readMaxBytes: peerBodyLimit,
   });
   router.service(RaftService, {
     vote: receive("vote"),
@@ -215,7 +218,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     // A peer's long-lived stream: each batch is checked like a unary call's, and a refused one
     // ends the stream (the peer opens a new one for its next batch).
     async stream(batches, ctx) {
-      for await (const batch of batches) accept(batch, ctx);
+      for await (const batch of batches) accept(batch, ctx.requestHeader.get(VERIFIED_NODE));
       return {};
     },
   });
@@ -234,6 +237,10 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     [
       "/prkdb.v1.KvService/Delete",
       fastUnary({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
+    ],
+    [
+      "/prkdb.v1.KvService/Forward",
+      fastUnary({ input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! }),
     ],
   ]);
   router.service(ReplicationService, {
@@ -321,6 +328,13 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       const path = new URL(request.url).pathname;
       const handler = handlers.get(path);
       if (handler && request.method !== "POST") return wrongMethod(request.method, path);
+      if (
+        path === RAFT_STREAM_PATH && request.method === "POST" &&
+        request.headers.get("content-type") === RAFT_STREAM_TYPE
+      ) {
+        const verified = request.headers.get(VERIFIED_NODE);
+        return receiveRaftStream(request, (batch) => accept(batch, verified), peerBodyLimit);
+      }
       const lean = fast.get(path)?.(request);
       if (lean) return lean;
       if (handler) return handler(request);

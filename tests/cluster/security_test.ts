@@ -275,6 +275,18 @@ Deno.test("e2e security: strangers, impostors, forgeries, limits and rotation", 
       assertEquals(await callStream(u3, [forgedAppend], node1), "permission_denied");
       assertEquals(await callStream(u3, [forgedAppend], bare), "unauthenticated");
       assertEquals(await callStream(u3, [forgedAppend], ro), "permission_denied");
+      // Batched forwarding between members is not a client API, even for a client that may write.
+      const forward = { calls: [{ put: { key, value: b64("EVIL") } }] };
+      for (const who of [rw, ro]) {
+        assertEquals(
+          code(
+            await call(u1, "/prkdb.v1.KvService/Forward", forward, who, {
+              "prkdb-forwarded": "2",
+            }),
+          ),
+          "permission_denied",
+        );
+      }
       assertEquals(await db.getText("acked"), "v1");
       // Nothing reached the log: anything after the probe is at most a new leader's no-op.
       const ops = await opsAfter(u3, partition, before, replica);

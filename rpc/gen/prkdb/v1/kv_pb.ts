@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file prkdb/v1/kv.proto.
  */
 export const file_prkdb_v1_kv: GenFile = /*@__PURE__*/
-  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiPAoHU2Vzc2lvbhIKCgJpZBgBIAEoBBILCgNzZXEYAiABKAQSGAoQZmlyc3RfaW5jb21wbGV0ZRgDIAEoBCKKAQoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHc2Vzc2lvbhgDIAEoCzIRLnBya2RiLnYxLlNlc3Npb24SFwoKaWZfdmVyc2lvbhgEIAEoCUgAiAEBEhQKDGV4cGlyZV9pbl9tcxgFIAEoBEINCgtfaWZfdmVyc2lvbiJMCgtQdXRSZXNwb25zZRIRCglwYXJ0aXRpb24YASABKA0SDQoFaW5kZXgYAiABKAQSCgoCb2sYAyABKAgSDwoHdmVyc2lvbhgEIAEoCSJACgpHZXRSZXF1ZXN0EgsKA2tleRgBIAEoDBIlCglyZWFkX21vZGUYAiABKA4yEi5wcmtkYi52MS5SZWFkTW9kZSI8CgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDBIPCgd2ZXJzaW9uGAMgASgJImgKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgMEiIKB3Nlc3Npb24YAiABKAsyES5wcmtkYi52MS5TZXNzaW9uEhcKCmlmX3ZlcnNpb24YAyABKAlIAIgBAUINCgtfaWZfdmVyc2lvbiJNCg5EZWxldGVSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIKCgJvaxgCIAEoCBIRCglwYXJ0aXRpb24YAyABKA0SDQoFaW5kZXgYBCABKAQiNgoFQ2hlY2sSCwoDa2V5GAEgASgMEhQKB3ZlcnNpb24YAiABKAlIAIgBAUIKCghfdmVyc2lvbiKKAQoITXV0YXRpb24SJQoEdHlwZRgBIAEoDjIXLnBya2RiLnYxLk11dGF0aW9uLlR5cGUSCwoDa2V5GAIgASgMEg0KBXZhbHVlGAMgASgMEhQKDGV4cGlyZV9pbl9tcxgEIAEoBCIlCgRUeXBlEgwKCFRZUEVfU0VUEAASDwoLVFlQRV9ERUxFVEUQASJ7Cg1BdG9taWNSZXF1ZXN0Eh8KBmNoZWNrcxgBIAMoCzIPLnBya2RiLnYxLkNoZWNrEiUKCW11dGF0aW9ucxgCIAMoCzISLnBya2RiLnYxLk11dGF0aW9uEiIKB3Nlc3Npb24YAyABKAsyES5wcmtkYi52MS5TZXNzaW9uImUKDkF0b21pY1Jlc3BvbnNlEgoKAm9rGAEgASgIEg8KB3ZlcnNpb24YAiABKAkSFAoMZmFpbGVkX2NoZWNrGAMgASgNEhEKCXBhcnRpdGlvbhgEIAEoDRINCgVpbmRleBgFIAEoBCI7ChJPcGVuU2Vzc2lvblJlcXVlc3QSEQoJcGFydGl0aW9uGAEgASgNEhIKCnRpbWVvdXRfbXMYAiABKA0iNQoTT3BlblNlc3Npb25SZXNwb25zZRIKCgJpZBgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIkUKDkdldE1hbnlSZXF1ZXN0EgwKBGtleXMYASADKAwSJQoJcmVhZF9tb2RlGAIgASgOMhIucHJrZGIudjEuUmVhZE1vZGUiOQoPR2V0TWFueVJlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS5wcmtkYi52MS5HZXRSZXNwb25zZSI3CghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoCSLGAQoLTGlzdFJlcXVlc3QSEwoGcHJlZml4GAEgASgMSACIAQESDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB3JldmVyc2UYBSABKAgSDgoGY3Vyc29yGAYgASgMEiUKCXJlYWRfbW9kZRgHIAEoDjISLnBya2RiLnYxLlJlYWRNb2RlEhYKCXBhcnRpdGlvbhgIIAEoDUgBiAEBQgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiJWCgxMaXN0UmVzcG9uc2USIwoHZW50cmllcxgBIAMoCzISLnBya2RiLnYxLktleVZhbHVlEg4KBmN1cnNvchgCIAEoDBIRCglwb3NpdGlvbnMYAyADKAkimAEKDFdhdGNoUmVxdWVzdBIQCgNrZXkYASABKAxIAIgBARITCgZwcmVmaXgYAiABKAxIAYgBARINCgVzdGFydBgDIAEoDBILCgNlbmQYBCABKAwSDAoEZnJvbRgFIAMoCRIWCglwYXJ0aXRpb24YBiABKA1IAogBAUIGCgRfa2V5QgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiKyAQoKV2F0Y2hFdmVudBInCgR0eXBlGAEgASgOMhkucHJrZGIudjEuV2F0Y2hFdmVudC5UeXBlEgsKA2tleRgCIAEoDBINCgV2YWx1ZRgDIAEoDBIPCgd2ZXJzaW9uGAQgASgJIk4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEgwKCFRZUEVfUFVUEAESDwoLVFlQRV9ERUxFVEUQAhIRCg1UWVBFX1BST0dSRVNTEAMiFAoSQ2x1c3RlckluZm9SZXF1ZXN0IicKCE5vZGVJbmZvEgoKAmlkGAEgASgNEg8KB2FkZHJlc3MYAiABKAkiaAoNUGFydGl0aW9uSW5mbxIRCglwYXJ0aXRpb24YASABKA0SEAoIcmVwbGljYXMYAiADKA0SDgoGbGVhZGVyGAMgASgNEgwKBHRlcm0YBCABKAQSFAoMY29tbWl0X2luZGV4GAUgASgEInMKE0NsdXN0ZXJJbmZvUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wcmtkYi52MS5Ob2RlSW5mbxIrCgpwYXJ0aXRpb25zGAIgAygLMhcucHJrZGIudjEuUGFydGl0aW9uSW5mbxIMCgRub2RlGAMgASgNKlMKCFJlYWRNb2RlEhoKFlJFQURfTU9ERV9MSU5FQVJJWkFCTEUQABIWChJSRUFEX01PREVfRk9MTE9XRVIQARITCg9SRUFEX01PREVfU1RBTEUQAjK1BAoJS3ZTZXJ2aWNlEjIKA1B1dBIULnBya2RiLnYxLlB1dFJlcXVlc3QaFS5wcmtkYi52MS5QdXRSZXNwb25zZRIyCgNHZXQSFC5wcmtkYi52MS5HZXRSZXF1ZXN0GhUucHJrZGIudjEuR2V0UmVzcG9uc2USOwoGRGVsZXRlEhcucHJrZGIudjEuRGVsZXRlUmVxdWVzdBoYLnBya2RiLnYxLkRlbGV0ZVJlc3BvbnNlEjsKBkF0b21pYxIXLnBya2RiLnYxLkF0b21pY1JlcXVlc3QaGC5wcmtkYi52MS5BdG9taWNSZXNwb25zZRJKCgtPcGVuU2Vzc2lvbhIcLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBodLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVzcG9uc2USPgoHR2V0TWFueRIYLnBya2RiLnYxLkdldE1hbnlSZXF1ZXN0GhkucHJrZGIudjEuR2V0TWFueVJlc3BvbnNlEjUKBExpc3QSFS5wcmtkYi52MS5MaXN0UmVxdWVzdBoWLnBya2RiLnYxLkxpc3RSZXNwb25zZRI3CgVXYXRjaBIWLnBya2RiLnYxLldhdGNoUmVxdWVzdBoULnBya2RiLnYxLldhdGNoRXZlbnQwARJKCgtDbHVzdGVySW5mbxIcLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVxdWVzdBodLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("ChFwcmtkYi92MS9rdi5wcm90bxIIcHJrZGIudjEiPAoHU2Vzc2lvbhIKCgJpZBgBIAEoBBILCgNzZXEYAiABKAQSGAoQZmlyc3RfaW5jb21wbGV0ZRgDIAEoBCKKAQoKUHV0UmVxdWVzdBILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSIgoHc2Vzc2lvbhgDIAEoCzIRLnBya2RiLnYxLlNlc3Npb24SFwoKaWZfdmVyc2lvbhgEIAEoCUgAiAEBEhQKDGV4cGlyZV9pbl9tcxgFIAEoBEINCgtfaWZfdmVyc2lvbiJMCgtQdXRSZXNwb25zZRIRCglwYXJ0aXRpb24YASABKA0SDQoFaW5kZXgYAiABKAQSCgoCb2sYAyABKAgSDwoHdmVyc2lvbhgEIAEoCSJACgpHZXRSZXF1ZXN0EgsKA2tleRgBIAEoDBIlCglyZWFkX21vZGUYAiABKA4yEi5wcmtkYi52MS5SZWFkTW9kZSI8CgtHZXRSZXNwb25zZRINCgVmb3VuZBgBIAEoCBINCgV2YWx1ZRgCIAEoDBIPCgd2ZXJzaW9uGAMgASgJImgKDURlbGV0ZVJlcXVlc3QSCwoDa2V5GAEgASgMEiIKB3Nlc3Npb24YAiABKAsyES5wcmtkYi52MS5TZXNzaW9uEhcKCmlmX3ZlcnNpb24YAyABKAlIAIgBAUINCgtfaWZfdmVyc2lvbiJNCg5EZWxldGVSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIKCgJvaxgCIAEoCBIRCglwYXJ0aXRpb24YAyABKA0SDQoFaW5kZXgYBCABKAQiNgoFQ2hlY2sSCwoDa2V5GAEgASgMEhQKB3ZlcnNpb24YAiABKAlIAIgBAUIKCghfdmVyc2lvbiKKAQoITXV0YXRpb24SJQoEdHlwZRgBIAEoDjIXLnBya2RiLnYxLk11dGF0aW9uLlR5cGUSCwoDa2V5GAIgASgMEg0KBXZhbHVlGAMgASgMEhQKDGV4cGlyZV9pbl9tcxgEIAEoBCIlCgRUeXBlEgwKCFRZUEVfU0VUEAASDwoLVFlQRV9ERUxFVEUQASJ7Cg1BdG9taWNSZXF1ZXN0Eh8KBmNoZWNrcxgBIAMoCzIPLnBya2RiLnYxLkNoZWNrEiUKCW11dGF0aW9ucxgCIAMoCzISLnBya2RiLnYxLk11dGF0aW9uEiIKB3Nlc3Npb24YAyABKAsyES5wcmtkYi52MS5TZXNzaW9uImUKDkF0b21pY1Jlc3BvbnNlEgoKAm9rGAEgASgIEg8KB3ZlcnNpb24YAiABKAkSFAoMZmFpbGVkX2NoZWNrGAMgASgNEhEKCXBhcnRpdGlvbhgEIAEoDRINCgVpbmRleBgFIAEoBCI7ChJPcGVuU2Vzc2lvblJlcXVlc3QSEQoJcGFydGl0aW9uGAEgASgNEhIKCnRpbWVvdXRfbXMYAiABKA0iNQoTT3BlblNlc3Npb25SZXNwb25zZRIKCgJpZBgBIAEoBBISCgp0aW1lb3V0X21zGAIgASgNIkUKDkdldE1hbnlSZXF1ZXN0EgwKBGtleXMYASADKAwSJQoJcmVhZF9tb2RlGAIgASgOMhIucHJrZGIudjEuUmVhZE1vZGUiOQoPR2V0TWFueVJlc3BvbnNlEiYKB2VudHJpZXMYASADKAsyFS5wcmtkYi52MS5HZXRSZXNwb25zZSI3CghLZXlWYWx1ZRILCgNrZXkYASABKAwSDQoFdmFsdWUYAiABKAwSDwoHdmVyc2lvbhgDIAEoCSLGAQoLTGlzdFJlcXVlc3QSEwoGcHJlZml4GAEgASgMSACIAQESDQoFc3RhcnQYAiABKAwSCwoDZW5kGAMgASgMEg0KBWxpbWl0GAQgASgNEg8KB3JldmVyc2UYBSABKAgSDgoGY3Vyc29yGAYgASgMEiUKCXJlYWRfbW9kZRgHIAEoDjISLnBya2RiLnYxLlJlYWRNb2RlEhYKCXBhcnRpdGlvbhgIIAEoDUgBiAEBQgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiJWCgxMaXN0UmVzcG9uc2USIwoHZW50cmllcxgBIAMoCzISLnBya2RiLnYxLktleVZhbHVlEg4KBmN1cnNvchgCIAEoDBIRCglwb3NpdGlvbnMYAyADKAkimAEKDFdhdGNoUmVxdWVzdBIQCgNrZXkYASABKAxIAIgBARITCgZwcmVmaXgYAiABKAxIAYgBARINCgVzdGFydBgDIAEoDBILCgNlbmQYBCABKAwSDAoEZnJvbRgFIAMoCRIWCglwYXJ0aXRpb24YBiABKA1IAogBAUIGCgRfa2V5QgkKB19wcmVmaXhCDAoKX3BhcnRpdGlvbiKyAQoKV2F0Y2hFdmVudBInCgR0eXBlGAEgASgOMhkucHJrZGIudjEuV2F0Y2hFdmVudC5UeXBlEgsKA2tleRgCIAEoDBINCgV2YWx1ZRgDIAEoDBIPCgd2ZXJzaW9uGAQgASgJIk4KBFR5cGUSFAoQVFlQRV9VTlNQRUNJRklFRBAAEgwKCFRZUEVfUFVUEAESDwoLVFlQRV9ERUxFVEUQAhIRCg1UWVBFX1BST0dSRVNTEAMiFAoSQ2x1c3RlckluZm9SZXF1ZXN0IicKCE5vZGVJbmZvEgoKAmlkGAEgASgNEg8KB2FkZHJlc3MYAiABKAkiaAoNUGFydGl0aW9uSW5mbxIRCglwYXJ0aXRpb24YASABKA0SEAoIcmVwbGljYXMYAiADKA0SDgoGbGVhZGVyGAMgASgNEgwKBHRlcm0YBCABKAQSFAoMY29tbWl0X2luZGV4GAUgASgEInMKE0NsdXN0ZXJJbmZvUmVzcG9uc2USIQoFbm9kZXMYASADKAsyEi5wcmtkYi52MS5Ob2RlSW5mbxIrCgpwYXJ0aXRpb25zGAIgAygLMhcucHJrZGIudjEuUGFydGl0aW9uSW5mbxIMCgRub2RlGAMgASgNIjgKDkZvcndhcmRSZXF1ZXN0EiYKBWNhbGxzGAEgAygLMhcucHJrZGIudjEuRm9yd2FyZGVkQ2FsbCJnCg1Gb3J3YXJkZWRDYWxsEiMKA3B1dBgBIAEoCzIULnBya2RiLnYxLlB1dFJlcXVlc3RIABIpCgZkZWxldGUYAiABKAsyFy5wcmtkYi52MS5EZWxldGVSZXF1ZXN0SABCBgoEY2FsbCI9Cg9Gb3J3YXJkUmVzcG9uc2USKgoHcmVzdWx0cxgBIAMoCzIZLnBya2RiLnYxLkZvcndhcmRlZFJlc3VsdCKWAQoPRm9yd2FyZGVkUmVzdWx0EiQKA3B1dBgBIAEoCzIVLnBya2RiLnYxLlB1dFJlc3BvbnNlSAASKgoGZGVsZXRlGAIgASgLMhgucHJrZGIudjEuRGVsZXRlUmVzcG9uc2VIABInCgVlcnJvchgDIAEoCzIWLnBya2RiLnYxLkZvcndhcmRFcnJvckgAQggKBnJlc3VsdCItCgxGb3J3YXJkRXJyb3ISDAoEY29kZRgBIAEoDRIPCgdtZXNzYWdlGAIgASgJKlMKCFJlYWRNb2RlEhoKFlJFQURfTU9ERV9MSU5FQVJJWkFCTEUQABIWChJSRUFEX01PREVfRk9MTE9XRVIQARITCg9SRUFEX01PREVfU1RBTEUQAjL1BAoJS3ZTZXJ2aWNlEjIKA1B1dBIULnBya2RiLnYxLlB1dFJlcXVlc3QaFS5wcmtkYi52MS5QdXRSZXNwb25zZRIyCgNHZXQSFC5wcmtkYi52MS5HZXRSZXF1ZXN0GhUucHJrZGIudjEuR2V0UmVzcG9uc2USOwoGRGVsZXRlEhcucHJrZGIudjEuRGVsZXRlUmVxdWVzdBoYLnBya2RiLnYxLkRlbGV0ZVJlc3BvbnNlEjsKBkF0b21pYxIXLnBya2RiLnYxLkF0b21pY1JlcXVlc3QaGC5wcmtkYi52MS5BdG9taWNSZXNwb25zZRJKCgtPcGVuU2Vzc2lvbhIcLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVxdWVzdBodLnBya2RiLnYxLk9wZW5TZXNzaW9uUmVzcG9uc2USPgoHR2V0TWFueRIYLnBya2RiLnYxLkdldE1hbnlSZXF1ZXN0GhkucHJrZGIudjEuR2V0TWFueVJlc3BvbnNlEjUKBExpc3QSFS5wcmtkYi52MS5MaXN0UmVxdWVzdBoWLnBya2RiLnYxLkxpc3RSZXNwb25zZRI3CgVXYXRjaBIWLnBya2RiLnYxLldhdGNoUmVxdWVzdBoULnBya2RiLnYxLldhdGNoRXZlbnQwARJKCgtDbHVzdGVySW5mbxIcLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVxdWVzdBodLnBya2RiLnYxLkNsdXN0ZXJJbmZvUmVzcG9uc2USPgoHRm9yd2FyZBIYLnBya2RiLnYxLkZvcndhcmRSZXF1ZXN0GhkucHJrZGIudjEuRm9yd2FyZFJlc3BvbnNlYgZwcm90bzM");
 
 /**
  * A write's place in a client session: the partition applies a write at most once per
@@ -835,6 +835,133 @@ export const ClusterInfoResponseSchema: GenMessage<ClusterInfoResponse> = /*@__P
   messageDesc(file_prkdb_v1_kv, 23);
 
 /**
+ * Writes that nodes pass to a partition's leader, many in one call. Each is served as if it had
+ * been sent to the leader itself, and answered on its own. Members only.
+ *
+ * @generated from message prkdb.v1.ForwardRequest
+ */
+export type ForwardRequest = Message<"prkdb.v1.ForwardRequest"> & {
+  /**
+   * @generated from field: repeated prkdb.v1.ForwardedCall calls = 1;
+   */
+  calls: ForwardedCall[];
+};
+
+/**
+ * Describes the message prkdb.v1.ForwardRequest.
+ * Use `create(ForwardRequestSchema)` to create a new message.
+ */
+export const ForwardRequestSchema: GenMessage<ForwardRequest> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 24);
+
+/**
+ * @generated from message prkdb.v1.ForwardedCall
+ */
+export type ForwardedCall = Message<"prkdb.v1.ForwardedCall"> & {
+  /**
+   * @generated from oneof prkdb.v1.ForwardedCall.call
+   */
+  call: {
+    /**
+     * @generated from field: prkdb.v1.PutRequest put = 1;
+     */
+    value: PutRequest;
+    case: "put";
+  } | {
+    /**
+     * @generated from field: prkdb.v1.DeleteRequest delete = 2;
+     */
+    value: DeleteRequest;
+    case: "delete";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message prkdb.v1.ForwardedCall.
+ * Use `create(ForwardedCallSchema)` to create a new message.
+ */
+export const ForwardedCallSchema: GenMessage<ForwardedCall> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 25);
+
+/**
+ * @generated from message prkdb.v1.ForwardResponse
+ */
+export type ForwardResponse = Message<"prkdb.v1.ForwardResponse"> & {
+  /**
+   * One per call, in the same order.
+   *
+   * @generated from field: repeated prkdb.v1.ForwardedResult results = 1;
+   */
+  results: ForwardedResult[];
+};
+
+/**
+ * Describes the message prkdb.v1.ForwardResponse.
+ * Use `create(ForwardResponseSchema)` to create a new message.
+ */
+export const ForwardResponseSchema: GenMessage<ForwardResponse> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 26);
+
+/**
+ * @generated from message prkdb.v1.ForwardedResult
+ */
+export type ForwardedResult = Message<"prkdb.v1.ForwardedResult"> & {
+  /**
+   * @generated from oneof prkdb.v1.ForwardedResult.result
+   */
+  result: {
+    /**
+     * @generated from field: prkdb.v1.PutResponse put = 1;
+     */
+    value: PutResponse;
+    case: "put";
+  } | {
+    /**
+     * @generated from field: prkdb.v1.DeleteResponse delete = 2;
+     */
+    value: DeleteResponse;
+    case: "delete";
+  } | {
+    /**
+     * @generated from field: prkdb.v1.ForwardError error = 3;
+     */
+    value: ForwardError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message prkdb.v1.ForwardedResult.
+ * Use `create(ForwardedResultSchema)` to create a new message.
+ */
+export const ForwardedResultSchema: GenMessage<ForwardedResult> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 27);
+
+/**
+ * A call's error: its Connect code (as a number) and message.
+ *
+ * @generated from message prkdb.v1.ForwardError
+ */
+export type ForwardError = Message<"prkdb.v1.ForwardError"> & {
+  /**
+   * @generated from field: uint32 code = 1;
+   */
+  code: number;
+
+  /**
+   * @generated from field: string message = 2;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message prkdb.v1.ForwardError.
+ * Use `create(ForwardErrorSchema)` to create a new message.
+ */
+export const ForwardErrorSchema: GenMessage<ForwardError> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_kv, 28);
+
+/**
  * @generated from enum prkdb.v1.ReadMode
  */
 export enum ReadMode {
@@ -941,6 +1068,14 @@ export const KvService: GenService<{
     methodKind: "unary";
     input: typeof ClusterInfoRequestSchema;
     output: typeof ClusterInfoResponseSchema;
+  },
+  /**
+   * @generated from rpc prkdb.v1.KvService.Forward
+   */
+  forward: {
+    methodKind: "unary";
+    input: typeof ForwardRequestSchema;
+    output: typeof ForwardResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_prkdb_v1_kv, 0);

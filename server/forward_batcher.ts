@@ -1,0 +1,197 @@
+/**
+ * Forwarded writes, batched per leader. A follower that receives a put or a delete for a
+ * partition it does not lead passes it to the leader; under load many such writes are waiting at
+ * once, and each used to cost an HTTP request on both nodes. Here they queue per target node
+ * while a few calls are in flight, and go out together in one `KvService/Forward` call; the
+ * leader serves each as if it had been sent to it directly and answers each on its own.
+ *
+ * A caller's own deadline and cancellation still hold: it stops waiting, though its write may
+ * already be on its way (exactly as with a single forwarded call; sessions make retries safe).
+ *
+ * @module
+ */
+import { type Client, Code, ConnectError } from "@connectrpc/connect";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { NodeId } from "../raft/types.ts";
+import type {
+  DeleteRequest,
+  DeleteResponse,
+  ForwardedCallSchema,
+  ForwardedResult,
+  KvService,
+  PutRequest,
+  PutResponse,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+
+/** Writes per Forward call at most (the leader refuses more). */
+export const MAX_FORWARDED_CALLS = 256;
+
+/** A call carries about this many bytes of keys and values at most (at least one write). */
+const MAX_CALL_BYTES = 4 << 20;
+
+/** Metadata marking an error the leader answered, so it is never taken for "unreachable". */
+export const ANSWERED_HEADER = "prkdb-forward-answered";
+
+/** A call waiting to be forwarded. */
+interface Waiting {
+  readonly call: MessageInitShape<typeof ForwardedCallSchema>;
+  /** Bytes of keys and values. */
+  readonly bytes: number;
+  readonly resolve: (result: ForwardedResult) => void;
+  readonly reject: (error: unknown) => void;
+  readonly signal: AbortSignal;
+}
+
+/** The queue and the calls in flight to one node. */
+interface Lane {
+  queue: Waiting[];
+  inflight: number;
+}
+
+/** Options for {@linkcode ForwardBatcher}. */
+export interface ForwardBatcherOptions {
+  /** A KvService client for a member. */
+  clientFor: (id: NodeId) => Client<typeof KvService>;
+  /** Headers every forward carries (the forwarding mark). */
+  headers: Record<string, string>;
+  /** Calls in flight per target node. Default 2. */
+  maxInflight?: number;
+  /** Time limit of one call. Default 2000 ms. */
+  timeoutMs?: number;
+}
+
+/**
+ * Batches forwarded writes per target node.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const forwards = new ForwardBatcher({ clientFor, headers: { "prkdb-forwarded": "2" } });
+ * const answer = await forwards.put(leader, request, ctx.signal);
+ * ```
+ */
+export class ForwardBatcher {
+  readonly #o: Required<ForwardBatcherOptions>;
+  readonly #lanes = new Map<NodeId, Lane>();
+
+  constructor(options: ForwardBatcherOptions) {
+    this.#o = { maxInflight: 2, timeoutMs: 2000, ...options };
+  }
+
+  /**
+   * Forwards a put to `target`.
+   *
+   * @param target The partition's leader.
+   * @param request The client's request.
+   * @param signal The client's cancellation.
+   * @returns The leader's answer.
+   */
+  async put(target: NodeId, request: PutRequest, signal: AbortSignal): Promise<PutResponse> {
+    const r = await this.#forward(
+      target,
+      { call: { case: "put", value: request } },
+      request.key.length + request.value.length,
+      signal,
+    );
+    if (r.result.case !== "put") throw mismatch(target);
+    return r.result.value;
+  }
+
+  /**
+   * Forwards a delete to `target`.
+   *
+   * @param target The partition's leader.
+   * @param request The client's request.
+   * @param signal The client's cancellation.
+   * @returns The leader's answer.
+   */
+  async delete(
+    target: NodeId,
+    request: DeleteRequest,
+    signal: AbortSignal,
+  ): Promise<DeleteResponse> {
+    const r = await this.#forward(
+      target,
+      { call: { case: "delete", value: request } },
+      request.key.length,
+      signal,
+    );
+    if (r.result.case !== "delete") throw mismatch(target);
+    return r.result.value;
+  }
+
+  #forward(
+    target: NodeId,
+    call: MessageInitShape<typeof ForwardedCallSchema>,
+    bytes: number,
+    signal: AbortSignal,
+  ): Promise<ForwardedResult> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return new Promise<ForwardedResult>((resolve, reject) => {
+      let lane = this.#lanes.get(target);
+      if (!lane) this.#lanes.set(target, lane = { queue: [], inflight: 0 });
+      const onAbort = () => reject(signal.reason);
+      signal.addEventListener("abort", onAbort, { once: true });
+      lane.queue.push({
+        call,
+        bytes,
+        signal,
+        resolve: (r) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(r);
+        },
+        reject: (e) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(e);
+        },
+      });
+      this.#pump(target, lane);
+    }).then((r) => {
+      if (r.result.case !== "error") return r;
+      const { code, message } = r.result.value;
+      throw new ConnectError(
+        message,
+        code as Code,
+        new Headers({ [ANSWERED_HEADER]: String(target) }),
+      );
+    });
+  }
+
+  #pump(target: NodeId, lane: Lane): void {
+    while (lane.queue.length > 0 && lane.inflight < this.#o.maxInflight) {
+      let take = 0, bytes = 0;
+      while (
+        take < lane.queue.length && take < MAX_FORWARDED_CALLS &&
+        (take === 0 || bytes + lane.queue[take].bytes <= MAX_CALL_BYTES)
+      ) bytes += lane.queue[take++].bytes;
+      // Callers that gave up are not sent.
+      const batch = lane.queue.splice(0, take).filter((w) => !w.signal.aborted);
+      if (batch.length === 0) continue;
+      lane.inflight++;
+      this.#o.clientFor(target).forward({ calls: batch.map((w) => w.call) }, {
+        timeoutMs: this.#o.timeoutMs,
+        headers: this.#o.headers,
+      }).then(
+        (response) => {
+          batch.forEach((w, i) => {
+            const r = response.results[i];
+            if (r) w.resolve(r);
+            else w.reject(mismatch(target));
+          });
+        },
+        // The call failed as a whole: every write in it fails the same way.
+        (error) => batch.forEach((w) => w.reject(error)),
+      ).finally(() => {
+        lane.inflight--;
+        this.#pump(target, lane);
+      });
+    }
+  }
+}
+
+function mismatch(target: NodeId): ConnectError {
+  return new ConnectError(
+    `Node ${target} answered a forwarded write with the wrong kind of result`,
+    Code.Internal,
+    new Headers({ [ANSWERED_HEADER]: String(target) }),
+  );
+}

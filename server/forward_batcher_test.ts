@@ -1,0 +1,114 @@
+import { assert, assertEquals, assertRejects } from "@std/assert";
+import { create } from "@bufbuild/protobuf";
+import { Code, type ConnectError, createClient, createConnectRouter } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import {
+  DeleteRequestSchema,
+  type ForwardRequest,
+  KvService,
+  PutRequestSchema,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { startHttpServer } from "./http_server.ts";
+import { ANSWERED_HEADER, ForwardBatcher } from "./forward_batcher.ts";
+import { isUnreachable } from "./forwarding.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const put = (key: string) =>
+  create(PutRequestSchema, { key: new TextEncoder().encode(key), value: new Uint8Array(8) });
+
+/** A real Connect server standing in for a leader: it answers each forwarded write on its own. */
+async function leader(hold?: Promise<void>) {
+  const calls: ForwardRequest[] = [];
+  const router = createConnectRouter();
+  router.service(KvService, {
+    async forward(req) {
+      calls.push(req);
+      await hold;
+      return {
+        results: req.calls.map(({ call }, i) => {
+          if (call.case === "put" && text(call.value.key) === "refused") {
+            return {
+              result: { case: "error", value: { code: Code.FailedPrecondition, message: "no" } },
+            };
+          }
+          return call.case === "delete"
+            ? { result: { case: "delete", value: { found: true, ok: true } } }
+            : { result: { case: "put", value: { ok: true, index: BigInt(i + 1) } } };
+        }),
+      };
+    },
+  });
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+  const server = await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (request) => handlers.get(new URL(request.url).pathname)!(request),
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const batcher = new ForwardBatcher({
+    clientFor: () =>
+      createClient(KvService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
+    headers: { "prkdb-forwarded": "2" },
+    maxInflight: 1,
+  });
+  return { server, calls, batcher };
+}
+
+Deno.test("ForwardBatcher: writes waiting together share one call, and each gets its own answer", async () => {
+  const { server, calls, batcher } = await leader();
+  try {
+    const signal = new AbortController().signal;
+    const keys = Array.from({ length: 50 }, (_, i) => `k${i}`);
+    const answers = await Promise.all([
+      ...keys.map((k) => batcher.put(1, put(k), signal)),
+      batcher.delete(1, create(DeleteRequestSchema, { key: new Uint8Array([1]) }), signal),
+    ]);
+    assert(answers.every((a) => a.ok), "every write answered");
+    assert(calls.length < 10, `${calls.length} calls for 51 writes`);
+    assertEquals(calls.flatMap((c) => c.calls).length, 51, "each write sent once");
+    // One write refused: its caller alone sees the leader's error, never as "unreachable".
+    const [ok, refused] = await Promise.allSettled([
+      batcher.put(1, put("fine"), signal),
+      batcher.put(1, put("refused"), signal),
+    ]);
+    assertEquals(ok.status, "fulfilled");
+    const error = (refused as PromiseRejectedResult).reason as ConnectError;
+    assertEquals([error.code, error.rawMessage], [Code.FailedPrecondition, "no"]);
+    assert(error.metadata.has(ANSWERED_HEADER));
+    assertEquals(isUnreachable(error, signal), false);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("ForwardBatcher: a leader that cannot be reached fails every write in the call as unreachable", async () => {
+  const { server, batcher } = await leader();
+  await server.close();
+  const signal = new AbortController().signal;
+  const results = await Promise.allSettled(
+    [1, 2, 3].map((i) => batcher.put(1, put(`k${i}`), signal)),
+  );
+  for (const r of results) {
+    assertEquals(r.status, "rejected");
+    assert(isUnreachable((r as PromiseRejectedResult).reason, signal));
+  }
+});
+
+Deno.test("ForwardBatcher: a caller that gives up stops waiting, and is not sent if still queued", async () => {
+  let release!: () => void;
+  const { server, calls, batcher } = await leader(new Promise((r) => release = r));
+  try {
+    const open = new AbortController().signal;
+    const first = batcher.put(1, put("in-flight"), open); // holds the only call slot
+    const quitter = new AbortController();
+    const queued = batcher.put(1, put("queued"), quitter.signal);
+    quitter.abort(new Error("client went away"));
+    await assertRejects(() => queued, Error, "client went away");
+    release();
+    assert((await first).ok);
+    assertEquals(calls.flatMap((c) => c.calls).map((c) => text(c.call.value!.key)), ["in-flight"]);
+  } finally {
+    await server.close();
+  }
+});

@@ -10,6 +10,7 @@
  * ```sh
  * apt-get install etcd-server          # the etcd binary, once
  * deno task bench:etcd                 # SECONDS=3 CLIENTS=1,16,64 to change the load
+ * TLS=1 deno task bench:etcd           # both systems on mutual TLS, clients and peers alike
  * ```
  *
  * The machine's speed drifts between runs; compare the ratios, not the absolute figures.
@@ -22,16 +23,18 @@ import { PrkDbClient } from "../../client/mod.ts";
 import { freePort, ProcessCluster } from "../cluster/processes.ts";
 import { scriptArgs } from "../support/script_args.ts";
 import { closedLoop } from "./closed_loop.ts";
+import { initCertificates } from "../../server/certs.ts";
 
 scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
     "PrkDB and etcd side by side: put, linearizable get and 90/10 mixed at 1, 16 and 64 clients.\n" +
-    "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64). Needs the etcd binary\n" +
-    "(apt-get install etcd-server).",
+    "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64), TLS=1 (mutual TLS for\n" +
+    "clients and peers on both systems). Needs the etcd binary (apt-get install etcd-server).",
 );
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
 const CLIENTS = (Deno.env.get("CLIENTS") ?? "1,16,64").split(",").map(Number);
+const TLS = Deno.env.get("TLS") === "1";
 const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
@@ -44,11 +47,15 @@ interface System {
   get(node: number, key: string): Promise<void>;
 }
 
+/** The load generator's connections: plain, or TLS with a client certificate (set in main). */
+let http: Deno.HttpClient | undefined;
+
 async function post(url: string, body: string): Promise<void> {
   const r = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body,
+    client: http,
   });
   const text = await r.text();
   if (!r.ok) throw new Error(`${url}: ${r.status} ${text.slice(0, 200)}`);
@@ -79,11 +86,27 @@ async function run(
   return { ...r, cpuMsPerOp: r.done > 0 ? (cpu * 1000) / r.done : NaN };
 }
 
-/** Starts a 3-member etcd cluster on free loopback ports. */
-async function startEtcd(dir: string): Promise<{ urls: string[]; children: Deno.ChildProcess[] }> {
+/**
+ * Starts a 3-member etcd cluster on free loopback ports; with `certs`, clients and peers must
+ * present certificates from its CA (the PrkDB nodes' certificates serve etcd's members too).
+ */
+async function startEtcd(
+  dir: string,
+  certs?: string,
+): Promise<{ urls: string[]; children: Deno.ChildProcess[] }> {
   const client = [freePort(), freePort(), freePort()];
   const peer = [freePort(), freePort(), freePort()];
-  const initial = peer.map((p, i) => `e${i + 1}=http://127.0.0.1:${p}`).join(",");
+  const scheme = certs ? "https" : "http";
+  const initial = peer.map((p, i) => `e${i + 1}=${scheme}://127.0.0.1:${p}`).join(",");
+  const tls = (i: number) =>
+    certs
+      ? [
+        ["--cert-file", "--peer-cert-file"].flatMap((f) => [f, join(certs, `node-${i + 1}.pem`)]),
+        ["--key-file", "--peer-key-file"].flatMap((f) => [f, join(certs, `node-${i + 1}.key`)]),
+        ["--trusted-ca-file", "--peer-trusted-ca-file"].flatMap((f) => [f, join(certs, "ca.pem")]),
+        ["--client-cert-auth", "--peer-client-cert-auth"],
+      ].flat()
+      : [];
   const children = client.map((c, i) =>
     new Deno.Command("etcd", {
       args: [
@@ -92,13 +115,14 @@ async function startEtcd(dir: string): Promise<{ urls: string[]; children: Deno.
         "--data-dir",
         join(dir, `e${i + 1}`),
         "--listen-client-urls",
-        `http://127.0.0.1:${c}`,
+        `${scheme}://127.0.0.1:${c}`,
         "--advertise-client-urls",
-        `http://127.0.0.1:${c}`,
+        `${scheme}://127.0.0.1:${c}`,
         "--listen-peer-urls",
-        `http://127.0.0.1:${peer[i]}`,
+        `${scheme}://127.0.0.1:${peer[i]}`,
         "--initial-advertise-peer-urls",
-        `http://127.0.0.1:${peer[i]}`,
+        `${scheme}://127.0.0.1:${peer[i]}`,
+        ...tls(i),
         "--initial-cluster",
         initial,
         "--initial-cluster-state",
@@ -114,12 +138,12 @@ async function startEtcd(dir: string): Promise<{ urls: string[]; children: Deno.
       stderr: "null",
     }).spawn()
   );
-  const urls = client.map((c) => `http://127.0.0.1:${c}`);
+  const urls = client.map((c) => `${scheme}://127.0.0.1:${c}`);
   const deadline = Date.now() + 30_000;
   for (const url of urls) {
     for (;;) {
       try {
-        const r = await fetch(`${url}/health`);
+        const r = await fetch(`${url}/health`, { client: http });
         if ((await r.json()).health === "true") break;
       } catch { /* not up yet */ }
       if (Date.now() > deadline) throw new Error(`etcd at ${url} did not become healthy`);
@@ -138,10 +162,28 @@ async function main(): Promise<void> {
   }
   const dir = await Deno.makeTempDir({ prefix: "prkdb-etcd-bench-" });
   console.log(
-    `Starting 3 PrkDB nodes and 3 etcd members (file storage, loopback); ${SECONDS} s per case...`,
+    `Starting 3 PrkDB nodes and 3 etcd members (file storage, loopback${
+      TLS ? ", mutual TLS for clients and peers" : ""
+    }); ${SECONDS} s per case...`,
   );
-  const etcd = await startEtcd(dir);
-  const prkdb = await ProcessCluster.start(3, { partitions: 8, tickMs: 100 });
+  const certs = TLS ? join(dir, "certs") : undefined;
+  let clientTls: { ca: string; cert: string; key: string } | undefined;
+  if (certs) {
+    await initCertificates({ dir: certs, nodes: [1, 2, 3] });
+    const read = (f: string) => Deno.readTextFile(join(certs, f));
+    clientTls = {
+      ca: await read("ca.pem"),
+      cert: await read("client-rw.pem"),
+      key: await read("client-rw.key"),
+    };
+    http = Deno.createHttpClient({
+      caCerts: [clientTls.ca],
+      cert: clientTls.cert,
+      key: clientTls.key,
+    });
+  }
+  const etcd = await startEtcd(dir, certs);
+  const prkdb = await ProcessCluster.start(3, { partitions: 8, tickMs: 100, certs });
   try {
     const pUrls = [...prkdb.urls.values()];
     const systems: System[] = [
@@ -215,7 +257,9 @@ async function main(): Promise<void> {
       }
     }
     // PrkDB's own client routes each put straight to its partition's leader.
-    const db = await Promise.all(Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls)));
+    const db = await Promise.all(
+      Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls, { tls: clientTls })),
+    );
     const direct = await run(
       systems[0],
       64,
@@ -241,6 +285,7 @@ async function main(): Promise<void> {
       c.kill("SIGTERM");
       await c.status;
     }
+    http?.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

@@ -133,7 +133,14 @@ Deno.test("3 nodes grow to 5, node 2 dies and is removed, node 6 joins: writes g
           body: JSON.stringify({ partition: 0, change: "add-learner", node: id }),
         });
         assertEquals(r.status, 200, await r.text());
-        assert((await view(skip)).groups[0].learners.includes(id));
+        // The view takes each group from the replica it reached with the highest term: one that
+        // has not appended the change yet may answer first.
+        await waitFor(
+          `node ${id} a learner of partition 0 in the cluster view`,
+          async () => (await view(skip)).groups[0].learners.includes(id),
+          10_000,
+          200,
+        );
       }
       const r = await runCli(["member", "add", String(id), ...endpoints(skip)]);
       assertEquals(r.code, 0, r.stderr + r.stdout);

@@ -28,13 +28,16 @@ import { initCertificates } from "../../server/certs.ts";
 scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
     "PrkDB and etcd side by side: put, linearizable get and 90/10 mixed at 1, 16 and 64 clients.\n" +
-    "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64), TLS=1 (mutual TLS for\n" +
-    "clients and peers on both systems). Needs the etcd binary (apt-get install etcd-server).",
+    "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64), WORKLOADS (default\n" +
+    "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems). Needs the etcd\n" +
+    "binary (apt-get install etcd-server).",
 );
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
 const CLIENTS = (Deno.env.get("CLIENTS") ?? "1,16,64").split(",").map(Number);
 const TLS = Deno.env.get("TLS") === "1";
+/** Which workloads to run (names as printed, "put", "get", "mixed"); default all. */
+const ONLY = Deno.env.get("WORKLOADS")?.split(",");
 const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
@@ -245,6 +248,7 @@ async function main(): Promise<void> {
       }`;
     console.log(`\n${"workload".padEnd(20)} ${"PrkDB".padEnd(56)} ${"etcd".padEnd(56)} ratio`);
     for (const [name, make] of workloads) {
+      if (ONLY && !ONLY.some((w) => name.startsWith(w))) continue;
       for (const clients of CLIENTS) {
         // Interleaved: each case runs on both systems back to back, so drift hits both.
         const p = await run(systems[0], clients, make(systems[0]));

@@ -18,7 +18,7 @@ import type { NodeId } from "../raft/types.ts";
 import type { CompactionPolicy } from "../partition/compaction.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
 import type { PartitionWrite, RaftStorage } from "../storage/raft_storage.ts";
-import { UnavailableError } from "../partition/errors.ts";
+import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
 import type { HostObserver } from "./options.ts";
 import type { Replica } from "./replica.ts";
 import type { ReplicationLag } from "./replication_lag.ts";
@@ -131,10 +131,9 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
       // An entry that does not apply (a damaged or forged log) stops this partition only, and
       // loudly: health reports it, and nothing more is applied or acknowledged for it.
       r.fatal = error as Error;
-      const stopped = new UnavailableError(
-        `Partition ${r.partition} stopped on this node: ${(error as Error).message}`,
-      );
-      r.failAll(stopped, stopped);
+      const stopped = `Partition ${r.partition} stopped on this node: ${(error as Error).message}`;
+      // A waiting write's entry is in the log and may apply on other replicas: its fate is unknown.
+      r.failAll(new OutcomeUnknownError(stopped), new UnavailableError(stopped));
       continue;
     }
     if (rd.events.length > 0) ctx.observer?.events?.(r.partition, rd.events);

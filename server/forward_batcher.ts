@@ -13,6 +13,7 @@
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
+import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
 import type {
   DeleteRequest,
   DeleteResponse,
@@ -147,12 +148,10 @@ export class ForwardBatcher {
       this.#pump(target, lane);
     }).then((r) => {
       if (r.result.case !== "error") return r;
-      const { code, message } = r.result.value;
-      throw new ConnectError(
-        message,
-        code as Code,
-        new Headers({ [ANSWERED_HEADER]: String(target) }),
-      );
+      const { code, message, kind } = r.result.value;
+      const metadata = new Headers({ [ANSWERED_HEADER]: String(target) });
+      if (kind) metadata.set(ERROR_KIND_HEADER, kind);
+      throw new ConnectError(message, code as Code, metadata);
     });
   }
 
@@ -166,8 +165,16 @@ export class ForwardBatcher {
       // Callers that gave up are not sent.
       const batch = lane.queue.splice(0, take).filter((w) => !w.signal.aborted);
       if (batch.length === 0) continue;
+      let client: Client<typeof KvService>;
+      try {
+        client = this.#o.clientFor(target);
+      } catch (error) {
+        // No way to reach the node (it left the address book): these writes were never sent.
+        batch.forEach((w) => w.reject(error));
+        continue;
+      }
       lane.inflight++;
-      this.#o.clientFor(target).forward({ calls: batch.map((w) => w.call) }, {
+      client.forward({ calls: batch.map((w) => w.call) }, {
         timeoutMs: this.#o.timeoutMs,
         headers: this.#o.headers,
       }).then(

@@ -12,6 +12,7 @@ import {
 import { startHttpServer } from "./http_server.ts";
 import { ANSWERED_HEADER, ForwardBatcher } from "./forward_batcher.ts";
 import { isUnreachable } from "./forwarding.ts";
+import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const put = (key: string) =>
@@ -29,7 +30,10 @@ async function leader(hold?: Promise<void>) {
         results: req.calls.map(({ call }, i) => {
           if (call.case === "put" && text(call.value.key) === "refused") {
             return {
-              result: { case: "error", value: { code: Code.FailedPrecondition, message: "no" } },
+              result: {
+                case: "error",
+                value: { code: Code.FailedPrecondition, message: "no", kind: "session_expired" },
+              },
             };
           }
           return call.case === "delete"
@@ -76,6 +80,11 @@ Deno.test("ForwardBatcher: writes waiting together share one call, and each gets
     const error = (refused as PromiseRejectedResult).reason as ConnectError;
     assertEquals([error.code, error.rawMessage], [Code.FailedPrecondition, "no"]);
     assert(error.metadata.has(ANSWERED_HEADER));
+    assertEquals(
+      error.metadata.get(ERROR_KIND_HEADER),
+      "session_expired",
+      "the kind comes through",
+    );
     assertEquals(isUnreachable(error, signal), false);
   } finally {
     await server.close();
@@ -108,6 +117,34 @@ Deno.test("ForwardBatcher: a caller that gives up stops waiting, and is not sent
     release();
     assert((await first).ok);
     assertEquals(calls.flatMap((c) => c.calls).map((c) => text(c.call.value!.key)), ["in-flight"]);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("ForwardBatcher: a node it has no client for fails those writes at once and the lane stays usable", async () => {
+  const { server, calls } = await leader();
+  const url = `http://127.0.0.1:${server.port}`;
+  let known = false;
+  const batcher = new ForwardBatcher({
+    clientFor: (id) => {
+      if (!known) throw new Error(`Node ${id} is not a member`);
+      return createClient(
+        KvService,
+        createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
+      );
+    },
+    headers: { "prkdb-forwarded": "2" },
+    maxInflight: 1,
+  });
+  try {
+    const signal = new AbortController().signal;
+    for (let i = 0; i < 3; i++) {
+      await assertRejects(() => batcher.put(7, put(`early-${i}`), signal), Error, "not a member");
+    }
+    known = true; // the address book caught up
+    assert((await batcher.put(7, put("later"), signal)).ok, "no call slot was lost");
+    assertEquals(calls.length, 1);
   } finally {
     await server.close();
   }

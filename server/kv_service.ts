@@ -259,8 +259,13 @@ export function createKvService(
           );
         }
         const e = toConnectError(error);
-        // The target refused before doing anything (it does not lead): safe to look again.
-        if (e.code === Code.Unavailable && !forwarded) {
+        // The target refused before doing anything (it does not lead): safe to look again. An
+        // outcome_unknown is also Unavailable, but its write may have been applied: a retry here
+        // could apply it twice, so it goes back to the client, which knows whether it may retry.
+        if (
+          e.code === Code.Unavailable && !forwarded &&
+          e.metadata.get(ERROR_KIND_HEADER) !== "outcome_unknown"
+        ) {
           hints.drop(partition, target);
           if (more) continue;
         }
@@ -502,8 +507,12 @@ export function createKvService(
           }
         } catch (error) {
           const e = toConnectError(error);
+          const kind = e.metadata.get(ERROR_KIND_HEADER) ?? "";
           return {
-            result: { case: "error" as const, value: { code: e.code, message: e.rawMessage } },
+            result: {
+              case: "error" as const,
+              value: { code: e.code, message: e.rawMessage, kind },
+            },
           };
         }
       }));

@@ -13,6 +13,8 @@
  *
  * @module
  */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
 
 /** Options for {@linkcode ClientStream}. */
@@ -27,7 +29,10 @@ export interface ClientStreamOptions<T> {
   maxMessageBytes: number;
   /** Items queued this long without the connection taking any mean the peer stalled. */
   stallMs: number;
-  /** A stream with nothing to send for this long is closed; the next item opens a new one. */
+  /**
+   * A stream that sent nothing for this long is replaced by a new one when the next item comes
+   * (a quiet connection may have been closed by the server or lost without a word).
+   */
   idleMs: number;
   /** The `fetch` to call with (mutual TLS when configured). Default: the global one. */
   fetch?: typeof fetch;
@@ -39,20 +44,34 @@ export interface ClientStreamOptions<T> {
   now?: () => number;
 }
 
-/** Why a stream ended, from the server's answer: undefined when it ended cleanly. */
+/**
+ * Why a stream ended, from the server's answer: undefined when it ended cleanly, else a
+ * `ConnectError` with the code the server gave (so a refusal is not taken for a lost connection).
+ */
 async function streamError(response: Response): Promise<Error | undefined> {
   const body = new Uint8Array(await response.arrayBuffer());
   if (response.status !== 200) {
-    return new Error(`HTTP ${response.status}: ${new TextDecoder().decode(body).slice(0, 200)}`);
+    const text = new TextDecoder().decode(body).slice(0, 200);
+    let code = Code.Unknown;
+    try {
+      code = codeFromString(JSON.parse(text).code) ?? Code.Unknown;
+    } catch {
+      // Not a Connect error body.
+    }
+    return new ConnectError(`HTTP ${response.status}: ${text}`, code);
   }
   for await (const { flags, message } of readFrames([body], body.length)) {
     if ((flags & END_STREAM) === 0) continue;
     const end = JSON.parse(new TextDecoder().decode(message)) as {
       error?: { code?: string; message?: string };
     };
-    return end.error ? new Error(`${end.error.code}: ${end.error.message ?? ""}`) : undefined;
+    if (!end.error) return undefined;
+    return new ConnectError(
+      end.error.message ?? "",
+      codeFromString(end.error.code ?? "") ?? Code.Unknown,
+    );
   }
-  return new Error("the stream ended without an end-of-stream message");
+  return new ConnectError("the stream ended without an end-of-stream message", Code.Unknown);
 }
 
 /** One open call. */
@@ -140,7 +159,7 @@ export class ClientStream<T> {
     }
     if (open && now - open.lastWriteMs > this.#o.idleMs) {
       // Quiet for long: the server may have dropped the connection. Start afresh.
-      this.#end(open);
+      this.#retire(open);
     }
     if (!this.#open) this.#start();
     else if (this.#open.waiting) this.#write(this.#open);
@@ -224,14 +243,10 @@ export class ClientStream<T> {
     this.#o.onWritten?.(items, waited);
   }
 
-  /** Closes the request body: the server answers and the call ends cleanly. */
-  #end(open: OpenStream): void {
+  /** Drops a stream that sat quiet (its connection may be gone without a word) for a new one. */
+  #retire(open: OpenStream): void {
     if (this.#open === open) this.#open = undefined;
-    try {
-      open.controller?.close();
-    } catch {
-      // Already broken.
-    }
+    open.abort.abort();
   }
 
   #fail(open: OpenStream, error: unknown): void {
@@ -240,6 +255,8 @@ export class ClientStream<T> {
   }
 
   #ended(open: OpenStream, error: Error | undefined): void {
+    // Whatever ended it (an answer, an error), the request is over: release its connection.
+    open.abort.abort();
     if (this.#open !== open) return; // already replaced
     this.#open = undefined;
     if (error === undefined && this.#queue.length === 0) return;

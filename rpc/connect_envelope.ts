@@ -73,33 +73,65 @@ export async function* readFrames(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   maxBytes: number,
 ): AsyncGenerator<{ flags: number; message: Uint8Array }> {
-  let buffer: Uint8Array = new Uint8Array(0);
+  // Chunks not yet consumed, and how many bytes they hold. A large message arriving in many
+  // chunks is copied once, when it is whole, not once per chunk.
+  let pending: Uint8Array[] = [];
+  let size = 0;
+  /** The next `n` bytes, joined (without consuming them). */
+  const peek = (n: number): Uint8Array => {
+    if (pending[0].length >= n) return pending[0].subarray(0, n);
+    pending = [concat(pending, n)];
+    return pending[0].subarray(0, n);
+  };
+  const consume = (n: number) => {
+    size -= n;
+    while (n > 0) {
+      if (pending[0].length <= n) n -= pending.shift()!.length;
+      else {
+        pending[0] = pending[0].subarray(n);
+        n = 0;
+      }
+    }
+  };
+  let need = 5; // bytes until the next step can run: a header, then a whole frame
   for await (const chunk of chunks) {
-    buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
-    let at = 0;
-    while (buffer.length - at >= 5) {
-      const flags = buffer[at];
-      const length = new DataView(buffer.buffer, buffer.byteOffset + at + 1, 4).getUint32(0);
+    if (chunk.length === 0) continue;
+    pending.push(chunk);
+    size += chunk.length;
+    while (size >= need) {
+      const header = peek(5);
+      const flags = header[0];
+      const length = new DataView(header.buffer, header.byteOffset + 1, 4).getUint32(0);
       if (length > maxBytes) {
         throw new EnvelopeError(
           "resource_exhausted",
           `a stream message of ${length} bytes exceeds the limit of ${maxBytes} bytes`,
         );
       }
-      if (buffer.length - at < 5 + length) break;
-      yield { flags, message: buffer.subarray(at + 5, at + 5 + length) };
-      at += 5 + length;
+      if (size < 5 + length) {
+        need = 5 + length;
+        break;
+      }
+      const message = peek(5 + length).subarray(5);
+      consume(5 + length);
+      need = 5;
+      yield { flags, message };
     }
-    buffer = buffer.subarray(at);
   }
-  if (buffer.length > 0) {
+  if (size > 0) {
     throw new EnvelopeError("invalid_argument", "the stream ended inside a message");
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** Joins chunks into one buffer of at least `n` bytes (all of them). */
+function concat(chunks: Uint8Array[], n: number): Uint8Array {
+  let total = 0;
+  for (const c of chunks) total += c.length;
+  const out = new Uint8Array(Math.max(total, n));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
   return out;
 }

@@ -60,7 +60,7 @@ function payloadBytes(m: PartitionMessage): number {
   return 48;
 }
 
-/** A quiet stream is closed after this long; the next message opens a new one. */
+/** A stream quiet for this long is replaced by a new one at its next message. */
 const STREAM_IDLE_MS = 30_000;
 
 /** One peer: its stream for Raft messages and a unary client for pings. */

@@ -98,7 +98,7 @@ export interface HttpServerOptions {
   /**
    * Paths whose request body is a long-lived stream of messages: it is handed over as it
    * arrives instead of being read whole, with no body time limit (the connection's idle limit
-   * still applies). Their handler bounds each message; the members-only check still runs first.
+   * still applies). Their handler bounds each message; the path's access check still runs first.
    */
   streamingPaths?: ReadonlySet<string>;
 }

@@ -33,7 +33,7 @@ import {
   PutRequestSchema,
   PutResponseSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
-import { fastUnary } from "./unary_fast_path.ts";
+import { leanUnary } from "./unary_fast_path.ts";
 import { RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
@@ -228,19 +228,19 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const fast = new Map([
     [
       "/prkdb.v1.KvService/Put",
-      fastUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }),
+      leanUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }),
     ],
     [
       "/prkdb.v1.KvService/Get",
-      fastUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }),
+      leanUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }),
     ],
     [
       "/prkdb.v1.KvService/Delete",
-      fastUnary({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
+      leanUnary({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
     ],
     [
       "/prkdb.v1.KvService/Forward",
-      fastUnary({ input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! }),
+      leanUnary({ input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! }),
     ],
   ]);
   router.service(ReplicationService, {
@@ -322,6 +322,16 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     limits: options.limits,
     onRefused: options.onHttpRefused,
     streamingPaths: new Set([RAFT_STREAM_PATH]),
+    direct(path, call, caller) {
+      const lean = fast.get(path);
+      if (!lean) return undefined;
+      // The caller's verified member id, as the handler below sets it; never the caller's own.
+      const verified = caller?.node === undefined ? null : String(caller.node);
+      return lean({
+        ...call,
+        header: (name) => name === VERIFIED_NODE ? verified : call.header(name),
+      });
+    },
     handler(request, caller) {
       request.headers.delete(VERIFIED_NODE);
       if (caller?.node !== undefined) request.headers.set(VERIFIED_NODE, String(caller.node));
@@ -335,8 +345,6 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         const verified = request.headers.get(VERIFIED_NODE);
         return receiveRaftStream(request, (batch) => accept(batch, verified), peerBodyLimit);
       }
-      const lean = fast.get(path)?.(request);
-      if (lean) return lean;
       if (handler) return handler(request);
       if (path === "/health") {
         const health = nodeHealth(host, options.metrics);

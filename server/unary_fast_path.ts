@@ -1,9 +1,10 @@
 /**
- * A lean path for the hottest client calls (Put, Get, Delete): it speaks the Connect unary
- * protocol itself, binary and JSON alike, and calls the same service implementation as the
- * Connect router. It skips the router's per-call machinery (a context object, abort plumbing
- * and stream adapters for every request), which costs several times the work of the call itself
- * on a busy node. Anything it does not handle (other content types, compression, a GET, a
+ * A lean path for the hottest calls (Put, Get, Delete, and Forward between nodes): it speaks
+ * the Connect unary protocol itself, binary and JSON alike, and calls the same service
+ * implementation as the Connect router. It skips the router's per-call machinery (a context
+ * object, abort plumbing and stream adapters for every request), which costs several times the
+ * work of the call itself on a busy node, and works on the request's bytes, so the HTTP server
+ * need not build fetch `Request` and `Response` objects for it. Anything it does not handle (other content types, compression, a GET, a
  * malformed protocol header) falls through to the router, so the wire protocol is unchanged.
  *
  * @module
@@ -35,47 +36,91 @@ const BINARY = "application/proto";
 const JSON_TYPE = "application/json";
 
 /**
- * Builds a request handler for one unary method, or says it cannot take the request (then the
- * router serves it).
- *
- * @param method The method's schemas and implementation.
- * @returns A handler answering a `Response`, or `undefined` for a request it leaves alone.
+ * A unary call as the lean path sees it: its bytes and a header lookup, no fetch objects (a
+ * server can hand it over without building a `Request`).
  *
  * @example Usage
  * ```ts ignore
- * const put = fastUnary({ input: PutRequestSchema, output: PutResponseSchema, call: impl.put });
- * const response = await put(request) ?? await router(request);
+ * const call: UnaryCall = { method: "POST", header: (n) => headers[n] ?? null, body, signal };
  * ```
  */
-export function fastUnary<I extends DescMessage, O extends DescMessage>(
+export interface UnaryCall {
+  /** The HTTP method. */
+  readonly method: string;
+  /** A request header by its lower-case name, or null. */
+  readonly header: (name: string) => string | null;
+  /** The whole request body. */
+  readonly body: Uint8Array;
+  /** Aborts when the caller goes away. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The answer to a {@linkcode UnaryCall}.
+ *
+ * @example Usage
+ * ```ts ignore
+ * res.writeHead(answer.status, answer.headers).end(answer.body);
+ * ```
+ */
+export interface UnaryAnswer {
+  /** HTTP status. */
+  readonly status: number;
+  /** Response headers (content-type included, content-length not). */
+  readonly headers: Record<string, string>;
+  /** The response body. */
+  readonly body: Uint8Array;
+}
+
+/**
+ * Builds a handler for one unary method over {@linkcode UnaryCall}s, or says it cannot take the
+ * call (then the router serves it).
+ *
+ * @param method The method's schemas and implementation.
+ * @returns A handler answering a {@linkcode UnaryAnswer}, or `undefined` for a call it leaves alone.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const put = leanUnary({ input: PutRequestSchema, output: PutResponseSchema, call: impl.put });
+ * const answer = await put(call);
+ * ```
+ */
+export function leanUnary<I extends DescMessage, O extends DescMessage>(
   method: FastMethod<I, O>,
-): (request: Request) => Promise<Response> | undefined {
-  return (request) => {
-    const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
-    if (request.method !== "POST" || (type !== BINARY && type !== JSON_TYPE)) return undefined;
-    if (request.headers.get("content-encoding")) return undefined;
-    const version = request.headers.get("connect-protocol-version");
-    if (version !== null && version !== "1") return undefined;
-    return serve(method, request, type === BINARY);
+): (call: UnaryCall) => Promise<UnaryAnswer> | undefined {
+  return (call) => {
+    const format = formatOf(call.method, call.header);
+    return format ? serve(method, call, format === BINARY) : undefined;
   };
+}
+
+/** The format of a call this path serves (by its method and headers), or undefined. */
+function formatOf(
+  method: string,
+  header: (name: string) => string | null,
+): typeof BINARY | typeof JSON_TYPE | undefined {
+  const type = (header("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (method !== "POST" || (type !== BINARY && type !== JSON_TYPE)) return undefined;
+  if (header("content-encoding")) return undefined;
+  const version = header("connect-protocol-version");
+  if (version !== null && version !== "1") return undefined;
+  return type;
 }
 
 async function serve<I extends DescMessage, O extends DescMessage>(
   method: FastMethod<I, O>,
-  request: Request,
+  call: UnaryCall,
   binary: boolean,
-): Promise<Response> {
+): Promise<UnaryAnswer> {
   const responseHeader = new Headers({ "content-type": binary ? BINARY : JSON_TYPE });
   try {
-    const body = new Uint8Array(await request.arrayBuffer());
+    const body = call.body;
     let input: MessageShape<I>;
     try {
       input = binary ? fromBinary(method.input, body) : fromJson(
         method.input,
         body.length === 0 ? {} : JSON.parse(new TextDecoder().decode(body)),
-        {
-          ignoreUnknownFields: false,
-        },
+        { ignoreUnknownFields: false },
       );
     } catch (error) {
       throw new ConnectError(
@@ -83,13 +128,14 @@ async function serve<I extends DescMessage, O extends DescMessage>(
         Code.InvalidArgument,
       );
     }
-    const timeout = Number(request.headers.get("connect-timeout-ms") ?? 0);
+    const timeout = Number(call.header("connect-timeout-ms") ?? 0);
     const signal = timeout > 0
-      ? AbortSignal.any([request.signal, AbortSignal.timeout(timeout)])
-      : request.signal;
+      ? AbortSignal.any([call.signal, AbortSignal.timeout(timeout)])
+      : call.signal;
     const ctx = {
       signal,
-      requestHeader: request.headers,
+      // Only lookups are used on it.
+      requestHeader: { get: (name: string) => call.header(name.toLowerCase()) },
       responseHeader,
       responseTrailer: new Headers(),
       timeoutMs: () => (timeout > 0 ? timeout : undefined),
@@ -98,7 +144,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     const out = binary
       ? toBinary(method.output, output)
       : new TextEncoder().encode(JSON.stringify(toJson(method.output, output)));
-    return new Response(out, { status: 200, headers: responseHeader });
+    return { status: 200, headers: record(responseHeader), body: out };
   } catch (error) {
     const e = ConnectError.from(error);
     const headers = new Headers({ "content-type": JSON_TYPE });
@@ -106,9 +152,16 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     responseHeader.forEach((value, key) => {
       if (key !== "content-type") headers.set(key, value);
     });
-    return new Response(JSON.stringify(errorToJson(e, undefined)), {
+    return {
       status: codeToHttpStatus(e.code),
-      headers,
-    });
+      headers: record(headers),
+      body: new TextEncoder().encode(JSON.stringify(errorToJson(e, undefined))),
+    };
   }
+}
+
+function record(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => out[key] = value);
+  return out;
 }

@@ -52,6 +52,7 @@ export {
   type RefusalReason,
   startHttpServer,
 } from "./http_server.ts";
+export type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
 export { MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 export {
   loadTlsFiles,

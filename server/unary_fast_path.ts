@@ -40,8 +40,15 @@ const JSON_TYPE = "application/json";
  * server can hand it over without building a `Request`).
  *
  * @example Usage
- * ```ts ignore
- * const call: UnaryCall = { method: "POST", header: (n) => headers[n] ?? null, body, signal };
+ * ```ts
+ * import type { UnaryCall } from "@prkdb/prkdb/server";
+ * const headers: Record<string, string> = { "content-type": "application/json" };
+ * const call: UnaryCall = {
+ *   method: "POST",
+ *   header: (name) => headers[name] ?? null,
+ *   body: new TextEncoder().encode("{}"),
+ *   signal: new AbortController().signal,
+ * };
  * ```
  */
 export interface UnaryCall {
@@ -59,8 +66,13 @@ export interface UnaryCall {
  * The answer to a {@linkcode UnaryCall}.
  *
  * @example Usage
- * ```ts ignore
- * res.writeHead(answer.status, answer.headers).end(answer.body);
+ * ```ts
+ * import type { UnaryAnswer } from "@prkdb/prkdb/server";
+ * const answer: UnaryAnswer = {
+ *   status: 200,
+ *   headers: { "content-type": "application/json" },
+ *   body: new TextEncoder().encode("{}"),
+ * };
  * ```
  */
 export interface UnaryAnswer {

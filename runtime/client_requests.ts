@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ReadBatch } from "./read_batch.ts";
 import { NotLeaderError, ProposalDroppedError } from "../raft/errors.ts";
 import type { MembershipChange } from "../raft/membership.ts";
 import type { ProposalPosition } from "../raft/node.ts";
@@ -148,7 +149,8 @@ async function awaitProposal(
 
 /**
  * Waits until a read at this replica is linearizable: the leader confirmed a read index with a
- * quorum, and this replica has applied it.
+ * quorum, and this replica has applied it. Reads arriving before the replica's next round share
+ * one read-index request ({@linkcode ReadBatch}).
  *
  * @param ctx The host's clock, deadline and scheduler.
  * @param replica The partition's replica on this node.
@@ -169,23 +171,31 @@ export async function readIndexAndWait(
   context: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  try {
-    replica.node.readIndex(context);
-  } catch (error) {
-    if (error instanceof NotLeaderError) {
-      throw new UnavailableError(`Partition ${replica.partition} has no leader yet; retry shortly`);
+  // Join the reads that will share the next read-index request, or start that request.
+  let batch = replica.openReads;
+  if (!batch) {
+    try {
+      replica.node.readIndex(context);
+    } catch (error) {
+      if (error instanceof NotLeaderError) {
+        throw new UnavailableError(
+          `Partition ${replica.partition} has no leader yet; retry shortly`,
+        );
+      }
+      throw error;
     }
-    throw error;
+    batch = replica.openReads = new ReadBatch(context, replica.reads);
   }
+  const joined = batch;
   await awaitRequest<void>(
     ctx.clock,
     ctx.timeoutMs,
     `Read from partition ${replica.partition}`,
     signal,
     (resolve, reject) => {
-      replica.reads.set(context, { index: 0, resolve, reject });
+      const leave = joined.join({ resolve, reject });
       ctx.schedule(replica);
-      return () => replica.reads.delete(context);
+      return leave;
     },
   );
 }

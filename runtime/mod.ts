@@ -36,6 +36,7 @@ export * from "./requests.ts";
 export * from "./client_requests.ts";
 export * from "./write_result.ts";
 export * from "./reads.ts";
+export * from "./read_batch.ts";
 export * from "./replica.ts";
 export * from "./round.ts";
 export * from "./round_loop.ts";

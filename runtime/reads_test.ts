@@ -121,3 +121,29 @@ Deno.test("MultiRaftHost.watch: every change once, in order, resumable, and comp
     await c.stop();
   }
 });
+
+Deno.test("MultiRaftHost: follower reads share a read-index request only until it is sent", async () => {
+  const c = await ManualCluster.start(3, 1);
+  try {
+    const leader = c.leaderOf(0);
+    const follower = [...c.hosts.values()].find((h) => h !== leader)!;
+    const key = te.encode("k");
+    await c.run(leader.put(key, te.encode("v1")));
+    // Read A's request leaves the follower and is lost on the way: A waits for an answer.
+    c.net.isolate(follower.nodeId);
+    const a = follower.get(key, "follower");
+    a.catch(() => {});
+    await c.settle();
+    c.net.isolate(follower.nodeId, false);
+    // A write is acknowledged; read B starts after it, so B must see it. Sharing A's request
+    // (sent before the write) could answer B from before the write, or not at all.
+    await c.run(leader.put(key, te.encode("v2")));
+    const b = await c.run(follower.get(key, "follower"), 20);
+    assertEquals(td.decode(b!.value), "v2");
+    // Reads that arrive together share one request, and each is answered.
+    const [x, y, z] = await c.run(Promise.all([1, 2, 3].map(() => follower.get(key, "follower"))));
+    assertEquals([x, y, z].map((r) => td.decode(r!.value)), ["v2", "v2", "v2"]);
+  } finally {
+    await c.stop();
+  }
+});

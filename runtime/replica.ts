@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { ReadBatch } from "./read_batch.ts";
 import type { RaftNode } from "../raft/node.ts";
 import type { RaftStatus } from "../raft/mod.ts";
 import type { HardState, NodeId } from "../raft/types.ts";
@@ -84,6 +85,8 @@ export class Replica {
   persistedHardState: HardState | undefined;
   /** Set when an entry could not be applied: the replica stops, and health says why. */
   fatal: Error | undefined;
+  /** Reads that will share the read-index request not sent yet (see read_batch.ts). */
+  openReads: ReadBatch | undefined;
   #appliedWaiters: (() => void)[] = [];
 
   /**
@@ -270,6 +273,7 @@ export class Replica {
    * @param read The error for waiting reads.
    */
   failAll(write: Error, read: Error): void {
+    this.openReads = undefined;
     for (const w of this.writes.values()) w.reject(write);
     for (const r of this.reads.values()) r.reject(read);
     this.writes.clear();

@@ -66,7 +66,11 @@ export interface RoundContext {
 export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): Promise<boolean> {
   const work: [Replica, Ready][] = [];
   for (const r of replicas) {
-    if (!r.fatal && r.node.hasReady()) work.push([r, r.node.ready()]);
+    if (r.fatal || !r.node.hasReady()) continue;
+    // The Ready carries the pending read-index request (or starts the leader's read round):
+    // reads arriving from now on need a request of their own.
+    r.openReads = undefined;
+    work.push([r, r.node.ready()]);
   }
   if (work.length === 0) return false;
   // 1. Persist everything, for every partition, in one durable write.

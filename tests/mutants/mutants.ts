@@ -224,6 +224,26 @@ export const MUTANTS: readonly Mutant[] = [
     checks: [{ kind: "sim", seeds: 60, nodes: 5, expect: "not linearizable" }],
   },
   {
+    name: "read-joins-sent-request",
+    rule:
+      "reads share a read-index request only if it was sent after they arrived (thesis 6.4, batched)",
+    file: "runtime/round.ts",
+    find: "r.openReads = undefined;",
+    replace: "void 0;",
+    // Join any request still unanswered, sent or not.
+    also: [{
+      file: "runtime/client_requests.ts",
+      find: "let batch = replica.openReads;",
+      replace:
+        "let batch = replica.openReads && replica.reads.has(replica.openReads.context) ? replica.openReads : undefined;",
+    }],
+    checks: [{
+      kind: "test",
+      file: "runtime/reads_test.ts",
+      filter: "share a read-index request only until it is sent",
+    }],
+  },
+  {
     name: "ack-write-of-other-term",
     rule:
       "a write succeeds only if the entry applied at its index is the one it proposed (Raft 5.3)",

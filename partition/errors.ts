@@ -90,6 +90,21 @@ export class UnavailableError extends PartitionError {
 }
 
 /**
+ * The leader refused to propose a write, so nothing of it is in any log: a leadership transfer
+ * is under way, or too much is uncommitted. Retrying is always safe; a node serving a client
+ * retries for it within the request's deadline, so a planned leader change looks like a slow
+ * answer rather than an error.
+ *
+ * @example Usage
+ * ```ts
+ * import { WriteRefusedError } from "@prkdb/prkdb/partition";
+ * const e = new WriteRefusedError("Partition 3: leadership transfer to node 1 in progress");
+ * console.log(e.retryable); // true
+ * ```
+ */
+export class WriteRefusedError extends UnavailableError {}
+
+/**
  * The request's deadline passed before it finished. A write may or may not have been applied.
  *
  * @example Usage

@@ -9,7 +9,12 @@ import { ReadBatch } from "./read_batch.ts";
 import { NotLeaderError, ProposalDroppedError } from "../raft/errors.ts";
 import type { MembershipChange } from "../raft/membership.ts";
 import type { ProposalPosition } from "../raft/node.ts";
-import { TimeoutError, UnavailableError, WrongNodeError } from "../partition/errors.ts";
+import {
+  TimeoutError,
+  UnavailableError,
+  WriteRefusedError,
+  WrongNodeError,
+} from "../partition/errors.ts";
 import type { ApplyResult } from "../partition/kv_state_machine.ts";
 import type { Clock } from "./clock.ts";
 import type { HostObserver, ProposalOutcome } from "./options.ts";
@@ -119,7 +124,7 @@ async function awaitProposal(
       throw new WrongNodeError(partition, error.leaderId, "is not the leader");
     }
     if (error instanceof ProposalDroppedError) {
-      throw new UnavailableError(`Partition ${partition}: ${error.message}`);
+      throw new WriteRefusedError(`Partition ${partition}: ${error.message}`);
     }
     throw error;
   }

@@ -29,6 +29,7 @@ import {
   SessionExpiredError,
   StaleRequestError,
   TimeoutError,
+  WriteRefusedError,
   WrongNodeError,
 } from "../partition/errors.ts";
 import type { ReadMode as HostReadMode } from "../partition/read_mode.ts";
@@ -133,7 +134,9 @@ async function local<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    throw error instanceof WrongNodeError ? error : toConnectError(error);
+    throw error instanceof WrongNodeError || error instanceof WriteRefusedError
+      ? error
+      : toConnectError(error);
   }
 }
 
@@ -231,6 +234,12 @@ export function createKvService(
         try {
           return await local(run);
         } catch (error) {
+          // Refused before anything was proposed (a leadership transfer is under way): wait for
+          // it to finish here, then serve or forward, within the request's deadline.
+          if (error instanceof WriteRefusedError) {
+            if (more) continue;
+            throw toConnectError(error);
+          }
           if (!(error instanceof WrongNodeError)) throw error;
           if (more) continue;
         }

@@ -157,3 +157,39 @@ Deno.test("forwarding: with 5 nodes and 3 replicas a non-replica forwards to the
     await c.stop();
   }
 });
+
+Deno.test("forwarding: writes that arrive during a leadership transfer wait for it instead of failing", async () => {
+  const c = await ProcessCluster.start(3, { partitions: 1 });
+  try {
+    const leader = await waitFor("a leader", () => leaderAt(c, 1, 0));
+    const target = [1, 2, 3].find((id) => id !== leader)!;
+    // Written once, so the target is caught up and the leader hands over at once.
+    assertEquals(
+      (await callJson(c.urls.get(leader)!, "Put", { key: b64("warm"), value: "" })).status,
+      200,
+    );
+    const applied = async (id: number) =>
+      (await fetch(`${c.urls.get(id)}/health`).then((r) => r.json())).partitions[0].lastApplied;
+    await waitFor(
+      "the target to catch up",
+      async () => (await applied(target)) >= (await applied(leader)),
+    );
+    // Paused, the target never takes over: the transfer stays under way until the leader gives
+    // it up (an election timeout later), and refuses new writes meanwhile.
+    c.signal(target, "SIGSTOP");
+    const move = fetch(`${c.urls.get(leader)}/admin/move-leader`, {
+      method: "POST",
+      body: JSON.stringify({ partition: 0, to: target }),
+    }).then((r) => r.text());
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = await callJson(c.urls.get(leader)!, "Put", { key: b64(`during-${i}`), value: "" });
+      statuses.push(r.status);
+    }
+    c.signal(target, "SIGCONT");
+    await move;
+    assertEquals(statuses.filter((s) => s !== 200), [], "every write was answered, none refused");
+  } finally {
+    await c.stop();
+  }
+});

@@ -38,9 +38,15 @@ export interface ConnectRaftTransportOptions {
   maxBatchBytes?: number;
   /**
    * Observes calls that completed or failed: a ping's answer (its round trip), or messages lost
-   * (with the error) because a peer's stream broke or could not be opened.
+   * (with the error, and no duration) because a peer's stream broke or could not be opened.
    */
-  onCall?: (peer: NodeId, rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
+  onCall?: (
+    peer: NodeId,
+    rpc: RaftRpc,
+    entries: number,
+    seconds: number | undefined,
+    error?: unknown,
+  ) => void;
   /**
    * Observes each batch handed to a peer's stream, per kind of message: entries carried
    * (AppendEntries) and how long the batch waited for the stream to take it.
@@ -135,7 +141,7 @@ export class ConnectRaftTransport implements RaftTransport {
       },
       // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
       onDropped: (messages, error) => {
-        for (const [rpc, n] of kinds(messages)) this.#o.onCall?.(id, rpc, n, 0, error);
+        for (const [rpc, n] of kinds(messages)) this.#o.onCall?.(id, rpc, n, undefined, error);
       },
     });
     const client = createClient(

@@ -290,19 +290,19 @@ export class PrkDbMetrics {
    *
    * @param peer The peer.
    * @param rpc The kind of message.
-   * @param seconds Its duration (0 for lost messages).
+   * @param seconds Its duration; undefined for lost messages, which had none.
    * @param errorType Set when it failed.
    * @param error The failure.
    */
   rpc(
     peer: NodeId,
     rpc: string,
-    seconds: number,
+    seconds: number | undefined,
     errorType?: SyncErrorType,
     error?: unknown,
   ): void {
     const a = { peer: String(peer), rpc };
-    this.#record("prkdb_rpc_duration_seconds", seconds, a);
+    if (seconds !== undefined) this.#record("prkdb_rpc_duration_seconds", seconds, a);
     const state = this.#peer(peer);
     if (errorType) {
       this.#add("prkdb_rpc_errors_total", 1, a);

@@ -73,6 +73,7 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
     assert(!m.peers().some((p) => p.lastSyncMs > 0), "a batch written to a stream proves nothing");
     m.rpc(3, "heartbeat", 0.001); // a ping answered
     m.rpc(3, "heartbeat", 0.001, "connection_error", new Error("connection refused"));
+    m.rpc(3, "vote", undefined, "connection_error", new Error("stream broke")); // lost: no duration
     const text = await m.scrape();
     assertStringIncludes(
       text,
@@ -92,19 +93,25 @@ Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and h
     );
     assertStringIncludes(
       text,
-      'prkdb_replication_consecutive_failures{node_id="2",follower="3"} 1',
+      'prkdb_replication_consecutive_failures{node_id="2",follower="3"} 2',
     );
     assertStringIncludes(
       text,
-      'prkdb_replication_sync_errors_total{node_id="2",follower="3",error_type="connection_error"} 1',
+      'prkdb_replication_sync_errors_total{node_id="2",follower="3",error_type="connection_error"} 2',
     );
     assertStringIncludes(text, 'prkdb_replication_follower_connected{node_id="2",follower="3"} 1');
+    assertStringIncludes(text, 'prkdb_rpc_errors_total{node_id="2",peer="3",rpc="vote"} 1');
+    assertStringIncludes(
+      text,
+      'prkdb_rpc_duration_seconds_count{node_id="2",peer="3",rpc="vote"} 0',
+      "lost messages have no duration",
+    );
     const [peer] = m.peers();
     assertEquals([peer.peer, peer.connected, peer.errorCount, peer.lastError], [
       3,
       true,
-      1,
-      "connection refused",
+      2,
+      "stream broke",
     ]);
     assert(peer.lastSyncMs > 0);
   } finally {

@@ -75,7 +75,7 @@ async function streamError(response: Response): Promise<Error | undefined> {
 }
 
 /** One open call. */
-interface OpenStream {
+interface OpenStream<T> {
   readonly abort: AbortController;
   controller?: ReadableStreamDefaultController<Uint8Array>;
   /** The connection asked for data and none was queued. */
@@ -84,6 +84,8 @@ interface OpenStream {
   lastWriteMs: number;
   /** When it was opened (ms). */
   readonly openedMs: number;
+  /** The items of the last message written: the one a refusing server stopped at. */
+  lastItems: readonly T[];
 }
 
 /**
@@ -109,7 +111,7 @@ export class ClientStream<T> {
   #queuedBytes = 0;
   /** When the oldest queued item was queued (ms). */
   #queuedSinceMs = 0;
-  #open?: OpenStream;
+  #open?: OpenStream<T>;
   /** No new stream before this time (ms): the last one could not be opened or broke. */
   #retryAtMs = 0;
   #failures = 0;
@@ -192,11 +194,12 @@ export class ClientStream<T> {
 
   #start(): void {
     const now = this.#now();
-    const open: OpenStream = {
+    const open: OpenStream<T> = {
       abort: new AbortController(),
       waiting: false,
       lastWriteMs: now,
       openedMs: now,
+      lastItems: [],
     };
     this.#open = open;
     const body = new ReadableStream<Uint8Array>({
@@ -215,13 +218,14 @@ export class ClientStream<T> {
       duplex: "half",
     } as RequestInit);
     call.then(streamError).then(
-      (error) => this.#ended(open, error),
-      (error) => this.#ended(open, error),
+      // The server answered: a refusal names the message it refused (the last one written).
+      (error) => this.#ended(open, error, true),
+      (error) => this.#ended(open, error, false),
     );
   }
 
   /** Hands everything queued (up to the message limit) to the connection. */
-  #write(open: OpenStream): void {
+  #write(open: OpenStream<T>): void {
     let take = 0, bytes = 0;
     while (take < this.#queue.length && (take === 0 || bytes < this.#o.maxMessageBytes)) {
       bytes += this.#o.bytes(this.#queue[take++]);
@@ -234,6 +238,7 @@ export class ClientStream<T> {
     this.#queuedSinceMs = now;
     open.waiting = false;
     open.lastWriteMs = now;
+    open.lastItems = items;
     try {
       open.controller!.enqueue(frame(this.#o.encode(items)));
     } catch (error) {
@@ -244,29 +249,28 @@ export class ClientStream<T> {
   }
 
   /** Drops a stream that sat quiet (its connection may be gone without a word) for a new one. */
-  #retire(open: OpenStream): void {
+  #retire(open: OpenStream<T>): void {
     if (this.#open === open) this.#open = undefined;
     open.abort.abort();
   }
 
-  #fail(open: OpenStream, error: unknown): void {
+  #fail(open: OpenStream<T>, error: unknown): void {
     open.abort.abort(error);
-    this.#ended(open, error instanceof Error ? error : new Error(String(error)));
+    this.#ended(open, error instanceof Error ? error : new Error(String(error)), false);
   }
 
-  #ended(open: OpenStream, error: Error | undefined): void {
+  #ended(open: OpenStream<T>, error: Error | undefined, answered: boolean): void {
     // Whatever ended it (an answer, an error), the request is over: release its connection.
     open.abort.abort();
     if (this.#open !== open) return; // already replaced
     this.#open = undefined;
     if (error === undefined && this.#queue.length === 0) return;
     this.#lastError = error ?? new Error("the stream ended");
-    if (this.#queue.length > 0) {
-      const dropped = this.#queue;
-      this.#queue = [];
-      this.#queuedBytes = 0;
-      this.#o.onDropped?.(dropped, this.#lastError);
-    }
+    // What was queued is lost, and so is the message the server refused.
+    const dropped = error && answered ? [...open.lastItems, ...this.#queue] : this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (dropped.length > 0) this.#o.onDropped?.(dropped, this.#lastError);
     // A stream that lived a while was working: its successor may open at once.
     if (this.#now() - open.openedMs > 1000) this.#failures = 0;
     this.#retryAtMs = this.#now() + Math.min(1000, 25 * 2 ** this.#failures++);

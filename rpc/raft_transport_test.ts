@@ -1,0 +1,110 @@
+import { assert, assertEquals } from "@std/assert";
+import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
+import { createFetchHandler } from "@connectrpc/connect/protocol";
+import type { Message } from "../raft/message.ts";
+import type { RaftRpc } from "./raft_codec.ts";
+import { decodeRaftMessage } from "./raft_codec.ts";
+import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import { startHttpServer } from "../server/http_server.ts";
+import { receiveRaftStream } from "../server/raft_stream.ts";
+import { ConnectRaftTransport } from "./raft_transport.ts";
+import { waitFor } from "../tests/support/wait.ts";
+
+const STREAM = "/prkdb.v1.RaftService/Stream";
+
+/** A peer (node 2) on a real HTTP server: its stream and its ping method, both recording. */
+async function peer(port = 0, refuse = false) {
+  const received: { partition: number; message: Message }[] = [];
+  const pings: RaftBatch[] = [];
+  const router = createConnectRouter();
+  router.service(RaftService, {
+    heartbeat(batch) {
+      pings.push(batch);
+      return {};
+    },
+  });
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+  const accept = (batch: RaftBatch) => {
+    if (refuse) throw new ConnectError(`node ${batch.from} is not a member`, Code.PermissionDenied);
+    for (const m of batch.messages) received.push(decodeRaftMessage(m));
+  };
+  const server = await startHttpServer({
+    hostname: "127.0.0.1",
+    port,
+    streamingPaths: new Set([STREAM]),
+    handler: (request) => {
+      const path = new URL(request.url).pathname;
+      if (path === STREAM) return receiveRaftStream(request, accept, 1 << 20);
+      return handlers.get(path)!(request);
+    },
+  });
+  return { server, received, pings };
+}
+
+const heartbeat = (partition: number, term: number) => ({
+  partition,
+  message: { type: "Heartbeat", from: 1, to: 2, term, leaderCommit: 0, readRound: 0 } as Message,
+});
+
+interface Call {
+  rpc: RaftRpc;
+  error?: unknown;
+}
+
+Deno.test("ConnectRaftTransport: every partition's messages reach the peer on its stream; pings are answered calls", async () => {
+  const p = await peer();
+  const calls: Call[] = [];
+  const sent: number[] = [];
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([[2, `http://127.0.0.1:${p.server.port}`]]),
+    onCall: (_peer, rpc, _entries, _seconds, error) => calls.push({ rpc, error }),
+    onSent: (_peer, _rpc, _entries, _seconds) => sent.push(1),
+  });
+  try {
+    for (let term = 1; term <= 50; term++) {
+      transport.send(2, [heartbeat(0, term), heartbeat(1, term)]);
+    }
+    await waitFor("every message", () => p.received.length === 100);
+    assertEquals(
+      p.received.filter((m) => m.partition === 1).map((m) => m.message.term).slice(0, 3),
+      [
+        1,
+        2,
+        3,
+      ],
+      "in order",
+    );
+    assert(sent.length > 0 && sent.length < 100, "batched: fewer writes than messages");
+    transport.ping(2, new Uint8Array([0b11]));
+    await waitFor("the ping's answer", () => calls.length === 1);
+    assertEquals(calls[0], { rpc: "heartbeat", error: undefined });
+    assertEquals([...p.pings[0].leading], [0b11]);
+  } finally {
+    await transport.close();
+    await p.server.close();
+  }
+});
+
+Deno.test("ConnectRaftTransport: a peer that refuses the stream loses those messages, counted as errors with its code", async () => {
+  const p = await peer(0, true);
+  const errors: unknown[] = [];
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([[2, `http://127.0.0.1:${p.server.port}`]]),
+    onCall: (_peer, _rpc, _entries, _seconds, error) => error && errors.push(error),
+  });
+  try {
+    transport.send(2, [heartbeat(0, 1)]);
+    await waitFor("the refusal to be seen", () => errors.length > 0 || undefined);
+    transport.send(2, [heartbeat(0, 2)]); // backing off after the refusal: lost at once
+    await waitFor("the loss to be counted", () => errors.length >= 2);
+    assert(errors.every((e) => e instanceof ConnectError && e.code === Code.PermissionDenied));
+    assertEquals(p.received, []);
+  } finally {
+    await transport.close();
+    await p.server.close();
+  }
+});

@@ -1,6 +1,6 @@
 /**
- * Forwarded writes, batched per leader. A follower that receives a put or a delete for a
- * partition it does not lead passes it to the leader; under load many such writes are waiting at
+ * Forwarded writes, batched per leader. A node that receives a write (put, delete, atomic write,
+ * or the opening of a session) for a partition it does not lead passes it to the leader; under load many such writes are waiting at
  * once, and each used to cost an HTTP request on both nodes. Here they queue per target node
  * while a few calls are in flight, and go out together in one `KvService/Forward` call; the
  * leader serves each as if it had been sent to it directly and answers each on its own.
@@ -15,11 +15,15 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
 import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
 import type {
+  AtomicRequest,
+  AtomicResponse,
   DeleteRequest,
   DeleteResponse,
   ForwardedCallSchema,
   ForwardedResult,
   KvService,
+  OpenSessionRequest,
+  OpenSessionResponse,
   PutRequest,
   PutResponse,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
@@ -87,12 +91,8 @@ export class ForwardBatcher {
    * @returns The leader's answer.
    */
   async put(target: NodeId, request: PutRequest, signal: AbortSignal): Promise<PutResponse> {
-    const r = await this.#forward(
-      target,
-      { call: { case: "put", value: request } },
-      request.key.length + request.value.length,
-      signal,
-    );
+    const bytes = request.key.length + request.value.length;
+    const r = await this.#forward(target, { call: { case: "put", value: request } }, bytes, signal);
     if (r.result.case !== "put") throw mismatch(target);
     return r.result.value;
   }
@@ -110,13 +110,50 @@ export class ForwardBatcher {
     request: DeleteRequest,
     signal: AbortSignal,
   ): Promise<DeleteResponse> {
-    const r = await this.#forward(
-      target,
-      { call: { case: "delete", value: request } },
-      request.key.length,
-      signal,
-    );
+    const call = { call: { case: "delete" as const, value: request } };
+    const r = await this.#forward(target, call, request.key.length, signal);
     if (r.result.case !== "delete") throw mismatch(target);
+    return r.result.value;
+  }
+
+  /**
+   * Forwards an atomic write to `target`.
+   *
+   * @param target The partition's leader.
+   * @param request The client's request.
+   * @param signal The client's cancellation.
+   * @returns The leader's answer.
+   */
+  async atomic(
+    target: NodeId,
+    request: AtomicRequest,
+    signal: AbortSignal,
+  ): Promise<AtomicResponse> {
+    let bytes = 0;
+    for (const c of request.checks) bytes += c.key.length;
+    for (const m of request.mutations) bytes += m.key.length + m.value.length;
+    const call = { call: { case: "atomic" as const, value: request } };
+    const r = await this.#forward(target, call, bytes, signal);
+    if (r.result.case !== "atomic") throw mismatch(target);
+    return r.result.value;
+  }
+
+  /**
+   * Forwards the opening of a session to `target`.
+   *
+   * @param target The partition's leader.
+   * @param request The client's request.
+   * @param signal The client's cancellation.
+   * @returns The leader's answer.
+   */
+  async openSession(
+    target: NodeId,
+    request: OpenSessionRequest,
+    signal: AbortSignal,
+  ): Promise<OpenSessionResponse> {
+    const call = { call: { case: "openSession" as const, value: request } };
+    const r = await this.#forward(target, call, 8, signal);
+    if (r.result.case !== "openSession") throw mismatch(target);
     return r.result.value;
   }
 

@@ -4,9 +4,11 @@ import { Code, type ConnectError, createClient, createConnectRouter } from "@con
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import {
+  AtomicRequestSchema,
   DeleteRequestSchema,
   type ForwardRequest,
   KvService,
+  OpenSessionRequestSchema,
   PutRequestSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { startHttpServer } from "./http_server.ts";
@@ -36,9 +38,16 @@ async function leader(hold?: Promise<void>) {
               },
             };
           }
-          return call.case === "delete"
-            ? { result: { case: "delete", value: { found: true, ok: true } } }
-            : { result: { case: "put", value: { ok: true, index: BigInt(i + 1) } } };
+          switch (call.case) {
+            case "delete":
+              return { result: { case: "delete", value: { found: true, ok: true } } };
+            case "atomic":
+              return { result: { case: "atomic", value: { ok: true, version: "v" } } };
+            case "openSession":
+              return { result: { case: "openSession", value: { id: 7n, timeoutMs: 1000 } } };
+            default:
+              return { result: { case: "put", value: { ok: true, index: BigInt(i + 1) } } };
+          }
         }),
       };
     },
@@ -71,6 +80,12 @@ Deno.test("ForwardBatcher: writes waiting together share one call, and each gets
     assert(answers.every((a) => a.ok), "every write answered");
     assert(calls.length < 10, `${calls.length} calls for 51 writes`);
     assertEquals(calls.flatMap((c) => c.calls).length, 51, "each write sent once");
+    // Atomic writes and sessions travel the same way, each answered with its own kind.
+    const [atomic, session] = await Promise.all([
+      batcher.atomic(1, create(AtomicRequestSchema, {}), signal),
+      batcher.openSession(1, create(OpenSessionRequestSchema, { partition: 0 }), signal),
+    ]);
+    assertEquals([atomic.ok, atomic.version, session.id], [true, "v", 7n]);
     // One write refused: its caller alone sees the leader's error, never as "unreachable".
     const [ok, refused] = await Promise.allSettled([
       batcher.put(1, put("fine"), signal),
@@ -116,7 +131,10 @@ Deno.test("ForwardBatcher: a caller that gives up stops waiting, and is not sent
     await assertRejects(() => queued, Error, "client went away");
     release();
     assert((await first).ok);
-    assertEquals(calls.flatMap((c) => c.calls).map((c) => text(c.call.value!.key)), ["in-flight"]);
+    const sent = calls.flatMap((c) => c.calls).map((c) =>
+      c.call.case === "put" ? text(c.call.value.key) : c.call.case
+    );
+    assertEquals(sent, ["in-flight"]);
   } finally {
     await server.close();
   }

@@ -392,7 +392,7 @@ export function createKvService(
               signal: ctx.signal,
             }),
           ),
-        (target) => clientFor(target).atomic(req, forwardOptions(ctx)),
+        (target) => forwards.atomic(target, req, ctx.signal),
       );
     },
 
@@ -417,7 +417,7 @@ export function createKvService(
           id: BigInt(await host.openSession(req.partition, timeoutMs, ctx.signal)),
           timeoutMs,
         }),
-        (target) => clientFor(target).openSession(req, forwardOptions(ctx)),
+        (target) => forwards.openSession(target, req, ctx.signal),
       );
     },
 
@@ -510,6 +510,17 @@ export function createKvService(
             case "delete":
               return {
                 result: { case: "delete" as const, value: await service.delete(call.value, ctx) },
+              };
+            case "atomic":
+              return {
+                result: { case: "atomic" as const, value: await service.atomic(call.value, ctx) },
+              };
+            case "openSession":
+              return {
+                result: {
+                  case: "openSession" as const,
+                  value: await service.openSession(call.value, ctx),
+                },
               };
             default:
               throw new ConnectError("a forwarded call carries no write", Code.InvalidArgument);

@@ -146,3 +146,55 @@ Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA m
     await Deno.remove(next, { recursive: true });
   }
 });
+
+Deno.test("mutual TLS: new TLS material ends open peer streams, so an old identity cannot keep talking", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
+  const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
+  try {
+    await initCertificates({ dir, nodes: [1, 2] });
+    await initCertificates({ dir: next, nodes: [1, 2] }); // another CA altogether
+    const tls = await TlsReloader.open(files(dir, "node-1"));
+    let received = 0;
+    const path = "/prkdb.v1.RaftService/Stream";
+    const server = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls,
+      streamingPaths: new Set([path]),
+      handler: async (request) => {
+        try {
+          for await (const chunk of request.body!) received += chunk.length;
+        } catch { /* the connection was cut */ }
+        return new Response("ended");
+      },
+    });
+    const oldPeer = tlsHttp(await TlsReloader.open(files(dir, "node-2")));
+    let send!: ReadableStreamDefaultController<Uint8Array>;
+    const body = new ReadableStream<Uint8Array>({ start: (c) => void (send = c) });
+    let ended = false;
+    const call = oldPeer.fetch(`https://127.0.0.1:${server.port}${path}`, {
+      method: "POST",
+      body,
+      duplex: "half",
+    } as RequestInit).then((r) => r.text(), () => "cut").finally(() => ended = true);
+    send.enqueue(new Uint8Array(100));
+    await waitFor("the first bytes", () => received === 100);
+    // The cluster moves to another CA: the old peer's open stream must not outlive it.
+    for (const f of ["ca.pem", "node-1.pem", "node-1.key"]) {
+      await Deno.copyFile(join(next, f), join(dir, f));
+    }
+    assert(await tls.reload(true));
+    await waitFor("the old stream to end", () => ended);
+    try {
+      send.enqueue(new Uint8Array(100));
+    } catch { /* the body is gone with its connection */ }
+    assertEquals(received, 100, "nothing more arrives on it");
+    await call;
+    oldPeer.close();
+    tls.close();
+    await server.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(next, { recursive: true });
+  }
+});

@@ -101,6 +101,7 @@ export interface HttpServerOptions {
    * Paths whose request body is a long-lived stream of messages: it is handed over as it
    * arrives instead of being read whole, with no body time limit (the connection's idle limit
    * still applies). Their handler bounds each message; the path's access check still runs first.
+   * New TLS material ends every open stream, so its peer reconnects and proves itself again.
    */
   streamingPaths?: ReadonlySet<string>;
   /**
@@ -209,6 +210,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const limits: HttpLimits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
   const secure = options.tls !== undefined;
   const sockets = new Set<Socket>();
+  /** Connections carrying a long-lived stream (see `streamingPaths`). */
+  const streams = new Set<Socket>();
   const overCap = new WeakSet<Socket>();
   const headerTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
   const callers = new WeakMap<Socket, Caller | undefined>();
@@ -275,6 +278,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const declared = Number(req.headers["content-length"] ?? 0);
     let body: Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (options.streamingPaths?.has(path) && req.method === "POST") {
+      streams.add(socket);
+      socket.once("close", () => streams.delete(socket));
       body = ReadableStream.from(req as AsyncIterable<Uint8Array>);
     } else if (req.method !== "GET" && req.method !== "HEAD") {
       if (declared > limit) {
@@ -404,9 +409,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // A hard ceiling for connections that never complete a handshake.
   server.maxConnections = limits.maxConnections + 64;
   if (secure) {
-    options.tls!.onChange((m) =>
-      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) })
-    );
+    options.tls!.onChange((m) => {
+      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) });
+      // A stream keeps the identity its handshake proved for as long as it lasts: end them all,
+      // so every peer proves itself again under the new material (a removed CA, a new one).
+      for (const socket of streams) socket.destroy();
+      streams.clear();
+    });
   }
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

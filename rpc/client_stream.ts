@@ -46,15 +46,25 @@ export interface ClientStreamOptions<T> {
 
 /**
  * Why a stream ended, from the server's answer: undefined when it ended cleanly, else a
- * `ConnectError` with the code the server gave (so a refusal is not taken for a lost connection).
+ * `ConnectError` with the code the server gave (so a refusal is not taken for a lost connection;
+ * a server without the method gives `unimplemented`).
+ *
+ * @param response The server's answer to the streaming call.
+ * @returns The error the stream ended with, or undefined.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const error = await streamError(await fetch(url, { method: "POST", body }));
+ * ```
  */
-async function streamError(response: Response): Promise<Error | undefined> {
+export async function streamError(response: Response): Promise<Error | undefined> {
   const body = new Uint8Array(await response.arrayBuffer());
   if (response.status !== 200) {
     const text = new TextDecoder().decode(body).slice(0, 200);
-    let code = Code.Unknown;
+    // A server without the method answers 404 (Connect's "unimplemented").
+    let code = response.status === 404 ? Code.Unimplemented : Code.Unknown;
     try {
-      code = codeFromString(JSON.parse(text).code) ?? Code.Unknown;
+      code = codeFromString(JSON.parse(text).code) ?? code;
     } catch {
       // Not a Connect error body.
     }
@@ -123,6 +133,11 @@ export class ClientStream<T> {
   constructor(options: ClientStreamOptions<T>) {
     this.#o = options;
     this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** The streaming method's URL. */
+  get url(): string {
+    return this.#o.url;
   }
 
   /** Whether a stream is open now. */

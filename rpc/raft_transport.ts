@@ -9,18 +9,20 @@
  *
  * Liveness pings stay unary calls (`RaftService/Heartbeat` with no messages): their answer is
  * what tells this node the peer is reachable, and a ping that fails breaks a stream that the
- * peer stopped reading.
+ * peer stopped reading. A peer that serves no stream (a node of an earlier version, during a
+ * rolling upgrade) is sent unary calls instead, and its stream is tried again every minute.
  *
  * @module
  */
 import { create, toBinary } from "@bufbuild/protobuf";
-import { type Client, createClient } from "@connectrpc/connect";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
 import { RaftBatchSchema, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
-import { ClientStream } from "./client_stream.ts";
+import { ClientStream, streamError } from "./client_stream.ts";
+import { UnaryLanes } from "./unary_lanes.ts";
 
 /** Options for {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -69,11 +71,22 @@ function payloadBytes(m: PartitionMessage): number {
 /** A stream quiet for this long is replaced by a new one at its next message. */
 const STREAM_IDLE_MS = 30_000;
 
+/** How long a peer that serves no stream is called the old way before the stream is tried again. */
+const LEGACY_RECHECK_MS = 60_000;
+
 /** One peer: its stream for Raft messages and a unary client for pings. */
 interface Peer {
+  readonly id: NodeId;
   readonly url: string;
   readonly stream: ClientStream<PartitionMessage>;
   readonly client: Client<typeof RaftService>;
+  /** Unary calls, while the peer serves no stream (an earlier version), until `legacyUntil`. */
+  legacy?: UnaryLanes;
+  legacyUntil: number;
+  /** Whether the peer is known to serve the stream (asked once, with an empty stream). */
+  streams: "unknown" | "asking" | "yes";
+  /** When it was last asked (ms): an unreachable peer is asked at most once a second. */
+  askedAt: number;
 }
 
 /** Sends Raft messages to peers over Connect-RPC streams. */
@@ -102,6 +115,7 @@ export class ConnectRaftTransport implements RaftTransport {
       if (peers.get(id) === peer.url && id !== this.#o.self) continue;
       this.#peers.delete(id);
       void peer.stream.close();
+      peer.legacy?.close();
     }
     for (const [id, url] of peers) {
       if (id === this.#o.self || this.#peers.has(id)) continue;
@@ -142,17 +156,73 @@ export class ConnectRaftTransport implements RaftTransport {
       // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
       onDropped: (messages, error) => {
         for (const [rpc, n] of kinds(messages)) this.#o.onCall?.(id, rpc, n, undefined, error);
+        if (error instanceof ConnectError && error.code === Code.Unimplemented) this.#legacy(peer);
       },
     });
     const client = createClient(
       RaftService,
       createConnectTransport({ baseUrl: url, useBinaryFormat: true, fetch: this.#o.fetch }),
     );
-    return { url, stream, client };
+    const peer: Peer = {
+      id,
+      url,
+      stream,
+      client,
+      legacyUntil: 0,
+      streams: "unknown",
+      askedAt: -1e9,
+    };
+    return peer;
+  }
+
+  /** A node of an earlier version has no stream: talk to it with unary calls for a while. */
+  #legacy(peer: Peer): void {
+    peer.legacy ??= new UnaryLanes(peer.client, {
+      self: this.#o.self,
+      cluster: this.#o.cluster,
+      timeoutMs: this.#o.timeoutMs,
+      onCall: (rpc, entries, seconds, error) =>
+        this.#o.onCall?.(peer.id, rpc, entries, seconds, error),
+    });
+    peer.legacyUntil = performance.now() + LEGACY_RECHECK_MS;
+    peer.streams = "unknown";
+    peer.stream.reset(new ConnectError("the peer serves no Raft stream", Code.Unimplemented));
+  }
+
+  /**
+   * Asks a peer whether it serves the stream, with an empty one: a node of this version answers
+   * at once, one of an earlier version says it has no such method (it would otherwise read a
+   * stream's body until its time limit, silently).
+   */
+  #ask(peer: Peer): void {
+    peer.streams = "asking";
+    peer.askedAt = performance.now();
+    (this.#o.fetch ?? fetch)(peer.stream.url, {
+      method: "POST",
+      headers: { "content-type": "application/connect+proto", "connect-protocol-version": "1" },
+      body: new Uint8Array(0),
+      signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
+    }).then(streamError).then((error) => {
+      if (error === undefined) peer.streams = "yes";
+      else if (error instanceof ConnectError && error.code === Code.Unimplemented) {
+        this.#legacy(peer);
+      } else peer.streams = "unknown";
+    }, () => {
+      peer.streams = "unknown"; // not reachable now: ask again with the next message
+    });
   }
 
   send(to: NodeId, messages: readonly PartitionMessage[]): void {
-    if (!this.#closed) this.#peers.get(to)?.stream.push(messages);
+    const peer = this.#closed ? undefined : this.#peers.get(to);
+    if (!peer) return;
+    if (peer.legacy && performance.now() < peer.legacyUntil) return peer.legacy.send(messages);
+    if (peer.legacy) {
+      // Time to see whether the peer was upgraded.
+      peer.legacy.close();
+      peer.legacy = undefined;
+    }
+    if (peer.streams === "unknown" && performance.now() - peer.askedAt >= 1000) this.#ask(peer);
+    peer.stream.push(messages);
   }
 
   /**
@@ -192,7 +262,10 @@ export class ConnectRaftTransport implements RaftTransport {
   close(): Promise<void> {
     this.#closed = true;
     this.#abort.abort();
-    for (const peer of this.#peers.values()) void peer.stream.close();
+    for (const peer of this.#peers.values()) {
+      void peer.stream.close();
+      peer.legacy?.close();
+    }
     return Promise.resolve();
   }
 }

@@ -108,3 +108,45 @@ Deno.test("ConnectRaftTransport: a peer that refuses the stream loses those mess
     await p.server.close();
   }
 });
+
+Deno.test("ConnectRaftTransport: a peer of an earlier version, without the stream, gets unary calls", async () => {
+  // Serves the unary RaftService calls only: the stream's path is a 404, as on an older node.
+  const received: { partition: number; message: Message }[] = [];
+  const router = createConnectRouter();
+  const take = (batch: RaftBatch) => {
+    for (const m of batch.messages) received.push(decodeRaftMessage(m));
+    return {};
+  };
+  router.service(RaftService, { heartbeat: take, appendEntries: take, vote: take });
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+  handlers.delete(STREAM); // an older node's routes have no stream at all
+  const server = await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (request) =>
+      handlers.get(new URL(request.url).pathname)?.(request) ??
+        new Response("No route", { status: 404 }),
+  });
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([[2, `http://127.0.0.1:${server.port}`]]),
+  });
+  try {
+    // The first batch tries the stream and is lost; what follows goes as unary calls.
+    let term = 0;
+    await waitFor(
+      "messages to arrive by unary calls",
+      () => {
+        transport.send(2, [heartbeat(0, ++term)]);
+        return received.length >= 3;
+      },
+      10_000,
+      50,
+    );
+    assert(received.every((m) => m.message.type === "Heartbeat"));
+  } finally {
+    await transport.close();
+    await server.close();
+  }
+});

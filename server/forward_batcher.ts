@@ -11,21 +11,22 @@
  * @module
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import type { MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
 import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
-import type {
-  AtomicRequest,
-  AtomicResponse,
-  DeleteRequest,
-  DeleteResponse,
-  ForwardedCallSchema,
-  ForwardedResult,
-  KvService,
-  OpenSessionRequest,
-  OpenSessionResponse,
-  PutRequest,
-  PutResponse,
+import {
+  type AtomicRequest,
+  type AtomicResponse,
+  type DeleteRequest,
+  type DeleteResponse,
+  type ForwardedCallSchema,
+  type ForwardedResult,
+  ForwardedResultSchema,
+  type KvService,
+  type OpenSessionRequest,
+  type OpenSessionResponse,
+  type PutRequest,
+  type PutResponse,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 
 /** Writes per Forward call at most (the leader refuses more). */
@@ -77,6 +78,8 @@ export interface ForwardBatcherOptions {
 export class ForwardBatcher {
   readonly #o: Required<ForwardBatcherOptions>;
   readonly #lanes = new Map<NodeId, Lane>();
+  /** Nodes without `Forward` (an earlier version), until when. */
+  readonly #legacy = new Map<NodeId, number>();
 
   constructor(options: ForwardBatcherOptions) {
     this.#o = { maxInflight: 2, timeoutMs: 2000, ...options };
@@ -192,6 +195,34 @@ export class ForwardBatcher {
     });
   }
 
+  /** One write as the single call of its kind, to a node without `Forward`. */
+  #unary(client: Client<typeof KvService>, w: Waiting): void {
+    const options = { timeoutMs: this.#o.timeoutMs, headers: this.#o.headers, signal: w.signal };
+    const c = w.call.call;
+    const answer = (result: MessageInitShape<typeof ForwardedResultSchema>["result"]) =>
+      w.resolve(create(ForwardedResultSchema, { result }));
+    let call: Promise<void>;
+    switch (c?.case) {
+      case "put":
+        call = client.put(c.value, options).then((value) => answer({ case: "put", value }));
+        break;
+      case "delete":
+        call = client.delete(c.value, options).then((value) => answer({ case: "delete", value }));
+        break;
+      case "atomic":
+        call = client.atomic(c.value, options).then((value) => answer({ case: "atomic", value }));
+        break;
+      case "openSession":
+        call = client.openSession(c.value, options).then((value) =>
+          answer({ case: "openSession", value })
+        );
+        break;
+      default:
+        call = Promise.reject(new ConnectError("a forwarded call carries no write", Code.Internal));
+    }
+    call.catch(w.reject);
+  }
+
   #pump(target: NodeId, lane: Lane): void {
     while (lane.queue.length > 0 && lane.inflight < this.#o.maxInflight) {
       let take = 0, bytes = 0;
@@ -210,6 +241,10 @@ export class ForwardBatcher {
         batch.forEach((w) => w.reject(error));
         continue;
       }
+      if (performance.now() < (this.#legacy.get(target) ?? 0)) {
+        for (const w of batch) this.#unary(client, w);
+        continue;
+      }
       lane.inflight++;
       client.forward({ calls: batch.map((w) => w.call) }, {
         timeoutMs: this.#o.timeoutMs,
@@ -222,8 +257,17 @@ export class ForwardBatcher {
             else w.reject(mismatch(target));
           });
         },
-        // The call failed as a whole: every write in it fails the same way.
-        (error) => batch.forEach((w) => w.reject(error)),
+        (error) => {
+          // A leader of an earlier version has no Forward and did nothing: send each write on its
+          // own, and keep doing so for a while.
+          if (error instanceof ConnectError && error.code === Code.Unimplemented) {
+            this.#legacy.set(target, performance.now() + LEGACY_RECHECK_MS);
+            for (const w of batch) this.#unary(client, w);
+            return;
+          }
+          // The call failed as a whole: every write in it fails the same way.
+          batch.forEach((w) => w.reject(error));
+        },
       ).finally(() => {
         lane.inflight--;
         this.#pump(target, lane);
@@ -231,6 +275,9 @@ export class ForwardBatcher {
     }
   }
 }
+
+/** How long a node without `Forward` gets single calls before `Forward` is tried again. */
+const LEGACY_RECHECK_MS = 60_000;
 
 function mismatch(target: NodeId): ConnectError {
   return new ConnectError(

@@ -167,3 +167,43 @@ Deno.test("ForwardBatcher: a node it has no client for fails those writes at onc
     await server.close();
   }
 });
+
+Deno.test("ForwardBatcher: a leader of an earlier version, without Forward, gets each write as its own call", async () => {
+  const puts: string[] = [];
+  const router = createConnectRouter();
+  router.service(KvService, {
+    put(req) {
+      puts.push(text(req.key));
+      return { ok: true, version: "1" };
+    },
+  });
+  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
+  let notFound = 0;
+  const server = await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    handler: (request) => {
+      const h = handlers.get(new URL(request.url).pathname);
+      if (h) return h(request);
+      notFound++;
+      return new Response("No route", { status: 404 });
+    },
+  });
+  const url = `http://127.0.0.1:${server.port}`;
+  const batcher = new ForwardBatcher({
+    clientFor: () =>
+      createClient(KvService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
+    headers: { "prkdb-forwarded": "2" },
+  });
+  try {
+    const signal = new AbortController().signal;
+    const first = await Promise.all(["a", "b"].map((k) => batcher.put(1, put(k), signal)));
+    assert(first.every((r) => r.ok), "sent again one by one, nothing lost");
+    const tried = notFound;
+    assert((await batcher.put(1, put("c"), signal)).ok);
+    assertEquals(puts.sort(), ["a", "b", "c"]);
+    assertEquals(notFound, tried, "Forward is not tried again for a while");
+  } finally {
+    await server.close();
+  }
+});

@@ -169,21 +169,49 @@ Deno.test("metrics: every catalogue family from the first scrape; a node that lo
       50,
     );
     c.signal(leader, "SIGCONT");
+    // Once it follows another leader, a scrape that shows it not leading shows none of the
+    // partition's lag, backlog or active followers. (Leader balancing may hand the partition
+    // back to it later, so each check reads one scrape.)
     await waitFor(
-      "the old leader to follow the new one",
-      async () => (await c.health(leader))?.partitions[0]?.leader === next,
+      "the old leader to follow another",
+      async () => {
+        const p = (await c.health(leader))?.partitions[0];
+        return p && p.role === "Follower" && p.leader !== 0 && p.leader !== leader;
+      },
       15_000,
       50,
     );
-    const old = await scrape(leaderUrl);
+    const old = await waitFor(
+      "a scrape of the old leader while it does not lead",
+      async () => {
+        const s = await scrape(leaderUrl);
+        return value(s, "prkdb_raft_is_leader", { partition: "0" }) === 0 ? s : undefined;
+      },
+      15_000,
+      50,
+    );
     assertEquals(led(old), [], "no lag, backlog or active followers for a partition it lost");
-    assertEquals(value(old, "prkdb_raft_is_leader", { partition: "0" }), 0);
     assertEquals(
       old.filter((s) => s.name === "prkdb_replication_follower_connected"),
       [],
       "it leads nothing: no follower series",
     );
-    assertEquals(led(await scrape(c.urls.get(next)!)).length, 5, "the new leader reports them");
+    assert(next !== leader);
+    // Whoever leads now reports them.
+    await waitFor(
+      "the leader's lag and backlog series",
+      async () => {
+        for (const url of c.urls.values()) {
+          const s = await scrape(url);
+          if (value(s, "prkdb_raft_is_leader", { partition: "0" }) === 1) {
+            return led(s).length === 5;
+          }
+        }
+        return false;
+      },
+      15_000,
+      100,
+    );
   } finally {
     await c.stop();
   }

@@ -38,6 +38,22 @@ const MAX_CALL_BYTES = 4 << 20;
 /** Metadata marking an error the leader answered, so it is never taken for "unreachable". */
 export const ANSWERED_HEADER = "prkdb-forward-answered";
 
+/** The writes a Forward call carries, by kind. */
+interface Writes {
+  put: PutRequest;
+  delete: DeleteRequest;
+  atomic: AtomicRequest;
+  openSession: OpenSessionRequest;
+}
+
+/** The leader's answer to each kind of write. */
+interface Answers {
+  put: PutResponse;
+  delete: DeleteResponse;
+  atomic: AtomicResponse;
+  openSession: OpenSessionResponse;
+}
+
 /** A call waiting to be forwarded. */
 interface Waiting {
   readonly call: MessageInitShape<typeof ForwardedCallSchema>;
@@ -93,11 +109,9 @@ export class ForwardBatcher {
    * @param signal The client's cancellation.
    * @returns The leader's answer.
    */
-  async put(target: NodeId, request: PutRequest, signal: AbortSignal): Promise<PutResponse> {
+  put(target: NodeId, request: PutRequest, signal: AbortSignal): Promise<PutResponse> {
     const bytes = request.key.length + request.value.length;
-    const r = await this.#forward(target, { call: { case: "put", value: request } }, bytes, signal);
-    if (r.result.case !== "put") throw mismatch(target);
-    return r.result.value;
+    return this.#send(target, "put", request, bytes, signal);
   }
 
   /**
@@ -108,15 +122,8 @@ export class ForwardBatcher {
    * @param signal The client's cancellation.
    * @returns The leader's answer.
    */
-  async delete(
-    target: NodeId,
-    request: DeleteRequest,
-    signal: AbortSignal,
-  ): Promise<DeleteResponse> {
-    const call = { call: { case: "delete" as const, value: request } };
-    const r = await this.#forward(target, call, request.key.length, signal);
-    if (r.result.case !== "delete") throw mismatch(target);
-    return r.result.value;
+  delete(target: NodeId, request: DeleteRequest, signal: AbortSignal): Promise<DeleteResponse> {
+    return this.#send(target, "delete", request, request.key.length, signal);
   }
 
   /**
@@ -127,18 +134,11 @@ export class ForwardBatcher {
    * @param signal The client's cancellation.
    * @returns The leader's answer.
    */
-  async atomic(
-    target: NodeId,
-    request: AtomicRequest,
-    signal: AbortSignal,
-  ): Promise<AtomicResponse> {
+  atomic(target: NodeId, request: AtomicRequest, signal: AbortSignal): Promise<AtomicResponse> {
     let bytes = 0;
     for (const c of request.checks) bytes += c.key.length;
     for (const m of request.mutations) bytes += m.key.length + m.value.length;
-    const call = { call: { case: "atomic" as const, value: request } };
-    const r = await this.#forward(target, call, bytes, signal);
-    if (r.result.case !== "atomic") throw mismatch(target);
-    return r.result.value;
+    return this.#send(target, "atomic", request, bytes, signal);
   }
 
   /**
@@ -149,15 +149,28 @@ export class ForwardBatcher {
    * @param signal The client's cancellation.
    * @returns The leader's answer.
    */
-  async openSession(
+  openSession(
     target: NodeId,
     request: OpenSessionRequest,
     signal: AbortSignal,
   ): Promise<OpenSessionResponse> {
-    const call = { call: { case: "openSession" as const, value: request } };
-    const r = await this.#forward(target, call, 8, signal);
-    if (r.result.case !== "openSession") throw mismatch(target);
-    return r.result.value;
+    return this.#send(target, "openSession", request, 8, signal);
+  }
+
+  /** Queues one write of kind `kind` and answers with the leader's result of the same kind. */
+  async #send<K extends keyof Answers>(
+    target: NodeId,
+    kind: K,
+    request: Writes[K],
+    bytes: number,
+    signal: AbortSignal,
+  ): Promise<Answers[K]> {
+    const call = { call: { case: kind, value: request } } as unknown as MessageInitShape<
+      typeof ForwardedCallSchema
+    >;
+    const r = await this.#forward(target, call, bytes, signal);
+    if (r.result.case !== kind) throw mismatch(target);
+    return (r.result as { value: unknown }).value as Answers[K];
   }
 
   #forward(

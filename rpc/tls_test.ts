@@ -70,13 +70,40 @@ Deno.test("TlsReloader: missing files are a clear error", async () => {
   );
 });
 
-Deno.test("mutual TLS: after a reload the server presents and trusts the new files", async () => {
+/**
+ * Two CAs, each with node certificates for nodes 1 and 2 (`dir`, and `next` altogether another),
+ * node 1's reloader on `dir`, and `moveToNext` to put node 1 on the other CA and reload.
+ */
+async function twoCas(
+  run: (
+    ctx: { dir: string; next: string; tls: TlsReloader; moveToNext: () => Promise<void> },
+  ) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
   const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
   try {
     await initCertificates({ dir, nodes: [1, 2] });
-    await initCertificates({ dir: next, nodes: [1, 2] }); // another CA altogether
+    await initCertificates({ dir: next, nodes: [1, 2] });
     const tls = await TlsReloader.open(files(dir, "node-1"));
+    const moveToNext = async () => {
+      for (const f of ["ca.pem", "node-1.pem", "node-1.key"]) {
+        await Deno.copyFile(join(next, f), join(dir, f));
+      }
+      assert(await tls.reload(true));
+    };
+    try {
+      await run({ dir, next, tls, moveToNext });
+    } finally {
+      tls.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(next, { recursive: true });
+  }
+}
+
+Deno.test("mutual TLS: after a reload the server presents and trusts the new files", async () => {
+  await twoCas(async ({ dir, next, tls, moveToNext }) => {
     const server = await startHttpServer({
       hostname: "127.0.0.1",
       port: 0,
@@ -89,19 +116,12 @@ Deno.test("mutual TLS: after a reload the server presents and trusts the new fil
     const call = (peer: typeof oldPeer) =>
       peer.fetch(url, { method: "POST", body: "{}" }).then((r) => r.text(), () => "refused");
     assertEquals([await call(oldPeer), await call(newPeer)], ["ok", "refused"]);
-    for (const f of ["ca.pem", "node-1.pem", "node-1.key"]) {
-      await Deno.copyFile(join(next, f), join(dir, f));
-    }
-    assert(await tls.reload(true));
+    await moveToNext();
     assertEquals(await call(newPeer), "ok");
     oldPeer.close();
     newPeer.close();
-    tls.close();
     await server.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(next, { recursive: true });
-  }
+  });
 });
 
 Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA meet during a CA rotation", async () => {
@@ -148,12 +168,7 @@ Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA m
 });
 
 Deno.test("mutual TLS: new TLS material ends open peer streams, so an old identity cannot keep talking", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-" });
-  const next = await Deno.makeTempDir({ prefix: "prkdb-tls-next-" });
-  try {
-    await initCertificates({ dir, nodes: [1, 2] });
-    await initCertificates({ dir: next, nodes: [1, 2] }); // another CA altogether
-    const tls = await TlsReloader.open(files(dir, "node-1"));
+  await twoCas(async ({ dir, tls, moveToNext }) => {
     let received = 0;
     const path = "/prkdb.v1.RaftService/Stream";
     const server = await startHttpServer({
@@ -180,10 +195,7 @@ Deno.test("mutual TLS: new TLS material ends open peer streams, so an old identi
     send.enqueue(new Uint8Array(100));
     await waitFor("the first bytes", () => received === 100);
     // The cluster moves to another CA: the old peer's open stream must not outlive it.
-    for (const f of ["ca.pem", "node-1.pem", "node-1.key"]) {
-      await Deno.copyFile(join(next, f), join(dir, f));
-    }
-    assert(await tls.reload(true));
+    await moveToNext();
     await waitFor("the old stream to end", () => ended);
     try {
       send.enqueue(new Uint8Array(100));
@@ -191,10 +203,6 @@ Deno.test("mutual TLS: new TLS material ends open peer streams, so an old identi
     assertEquals(received, 100, "nothing more arrives on it");
     await call;
     oldPeer.close();
-    tls.close();
     await server.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-    await Deno.remove(next, { recursive: true });
-  }
+  });
 });

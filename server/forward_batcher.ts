@@ -19,6 +19,7 @@ import {
   type AtomicResponse,
   type DeleteRequest,
   type DeleteResponse,
+  type ForwardedCall,
   type ForwardedCallSchema,
   type ForwardedResult,
   ForwardedResultSchema,
@@ -211,29 +212,10 @@ export class ForwardBatcher {
   /** One write as the single call of its kind, to a node without `Forward`. */
   #unary(client: Client<typeof KvService>, w: Waiting): void {
     const options = { timeoutMs: this.#o.timeoutMs, headers: this.#o.headers, signal: w.signal };
-    const c = w.call.call;
-    const answer = (result: MessageInitShape<typeof ForwardedResultSchema>["result"]) =>
-      w.resolve(create(ForwardedResultSchema, { result }));
-    let call: Promise<void>;
-    switch (c?.case) {
-      case "put":
-        call = client.put(c.value, options).then((value) => answer({ case: "put", value }));
-        break;
-      case "delete":
-        call = client.delete(c.value, options).then((value) => answer({ case: "delete", value }));
-        break;
-      case "atomic":
-        call = client.atomic(c.value, options).then((value) => answer({ case: "atomic", value }));
-        break;
-      case "openSession":
-        call = client.openSession(c.value, options).then((value) =>
-          answer({ case: "openSession", value })
-        );
-        break;
-      default:
-        call = Promise.reject(new ConnectError("a forwarded call carries no write", Code.Internal));
-    }
-    call.catch(w.reject);
+    runForwarded(
+      w.call.call as ForwardedCall["call"],
+      (kind, request) => (client[kind] as Method)(request, options),
+    ).then((result) => w.resolve(create(ForwardedResultSchema, result)), w.reject);
   }
 
   #pump(target: NodeId, lane: Lane): void {
@@ -287,6 +269,34 @@ export class ForwardBatcher {
       });
     }
   }
+}
+
+/** A KvService method, called with a request of its kind. */
+type Method = (request: unknown, context: unknown) => Promise<unknown>;
+
+/**
+ * Runs one forwarded write with the method of the same name (the call's cases are the KvService
+ * methods), and wraps its answer as the matching result.
+ *
+ * @param call The write.
+ * @param method Calls the named method with the request.
+ * @returns The result, of the write's kind.
+ * @throws {ConnectError} For a call that carries no write, or what the method threw.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const result = await runForwarded(call, (kind, request) => service[kind](request, ctx));
+ * ```
+ */
+export async function runForwarded(
+  call: ForwardedCall["call"],
+  method: (kind: keyof Writes, request: unknown) => Promise<unknown>,
+): Promise<MessageInitShape<typeof ForwardedResultSchema>> {
+  if (call.case === undefined) {
+    throw new ConnectError("a forwarded call carries no write", Code.InvalidArgument);
+  }
+  const value = await method(call.case, call.value);
+  return { result: { case: call.case, value } } as MessageInitShape<typeof ForwardedResultSchema>;
 }
 
 /** How long a node without `Forward` gets single calls before `Forward` is tried again. */

@@ -46,8 +46,11 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
-import { ForwardBatcher, MAX_FORWARDED_CALLS } from "./forward_batcher.ts";
+import { ForwardBatcher, MAX_FORWARDED_CALLS, runForwarded } from "./forward_batcher.ts";
 import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
+
+/** A service method, called with a request of its kind. */
+type Method = (request: unknown, context: HandlerContext) => Promise<unknown>;
 
 /** Header marking a request a node already forwarded, so it is never forwarded twice. */
 export const FORWARDED_HEADER = "prkdb-forwarded";
@@ -502,29 +505,10 @@ export function createKvService(
       }
       const results = await Promise.all(req.calls.map(async ({ call }) => {
         try {
-          switch (call.case) {
-            case "put":
-              return {
-                result: { case: "put" as const, value: await service.put(call.value, ctx) },
-              };
-            case "delete":
-              return {
-                result: { case: "delete" as const, value: await service.delete(call.value, ctx) },
-              };
-            case "atomic":
-              return {
-                result: { case: "atomic" as const, value: await service.atomic(call.value, ctx) },
-              };
-            case "openSession":
-              return {
-                result: {
-                  case: "openSession" as const,
-                  value: await service.openSession(call.value, ctx),
-                },
-              };
-            default:
-              throw new ConnectError("a forwarded call carries no write", Code.InvalidArgument);
-          }
+          return await runForwarded(
+            call,
+            (kind, request) => (service[kind] as Method)(request, ctx),
+          );
         } catch (error) {
           const e = toConnectError(error);
           const kind = e.metadata.get(ERROR_KIND_HEADER) ?? "";

@@ -118,6 +118,8 @@ interface OpenStream<T> {
 export class ClientStream<T> {
   readonly #o: ClientStreamOptions<T>;
   #queue: T[] = [];
+  /** Each queued item's size, computed once when it is queued. */
+  #sizes: number[] = [];
   #queuedBytes = 0;
   /** When the oldest queued item was queued (ms). */
   #queuedSinceMs = 0;
@@ -161,8 +163,10 @@ export class ClientStream<T> {
     if (now < this.#retryAtMs) return this.#o.onDropped?.(items, this.#lastError);
     if (this.#queue.length === 0) this.#queuedSinceMs = now;
     for (const item of items) {
+      const size = this.#o.bytes(item);
       this.#queue.push(item);
-      this.#queuedBytes += this.#o.bytes(item);
+      this.#sizes.push(size);
+      this.#queuedBytes += size;
     }
     const open = this.#open;
     if (open && now - this.#queuedSinceMs > this.#o.stallMs) {
@@ -202,9 +206,17 @@ export class ClientStream<T> {
     this.#closed = true;
     if (this.#open) this.#open.abort.abort();
     this.#open = undefined;
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    this.#takeQueue();
     return Promise.resolve();
+  }
+
+  /** Empties the queue, returning what it held. */
+  #takeQueue(): T[] {
+    const items = this.#queue;
+    this.#queue = [];
+    this.#sizes = [];
+    this.#queuedBytes = 0;
+    return items;
   }
 
   #start(): void {
@@ -243,10 +255,11 @@ export class ClientStream<T> {
   #write(open: OpenStream<T>): void {
     let take = 0, bytes = 0;
     while (take < this.#queue.length && (take === 0 || bytes < this.#o.maxMessageBytes)) {
-      bytes += this.#o.bytes(this.#queue[take++]);
+      bytes += this.#sizes[take++];
     }
-    if (take > 1 && bytes > this.#o.maxMessageBytes) bytes -= this.#o.bytes(this.#queue[--take]);
+    if (take > 1 && bytes > this.#o.maxMessageBytes) bytes -= this.#sizes[--take];
     const items = this.#queue.splice(0, take);
+    this.#sizes.splice(0, take);
     this.#queuedBytes -= bytes;
     const now = this.#now();
     const waited = (now - this.#queuedSinceMs) / 1000;
@@ -282,9 +295,8 @@ export class ClientStream<T> {
     if (error === undefined && this.#queue.length === 0) return;
     this.#lastError = error ?? new Error("the stream ended");
     // What was queued is lost, and so is the message the server refused.
-    const dropped = error && answered ? [...open.lastItems, ...this.#queue] : this.#queue;
-    this.#queue = [];
-    this.#queuedBytes = 0;
+    const queued = this.#takeQueue();
+    const dropped = error && answered ? [...open.lastItems, ...queued] : queued;
     if (dropped.length > 0) this.#o.onDropped?.(dropped, this.#lastError);
     // A stream that lived a while was working: its successor may open at once.
     if (this.#now() - open.openedMs > 1000) this.#failures = 0;

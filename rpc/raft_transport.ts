@@ -22,7 +22,7 @@ import type { PartitionMessage, RaftTransport } from "../partition/transport.ts"
 import { RaftBatchSchema, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
 import { ClientStream, streamError } from "./client_stream.ts";
-import { UnaryLanes } from "./unary_lanes.ts";
+import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
 
 /** Options for {@linkcode ConnectRaftTransport}. */
 export interface ConnectRaftTransportOptions {
@@ -70,9 +70,6 @@ function payloadBytes(m: PartitionMessage): number {
 
 /** A stream quiet for this long is replaced by a new one at its next message. */
 const STREAM_IDLE_MS = 30_000;
-
-/** How long a peer that serves no stream is called the old way before the stream is tried again. */
-const LEGACY_RECHECK_MS = 60_000;
 
 /** One peer: its stream for Raft messages and a unary client for pings. */
 interface Peer {
@@ -184,7 +181,7 @@ export class ConnectRaftTransport implements RaftTransport {
       onCall: (rpc, entries, seconds, error) =>
         this.#o.onCall?.(peer.id, rpc, entries, seconds, error),
     });
-    peer.legacyUntil = performance.now() + LEGACY_RECHECK_MS;
+    peer.legacyUntil = performance.now() + OLDER_PEER_RECHECK_MS;
     peer.streams = "unknown";
     peer.stream.reset(new ConnectError("the peer serves no Raft stream", Code.Unimplemented));
   }

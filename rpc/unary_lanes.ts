@@ -12,6 +12,12 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import type { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
 
+/**
+ * How long a peer of an earlier version is talked to the old way before the new way (a stream,
+ * a batched forward) is tried again: it may have been upgraded meanwhile.
+ */
+export const OLDER_PEER_RECHECK_MS = 60_000;
+
 /** Calls in flight per kind of message. */
 const MAX_INFLIGHT = 2;
 

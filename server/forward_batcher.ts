@@ -14,6 +14,7 @@ import { type Client, Code, ConnectError } from "@connectrpc/connect";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
 import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
+import { OLDER_PEER_RECHECK_MS } from "../rpc/unary_lanes.ts";
 import {
   type AtomicRequest,
   type AtomicResponse,
@@ -256,7 +257,7 @@ export class ForwardBatcher {
           // A leader of an earlier version has no Forward and did nothing: send each write on its
           // own, and keep doing so for a while.
           if (error instanceof ConnectError && error.code === Code.Unimplemented) {
-            this.#legacy.set(target, performance.now() + LEGACY_RECHECK_MS);
+            this.#legacy.set(target, performance.now() + OLDER_PEER_RECHECK_MS);
             for (const w of batch) this.#unary(client, w);
             return;
           }
@@ -298,9 +299,6 @@ export async function runForwarded(
   const value = await method(call.case, call.value);
   return { result: { case: call.case, value } } as MessageInitShape<typeof ForwardedResultSchema>;
 }
-
-/** How long a node without `Forward` gets single calls before `Forward` is tried again. */
-const LEGACY_RECHECK_MS = 60_000;
 
 function mismatch(target: NodeId): ConnectError {
   return new ConnectError(

@@ -17,6 +17,7 @@ import {
 } from "../partition/errors.ts";
 import type { ApplyResult } from "../partition/kv_state_machine.ts";
 import type { Clock } from "./clock.ts";
+import type { Deadlines } from "./deadlines.ts";
 import type { HostObserver, ProposalOutcome } from "./options.ts";
 import type { Replica } from "./replica.ts";
 import { awaitRequest } from "./requests.ts";
@@ -26,13 +27,18 @@ import { awaitRequest } from "./requests.ts";
  *
  * @example Usage
  * ```ts
- * import { ManualClock, type RequestContext } from "@prkdb/prkdb/runtime";
- * const ctx: RequestContext = { clock: new ManualClock(), timeoutMs: 1000, schedule() {} };
+ * import { Deadlines, ManualClock, type RequestContext } from "@prkdb/prkdb/runtime";
+ * const clock = new ManualClock();
+ * const ctx: RequestContext = {
+ *   clock, deadlines: new Deadlines(clock), timeoutMs: 1000, schedule() {},
+ * };
  * ```
  */
 export interface RequestContext {
   /** The runtime's clock. */
   readonly clock: Clock;
+  /** Where each request's deadline waits (one timer for all of them). */
+  readonly deadlines: Deadlines;
   /** How long a request may wait. */
   readonly timeoutMs: number;
   /** Telemetry. */
@@ -130,7 +136,7 @@ async function awaitProposal(
   }
   try {
     const result = await awaitRequest<ApplyResult>(
-      ctx.clock,
+      ctx.deadlines,
       ctx.timeoutMs,
       `Write to partition ${partition}`,
       signal,
@@ -193,7 +199,7 @@ export async function readIndexAndWait(
   }
   const joined = batch;
   await awaitRequest<void>(
-    ctx.clock,
+    ctx.deadlines,
     ctx.timeoutMs,
     `Read from partition ${replica.partition}`,
     signal,

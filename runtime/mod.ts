@@ -33,6 +33,7 @@
 export * from "./clock.ts";
 export * from "./options.ts";
 export * from "./requests.ts";
+export * from "./deadlines.ts";
 export * from "./client_requests.ts";
 export * from "./write_result.ts";
 export * from "./reads.ts";

@@ -26,6 +26,7 @@ import type { PartitionMessage } from "../partition/transport.ts";
 import { changeFeed, type ChangeFeedPage } from "./change_feed.ts";
 import type { ChangesPage } from "./change_history.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { Deadlines } from "./deadlines.ts";
 import {
   changeMembershipAndWait,
   readIndexAndWait,
@@ -110,6 +111,7 @@ export class MultiRaftHost {
     this.#utilization = new LoopUtilization(this.#clock);
     this.#requests = {
       clock: this.#clock,
+      deadlines: new Deadlines(this.#clock),
       timeoutMs: this.#o.requestTimeoutMs,
       observer: options.observer,
       schedule: (replica) => {

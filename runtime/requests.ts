@@ -7,7 +7,7 @@
  */
 import { TimeoutError } from "../partition/errors.ts";
 import type { ApplyResult } from "../partition/kv_state_machine.ts";
-import type { Clock } from "./clock.ts";
+import type { Deadlines } from "./deadlines.ts";
 
 /**
  * A proposed write: settled when the entry at its index is applied. If the entry applied there
@@ -45,9 +45,9 @@ export interface PendingRead {
 }
 
 /**
- * Waits for a request to settle, bounded by a timeout on `clock` and by `signal`.
+ * Waits for a request to settle, bounded by a deadline in `deadlines` and by `signal`.
  *
- * @param clock The runtime's clock.
+ * @param deadlines The host's deadlines (one timer for all its requests).
  * @param timeoutMs The longest wait.
  * @param what How to name the request in a timeout error.
  * @param signal Aborts the wait (a write may still commit).
@@ -56,9 +56,9 @@ export interface PendingRead {
  *
  * @example Usage
  * ```ts
- * import { awaitRequest, ManualClock } from "@prkdb/prkdb/runtime";
- * const clock = new ManualClock();
- * const p = awaitRequest<number>(clock, 100, "Example", undefined, (resolve) => {
+ * import { awaitRequest, Deadlines, ManualClock } from "@prkdb/prkdb/runtime";
+ * const deadlines = new Deadlines(new ManualClock());
+ * const p = awaitRequest<number>(deadlines, 100, "Example", undefined, (resolve) => {
  *   resolve(42);
  *   return () => {};
  * });
@@ -66,7 +66,7 @@ export interface PendingRead {
  * ```
  */
 export function awaitRequest<T>(
-  clock: Clock,
+  deadlines: Deadlines,
   timeoutMs: number,
   what: string,
   signal: AbortSignal | undefined,
@@ -77,15 +77,15 @@ export function awaitRequest<T>(
     let unregister: () => void = () => {};
     const finish = () => {
       done = true;
-      clock.clearTimeout(timer);
+      settle();
       signal?.removeEventListener("abort", onAbort);
       unregister();
     };
-    const timer = clock.setTimeout(() => {
+    const settle = deadlines.add(timeoutMs, () => {
       if (done) return;
       finish();
       reject(new TimeoutError(`${what} did not finish within ${timeoutMs} ms`));
-    }, timeoutMs);
+    });
     const onAbort = () => {
       if (done) return;
       finish();

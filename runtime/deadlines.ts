@@ -1,0 +1,127 @@
+/**
+ * Deadlines for a host's waiting requests, on one timer. Every write and read waits with a
+ * deadline, and almost every one settles long before it; a timer per request would cost a
+ * timer set and a timer cleared for nothing. Here a request's deadline is an entry in a queue
+ * ordered by time, settling only marks it done, and the one timer is armed for the earliest
+ * entry: when it fires, it expires what is due, passes over what settled, and is armed again
+ * for the next entry still waiting. When nothing waits, no timer is armed.
+ *
+ * A host gives every request the same time limit, so deadlines arrive in order and the queue
+ * takes each at its tail; one that is earlier than the tail is placed by walking back.
+ *
+ * @module
+ */
+import type { Clock } from "./clock.ts";
+
+/** One waiting request's deadline. */
+interface Entry {
+  readonly at: number;
+  readonly expire: () => void;
+  done: boolean;
+}
+
+/** Past this many settled entries at the head, the queue drops them. */
+const COMPACT_AT = 1024;
+
+/**
+ * The deadlines of a host's waiting requests.
+ *
+ * @example Usage
+ * ```ts
+ * import { Deadlines, ManualClock } from "@prkdb/prkdb/runtime";
+ * const clock = new ManualClock();
+ * const deadlines = new Deadlines(clock);
+ * let expired = 0;
+ * deadlines.add(100, () => expired++);
+ * const settle = deadlines.add(100, () => expired++);
+ * settle(); // the second request settled in time
+ * clock.advance(100);
+ * console.log(expired, deadlines.waiting); // 1 0
+ * ```
+ */
+export class Deadlines {
+  readonly #clock: Clock;
+  #queue: Entry[] = [];
+  /** Entries before this index have been taken off the queue. */
+  #head = 0;
+  #waiting = 0;
+  #timer: number | undefined;
+  /** When the timer fires (Infinity when it is not armed). */
+  #armedAt = Infinity;
+
+  /**
+   * Creates the deadlines.
+   *
+   * @param clock The host's clock: deadlines are on its time, and its timer fires them.
+   */
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Requests still waiting (added, neither settled nor expired). */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Calls `expire` in `ms` milliseconds, unless the returned function is called first.
+   *
+   * @param ms The time limit.
+   * @param expire What to do when the time is up.
+   * @returns Settles the request: its deadline is forgotten. Calling it again does nothing.
+   */
+  add(ms: number, expire: () => void): () => void {
+    const entry: Entry = { at: this.#clock.now() + Math.max(0, ms), expire, done: false };
+    const q = this.#queue;
+    let i = q.length;
+    while (i > this.#head && q[i - 1].at > entry.at) i--;
+    if (i === q.length) q.push(entry);
+    else q.splice(i, 0, entry);
+    this.#waiting++;
+    if (entry.at < this.#armedAt) this.#arm(entry.at);
+    return () => {
+      if (entry.done) return;
+      entry.done = true;
+      if (--this.#waiting === 0) this.#idle();
+    };
+  }
+
+  /** Nothing waits: no timer stays armed, and the queue starts afresh. */
+  #idle(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#armedAt = at;
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), at - this.#clock.now());
+  }
+
+  #fire(): void {
+    this.#timer = undefined;
+    this.#armedAt = Infinity;
+    const now = this.#clock.now();
+    // Read the queue afresh each time: an expired request's callback may add or settle others.
+    while (this.#head < this.#queue.length) {
+      const entry = this.#queue[this.#head];
+      if (!entry.done && entry.at > now) break;
+      this.#head++;
+      if (entry.done) continue;
+      entry.done = true;
+      this.#waiting--;
+      entry.expire();
+    }
+    if (this.#waiting === 0) return this.#idle();
+    if (this.#head >= COMPACT_AT) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    // Something still waits, so a live entry follows the settled ones.
+    while (this.#queue[this.#head].done) this.#head++;
+    this.#arm(this.#queue[this.#head].at);
+  }
+}

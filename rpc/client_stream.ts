@@ -16,6 +16,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
+import { httpError } from "./connect_unary.ts";
 
 /** Options for {@linkcode ClientStream}. */
 export interface ClientStreamOptions<T> {
@@ -59,17 +60,7 @@ export interface ClientStreamOptions<T> {
  */
 export async function streamError(response: Response): Promise<Error | undefined> {
   const body = new Uint8Array(await response.arrayBuffer());
-  if (response.status !== 200) {
-    const text = new TextDecoder().decode(body).slice(0, 200);
-    // A server without the method answers 404 (Connect's "unimplemented").
-    let code = response.status === 404 ? Code.Unimplemented : Code.Unknown;
-    try {
-      code = codeFromString(JSON.parse(text).code) ?? code;
-    } catch {
-      // Not a Connect error body.
-    }
-    return new ConnectError(`HTTP ${response.status}: ${text}`, code);
-  }
+  if (response.status !== 200) return httpError(response.status, body);
   for await (const { flags, message } of readFrames([body], body.length)) {
     if ((flags & END_STREAM) === 0) continue;
     const end = JSON.parse(new TextDecoder().decode(message)) as {

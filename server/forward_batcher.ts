@@ -10,11 +10,12 @@
  *
  * @module
  */
-import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
 import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
 import { OLDER_PEER_RECHECK_MS } from "../rpc/unary_lanes.ts";
+import { callUnary } from "../rpc/connect_unary.ts";
 import {
   type AtomicRequest,
   type AtomicResponse,
@@ -24,7 +25,9 @@ import {
   type ForwardedCallSchema,
   type ForwardedResult,
   ForwardedResultSchema,
-  type KvService,
+  ForwardRequestSchema,
+  ForwardResponseSchema,
+  KvService,
   type OpenSessionRequest,
   type OpenSessionResponse,
   type PutRequest,
@@ -74,8 +77,10 @@ interface Lane {
 
 /** Options for {@linkcode ForwardBatcher}. */
 export interface ForwardBatcherOptions {
-  /** A KvService client for a member. */
-  clientFor: (id: NodeId) => Client<typeof KvService>;
+  /** A member's base URL; throws for a node that is not a member. */
+  urlFor: (id: NodeId) => string;
+  /** The `fetch` to call with (mutual TLS between members). Default: the global one. */
+  fetch?: typeof fetch;
   /** Headers every forward carries (the forwarding mark). */
   headers: Record<string, string>;
   /** Calls in flight per target node. Default 2. */
@@ -89,12 +94,12 @@ export interface ForwardBatcherOptions {
  *
  * @example Usage
  * ```ts ignore
- * const forwards = new ForwardBatcher({ clientFor, headers: { "prkdb-forwarded": "2" } });
+ * const forwards = new ForwardBatcher({ urlFor: (id) => urls.get(id)!, headers: { "prkdb-forwarded": "2" } });
  * const answer = await forwards.put(leader, request, ctx.signal);
  * ```
  */
 export class ForwardBatcher {
-  readonly #o: Required<ForwardBatcherOptions>;
+  readonly #o: Required<Omit<ForwardBatcherOptions, "fetch">> & ForwardBatcherOptions;
   readonly #lanes = new Map<NodeId, Lane>();
   /** Nodes without `Forward` (an earlier version), until when. */
   readonly #legacy = new Map<NodeId, number>();
@@ -211,12 +216,24 @@ export class ForwardBatcher {
   }
 
   /** One write as the single call of its kind, to a node without `Forward`. */
-  #unary(client: Client<typeof KvService>, w: Waiting): void {
-    const options = { timeoutMs: this.#o.timeoutMs, headers: this.#o.headers, signal: w.signal };
-    runForwarded(
-      w.call.call as ForwardedCall["call"],
-      (kind, request) => (client[kind] as Method)(request, options),
-    ).then((result) => w.resolve(create(ForwardedResultSchema, result)), w.reject);
+  #unary(url: string, w: Waiting): void {
+    runForwarded(w.call.call as ForwardedCall["call"], async (kind, request) => {
+      const method = KvService.method[kind];
+      const answer = await callUnary(
+        `${url}/${KvService.typeName}/${method.name}`,
+        toBinary(
+          method.input,
+          create(method.input, request as MessageInitShape<typeof method.input>),
+        ),
+        {
+          fetch: this.#o.fetch,
+          headers: this.#o.headers,
+          timeoutMs: this.#o.timeoutMs,
+          signal: w.signal,
+        },
+      );
+      return fromBinary(method.output, answer);
+    }).then((result) => w.resolve(create(ForwardedResultSchema, result)), w.reject);
   }
 
   #pump(target: NodeId, lane: Lane): void {
@@ -229,23 +246,25 @@ export class ForwardBatcher {
       // Callers that gave up are not sent.
       const batch = lane.queue.splice(0, take).filter((w) => !w.signal.aborted);
       if (batch.length === 0) continue;
-      let client: Client<typeof KvService>;
+      let url: string;
       try {
-        client = this.#o.clientFor(target);
+        url = this.#o.urlFor(target).replace(/\/$/, "");
       } catch (error) {
         // No way to reach the node (it left the address book): these writes were never sent.
         batch.forEach((w) => w.reject(error));
         continue;
       }
       if (performance.now() < (this.#legacy.get(target) ?? 0)) {
-        for (const w of batch) this.#unary(client, w);
+        for (const w of batch) this.#unary(url, w);
         continue;
       }
       lane.inflight++;
-      client.forward({ calls: batch.map((w) => w.call) }, {
-        timeoutMs: this.#o.timeoutMs,
+      const request = create(ForwardRequestSchema, { calls: batch.map((w) => w.call) });
+      callUnary(`${url}/${KvService.typeName}/Forward`, toBinary(ForwardRequestSchema, request), {
+        fetch: this.#o.fetch,
         headers: this.#o.headers,
-      }).then(
+        timeoutMs: this.#o.timeoutMs,
+      }).then((answer) => fromBinary(ForwardResponseSchema, answer)).then(
         (response) => {
           batch.forEach((w, i) => {
             const r = response.results[i];
@@ -258,7 +277,7 @@ export class ForwardBatcher {
           // own, and keep doing so for a while.
           if (error instanceof ConnectError && error.code === Code.Unimplemented) {
             this.#legacy.set(target, performance.now() + OLDER_PEER_RECHECK_MS);
-            for (const w of batch) this.#unary(client, w);
+            for (const w of batch) this.#unary(url, w);
             return;
           }
           // The call failed as a whole: every write in it fails the same way.
@@ -271,9 +290,6 @@ export class ForwardBatcher {
     }
   }
 }
-
-/** A KvService method, called with a request of its kind. */
-type Method = (request: unknown, context: unknown) => Promise<unknown>;
 
 /**
  * Runs one forwarded write with the method of the same name (the call's cases are the KvService

@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { create } from "@bufbuild/protobuf";
-import { Code, type ConnectError, createClient, createConnectRouter } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
+import { Code, type ConnectError, createConnectRouter } from "@connectrpc/connect";
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import {
   AtomicRequestSchema,
@@ -21,7 +20,7 @@ const put = (key: string) =>
   create(PutRequestSchema, { key: new TextEncoder().encode(key), value: new Uint8Array(8) });
 
 /** A real Connect server standing in for a leader: it answers each forwarded write on its own. */
-async function leader(hold?: Promise<void>) {
+async function leader(hold?: Promise<void>, timeoutMs = 2000) {
   const calls: ForwardRequest[] = [];
   const router = createConnectRouter();
   router.service(KvService, {
@@ -60,10 +59,10 @@ async function leader(hold?: Promise<void>) {
   });
   const url = `http://127.0.0.1:${server.port}`;
   const batcher = new ForwardBatcher({
-    clientFor: () =>
-      createClient(KvService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
+    urlFor: () => url,
     headers: { "prkdb-forwarded": "2" },
     maxInflight: 1,
+    timeoutMs,
   });
   return { server, calls, batcher };
 }
@@ -119,6 +118,20 @@ Deno.test("ForwardBatcher: a leader that cannot be reached fails every write in 
   }
 });
 
+Deno.test("ForwardBatcher: a leader that does not answer in time fails the call as unreachable, not as answered", async () => {
+  let release!: () => void;
+  const { server, batcher } = await leader(new Promise((r) => release = r), 300);
+  try {
+    const signal = new AbortController().signal;
+    const error = await assertRejects(() => batcher.put(1, put("slow"), signal)) as ConnectError;
+    assertEquals(error.code, Code.DeadlineExceeded);
+    assert(isUnreachable(error, signal), "no answer is not mistaken for the leader's answer");
+  } finally {
+    release();
+    await server.close();
+  }
+});
+
 Deno.test("ForwardBatcher: a caller that gives up stops waiting, and is not sent if still queued", async () => {
   let release!: () => void;
   const { server, calls, batcher } = await leader(new Promise((r) => release = r));
@@ -145,12 +158,9 @@ Deno.test("ForwardBatcher: a node it has no client for fails those writes at onc
   const url = `http://127.0.0.1:${server.port}`;
   let known = false;
   const batcher = new ForwardBatcher({
-    clientFor: (id) => {
+    urlFor: (id) => {
       if (!known) throw new Error(`Node ${id} is not a member`);
-      return createClient(
-        KvService,
-        createConnectTransport({ baseUrl: url, useBinaryFormat: true }),
-      );
+      return url;
     },
     headers: { "prkdb-forwarded": "2" },
     maxInflight: 1,
@@ -190,11 +200,7 @@ Deno.test("ForwardBatcher: a leader of an earlier version, without Forward, gets
     },
   });
   const url = `http://127.0.0.1:${server.port}`;
-  const batcher = new ForwardBatcher({
-    clientFor: () =>
-      createClient(KvService, createConnectTransport({ baseUrl: url, useBinaryFormat: true })),
-    headers: { "prkdb-forwarded": "2" },
-  });
+  const batcher = new ForwardBatcher({ urlFor: () => url, headers: { "prkdb-forwarded": "2" } });
   try {
     const signal = new AbortController().signal;
     const first = await Promise.all(["a", "b"].map((k) => batcher.put(1, put(k), signal)));

@@ -157,11 +157,15 @@ export function createKvService(
   options: { fetch?: typeof fetch } = {},
 ): ServiceImpl<typeof KvService> {
   const clients = new Map<NodeId, Client<typeof KvService>>();
+  const urlFor = (id: NodeId) => {
+    const url = nodes.get(id);
+    if (!url) throw new ConnectError(`Node ${id} is not a member`, Code.Internal);
+    return url;
+  };
   const clientFor = (id: NodeId) => {
     let c = clients.get(id);
     if (!c) {
-      const url = nodes.get(id);
-      if (!url) throw new ConnectError(`Node ${id} is not a member`, Code.Internal);
+      const url = urlFor(id);
       clients.set(
         id,
         c = createClient(
@@ -175,7 +179,8 @@ export function createKvService(
 
   const hints = new LeaderHints(host, clientFor, host.nodeId);
   const forwards = new ForwardBatcher({
-    clientFor,
+    urlFor,
+    fetch: options.fetch,
     headers: { [FORWARDED_HEADER]: String(host.nodeId) },
   });
 

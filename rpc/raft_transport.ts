@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { create, toBinary } from "@bufbuild/protobuf";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
-import { RaftBatchSchema, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
-import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import { type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { encodeRaftBatch } from "./raft_wire.ts";
 import { ClientStream, streamError } from "./client_stream.ts";
 import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
 
@@ -94,10 +94,13 @@ export class ConnectRaftTransport implements RaftTransport {
   readonly #peers = new Map<NodeId, Peer>();
   readonly #pinging = new Set<NodeId>();
   readonly #abort = new AbortController();
+  /** The cluster id, UTF-8 encoded once for every batch. */
+  readonly #cluster: Uint8Array;
   #closed = false;
 
   constructor(options: ConnectRaftTransportOptions) {
     this.#o = { timeoutMs: 2000, maxBatchBytes: 8 << 20, ...options };
+    this.#cluster = new TextEncoder().encode(options.cluster);
     this.setPeers(options.peers);
   }
 
@@ -133,15 +136,7 @@ export class ConnectRaftTransport implements RaftTransport {
     };
     const stream = new ClientStream<PartitionMessage>({
       url: `${url.replace(/\/$/, "")}/${RaftService.typeName}/Stream`,
-      encode: (messages) =>
-        toBinary(
-          RaftBatchSchema,
-          create(RaftBatchSchema, {
-            from: this.#o.self,
-            cluster: this.#o.cluster,
-            messages: messages.map((m) => encodeRaftMessage(m.partition, m.message)),
-          }),
-        ),
+      encode: (messages) => encodeRaftBatch(this.#o.self, this.#cluster, messages),
       bytes: payloadBytes,
       maxMessageBytes: this.#o.maxBatchBytes,
       stallMs: this.#o.timeoutMs,

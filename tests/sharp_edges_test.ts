@@ -58,6 +58,7 @@ Deno.test("tasks that run scripts answer --help with their usage and refuse unkn
       "bench",
       "bench:cluster",
       "bench:host",
+      "bench:hop",
       "example",
       "play",
     ]
@@ -71,6 +72,13 @@ Deno.test("tasks that run scripts answer --help with their usage and refuse unkn
   const sim = await run("task", "-q", "sim", "--seeds", "many");
   assertEquals(sim.code, 2);
   assertStringIncludes(sim.stderr, '--seeds must be a non-negative integer, got "many"');
+});
+
+Deno.test("bench:hop measures both round trips between two processes, and leaves none behind", async () => {
+  const r = await run("task", "-q", "bench:hop");
+  assertEquals(r.code, 0, r.stderr);
+  assertStringIncludes(r.stdout, "peer streams, round trip: p50");
+  assertStringIncludes(r.stdout, "plain TCP, round trip:    p50");
 });
 
 Deno.test("a GET on an RPC path answers 405: use POST with Content-Type: application/json", async () => {

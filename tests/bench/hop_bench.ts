@@ -1,0 +1,132 @@
+/**
+ * What one hop between two node processes costs on this machine, without the database: a round
+ * trip over two peer streams (each process writes to the other with the same `ClientStream` and
+ * lean receiver the nodes use), against a round trip of one byte over a plain TCP connection
+ * between the same two kinds of process. A put at one client crosses six such hops.
+ *
+ * ```sh
+ * deno task bench:hop
+ * ```
+ *
+ * @module
+ */
+// deno-lint-ignore-file no-console -- a benchmark report: printing is its job
+import { startHttpServer } from "../../server/http_server.ts";
+import { receiveRaftStream } from "../../server/raft_stream.ts";
+import { ClientStream } from "../../rpc/client_stream.ts";
+import { encodeRaftBatch } from "../../rpc/raft_wire.ts";
+import { scriptArgs } from "../support/script_args.ts";
+
+const ROUND_TRIPS = 2000;
+const WARMUP = 100;
+const PATH = "/prkdb.v1.RaftService/Stream";
+
+/** A ping: an empty batch, the smallest message a peer stream carries. */
+const PING = encodeRaftBatch(1, new TextEncoder().encode("hop"), []);
+
+/** A peer stream to `port`, sending one ping per item. */
+const streamTo = (port: number) =>
+  new ClientStream<number>({
+    url: `http://127.0.0.1:${port}${PATH}`,
+    encode: () => PING,
+    bytes: () => PING.length,
+    maxMessageBytes: 1 << 20,
+    stallMs: 5000,
+    idleMs: 60_000,
+  });
+
+/** A server for peer streams on a free port, calling `onPing` for each batch. */
+const pingServer = (onPing: () => void) =>
+  startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    streamingPaths: new Set([PATH]),
+    handler: (request) => receiveRaftStream(request, onPing, 1 << 20),
+  });
+
+/** The first line a process writes to `stream` (without reading further). */
+async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += value;
+  }
+  reader.releaseLock();
+  return text.split("\n")[0];
+}
+
+/** Percentiles of `samples`, in milliseconds. */
+function percentiles(samples: number[]): string {
+  samples.sort((a, b) => a - b);
+  const at = (q: number) => samples[Math.floor(q * (samples.length - 1))].toFixed(3);
+  return `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms`;
+}
+
+/** The far end, in its own process: it answers every ping and every byte. */
+async function echo(): Promise<void> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer: { back?: ClientStream<number> } = {};
+  const server = await pingServer(() => peer.back?.push([1]));
+  console.log(JSON.stringify({ tcp: (listener.addr as Deno.NetAddr).port, stream: server.port }));
+  const back = peer.back = streamTo(Number(await firstLine(Deno.stdin.readable)));
+  const conn = await listener.accept();
+  const byte = new Uint8Array(1);
+  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+    if (await conn.read(byte) === null) break;
+    await conn.write(byte);
+  }
+  conn.close();
+  listener.close();
+  await back.close();
+  await server.close();
+}
+
+async function main(): Promise<void> {
+  scriptArgs(
+    "Usage: deno task bench:hop\n\nRound trips between two Deno processes: over two peer " +
+      "streams, and over plain TCP.",
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", import.meta.filename!, "--echo"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const ports = JSON.parse(await firstLine(child.stdout)) as { tcp: number; stream: number };
+  let answered: () => void = () => {};
+  const server = await pingServer(() => answered());
+  const stdin = child.stdin.getWriter();
+  await stdin.write(new TextEncoder().encode(`${server.port}\n`));
+  const out = streamTo(ports.stream);
+
+  const streamTimes: number[] = [];
+  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+    const back = new Promise<void>((resolve) => answered = resolve);
+    const started = performance.now();
+    out.push([i]);
+    await back;
+    if (i >= WARMUP) streamTimes.push(performance.now() - started);
+  }
+  console.log(`peer streams, round trip: ${percentiles(streamTimes)}`);
+
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports.tcp });
+  const byte = new Uint8Array(1);
+  const tcpTimes: number[] = [];
+  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+    const started = performance.now();
+    await conn.write(byte);
+    await conn.read(byte);
+    if (i >= WARMUP) tcpTimes.push(performance.now() - started);
+  }
+  console.log(`plain TCP, round trip:    ${percentiles(tcpTimes)}`);
+  conn.close();
+  await out.close();
+  await server.close();
+  await stdin.close();
+  await child.status;
+}
+
+if (Deno.args[0] === "--echo") await echo();
+else await main();

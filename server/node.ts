@@ -153,6 +153,17 @@ export function syncErrorType(error: unknown): SyncErrorType {
 }
 
 /**
+ * Whether a failed RPC was refused by the peer (it answered with an error) rather than lost on
+ * the way. A peer of an earlier version that serves no stream answers `unimplemented`: it is
+ * then talked to with unary calls, so that is no refusal.
+ */
+function isRefusal(error: unknown): boolean {
+  if (error === undefined) return false;
+  const e = ConnectError.from(error);
+  return syncErrorType(e) !== "connection_error" && e.code !== Code.Unimplemented;
+}
+
+/**
  * Starts a node.
  *
  * @param config The node's configuration.
@@ -241,6 +252,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         seconds,
         error === undefined ? undefined : syncErrorType(error),
         error,
+        isRefusal(error),
       ),
     onSent: (peer, rpc, entries, seconds) => metrics.sent(peer, rpc, entries, seconds),
   });

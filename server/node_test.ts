@@ -1,7 +1,8 @@
-import { assertRejects } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
 import { DataDirLockedError, StorageError } from "../storage/errors.ts";
 import { startNode } from "./node.ts";
+import { startHttpServer } from "./http_server.ts";
 
 Deno.test("startNode: a refused recovery releases the data directory", async () => {
   const parent = await Deno.makeTempDir({ prefix: "prkdb-node-" });
@@ -34,5 +35,55 @@ Deno.test("startNode: a refused recovery releases the data directory", async () 
     }
   } finally {
     await Deno.remove(parent, { recursive: true });
+  }
+});
+
+Deno.test("startNode: a peer that answers pings but refuses the Raft messages is not reported connected", async () => {
+  // A stand-in for node 2: it answers liveness pings, and refuses the stream that carries the
+  // Raft messages (as a peer would that this node's certificate no longer satisfies).
+  let pinged = 0;
+  const peer = await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    streamingPaths: new Set(["/prkdb.v1.RaftService/Stream"]),
+    handler: async (request) => {
+      await request.body?.cancel();
+      const path = new URL(request.url).pathname;
+      if (path === "/prkdb.v1.RaftService/Heartbeat") {
+        pinged++;
+        return new Response(new Uint8Array(0), {
+          headers: { "content-type": "application/proto" },
+        });
+      }
+      if (path === "/prkdb.v1.RaftService/Stream") {
+        return Response.json({ code: "permission_denied", message: "no Raft traffic from you" }, {
+          status: 403,
+        });
+      }
+      return new Response("not found", { status: 404 });
+    },
+  });
+  const node = await startNode({
+    id: 1,
+    peers: new Map([[1, "127.0.0.1:0"], [2, `127.0.0.1:${peer.port}`]]),
+    listen: { hostname: "127.0.0.1", port: 0 },
+    partitions: 1,
+    storage: "memory",
+    tickMs: 5,
+  });
+  try {
+    const deadline = Date.now() + 10_000;
+    let seen = node.metrics.peers().find((p) => p.peer === 2);
+    while (!(seen?.refusing && pinged > 0 && seen.lastSyncMs > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      seen = node.metrics.peers().find((p) => p.peer === 2);
+    }
+    assert(pinged > 0 && seen !== undefined && seen.lastSyncMs > 0, "pings were answered");
+    assertEquals(seen.refusing, true);
+    assertEquals(seen.connected, false, "answered pings do not hide refused messages");
+    assertStringIncludes(seen.lastError ?? "", "no Raft traffic from you");
+  } finally {
+    await node.stop();
+    await peer.close();
   }
 });

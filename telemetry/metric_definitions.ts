@@ -279,7 +279,7 @@ export const METRICS: readonly MetricDefinition[] = [
     type: "gauge",
     labels: N,
     help:
-      "1 when this node reached the follower recently, else 0. Cluster: it answered a liveness ping within two election timeouts. Leader-follower: at the leader, the follower polled within three poll intervals; at a follower, its last request reached the leader.",
+      "1 when this node reached the follower recently, else 0. Cluster: it answered a liveness ping within two election timeouts and refused none of this node's Raft messages in that time. Leader-follower: at the leader, the follower polled within three poll intervals; at a follower, its last request reached the leader.",
     present: FOLLOWS,
   },
   {

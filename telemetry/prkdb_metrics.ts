@@ -64,8 +64,14 @@ export interface MetricsSource {
 export interface PeerSync {
   /** The peer. */
   readonly peer: NodeId;
-  /** Whether the last RPC succeeded within two election timeouts. */
+  /**
+   * Whether the peer answered within two election timeouts and refused none of this node's
+   * Raft traffic in that time: a peer that answers pings but refuses the messages themselves is
+   * not connected in any sense that matters.
+   */
   readonly connected: boolean;
+  /** Whether it refused Raft traffic (answered it with an error) within two election timeouts. */
+  readonly refusing: boolean;
   /** When the last RPC succeeded (ms since the epoch), 0 if never. */
   readonly lastSyncMs: number;
   /** Failed RPCs so far. */
@@ -100,7 +106,14 @@ export class PrkDbMetrics {
   readonly #histograms: ReadonlyMap<string, Histogram>;
   readonly #peers = new Map<
     NodeId,
-    { lastSyncMs: number; errorCount: number; failures: number; lastError?: string }
+    {
+      lastSyncMs: number;
+      /** When the peer last answered Raft traffic with an error (ms since the epoch). */
+      refusedMs: number;
+      errorCount: number;
+      failures: number;
+      lastError?: string;
+    }
   >();
   readonly #connectedWindowMs: number;
   #source: MetricsSource | undefined;
@@ -293,6 +306,8 @@ export class PrkDbMetrics {
    * @param seconds Its duration; undefined for lost messages, which had none.
    * @param errorType Set when it failed.
    * @param error The failure.
+   * @param refusal Whether the peer answered with the failure (it refused the messages, rather
+   *   than not being reached). Default: for `sync_failed` and `apply_failed`.
    */
   rpc(
     peer: NodeId,
@@ -300,6 +315,7 @@ export class PrkDbMetrics {
     seconds: number | undefined,
     errorType?: SyncErrorType,
     error?: unknown,
+    refusal: boolean = errorType === "sync_failed" || errorType === "apply_failed",
   ): void {
     const a = { peer: String(peer), rpc };
     if (seconds !== undefined) this.#record("prkdb_rpc_duration_seconds", seconds, a);
@@ -307,6 +323,7 @@ export class PrkDbMetrics {
     if (errorType) {
       this.#add("prkdb_rpc_errors_total", 1, a);
       this.syncError(peer, errorType, error);
+      if (refusal) state.refusedMs = Date.now();
       return;
     }
     state.lastSyncMs = Date.now();
@@ -355,7 +372,9 @@ export class PrkDbMetrics {
 
   #peer(peer: NodeId) {
     let state = this.#peers.get(peer);
-    if (!state) this.#peers.set(peer, state = { lastSyncMs: 0, errorCount: 0, failures: 0 });
+    if (!state) {
+      this.#peers.set(peer, state = { lastSyncMs: 0, refusedMs: 0, errorCount: 0, failures: 0 });
+    }
     return state;
   }
 
@@ -366,9 +385,11 @@ export class PrkDbMetrics {
    */
   peers(): PeerSync[] {
     const now = Date.now();
+    const recent = (ms: number) => ms > 0 && now - ms < this.#connectedWindowMs;
     return [...this.#peers].map(([peer, s]) => ({
       peer,
-      connected: s.lastSyncMs > 0 && now - s.lastSyncMs < this.#connectedWindowMs,
+      connected: recent(s.lastSyncMs) && !recent(s.refusedMs),
+      refusing: recent(s.refusedMs),
       lastSyncMs: s.lastSyncMs,
       errorCount: s.errorCount,
       consecutiveFailures: s.failures,

@@ -200,3 +200,42 @@ Deno.test("PrkDbMetrics: a fresh node exports every catalogue family; counters a
     await m.shutdown();
   }
 });
+
+Deno.test("PrkDbMetrics: a peer that answers pings but refuses the Raft messages is not connected, and says why", async () => {
+  const m = new PrkDbMetrics(1, {
+    partitions: () => [],
+    replication: () => [{
+      partition: 0,
+      followers: [{ follower: 2, pending: 0, lagSeconds: 0, active: true }],
+    }],
+    loopUtilization: () => 0,
+  }, 60_000);
+  try {
+    const peer = (id: number) => m.peers().find((p) => p.peer === id)!;
+    m.rpc(2, "heartbeat", 0.001); // a ping answered
+    assert(peer(2).connected);
+    m.rpc(2, "appendEntries", undefined, "sync_failed", new Error("the batch is too large"));
+    m.rpc(2, "heartbeat", 0.001); // pings still answered
+    assertEquals(peer(2).connected, false);
+    assertEquals(peer(2).refusing, true);
+    assertEquals(peer(2).lastError, "the batch is too large");
+    const connected = parsePrometheus(await m.scrape()).filter((s) =>
+      s.name === "prkdb_replication_follower_connected" && s.labels.follower === "2"
+    );
+    assertEquals(connected.map((s) => s.value), [0]);
+
+    // Lost on the way is not a refusal: the next answered ping shows the peer connected.
+    m.rpc(3, "heartbeat", 0.001);
+    m.rpc(3, "appendEntries", undefined, "connection_error", new Error("connection reset"));
+    m.rpc(3, "heartbeat", 0.001);
+    assertEquals(peer(3).connected, true);
+    assertEquals(peer(3).refusing, false);
+
+    // Nor is an earlier version saying it has no stream (it is then sent unary calls).
+    m.rpc(4, "heartbeat", 0.001);
+    m.rpc(4, "appendEntries", undefined, "sync_failed", new Error("unimplemented"), false);
+    assertEquals(peer(4).connected, true);
+  } finally {
+    await m.shutdown();
+  }
+});

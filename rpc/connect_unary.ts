@@ -5,10 +5,13 @@
  * generic Connect client adds interceptors, per-call signals, header objects and streaming
  * readers around it, which cost more than the call itself on a node's busiest internal path.
  *
- * Errors take the shapes the generic client gives them, so callers tell them apart the same way:
+ * Errors take the shapes the generic client gives them where callers tell them apart:
  *
  * - the server answered with an error: its code, message and the response headers as metadata;
  * - a server without the method (an earlier version) answers 404: `unimplemented`;
+ * - any other HTTP error without a Connect body (a proxy's 502, say): `unknown`, with the
+ *   response headers, so it counts as answered and its write's fate as unknown (the generic
+ *   client would call a 503 `unavailable`, which a caller may take for "nothing was done");
  * - no answer within the time limit: `deadline_exceeded`, with no metadata;
  * - no connection: `unknown`, with the `fetch` error as its cause.
  *
@@ -87,6 +90,13 @@ export async function callUnary(
 ): Promise<Uint8Array> {
   let response: Response;
   let body: Uint8Array;
+  // The time limit, cleared as soon as the call ends (AbortSignal.timeout would keep its timer).
+  const limit = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    limit.abort();
+  }, options.timeoutMs);
   try {
     response = await (options.fetch ?? fetch)(url, {
       method: "POST",
@@ -97,14 +107,12 @@ export async function callUnary(
         ...options.headers,
       },
       body: request as Uint8Array<ArrayBuffer>,
-      signal: options.signal
-        ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs)])
-        : AbortSignal.timeout(options.timeoutMs),
+      signal: options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal,
     });
     body = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     if (options.signal?.aborted) throw ConnectError.from(options.signal.reason, Code.Canceled);
-    if (error instanceof DOMException && error.name === "TimeoutError") {
+    if (timedOut) {
       throw new ConnectError(
         `no answer within ${options.timeoutMs} ms`,
         Code.DeadlineExceeded,
@@ -117,6 +125,8 @@ export async function callUnary(
       undefined,
       error,
     );
+  } finally {
+    clearTimeout(timer);
   }
   if (response.status !== 200) throw httpError(response.status, body, response.headers);
   return body;

@@ -16,9 +16,13 @@ import type { Clock } from "./clock.ts";
 /** One waiting request's deadline. */
 interface Entry {
   readonly at: number;
-  readonly expire: () => void;
+  /** Dropped when the request settles, so the queue does not keep its callbacks alive. */
+  expire: () => void;
   done: boolean;
 }
+
+/** What a settled entry holds instead of its request's callback. */
+const settled = () => {};
 
 /** Past this many settled entries at the head, the queue drops them. */
 const COMPACT_AT = 1024;
@@ -82,6 +86,7 @@ export class Deadlines {
     return () => {
       if (entry.done) return;
       entry.done = true;
+      entry.expire = settled;
       if (--this.#waiting === 0) this.#idle();
     };
   }
@@ -98,7 +103,8 @@ export class Deadlines {
   #arm(at: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedAt = at;
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), at - this.#clock.now());
+    // Rounded up: a timer that fires a fraction early would only wake to arm itself again.
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.ceil(at - this.#clock.now()));
   }
 
   #fire(): void {

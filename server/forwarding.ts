@@ -23,7 +23,8 @@ export function isUnreachable(error: unknown, signal: AbortSignal): boolean {
   if (!(error instanceof ConnectError) || signal.aborted) return false;
   // Our own forwarding timeout carries no response headers; a leader's answer would.
   if (error.code === Code.DeadlineExceeded) return [...error.metadata.keys()].length === 0;
-  return error.code === Code.Unknown &&
+  // An answer carries the response's headers: whatever its message says, the target answered.
+  return error.code === Code.Unknown && [...error.metadata.keys()].length === 0 &&
     (error.cause instanceof TypeError || /fetch failed|connection|network/i.test(error.rawMessage));
 }
 

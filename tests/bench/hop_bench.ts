@@ -44,17 +44,29 @@ const pingServer = (onPing: () => void) =>
     handler: (request) => receiveRaftStream(request, onPing, 1 << 20),
   });
 
-/** The first line a process writes to `stream` (without reading further). */
-async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+/** Reads `stream` line by line. */
+function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += value;
-  }
-  reader.releaseLock();
-  return text.split("\n")[0];
+  return async () => {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the other process ended");
+      text += value;
+    }
+    const line = text.slice(0, text.indexOf("\n"));
+    text = text.slice(line.length + 1);
+    return line;
+  };
+}
+
+/** Waits for `promise`, or fails after `ms` (a lost message must not hang the run). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Percentiles of `samples`, in milliseconds. */
@@ -64,25 +76,26 @@ function percentiles(samples: number[]): string {
   return `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms`;
 }
 
-/** The far end, in its own process: it answers every ping and every byte. */
+/** The far end, in its own process: it answers every ping and every byte, until its stdin ends. */
 async function echo(): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const peer: { back?: ClientStream<number> } = {};
   const server = await pingServer(() => peer.back?.push([1]));
   console.log(JSON.stringify({ tcp: (listener.addr as Deno.NetAddr).port, stream: server.port }));
-  const back = peer.back = streamTo(Number(await firstLine(Deno.stdin.readable)));
+  const line = lineReader(Deno.stdin.readable);
+  peer.back = streamTo(Number(await line()));
+  console.log("ready"); // pings are answered from now on
+  // The measuring process closes stdin when it is done, or dies: either way, this one ends too.
+  line().catch(() => {}).finally(() => Deno.exit(0));
   const conn = await listener.accept();
   const byte = new Uint8Array(1);
-  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+  for (;;) {
     if (await conn.read(byte) === null) break;
     await conn.write(byte);
   }
-  conn.close();
-  listener.close();
-  await back.close();
-  await server.close();
 }
 
+/** Measures both kinds of round trip against a child process running {@linkcode echo}. */
 async function main(): Promise<void> {
   scriptArgs(
     "Usage: deno task bench:hop\n\nRound trips between two Deno processes: over two peer " +
@@ -94,38 +107,45 @@ async function main(): Promise<void> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const ports = JSON.parse(await firstLine(child.stdout)) as { tcp: number; stream: number };
-  let answered: () => void = () => {};
-  const server = await pingServer(() => answered());
   const stdin = child.stdin.getWriter();
-  await stdin.write(new TextEncoder().encode(`${server.port}\n`));
-  const out = streamTo(ports.stream);
+  let answered: (at: number) => void = () => {};
+  const server = await pingServer(() => answered(performance.now()));
+  try {
+    const line = lineReader(child.stdout);
+    const ports = JSON.parse(await within(line(), 10_000, "the echo process")) as {
+      tcp: number;
+      stream: number;
+    };
+    await stdin.write(new TextEncoder().encode(`${server.port}\n`));
+    await within(line(), 10_000, "the echo process");
+    const out = streamTo(ports.stream);
+    const streamTimes: number[] = [];
+    for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+      const back = new Promise<number>((resolve) => answered = resolve);
+      const started = performance.now();
+      out.push([i]);
+      const arrived = await within(back, 5000, "a ping over the peer streams");
+      if (i >= WARMUP) streamTimes.push(arrived - started);
+    }
+    await out.close();
+    console.log(`peer streams, round trip: ${percentiles(streamTimes)}`);
 
-  const streamTimes: number[] = [];
-  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
-    const back = new Promise<void>((resolve) => answered = resolve);
-    const started = performance.now();
-    out.push([i]);
-    await back;
-    if (i >= WARMUP) streamTimes.push(performance.now() - started);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports.tcp });
+    const byte = new Uint8Array(1);
+    const tcpTimes: number[] = [];
+    for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+      const started = performance.now();
+      await conn.write(byte);
+      await within(conn.read(byte), 5000, "a byte over TCP");
+      if (i >= WARMUP) tcpTimes.push(performance.now() - started);
+    }
+    conn.close();
+    console.log(`plain TCP, round trip:    ${percentiles(tcpTimes)}`);
+  } finally {
+    await server.close();
+    await stdin.close().catch(() => {});
+    await child.status;
   }
-  console.log(`peer streams, round trip: ${percentiles(streamTimes)}`);
-
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports.tcp });
-  const byte = new Uint8Array(1);
-  const tcpTimes: number[] = [];
-  for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
-    const started = performance.now();
-    await conn.write(byte);
-    await conn.read(byte);
-    if (i >= WARMUP) tcpTimes.push(performance.now() - started);
-  }
-  console.log(`plain TCP, round trip:    ${percentiles(tcpTimes)}`);
-  conn.close();
-  await out.close();
-  await server.close();
-  await stdin.close();
-  await child.status;
 }
 
 if (Deno.args[0] === "--echo") await echo();

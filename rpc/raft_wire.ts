@@ -15,8 +15,10 @@
  * - proto3 leaves out a field that holds its default (0, false, empty), except a message in a
  *   `oneof` or with presence, which is written even when empty.
  *
- * Each message is written in two passes: its size first (a nested message's length comes
- * before it), then its bytes, into one buffer allocated once for the whole batch.
+ * Each message's fields are described once ({@linkcode raftMessage}), and the description runs
+ * twice: on a counter, for the size (a nested message's length comes before it), then on the
+ * buffer, allocated once for the whole batch. One description cannot disagree with itself about
+ * what a size covers.
  *
  * @module
  */
@@ -25,6 +27,20 @@ import type { PartitionMessage } from "../partition/transport.ts";
 
 const VARINT = 0;
 const LEN = 2;
+
+/** Where a message's fields go: counted, to learn its size, or written. */
+interface Fields {
+  /** A varint field; left out when 0. */
+  uint(field: number, v: number): void;
+  /** A bool field; left out when false. */
+  bool(field: number, v: boolean): void;
+  /** A bytes or string field; left out when empty. */
+  bytes(field: number, data: Uint8Array): void;
+  /** A nested message (or a packed list) whose fields `body` gives; present even when empty. */
+  message(field: number, body: (f: Fields) => void): void;
+  /** A bare varint, an element of a packed list. */
+  varint(v: number): void;
+}
 
 /** Bytes of `v` (a non-negative integer below 2^53) as a varint. */
 function varintSize(v: number): number {
@@ -36,19 +52,43 @@ function varintSize(v: number): number {
   return n;
 }
 
-/** Bytes of a varint field holding `v`; 0 when `v` is the default and left out. */
-const uintField = (field: number, v: number) =>
-  v === 0 ? 0 : varintSize(field << 3) + varintSize(v);
-/** Bytes of a bool field. */
-const boolField = (field: number, v: boolean) => v ? varintSize(field << 3) + 1 : 0;
-/** Bytes of a length-delimited field of `length` bytes, written even when empty. */
-const lenField = (field: number, length: number) =>
-  varintSize((field << 3) | LEN) + varintSize(length) + length;
-/** Bytes of a bytes field; 0 when empty. */
-const bytesField = (field: number, length: number) => length === 0 ? 0 : lenField(field, length);
+/** Counts the bytes that fields take. */
+class Size implements Fields {
+  n = 0;
+  uint(field: number, v: number): void {
+    if (v !== 0) this.n += varintSize(field << 3) + varintSize(v);
+  }
+  bool(field: number, v: boolean): void {
+    if (v) this.n += varintSize(field << 3) + 1;
+  }
+  bytes(field: number, data: Uint8Array): void {
+    if (data.length > 0) {
+      this.n += varintSize((field << 3) | LEN) + varintSize(data.length) + data.length;
+    }
+  }
+  message(field: number, body: (f: Fields) => void): void {
+    const length = sizeOf(body);
+    this.n += varintSize((field << 3) | LEN) + varintSize(length) + length;
+  }
+  varint(v: number): void {
+    this.n += varintSize(v);
+  }
+}
 
-/** A cursor over the batch's buffer. */
-class Out {
+/** One counter serves every nested count: each measures what it adds, then takes it back. */
+const counter = new Size();
+
+/** The size of the fields `body` gives. */
+function sizeOf(body: (f: Fields) => void): number {
+  const before = counter.n;
+  body(counter);
+  const n = counter.n - before;
+  counter.n = before;
+  return n;
+}
+
+/** Writes fields into a buffer of the right size. */
+class Out implements Fields {
   pos = 0;
   constructor(readonly buf: Uint8Array) {}
 
@@ -69,32 +109,21 @@ class Out {
     this.varint((field << 3) | VARINT);
     this.buf[this.pos++] = 1;
   }
-  /** The start of a length-delimited field of `length` bytes; the caller writes them. */
-  len(field: number, length: number): void {
-    this.varint((field << 3) | LEN);
-    this.varint(length);
-  }
   bytes(field: number, data: Uint8Array): void {
     if (data.length === 0) return;
-    this.len(field, data.length);
+    this.varint((field << 3) | LEN);
+    this.varint(data.length);
     this.buf.set(data, this.pos);
     this.pos += data.length;
+  }
+  message(field: number, body: (f: Fields) => void): void {
+    this.varint((field << 3) | LEN);
+    this.varint(sizeOf(body));
+    body(this);
   }
 }
 
 const ENTRY_TYPE: Record<Entry["type"], number> = { normal: 0, noop: 1, config: 2 };
-
-function entrySize(e: Entry): number {
-  return uintField(1, e.index) + uintField(2, e.term) + uintField(3, ENTRY_TYPE[e.type]) +
-    bytesField(4, e.data.length);
-}
-
-/** The packed form of a repeated uint32 field: its payload's size. */
-function packedSize(values: readonly number[]): number {
-  let n = 0;
-  for (const v of values) n += varintSize(v);
-  return n;
-}
 
 /** The field number of each kind of message in `RaftMessage.body`. */
 const BODY_FIELD: Record<Message["type"], number> = {
@@ -111,126 +140,92 @@ const BODY_FIELD: Record<Message["type"], number> = {
   ReadIndexResponse: 20,
 };
 
-function membershipSize(m: { voters: readonly number[]; learners: readonly number[] }): number {
-  const v = packedSize(m.voters), l = packedSize(m.learners);
-  return (v === 0 ? 0 : lenField(1, v)) + (l === 0 ? 0 : lenField(2, l));
+/** An `Entry`. */
+function entry(f: Fields, e: Entry): void {
+  f.uint(1, e.index);
+  f.uint(2, e.term);
+  f.uint(3, ENTRY_TYPE[e.type]);
+  f.bytes(4, e.data);
 }
 
-/** The size of the message in `RaftMessage.body`. */
-function bodySize(m: Message): number {
-  switch (m.type) {
-    case "Vote":
-      return boolField(1, m.preVote) + uintField(2, m.lastLogIndex) +
-        uintField(3, m.lastLogTerm) + boolField(4, m.leadershipTransfer);
-    case "VoteResponse":
-      return boolField(1, m.preVote) + boolField(2, m.granted);
-    case "TimeoutNow":
-      return 0;
-    case "AppendEntries": {
-      let n = uintField(1, m.prevLogIndex) + uintField(2, m.prevLogTerm) +
-        uintField(4, m.leaderCommit);
-      for (const e of m.entries) n += lenField(3, entrySize(e));
-      return n;
-    }
-    case "AppendEntriesResponse":
-      return boolField(1, m.success) + uintField(2, m.matchIndex) +
-        uintField(3, m.rejectedIndex) + uintField(4, m.hintIndex) + uintField(5, m.hintTerm);
-    case "Heartbeat":
-      return uintField(1, m.leaderCommit) + uintField(2, m.readRound) +
-        boolField(3, m.quiesce === true);
-    case "HeartbeatResponse":
-      return uintField(1, m.readRound);
-    case "InstallSnapshot":
-      return uintField(1, m.snapshotIndex) + uintField(2, m.snapshotTerm) +
-        uintField(3, m.offset) + bytesField(4, m.data.length) + boolField(5, m.done) +
-        (m.membership ? lenField(6, membershipSize(m.membership)) : 0);
-    case "InstallSnapshotResponse":
-      return uintField(1, m.snapshotIndex) + uintField(2, m.nextOffset) +
-        boolField(3, m.installed);
-    case "ReadIndex":
-      return uintField(1, m.context);
-    case "ReadIndexResponse":
-      return uintField(1, m.context) + uintField(2, m.index);
-  }
+/** A packed list of node ids. */
+function ids(f: Fields, field: number, list: readonly number[]): void {
+  if (list.length > 0) f.message(field, (p) => list.forEach((id) => p.varint(id)));
 }
 
-function writeBody(out: Out, m: Message): void {
+/** The message in `RaftMessage.body`, by kind. */
+function body(f: Fields, m: Message): void {
   switch (m.type) {
     case "Vote":
-      out.bool(1, m.preVote);
-      out.uint(2, m.lastLogIndex);
-      out.uint(3, m.lastLogTerm);
-      out.bool(4, m.leadershipTransfer);
+      f.bool(1, m.preVote);
+      f.uint(2, m.lastLogIndex);
+      f.uint(3, m.lastLogTerm);
+      f.bool(4, m.leadershipTransfer);
       return;
     case "VoteResponse":
-      out.bool(1, m.preVote);
-      out.bool(2, m.granted);
+      f.bool(1, m.preVote);
+      f.bool(2, m.granted);
       return;
     case "TimeoutNow":
       return;
     case "AppendEntries":
-      out.uint(1, m.prevLogIndex);
-      out.uint(2, m.prevLogTerm);
-      for (const e of m.entries) {
-        out.len(3, entrySize(e));
-        out.uint(1, e.index);
-        out.uint(2, e.term);
-        out.uint(3, ENTRY_TYPE[e.type]);
-        out.bytes(4, e.data);
-      }
-      out.uint(4, m.leaderCommit);
+      f.uint(1, m.prevLogIndex);
+      f.uint(2, m.prevLogTerm);
+      for (const e of m.entries) f.message(3, (g) => entry(g, e));
+      f.uint(4, m.leaderCommit);
       return;
     case "AppendEntriesResponse":
-      out.bool(1, m.success);
-      out.uint(2, m.matchIndex);
-      out.uint(3, m.rejectedIndex);
-      out.uint(4, m.hintIndex);
-      out.uint(5, m.hintTerm);
+      f.bool(1, m.success);
+      f.uint(2, m.matchIndex);
+      f.uint(3, m.rejectedIndex);
+      f.uint(4, m.hintIndex);
+      f.uint(5, m.hintTerm);
       return;
     case "Heartbeat":
-      out.uint(1, m.leaderCommit);
-      out.uint(2, m.readRound);
-      out.bool(3, m.quiesce === true);
+      f.uint(1, m.leaderCommit);
+      f.uint(2, m.readRound);
+      f.bool(3, m.quiesce === true);
       return;
     case "HeartbeatResponse":
-      out.uint(1, m.readRound);
+      f.uint(1, m.readRound);
       return;
-    case "InstallSnapshot":
-      out.uint(1, m.snapshotIndex);
-      out.uint(2, m.snapshotTerm);
-      out.uint(3, m.offset);
-      out.bytes(4, m.data);
-      out.bool(5, m.done);
-      if (m.membership) {
-        out.len(6, membershipSize(m.membership));
-        for (
-          const [field, ids] of [[1, m.membership.voters], [2, m.membership.learners]] as const
-        ) {
-          if (ids.length === 0) continue;
-          out.len(field, packedSize(ids));
-          for (const id of ids) out.varint(id);
-        }
+    case "InstallSnapshot": {
+      f.uint(1, m.snapshotIndex);
+      f.uint(2, m.snapshotTerm);
+      f.uint(3, m.offset);
+      f.bytes(4, m.data);
+      f.bool(5, m.done);
+      const membership = m.membership;
+      if (membership) {
+        f.message(6, (g) => {
+          ids(g, 1, membership.voters);
+          ids(g, 2, membership.learners);
+        });
       }
       return;
+    }
     case "InstallSnapshotResponse":
-      out.uint(1, m.snapshotIndex);
-      out.uint(2, m.nextOffset);
-      out.bool(3, m.installed);
+      f.uint(1, m.snapshotIndex);
+      f.uint(2, m.nextOffset);
+      f.bool(3, m.installed);
       return;
     case "ReadIndex":
-      out.uint(1, m.context);
+      f.uint(1, m.context);
       return;
     case "ReadIndexResponse":
-      out.uint(1, m.context);
-      out.uint(2, m.index);
+      f.uint(1, m.context);
+      f.uint(2, m.index);
       return;
   }
 }
 
-/** The size of a `RaftMessage`, given its body's. */
-function messageSize(partition: number, m: Message, body: number): number {
-  return uintField(1, partition) + uintField(2, m.from) + uintField(3, m.to) +
-    uintField(4, m.term) + lenField(BODY_FIELD[m.type], body);
+/** A `RaftMessage`: the envelope, then the body in the field of its kind. */
+function raftMessage(f: Fields, partition: number, m: Message): void {
+  f.uint(1, partition);
+  f.uint(2, m.from);
+  f.uint(3, m.to);
+  f.uint(4, m.term);
+  f.message(BODY_FIELD[m.type], (g) => body(g, m));
 }
 
 /**
@@ -260,27 +255,15 @@ export function encodeRaftBatch(
   messages: readonly PartitionMessage[],
   leading?: Uint8Array,
 ): Uint8Array {
-  const bodies = new Array<number>(messages.length);
-  let size = uintField(1, from) + bytesField(2, cluster.length) +
-    bytesField(4, leading?.length ?? 0);
-  for (let i = 0; i < messages.length; i++) {
-    const { partition, message } = messages[i];
-    bodies[i] = bodySize(message);
-    size += lenField(3, messageSize(partition, message, bodies[i]));
-  }
-  const out = new Out(new Uint8Array(size));
-  out.uint(1, from);
-  out.bytes(2, cluster);
-  for (let i = 0; i < messages.length; i++) {
-    const { partition, message } = messages[i];
-    out.len(3, messageSize(partition, message, bodies[i]));
-    out.uint(1, partition);
-    out.uint(2, message.from);
-    out.uint(3, message.to);
-    out.uint(4, message.term);
-    out.len(BODY_FIELD[message.type], bodies[i]);
-    writeBody(out, message);
-  }
-  if (leading) out.bytes(4, leading);
+  const batch = (f: Fields) => {
+    f.uint(1, from);
+    f.bytes(2, cluster);
+    for (const { partition, message } of messages) {
+      f.message(3, (g) => raftMessage(g, partition, message));
+    }
+    if (leading) f.bytes(4, leading);
+  };
+  const out = new Out(new Uint8Array(sizeOf(batch)));
+  batch(out);
   return out.buf;
 }

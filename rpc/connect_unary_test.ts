@@ -1,9 +1,8 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
 import { KvService, PutRequestSchema, PutResponseSchema } from "./gen/prkdb/v1/kv_pb.ts";
-import { startHttpServer } from "../server/http_server.ts";
+import { serveRouter } from "../tests/support/router_server.ts";
 import { callUnary, httpError } from "./connect_unary.ts";
 
 /** The official Connect router serving Put: it answers, refuses, or waits for `hold`. */
@@ -20,15 +19,8 @@ async function officialServer(hold: Promise<void>) {
       return { ok: true, version: `v-${key}` };
     },
   });
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
-  const server = await startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: (request) =>
-      handlers.get(new URL(request.url).pathname)?.(request) ??
-        new Response("No route", { status: 404 }),
-  });
-  return { server, base: `http://127.0.0.1:${server.port}` };
+  const { server, url } = await serveRouter(router);
+  return { server, base: url };
 }
 
 const putBytes = (key: string) =>

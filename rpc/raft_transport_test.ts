@@ -9,6 +9,7 @@ import { startHttpServer } from "../server/http_server.ts";
 import { receiveRaftStream } from "../server/raft_stream.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
 import { waitFor } from "../tests/support/wait.ts";
+import { serveRouter } from "../tests/support/router_server.ts";
 
 const STREAM = "/prkdb.v1.RaftService/Stream";
 
@@ -118,15 +119,8 @@ Deno.test("ConnectRaftTransport: a peer of an earlier version, without the strea
     return {};
   };
   router.service(RaftService, { heartbeat: take, appendEntries: take, vote: take });
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
-  handlers.delete(STREAM); // an older node's routes have no stream at all
-  const server = await startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: (request) =>
-      handlers.get(new URL(request.url).pathname)?.(request) ??
-        new Response("No route", { status: 404 }),
-  });
+  // An older node's routes have no stream at all.
+  const { server } = await serveRouter(router, { without: [STREAM] });
   const transport = new ConnectRaftTransport({
     self: 1,
     cluster: "c",

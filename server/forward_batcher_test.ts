@@ -1,7 +1,6 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
 import { create } from "@bufbuild/protobuf";
 import { Code, type ConnectError, createConnectRouter } from "@connectrpc/connect";
-import { createFetchHandler } from "@connectrpc/connect/protocol";
 import {
   AtomicRequestSchema,
   DeleteRequestSchema,
@@ -10,10 +9,10 @@ import {
   OpenSessionRequestSchema,
   PutRequestSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
-import { startHttpServer } from "./http_server.ts";
 import { ANSWERED_HEADER, ForwardBatcher } from "./forward_batcher.ts";
 import { isUnreachable } from "./forwarding.ts";
 import { ERROR_KIND_HEADER } from "../rpc/error_kinds.ts";
+import { serveRouter } from "../tests/support/router_server.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 const put = (key: string) =>
@@ -51,13 +50,7 @@ async function leader(hold?: Promise<void>, timeoutMs = 2000) {
       };
     },
   });
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
-  const server = await startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: (request) => handlers.get(new URL(request.url).pathname)!(request),
-  });
-  const url = `http://127.0.0.1:${server.port}`;
+  const { server, url } = await serveRouter(router);
   const batcher = new ForwardBatcher({
     urlFor: () => url,
     headers: { "prkdb-forwarded": "2" },
@@ -187,19 +180,8 @@ Deno.test("ForwardBatcher: a leader of an earlier version, without Forward, gets
       return { ok: true, version: "1" };
     },
   });
-  const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
   let notFound = 0;
-  const server = await startHttpServer({
-    hostname: "127.0.0.1",
-    port: 0,
-    handler: (request) => {
-      const h = handlers.get(new URL(request.url).pathname);
-      if (h) return h(request);
-      notFound++;
-      return new Response("No route", { status: 404 });
-    },
-  });
-  const url = `http://127.0.0.1:${server.port}`;
+  const { server, url } = await serveRouter(router, { onNotFound: () => notFound++ });
   const batcher = new ForwardBatcher({ urlFor: () => url, headers: { "prkdb-forwarded": "2" } });
   try {
     const signal = new AbortController().signal;

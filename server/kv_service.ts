@@ -86,7 +86,31 @@ export function toConnectError(error: unknown): ConnectError {
   if (error instanceof DOMException && error.name === "AbortError") {
     return new ConnectError("The request was cancelled", Code.Canceled);
   }
+  // The caller's own time limit (connect-timeout-ms) passed first: a write's fate is unknown.
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return new ConnectError(
+      "The request's time limit passed before it finished (a write may still apply)",
+      Code.DeadlineExceeded,
+    );
+  }
   return new ConnectError(message, Code.Internal);
+}
+
+/** How long before a Forward call's time limit its slowest write is cut short. */
+export const FORWARD_ANSWER_MARGIN_MS = 250;
+
+/**
+ * The context a forwarded write is served with: the call's, with a time limit that ends
+ * {@linkcode FORWARD_ANSWER_MARGIN_MS} before the call's (or a tenth of it, if less), so the
+ * call is answered while its caller still waits.
+ */
+function answerInTime(ctx: HandlerContext): HandlerContext {
+  const limit = ctx.timeoutMs();
+  if (limit === undefined) return ctx;
+  const ms = Math.max(0, limit - Math.min(FORWARD_ANSWER_MARGIN_MS, limit / 10));
+  const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]);
+  const started = Date.now();
+  return { ...ctx, signal, timeoutMs: () => Math.max(0, ms - (Date.now() - started)) };
 }
 
 /** The longest TTL accepted: about ten years. */
@@ -508,11 +532,14 @@ export function createKvService(
           Code.InvalidArgument,
         );
       }
+      // Every write is answered before the caller's time limit, each with its own outcome: one
+      // slow write must not make the caller give up on the whole call and report the others lost.
+      const inner = answerInTime(ctx);
       const results = await Promise.all(req.calls.map(async ({ call }) => {
         try {
           return await runForwarded(
             call,
-            (kind, request) => (service[kind] as Method)(request, ctx),
+            (kind, request) => (service[kind] as Method)(request, inner),
           );
         } catch (error) {
           const e = toConnectError(error);

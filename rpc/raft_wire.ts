@@ -44,6 +44,11 @@ interface Fields {
 
 /** Bytes of `v` (a non-negative integer below 2^53) as a varint. */
 function varintSize(v: number): number {
+  // Every value is sized before anything is written: a value the format cannot hold stops the
+  // batch here, instead of writing bytes a reader would misread.
+  if (!Number.isSafeInteger(v) || v < 0) {
+    throw new RangeError(`${v} cannot be written as an unsigned varint`);
+  }
   let n = 1;
   while (v > 127) {
     v = Math.floor(v / 128);

@@ -1,4 +1,4 @@
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertThrows } from "@std/assert";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeMembership, membership, type Message, SeededRandom } from "../raft/mod.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
@@ -153,4 +153,19 @@ Deno.test("encodeRaftBatch: a ping (no messages) and an empty batch", () => {
     reference(3, "c", [], new Uint8Array([5])),
   );
   assertEquals(encodeRaftBatch(0, new Uint8Array(), []), reference(0, "", []));
+});
+
+Deno.test("encodeRaftBatch refuses a number the wire cannot hold, before writing anything", () => {
+  const cluster = new TextEncoder().encode("c");
+  for (const term of [-1, 0.5, 2 ** 53, NaN]) {
+    assertThrows(
+      () =>
+        encodeRaftBatch(1, cluster, [{
+          partition: 0,
+          message: { type: "HeartbeatResponse", from: 1, to: 2, term, readRound: 0 },
+        }]),
+      RangeError,
+      "cannot be written as an unsigned varint",
+    );
+  }
 });

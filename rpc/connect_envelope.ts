@@ -10,9 +10,6 @@
 /** The end-of-stream flag. */
 export const END_STREAM = 0x02;
 
-/** The compressed-message flag. */
-export const COMPRESSED = 0x01;
-
 /**
  * Frames one message.
  *

@@ -39,6 +39,24 @@ export function rpcFor(type: Message["type"]): RaftRpc {
   }
 }
 
+/**
+ * About how many bytes a message adds to a batch: what bounds a batch under the receiver's body
+ * limit.
+ *
+ * @param m The message.
+ * @returns Its size, roughly.
+ */
+export function messageBytes(m: { readonly message: Message }): number {
+  const message = m.message;
+  if (message.type === "AppendEntries") {
+    let n = 64;
+    for (const e of message.entries) n += 24 + e.data.length;
+    return n;
+  }
+  if (message.type === "InstallSnapshot") return 64 + message.data.length;
+  return 48;
+}
+
 /** Thrown for a message that cannot be decoded. */
 export class MalformedMessageError extends Error {
   constructor(detail: string) {

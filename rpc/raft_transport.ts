@@ -19,7 +19,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
 import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
-import { type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { messageBytes, type RaftRpc, rpcFor } from "./raft_codec.ts";
 import { encodeRaftBatch } from "./raft_wire.ts";
 import { ClientStream, streamError } from "./client_stream.ts";
 import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
@@ -54,18 +54,6 @@ export interface ConnectRaftTransportOptions {
    * (AppendEntries) and how long the batch waited for the stream to take it.
    */
   onSent?: (peer: NodeId, rpc: RaftRpc, entries: number, waitedSeconds: number) => void;
-}
-
-/** About how many bytes a message adds to a batch. */
-function payloadBytes(m: PartitionMessage): number {
-  const message = m.message;
-  if (message.type === "AppendEntries") {
-    let n = 64;
-    for (const e of message.entries) n += 24 + e.data.length;
-    return n;
-  }
-  if (message.type === "InstallSnapshot") return 64 + message.data.length;
-  return 48;
 }
 
 /** A stream quiet for this long is replaced by a new one at its next message. */
@@ -137,7 +125,7 @@ export class ConnectRaftTransport implements RaftTransport {
     const stream = new ClientStream<PartitionMessage>({
       url: `${url.replace(/\/$/, "")}/${RaftService.typeName}/Stream`,
       encode: (messages) => encodeRaftBatch(this.#o.self, this.#cluster, messages),
-      bytes: payloadBytes,
+      bytes: messageBytes,
       maxMessageBytes: this.#o.maxBatchBytes,
       stallMs: this.#o.timeoutMs,
       idleMs: STREAM_IDLE_MS,
@@ -173,6 +161,7 @@ export class ConnectRaftTransport implements RaftTransport {
       self: this.#o.self,
       cluster: this.#o.cluster,
       timeoutMs: this.#o.timeoutMs,
+      maxBatchBytes: this.#o.maxBatchBytes,
       onCall: (rpc, entries, seconds, error) =>
         this.#o.onCall?.(peer.id, rpc, entries, seconds, error),
     });

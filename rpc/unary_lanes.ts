@@ -10,7 +10,7 @@ import type { Client } from "@connectrpc/connect";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import type { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
-import { encodeRaftMessage, type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { encodeRaftMessage, messageBytes, type RaftRpc, rpcFor } from "./raft_codec.ts";
 
 /**
  * How long a peer of an earlier version is talked to the old way before the new way (a stream,
@@ -21,12 +21,23 @@ export const OLDER_PEER_RECHECK_MS = 60_000;
 /** Calls in flight per kind of message. */
 const MAX_INFLIGHT = 2;
 
-/** Messages per call at most. */
-const MAX_MESSAGES = 512;
-
 interface Lane {
   queue: PartitionMessage[];
   inflight: number;
+}
+
+/** Options for {@linkcode UnaryLanes}. */
+export interface UnaryLanesOptions {
+  /** This node. */
+  self: NodeId;
+  /** The cluster's id. */
+  cluster: string;
+  /** Each call's time limit. */
+  timeoutMs: number;
+  /** A call carries at most about this many bytes (at least one message). */
+  maxBatchBytes: number;
+  /** Observes each call: its kind, entries carried, duration, and error. */
+  onCall?: (rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
 }
 
 /**
@@ -34,34 +45,23 @@ interface Lane {
  *
  * @example Usage
  * ```ts ignore
- * const lanes = new UnaryLanes(client, { self: 1, cluster: "prkdb", timeoutMs: 2000 });
+ * const lanes = new UnaryLanes(client, {
+ *   self: 1, cluster: "prkdb", timeoutMs: 2000, maxBatchBytes: 8 << 20,
+ * });
  * lanes.send(messages);
  * ```
  */
 export class UnaryLanes {
   readonly #client: Client<typeof RaftService>;
-  readonly #o: {
-    self: NodeId;
-    cluster: string;
-    timeoutMs: number;
-    onCall?: (rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
-  };
+  readonly #o: UnaryLanesOptions;
   readonly #lanes = new Map<RaftRpc, Lane>();
   readonly #abort = new AbortController();
 
   /**
    * @param client The peer's RaftService client.
-   * @param options This node, the cluster, the call timeout, and who observes each call.
+   * @param options This node, the cluster, the call's limits, and who observes each call.
    */
-  constructor(
-    client: Client<typeof RaftService>,
-    options: {
-      self: NodeId;
-      cluster: string;
-      timeoutMs: number;
-      onCall?: (rpc: RaftRpc, entries: number, seconds: number, error?: unknown) => void;
-    },
-  ) {
+  constructor(client: Client<typeof RaftService>, options: UnaryLanesOptions) {
     this.#client = client;
     this.#o = options;
   }
@@ -93,7 +93,13 @@ export class UnaryLanes {
     const lane = this.#lanes.get(rpc);
     if (!lane || this.#abort.signal.aborted) return;
     while (lane.queue.length > 0 && lane.inflight < MAX_INFLIGHT) {
-      const batch = lane.queue.splice(0, MAX_MESSAGES);
+      // Stay under the receiver's body limit: the rest waits for the next call.
+      let take = 0, bytes = 0;
+      while (
+        take < lane.queue.length &&
+        (take === 0 || bytes + messageBytes(lane.queue[take]) <= this.#o.maxBatchBytes)
+      ) bytes += messageBytes(lane.queue[take++]);
+      const batch = lane.queue.splice(0, take);
       let entries = 0;
       for (const m of batch) {
         if (m.message.type === "AppendEntries") entries += m.message.entries.length;

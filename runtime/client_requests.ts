@@ -158,6 +158,19 @@ async function awaitProposal(
   }
 }
 
+/** Requests a read index for a new batch of reads; a replica that knows no leader cannot. */
+function startReadBatch(replica: Replica, context: number): ReadBatch {
+  try {
+    replica.node.readIndex(context);
+  } catch (error) {
+    if (error instanceof NotLeaderError) {
+      throw new UnavailableError(`Partition ${replica.partition} has no leader yet; retry shortly`);
+    }
+    throw error;
+  }
+  return new ReadBatch(context, replica.reads);
+}
+
 /**
  * Waits until a read at this replica is linearizable: the leader confirmed a read index with a
  * quorum, and this replica has applied it. Reads arriving before the replica's next round share
@@ -183,28 +196,14 @@ export async function readIndexAndWait(
   signal?: AbortSignal,
 ): Promise<void> {
   // Join the reads that will share the next read-index request, or start that request.
-  let batch = replica.openReads;
-  if (!batch) {
-    try {
-      replica.node.readIndex(context);
-    } catch (error) {
-      if (error instanceof NotLeaderError) {
-        throw new UnavailableError(
-          `Partition ${replica.partition} has no leader yet; retry shortly`,
-        );
-      }
-      throw error;
-    }
-    batch = replica.openReads = new ReadBatch(context, replica.reads);
-  }
-  const joined = batch;
+  const batch = replica.openReads ?? (replica.openReads = startReadBatch(replica, context));
   await awaitRequest<void>(
     ctx.deadlines,
     ctx.timeoutMs,
     `Read from partition ${replica.partition}`,
     signal,
     (resolve, reject) => {
-      const leave = joined.join({ resolve, reject });
+      const leave = batch.join({ resolve, reject });
       ctx.schedule(replica);
       return leave;
     },

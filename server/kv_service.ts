@@ -97,7 +97,7 @@ export function toConnectError(error: unknown): ConnectError {
 }
 
 /** How long before a Forward call's time limit its slowest write is cut short. */
-export const FORWARD_ANSWER_MARGIN_MS = 250;
+const FORWARD_ANSWER_MARGIN_MS = 250;
 
 /**
  * The context a forwarded write is served with: the call's, with a time limit that ends

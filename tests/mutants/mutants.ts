@@ -233,9 +233,9 @@ export const MUTANTS: readonly Mutant[] = [
     // Join any request still unanswered, sent or not.
     also: [{
       file: "runtime/client_requests.ts",
-      find: "let batch = replica.openReads;",
+      find: "const batch = replica.openReads ??",
       replace:
-        "let batch = replica.openReads && replica.reads.has(replica.openReads.context) ? replica.openReads : undefined;",
+        "const batch = (replica.openReads && replica.reads.has(replica.openReads.context) ? replica.openReads : undefined) ??",
     }],
     checks: [{
       kind: "test",

@@ -7,6 +7,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ForwardRequestSchema, ForwardResponseSchema } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { callUnary } from "../rpc/connect_unary.ts";
+import { freePort } from "../tests/cluster/processes.ts";
 
 const te = new TextEncoder();
 
@@ -94,25 +95,27 @@ Deno.test("startNode: a peer that answers pings but refuses the Raft messages is
   }
 });
 
-Deno.test("startNode: a write whose client deadline passes at the node answers deadline_exceeded, not internal", async () => {
-  // Two members; once they have a leader, the other one stops: the leader takes the write but
-  // cannot commit it, and the client's deadline passes first.
-  const ports = [0, 0].map(() => {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    probe.close();
-    return (probe.addr as Deno.NetAddr).port;
-  });
-  const peers = new Map(ports.map((port, i) => [i + 1, `127.0.0.1:${port}`]));
+/**
+ * Two members; once they have a leader, the other one stops: the leader takes writes but cannot
+ * commit them.
+ */
+async function leaderWithoutQuorum() {
+  const peers = new Map([1, 2].map((id) => [id, `127.0.0.1:${freePort()}`]));
   const nodes = await Promise.all(
     [1, 2].map((id) =>
       startNode({ id, peers, partitions: 1, storage: "memory" as const, tickMs: 100 })
     ),
   );
+  await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
+  const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
+  const other = nodes.find((n) => n !== leader)!;
+  await other.stop();
+  return { leader, other, stop: () => leader.stop() };
+}
+
+Deno.test("startNode: a write whose client deadline passes at the node answers deadline_exceeded, not internal", async () => {
+  const { leader, stop } = await leaderWithoutQuorum();
   try {
-    await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
-    const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
-    const other = nodes.find((n) => n !== leader)!;
-    await other.stop();
     const response = await fetch(`http://127.0.0.1:${leader.server.port}/prkdb.v1.KvService/Put`, {
       method: "POST",
       headers: { "content-type": "application/json", "connect-timeout-ms": "300" },
@@ -121,27 +124,13 @@ Deno.test("startNode: a write whose client deadline passes at the node answers d
     const body = await response.json();
     assertEquals(body.code, "deadline_exceeded", JSON.stringify(body));
   } finally {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await stop();
   }
 });
 
 Deno.test("startNode: a Forward call is answered before its time limit, each write with its own outcome", async () => {
-  const ports = [0, 0].map(() => {
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    probe.close();
-    return (probe.addr as Deno.NetAddr).port;
-  });
-  const peers = new Map(ports.map((port, i) => [i + 1, `127.0.0.1:${port}`]));
-  const nodes = await Promise.all(
-    [1, 2].map((id) =>
-      startNode({ id, peers, partitions: 1, storage: "memory" as const, tickMs: 100 })
-    ),
-  );
+  const { leader, other, stop } = await leaderWithoutQuorum();
   try {
-    await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
-    const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
-    const other = nodes.find((n) => n !== leader)!;
-    await other.stop(); // the leader takes writes but cannot commit them
     const request = create(ForwardRequestSchema, {
       calls: [{ call: { case: "put", value: { key: te.encode("k"), value: te.encode("v") } } }],
     });
@@ -158,6 +147,6 @@ Deno.test("startNode: a Forward call is answered before its time limit, each wri
     assert(result.case === "error", `the write is answered on its own: ${result.case}`);
     assertEquals(result.value.code, Code.DeadlineExceeded, result.value.message);
   } finally {
-    await Promise.all(nodes.map((n) => n.stop().catch(() => {})));
+    await stop();
   }
 });

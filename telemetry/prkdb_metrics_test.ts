@@ -50,15 +50,18 @@ Deno.test("PrkDbMetrics: gauges come from the source at scrape time, with node_i
   }
 });
 
+/** A node that leads partition 0, with `follower` caught up and active. */
+const leadingTo = (follower: number) => ({
+  partitions: () => [],
+  replication: () => [{
+    partition: 0,
+    followers: [{ follower, pending: 0, lagSeconds: 0, active: true }],
+  }],
+  loopUtilization: () => 0,
+});
+
 Deno.test("PrkDbMetrics: events, proposals and RPC results become counters and histograms", async () => {
-  const m = new PrkDbMetrics(2, {
-    partitions: () => [],
-    replication: () => [{
-      partition: 0,
-      followers: [{ follower: 3, pending: 0, lagSeconds: 0, active: true }],
-    }],
-    loopUtilization: () => 0,
-  }, 60_000);
+  const m = new PrkDbMetrics(2, leadingTo(3), 60_000);
   try {
     m.events(0, [
       { type: "ElectionStarted", preVote: true, term: 2 },
@@ -202,14 +205,7 @@ Deno.test("PrkDbMetrics: a fresh node exports every catalogue family; counters a
 });
 
 Deno.test("PrkDbMetrics: a peer that answers pings but refuses the Raft messages is not connected, and says why", async () => {
-  const m = new PrkDbMetrics(1, {
-    partitions: () => [],
-    replication: () => [{
-      partition: 0,
-      followers: [{ follower: 2, pending: 0, lagSeconds: 0, active: true }],
-    }],
-    loopUtilization: () => 0,
-  }, 60_000);
+  const m = new PrkDbMetrics(1, leadingTo(2), 60_000);
   try {
     const peer = (id: number) => m.peers().find((p) => p.peer === id)!;
     m.rpc(2, "heartbeat", 0.001); // a ping answered

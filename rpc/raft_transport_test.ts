@@ -6,12 +6,12 @@ import type { RaftRpc } from "./raft_codec.ts";
 import { decodeRaftMessage } from "./raft_codec.ts";
 import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { startHttpServer } from "../server/http_server.ts";
-import { receiveRaftStream } from "../server/raft_stream.ts";
+import { RAFT_STREAM_PATH, receiveRaftStream } from "../server/raft_stream.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
 import { waitFor } from "../tests/support/wait.ts";
 import { serveRouter } from "../tests/support/router_server.ts";
 
-const STREAM = "/prkdb.v1.RaftService/Stream";
+const STREAM = RAFT_STREAM_PATH;
 
 /** A peer (node 2) on a real HTTP server: its stream and its ping method, both recording. */
 async function peer(port = 0, refuse = false) {

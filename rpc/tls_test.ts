@@ -4,6 +4,7 @@ import { initCertificates, renewCertificates } from "../server/certs.ts";
 import { startHttpServer } from "../server/http_server.ts";
 import { TlsConfigError, tlsHttp, TlsReloader } from "./tls.ts";
 import { waitFor } from "../tests/support/wait.ts";
+import { RAFT_STREAM_PATH } from "../server/raft_stream.ts";
 
 const files = (dir: string, stem: string) => ({
   caFile: join(dir, "ca.pem"),
@@ -170,7 +171,7 @@ Deno.test("mutual TLS: a CA bundle lets certificates of the old and the new CA m
 Deno.test("mutual TLS: new TLS material ends open peer streams, so an old identity cannot keep talking", async () => {
   await twoCas(async ({ dir, tls, moveToNext }) => {
     let received = 0;
-    const path = "/prkdb.v1.RaftService/Stream";
+    const path = RAFT_STREAM_PATH;
     const server = await startHttpServer({
       hostname: "127.0.0.1",
       port: 0,

@@ -279,7 +279,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     let body: Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (options.streamingPaths?.has(path) && req.method === "POST") {
       streams.add(socket);
-      socket.once("close", () => streams.delete(socket));
+      // Once per request, not per connection: a kept-alive connection may carry many streams.
+      res.once("close", () => streams.delete(socket));
       body = ReadableStream.from(req as AsyncIterable<Uint8Array>);
     } else if (req.method !== "GET" && req.method !== "HEAD") {
       if (declared > limit) {

@@ -34,7 +34,7 @@ import {
   PutResponseSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { leanUnary } from "./unary_fast_path.ts";
-import { RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
+import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
@@ -96,7 +96,6 @@ export interface NodeServerOptions {
 }
 
 /** The peer stream's path: its body is read as it arrives, not buffered. */
-const RAFT_STREAM_PATH = "/prkdb.v1.RaftService/Stream";
 
 /** Request header carrying the member id a verified certificate names (set by the server only). */
 const VERIFIED_NODE = "prkdb-verified-node";

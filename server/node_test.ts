@@ -3,6 +3,7 @@ import { join } from "@std/path";
 import { DataDirLockedError, StorageError } from "../storage/errors.ts";
 import { startNode } from "./node.ts";
 import { startHttpServer } from "./http_server.ts";
+import { RAFT_STREAM_PATH } from "./raft_stream.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { ForwardRequestSchema, ForwardResponseSchema } from "../rpc/gen/prkdb/v1/kv_pb.ts";
@@ -52,7 +53,7 @@ Deno.test("startNode: a peer that answers pings but refuses the Raft messages is
   const peer = await startHttpServer({
     hostname: "127.0.0.1",
     port: 0,
-    streamingPaths: new Set(["/prkdb.v1.RaftService/Stream"]),
+    streamingPaths: new Set([RAFT_STREAM_PATH]),
     handler: async (request) => {
       await request.body?.cancel();
       const path = new URL(request.url).pathname;
@@ -62,7 +63,7 @@ Deno.test("startNode: a peer that answers pings but refuses the Raft messages is
           headers: { "content-type": "application/proto" },
         });
       }
-      if (path === "/prkdb.v1.RaftService/Stream") {
+      if (path === RAFT_STREAM_PATH) {
         return Response.json({ code: "permission_denied", message: "no Raft traffic from you" }, {
           status: 403,
         });

@@ -12,11 +12,29 @@
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
-import { RaftAckSchema, type RaftBatch, RaftBatchSchema } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import {
+  RaftAckSchema,
+  type RaftBatch,
+  RaftBatchSchema,
+  RaftService,
+} from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { END_STREAM, EnvelopeError, frame, readFrames } from "../rpc/connect_envelope.ts";
+
+/** The path of a peer's Raft stream (`RaftService/Stream`). */
+export const RAFT_STREAM_PATH = `/${RaftService.typeName}/Stream`;
 
 /** The content type this path serves; others go to the router. */
 export const RAFT_STREAM_TYPE = "application/connect+proto";
+
+/** The answer to a stream that ended cleanly: an acknowledgement, then an empty end-of-stream. */
+const ENDED_CLEANLY = (() => {
+  const ack = frame(toBinary(RaftAckSchema, { $typeName: "prkdb.v1.RaftAck" }));
+  const end = frame(new TextEncoder().encode("{}"), END_STREAM);
+  const body = new Uint8Array(ack.length + end.length);
+  body.set(ack);
+  body.set(end, ack.length);
+  return body;
+})();
 
 /**
  * Reads a peer's stream to its end.
@@ -28,7 +46,7 @@ export const RAFT_STREAM_TYPE = "application/connect+proto";
  *
  * @example Usage
  * ```ts ignore
- * if (path === "/prkdb.v1.RaftService/Stream") return receiveRaftStream(request, accept, 16 << 20);
+ * if (path === RAFT_STREAM_PATH) return receiveRaftStream(request, accept, 16 << 20);
  * ```
  */
 export async function receiveRaftStream(
@@ -66,10 +84,5 @@ export async function receiveRaftStream(
     const end = new TextEncoder().encode(JSON.stringify({ error: errorToJson(e, undefined) }));
     return new Response(frame(end, END_STREAM), { status: 200, headers });
   }
-  const ack = frame(toBinary(RaftAckSchema, { $typeName: "prkdb.v1.RaftAck" }));
-  const end = frame(new TextEncoder().encode("{}"), END_STREAM);
-  const body = new Uint8Array(ack.length + end.length);
-  body.set(ack);
-  body.set(end, ack.length);
-  return new Response(body, { status: 200, headers });
+  return new Response(ENDED_CLEANLY, { status: 200, headers });
 }

@@ -5,9 +5,9 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { type RaftBatch, RaftBatchSchema, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { END_STREAM, frame, readFrames } from "../rpc/connect_envelope.ts";
 import { startHttpServer } from "./http_server.ts";
-import { RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
+import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
 
-const PATH = "/prkdb.v1.RaftService/Stream";
+const PATH = RAFT_STREAM_PATH;
 const batch = (from: number) => toBinary(RaftBatchSchema, create(RaftBatchSchema, { from }));
 
 /** Feeds `bytes` to the receiver in chunks of `size`, as a network might split them. */

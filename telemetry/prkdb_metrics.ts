@@ -306,8 +306,8 @@ export class PrkDbMetrics {
    * @param seconds Its duration; undefined for lost messages, which had none.
    * @param errorType Set when it failed.
    * @param error The failure.
-   * @param refusal Whether the peer answered with the failure (it refused the messages, rather
-   *   than not being reached). Default: for `sync_failed` and `apply_failed`.
+   * @param refusal Whether the peer answered with the failure: it refused the messages, rather
+   *   than not being reached (the node decides, see `server/node.ts`).
    */
   rpc(
     peer: NodeId,
@@ -315,7 +315,7 @@ export class PrkDbMetrics {
     seconds: number | undefined,
     errorType?: SyncErrorType,
     error?: unknown,
-    refusal: boolean = errorType === "sync_failed" || errorType === "apply_failed",
+    refusal = false,
   ): void {
     const a = { peer: String(peer), rpc };
     if (seconds !== undefined) this.#record("prkdb_rpc_duration_seconds", seconds, a);

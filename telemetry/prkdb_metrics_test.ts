@@ -210,7 +210,7 @@ Deno.test("PrkDbMetrics: a peer that answers pings but refuses the Raft messages
     const peer = (id: number) => m.peers().find((p) => p.peer === id)!;
     m.rpc(2, "heartbeat", 0.001); // a ping answered
     assert(peer(2).connected);
-    m.rpc(2, "appendEntries", undefined, "sync_failed", new Error("the batch is too large"));
+    m.rpc(2, "appendEntries", undefined, "sync_failed", new Error("the batch is too large"), true);
     m.rpc(2, "heartbeat", 0.001); // pings still answered
     assertEquals(peer(2).connected, false);
     assertEquals(peer(2).refusing, true);

@@ -6,20 +6,23 @@
  *
  * ```sh
  * deno task bench:hop
+ * ROUNDS=200 deno task bench:hop   # fewer round trips
  * ```
  *
  * @module
  */
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
 import { startHttpServer } from "../../server/http_server.ts";
-import { receiveRaftStream } from "../../server/raft_stream.ts";
+import { RAFT_STREAM_PATH, receiveRaftStream } from "../../server/raft_stream.ts";
 import { ClientStream } from "../../rpc/client_stream.ts";
 import { encodeRaftBatch } from "../../rpc/raft_wire.ts";
 import { scriptArgs } from "../support/script_args.ts";
+import { deadline } from "@std/async";
 
-const ROUND_TRIPS = 2000;
+/** Round trips measured of each kind (`ROUNDS` overrides: the test runs a few). */
+const ROUND_TRIPS = Number(Deno.env.get("ROUNDS") ?? 2000);
 const WARMUP = 100;
-const PATH = "/prkdb.v1.RaftService/Stream";
+const PATH = RAFT_STREAM_PATH;
 
 /** A ping: an empty batch, the smallest message a peer stream carries. */
 const PING = encodeRaftBatch(1, new TextEncoder().encode("hop"), []);
@@ -58,15 +61,6 @@ function lineReader(stream: ReadableStream<Uint8Array>): () => Promise<string> {
     text = text.slice(line.length + 1);
     return line;
   };
-}
-
-/** Waits for `promise`, or fails after `ms` (a lost message must not hang the run). */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 /** Percentiles of `samples`, in milliseconds. */
@@ -112,19 +106,19 @@ async function main(): Promise<void> {
   const server = await pingServer(() => answered(performance.now()));
   try {
     const line = lineReader(child.stdout);
-    const ports = JSON.parse(await within(line(), 10_000, "the echo process")) as {
+    const ports = JSON.parse(await deadline(line(), 10_000)) as {
       tcp: number;
       stream: number;
     };
     await stdin.write(new TextEncoder().encode(`${server.port}\n`));
-    await within(line(), 10_000, "the echo process");
+    await deadline(line(), 10_000);
     const out = streamTo(ports.stream);
     const streamTimes: number[] = [];
     for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
       const back = new Promise<number>((resolve) => answered = resolve);
       const started = performance.now();
       out.push([i]);
-      const arrived = await within(back, 5000, "a ping over the peer streams");
+      const arrived = await deadline(back, 5000);
       if (i >= WARMUP) streamTimes.push(arrived - started);
     }
     await out.close();
@@ -136,7 +130,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
       const started = performance.now();
       await conn.write(byte);
-      await within(conn.read(byte), 5000, "a byte over TCP");
+      await deadline(conn.read(byte), 5000);
       if (i >= WARMUP) tcpTimes.push(performance.now() - started);
     }
     conn.close();

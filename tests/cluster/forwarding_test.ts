@@ -181,11 +181,22 @@ Deno.test("forwarding: writes that arrive during a leadership transfer wait for 
       method: "POST",
       body: JSON.stringify({ partition: 0, to: target }),
     }).then((r) => r.text());
+    const transfer = async (outcome: string) => {
+      const doc = await fetch(`${c.urls.get(leader)}/status.json?scope=node`).then((r) => r.json());
+      return (doc.events as { kind: string; node?: number; detail?: string }[]).some((e) =>
+        e.kind === "transfer" && e.node === target && e.detail === outcome
+      );
+    };
+    // The writes start only once the leader shows the transfer under way.
+    await waitFor("the transfer to start", () => transfer("started"));
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) {
       const r = await callJson(c.urls.get(leader)!, "Put", { key: b64(`during-${i}`), value: "" });
       statuses.push(r.status);
     }
+    // The paused target never took over: the leader gave the transfer up, and the writes that
+    // came meanwhile were served after it.
+    assert(await transfer("aborted"), "the transfer was under way, then given up");
     c.signal(target, "SIGCONT");
     await move;
     assertEquals(statuses.filter((s) => s !== 200), [], "every write was answered, none refused");

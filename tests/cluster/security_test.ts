@@ -11,6 +11,8 @@ import { partitionForKey } from "../../partition/hash.ts";
 import { initCertificates, renewCertificates } from "../../server/certs.ts";
 import { waitFor } from "../support/wait.ts";
 import { b64, ProcessCluster } from "./processes.ts";
+import { RAFT_STREAM_PATH } from "../../server/raft_stream.ts";
+import { frame, readFrames } from "../../rpc/connect_envelope.ts";
 
 interface Identity {
   ca: string;
@@ -58,15 +60,9 @@ async function callStream(url: string, batches: unknown[], who: Identity): Promi
     caCerts: [who.ca],
     ...(who.cert && who.key ? { cert: who.cert, key: who.key } : {}),
   });
-  const frames = batches.map((b) => {
-    const json = new TextEncoder().encode(JSON.stringify(b));
-    const f = new Uint8Array(5 + json.length);
-    new DataView(f.buffer).setUint32(1, json.length);
-    f.set(json, 5);
-    return f;
-  });
+  const frames = batches.map((b) => frame(new TextEncoder().encode(JSON.stringify(b))));
   try {
-    const r = await fetch(`${url}/prkdb.v1.RaftService/Stream`, {
+    const r = await fetch(`${url}${RAFT_STREAM_PATH}`, {
       method: "POST",
       headers: { "content-type": "application/connect+json" },
       body: new Blob(frames),
@@ -78,12 +74,8 @@ async function callStream(url: string, batches: unknown[], who: Identity): Promi
       return String(JSON.parse(new TextDecoder().decode(body)).code ?? r.status);
     }
     // The last frame ends the stream: {} or {"error": {"code": ...}}.
-    let at = 0, last = body.subarray(0, 0);
-    while (at + 5 <= body.length) {
-      const n = new DataView(body.buffer, at + 1, 4).getUint32(0);
-      last = body.subarray(at + 5, at + 5 + n);
-      at += 5 + n;
-    }
+    let last: Uint8Array = new Uint8Array();
+    for await (const { message } of readFrames([body], body.length)) last = message;
     return JSON.parse(new TextDecoder().decode(last)).error?.code ?? "ok";
   } catch {
     return "refused";

@@ -120,6 +120,7 @@ export class ClientStream<T> {
   #failures = 0;
   #lastError: unknown;
   #closed = false;
+  #flushing = false;
 
   readonly #now: () => number;
 
@@ -174,7 +175,15 @@ export class ClientStream<T> {
       this.#retire(open);
     }
     if (!this.#open) this.#start();
-    else if (this.#open.waiting) this.#write(this.#open);
+    else if (this.#open.waiting && !this.#flushing) {
+      // Items pushed in the same turn of the event loop go out together, in one message.
+      this.#flushing = true;
+      queueMicrotask(() => {
+        this.#flushing = false;
+        const open = this.#open;
+        if (open?.waiting && this.#queue.length > 0) this.#write(open);
+      });
+    }
   }
 
   /** Ends the backoff after a failure, for a peer that is known to answer again. */

@@ -1,7 +1,9 @@
 /**
  * The sending half of one long-lived Connect client-streaming call: items queue up, and each
  * time the connection can take more, everything queued so far goes out as one message. A slow
- * connection therefore gets fewer, larger messages, never a growing backlog of small ones.
+ * connection therefore gets fewer, larger messages, never a growing backlog of small ones, and
+ * items pushed in one turn of the event loop (the answers one round releases, say) share a
+ * message even when the connection is idle.
  *
  * It speaks the Connect streaming protocol over `fetch` (which can stream a request body; the
  * Connect web transport cannot): `application/connect+proto`, each message framed as one flags

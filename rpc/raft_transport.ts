@@ -19,7 +19,8 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
 import type { PartitionMessage, RaftTransport } from "../partition/transport.ts";
 import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
-import { messageBytes, type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { type RaftRpc, rpcFor } from "./raft_codec.ts";
+import { type AnswerItem, type PeerItem, peerItemBytes, type WriteItem } from "./peer_item.ts";
 import { encodeRaftBatch } from "./raft_wire.ts";
 import { ClientStream, streamError } from "./client_stream.ts";
 import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
@@ -63,7 +64,7 @@ const STREAM_IDLE_MS = 30_000;
 interface Peer {
   readonly id: NodeId;
   readonly url: string;
-  readonly stream: ClientStream<PartitionMessage>;
+  readonly stream: ClientStream<PeerItem>;
   readonly client: Client<typeof RaftService>;
   /** Unary calls, while the peer serves no stream (an earlier version), until `legacyUntil`. */
   legacy?: UnaryLanes;
@@ -72,6 +73,8 @@ interface Peer {
   streams: "unknown" | "asking" | "yes";
   /** When it was last asked (ms): an unreachable peer is asked at most once a second. */
   askedAt: number;
+  /** Whether its last answered ping said it serves writes passed on in a stream's batches. */
+  servesWrites: boolean;
 }
 
 /** Sends Raft messages to peers over Connect-RPC streams. */
@@ -113,19 +116,20 @@ export class ConnectRaftTransport implements RaftTransport {
 
   #peer(id: NodeId, url: string): Peer {
     /** Entries per kind of message. */
-    const kinds = (messages: readonly PartitionMessage[]) => {
+    const kinds = (items: readonly PeerItem[]) => {
       const entries = new Map<RaftRpc, number>();
-      for (const m of messages) {
+      for (const m of items) {
+        if (!("message" in m)) continue;
         const rpc = rpcFor(m.message.type);
         const n = m.message.type === "AppendEntries" ? m.message.entries.length : 0;
         entries.set(rpc, (entries.get(rpc) ?? 0) + n);
       }
       return entries;
     };
-    const stream = new ClientStream<PartitionMessage>({
+    const stream = new ClientStream<PeerItem>({
       url: `${url.replace(/\/$/, "")}/${RaftService.typeName}/Stream`,
       encode: (messages) => encodeRaftBatch(this.#o.self, this.#cluster, messages),
-      bytes: messageBytes,
+      bytes: peerItemBytes,
       maxMessageBytes: this.#o.maxBatchBytes,
       stallMs: this.#o.timeoutMs,
       idleMs: STREAM_IDLE_MS,
@@ -133,9 +137,11 @@ export class ConnectRaftTransport implements RaftTransport {
       onWritten: (messages, waited) => {
         for (const [rpc, n] of kinds(messages)) this.#o.onSent?.(id, rpc, n, waited);
       },
-      // A down or slow peer: the messages are lost, which Raft tolerates (it retries).
-      onDropped: (messages, error) => {
-        for (const [rpc, n] of kinds(messages)) this.#o.onCall?.(id, rpc, n, undefined, error);
+      // A down or slow peer: the messages are lost, which Raft tolerates (it retries). A write
+      // passed on is known not to have been served, and its sender is told so.
+      onDropped: (items, error) => {
+        for (const [rpc, n] of kinds(items)) this.#o.onCall?.(id, rpc, n, undefined, error);
+        for (const item of items) if ("write" in item) item.dropped(error);
         if (error instanceof ConnectError && error.code === Code.Unimplemented) this.#legacy(peer);
       },
     });
@@ -151,6 +157,7 @@ export class ConnectRaftTransport implements RaftTransport {
       legacyUntil: 0,
       streams: "unknown",
       askedAt: -1e9,
+      servesWrites: false,
     };
     return peer;
   }
@@ -167,6 +174,7 @@ export class ConnectRaftTransport implements RaftTransport {
     });
     peer.legacyUntil = performance.now() + OLDER_PEER_RECHECK_MS;
     peer.streams = "unknown";
+    peer.servesWrites = false;
     peer.stream.reset(new ConnectError("the peer serves no Raft stream", Code.Unimplemented));
   }
 
@@ -207,6 +215,43 @@ export class ConnectRaftTransport implements RaftTransport {
   }
 
   /**
+   * Whether writes can be passed on to `to` on its stream: its last answered ping said it
+   * serves them (a node of an earlier version does not, and is sent `Forward` calls).
+   *
+   * @param to The peer.
+   * @returns Whether {@linkcode sendWrite} may be used for it.
+   */
+  servesWrites(to: NodeId): boolean {
+    const peer = this.#closed ? undefined : this.#peers.get(to);
+    return peer !== undefined && peer.servesWrites && !peer.legacy;
+  }
+
+  /**
+   * Passes a write on to `to`, the leader of its partition, on the stream. If it cannot be
+   * sent (no such peer, the stream is down or broke first), `item.dropped` runs.
+   *
+   * @param to The leader's node.
+   * @param item The write.
+   */
+  sendWrite(to: NodeId, item: WriteItem): void {
+    const peer = this.#closed ? undefined : this.#peers.get(to);
+    if (!peer) return item.dropped(new Error(`node ${to} is not a peer`));
+    peer.stream.push([item]);
+  }
+
+  /**
+   * Sends the answer to a write `to` passed on to this node. An answer that cannot be sent is
+   * lost; the sender stops waiting at its deadline.
+   *
+   * @param to The node that passed the write on.
+   * @param item The answer.
+   */
+  sendAnswer(to: NodeId, item: AnswerItem): void {
+    const peer = this.#closed ? undefined : this.#peers.get(to);
+    peer?.stream.push([item]);
+  }
+
+  /**
    * An empty batch on the heartbeat call: "this node is alive". At most one in flight per peer.
    *
    * @param to The peer.
@@ -228,8 +273,9 @@ export class ConnectRaftTransport implements RaftTransport {
       signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(this.#o.timeoutMs)]),
     }).then(
       // Counted like any call: a peer that answers pings is connected, even with quiet groups.
-      () => {
+      (ack) => {
         peer.stream.retryNow();
+        peer.servesWrites = ack.servesWrites;
         this.#o.onCall?.(to, "heartbeat", 0, took());
       },
       (error) => {

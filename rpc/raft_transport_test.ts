@@ -14,19 +14,22 @@ import { serveRouter } from "../tests/support/router_server.ts";
 const STREAM = RAFT_STREAM_PATH;
 
 /** A peer (node 2) on a real HTTP server: its stream and its ping method, both recording. */
-async function peer(port = 0, refuse = false) {
+async function peer(port = 0, refuse = false, servesWrites?: boolean) {
   const received: { partition: number; message: Message }[] = [];
   const pings: RaftBatch[] = [];
+  const batches: RaftBatch[] = [];
   const router = createConnectRouter();
   router.service(RaftService, {
     heartbeat(batch) {
       pings.push(batch);
-      return {};
+      // A node of an earlier version answers with an empty acknowledgement.
+      return servesWrites === undefined ? {} : { servesWrites };
     },
   });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
   const accept = (batch: RaftBatch) => {
     if (refuse) throw new ConnectError(`node ${batch.from} is not a member`, Code.PermissionDenied);
+    batches.push(batch);
     for (const m of batch.messages) received.push(decodeRaftMessage(m));
   };
   const server = await startHttpServer({
@@ -39,7 +42,7 @@ async function peer(port = 0, refuse = false) {
       return handlers.get(path)!(request);
     },
   });
-  return { server, received, pings };
+  return { server, received, pings, batches };
 }
 
 const heartbeat = (partition: number, term: number) => ({
@@ -142,5 +145,79 @@ Deno.test("ConnectRaftTransport: a peer of an earlier version, without the strea
   } finally {
     await transport.close();
     await server.close();
+  }
+});
+
+Deno.test("ConnectRaftTransport: writes go on a peer's stream once its ping answer says it serves them, answers too", async () => {
+  const serving = await peer(0, false, true);
+  const older = await peer(0, false);
+  const calls: Call[] = [];
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([
+      [2, `http://127.0.0.1:${serving.server.port}`],
+      [3, `http://127.0.0.1:${older.server.port}`],
+    ]),
+    onCall: (_peer, rpc, _entries, _seconds, error) => calls.push({ rpc, error }),
+  });
+  try {
+    assert(!transport.servesWrites(2), "not before the peer said so");
+    transport.ping(2);
+    transport.ping(3);
+    await waitFor("both pings answered", () => calls.length === 2);
+    assert(transport.servesWrites(2));
+    assert(!transport.servesWrites(3), "a node of an earlier version gets Forward calls");
+    const dropped: unknown[] = [];
+    const call = new Uint8Array([10, 0]); // a ForwardedCall holding an empty put
+    transport.send(2, [heartbeat(0, 1)]);
+    transport.sendWrite(2, {
+      write: { id: 5, timeoutMs: 2000, call },
+      dropped: (e) => dropped.push(e),
+    });
+    transport.sendAnswer(2, { answer: { id: 9, result: new Uint8Array() } });
+    await waitFor(
+      "the write and the answer",
+      () =>
+        serving.batches.some((b) => b.writes.length > 0) &&
+        serving.batches.some((b) => b.answers.length > 0),
+    );
+    const write = serving.batches.flatMap((b) => b.writes)[0];
+    assertEquals([write.id, write.timeoutMs, write.call?.call.case], [5, 2000, "put"]);
+    assertEquals(serving.batches.flatMap((b) => b.answers).map((a) => a.id), [9]);
+    assertEquals(serving.received.length, 1, "beside the Raft messages");
+    assertEquals(dropped, []);
+    // A write for a node that is not a peer is known at once not to have been sent.
+    transport.sendWrite(7, {
+      write: { id: 6, timeoutMs: 2000, call },
+      dropped: (e) => dropped.push(e),
+    });
+    assertEquals(dropped.length, 1);
+  } finally {
+    await transport.close();
+    await serving.server.close();
+    await older.server.close();
+  }
+});
+
+Deno.test("ConnectRaftTransport: a write on a stream the peer refuses is reported dropped, never served", async () => {
+  const p = await peer(0, true, true);
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([[2, `http://127.0.0.1:${p.server.port}`]]),
+  });
+  try {
+    const dropped: unknown[] = [];
+    transport.sendWrite(2, {
+      write: { id: 1, timeoutMs: 2000, call: new Uint8Array([10, 0]) },
+      dropped: (e) => dropped.push(e),
+    });
+    await waitFor("the refusal", () => dropped.length === 1);
+    assert(dropped[0] instanceof ConnectError && dropped[0].code === Code.PermissionDenied);
+    assertEquals(p.batches, []);
+  } finally {
+    await transport.close();
+    await p.server.close();
   }
 });

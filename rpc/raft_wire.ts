@@ -23,7 +23,7 @@
  * @module
  */
 import type { Entry, Message } from "../raft/mod.ts";
-import type { PartitionMessage } from "../partition/transport.ts";
+import type { PeerItem } from "./peer_item.ts";
 
 const VARINT = 0;
 const LEN = 2;
@@ -38,6 +38,8 @@ interface Fields {
   bytes(field: number, data: Uint8Array): void;
   /** A nested message (or a packed list) whose fields `body` gives; present even when empty. */
   message(field: number, body: (f: Fields) => void): void;
+  /** A nested message already encoded; present even when empty. */
+  encoded(field: number, data: Uint8Array): void;
   /** A bare varint, an element of a packed list. */
   varint(v: number): void;
 }
@@ -74,6 +76,9 @@ class Size implements Fields {
   message(field: number, body: (f: Fields) => void): void {
     const length = sizeOf(body);
     this.n += varintSize((field << 3) | LEN) + varintSize(length) + length;
+  }
+  encoded(field: number, data: Uint8Array): void {
+    this.n += varintSize((field << 3) | LEN) + varintSize(data.length) + data.length;
   }
   varint(v: number): void {
     this.n += varintSize(v);
@@ -125,6 +130,12 @@ class Out implements Fields {
     this.varint((field << 3) | LEN);
     this.varint(sizeOf(body));
     body(this);
+  }
+  encoded(field: number, data: Uint8Array): void {
+    this.varint((field << 3) | LEN);
+    this.varint(data.length);
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
   }
 }
 
@@ -234,11 +245,12 @@ function raftMessage(f: Fields, partition: number, m: Message): void {
 }
 
 /**
- * Encodes a `RaftBatch`.
+ * Encodes a `RaftBatch`. Fields go out in field-number order, as the generated code writes them:
+ * the Raft messages, then the writes passed on, then the answers to those.
  *
  * @param from The sending node.
  * @param cluster The cluster's id, UTF-8 encoded.
- * @param messages The messages, each with its partition.
+ * @param items The Raft messages (each with its partition), writes and answers.
  * @param leading The partitions the sender leads, for a batch with no messages (a ping).
  * @returns The batch's bytes.
  *
@@ -257,16 +269,33 @@ function raftMessage(f: Fields, partition: number, m: Message): void {
 export function encodeRaftBatch(
   from: number,
   cluster: Uint8Array,
-  messages: readonly PartitionMessage[],
+  items: readonly PeerItem[],
   leading?: Uint8Array,
 ): Uint8Array {
   const batch = (f: Fields) => {
     f.uint(1, from);
     f.bytes(2, cluster);
-    for (const { partition, message } of messages) {
-      f.message(3, (g) => raftMessage(g, partition, message));
+    for (const item of items) {
+      if ("message" in item) f.message(3, (g) => raftMessage(g, item.partition, item.message));
     }
     if (leading) f.bytes(4, leading);
+    for (const item of items) {
+      if (!("write" in item)) continue;
+      const { id, timeoutMs, call } = item.write;
+      f.message(5, (g) => {
+        g.uint(1, id);
+        g.uint(2, timeoutMs);
+        g.encoded(3, call);
+      });
+    }
+    for (const item of items) {
+      if (!("answer" in item)) continue;
+      const { id, result } = item.answer;
+      f.message(6, (g) => {
+        g.uint(1, id);
+        g.encoded(2, result);
+      });
+    }
   };
   const out = new Out(new Uint8Array(sizeOf(batch)));
   batch(out);

@@ -3,6 +3,13 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { encodeMembership, membership, type Message, SeededRandom } from "../raft/mod.ts";
 import type { PartitionMessage } from "../partition/transport.ts";
 import { RaftBatchSchema } from "./gen/prkdb/v1/raft_pb.ts";
+import {
+  type ForwardedCall,
+  ForwardedCallSchema,
+  type ForwardedResult,
+  ForwardedResultSchema,
+} from "./gen/prkdb/v1/kv_pb.ts";
+import type { AnswerItem, PeerItem, WriteItem } from "./peer_item.ts";
 import { decodeRaftMessage, encodeRaftMessage, MAX_WIRE_NUMBER } from "./raft_codec.ts";
 import { encodeRaftBatch } from "./raft_wire.ts";
 
@@ -143,6 +150,85 @@ Deno.test("encodeRaftBatch writes exactly the generated code's bytes, for every 
     if (!valid) continue;
     const back = fromBinary(RaftBatchSchema, ours).messages.map(decodeRaftMessage);
     assertEquals(back, messages);
+  }
+});
+
+/** A random write passed on: a put, a delete, or one that carries nothing. */
+function randomCall(rng: SeededRandom): ForwardedCall {
+  const bytes = (n: number) => new Uint8Array(rng.nextInt(n)).map(() => rng.nextInt(256));
+  switch (rng.nextInt(3)) {
+    case 0:
+      return create(ForwardedCallSchema, {
+        call: { case: "put", value: { key: bytes(40), value: bytes(300), ifVersion: "3" } },
+      });
+    case 1:
+      return create(ForwardedCallSchema, { call: { case: "delete", value: { key: bytes(40) } } });
+    default:
+      return create(ForwardedCallSchema);
+  }
+}
+
+/** A random answer: a put's outcome, or an error. */
+function randomResult(rng: SeededRandom): ForwardedResult {
+  return rng.nextInt(2) === 0
+    ? create(ForwardedResultSchema, {
+      result: { case: "put", value: { ok: true, version: "7", index: BigInt(rng.nextInt(1e9)) } },
+    })
+    : create(ForwardedResultSchema, {
+      result: { case: "error", value: { code: 14, message: "no leader", kind: "" } },
+    });
+}
+
+Deno.test("encodeRaftBatch writes writes passed on and their answers as the generated code does, whatever the order of items", () => {
+  const rng = new SeededRandom(11);
+  const id = () => 1 + rng.nextInt(0xffff_fffe);
+  for (let round = 0; round < 200; round++) {
+    const items: PeerItem[] = [];
+    const messages: PartitionMessage[] = [];
+    const writes: { id: number; timeoutMs: number; call: ForwardedCall }[] = [];
+    const answers: { id: number; result: ForwardedResult }[] = [];
+    for (let i = rng.nextInt(10); i > 0; i--) {
+      const kind = rng.nextInt(3);
+      if (kind === 0) {
+        const m = { partition: rng.nextInt(64), message: randomMessage(rng, round + i) };
+        messages.push(m);
+        items.push(m);
+      } else if (kind === 1) {
+        const w = {
+          id: id(),
+          timeoutMs: rng.nextInt(3) === 0 ? 0 : rng.nextInt(60_000),
+          call: randomCall(rng),
+        };
+        writes.push(w);
+        const item: WriteItem = {
+          write: { ...w, call: toBinary(ForwardedCallSchema, w.call) },
+          dropped: () => {},
+        };
+        items.push(item);
+      } else {
+        const a = { id: id(), result: randomResult(rng) };
+        answers.push(a);
+        const item: AnswerItem = {
+          answer: { id: a.id, result: toBinary(ForwardedResultSchema, a.result) },
+        };
+        items.push(item);
+      }
+    }
+    const ours = encodeRaftBatch(2, new TextEncoder().encode("c"), items);
+    const theirs = toBinary(
+      RaftBatchSchema,
+      create(RaftBatchSchema, {
+        from: 2,
+        cluster: "c",
+        messages: messages.map((m) => encodeRaftMessage(m.partition, m.message)),
+        writes,
+        answers,
+      }),
+    );
+    assertEquals(ours, theirs, `round ${round}`);
+    const back = fromBinary(RaftBatchSchema, ours);
+    assertEquals(back.writes.map((w) => w.id), writes.map((w) => w.id));
+    assertEquals(back.answers.map((a) => a.result), answers.map((a) => a.result));
   }
 });
 

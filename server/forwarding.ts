@@ -11,16 +11,19 @@ import { type Client, Code, ConnectError, type HandlerContext } from "@connectrp
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { WriteNotSentError } from "./streamed_writes.ts";
 
 /** The longest a request waits for its partition to elect a leader (its deadline may cut it). */
 export const LEADER_WAIT_MS = 3000;
 
 /**
  * Whether a forwarding error means the target never answered (refused connection, reset, no
- * reply in time), as opposed to an answer carrying an error.
+ * reply in time, a write its peer stream could not take), as opposed to an answer carrying an
+ * error.
  */
 export function isUnreachable(error: unknown, signal: AbortSignal): boolean {
   if (!(error instanceof ConnectError) || signal.aborted) return false;
+  if (error.cause instanceof WriteNotSentError) return true;
   // Our own forwarding timeout carries no response headers; a leader's answer would.
   if (error.code === Code.DeadlineExceeded) return [...error.metadata.keys()].length === 0;
   // An answer carries the response's headers: whatever its message says, the target answered.

@@ -38,6 +38,8 @@ import type { WriteResult } from "../runtime/write_result.ts";
 import {
   type AtomicResponseSchema,
   type DeleteResponseSchema,
+  type ForwardedCall,
+  type ForwardedResultSchema,
   KvService,
   Mutation_Type,
   type PutResponseSchema,
@@ -46,7 +48,12 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
-import { ForwardBatcher, MAX_FORWARDED_CALLS, runForwarded } from "./forward_batcher.ts";
+import {
+  ForwardBatcher,
+  MAX_FORWARDED_CALLS,
+  runForwarded,
+  type WriteStream,
+} from "./forward_batcher.ts";
 import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
 
 /** A service method, called with a request of its kind. */
@@ -168,18 +175,42 @@ async function local<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /**
+ * Serves writes a node passed on in one batch on its peer stream, calling `answer` once for
+ * each write, with its index in `calls`, as soon as it is done; never throws.
+ */
+export type ServeStreamed = (
+  from: NodeId,
+  calls: readonly { readonly call?: ForwardedCall }[],
+  timeoutMs: number,
+  answer: (index: number, result: MessageInitShape<typeof ForwardedResultSchema>) => void,
+) => void;
+
+/** A node's KvService, and how it serves writes passed on to it on peer streams. */
+export interface KvServiceParts {
+  /** The service, for the router and the lean path. */
+  service: ServiceImpl<typeof KvService>;
+  /** Serves writes another node passed on in one of its stream's batches. */
+  serveStreamed: ServeStreamed;
+}
+
+/**
  * Builds the KvService implementation for a node.
  *
  * @param host The node's Multi-Raft host.
  * @param nodes Every member's base URL.
- * @param options `fetch` for forwarding to other nodes (mutual TLS between members).
- * @returns The service implementation.
+ * @param options `fetch` for forwarding to other nodes (mutual TLS between members), the peer
+ *   streams to pass writes on with where the leader serves them, and who sees them passed on.
+ * @returns The service implementation, and how it serves writes passed on to it.
  */
 export function createKvService(
   host: MultiRaftHost,
   nodes: ReadonlyMap<NodeId, string>,
-  options: { fetch?: typeof fetch } = {},
-): ServiceImpl<typeof KvService> {
+  options: {
+    fetch?: typeof fetch;
+    stream?: WriteStream;
+    onForwarded?: (via: "stream" | "call", count: number) => void;
+  } = {},
+): KvServiceParts {
   const clients = new Map<NodeId, Client<typeof KvService>>();
   const urlFor = (id: NodeId) => {
     const url = nodes.get(id);
@@ -205,6 +236,8 @@ export function createKvService(
   const forwards = new ForwardBatcher({
     urlFor,
     fetch: options.fetch,
+    stream: options.stream,
+    onForwarded: options.onForwarded,
     headers: { [FORWARDED_HEADER]: String(host.nodeId) },
   });
 
@@ -535,25 +568,39 @@ export function createKvService(
       // Every write is answered before the caller's time limit, each with its own outcome: one
       // slow write must not make the caller give up on the whole call and report the others lost.
       const inner = answerInTime(ctx);
-      const results = await Promise.all(req.calls.map(async ({ call }) => {
-        try {
-          return await runForwarded(
-            call,
-            (kind, request) => (service[kind] as Method)(request, inner),
-          );
-        } catch (error) {
-          const e = toConnectError(error);
-          const kind = e.metadata.get(ERROR_KIND_HEADER) ?? "";
-          return {
-            result: {
-              case: "error" as const,
-              value: { code: e.code, message: e.rawMessage, kind },
-            },
-          };
-        }
-      }));
-      return { results };
+      return { results: await Promise.all(req.calls.map(({ call }) => forwardOne(call, inner))) };
     },
   };
-  return service;
+
+  /** Serves one write another node passed on; a failure becomes its result, never a throw. */
+  const forwardOne = async (
+    call: ForwardedCall["call"],
+    ctx: HandlerContext,
+  ): Promise<MessageInitShape<typeof ForwardedResultSchema>> => {
+    try {
+      return await runForwarded(call, (kind, request) => (service[kind] as Method)(request, ctx));
+    } catch (error) {
+      const e = toConnectError(error);
+      const kind = e.metadata.get(ERROR_KIND_HEADER) ?? "";
+      return { result: { case: "error", value: { code: e.code, message: e.rawMessage, kind } } };
+    }
+  };
+
+  /**
+   * Serves writes a node passed on in one batch on its stream, as `forward` serves a call's, and
+   * answers each as soon as it is done (one slow write holds no other answer back).
+   */
+  const serveStreamed: ServeStreamed = (from, calls, timeoutMs, answer) => {
+    const ctx = answerInTime({
+      signal: new AbortController().signal,
+      requestHeader: new Headers({ [FORWARDED_HEADER]: String(from) }),
+      responseHeader: new Headers(),
+      responseTrailer: new Headers(),
+      timeoutMs: () => timeoutMs,
+    } as unknown as HandlerContext);
+    calls.forEach((c, i) =>
+      forwardOne(c.call?.call ?? { case: undefined }, ctx).then((result) => answer(i, result))
+    );
+  };
+  return { service, serveStreamed };
 }

@@ -340,6 +340,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       demoActions: config.demoActions,
       demoControl: config.demoActions ? config.demoControl : undefined,
       members: table,
+      peers: transport,
     });
   } catch (error) {
     clearInterval(pulling);

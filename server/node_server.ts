@@ -39,6 +39,7 @@ import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { createKvService } from "./kv_service.ts";
+import { StreamedWrites, type WriteLink } from "./streamed_writes.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
 import { changeMembership, MEMBERSHIP_PATH } from "./admin_membership.ts";
 import { relayNodeAction } from "./demo_control.ts";
@@ -93,6 +94,12 @@ export interface NodeServerOptions {
   demoControl?: string;
   /** The cluster's address book, served at `/admin/members`. */
   members?: MemberTable;
+  /**
+   * The node's peer streams: writes for partitions another node leads are passed on there, and
+   * writes other nodes pass on are served and answered there. Without it, writes are passed on
+   * with `Forward` calls, and none are served from streams.
+   */
+  peers?: WriteLink;
 }
 
 /** The peer stream's path: its body is read as it arrives, not buffered. */
@@ -142,6 +149,13 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const secure = options.tls !== undefined;
   // Takes one batch, from a unary call (whose messages must belong to `rpc`) or from a peer's
   // stream (any kind); throws a ConnectError for a batch that must be refused.
+  const streamed = options.peers && new StreamedWrites({ link: options.peers });
+  const kvParts = createKvService(host, options.nodes, {
+    fetch: options.fetch,
+    stream: streamed,
+    onForwarded: (via, count) => options.metrics.forwarded(via, count),
+  });
+  const kv = kvParts.service;
   const accept = (batch: RaftBatch, verified: string | null, rpc?: RaftRpc): void => {
     // With mutual TLS the certificate decides who is speaking, not the batch.
     if (secure && verified !== String(batch.from)) {
@@ -167,6 +181,15 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     }
     const messages: PartitionMessage[] = [];
     try {
+      if (rpc !== undefined && (batch.writes.length > 0 || batch.answers.length > 0)) {
+        throw new MalformedMessageError(`writes and answers travel on the stream, not in ${rpc}`);
+      }
+      if (!streamed && batch.writes.length > 0) {
+        throw new MalformedMessageError("this node serves no writes passed on in a stream");
+      }
+      for (const w of [...batch.writes, ...batch.answers]) {
+        if (w.id === 0) throw new MalformedMessageError("a write or answer with id 0");
+      }
       for (const m of batch.messages) {
         const decoded = decodeRaftMessage(m);
         if (decoded.message.from !== batch.from || decoded.message.to !== host.nodeId) {
@@ -196,10 +219,16 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       batch.messages.length === 0 && batch.leading.length > 0 ? batch.leading : undefined,
     );
     if (refused > 0) options.onRefused?.("rejected", refused);
+    // Only a batch accepted whole gets here: a refused one served none of its writes.
+    if (streamed && batch.answers.length > 0) streamed.answered(batch.from, batch.answers);
+    if (streamed && batch.writes.length > 0) {
+      streamed.serve(batch.from, batch.writes, kvParts.serveStreamed);
+    }
   };
+  // A ping's answer says whether this node serves writes passed on in a stream's batches.
   const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
     accept(batch, ctx.requestHeader.get(VERIFIED_NODE), rpc);
-    return {};
+    return { servesWrites: streamed !== undefined };
   };
   // Strict JSON: an unknown field or enum name is an error, not a silent default.
   // Streams are bounded per message, like a unary peer call's body.
@@ -221,7 +250,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       return {};
     },
   });
-  const kv = createKvService(host, options.nodes, { fetch: options.fetch });
+
   router.service(KvService, kv);
   // The hottest calls take a lean path that speaks the same protocol (see unary_fast_path.ts).
   const fast = new Map([

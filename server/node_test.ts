@@ -9,6 +9,7 @@ import { Code } from "@connectrpc/connect";
 import { ForwardRequestSchema, ForwardResponseSchema } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { callUnary } from "../rpc/connect_unary.ts";
 import { freePort } from "../tests/cluster/processes.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 const te = new TextEncoder();
 
@@ -149,5 +150,67 @@ Deno.test("startNode: a Forward call is answered before its time limit, each wri
     assertEquals(result.value.code, Code.DeadlineExceeded, result.value.message);
   } finally {
     await stop();
+  }
+});
+
+Deno.test("startNode: writes sent to a follower reach the leader on the peer stream, each answered with its own outcome", async () => {
+  const peers = new Map([1, 2, 3].map((id) => [id, `127.0.0.1:${freePort()}`]));
+  const nodes = await Promise.all(
+    [1, 2, 3].map((id) =>
+      startNode({ id, peers, partitions: 1, storage: "memory" as const, tickMs: 50 })
+    ),
+  );
+  try {
+    await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
+    const leaderId = nodes[0].host.leaderOf(0);
+    const follower = nodes.find((n) => n.host.nodeId !== leaderId)!;
+    const call = async (method: string, body: unknown) => {
+      const r = await fetch(
+        `http://127.0.0.1:${follower.server.port}/prkdb.v1.KvService/${method}`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        },
+      );
+      return { status: r.status, body: await r.json() };
+    };
+    const passedOn = async (via: string) => {
+      const text = await follower.metrics.scrape();
+      const line = text.split("\n").find((l) =>
+        l.startsWith("prkdb_kv_forwarded_writes_total") && l.includes(`via="${via}"`)
+      );
+      return Number(line?.split(" ").at(-1) ?? 0);
+    };
+    // Until the leader's first ping answer says it serves them, writes go in Forward calls.
+    let n = 0;
+    await waitFor("a write passed on by the stream", async () => {
+      const put = await call("Put", { key: btoa(`warm-${n++}`), value: btoa("v") });
+      assertEquals(put.status, 200, JSON.stringify(put.body));
+      return (await passedOn("stream")) > 0;
+    });
+    const before = await passedOn("stream");
+    const put = await call("Put", { key: btoa("k"), value: btoa("one") });
+    assertEquals(put.status, 200, JSON.stringify(put.body));
+    assertEquals(put.body.ok, true);
+    // A refused condition comes back as the leader's answer, not as a lost leader.
+    const stale = await call("Put", {
+      key: btoa("k"),
+      value: btoa("two"),
+      ifVersion: "0".repeat(20),
+    });
+    assertEquals([stale.status, stale.body.ok ?? false], [200, false], JSON.stringify(stale.body));
+    const del = await call("Delete", { key: btoa("k") });
+    assertEquals([del.status, del.body.found], [200, true], JSON.stringify(del.body));
+    assertEquals(await passedOn("stream"), before + 3, "all three on the stream");
+    const leader = nodes.find((x) => x.host.nodeId === leaderId)!;
+    const got = await fetch(`http://127.0.0.1:${leader.server.port}/prkdb.v1.KvService/Get`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: btoa("k") }),
+    }).then((r) => r.json());
+    assertEquals(got.found ?? false, false, "the delete was applied once, after the put");
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
   }
 });

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
 import {
@@ -28,7 +28,7 @@ export const RAFT_STREAM_TYPE = "application/connect+proto";
 
 /** The answer to a stream that ended cleanly: an acknowledgement, then an empty end-of-stream. */
 const ENDED_CLEANLY = (() => {
-  const ack = frame(toBinary(RaftAckSchema, { $typeName: "prkdb.v1.RaftAck" }));
+  const ack = frame(toBinary(RaftAckSchema, create(RaftAckSchema)));
   const end = frame(new TextEncoder().encode("{}"), END_STREAM);
   const body = new Uint8Array(ack.length + end.length);
   body.set(ack);

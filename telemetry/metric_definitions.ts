@@ -243,6 +243,14 @@ export const METRICS: readonly MetricDefinition[] = [
     help:
       "Retried session writes answered with their first result instead of being applied again. Rises with timeouts and failovers.",
   },
+  {
+    name: "prkdb_kv_forwarded_writes_total",
+    type: "counter",
+    labels: ["node_id", "via"],
+    values: { via: ["stream", "call"] },
+    help:
+      "Writes this node passed on to their partition's leader: on the peer stream to it (stream), or in a KvService/Forward call, to a leader of an earlier version or before its first ping answer (call).",
+  },
   // Replication, from each Raft leader to each follower.
   {
     name: "prkdb_replication_lag_seconds",

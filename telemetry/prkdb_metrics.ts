@@ -269,6 +269,16 @@ export class PrkDbMetrics {
   }
 
   /**
+   * Counts writes passed on to their partition's leader.
+   *
+   * @param via On the peer stream, or in a `Forward` call.
+   * @param count How many.
+   */
+  forwarded(via: "stream" | "call", count: number): void {
+    this.#add("prkdb_kv_forwarded_writes_total", count, { via });
+  }
+
+  /**
    * Counts a snapshot taken by compaction.
    *
    * @param partition The partition.

@@ -8,13 +8,15 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { ForwardedCall, ForwardedResult } from "./kv_pb.ts";
+import { file_prkdb_v1_kv } from "./kv_pb.ts";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file prkdb/v1/raft.proto.
  */
 export const file_prkdb_v1_raft: GenFile = /*@__PURE__*/
-  fileDesc("ChNwcmtkYi92MS9yYWZ0LnByb3RvEghwcmtkYi52MSIuCgpNZW1iZXJzaGlwEg4KBnZvdGVycxgBIAMoDRIQCghsZWFybmVycxgCIAMoDSJVCgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEiEKBHR5cGUYAyABKA4yEy5wcmtkYi52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCJrCgtWb3RlUmVxdWVzdBIQCghwcmVfdm90ZRgBIAEoCBIWCg5sYXN0X2xvZ19pbmRleBgCIAEoBBIVCg1sYXN0X2xvZ190ZXJtGAMgASgEEhsKE2xlYWRlcnNoaXBfdHJhbnNmZXIYBCABKAgiMQoMVm90ZVJlc3BvbnNlEhAKCHByZV92b3RlGAEgASgIEg8KB2dyYW50ZWQYAiABKAgiDAoKVGltZW91dE5vdyJ+ChRBcHBlbmRFbnRyaWVzUmVxdWVzdBIWCg5wcmV2X2xvZ19pbmRleBgBIAEoBBIVCg1wcmV2X2xvZ190ZXJtGAIgASgEEiAKB2VudHJpZXMYAyADKAsyDy5wcmtkYi52MS5FbnRyeRIVCg1sZWFkZXJfY29tbWl0GAQgASgEInwKFUFwcGVuZEVudHJpZXNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC21hdGNoX2luZGV4GAIgASgEEhYKDnJlamVjdGVkX2luZGV4GAMgASgEEhIKCmhpbnRfaW5kZXgYBCABKAQSEQoJaGludF90ZXJtGAUgASgEIk4KEEhlYXJ0YmVhdFJlcXVlc3QSFQoNbGVhZGVyX2NvbW1pdBgBIAEoBBISCgpyZWFkX3JvdW5kGAIgASgEEg8KB3F1aWVzY2UYAyABKAgiJwoRSGVhcnRiZWF0UmVzcG9uc2USEgoKcmVhZF9yb3VuZBgBIAEoBCKdAQoWSW5zdGFsbFNuYXBzaG90UmVxdWVzdBIWCg5zbmFwc2hvdF9pbmRleBgBIAEoBBIVCg1zbmFwc2hvdF90ZXJtGAIgASgEEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgwKBGRvbmUYBSABKAgSKAoKbWVtYmVyc2hpcBgGIAEoCzIULnBya2RiLnYxLk1lbWJlcnNoaXAiWQoXSW5zdGFsbFNuYXBzaG90UmVzcG9uc2USFgoOc25hcHNob3RfaW5kZXgYASABKAQSEwoLbmV4dF9vZmZzZXQYAiABKAQSEQoJaW5zdGFsbGVkGAMgASgIIiMKEFJlYWRJbmRleFJlcXVlc3QSDwoHY29udGV4dBgBIAEoBCIzChFSZWFkSW5kZXhSZXNwb25zZRIPCgdjb250ZXh0GAEgASgEEg0KBWluZGV4GAIgASgEIrMFCgtSYWZ0TWVzc2FnZRIRCglwYXJ0aXRpb24YASABKA0SDAoEZnJvbRgCIAEoDRIKCgJ0bxgDIAEoDRIMCgR0ZXJtGAQgASgEEiUKBHZvdGUYCiABKAsyFS5wcmtkYi52MS5Wb3RlUmVxdWVzdEgAEi8KDXZvdGVfcmVzcG9uc2UYCyABKAsyFi5wcmtkYi52MS5Wb3RlUmVzcG9uc2VIABIrCgt0aW1lb3V0X25vdxgMIAEoCzIULnBya2RiLnYxLlRpbWVvdXROb3dIABI4Cg5hcHBlbmRfZW50cmllcxgNIAEoCzIeLnBya2RiLnYxLkFwcGVuZEVudHJpZXNSZXF1ZXN0SAASQgoXYXBwZW5kX2VudHJpZXNfcmVzcG9uc2UYDiABKAsyHy5wcmtkYi52MS5BcHBlbmRFbnRyaWVzUmVzcG9uc2VIABIvCgloZWFydGJlYXQYDyABKAsyGi5wcmtkYi52MS5IZWFydGJlYXRSZXF1ZXN0SAASOQoSaGVhcnRiZWF0X3Jlc3BvbnNlGBAgASgLMhsucHJrZGIudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI8ChBpbnN0YWxsX3NuYXBzaG90GBEgASgLMiAucHJrZGIudjEuSW5zdGFsbFNuYXBzaG90UmVxdWVzdEgAEkYKGWluc3RhbGxfc25hcHNob3RfcmVzcG9uc2UYEiABKAsyIS5wcmtkYi52MS5JbnN0YWxsU25hcHNob3RSZXNwb25zZUgAEjAKCnJlYWRfaW5kZXgYEyABKAsyGi5wcmtkYi52MS5SZWFkSW5kZXhSZXF1ZXN0SAASOgoTcmVhZF9pbmRleF9yZXNwb25zZRgUIAEoCzIbLnBya2RiLnYxLlJlYWRJbmRleFJlc3BvbnNlSABCBgoEYm9keSJkCglSYWZ0QmF0Y2gSDAoEZnJvbRgBIAEoDRIPCgdjbHVzdGVyGAIgASgJEicKCG1lc3NhZ2VzGAMgAygLMhUucHJrZGIudjEuUmFmdE1lc3NhZ2USDwoHbGVhZGluZxgEIAEoDCIJCgdSYWZ0QWNrKk4KCUVudHJ5VHlwZRIVChFFTlRSWV9UWVBFX05PUk1BTBAAEhMKD0VOVFJZX1RZUEVfTk9PUBABEhUKEUVOVFJZX1RZUEVfQ09ORklHEAIyzwIKC1JhZnRTZXJ2aWNlEi4KBFZvdGUSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjcKDUFwcGVuZEVudHJpZXMSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjMKCUhlYXJ0YmVhdBITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSOQoPSW5zdGFsbFNuYXBzaG90EhMucHJrZGIudjEuUmFmdEJhdGNoGhEucHJrZGIudjEuUmFmdEFjaxIzCglSZWFkSW5kZXgSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjIKBlN0cmVhbRITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2soAWIGcHJvdG8z");
+  fileDesc("ChNwcmtkYi92MS9yYWZ0LnByb3RvEghwcmtkYi52MSIuCgpNZW1iZXJzaGlwEg4KBnZvdGVycxgBIAMoDRIQCghsZWFybmVycxgCIAMoDSJVCgVFbnRyeRINCgVpbmRleBgBIAEoBBIMCgR0ZXJtGAIgASgEEiEKBHR5cGUYAyABKA4yEy5wcmtkYi52MS5FbnRyeVR5cGUSDAoEZGF0YRgEIAEoDCJrCgtWb3RlUmVxdWVzdBIQCghwcmVfdm90ZRgBIAEoCBIWCg5sYXN0X2xvZ19pbmRleBgCIAEoBBIVCg1sYXN0X2xvZ190ZXJtGAMgASgEEhsKE2xlYWRlcnNoaXBfdHJhbnNmZXIYBCABKAgiMQoMVm90ZVJlc3BvbnNlEhAKCHByZV92b3RlGAEgASgIEg8KB2dyYW50ZWQYAiABKAgiDAoKVGltZW91dE5vdyJ+ChRBcHBlbmRFbnRyaWVzUmVxdWVzdBIWCg5wcmV2X2xvZ19pbmRleBgBIAEoBBIVCg1wcmV2X2xvZ190ZXJtGAIgASgEEiAKB2VudHJpZXMYAyADKAsyDy5wcmtkYi52MS5FbnRyeRIVCg1sZWFkZXJfY29tbWl0GAQgASgEInwKFUFwcGVuZEVudHJpZXNSZXNwb25zZRIPCgdzdWNjZXNzGAEgASgIEhMKC21hdGNoX2luZGV4GAIgASgEEhYKDnJlamVjdGVkX2luZGV4GAMgASgEEhIKCmhpbnRfaW5kZXgYBCABKAQSEQoJaGludF90ZXJtGAUgASgEIk4KEEhlYXJ0YmVhdFJlcXVlc3QSFQoNbGVhZGVyX2NvbW1pdBgBIAEoBBISCgpyZWFkX3JvdW5kGAIgASgEEg8KB3F1aWVzY2UYAyABKAgiJwoRSGVhcnRiZWF0UmVzcG9uc2USEgoKcmVhZF9yb3VuZBgBIAEoBCKdAQoWSW5zdGFsbFNuYXBzaG90UmVxdWVzdBIWCg5zbmFwc2hvdF9pbmRleBgBIAEoBBIVCg1zbmFwc2hvdF90ZXJtGAIgASgEEg4KBm9mZnNldBgDIAEoBBIMCgRkYXRhGAQgASgMEgwKBGRvbmUYBSABKAgSKAoKbWVtYmVyc2hpcBgGIAEoCzIULnBya2RiLnYxLk1lbWJlcnNoaXAiWQoXSW5zdGFsbFNuYXBzaG90UmVzcG9uc2USFgoOc25hcHNob3RfaW5kZXgYASABKAQSEwoLbmV4dF9vZmZzZXQYAiABKAQSEQoJaW5zdGFsbGVkGAMgASgIIiMKEFJlYWRJbmRleFJlcXVlc3QSDwoHY29udGV4dBgBIAEoBCIzChFSZWFkSW5kZXhSZXNwb25zZRIPCgdjb250ZXh0GAEgASgEEg0KBWluZGV4GAIgASgEIrMFCgtSYWZ0TWVzc2FnZRIRCglwYXJ0aXRpb24YASABKA0SDAoEZnJvbRgCIAEoDRIKCgJ0bxgDIAEoDRIMCgR0ZXJtGAQgASgEEiUKBHZvdGUYCiABKAsyFS5wcmtkYi52MS5Wb3RlUmVxdWVzdEgAEi8KDXZvdGVfcmVzcG9uc2UYCyABKAsyFi5wcmtkYi52MS5Wb3RlUmVzcG9uc2VIABIrCgt0aW1lb3V0X25vdxgMIAEoCzIULnBya2RiLnYxLlRpbWVvdXROb3dIABI4Cg5hcHBlbmRfZW50cmllcxgNIAEoCzIeLnBya2RiLnYxLkFwcGVuZEVudHJpZXNSZXF1ZXN0SAASQgoXYXBwZW5kX2VudHJpZXNfcmVzcG9uc2UYDiABKAsyHy5wcmtkYi52MS5BcHBlbmRFbnRyaWVzUmVzcG9uc2VIABIvCgloZWFydGJlYXQYDyABKAsyGi5wcmtkYi52MS5IZWFydGJlYXRSZXF1ZXN0SAASOQoSaGVhcnRiZWF0X3Jlc3BvbnNlGBAgASgLMhsucHJrZGIudjEuSGVhcnRiZWF0UmVzcG9uc2VIABI8ChBpbnN0YWxsX3NuYXBzaG90GBEgASgLMiAucHJrZGIudjEuSW5zdGFsbFNuYXBzaG90UmVxdWVzdEgAEkYKGWluc3RhbGxfc25hcHNob3RfcmVzcG9uc2UYEiABKAsyIS5wcmtkYi52MS5JbnN0YWxsU25hcHNob3RSZXNwb25zZUgAEjAKCnJlYWRfaW5kZXgYEyABKAsyGi5wcmtkYi52MS5SZWFkSW5kZXhSZXF1ZXN0SAASOgoTcmVhZF9pbmRleF9yZXNwb25zZRgUIAEoCzIbLnBya2RiLnYxLlJlYWRJbmRleFJlc3BvbnNlSABCBgoEYm9keSK4AQoJUmFmdEJhdGNoEgwKBGZyb20YASABKA0SDwoHY2x1c3RlchgCIAEoCRInCghtZXNzYWdlcxgDIAMoCzIVLnBya2RiLnYxLlJhZnRNZXNzYWdlEg8KB2xlYWRpbmcYBCABKAwSJwoGd3JpdGVzGAUgAygLMhcucHJrZGIudjEuU3RyZWFtZWRXcml0ZRIpCgdhbnN3ZXJzGAYgAygLMhgucHJrZGIudjEuU3RyZWFtZWRBbnN3ZXIiVgoNU3RyZWFtZWRXcml0ZRIKCgJpZBgBIAEoDRISCgp0aW1lb3V0X21zGAIgASgNEiUKBGNhbGwYAyABKAsyFy5wcmtkYi52MS5Gb3J3YXJkZWRDYWxsIkcKDlN0cmVhbWVkQW5zd2VyEgoKAmlkGAEgASgNEikKBnJlc3VsdBgCIAEoCzIZLnBya2RiLnYxLkZvcndhcmRlZFJlc3VsdCIgCgdSYWZ0QWNrEhUKDXNlcnZlc193cml0ZXMYASABKAgqTgoJRW50cnlUeXBlEhUKEUVOVFJZX1RZUEVfTk9STUFMEAASEwoPRU5UUllfVFlQRV9OT09QEAESFQoRRU5UUllfVFlQRV9DT05GSUcQAjLPAgoLUmFmdFNlcnZpY2USLgoEVm90ZRITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSNwoNQXBwZW5kRW50cmllcxITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSMwoJSGVhcnRiZWF0EhMucHJrZGIudjEuUmFmdEJhdGNoGhEucHJrZGIudjEuUmFmdEFjaxI5Cg9JbnN0YWxsU25hcHNob3QSEy5wcmtkYi52MS5SYWZ0QmF0Y2gaES5wcmtkYi52MS5SYWZ0QWNrEjMKCVJlYWRJbmRleBITLnBya2RiLnYxLlJhZnRCYXRjaBoRLnBya2RiLnYxLlJhZnRBY2sSMgoGU3RyZWFtEhMucHJrZGIudjEuUmFmdEJhdGNoGhEucHJrZGIudjEuUmFmdEFjaygBYgZwcm90bzM", [file_prkdb_v1_kv]);
 
 /**
  * The members of a group: voters, and learners that replicate without voting.
@@ -504,6 +506,20 @@ export type RaftBatch = Message<"prkdb.v1.RaftBatch"> & {
    * @generated from field: bytes leading = 4;
    */
   leading: Uint8Array;
+
+  /**
+   * Writes the sender passes on to partitions this node leads (on the stream only).
+   *
+   * @generated from field: repeated prkdb.v1.StreamedWrite writes = 5;
+   */
+  writes: StreamedWrite[];
+
+  /**
+   * This node's answers to writes the receiver passed on to it (on the stream only).
+   *
+   * @generated from field: repeated prkdb.v1.StreamedAnswer answers = 6;
+   */
+  answers: StreamedAnswer[];
 };
 
 /**
@@ -514,9 +530,73 @@ export const RaftBatchSchema: GenMessage<RaftBatch> = /*@__PURE__*/
   messageDesc(file_prkdb_v1_raft, 14);
 
 /**
+ * A write a node passes on to the partition's leader on its peer stream: the work of a
+ * KvService/Forward call, without an HTTP request of its own.
+ *
+ * @generated from message prkdb.v1.StreamedWrite
+ */
+export type StreamedWrite = Message<"prkdb.v1.StreamedWrite"> & {
+  /**
+   * The sender's number for it; the answer carries it back. Never 0.
+   *
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * How long the sender waits for the answer, in milliseconds.
+   *
+   * @generated from field: uint32 timeout_ms = 2;
+   */
+  timeoutMs: number;
+
+  /**
+   * @generated from field: prkdb.v1.ForwardedCall call = 3;
+   */
+  call?: ForwardedCall | undefined;
+};
+
+/**
+ * Describes the message prkdb.v1.StreamedWrite.
+ * Use `create(StreamedWriteSchema)` to create a new message.
+ */
+export const StreamedWriteSchema: GenMessage<StreamedWrite> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_raft, 15);
+
+/**
+ * The leader's answer to a StreamedWrite, on the leader's own stream back to the sender.
+ *
+ * @generated from message prkdb.v1.StreamedAnswer
+ */
+export type StreamedAnswer = Message<"prkdb.v1.StreamedAnswer"> & {
+  /**
+   * @generated from field: uint32 id = 1;
+   */
+  id: number;
+
+  /**
+   * @generated from field: prkdb.v1.ForwardedResult result = 2;
+   */
+  result?: ForwardedResult | undefined;
+};
+
+/**
+ * Describes the message prkdb.v1.StreamedAnswer.
+ * Use `create(StreamedAnswerSchema)` to create a new message.
+ */
+export const StreamedAnswerSchema: GenMessage<StreamedAnswer> = /*@__PURE__*/
+  messageDesc(file_prkdb_v1_raft, 16);
+
+/**
  * @generated from message prkdb.v1.RaftAck
  */
 export type RaftAck = Message<"prkdb.v1.RaftAck"> & {
+  /**
+   * In the answer to a liveness ping: this node serves writes passed on in RaftBatch.writes.
+   *
+   * @generated from field: bool serves_writes = 1;
+   */
+  servesWrites: boolean;
 };
 
 /**
@@ -524,7 +604,7 @@ export type RaftAck = Message<"prkdb.v1.RaftAck"> & {
  * Use `create(RaftAckSchema)` to create a new message.
  */
 export const RaftAckSchema: GenMessage<RaftAck> = /*@__PURE__*/
-  messageDesc(file_prkdb_v1_raft, 15);
+  messageDesc(file_prkdb_v1_raft, 17);
 
 /**
  * @generated from enum prkdb.v1.EntryType

@@ -1,0 +1,234 @@
+/**
+ * Writes passed on to a partition's leader on the peer streams, and their answers. A node that
+ * receives a write for a partition it does not lead puts it on its stream to the leader, beside
+ * the Raft messages it sends there anyway; the leader serves it as if it had been sent directly,
+ * and puts the answer on its own stream back. Both directions ride connections that are already
+ * open, so a write passed on costs no HTTP request of its own (a `Forward` call cost one on
+ * each node). Nodes that do not say they serve such writes (an earlier version, during a rolling
+ * upgrade) get `Forward` calls instead.
+ *
+ * What the sender learns about each write is one of three things, as with a `Forward` call:
+ *
+ * - the leader's answer: its outcome, or its error;
+ * - the write never reached the leader (the stream could not take it, or the leader refused the
+ *   batch that carried it before serving anything in it): a retry cannot apply it twice;
+ * - nothing within the time limit: the write may or may not have been applied, and the caller
+ *   is told it cannot know (sessions make its retry safe).
+ *
+ * @module
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import type { NodeId } from "../raft/types.ts";
+import type { Clock } from "../runtime/clock.ts";
+import { systemClock } from "../runtime/clock.ts";
+import { Deadlines } from "../runtime/deadlines.ts";
+import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
+import {
+  ForwardedCallSchema,
+  type ForwardedResult,
+  ForwardedResultSchema,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import type { StreamedAnswer, StreamedWrite } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import type { WriteStream } from "./forward_batcher.ts";
+import type { ServeStreamed } from "./kv_service.ts";
+
+/** The peer streams, as far as writes and answers go (the node's Raft transport). */
+export interface WriteLink {
+  /** Whether `to` said it serves writes passed on in its stream's batches. */
+  servesWrites(to: NodeId): boolean;
+  /** Puts a write on the stream to `to`; `item.dropped` runs if it cannot reach `to`. */
+  sendWrite(to: NodeId, item: WriteItem): void;
+  /** Puts an answer on the stream to `to`. */
+  sendAnswer(to: NodeId, item: AnswerItem): void;
+}
+
+/** Options for {@linkcode StreamedWrites}. */
+export interface StreamedWritesOptions {
+  /** The peer streams. */
+  link: WriteLink;
+  /** How long a sender waits for an answer. Default 2000 ms. */
+  timeoutMs?: number;
+  /** Writes one peer may have in service here at once; more are refused. Default 4096. */
+  maxServing?: number;
+  /** The clock for time limits. Default the system's. */
+  clock?: Clock;
+}
+
+/**
+ * Thrown (as the cause of an `unavailable` error) for a write that never reached its leader:
+ * whoever retries it cannot apply it twice.
+ */
+export class WriteNotSentError extends Error {
+  constructor(target: NodeId, cause: unknown) {
+    super(
+      `the write could not be sent to node ${target}: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      { cause },
+    );
+    this.name = "WriteNotSentError";
+  }
+}
+
+/** A write sent and not yet answered. */
+interface Pending {
+  readonly target: NodeId;
+  readonly settle: (result: ForwardedResult) => void;
+}
+
+/**
+ * Both ends of writes passed on over peer streams: the sender's waiting writes, and the
+ * leader's serving of writes sent to it.
+ *
+ * @example Usage
+ * ```ts ignore
+ * const writes = new StreamedWrites({ link: transport });
+ * const forwards = new ForwardBatcher({ urlFor, headers, stream: writes });
+ * // For each batch from a peer:
+ * writes.answered(batch.from, batch.answers);
+ * writes.serve(batch.from, batch.writes, serveStreamed);
+ * ```
+ */
+export class StreamedWrites implements WriteStream {
+  readonly #link: WriteLink;
+  readonly #timeoutMs: number;
+  readonly #maxServing: number;
+  readonly #deadlines: Deadlines;
+  readonly #pending = new Map<number, Pending>();
+  /** Writes from each peer in service here. */
+  readonly #serving = new Map<NodeId, number>();
+  #lastId = 0;
+
+  constructor(options: StreamedWritesOptions) {
+    this.#link = options.link;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#maxServing = options.maxServing ?? 4096;
+    this.#deadlines = new Deadlines(options.clock ?? systemClock);
+  }
+
+  /** Writes sent and not yet answered. */
+  get waiting(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Sends one write to `target` on its stream, or returns undefined when `target` does not
+   * serve writes there.
+   *
+   * @param target The partition's leader.
+   * @param call The write.
+   * @param signal The caller's cancellation: it stops waiting (the write may still be applied).
+   * @returns The leader's result.
+   */
+  send(
+    target: NodeId,
+    call: MessageInitShape<typeof ForwardedCallSchema>,
+    signal: AbortSignal,
+  ): Promise<ForwardedResult> | undefined {
+    if (!this.#link.servesWrites(target)) return undefined;
+    const id = this.#nextId();
+    const bytes = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, call));
+    return new Promise<ForwardedResult>((resolve, reject) => {
+      let done = false;
+      const finish = () => {
+        done = true;
+        this.#pending.delete(id);
+        settleDeadline();
+        signal.removeEventListener("abort", onAbort);
+      };
+      const fail = (error: unknown) => {
+        if (done) return;
+        finish();
+        reject(error);
+      };
+      const onAbort = () => fail(signal.reason);
+      const settleDeadline = this.#deadlines.add(
+        this.#timeoutMs,
+        // No metadata: nothing was answered, so the write's fate is unknown.
+        () =>
+          fail(new ConnectError(`node ${target} did not answer in time`, Code.DeadlineExceeded)),
+      );
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, {
+        target,
+        settle: (result) => {
+          if (done) return;
+          finish();
+          resolve(result);
+        },
+      });
+      this.#link.sendWrite(target, {
+        write: { id, timeoutMs: this.#timeoutMs, call: bytes },
+        dropped: (error) => {
+          const cause = new WriteNotSentError(target, error);
+          fail(new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause));
+        },
+      });
+    });
+  }
+
+  /**
+   * Takes the answers `from` sent to writes this node passed on to it. An answer to a write
+   * sent elsewhere, or to one no longer waited for, is ignored.
+   *
+   * @param from The node that sent them.
+   * @param answers The answers.
+   */
+  answered(from: NodeId, answers: readonly StreamedAnswer[]): void {
+    for (const { id, result } of answers) {
+      const pending = this.#pending.get(id);
+      if (pending?.target !== from) continue;
+      pending.settle(result ?? create(ForwardedResultSchema));
+    }
+  }
+
+  /**
+   * Serves the writes `from` passed on in one batch, and sends each answer back as soon as it
+   * is ready. Past the limit of writes in service for one peer, a write is answered at once
+   * with `resource_exhausted`, unapplied.
+   *
+   * @param from The node that sent them.
+   * @param writes The writes.
+   * @param serve Serves them (the node's KvService).
+   */
+  serve(from: NodeId, writes: readonly StreamedWrite[], serve: ServeStreamed): void {
+    const inService = this.#serving.get(from) ?? 0;
+    const room = Math.max(0, this.#maxServing - inService);
+    const taken = writes.slice(0, room);
+    for (const w of writes.slice(room)) {
+      this.#answer(from, w.id, {
+        result: {
+          case: "error",
+          value: {
+            code: Code.ResourceExhausted,
+            message: `node ${from} has ${this.#maxServing} writes in service here already`,
+            kind: "",
+          },
+        },
+      });
+    }
+    if (taken.length === 0) return;
+    this.#serving.set(from, inService + taken.length);
+    let timeoutMs = this.#timeoutMs;
+    for (const w of taken) if (w.timeoutMs > 0) timeoutMs = Math.min(timeoutMs, w.timeoutMs);
+    serve(from, taken, timeoutMs, (i, result) => {
+      const left = (this.#serving.get(from) ?? 1) - 1;
+      if (left > 0) this.#serving.set(from, left);
+      else this.#serving.delete(from);
+      this.#answer(from, taken[i].id, result);
+    });
+  }
+
+  #answer(to: NodeId, id: number, result: MessageInitShape<typeof ForwardedResultSchema>): void {
+    const bytes = toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result));
+    this.#link.sendAnswer(to, { answer: { id, result: bytes } });
+  }
+
+  /** The next id: never 0, wrapping within 32 bits, skipping any still waiting. */
+  #nextId(): number {
+    let id = this.#lastId;
+    do id = id >= 0xffff_ffff ? 1 : id + 1; while (this.#pending.has(id));
+    return this.#lastId = id;
+  }
+}

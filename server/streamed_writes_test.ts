@@ -1,0 +1,168 @@
+import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/assert";
+import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { ManualClock } from "../runtime/clock.ts";
+import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
+import {
+  ForwardedCallSchema,
+  type ForwardedResultSchema,
+  ForwardedResultSchema as ResultSchema,
+} from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { StreamedAnswerSchema, StreamedWriteSchema } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import { StreamedWrites, WriteNotSentError } from "./streamed_writes.ts";
+import { isUnreachable } from "./forwarding.ts";
+import type { ServeStreamed } from "./kv_service.ts";
+
+const te = new TextEncoder();
+const put = (key: string): MessageInitShape<typeof ForwardedCallSchema> => ({
+  call: { case: "put", value: { key: te.encode(key), value: te.encode("v") } },
+});
+/** A leader's answer to write `id`, as its batch carries it: the put applied at `index`. */
+const answerFor = (id: number, index: number) =>
+  create(StreamedAnswerSchema, {
+    id,
+    result: { result: { case: "put", value: { ok: true, index: BigInt(index) } } },
+  });
+
+/** A link that records what is sent; peers in `serving` take writes. */
+function fakeLink(serving = new Set([2])) {
+  const writes: { to: number; item: WriteItem }[] = [];
+  const answers: { to: number; item: AnswerItem }[] = [];
+  return {
+    writes,
+    answers,
+    link: {
+      servesWrites: (to: number) => serving.has(to),
+      sendWrite: (to: number, item: WriteItem) => void writes.push({ to, item }),
+      sendAnswer: (to: number, item: AnswerItem) => void answers.push({ to, item }),
+    },
+  };
+}
+
+Deno.test("StreamedWrites: a peer that does not serve writes on its stream is left to Forward calls", () => {
+  const { link, writes } = fakeLink(new Set());
+  const sw = new StreamedWrites({ link, clock: new ManualClock() });
+  assertEquals(sw.send(2, put("k"), new AbortController().signal), undefined);
+  assertEquals(writes.length, 0);
+});
+
+Deno.test("StreamedWrites: a write is answered by its id, only from the node it was sent to", async () => {
+  const { link, writes } = fakeLink(new Set([2, 3]));
+  const sw = new StreamedWrites({ link, clock: new ManualClock() });
+  const signal = new AbortController().signal;
+  const a = sw.send(2, put("a"), signal)!;
+  const b = sw.send(3, put("b"), signal)!;
+  assertEquals(writes.map((w) => w.to), [2, 3]);
+  const [wa, wb] = writes.map((w) => w.item.write);
+  assert(wa.id !== 0 && wb.id !== 0 && wa.id !== wb.id, "distinct ids, never 0");
+  assertEquals(wa.timeoutMs, 2000);
+  assertEquals(fromBinary(ForwardedCallSchema, wa.call).call.case, "put");
+  // Node 3 cannot answer a write sent to node 2, nor can an unknown id settle anything.
+  sw.answered(3, [answerFor(wa.id, 1)]);
+  sw.answered(2, [answerFor(999_999, 1)]);
+  assertEquals(sw.waiting, 2);
+  sw.answered(3, [answerFor(wb.id, 8)]);
+  sw.answered(2, [answerFor(wa.id, 7)]);
+  const [ra, rb] = await Promise.all([a, b]);
+  assertEquals(ra.result.case === "put" && ra.result.value.index, 7n);
+  assertEquals(rb.result.case === "put" && rb.result.value.index, 8n);
+  assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: a write the stream could not take fails as never sent, which callers may retry", async () => {
+  const { link, writes } = fakeLink();
+  const sw = new StreamedWrites({ link, clock: new ManualClock() });
+  const signal = new AbortController().signal;
+  const answer = sw.send(2, put("k"), signal)!;
+  writes[0].item.dropped(new Error("connection refused"));
+  const error = await assertRejects(() => answer, ConnectError);
+  assertEquals(error.code, Code.Unavailable);
+  assertInstanceOf(error.cause, WriteNotSentError);
+  assert(isUnreachable(error, signal), "taken for a leader that never got the write");
+  assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: no answer within the time limit fails as deadline_exceeded with no answer's metadata", async () => {
+  const clock = new ManualClock();
+  const { link, writes } = fakeLink();
+  const sw = new StreamedWrites({ link, clock, timeoutMs: 500 });
+  const signal = new AbortController().signal;
+  const answer = sw.send(2, put("k"), signal)!;
+  clock.advance(499);
+  assertEquals(sw.waiting, 1);
+  clock.advance(1);
+  const error = await assertRejects(() => answer, ConnectError);
+  assertEquals(error.code, Code.DeadlineExceeded);
+  assertEquals([...error.metadata.keys()], []);
+  // An answer that comes later, or a late report that the write was dropped, changes nothing.
+  sw.answered(2, [answerFor(writes[0].item.write.id, 1)]);
+  writes[0].item.dropped(new Error("late"));
+  assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: a caller that gives up stops waiting at once", async () => {
+  const { link } = fakeLink();
+  const sw = new StreamedWrites({ link, clock: new ManualClock() });
+  const abort = new AbortController();
+  const answer = sw.send(2, put("k"), abort.signal)!;
+  abort.abort(new Error("client went away"));
+  await assertRejects(() => answer, Error, "client went away");
+  assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: the leader answers each write as soon as it is done, and refuses writes past its limit", () => {
+  const { link, answers } = fakeLink();
+  const sw = new StreamedWrites({ link, clock: new ManualClock(), maxServing: 3 });
+  const done: (() => void)[] = [];
+  let served: { from: number; keys: string[]; timeoutMs: number } | undefined;
+  const serve: ServeStreamed = (from, calls, timeoutMs, answer) => {
+    served = {
+      from,
+      timeoutMs,
+      keys: calls.map((c) =>
+        new TextDecoder().decode((c.call!.call.value as { key: Uint8Array }).key)
+      ),
+    };
+    const result: MessageInitShape<typeof ForwardedResultSchema> = {
+      result: { case: "put", value: { ok: true } },
+    };
+    calls.forEach((_, i) => done.push(() => answer(i, result)));
+  };
+  const writes = ["a", "b", "c", "d"].map((key, i) =>
+    create(StreamedWriteSchema, {
+      id: 10 + i,
+      timeoutMs: i === 1 ? 900 : 2000,
+      call: create(ForwardedCallSchema, put(key)),
+    })
+  );
+  sw.serve(1, writes, serve);
+  assertEquals(served, { from: 1, keys: ["a", "b", "c"], timeoutMs: 900 });
+  // The fourth is over the limit: answered at once, unapplied.
+  assertEquals(answers.length, 1);
+  const refused = fromBinary(ResultSchema, answers[0].item.answer.result);
+  assertEquals(answers[0].item.answer.id, 13);
+  assertEquals(
+    refused.result.case === "error" && refused.result.value.code,
+    Code.ResourceExhausted,
+  );
+  // Answers leave in the order the writes finish, each on its own.
+  done[2]();
+  done[0]();
+  assertEquals(answers.slice(1).map((a) => [a.to, a.item.answer.id]), [[1, 12], [1, 10]]);
+  // Room again: a new write is served.
+  served = undefined;
+  sw.serve(1, [writes[3]], serve);
+  assertEquals(served!.keys, ["d"]);
+  done[1]();
+  done[3]();
+  assertEquals(answers.length, 5);
+  assertEquals(
+    fromBinary(ResultSchema, answers.at(-1)!.item.answer.result).result.case,
+    "put",
+  );
+  // An encoded answer reads back as the generated code wrote it.
+  assertEquals(
+    answers.at(-1)!.item.answer.result,
+    toBinary(ResultSchema, create(ResultSchema, { result: { case: "put", value: { ok: true } } })),
+  );
+});

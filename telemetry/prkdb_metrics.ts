@@ -103,6 +103,8 @@ export class PrkDbMetrics {
   readonly #exporter: PrometheusExporter;
   readonly #provider: MeterProvider;
   readonly #counters: ReadonlyMap<string, Counter>;
+  /** Counts not yet handed to their counters, by metric name and label values. */
+  readonly #sums = new Map<string, { counter: Counter; attrs: Attributes; value: number }>();
   readonly #histograms: ReadonlyMap<string, Histogram>;
   readonly #peers = new Map<
     NodeId,
@@ -194,10 +196,30 @@ export class PrkDbMetrics {
     return out;
   }
 
-  #add(name: string, value: number, attrs: Attributes): void {
+  /**
+   * Counts into a plain sum per series; {@linkcode scrape} hands the sums to the counters. Some
+   * counters move on every write, and a counter's own `add` hashes its labels each time.
+   */
+  #add(name: string, value: number, attrs: Record<string, string>): void {
+    let key = name;
+    for (const k in attrs) key += `\0${k}=${attrs[k]}`;
+    const sum = this.#sums.get(key);
+    if (sum) {
+      sum.value += value;
+      return;
+    }
     const counter = this.#counters.get(name);
     if (!counter) throw new Error(`Metric ${name} is not a counter in the catalogue`);
-    counter.add(value, { node_id: this.#node, ...attrs });
+    this.#sums.set(key, { counter, attrs: { node_id: this.#node, ...attrs }, value });
+  }
+
+  /** Hands the sums counted since the last scrape to the counters. */
+  #flushSums(): void {
+    for (const sum of this.#sums.values()) {
+      if (sum.value === 0) continue;
+      sum.counter.add(sum.value, sum.attrs);
+      sum.value = 0;
+    }
   }
 
   #record(name: string, value: number, attrs: Attributes): void {
@@ -413,6 +435,7 @@ export class PrkDbMetrics {
    * @returns The exposition.
    */
   async scrape(): Promise<string> {
+    this.#flushSums();
     const { resourceMetrics } = await this.#exporter.collect();
     const exported = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
       resourceMetrics,

@@ -48,6 +48,7 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
+import { answerLimitMs } from "./streamed_writes.ts";
 import {
   ForwardBatcher,
   MAX_FORWARDED_CALLS,
@@ -103,18 +104,15 @@ export function toConnectError(error: unknown): ConnectError {
   return new ConnectError(message, Code.Internal);
 }
 
-/** How long before a Forward call's time limit its slowest write is cut short. */
-const FORWARD_ANSWER_MARGIN_MS = 250;
-
 /**
- * The context a forwarded write is served with: the call's, with a time limit that ends
- * {@linkcode FORWARD_ANSWER_MARGIN_MS} before the call's (or a tenth of it, if less), so the
- * call is answered while its caller still waits.
+ * The context a forwarded write is served with: the call's, with a time limit that ends a
+ * margin before the call's ({@linkcode answerLimitMs}), so the call is answered while its caller
+ * still waits.
  */
 function answerInTime(ctx: HandlerContext): HandlerContext {
   const limit = ctx.timeoutMs();
   if (limit === undefined) return ctx;
-  const ms = Math.max(0, limit - Math.min(FORWARD_ANSWER_MARGIN_MS, limit / 10));
+  const ms = answerLimitMs(limit);
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(ms)]);
   const started = Date.now();
   return { ...ctx, signal, timeoutMs: () => Math.max(0, ms - (Date.now() - started)) };
@@ -176,12 +174,14 @@ async function local<T>(fn: () => Promise<T>): Promise<T> {
 
 /**
  * Serves writes a node passed on in one batch on its peer stream, calling `answer` once for
- * each write, with its index in `calls`, as soon as it is done; never throws.
+ * each write, with its index in `calls`, as soon as it is done; never throws. The writes stop
+ * waiting when `signal` aborts, once `remainingMs()` reaches 0.
  */
 export type ServeStreamed = (
   from: NodeId,
   calls: readonly { readonly call?: ForwardedCall }[],
-  timeoutMs: number,
+  signal: AbortSignal,
+  remainingMs: () => number,
   answer: (index: number, result: MessageInitShape<typeof ForwardedResultSchema>) => void,
 ) => void;
 
@@ -590,14 +590,14 @@ export function createKvService(
    * Serves writes a node passed on in one batch on its stream, as `forward` serves a call's, and
    * answers each as soon as it is done (one slow write holds no other answer back).
    */
-  const serveStreamed: ServeStreamed = (from, calls, timeoutMs, answer) => {
-    const ctx = answerInTime({
-      signal: new AbortController().signal,
+  const serveStreamed: ServeStreamed = (from, calls, signal, remainingMs, answer) => {
+    const ctx = {
+      signal,
       requestHeader: new Headers({ [FORWARDED_HEADER]: String(from) }),
       responseHeader: new Headers(),
       responseTrailer: new Headers(),
-      timeoutMs: () => timeoutMs,
-    } as unknown as HandlerContext);
+      timeoutMs: remainingMs,
+    } as unknown as HandlerContext;
     calls.forEach((c, i) =>
       forwardOne(c.call?.call ?? { case: undefined }, ctx).then((result) => answer(i, result))
     );

@@ -33,6 +33,27 @@ import type { StreamedAnswer, StreamedWrite } from "../rpc/gen/prkdb/v1/raft_pb.
 import type { WriteStream } from "./forward_batcher.ts";
 import type { ServeStreamed } from "./kv_service.ts";
 
+/** How long before the sender's time limit a write passed on is cut short, at most. */
+const ANSWER_MARGIN_MS = 250;
+
+/**
+ * How long a leader serves a write passed on with the time limit `limitMs`: the limit less a
+ * margin (250 ms, or a tenth of the limit if less), so the answer still finds the sender waiting
+ * and the sender learns the write's own outcome, not just that the leader never answered.
+ *
+ * @param limitMs The sender's time limit.
+ * @returns The leader's.
+ *
+ * @example Usage
+ * ```ts
+ * import { answerLimitMs } from "./streamed_writes.ts";
+ * console.log(answerLimitMs(2000), answerLimitMs(800)); // 1750 720
+ * ```
+ */
+export function answerLimitMs(limitMs: number): number {
+  return Math.max(0, limitMs - Math.min(ANSWER_MARGIN_MS, limitMs / 10));
+}
+
 /** The peer streams, as far as writes and answers go (the node's Raft transport). */
 export interface WriteLink {
   /** Whether `to` said it serves writes passed on in its stream's batches. */
@@ -94,6 +115,7 @@ export class StreamedWrites implements WriteStream {
   readonly #link: WriteLink;
   readonly #timeoutMs: number;
   readonly #maxServing: number;
+  readonly #clock: Clock;
   readonly #deadlines: Deadlines;
   readonly #pending = new Map<number, Pending>();
   /** Writes from each peer in service here. */
@@ -104,7 +126,8 @@ export class StreamedWrites implements WriteStream {
     this.#link = options.link;
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#maxServing = options.maxServing ?? 4096;
-    this.#deadlines = new Deadlines(options.clock ?? systemClock);
+    this.#clock = options.clock ?? systemClock;
+    this.#deadlines = new Deadlines(this.#clock);
   }
 
   /** Writes sent and not yet answered. */
@@ -210,12 +233,23 @@ export class StreamedWrites implements WriteStream {
     }
     if (taken.length === 0) return;
     this.#serving.set(from, inService + taken.length);
-    let timeoutMs = this.#timeoutMs;
-    for (const w of taken) if (w.timeoutMs > 0) timeoutMs = Math.min(timeoutMs, w.timeoutMs);
-    serve(from, taken, timeoutMs, (i, result) => {
+    let limitMs = this.#timeoutMs;
+    for (const w of taken) if (w.timeoutMs > 0) limitMs = Math.min(limitMs, w.timeoutMs);
+    // One deadline for the batch, on the shared timer: it stops whatever is still waiting.
+    const ms = answerLimitMs(limitMs);
+    const stop = new AbortController();
+    const settle = this.#deadlines.add(
+      ms,
+      () => stop.abort(new DOMException("the time limit of a write passed on", "TimeoutError")),
+    );
+    const end = this.#clock.now() + ms;
+    const remainingMs = () => Math.max(0, end - this.#clock.now());
+    let open = taken.length;
+    serve(from, taken, stop.signal, remainingMs, (i, result) => {
       const left = (this.#serving.get(from) ?? 1) - 1;
       if (left > 0) this.#serving.set(from, left);
       else this.#serving.delete(from);
+      if (--open === 0) settle();
       this.#answer(from, taken[i].id, result);
     });
   }

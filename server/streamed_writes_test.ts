@@ -112,13 +112,16 @@ Deno.test("StreamedWrites: a caller that gives up stops waiting at once", async 
 
 Deno.test("StreamedWrites: the leader answers each write as soon as it is done, and refuses writes past its limit", () => {
   const { link, answers } = fakeLink();
-  const sw = new StreamedWrites({ link, clock: new ManualClock(), maxServing: 3 });
+  const clock = new ManualClock();
+  const sw = new StreamedWrites({ link, clock, maxServing: 3 });
   const done: (() => void)[] = [];
   let served: { from: number; keys: string[]; timeoutMs: number } | undefined;
-  const serve: ServeStreamed = (from, calls, timeoutMs, answer) => {
+  const signals: AbortSignal[] = [];
+  const serve: ServeStreamed = (from, calls, signal, remainingMs, answer) => {
+    signals.push(signal);
     served = {
       from,
-      timeoutMs,
+      timeoutMs: remainingMs(),
       keys: calls.map((c) =>
         new TextDecoder().decode((c.call!.call.value as { key: Uint8Array }).key)
       ),
@@ -136,7 +139,8 @@ Deno.test("StreamedWrites: the leader answers each write as soon as it is done, 
     })
   );
   sw.serve(1, writes, serve);
-  assertEquals(served, { from: 1, keys: ["a", "b", "c"], timeoutMs: 900 });
+  // The batch is served until a margin before its shortest time limit.
+  assertEquals(served, { from: 1, keys: ["a", "b", "c"], timeoutMs: 810 });
   // The fourth is over the limit: answered at once, unapplied.
   assertEquals(answers.length, 1);
   const refused = fromBinary(ResultSchema, answers[0].item.answer.result);
@@ -153,8 +157,15 @@ Deno.test("StreamedWrites: the leader answers each write as soon as it is done, 
   served = undefined;
   sw.serve(1, [writes[3]], serve);
   assertEquals(served!.keys, ["d"]);
-  done[1]();
   done[3]();
+  // At the first batch's limit, the write still in service is stopped; the second batch, all
+  // answered, has no deadline left.
+  clock.advance(810);
+  assertEquals(signals.map((x) => x.aborted), [true, false]);
+  assertEquals((signals[0].reason as DOMException).name, "TimeoutError");
+  clock.advance(2000);
+  assertEquals(signals[1].aborted, false);
+  done[1]();
   assertEquals(answers.length, 5);
   assertEquals(
     fromBinary(ResultSchema, answers.at(-1)!.item.answer.result).result.case,

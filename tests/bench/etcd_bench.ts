@@ -4,8 +4,10 @@
  * requests reach a follower) against a 3-node PrkDB cluster and a 3-node etcd cluster, both
  * on loopback with file storage and fsync. Workloads: put, linearizable get, and 90/10 get/put,
  * each at several client counts; 128-byte values over 10,000 keys. It prints ops/s, p50/p99,
- * server CPU per operation, and the PrkDB/etcd ratios; an extra row routes PrkDB's puts with
- * its own client, straight to each partition's leader (something a generic client cannot do).
+ * server CPU per operation, and the PrkDB/etcd ratios. Two extra rows send PrkDB's puts
+ * straight to each partition's leader (something a generic client cannot do): the same JSON
+ * load generator, told where the leaders are (so the difference from `put x64` is what passing
+ * writes on to leaders costs), and PrkDB's own client.
  *
  * ```sh
  * apt-get install etcd-server          # the etcd binary, once
@@ -24,6 +26,7 @@ import { freePort, ProcessCluster } from "../cluster/processes.ts";
 import { scriptArgs } from "../support/script_args.ts";
 import { closedLoop } from "./closed_loop.ts";
 import { initCertificates } from "../../server/certs.ts";
+import { partitionForKey } from "../../partition/hash.ts";
 
 scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
@@ -41,6 +44,21 @@ const ONLY = Deno.env.get("WORKLOADS")?.split(",");
 const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
+
+/** The PrkDB cluster's partitions. */
+const PARTITIONS = 8;
+
+/** Each partition's leader's URL, from a node's status document. */
+async function leaderUrls(url: string, urls: ReadonlyMap<number, string>): Promise<string[]> {
+  const status = await (await fetch(`${url}/status.json?scope=node`, { client: http })).json();
+  const out: string[] = [];
+  for (const r of status.replicas as { partition: number; leader: number }[]) {
+    const leader = urls.get(r.leader);
+    if (!leader) throw new Error(`partition ${r.partition} has no leader`);
+    out[r.partition] = leader;
+  }
+  return out;
+}
 
 /** One system under test: where to send each request, and which processes serve it. */
 interface System {
@@ -186,7 +204,7 @@ async function main(): Promise<void> {
     });
   }
   const etcd = await startEtcd(dir, certs);
-  const prkdb = await ProcessCluster.start(3, { partitions: 8, tickMs: 100, certs });
+  const prkdb = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100, certs });
   try {
     const pUrls = [...prkdb.urls.values()];
     const systems: System[] = [
@@ -260,6 +278,18 @@ async function main(): Promise<void> {
         );
       }
     }
+    // The same JSON puts, each sent to its partition's leader: what passing writes on costs.
+    const leaders = await leaderUrls(pUrls[0], prkdb.urls);
+    const toLeader = await run(systems[0], 64, (c, i) => {
+      const key = `key-${(c * 7919 + i) % KEYS}`;
+      return post(
+        `${
+          leaders[partitionForKey(new TextEncoder().encode(key), PARTITIONS)]
+        }/prkdb.v1.KvService/Put`,
+        JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+      );
+    });
+    console.log(`${"put x64, to leaders".padEnd(20)} ${fmt(toLeader)}`);
     // PrkDB's own client routes each put straight to its partition's leader.
     const db = await Promise.all(
       Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls, { tls: clientTls })),

@@ -18,6 +18,8 @@ export interface WriteItem {
     readonly timeoutMs: number;
     /** The encoded `ForwardedCall`. */
     readonly call: Uint8Array;
+    /** The sender's random number for this run of it, echoed by the answer. */
+    readonly incarnation: number;
   };
   /**
    * Runs when the write is known never to have reached the peer: the stream could not take it,
@@ -33,6 +35,8 @@ export interface AnswerItem {
     readonly id: number;
     /** The encoded `ForwardedResult`. */
     readonly result: Uint8Array;
+    /** The write's `incarnation`. */
+    readonly incarnation: number;
   };
 }
 
@@ -48,7 +52,7 @@ export type PeerItem = PartitionMessage | WriteItem | AnswerItem;
  * @example Usage
  * ```ts
  * import { peerItemBytes } from "./peer_item.ts";
- * const n = peerItemBytes({ answer: { id: 1, result: new Uint8Array(10) } });
+ * const n = peerItemBytes({ answer: { id: 1, result: new Uint8Array(10), incarnation: 7 } });
  * console.log(n >= 10); // true
  * ```
  */

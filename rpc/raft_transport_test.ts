@@ -172,10 +172,10 @@ Deno.test("ConnectRaftTransport: writes go on a peer's stream once its ping answ
     const call = new Uint8Array([10, 0]); // a ForwardedCall holding an empty put
     transport.send(2, [heartbeat(0, 1)]);
     transport.sendWrite(2, {
-      write: { id: 5, timeoutMs: 2000, call },
+      write: { id: 5, timeoutMs: 2000, call, incarnation: 3 },
       dropped: (e) => dropped.push(e),
     });
-    transport.sendAnswer(2, { answer: { id: 9, result: new Uint8Array() } });
+    transport.sendAnswer(2, { answer: { id: 9, result: new Uint8Array(), incarnation: 3 } });
     await waitFor(
       "the write and the answer",
       () =>
@@ -183,13 +183,18 @@ Deno.test("ConnectRaftTransport: writes go on a peer's stream once its ping answ
         serving.batches.some((b) => b.answers.length > 0),
     );
     const write = serving.batches.flatMap((b) => b.writes)[0];
-    assertEquals([write.id, write.timeoutMs, write.call?.call.case], [5, 2000, "put"]);
+    assertEquals([write.id, write.timeoutMs, write.call?.call.case, write.incarnation], [
+      5,
+      2000,
+      "put",
+      3,
+    ]);
     assertEquals(serving.batches.flatMap((b) => b.answers).map((a) => a.id), [9]);
     assertEquals(serving.received.length, 1, "beside the Raft messages");
     assertEquals(dropped, []);
     // A write for a node that is not a peer is known at once not to have been sent.
     transport.sendWrite(7, {
-      write: { id: 6, timeoutMs: 2000, call },
+      write: { id: 6, timeoutMs: 2000, call, incarnation: 3 },
       dropped: (e) => dropped.push(e),
     });
     assertEquals(dropped.length, 1);
@@ -200,7 +205,7 @@ Deno.test("ConnectRaftTransport: writes go on a peer's stream once its ping answ
   }
 });
 
-Deno.test("ConnectRaftTransport: a write on a stream the peer refuses is reported dropped, never served", async () => {
+Deno.test("ConnectRaftTransport: a write in a batch the peer refuses is reported dropped", async () => {
   const p = await peer(0, true, true);
   const transport = new ConnectRaftTransport({
     self: 1,
@@ -210,12 +215,11 @@ Deno.test("ConnectRaftTransport: a write on a stream the peer refuses is reporte
   try {
     const dropped: unknown[] = [];
     transport.sendWrite(2, {
-      write: { id: 1, timeoutMs: 2000, call: new Uint8Array([10, 0]) },
+      write: { id: 1, timeoutMs: 2000, call: new Uint8Array([10, 0]), incarnation: 3 },
       dropped: (e) => dropped.push(e),
     });
     await waitFor("the refusal", () => dropped.length === 1);
     assert(dropped[0] instanceof ConnectError && dropped[0].code === Code.PermissionDenied);
-    assertEquals(p.batches, []);
   } finally {
     await transport.close();
     await p.server.close();

@@ -281,19 +281,21 @@ export function encodeRaftBatch(
     if (leading) f.bytes(4, leading);
     for (const item of items) {
       if (!("write" in item)) continue;
-      const { id, timeoutMs, call } = item.write;
+      const { id, timeoutMs, call, incarnation } = item.write;
       f.message(5, (g) => {
         g.uint(1, id);
         g.uint(2, timeoutMs);
         g.encoded(3, call);
+        g.uint(4, incarnation);
       });
     }
     for (const item of items) {
       if (!("answer" in item)) continue;
-      const { id, result } = item.answer;
+      const { id, result, incarnation } = item.answer;
       f.message(6, (g) => {
         g.uint(1, id);
         g.encoded(2, result);
+        g.uint(3, incarnation);
       });
     }
   };

@@ -181,12 +181,14 @@ function randomResult(rng: SeededRandom): ForwardedResult {
 
 Deno.test("encodeRaftBatch writes writes passed on and their answers as the generated code does, whatever the order of items", () => {
   const rng = new SeededRandom(11);
-  const id = () => 1 + rng.nextInt(0xffff_fffe);
+  // Up to the largest 32-bit number: a varint of five bytes.
+  const id = () => rng.nextInt(4) === 0 ? 0xffff_ffff : 1 + rng.nextInt(0xffff_fffe);
   for (let round = 0; round < 200; round++) {
     const items: PeerItem[] = [];
     const messages: PartitionMessage[] = [];
-    const writes: { id: number; timeoutMs: number; call: ForwardedCall }[] = [];
-    const answers: { id: number; result: ForwardedResult }[] = [];
+    const writes: { id: number; timeoutMs: number; call: ForwardedCall; incarnation: number }[] =
+      [];
+    const answers: { id: number; result: ForwardedResult; incarnation: number }[] = [];
     for (let i = rng.nextInt(10); i > 0; i--) {
       const kind = rng.nextInt(3);
       if (kind === 0) {
@@ -196,6 +198,7 @@ Deno.test("encodeRaftBatch writes writes passed on and their answers as the gene
       } else if (kind === 1) {
         const w = {
           id: id(),
+          incarnation: id(),
           timeoutMs: rng.nextInt(3) === 0 ? 0 : rng.nextInt(60_000),
           call: randomCall(rng),
         };
@@ -206,21 +209,23 @@ Deno.test("encodeRaftBatch writes writes passed on and their answers as the gene
         };
         items.push(item);
       } else {
-        const a = { id: id(), result: randomResult(rng) };
+        const a = { id: id(), result: randomResult(rng), incarnation: id() };
         answers.push(a);
         const item: AnswerItem = {
-          answer: { id: a.id, result: toBinary(ForwardedResultSchema, a.result) },
+          answer: { ...a, result: toBinary(ForwardedResultSchema, a.result) },
         };
         items.push(item);
       }
     }
-    const ours = encodeRaftBatch(2, new TextEncoder().encode("c"), items);
+    const leading = round % 4 === 0 ? new Uint8Array([rng.nextInt(256), 1]) : undefined;
+    const ours = encodeRaftBatch(2, new TextEncoder().encode("c"), items, leading);
     const theirs = toBinary(
       RaftBatchSchema,
       create(RaftBatchSchema, {
         from: 2,
         cluster: "c",
         messages: messages.map((m) => encodeRaftMessage(m.partition, m.message)),
+        leading,
         writes,
         answers,
       }),

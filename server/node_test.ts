@@ -3,9 +3,13 @@ import { join } from "@std/path";
 import { DataDirLockedError, StorageError } from "../storage/errors.ts";
 import { startNode } from "./node.ts";
 import { startHttpServer } from "./http_server.ts";
-import { RAFT_STREAM_PATH } from "./raft_stream.ts";
+import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE } from "./raft_stream.ts";
+import { RaftBatchSchema } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import { encodeRaftMessage } from "../rpc/raft_codec.ts";
+import { frame } from "../rpc/connect_envelope.ts";
+import { streamError } from "../rpc/client_stream.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ForwardRequestSchema, ForwardResponseSchema } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { callUnary } from "../rpc/connect_unary.ts";
 import { freePort } from "../tests/cluster/processes.ts";
@@ -210,6 +214,67 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
       body: JSON.stringify({ key: btoa("k") }),
     }).then((r) => r.json());
     assertEquals(got.found ?? false, false, "the delete was applied once, after the put");
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+});
+
+Deno.test("startNode: a batch refused for one bad message serves none of the writes it carries", async () => {
+  const peers = new Map([1, 2, 3].map((id) => [id, `127.0.0.1:${freePort()}`]));
+  const nodes = await Promise.all(
+    [1, 2, 3].map((id) =>
+      startNode({ id, peers, partitions: 1, storage: "memory" as const, tickMs: 50 })
+    ),
+  );
+  try {
+    await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
+    const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
+    const other = nodes.find((n) => n !== leader)!.host.nodeId;
+    const base = `http://127.0.0.1:${leader.server.port}`;
+    /** One batch on a new stream to the leader, as node `other`; the stream's ending error. */
+    const send = async (keys: string[], bad: boolean) => {
+      const batch = create(RaftBatchSchema, {
+        from: other,
+        cluster: "prkdb",
+        messages: bad
+          ? [encodeRaftMessage(0, {
+            type: "HeartbeatResponse",
+            from: other,
+            to: 99, // not this node: the batch is malformed
+            term: 1,
+            readRound: 0,
+          })]
+          : [],
+        writes: keys.map((key, i) => ({
+          id: 1000 + i,
+          timeoutMs: 2000,
+          call: {
+            call: { case: "put" as const, value: { key: te.encode(key), value: te.encode("v") } },
+          },
+        })),
+      });
+      const response = await fetch(`${base}${RAFT_STREAM_PATH}`, {
+        method: "POST",
+        headers: { "content-type": RAFT_STREAM_TYPE, "connect-protocol-version": "1" },
+        body: frame(toBinary(RaftBatchSchema, batch)),
+      });
+      return await streamError(response);
+    };
+    const found = async (key: string) => {
+      const r = await fetch(`${base}/prkdb.v1.KvService/Get`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ key: btoa(key) }),
+      });
+      return (await r.json()).found === true;
+    };
+    const refused = await send(["refused"], true);
+    assert(refused instanceof ConnectError, "the bad batch is refused");
+    assertEquals(refused.code, Code.InvalidArgument);
+    // A later batch's write is served: the refused one, sent first, would have been served first.
+    assertEquals(await send(["accepted"], false), undefined);
+    await waitFor("the accepted write", () => found("accepted"));
+    assertEquals(await found("refused"), false, "nothing of the refused batch was served");
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }

@@ -116,7 +116,11 @@ export class StreamedWrites implements WriteStream {
   readonly #timeoutMs: number;
   readonly #maxServing: number;
   readonly #clock: Clock;
-  readonly #deadlines: Deadlines;
+  /** The sender's waits, and the leader's batches: each queue gets deadlines in time order. */
+  readonly #waits: Deadlines;
+  readonly #batches: Deadlines;
+  /** This run's random number, so that answers meant for an earlier run are not taken. */
+  readonly #incarnation: number;
   readonly #pending = new Map<number, Pending>();
   /** Writes from each peer in service here. */
   readonly #serving = new Map<NodeId, number>();
@@ -127,7 +131,9 @@ export class StreamedWrites implements WriteStream {
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#maxServing = options.maxServing ?? 4096;
     this.#clock = options.clock ?? systemClock;
-    this.#deadlines = new Deadlines(this.#clock);
+    this.#waits = new Deadlines(this.#clock);
+    this.#batches = new Deadlines(this.#clock);
+    this.#incarnation = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
   }
 
   /** Writes sent and not yet answered. */
@@ -166,7 +172,7 @@ export class StreamedWrites implements WriteStream {
         reject(error);
       };
       const onAbort = () => fail(signal.reason);
-      const settleDeadline = this.#deadlines.add(
+      const settleDeadline = this.#waits.add(
         this.#timeoutMs,
         // No metadata: nothing was answered, so the write's fate is unknown.
         () =>
@@ -182,7 +188,7 @@ export class StreamedWrites implements WriteStream {
         },
       });
       this.#link.sendWrite(target, {
-        write: { id, timeoutMs: this.#timeoutMs, call: bytes },
+        write: { id, timeoutMs: this.#timeoutMs, call: bytes, incarnation: this.#incarnation },
         dropped: (error) => {
           const cause = new WriteNotSentError(target, error);
           fail(new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause));
@@ -199,7 +205,8 @@ export class StreamedWrites implements WriteStream {
    * @param answers The answers.
    */
   answered(from: NodeId, answers: readonly StreamedAnswer[]): void {
-    for (const { id, result } of answers) {
+    for (const { id, result, incarnation } of answers) {
+      if (incarnation !== this.#incarnation) continue;
       const pending = this.#pending.get(id);
       if (pending?.target !== from) continue;
       pending.settle(result ?? create(ForwardedResultSchema));
@@ -220,7 +227,7 @@ export class StreamedWrites implements WriteStream {
     const room = Math.max(0, this.#maxServing - inService);
     const taken = writes.slice(0, room);
     for (const w of writes.slice(room)) {
-      this.#answer(from, w.id, {
+      this.#answer(from, w, {
         result: {
           case: "error",
           value: {
@@ -238,7 +245,7 @@ export class StreamedWrites implements WriteStream {
     // One deadline for the batch, on the shared timer: it stops whatever is still waiting.
     const ms = answerLimitMs(limitMs);
     const stop = new AbortController();
-    const settle = this.#deadlines.add(
+    const settle = this.#batches.add(
       ms,
       () => stop.abort(new DOMException("the time limit of a write passed on", "TimeoutError")),
     );
@@ -250,13 +257,33 @@ export class StreamedWrites implements WriteStream {
       if (left > 0) this.#serving.set(from, left);
       else this.#serving.delete(from);
       if (--open === 0) settle();
-      this.#answer(from, taken[i].id, result);
+      this.#answer(from, taken[i], result);
     });
   }
 
-  #answer(to: NodeId, id: number, result: MessageInitShape<typeof ForwardedResultSchema>): void {
-    const bytes = toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result));
-    this.#link.sendAnswer(to, { answer: { id, result: bytes } });
+  /** Sends the answer to `write`; a result that cannot be encoded is answered as `internal`. */
+  #answer(
+    to: NodeId,
+    write: StreamedWrite,
+    result: MessageInitShape<typeof ForwardedResultSchema>,
+  ): void {
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result));
+    } catch (error) {
+      bytes = toBinary(
+        ForwardedResultSchema,
+        create(ForwardedResultSchema, {
+          result: {
+            case: "error",
+            value: { code: Code.Internal, message: String(error), kind: "" },
+          },
+        }),
+      );
+    }
+    this.#link.sendAnswer(to, {
+      answer: { id: write.id, result: bytes, incarnation: write.incarnation },
+    });
   }
 
   /** The next id: never 0, wrapping within 32 bits, skipping any still waiting. */

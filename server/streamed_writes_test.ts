@@ -17,10 +17,11 @@ const te = new TextEncoder();
 const put = (key: string): MessageInitShape<typeof ForwardedCallSchema> => ({
   call: { case: "put", value: { key: te.encode(key), value: te.encode("v") } },
 });
-/** A leader's answer to write `id`, as its batch carries it: the put applied at `index`. */
-const answerFor = (id: number, index: number) =>
+/** A leader's answer to `write`, as its batch carries it: the put applied at `index`. */
+const answerFor = (write: { id: number; incarnation: number }, index: number) =>
   create(StreamedAnswerSchema, {
-    id,
+    id: write.id,
+    incarnation: write.incarnation,
     result: { result: { case: "put", value: { ok: true, index: BigInt(index) } } },
   });
 
@@ -58,15 +59,37 @@ Deno.test("StreamedWrites: a write is answered by its id, only from the node it 
   assertEquals(wa.timeoutMs, 2000);
   assertEquals(fromBinary(ForwardedCallSchema, wa.call).call.case, "put");
   // Node 3 cannot answer a write sent to node 2, nor can an unknown id settle anything.
-  sw.answered(3, [answerFor(wa.id, 1)]);
-  sw.answered(2, [answerFor(999_999, 1)]);
+  sw.answered(3, [answerFor(wa, 1)]);
+  sw.answered(2, [answerFor({ ...wa, id: 999_999 }, 1)]);
   assertEquals(sw.waiting, 2);
-  sw.answered(3, [answerFor(wb.id, 8)]);
-  sw.answered(2, [answerFor(wa.id, 7)]);
+  sw.answered(3, [answerFor(wb, 8)]);
+  sw.answered(2, [answerFor(wa, 7)]);
   const [ra, rb] = await Promise.all([a, b]);
   assertEquals(ra.result.case === "put" && ra.result.value.index, 7n);
   assertEquals(rb.result.case === "put" && rb.result.value.index, 8n);
   assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: an answer meant for an earlier run of the sender settles none of its new writes", async () => {
+  // Two runs of one node, as before and after a restart: both number their writes from 1.
+  const before = fakeLink();
+  const after = fakeLink();
+  const earlier = new StreamedWrites({ link: before.link, clock: new ManualClock() });
+  const now = new StreamedWrites({ link: after.link, clock: new ManualClock() });
+  const signal = new AbortController().signal;
+  void earlier.send(2, put("old"), signal)!.catch(() => {});
+  const answer = now.send(2, put("new"), signal)!;
+  const old = before.writes[0].item.write;
+  const fresh = after.writes[0].item.write;
+  assertEquals(old.id, fresh.id, "the same number in both runs");
+  assert(old.incarnation !== fresh.incarnation, "but not the same run");
+  // The leader's answer to the earlier run's write reaches the new run: it is not taken.
+  now.answered(2, [answerFor(old, 1)]);
+  assertEquals(now.waiting, 1);
+  now.answered(2, [answerFor(fresh, 2)]);
+  const r = await answer;
+  assertEquals(r.result.case === "put" && r.result.value.index, 2n);
+  earlier.answered(2, [answerFor(old, 1)]);
 });
 
 Deno.test("StreamedWrites: a write the stream could not take fails as never sent, which callers may retry", async () => {
@@ -95,7 +118,7 @@ Deno.test("StreamedWrites: no answer within the time limit fails as deadline_exc
   assertEquals(error.code, Code.DeadlineExceeded);
   assertEquals([...error.metadata.keys()], []);
   // An answer that comes later, or a late report that the write was dropped, changes nothing.
-  sw.answered(2, [answerFor(writes[0].item.write.id, 1)]);
+  sw.answered(2, [answerFor(writes[0].item.write, 1)]);
   writes[0].item.dropped(new Error("late"));
   assertEquals(sw.waiting, 0);
 });
@@ -134,6 +157,7 @@ Deno.test("StreamedWrites: the leader answers each write as soon as it is done, 
   const writes = ["a", "b", "c", "d"].map((key, i) =>
     create(StreamedWriteSchema, {
       id: 10 + i,
+      incarnation: 77,
       timeoutMs: i === 1 ? 900 : 2000,
       call: create(ForwardedCallSchema, put(key)),
     })
@@ -145,6 +169,7 @@ Deno.test("StreamedWrites: the leader answers each write as soon as it is done, 
   assertEquals(answers.length, 1);
   const refused = fromBinary(ResultSchema, answers[0].item.answer.result);
   assertEquals(answers[0].item.answer.id, 13);
+  assertEquals(answers[0].item.answer.incarnation, 77, "the sender's run, echoed");
   assertEquals(
     refused.result.case === "error" && refused.result.value.code,
     Code.ResourceExhausted,

@@ -203,12 +203,13 @@ export class ClientStream<T> {
     if (this.#open) this.#fail(this.#open, error);
   }
 
-  /** Ends the stream for good; queued items are dropped. */
+  /** Ends the stream for good; queued items (never sent) are dropped, and reported so. */
   close(): Promise<void> {
     this.#closed = true;
     if (this.#open) this.#open.abort.abort();
     this.#open = undefined;
-    this.#takeQueue();
+    const queued = this.#takeQueue();
+    if (queued.length > 0) this.#o.onDropped?.(queued, new Error("the stream was closed"));
     return Promise.resolve();
   }
 

@@ -93,6 +93,21 @@ Deno.test("ClientStream: items pushed in one turn of the event loop go out as on
   }
 });
 
+Deno.test("ClientStream: closing reports what was still queued as dropped", async () => {
+  const { server } = await streamServer();
+  const { stream, dropped, errors } = numbers(server.port);
+  try {
+    // The new stream's connection has not asked for data yet: both items are still queued.
+    stream.push([1, 2]);
+    assertEquals(stream.queued, 2);
+  } finally {
+    await stream.close();
+    await server.close();
+  }
+  assertEquals(dropped, [1, 2]);
+  assertMatch(errors[0], /closed/);
+});
+
 Deno.test("ClientStream: the official Connect client streams to the same method", async () => {
   const { server, items } = await streamServer();
   try {

@@ -157,7 +157,8 @@ Deno.test("startNode: a Forward call is answered before its time limit, each wri
   }
 });
 
-Deno.test("startNode: writes sent to a follower reach the leader on the peer stream, each answered with its own outcome", async () => {
+/** Three in-process members with one partition, once it has a leader. */
+async function threeNodes() {
   const peers = new Map([1, 2, 3].map((id) => [id, `127.0.0.1:${freePort()}`]));
   const nodes = await Promise.all(
     [1, 2, 3].map((id) =>
@@ -166,6 +167,16 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
   );
   try {
     await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw error;
+  }
+  return nodes;
+}
+
+Deno.test("startNode: writes sent to a follower reach the leader on the peer stream, each answered with its own outcome", async () => {
+  const nodes = await threeNodes();
+  try {
     const leaderId = nodes[0].host.leaderOf(0);
     const follower = nodes.find((n) => n.host.nodeId !== leaderId)!;
     const call = async (method: string, body: unknown) => {
@@ -220,14 +231,8 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
 });
 
 Deno.test("startNode: a batch refused for one bad message serves none of the writes it carries", async () => {
-  const peers = new Map([1, 2, 3].map((id) => [id, `127.0.0.1:${freePort()}`]));
-  const nodes = await Promise.all(
-    [1, 2, 3].map((id) =>
-      startNode({ id, peers, partitions: 1, storage: "memory" as const, tickMs: 50 })
-    ),
-  );
+  const nodes = await threeNodes();
   try {
-    await Promise.all(nodes.map((n) => n.host.waitForLeaders(10_000)));
     const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
     const other = nodes.find((n) => n !== leader)!.host.nodeId;
     const base = `http://127.0.0.1:${leader.server.port}`;

@@ -20,6 +20,17 @@ import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
 import { httpError } from "./connect_unary.ts";
 
+/**
+ * Why items were dropped when the stream was closed on purpose (the peer left, the node stops):
+ * nothing went wrong with the connection.
+ */
+export class StreamClosedError extends Error {
+  constructor() {
+    super("the stream was closed");
+    this.name = "StreamClosedError";
+  }
+}
+
 /** Options for {@linkcode ClientStream}. */
 export interface ClientStreamOptions<T> {
   /** The full URL of the streaming method (`http://host:port/package.Service/Method`). */
@@ -152,7 +163,8 @@ export class ClientStream<T> {
    * @param items What to send.
    */
   push(items: readonly T[]): void {
-    if (this.#closed || items.length === 0) return;
+    if (items.length === 0) return;
+    if (this.#closed) return this.#o.onDropped?.(items, new StreamClosedError());
     const now = this.#now();
     if (now < this.#retryAtMs) return this.#o.onDropped?.(items, this.#lastError);
     if (this.#queue.length === 0) this.#queuedSinceMs = now;
@@ -209,7 +221,7 @@ export class ClientStream<T> {
     if (this.#open) this.#open.abort.abort();
     this.#open = undefined;
     const queued = this.#takeQueue();
-    if (queued.length > 0) this.#o.onDropped?.(queued, new Error("the stream was closed"));
+    if (queued.length > 0) this.#o.onDropped?.(queued, new StreamClosedError());
     return Promise.resolve();
   }
 

@@ -106,6 +106,9 @@ Deno.test("ClientStream: closing reports what was still queued as dropped", asyn
   }
   assertEquals(dropped, [1, 2]);
   assertMatch(errors[0], /closed/);
+  // And so is anything pushed afterwards.
+  stream.push([3]);
+  assertEquals(dropped, [1, 2, 3]);
 });
 
 Deno.test("ClientStream: the official Connect client streams to the same method", async () => {

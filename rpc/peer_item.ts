@@ -58,6 +58,7 @@ export type PeerItem = PartitionMessage | WriteItem | AnswerItem;
  */
 export function peerItemBytes(item: PeerItem): number {
   if ("message" in item) return messageBytes(item);
-  if ("write" in item) return 16 + item.write.call.length;
-  return 16 + item.answer.result.length;
+  // Tags, lengths and three or four varints of up to five bytes each.
+  if ("write" in item) return 24 + item.write.call.length;
+  return 24 + item.answer.result.length;
 }

@@ -22,7 +22,7 @@ import { RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { type RaftRpc, rpcFor } from "./raft_codec.ts";
 import { type AnswerItem, type PeerItem, peerItemBytes, type WriteItem } from "./peer_item.ts";
 import { encodeRaftBatch } from "./raft_wire.ts";
-import { ClientStream, streamError } from "./client_stream.ts";
+import { ClientStream, StreamClosedError, streamError } from "./client_stream.ts";
 import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
 
 /** Options for {@linkcode ConnectRaftTransport}. */
@@ -140,8 +140,10 @@ export class ConnectRaftTransport implements RaftTransport {
       // A down or slow peer: the messages are lost, which Raft tolerates (it retries). A write
       // passed on is known not to have been served, and its sender is told so.
       onDropped: (items, error) => {
-        for (const [rpc, n] of kinds(items)) this.#o.onCall?.(id, rpc, n, undefined, error);
         for (const item of items) if ("write" in item) item.dropped(error);
+        // Closed on purpose (the peer left, this node stops): not a failure of the peer.
+        if (error instanceof StreamClosedError) return;
+        for (const [rpc, n] of kinds(items)) this.#o.onCall?.(id, rpc, n, undefined, error);
         if (error instanceof ConnectError && error.code === Code.Unimplemented) this.#legacy(peer);
       },
     });

@@ -225,3 +225,29 @@ Deno.test("ConnectRaftTransport: a write in a batch the peer refuses is reported
     await p.server.close();
   }
 });
+
+Deno.test("ConnectRaftTransport: a peer that leaves takes its queued messages with it, not counted as errors; its queued writes fail as never sent", async () => {
+  const p = await peer(0, false, true);
+  const calls: Call[] = [];
+  const transport = new ConnectRaftTransport({
+    self: 1,
+    cluster: "c",
+    peers: new Map([[2, `http://127.0.0.1:${p.server.port}`]]),
+    onCall: (_peer, rpc, _entries, _seconds, error) => calls.push({ rpc, error }),
+  });
+  try {
+    const dropped: unknown[] = [];
+    // The new stream's connection has not asked for data yet: both stay queued.
+    transport.send(2, [heartbeat(0, 1)]);
+    transport.sendWrite(2, {
+      write: { id: 1, timeoutMs: 2000, call: new Uint8Array([10, 0]), incarnation: 3 },
+      dropped: (e) => dropped.push(e),
+    });
+    transport.setPeers(new Map()); // node 2 left the cluster
+    assertEquals(dropped.length, 1, "the queued write is known not to have been sent");
+    assertEquals(calls, [], "a peer that left has not failed");
+  } finally {
+    await transport.close();
+    await p.server.close();
+  }
+});

@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingMessage } from "node:http";
+import type { SweptDeadlines } from "./swept_deadlines.ts";
 
 /** Why a body could not be read. */
 export class BodyError extends Error {
@@ -24,17 +25,22 @@ export class BodyError extends Error {
   }
 }
 
-/** Reads a body up to `limit` bytes within `timeoutMs`, stopping as soon as either is broken. */
+/**
+ * Reads a body up to `limit` bytes within `timeoutMs`, stopping as soon as either is broken.
+ * The time limit is kept by `deadlines` when given (the server's sweep), else by a timer.
+ */
 export function readBody(
   req: IncomingMessage,
   limit: number,
   timeoutMs: number,
+  deadlines?: SweptDeadlines,
 ): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
     const done = (error?: BodyError) => {
       clearTimeout(timer);
+      deadlines?.clear(req);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
@@ -48,11 +54,10 @@ export function readBody(
       }
       resolve(body);
     };
-    const timer = setTimeout(
-      () =>
-        done(new BodyError("timeout", `The request body did not arrive within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
+    const late = () =>
+      done(new BodyError("timeout", `The request body did not arrive within ${timeoutMs} ms`));
+    const timer = deadlines ? undefined : setTimeout(late, timeoutMs);
+    deadlines?.set(req, timeoutMs, late);
     const onData = (chunk: Uint8Array) => {
       size += chunk.length;
       if (size > limit) {

@@ -10,8 +10,11 @@
  * 3. read the body up to the path's size limit, refusing it as soon as it is larger, within a
  *    time limit.
  *
- * Header, body and idle timeouts cut off slow senders. Built on `node:https` because Deno's own
- * server cannot ask for client certificates.
+ * Header, body and idle limits cut off slow senders, silent connections, stalled TLS handshakes,
+ * clients that do not read their answers and peer streams gone quiet. One sweep checks them all
+ * ([swept_deadlines.ts](./swept_deadlines.ts)): a timer per request cost more than the request's
+ * other bookkeeping. Built on `node:https` because Deno's own server cannot ask for client
+ * certificates.
  *
  * @module
  */
@@ -29,6 +32,7 @@ import {
 } from "./auth.ts";
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { type BodyError, readBody } from "./bounded_body.ts";
+import { SweptDeadlines } from "./swept_deadlines.ts";
 import type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
 
 /**
@@ -213,24 +217,44 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   /** Connections carrying a long-lived stream (see `streamingPaths`). */
   const streams = new Set<Socket>();
   const overCap = new WeakSet<Socket>();
-  const headerTimers = new WeakMap<Socket, ReturnType<typeof setTimeout>>();
   const callers = new WeakMap<Socket, Caller | undefined>();
-  const armHeaderTimer = (socket: Socket, ms: number) => {
-    clearTimeout(headerTimers.get(socket));
-    headerTimers.set(
-      socket,
-      setTimeout(() => {
-        options.onRefused?.("timeout");
-        socket.destroy();
-      }, ms),
-    );
+  // Header, idle and body limits: one sweep for all of them (see swept_deadlines.ts), swept
+  // often enough for the shortest to fire within a quarter of its length (at most 250 ms late).
+  const deadlines = new SweptDeadlines(
+    Math.max(10, Math.min(250, limits.headersTimeoutMs / 4, limits.bodyTimeoutMs / 4)),
+  );
+  const cutOff = (socket: Socket) => () => {
+    options.onRefused?.("timeout");
+    socket.destroy();
+  };
+  const armHeaderTimer = (socket: Socket, ms: number) => deadlines.set(socket, ms, cutOff(socket));
+
+  // A TLS connection must finish its handshake within the header limit too: its raw socket is
+  // timed until the secure connection (found by its remote address) takes over.
+  const handshaking = new Map<string, Socket>();
+  const remote = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
+  const onRawSocket = (raw: Socket) => {
+    const key = remote(raw);
+    handshaking.set(key, raw);
+    deadlines.set(raw, limits.headersTimeoutMs, cutOff(raw));
+    raw.once("close", () => {
+      deadlines.clear(raw);
+      if (handshaking.get(key) === raw) handshaking.delete(key);
+    });
   };
 
   const onSocket = (socket: Socket) => {
+    if (secure) {
+      const raw = handshaking.get(remote(socket));
+      if (raw) {
+        handshaking.delete(remote(socket));
+        deadlines.clear(raw);
+      }
+    }
     sockets.add(socket);
     socket.on("close", () => {
       sockets.delete(socket);
-      clearTimeout(headerTimers.get(socket));
+      deadlines.clear(socket);
     });
     if (sockets.size > limits.maxConnections) overCap.add(socket);
     armHeaderTimer(socket, limits.headersTimeoutMs);
@@ -248,7 +272,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
-    clearTimeout(headerTimers.get(socket));
+    deadlines.clear(socket);
     res.on("finish", () => {
       if (!socket.destroyed) armHeaderTimer(socket, limits.idleTimeoutMs);
     });
@@ -281,7 +305,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       streams.add(socket);
       // Once per request, not per connection: a kept-alive connection may carry many streams.
       res.once("close", () => streams.delete(socket));
-      body = ReadableStream.from(req as AsyncIterable<Uint8Array>);
+      // A stream that stays silent past the idle limit is cut off (a peer gone without a word
+      // leaves a half-open connection); every chunk moves its limit on.
+      const idle = cutOff(socket);
+      deadlines.set(socket, limits.idleTimeoutMs, idle);
+      body = ReadableStream.from((async function* () {
+        for await (const chunk of req as AsyncIterable<Uint8Array>) {
+          deadlines.set(socket, limits.idleTimeoutMs, idle);
+          yield chunk;
+        }
+      })());
     } else if (req.method !== "GET" && req.method !== "HEAD") {
       if (declared > limit) {
         options.onRefused?.("too_large");
@@ -293,7 +326,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         );
       }
       try {
-        body = await readBody(req, limit, limits.bodyTimeoutMs);
+        body = await readBody(req, limit, limits.bodyTimeoutMs, deadlines);
       } catch (error) {
         const e = error as BodyError;
         if (e.reason === "aborted") return void socket.destroy();
@@ -325,6 +358,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         } catch (error) {
           return refuse(res, "internal", (error as Error).message, 500);
         }
+        // A client that does not read its answer is cut off like an idle one.
+        armHeaderTimer(socket, limits.idleTimeoutMs);
         res.writeHead(answer.status, {
           ...answer.headers,
           "content-length": String(answer.body.length),
@@ -389,6 +424,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const responseHeaders: Record<string, string> = {};
     response.headers.forEach((v, k) => responseHeaders[k] = v);
     responseHeaders["content-length"] = String(out.length);
+    armHeaderTimer(socket, limits.idleTimeoutMs);
     res.writeHead(status, responseHeaders);
     res.end(out);
   };
@@ -405,8 +441,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }, handle)
     : http.createServer(handle);
   server.on(secure ? "secureConnection" : "connection", onSocket);
-  // Stalled handshakes and silent connections.
-  server.timeout = limits.idleTimeoutMs;
+  if (secure) server.on("connection", onRawSocket);
   // A hard ceiling for connections that never complete a handshake.
   server.maxConnections = limits.maxConnections + 64;
   if (secure) {
@@ -434,6 +469,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const s of sockets) s.destroy();
+        for (const raw of handshaking.values()) raw.destroy();
+        deadlines.close();
       }),
   };
 }

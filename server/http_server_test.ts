@@ -1,5 +1,8 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
+import { join } from "@std/path";
 import { type HttpServer, startHttpServer } from "./http_server.ts";
+import { initCertificates } from "./certs.ts";
+import { waitFor } from "../tests/support/wait.ts";
 
 const te = new TextEncoder();
 
@@ -143,6 +146,98 @@ Deno.test("http server: connections beyond the cap are answered resource_exhaust
     assertMatch(ok, /^HTTP\/1\.1 200/);
   } finally {
     for (const c of held) c.close();
+    await s.close();
+  }
+});
+
+Deno.test("https server: a connection that never finishes its TLS handshake is cut off at the header limit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-handshake-" });
+  const refused: string[] = [];
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const read = (f: string) => Deno.readTextFile(join(dir, f));
+    const s = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      limits: { headersTimeoutMs: 300 },
+      tls: {
+        current: {
+          ca: await read("ca.pem"),
+          cert: await read("node-1.pem"),
+          key: await read("node-1.key"),
+        },
+        onChange() {},
+      },
+      onRefused: (reason) => refused.push(reason),
+      handler: () => new Response("ok"),
+    });
+    try {
+      // A TCP connection that sends nothing: no handshake, no request.
+      const started = performance.now();
+      const said = await raw(s.port, "", 10_000);
+      assertEquals(said, "", "closed without a word");
+      const elapsed = performance.now() - started;
+      assert(elapsed < 5000, `cut off after ${elapsed} ms`);
+      assertEquals(refused, ["timeout"]);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("http server: a stream that goes silent past the idle limit is cut off; one that keeps talking is not", async () => {
+  const ended: string[] = [];
+  const s = await startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    limits: { idleTimeoutMs: 400 },
+    streamingPaths: new Set(["/stream"]),
+    async handler(request) {
+      const name = request.headers.get("x-name")!;
+      let chunks = 0;
+      try {
+        for await (const _ of request.body!) chunks++;
+        ended.push(`${name} ended ${chunks}`);
+      } catch {
+        ended.push(`${name} cut off after ${chunks}`);
+      }
+      return new Response("bye");
+    },
+  });
+  /** A request body that sends a chunk every `everyMs`, `count` times, then goes silent. */
+  const open = (name: string, everyMs: number, count: number) => {
+    const stop = new AbortController();
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent >= count) return await new Promise<void>(() => {}); // silent from now on
+        await new Promise((r) => setTimeout(r, everyMs));
+        sent++;
+        controller.enqueue(te.encode("x"));
+      },
+    });
+    const done = fetch(url(s, "/stream"), {
+      method: "POST",
+      headers: { "x-name": name },
+      body,
+      signal: stop.signal,
+      duplex: "half",
+    } as RequestInit).then((r) => r.text()).catch(() => "");
+    return { stop, done };
+  };
+  const talker = open("talker", 100, 12); // talks for about 1.2 s, three idle limits
+  const quiet = open("quiet", 10, 1);
+  try {
+    await waitFor("the quiet stream to be cut off", () => ended.some((e) => e.startsWith("quiet")));
+    assertEquals(ended.filter((e) => e.startsWith("talker")), [], "still talking, still open");
+    await waitFor("the talker to go quiet and be cut off too", () => ended.length === 2);
+    assertMatch(ended[1], /^talker cut off after 12$/);
+  } finally {
+    talker.stop.abort();
+    quiet.stop.abort();
+    await Promise.all([talker.done, quiet.done]);
     await s.close();
   }
 });

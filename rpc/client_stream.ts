@@ -23,6 +23,15 @@ import { httpError } from "./connect_unary.ts";
 /**
  * Why items were dropped when the stream was closed on purpose (the peer left, the node stops):
  * nothing went wrong with the connection.
+ *
+ * @example Usage
+ * ```ts
+ * import { StreamClosedError } from "./client_stream.ts";
+ * const onDropped = (_items: unknown[], error: unknown) => {
+ *   if (error instanceof StreamClosedError) return; // not the peer's failure
+ * };
+ * onDropped([], new StreamClosedError());
+ * ```
  */
 export class StreamClosedError extends Error {
   constructor() {

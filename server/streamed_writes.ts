@@ -79,6 +79,13 @@ export interface StreamedWritesOptions {
 /**
  * Thrown (as the cause of an `unavailable` error) for a write that never reached its leader:
  * whoever retries it cannot apply it twice.
+ *
+ * @example Usage
+ * ```ts
+ * import { WriteNotSentError } from "./streamed_writes.ts";
+ * const e = new WriteNotSentError(2, new Error("connection refused"));
+ * console.log(e.message); // the write could not be sent to node 2: connection refused
+ * ```
  */
 export class WriteNotSentError extends Error {
   constructor(target: NodeId, cause: unknown) {

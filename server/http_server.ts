@@ -221,7 +221,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // Header, idle and body limits: one sweep for all of them (see swept_deadlines.ts), swept
   // often enough for the shortest to fire within a quarter of its length (at most 250 ms late).
   const deadlines = new SweptDeadlines(
-    Math.max(10, Math.min(250, limits.headersTimeoutMs / 4, limits.bodyTimeoutMs / 4)),
+    Math.max(
+      10,
+      Math.min(
+        250,
+        limits.headersTimeoutMs / 4,
+        limits.bodyTimeoutMs / 4,
+        limits.idleTimeoutMs / 4,
+      ),
+    ),
   );
   const cutOff = (socket: Socket) => () => {
     options.onRefused?.("timeout");
@@ -305,9 +313,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       streams.add(socket);
       // Once per request, not per connection: a kept-alive connection may carry many streams.
       res.once("close", () => streams.delete(socket));
-      // A stream that stays silent past the idle limit is cut off (a peer gone without a word
-      // leaves a half-open connection); every chunk moves its limit on.
-      const idle = cutOff(socket);
+      // A stream that stays silent past the idle limit is closed (a peer gone without a word
+      // leaves a half-open connection); every chunk moves its limit on. A quiet cluster's
+      // streams go silent too: that is no refusal, and it is not counted as one.
+      const idle = () => socket.destroy();
       deadlines.set(socket, limits.idleTimeoutMs, idle);
       body = ReadableStream.from((async function* () {
         for await (const chunk of req as AsyncIterable<Uint8Array>) {

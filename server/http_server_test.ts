@@ -187,12 +187,14 @@ Deno.test("https server: a connection that never finishes its TLS handshake is c
   }
 });
 
-Deno.test("http server: a stream that goes silent past the idle limit is cut off; one that keeps talking is not", async () => {
+Deno.test("http server: a stream that goes silent past the idle limit is cut off, not counted as refused; one that keeps talking is not", async () => {
   const ended: string[] = [];
+  const refused: string[] = [];
   const s = await startHttpServer({
     hostname: "127.0.0.1",
     port: 0,
     limits: { idleTimeoutMs: 400 },
+    onRefused: (reason) => refused.push(reason),
     streamingPaths: new Set(["/stream"]),
     async handler(request) {
       const name = request.headers.get("x-name")!;
@@ -234,6 +236,7 @@ Deno.test("http server: a stream that goes silent past the idle limit is cut off
     assertEquals(ended.filter((e) => e.startsWith("talker")), [], "still talking, still open");
     await waitFor("the talker to go quiet and be cut off too", () => ended.length === 2);
     assertMatch(ended[1], /^talker cut off after 12$/);
+    assertEquals(refused, [], "a quiet stream is no refused request");
   } finally {
     talker.stop.abort();
     quiet.stop.abort();

@@ -235,7 +235,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     options.onRefused?.("timeout");
     socket.destroy();
   };
-  const armHeaderTimer = (socket: Socket, ms: number) => deadlines.set(socket, ms, cutOff(socket));
+  // A socket already closed has nothing left to time (and its close event already cleared it).
+  const armHeaderTimer = (socket: Socket, ms: number) => {
+    if (!socket.destroyed) deadlines.set(socket, ms, cutOff(socket));
+  };
 
   // A TLS connection must finish its handshake within the header limit too: its raw socket is
   // timed until the secure connection (found by its remote address) takes over.
@@ -281,9 +284,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     deadlines.clear(socket);
-    res.on("finish", () => {
-      if (!socket.destroyed) armHeaderTimer(socket, limits.idleTimeoutMs);
-    });
+    res.on("finish", () => armHeaderTimer(socket, limits.idleTimeoutMs));
     if (overCap.has(socket)) {
       options.onRefused?.("too_many_connections");
       return refuse(

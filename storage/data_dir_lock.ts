@@ -44,6 +44,21 @@ export class DataDirLock {
    * @throws {DataDirLockedError} Naming the holder's process id.
    */
   static async acquire(dir: string): Promise<DataDirLock> {
+    // A handle this very process closed a moment ago can hold the lock until the runtime has
+    // finished closing it (seen under load, right after a refused start): look again, briefly.
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await DataDirLock.#tryAcquire(dir);
+      } catch (error) {
+        if (!(error instanceof DataDirLockedError) || error.pid !== Deno.pid || attempt >= 10) {
+          throw error;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  static async #tryAcquire(dir: string): Promise<DataDirLock> {
     const path = join(dir, LOCK_FILE);
     let file: Deno.FsFile;
     try {

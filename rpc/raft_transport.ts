@@ -204,7 +204,7 @@ export class ConnectRaftTransport implements RaftTransport {
   }
 
   send(to: NodeId, messages: readonly PartitionMessage[]): void {
-    const peer = this.#closed ? undefined : this.#peers.get(to);
+    const peer = this.#live(to);
     if (!peer) return;
     if (peer.legacy && performance.now() < peer.legacyUntil) return peer.legacy.send(messages);
     if (peer.legacy) {
@@ -216,6 +216,11 @@ export class ConnectRaftTransport implements RaftTransport {
     peer.stream.push(messages);
   }
 
+  /** The peer `to`, unless it left or this transport is closed. */
+  #live(to: NodeId): Peer | undefined {
+    return this.#closed ? undefined : this.#peers.get(to);
+  }
+
   /**
    * Whether writes can be passed on to `to` on its stream: its last answered ping said it
    * serves them (a node of an earlier version does not, and is sent `Forward` calls).
@@ -224,7 +229,7 @@ export class ConnectRaftTransport implements RaftTransport {
    * @returns Whether {@linkcode sendWrite} may be used for it.
    */
   servesWrites(to: NodeId): boolean {
-    const peer = this.#closed ? undefined : this.#peers.get(to);
+    const peer = this.#live(to);
     return peer !== undefined && peer.servesWrites && !peer.legacy;
   }
 
@@ -236,7 +241,7 @@ export class ConnectRaftTransport implements RaftTransport {
    * @param item The write.
    */
   sendWrite(to: NodeId, item: WriteItem): void {
-    const peer = this.#closed ? undefined : this.#peers.get(to);
+    const peer = this.#live(to);
     if (!peer) return item.dropped(new Error(`node ${to} is not a peer`));
     peer.stream.push([item]);
   }
@@ -249,7 +254,7 @@ export class ConnectRaftTransport implements RaftTransport {
    * @param item The answer.
    */
   sendAnswer(to: NodeId, item: AnswerItem): void {
-    const peer = this.#closed ? undefined : this.#peers.get(to);
+    const peer = this.#live(to);
     peer?.stream.push([item]);
   }
 

@@ -52,6 +52,8 @@ export interface PendingRead {
  * @param what How to name the request in a timeout error.
  * @param signal Aborts the wait (a write may still commit).
  * @param register Registers the request's callbacks and returns how to unregister them.
+ * @param timedOut The error for a request whose time ran out (default: a `TimeoutError` that
+ *   names `what`).
  * @returns What the request settled with.
  *
  * @example Usage
@@ -71,6 +73,7 @@ export function awaitRequest<T>(
   what: string,
   signal: AbortSignal | undefined,
   register: (resolve: (v: T) => void, reject: (e: Error) => void) => () => void,
+  timedOut?: () => Error,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
@@ -84,7 +87,7 @@ export function awaitRequest<T>(
     const settle = deadlines.add(timeoutMs, () => {
       if (done) return;
       finish();
-      reject(new TimeoutError(`${what} did not finish within ${timeoutMs} ms`));
+      reject(timedOut?.() ?? new TimeoutError(`${what} did not finish within ${timeoutMs} ms`));
     });
     const onAbort = () => {
       if (done) return;

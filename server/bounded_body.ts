@@ -27,20 +27,19 @@ export class BodyError extends Error {
 
 /**
  * Reads a body up to `limit` bytes within `timeoutMs`, stopping as soon as either is broken.
- * The time limit is kept by `deadlines` when given (the server's sweep), else by a timer.
+ * The time limit is kept by `deadlines`, the server's sweep.
  */
 export function readBody(
   req: IncomingMessage,
   limit: number,
   timeoutMs: number,
-  deadlines?: SweptDeadlines,
+  deadlines: SweptDeadlines,
 ): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const chunks: Uint8Array[] = [];
     let size = 0;
     const done = (error?: BodyError) => {
-      clearTimeout(timer);
-      deadlines?.clear(req);
+      deadlines.clear(req);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onError);
@@ -54,10 +53,12 @@ export function readBody(
       }
       resolve(body);
     };
-    const late = () =>
-      done(new BodyError("timeout", `The request body did not arrive within ${timeoutMs} ms`));
-    const timer = deadlines ? undefined : setTimeout(late, timeoutMs);
-    deadlines?.set(req, timeoutMs, late);
+    deadlines.set(
+      req,
+      timeoutMs,
+      () =>
+        done(new BodyError("timeout", `The request body did not arrive within ${timeoutMs} ms`)),
+    );
     const onData = (chunk: Uint8Array) => {
       size += chunk.length;
       if (size > limit) {

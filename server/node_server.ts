@@ -187,8 +187,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       if (!streamed && batch.writes.length > 0) {
         throw new MalformedMessageError("this node serves no writes passed on in a stream");
       }
-      for (const w of [...batch.writes, ...batch.answers]) {
-        if (w.id === 0) throw new MalformedMessageError("a write or answer with id 0");
+      if (batch.writes.some((w) => w.id === 0) || batch.answers.some((a) => a.id === 0)) {
+        throw new MalformedMessageError("a write or answer with id 0");
       }
       for (const m of batch.messages) {
         const decoded = decodeRaftMessage(m);

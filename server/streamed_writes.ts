@@ -23,6 +23,7 @@ import type { NodeId } from "../raft/types.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { systemClock } from "../runtime/clock.ts";
 import { Deadlines } from "../runtime/deadlines.ts";
+import { awaitRequest } from "../runtime/requests.ts";
 import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
 import {
   ForwardedCallSchema,
@@ -165,43 +166,25 @@ export class StreamedWrites implements WriteStream {
     if (!this.#link.servesWrites(target)) return undefined;
     const id = this.#nextId();
     const bytes = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, call));
-    return new Promise<ForwardedResult>((resolve, reject) => {
-      let done = false;
-      const finish = () => {
-        done = true;
-        this.#pending.delete(id);
-        settleDeadline();
-        signal.removeEventListener("abort", onAbort);
-      };
-      const fail = (error: unknown) => {
-        if (done) return;
-        finish();
-        reject(error);
-      };
-      const onAbort = () => fail(signal.reason);
-      const settleDeadline = this.#waits.add(
-        this.#timeoutMs,
-        // No metadata: nothing was answered, so the write's fate is unknown.
-        () =>
-          fail(new ConnectError(`node ${target} did not answer in time`, Code.DeadlineExceeded)),
-      );
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#pending.set(id, {
-        target,
-        settle: (result) => {
-          if (done) return;
-          finish();
-          resolve(result);
-        },
-      });
-      this.#link.sendWrite(target, {
-        write: { id, timeoutMs: this.#timeoutMs, call: bytes, incarnation: this.#incarnation },
-        dropped: (error) => {
-          const cause = new WriteNotSentError(target, error);
-          fail(new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause));
-        },
-      });
-    });
+    return awaitRequest<ForwardedResult>(
+      this.#waits,
+      this.#timeoutMs,
+      `A write passed on to node ${target}`,
+      signal,
+      (resolve, reject) => {
+        this.#pending.set(id, { target, settle: resolve });
+        this.#link.sendWrite(target, {
+          write: { id, timeoutMs: this.#timeoutMs, call: bytes, incarnation: this.#incarnation },
+          dropped: (error) => {
+            const cause = new WriteNotSentError(target, error);
+            reject(new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause));
+          },
+        });
+        return () => this.#pending.delete(id);
+      },
+      // No metadata: nothing was answered, so the write's fate is unknown.
+      () => new ConnectError(`node ${target} did not answer in time`, Code.DeadlineExceeded),
+    );
   }
 
   /**

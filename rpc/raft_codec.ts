@@ -12,7 +12,14 @@ import {
   membership,
   type Message,
 } from "../raft/mod.ts";
-import { EntryType, type RaftMessage, type RaftMessageSchema } from "./gen/prkdb/v1/raft_pb.ts";
+import {
+  EntryType,
+  type RaftBatch,
+  type RaftMessage,
+  type RaftMessageSchema,
+} from "./gen/prkdb/v1/raft_pb.ts";
+import type { PartitionMessage } from "../partition/transport.ts";
+import type { ReceivedBatch } from "./raft_read.ts";
 
 /** The RaftService method that carries each kind of message. */
 export type RaftRpc = "vote" | "appendEntries" | "heartbeat" | "installSnapshot" | "readIndex";
@@ -97,8 +104,20 @@ const ENTRY_TYPE_TO_WIRE: Record<Entry["type"], EntryType> = {
   config: EntryType.CONFIG,
 };
 
-/** An entry's type from the wire; a `config` entry must hold a membership the core can use. */
-function entryTypeFromWire(type: EntryType, data: Uint8Array, index: number): Entry["type"] {
+/**
+ * An entry's type from the wire; a `config` entry must hold a membership the core can use.
+ *
+ * @param type The wire's entry type.
+ * @param data The entry's data.
+ * @param index The entry's index, for the error.
+ * @returns The core's entry type.
+ * @throws {MalformedMessageError} For an unknown type or a membership the core cannot use.
+ */
+export function entryTypeFromWire(
+  type: EntryType,
+  data: Uint8Array,
+  index: number,
+): Entry["type"] {
   switch (type) {
     case EntryType.NORMAL:
       return "normal";
@@ -116,8 +135,14 @@ function entryTypeFromWire(type: EntryType, data: Uint8Array, index: number): En
   }
 }
 
-/** A snapshot's membership from the wire: at least one voter, positive ids. */
-function membershipFromWire(m: { voters: number[]; learners: number[] }): Membership {
+/**
+ * A snapshot's membership from the wire: at least one voter, positive ids.
+ *
+ * @param m The wire's voters and learners.
+ * @returns The membership.
+ * @throws {MalformedMessageError} When it has no voter, or an id of 0.
+ */
+export function membershipFromWire(m: { voters: number[]; learners: number[] }): Membership {
   const ids = [...m.voters, ...m.learners];
   if (m.voters.length === 0 || ids.some((id) => id <= 0)) {
     throw new MalformedMessageError("a snapshot membership needs voters with positive ids");
@@ -361,4 +386,48 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
       throw new MalformedMessageError("it carries no body");
   }
   return { partition: p.partition, message };
+}
+
+/**
+ * A batch the generated code read (a unary peer call, a stream in JSON) in the form
+ * `readRaftBatch` gives, so both are checked by the same code: a message that is not valid is
+ * reported in `malformed`, not thrown.
+ *
+ * @param batch The batch.
+ * @returns The batch with the core's messages.
+ *
+ * @example Usage
+ * ```ts
+ * import { create } from "@bufbuild/protobuf";
+ * import { RaftBatchSchema } from "./gen/prkdb/v1/raft_pb.ts";
+ * import { receivedFromGenerated } from "./raft_codec.ts";
+ * const b = receivedFromGenerated(create(RaftBatchSchema, { from: 2, cluster: "c1" }));
+ * console.log(b.from, b.messages.length, b.malformed); // 2 0 undefined
+ * ```
+ */
+export function receivedFromGenerated(batch: RaftBatch): ReceivedBatch {
+  let malformed: string | undefined;
+  const messages: PartitionMessage[] = [];
+  for (const m of batch.messages) {
+    try {
+      messages.push(decodeRaftMessage(m));
+    } catch (error) {
+      if (!(error instanceof MalformedMessageError)) throw error;
+      malformed ??= error.message;
+      // Counted like the others: the whole batch is refused, with its number of messages.
+      messages.push({
+        partition: m.partition,
+        message: { type: "TimeoutNow", from: 0, to: 0, term: 0 },
+      });
+    }
+  }
+  return {
+    from: batch.from,
+    cluster: batch.cluster,
+    messages,
+    leading: batch.leading,
+    writes: batch.writes,
+    answers: batch.answers,
+    malformed,
+  };
 }

@@ -5,6 +5,7 @@ import type { Message } from "../raft/message.ts";
 import type { RaftRpc } from "./raft_codec.ts";
 import { decodeRaftMessage } from "./raft_codec.ts";
 import { type RaftBatch, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
+import type { ReceivedBatch } from "./raft_read.ts";
 import { startHttpServer } from "../server/http_server.ts";
 import { RAFT_STREAM_PATH, receiveRaftStream } from "../server/raft_stream.ts";
 import { ConnectRaftTransport } from "./raft_transport.ts";
@@ -17,7 +18,7 @@ const STREAM = RAFT_STREAM_PATH;
 async function peer(port = 0, refuse = false, servesWrites?: boolean) {
   const received: { partition: number; message: Message }[] = [];
   const pings: RaftBatch[] = [];
-  const batches: RaftBatch[] = [];
+  const batches: ReceivedBatch[] = [];
   const router = createConnectRouter();
   router.service(RaftService, {
     heartbeat(batch) {
@@ -27,10 +28,10 @@ async function peer(port = 0, refuse = false, servesWrites?: boolean) {
     },
   });
   const handlers = new Map(router.handlers.map((h) => [h.requestPath, createFetchHandler(h)]));
-  const accept = (batch: RaftBatch) => {
+  const accept = (batch: ReceivedBatch) => {
     if (refuse) throw new ConnectError(`node ${batch.from} is not a member`, Code.PermissionDenied);
     batches.push(batch);
-    for (const m of batch.messages) received.push(decodeRaftMessage(m));
+    received.push(...batch.messages);
   };
   const server = await startHttpServer({
     hostname: "127.0.0.1",

@@ -3,8 +3,7 @@
  * in the protobuf wire format, byte for byte what the generated code writes. Every message a
  * node sends to a peer goes through here, so the generic path's costs (an object per message
  * and per entry, a BigInt per 64-bit field, a reflective walk over the schema) were a large part
- * of a node's work for each write. Reading stays with the generated code, which checks
- * everything (see raft_codec.ts).
+ * of a node's work for each write. [raft_read.ts](./raft_read.ts) is the reading half.
  *
  * The wire format, as much as this needs:
  *

@@ -10,7 +10,6 @@ import { Code, ConnectError, createConnectRouter, type HandlerContext } from "@c
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
-import type { PartitionMessage } from "../partition/transport.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { TokenStore } from "./auth.ts";
@@ -38,6 +37,7 @@ import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_st
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import type { ReceivedBatch } from "../rpc/raft_read.ts";
 import { createKvService } from "./kv_service.ts";
 import { StreamedWrites, type WriteLink } from "./streamed_writes.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
@@ -52,9 +52,9 @@ import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_docum
 import { uiPage } from "./ui_page.ts";
 import { TRANSFER_LEADER_PATH, transferLeader } from "./demo_actions.ts";
 import {
-  decodeRaftMessage,
   MalformedMessageError,
   type RaftRpc,
+  receivedFromGenerated,
   rpcFor,
 } from "../rpc/raft_codec.ts";
 
@@ -156,7 +156,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     onForwarded: (via, count) => options.metrics.forwarded(via, count),
   });
   const kv = kvParts.service;
-  const accept = (batch: RaftBatch, verified: string | null, rpc?: RaftRpc): void => {
+  const accept = (batch: ReceivedBatch, verified: string | null, rpc?: RaftRpc): void => {
     // With mutual TLS the certificate decides who is speaking, not the batch.
     if (secure && verified !== String(batch.from)) {
       options.onRefused?.("impostor", batch.messages.length);
@@ -179,7 +179,6 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
         Code.PermissionDenied,
       );
     }
-    const messages: PartitionMessage[] = [];
     try {
       if (rpc !== undefined && (batch.writes.length > 0 || batch.answers.length > 0)) {
         throw new MalformedMessageError(`writes and answers travel on the stream, not in ${rpc}`);
@@ -190,8 +189,8 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       if (batch.writes.some((w) => w.id === 0) || batch.answers.some((a) => a.id === 0)) {
         throw new MalformedMessageError("a write or answer with id 0");
       }
-      for (const m of batch.messages) {
-        const decoded = decodeRaftMessage(m);
+      if (batch.malformed !== undefined) throw new Error(batch.malformed);
+      for (const decoded of batch.messages) {
         if (decoded.message.from !== batch.from || decoded.message.to !== host.nodeId) {
           throw new MalformedMessageError(
             `message ${decoded.message.from}->${decoded.message.to} in a batch from ${batch.from} to ${host.nodeId}`,
@@ -205,12 +204,12 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
           const problem = snapshotProblem(d.data);
           if (problem) throw new MalformedMessageError(`snapshot refused: ${problem}`);
         }
-        messages.push(decoded);
       }
     } catch (error) {
       options.onRefused?.("malformed", batch.messages.length);
       throw new ConnectError((error as Error).message, Code.InvalidArgument);
     }
+    const messages = batch.messages;
     activity.received(messages.length);
     const refused = host.receive(
       batch.from,
@@ -227,7 +226,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   };
   // A ping's answer says whether this node serves writes passed on in a stream's batches.
   const receive = (rpc: RaftRpc) => (batch: RaftBatch, ctx: HandlerContext) => {
-    accept(batch, ctx.requestHeader.get(VERIFIED_NODE), rpc);
+    accept(receivedFromGenerated(batch), ctx.requestHeader.get(VERIFIED_NODE), rpc);
     return { servesWrites: streamed !== undefined };
   };
   // Strict JSON: an unknown field or enum name is an error, not a silent default.
@@ -246,7 +245,9 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     // A peer's long-lived stream: each batch is checked like a unary call's, and a refused one
     // ends the stream (the peer opens a new one for its next batch).
     async stream(batches, ctx) {
-      for await (const batch of batches) accept(batch, ctx.requestHeader.get(VERIFIED_NODE));
+      for await (const batch of batches) {
+        accept(receivedFromGenerated(batch), ctx.requestHeader.get(VERIFIED_NODE));
+      }
       return {};
     },
   });

@@ -1,7 +1,8 @@
 /**
  * The receiving end of a peer's Raft stream (`RaftService/Stream`), on a lean path: it reads
  * Connect frames straight off the request body and hands each batch over as soon as it is whole,
- * without the per-message machinery a generic streaming handler runs. Binary streams only; a
+ * without the per-message machinery a generic streaming handler runs, read by
+ * [raft_read.ts](../rpc/raft_read.ts) straight into the Raft core's messages. Binary streams only; a
  * JSON stream goes to the Connect router, which serves the same method.
  *
  * The stream ends, with the error in its end-of-stream message, at the first batch that must be
@@ -9,15 +10,11 @@
  *
  * @module
  */
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorToJson } from "@connectrpc/connect/protocol-connect";
-import {
-  RaftAckSchema,
-  type RaftBatch,
-  RaftBatchSchema,
-  RaftService,
-} from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import { RaftAckSchema, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import { readRaftBatch, type ReceivedBatch } from "../rpc/raft_read.ts";
 import { END_STREAM, EnvelopeError, frame, readFrames } from "../rpc/connect_envelope.ts";
 
 /** The path of a peer's Raft stream (`RaftService/Stream`). */
@@ -51,7 +48,7 @@ const ENDED_CLEANLY = (() => {
  */
 export async function receiveRaftStream(
   request: Request,
-  accept: (batch: RaftBatch) => void,
+  accept: (batch: ReceivedBatch) => void,
   maxBytes: number,
 ): Promise<Response> {
   const headers = { "content-type": RAFT_STREAM_TYPE };
@@ -63,9 +60,9 @@ export async function receiveRaftStream(
           Code.InvalidArgument,
         );
       }
-      let batch: RaftBatch;
+      let batch: ReceivedBatch;
       try {
-        batch = fromBinary(RaftBatchSchema, message);
+        batch = readRaftBatch(message);
       } catch (error) {
         throw new ConnectError(
           `cannot decode a batch: ${(error as Error).message}`,

@@ -2,7 +2,8 @@ import { assertEquals, assertMatch } from "@std/assert";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { type RaftBatch, RaftBatchSchema, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import { RaftBatchSchema, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import type { ReceivedBatch } from "../rpc/raft_read.ts";
 import { END_STREAM, frame, readFrames } from "../rpc/connect_envelope.ts";
 import { startHttpServer } from "./http_server.ts";
 import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
@@ -11,7 +12,7 @@ const PATH = RAFT_STREAM_PATH;
 const batch = (from: number) => toBinary(RaftBatchSchema, create(RaftBatchSchema, { from }));
 
 /** Feeds `bytes` to the receiver in chunks of `size`, as a network might split them. */
-async function receive(bytes: Uint8Array, size: number, accept: (b: RaftBatch) => void) {
+async function receive(bytes: Uint8Array, size: number, accept: (b: ReceivedBatch) => void) {
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < bytes.length; at += size) chunks.push(bytes.slice(at, at + size));
   const request = new Request("http://node" + PATH, {
@@ -44,7 +45,7 @@ Deno.test("receiveRaftStream: batches arrive whole and in order however the netw
 
 Deno.test("receiveRaftStream: a refused, oversized, undecodable or compressed batch ends the stream with its error", async () => {
   const seen: number[] = [];
-  const refuse = (b: RaftBatch) => {
+  const refuse = (b: ReceivedBatch) => {
     if (b.from === 9) throw new ConnectError("node 9 is not a peer", Code.PermissionDenied);
     seen.push(b.from);
   };

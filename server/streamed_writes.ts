@@ -30,7 +30,7 @@ import {
   type ForwardedResult,
   ForwardedResultSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
-import type { StreamedAnswer, StreamedWrite } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import type { ReceivedAnswer, ReceivedWrite } from "../rpc/raft_read.ts";
 import type { WriteStream } from "./forward_batcher.ts";
 import type { ServeStreamed } from "./kv_service.ts";
 
@@ -194,7 +194,7 @@ export class StreamedWrites implements WriteStream {
    * @param from The node that sent them.
    * @param answers The answers.
    */
-  answered(from: NodeId, answers: readonly StreamedAnswer[]): void {
+  answered(from: NodeId, answers: readonly ReceivedAnswer[]): void {
     for (const { id, result, incarnation } of answers) {
       if (incarnation !== this.#incarnation) continue;
       const pending = this.#pending.get(id);
@@ -212,7 +212,7 @@ export class StreamedWrites implements WriteStream {
    * @param writes The writes.
    * @param serve Serves them (the node's KvService).
    */
-  serve(from: NodeId, writes: readonly StreamedWrite[], serve: ServeStreamed): void {
+  serve(from: NodeId, writes: readonly ReceivedWrite[], serve: ServeStreamed): void {
     const inService = this.#serving.get(from) ?? 0;
     const room = Math.max(0, this.#maxServing - inService);
     const taken = writes.slice(0, room);
@@ -254,7 +254,7 @@ export class StreamedWrites implements WriteStream {
   /** Sends the answer to `write`; a result that cannot be encoded is answered as `internal`. */
   #answer(
     to: NodeId,
-    write: StreamedWrite,
+    write: ReceivedWrite,
     result: MessageInitShape<typeof ForwardedResultSchema>,
   ): void {
     let bytes: Uint8Array;

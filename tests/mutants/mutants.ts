@@ -330,4 +330,28 @@ export const MUTANTS: readonly Mutant[] = [
       filter: "a node whose disk is full answers 503",
     }],
   },
+  {
+    name: "wire-reader-truncates-32-bit-fields",
+    rule: "a peer batch's reader accepts nothing the generated reader refuses or reads differently",
+    file: "rpc/raft_read.ts",
+    find: "if (v > 0xffff_ffff) throw new WireFormatError(`${v} does not fit a 32-bit field`);",
+    replace: "",
+    checks: [{
+      kind: "test",
+      file: "rpc/raft_read_test.ts",
+      filter: "never accepts what the generated code refuses",
+    }],
+  },
+  {
+    name: "wire-reader-ignores-message-problems",
+    rule: "a batch holding a message beyond the wire's limits is refused whole",
+    file: "rpc/raft_read.ts",
+    find: "if (v > MAX_WIRE_NUMBER) {",
+    replace: "if (v > Number.MAX_VALUE) {",
+    checks: [{
+      kind: "test",
+      file: "rpc/raft_read_test.ts",
+      filter: "keeps a malformed message's problem",
+    }],
+  },
 ];

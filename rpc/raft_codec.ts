@@ -12,14 +12,7 @@ import {
   membership,
   type Message,
 } from "../raft/mod.ts";
-import {
-  EntryType,
-  type RaftBatch,
-  type RaftMessage,
-  type RaftMessageSchema,
-} from "./gen/prkdb/v1/raft_pb.ts";
-import type { PartitionMessage } from "../partition/transport.ts";
-import type { ReceivedBatch } from "./raft_read.ts";
+import { EntryType, type RaftMessage, type RaftMessageSchema } from "./gen/prkdb/v1/raft_pb.ts";
 
 /** The RaftService method that carries each kind of message. */
 export type RaftRpc = "vote" | "appendEntries" | "heartbeat" | "installSnapshot" | "readIndex";
@@ -66,9 +59,13 @@ export function messageBytes(m: { readonly message: Message }): number {
 
 /** Thrown for a message that cannot be decoded. */
 export class MalformedMessageError extends Error {
+  /** What is wrong with the message, without the common prefix. */
+  readonly detail: string;
+  /** @param detail What is wrong with the message. */
   constructor(detail: string) {
     super(`Malformed Raft message: ${detail}`);
     this.name = "MalformedMessageError";
+    this.detail = detail;
   }
 }
 
@@ -386,48 +383,4 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
       throw new MalformedMessageError("it carries no body");
   }
   return { partition: p.partition, message };
-}
-
-/**
- * A batch the generated code read (a unary peer call, a stream in JSON) in the form
- * `readRaftBatch` gives, so both are checked by the same code: a message that is not valid is
- * reported in `malformed`, not thrown.
- *
- * @param batch The batch.
- * @returns The batch with the core's messages.
- *
- * @example Usage
- * ```ts
- * import { create } from "@bufbuild/protobuf";
- * import { RaftBatchSchema } from "./gen/prkdb/v1/raft_pb.ts";
- * import { receivedFromGenerated } from "./raft_codec.ts";
- * const b = receivedFromGenerated(create(RaftBatchSchema, { from: 2, cluster: "c1" }));
- * console.log(b.from, b.messages.length, b.malformed); // 2 0 undefined
- * ```
- */
-export function receivedFromGenerated(batch: RaftBatch): ReceivedBatch {
-  let malformed: string | undefined;
-  const messages: PartitionMessage[] = [];
-  for (const m of batch.messages) {
-    try {
-      messages.push(decodeRaftMessage(m));
-    } catch (error) {
-      if (!(error instanceof MalformedMessageError)) throw error;
-      malformed ??= error.message;
-      // Counted like the others: the whole batch is refused, with its number of messages.
-      messages.push({
-        partition: m.partition,
-        message: { type: "TimeoutNow", from: 0, to: 0, term: 0 },
-      });
-    }
-  }
-  return {
-    from: batch.from,
-    cluster: batch.cluster,
-    messages,
-    leading: batch.leading,
-    writes: batch.writes,
-    answers: batch.answers,
-    malformed,
-  };
 }

@@ -37,7 +37,7 @@ import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_st
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
-import type { ReceivedBatch } from "../rpc/raft_read.ts";
+import { type ReceivedBatch, receivedFromGenerated } from "../rpc/raft_read.ts";
 import { createKvService } from "./kv_service.ts";
 import { StreamedWrites, type WriteLink } from "./streamed_writes.ts";
 import { MOVE_LEADER_PATH, moveLeader } from "./admin_http.ts";
@@ -51,12 +51,7 @@ import { ActivityRecorder } from "./activity.ts";
 import { buildClusterStatus, buildNodeStatus, sharedBuild } from "./status_document.ts";
 import { uiPage } from "./ui_page.ts";
 import { TRANSFER_LEADER_PATH, transferLeader } from "./demo_actions.ts";
-import {
-  MalformedMessageError,
-  type RaftRpc,
-  receivedFromGenerated,
-  rpcFor,
-} from "../rpc/raft_codec.ts";
+import { MalformedMessageError, type RaftRpc, rpcFor } from "../rpc/raft_codec.ts";
 
 /** Options for {@linkcode startNodeServer}. */
 export interface NodeServerOptions {
@@ -189,7 +184,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       if (batch.writes.some((w) => w.id === 0) || batch.answers.some((a) => a.id === 0)) {
         throw new MalformedMessageError("a write or answer with id 0");
       }
-      if (batch.malformed !== undefined) throw new Error(batch.malformed);
+      if (batch.malformed !== undefined) throw new MalformedMessageError(batch.malformed);
       for (const decoded of batch.messages) {
         if (decoded.message.from !== batch.from || decoded.message.to !== host.nodeId) {
           throw new MalformedMessageError(

@@ -5,7 +5,7 @@ import { startNode } from "./node.ts";
 import { startHttpServer } from "./http_server.ts";
 import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE } from "./raft_stream.ts";
 import { RaftBatchSchema } from "../rpc/gen/prkdb/v1/raft_pb.ts";
-import { encodeRaftMessage } from "../rpc/raft_codec.ts";
+import { encodeRaftMessage, MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 import { frame } from "../rpc/connect_envelope.ts";
 import { streamError } from "../rpc/client_stream.ts";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -236,20 +236,34 @@ Deno.test("startNode: a batch refused for one bad message serves none of the wri
     const leader = nodes.find((n) => n.host.leaderOf(0) === n.host.nodeId)!;
     const other = nodes.find((n) => n !== leader)!.host.nodeId;
     const base = `http://127.0.0.1:${leader.server.port}`;
+    const self = leader.host.nodeId;
+    /** Messages that make a batch malformed, each for its own reason. */
+    const bad = {
+      // Not addressed to this node.
+      misaddressed: encodeRaftMessage(0, {
+        type: "HeartbeatResponse",
+        from: other,
+        to: 99,
+        term: 1,
+        readRound: 0,
+      }),
+      // A term beyond the wire's limit: well-formed bytes, refused for what they hold.
+      "term beyond the limit": encodeRaftMessage(0, {
+        type: "HeartbeatResponse",
+        from: other,
+        to: self,
+        term: MAX_WIRE_NUMBER + 1,
+        readRound: 0,
+      }),
+      // No body at all.
+      bodiless: { partition: 0, from: other, to: self, term: 1n },
+    };
     /** One batch on a new stream to the leader, as node `other`; the stream's ending error. */
-    const send = async (keys: string[], bad: boolean) => {
+    const send = async (keys: string[], message?: keyof typeof bad) => {
       const batch = create(RaftBatchSchema, {
         from: other,
         cluster: "prkdb",
-        messages: bad
-          ? [encodeRaftMessage(0, {
-            type: "HeartbeatResponse",
-            from: other,
-            to: 99, // not this node: the batch is malformed
-            term: 1,
-            readRound: 0,
-          })]
-          : [],
+        messages: message ? [bad[message]] : [],
         writes: keys.map((key, i) => ({
           id: 1000 + i,
           timeoutMs: 2000,
@@ -273,13 +287,22 @@ Deno.test("startNode: a batch refused for one bad message serves none of the wri
       });
       return (await r.json()).found === true;
     };
-    const refused = await send(["refused"], true);
-    assert(refused instanceof ConnectError, "the bad batch is refused");
-    assertEquals(refused.code, Code.InvalidArgument);
-    // A later batch's write is served: the refused one, sent first, would have been served first.
-    assertEquals(await send(["accepted"], false), undefined);
+    for (const reason of Object.keys(bad) as (keyof typeof bad)[]) {
+      const refused = await send([`refused ${reason}`], reason);
+      assert(refused instanceof ConnectError, `the batch with a ${reason} message is refused`);
+      assertEquals(refused.code, Code.InvalidArgument);
+      assert(refused.message.includes("Malformed Raft message"), refused.message);
+    }
+    // A later batch's write is served: the refused ones, sent first, would have been served first.
+    assertEquals(await send(["accepted"]), undefined);
     await waitFor("the accepted write", () => found("accepted"));
-    assertEquals(await found("refused"), false, "nothing of the refused batch was served");
+    for (const reason of Object.keys(bad)) {
+      assertEquals(
+        await found(`refused ${reason}`),
+        false,
+        `nothing of the ${reason} batch served`,
+      );
+    }
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }

@@ -333,7 +333,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "wire-reader-truncates-32-bit-fields",
     rule: "a peer batch's reader accepts nothing the generated reader refuses or reads differently",
-    file: "rpc/raft_read.ts",
+    file: "rpc/wire_cursor.ts",
     find: "if (v > 0xffff_ffff) throw new WireFormatError(`${v} does not fit a 32-bit field`);",
     replace: "",
     checks: [{
@@ -345,13 +345,25 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "wire-reader-ignores-message-problems",
     rule: "a batch holding a message beyond the wire's limits is refused whole",
-    file: "rpc/raft_read.ts",
-    find: "if (v > MAX_WIRE_NUMBER) {",
-    replace: "if (v > Number.MAX_VALUE) {",
+    file: "rpc/raft_read_message.ts",
+    find: "if (v <= MAX_WIRE_NUMBER) return v;",
+    replace: "return v;",
     checks: [{
       kind: "test",
       file: "rpc/raft_read_test.ts",
       filter: "keeps a malformed message's problem",
+    }],
+  },
+  {
+    name: "receiver-ignores-malformed-batch",
+    rule: "a node refuses a whole peer batch with a malformed message, serving none of its writes",
+    file: "server/node_server.ts",
+    find: "if (batch.malformed !== undefined) throw new MalformedMessageError(batch.malformed);",
+    replace: "",
+    checks: [{
+      kind: "test",
+      file: "server/node_test.ts",
+      filter: "a batch refused for one bad message serves none of the writes it carries",
     }],
   },
 ];

@@ -261,10 +261,10 @@ async function main(): Promise<void> {
     const fmt = (r: Result) =>
       `${Math.round(r.opsPerSecond).toLocaleString("en-US").padStart(7)} ops/s  p50 ${
         r.p50.toFixed(1).padStart(5)
-      } ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  cpu ${r.cpuMsPerOp.toFixed(2)} ms/op${
+      } ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  cpu ${r.cpuMsPerOp.toFixed(3)} ms/op${
         r.errors ? `  errors ${r.errors}` : ""
       }`;
-    console.log(`\n${"workload".padEnd(20)} ${"PrkDB".padEnd(56)} ${"etcd".padEnd(56)} ratio`);
+    console.log(`\n${"workload".padEnd(20)} ${"PrkDB".padEnd(57)} ${"etcd".padEnd(57)} ratio`);
     for (const [name, make] of workloads) {
       if (ONLY && !ONLY.some((w) => name.startsWith(w))) continue;
       for (const clients of CLIENTS) {
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
         const p = await run(systems[0], clients, make(systems[0]));
         const e = await run(systems[1], clients, make(systems[1]));
         console.log(
-          `${`${name} x${clients}`.padEnd(20)} ${fmt(p).padEnd(56)} ${fmt(e).padEnd(56)} ${
+          `${`${name} x${clients}`.padEnd(20)} ${fmt(p).padEnd(57)} ${fmt(e).padEnd(57)} ${
             (p.opsPerSecond / e.opsPerSecond).toFixed(2)
           }x`,
         );

@@ -12,6 +12,7 @@
  * ```sh
  * apt-get install etcd-server          # the etcd binary, once
  * deno task bench:etcd                 # SECONDS=3 CLIENTS=1,16,64 to change the load
+ * ROUNDS=3 deno task bench:etcd        # each case 3 times: the median ratio, and the range
  * TLS=1 deno task bench:etcd           # both systems on mutual TLS, clients and peers alike
  * ```
  *
@@ -32,13 +33,16 @@ scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
     "PrkDB and etcd side by side: put, linearizable get and 90/10 mixed at 1, 16 and 64 clients.\n" +
     "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64), WORKLOADS (default\n" +
-    "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems). Needs the etcd\n" +
+    "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems), ROUNDS (runs of\n" +
+    "each case on both systems, interleaved; the median ratio is printed, with the range). Needs the etcd\n" +
     "binary (apt-get install etcd-server).",
 );
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
 const CLIENTS = (Deno.env.get("CLIENTS") ?? "1,16,64").split(",").map(Number);
 const TLS = Deno.env.get("TLS") === "1";
+/** Interleaved runs of each case on both systems; the median ratio is printed, with the range. */
+const ROUNDS = Math.max(1, Number(Deno.env.get("ROUNDS") ?? 1));
 /** Which workloads to run (names as printed, "put", "get", "mixed"); default all. */
 const ONLY = Deno.env.get("WORKLOADS")?.split(",");
 const KEYS = 10_000;
@@ -269,12 +273,21 @@ async function main(): Promise<void> {
       if (ONLY && !ONLY.some((w) => name.startsWith(w))) continue;
       for (const clients of CLIENTS) {
         // Interleaved: each case runs on both systems back to back, so drift hits both.
-        const p = await run(systems[0], clients, make(systems[0]));
-        const e = await run(systems[1], clients, make(systems[1]));
+        const pairs: { p: Result; e: Result; ratio: number }[] = [];
+        for (let round = 0; round < ROUNDS; round++) {
+          const p = await run(systems[0], clients, make(systems[0]));
+          const e = await run(systems[1], clients, make(systems[1]));
+          pairs.push({ p, e, ratio: p.opsPerSecond / e.opsPerSecond });
+        }
+        pairs.sort((a, b) => a.ratio - b.ratio);
+        const { p, e, ratio } = pairs[Math.floor((pairs.length - 1) / 2)];
+        const range = ROUNDS > 1
+          ? ` (${pairs[0].ratio.toFixed(2)}-${pairs[pairs.length - 1].ratio.toFixed(2)}x)`
+          : "";
         console.log(
           `${`${name} x${clients}`.padEnd(20)} ${fmt(p).padEnd(57)} ${fmt(e).padEnd(57)} ${
-            (p.opsPerSecond / e.opsPerSecond).toFixed(2)
-          }x`,
+            ratio.toFixed(2)
+          }x${range}`,
         );
       }
     }

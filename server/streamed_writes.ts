@@ -215,9 +215,10 @@ export class StreamedWrites implements WriteStream {
   serve(from: NodeId, writes: readonly ReceivedWrite[], serve: ServeStreamed): void {
     const inService = this.#serving.get(from) ?? 0;
     const room = Math.max(0, this.#maxServing - inService);
-    const taken = writes.slice(0, room);
-    for (const w of writes.slice(room)) {
-      this.#answer(from, w, {
+    // Nearly always every write fits: no copy then.
+    const taken = room >= writes.length ? writes : writes.slice(0, room);
+    for (let i = taken.length; i < writes.length; i++) {
+      this.#answer(from, writes[i], {
         result: {
           case: "error",
           value: {

@@ -1,8 +1,11 @@
 /**
  * The node's HTTP server: HTTPS with optional client certificates (mutual TLS), or plain HTTP
- * when run insecure. The hottest calls are served straight from their bytes (`direct`); every
- * other request becomes a fetch `Request` for the Connect handlers. Both come after what must
- * happen before any byte of a body is decoded:
+ * when run insecure. The hottest calls are served straight from their bytes (`direct`): a
+ * connection starts on the lean HTTP/1.1 lane ([lean_http1.ts](./lean_http1.ts)), which parses
+ * plain unary requests by hand, and moves to `node:http` for good at its first request of any
+ * other kind. There, too, `direct` serves the hottest calls from their bytes, and every other
+ * request becomes a fetch `Request` for the Connect handlers. On both, what must happen before any
+ * byte of a body is decoded comes first:
  *
  * 1. refuse a connection whose certificate does not chain to the cluster CA (at once, before it
  *    can send a request) and connections beyond {@linkcode HttpLimits.maxConnections};
@@ -13,13 +16,14 @@
  * Header, body and idle limits cut off slow senders, silent connections, stalled TLS handshakes,
  * clients that do not read their answers and peer streams gone quiet. One sweep checks them all
  * ([swept_deadlines.ts](./swept_deadlines.ts)): a timer per request cost more than the request's
- * other bookkeeping. Built on `node:https` because Deno's own server cannot ask for client
- * certificates.
+ * other bookkeeping. Built on `node:net` and `node:tls` because Deno's own server cannot ask for
+ * client certificates.
  *
  * @module
  */
 import http from "node:http";
-import https from "node:https";
+import net from "node:net";
+import tls from "node:tls";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -33,6 +37,7 @@ import {
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { type BodyError, readBody } from "./bounded_body.ts";
 import { SweptDeadlines } from "./swept_deadlines.ts";
+import { type RequestHead, serveLeanLane } from "./lean_http1.ts";
 import type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
 
 /**
@@ -152,6 +157,8 @@ export interface HttpServer {
   readonly port: number;
   /** Whether it serves HTTPS. */
   readonly secure: boolean;
+  /** Requests served so far: on the lean lane, and by the general server. */
+  served(): { lean: number; general: number };
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -255,6 +262,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
 
   const onSocket = (socket: Socket) => {
+    // A connection reset while no request is being read: nothing to answer.
+    socket.on("error", () => socket.destroy());
     if (secure) {
       const raw = handshaking.get(remote(socket));
       if (raw) {
@@ -279,9 +288,57 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       callers.set(socket, present ? callerFromCertificate(cert) : undefined);
     }
+    serveLeanLane(socket, {
+      take: (head, body, signal) => takeLean(socket, head, body, signal),
+      begin: () => deadlines.clear(socket),
+      // A client that does not read its answer is cut off like an idle one.
+      answered: () => armHeaderTimer(socket, limits.idleTimeoutMs),
+      handOver: (s) => general.emit("connection", s),
+    });
   };
 
+  const served = { lean: 0, general: 0 };
+  // The lean lane's half of `onRequest`: only what it would serve without a refusal.
+  const takeLean = (
+    socket: Socket,
+    head: RequestHead,
+    body: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<UnaryAnswer> | undefined => {
+    const path = head.path;
+    if (!options.direct || overCap.has(socket) || options.streamingPaths?.has(path)) {
+      return undefined;
+    }
+    const access = accessFor(path);
+    const decision = authorize({
+      access,
+      certificate: callers.get(socket),
+      authorization: head.headers.get("authorization"),
+    }, { secure, tokens: options.tokens });
+    if (!decision.ok || head.contentLength > bodyLimit(access)) return undefined;
+    const headers = head.headers;
+    const answer = options.direct(path, {
+      method: "POST",
+      header: (name) => headers.get(name) ?? null,
+      body,
+      signal,
+    }, decision.caller);
+    if (answer) served.lean++;
+    return answer?.catch((error) => ({
+      status: 500,
+      headers: { "content-type": "application/json" },
+      body: new TextEncoder().encode(
+        JSON.stringify({ code: "internal", message: (error as Error).message }),
+      ),
+    }));
+  };
+  const bodyLimit = (access: ReturnType<typeof accessFor>) =>
+    access !== "open" && access.length === 1 && access[0] === "node"
+      ? limits.maxPeerBodyBytes
+      : limits.maxBodyBytes;
+
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    served.general++;
     const socket = req.socket;
     deadlines.clear(socket);
     res.on("finish", () => armHeaderTimer(socket, limits.idleTimeoutMs));
@@ -305,9 +362,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return refuse(res, decision.code, `${decision.message}: ${path}`);
     }
     const caller = decision.caller;
-    const limit = access !== "open" && access.length === 1 && access[0] === "node"
-      ? limits.maxPeerBodyBytes
-      : limits.maxBodyBytes;
+    const limit = bodyLimit(access);
     const declared = Number(req.headers["content-length"] ?? 0);
     let body: Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (options.streamingPaths?.has(path) && req.method === "POST") {
@@ -442,21 +497,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const handle = (req: IncomingMessage, res: ServerResponse) =>
     void onRequest(req, res).catch(() => socket(req).destroy());
   const socket = (req: IncomingMessage) => req.socket;
+  // Serves the connections the lean lane hands over; it never listens itself.
+  const general = http.createServer(handle);
   const server = secure
-    ? https.createServer({
+    ? tls.createServer({
       ...options.tls!.current,
       ca: caList(options.tls!.current.ca),
       requestCert: true,
       rejectUnauthorized: false,
-    }, handle)
-    : http.createServer(handle);
+    })
+    : net.createServer();
   server.on(secure ? "secureConnection" : "connection", onSocket);
   if (secure) server.on("connection", onRawSocket);
   // A hard ceiling for connections that never complete a handshake.
   server.maxConnections = limits.maxConnections + 64;
   if (secure) {
     options.tls!.onChange((m) => {
-      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) });
+      (server as tls.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) });
       // A stream keeps the identity its handshake proved for as long as it lasts: end them all,
       // so every peer proves itself again under the new material (a removed CA, a new one).
       for (const socket of streams) socket.destroy();
@@ -475,6 +532,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return {
     port,
     secure,
+    served: () => ({ ...served }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

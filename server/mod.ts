@@ -53,6 +53,14 @@ export {
   startHttpServer,
 } from "./http_server.ts";
 export type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
+export {
+  encodeAnswer,
+  LEAN_HEAD_LIMIT,
+  type LeanLaneHooks,
+  parseRequestHead,
+  type RequestHead,
+  serveLeanLane,
+} from "./lean_http1.ts";
 export { MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 export {
   loadTlsFiles,

@@ -1,0 +1,314 @@
+import { assert, assertEquals, assertMatch, assertThrows } from "@std/assert";
+import { join } from "@std/path";
+import { encodeAnswer, LEAN_HEAD_LIMIT, parseRequestHead } from "./lean_http1.ts";
+import { type HttpServer, type HttpServerOptions, startHttpServer } from "./http_server.ts";
+import { initCertificates } from "./certs.ts";
+import type { UnaryCall } from "./unary_fast_path.ts";
+import { waitFor } from "../tests/support/wait.ts";
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+const parse = (text: string) => {
+  const bytes = te.encode(text);
+  return parseRequestHead(bytes, 0, bytes.length);
+};
+
+Deno.test("parseRequestHead: a plain POST, its headers by lower-case name, where its body starts", () => {
+  const text = "POST /prkdb.v1.KvService/Put?x=1 HTTP/1.1\r\nHost: a\r\nContent-Type:  " +
+    'application/json \r\nContent-Length: 7\r\n\r\n{"a":1}';
+  const head = parse(text);
+  assert(typeof head === "object");
+  assertEquals(head.path, "/prkdb.v1.KvService/Put");
+  assertEquals(head.headers.get("content-type"), "application/json");
+  assertEquals(head.headers.get("host"), "a");
+  assertEquals(head.contentLength, 7);
+  assertEquals(text.slice(head.bodyStart), '{"a":1}');
+  // A second request after the first one's body is read from where it starts.
+  const two = te.encode(text + text);
+  const next = parseRequestHead(two, head.bodyStart + 7, two.length);
+  assert(typeof next === "object");
+  assertEquals(td.decode(two.subarray(next.bodyStart, next.bodyStart + 7)), '{"a":1}');
+});
+
+Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () => {
+  const text = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n";
+  for (let cut = 0; cut < text.length; cut++) {
+    assertEquals(parse(text.slice(0, cut)), "incomplete", `cut at ${cut}`);
+  }
+  assert(typeof parse(text) === "object");
+});
+
+Deno.test("parseRequestHead: anything but a plain POST with a length is left to the general server", () => {
+  const ok = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n";
+  const others = {
+    "a GET": "GET /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.0": "POST /a HTTP/1.0\r\ncontent-length: 2\r\n\r\n",
+    "no length": "POST /a HTTP/1.1\r\nhost: x\r\n\r\n",
+    "chunked": ok + "transfer-encoding: chunked\r\n\r\n",
+    "a length and chunked":
+      "POST /a HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n",
+    "two lengths": ok + "content-length: 2\r\n\r\n",
+    "a repeated header": ok + "authorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+    "a signed length": "POST /a HTTP/1.1\r\ncontent-length: +2\r\n\r\n",
+    "a huge length": "POST /a HTTP/1.1\r\ncontent-length: 99999999999\r\n\r\n",
+    "expect": ok + "expect: 100-continue\r\n\r\n",
+    "upgrade": ok + "upgrade: websocket\r\n\r\n",
+    "connection: close": ok + "connection: close\r\n\r\n",
+    "bare line feeds": "POST /a HTTP/1.1\ncontent-length: 2\n\n",
+    "a bare line feed in a header": ok + "x-a: 1\nx-b: 2\r\n\r\n",
+    "a folded header": ok + "x-a: 1\r\n  more\r\n\r\n",
+    "a space before the colon": ok + "x-a : 1\r\n\r\n",
+    "no colon": ok + "x-a\r\n\r\n",
+    "a control byte": ok + "x-a: \x01\r\n\r\n",
+    "a byte beyond ASCII": ok + "x-a: caf\u00e9\r\n\r\n",
+    "an absolute target": "POST http://x/a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
+    "two spaces": "POST  /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
+    "a leading empty line": "\r\n" + ok + "\r\n",
+  };
+  for (const [what, text] of Object.entries(others)) {
+    assertEquals(parse(text), "other", what);
+  }
+  // Keep-alive is what HTTP/1.1 does anyway: served.
+  assert(typeof parse(ok + "connection: keep-alive\r\n\r\n") === "object");
+});
+
+Deno.test("parseRequestHead: a head that does not end within the limit is left to the general server", () => {
+  const long = "POST /a HTTP/1.1\r\nx-a: " + "a".repeat(LEAN_HEAD_LIMIT);
+  assertEquals(parse(long), "other");
+  assertEquals(parse(long.slice(0, LEAN_HEAD_LIMIT - 1)), "incomplete");
+});
+
+Deno.test("encodeAnswer: status line, headers, length, body; a header that could split the answer is refused", () => {
+  const bytes = encodeAnswer({
+    status: 404,
+    headers: { "content-type": "application/json" },
+    body: te.encode("{}"),
+  });
+  assertEquals(
+    td.decode(bytes),
+    "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
+  );
+  const bad: Record<string, string>[] = [{ "x-a": "1\r\nx-b: 2" }, { "x a": "1" }, { "x-a": "\n" }];
+  for (const headers of bad) {
+    assertThrows(() => encodeAnswer({ status: 200, headers, body: new Uint8Array() }), TypeError);
+  }
+});
+
+/** What the test servers below saw. */
+interface Seen {
+  direct: string[];
+  general: string[];
+  aborted: number;
+}
+
+const PUT = "/prkdb.v1.KvService/Put";
+
+/**
+ * A server whose `direct` serves PUT (echoing the body and the caller, unless asked to leave it
+ * with `x-leave`) and waits on "slow" until the call is aborted.
+ */
+function lanes(seen: Seen, extra: Partial<HttpServerOptions> = {}): Promise<HttpServer> {
+  return startHttpServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    direct(path, call: UnaryCall, caller) {
+      if (path !== PUT || call.header("x-leave") !== null) return undefined;
+      const body = td.decode(call.body);
+      seen.direct.push(body);
+      const answer = () => ({
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: te.encode(JSON.stringify({ lane: "direct", body, role: caller?.role ?? null })),
+      });
+      if (body !== "slow") return Promise.resolve(answer());
+      return new Promise((resolve) =>
+        call.signal.addEventListener("abort", () => {
+          seen.aborted++;
+          resolve(answer());
+        })
+      );
+    },
+    async handler(request) {
+      const body = await request.text();
+      seen.general.push(`${request.method} ${new URL(request.url).pathname} ${body}`);
+      return Response.json({ lane: "general", body });
+    },
+    ...extra,
+  });
+}
+
+/** Writes `parts` one by one to a new connection, then reads until `answers` bodies arrived. */
+async function exchange(
+  port: number,
+  parts: (string | Uint8Array)[],
+  answers: number,
+): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    for (const p of parts) await conn.write(typeof p === "string" ? te.encode(p) : p);
+    let out = "";
+    const buf = new Uint8Array(4096);
+    const deadline = setTimeout(() => conn.close(), 5000);
+    try {
+      while ((out.match(/\}(?=HTTP|$)/g) ?? []).length < answers) {
+        const n = await conn.read(buf);
+        if (n === null) break;
+        out += td.decode(buf.subarray(0, n));
+      }
+    } finally {
+      clearTimeout(deadline);
+    }
+    return out;
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the deadline */ }
+  }
+}
+
+const put = (body: string, headers = "") =>
+  `POST ${PUT} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n${headers}` +
+  `content-length: ${te.encode(body).length}\r\n\r\n${body}`;
+
+const bodies = (said: string) => [...said.matchAll(/\r\n\r\n(\{[^}]*\})/g)].map((m) => m[1]);
+
+Deno.test("lean lane: pipelined calls in one write are served in order, on the lane", async () => {
+  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const s = await lanes(seen);
+  try {
+    const said = await exchange(s.port, [put("a") + put("bb") + put("ccc")], 3);
+    assertEquals(bodies(said), [
+      '{"lane":"direct","body":"a","role":null}',
+      '{"lane":"direct","body":"bb","role":null}',
+      '{"lane":"direct","body":"ccc","role":null}',
+    ]);
+    assertMatch(
+      said,
+      /^HTTP\/1\.1 200 OK\r\ncontent-type: application\/json\r\ncontent-length: 40/,
+    );
+    assertEquals(s.served(), { lean: 3, general: 0 });
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a request cut anywhere, even byte by byte, is answered once and whole", async () => {
+  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const s = await lanes(seen);
+  try {
+    const request = put("héllo");
+    const bytes = te.encode(request);
+    for (const cut of [1, 20, request.indexOf("\r\n\r\n") + 2, bytes.length - 2]) {
+      const said = await exchange(s.port, [bytes.subarray(0, cut), bytes.subarray(cut)], 1);
+      assertEquals(bodies(said).length, 1, said);
+      assertMatch(bodies(said)[0], /"body":"héllo"/);
+    }
+    const slow = await exchange(s.port, [...bytes].map((b) => new Uint8Array([b])), 1);
+    assertMatch(bodies(slow)[0], /"body":"héllo"/);
+    assertEquals(seen.direct.length + seen.general.length, 5);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: the first request of another kind moves the connection, with its unanswered bytes, to the general server", async () => {
+  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const s = await lanes(seen);
+  try {
+    const chunked = `POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n` +
+      "2\r\nab\r\n1\r\nc\r\n0\r\n\r\n";
+    const get = "GET /status HTTP/1.1\r\nhost: x\r\n\r\n";
+    const said = await exchange(s.port, [put("1") + chunked + put("2") + get + put("3")], 5);
+    assertEquals(bodies(said), [
+      '{"lane":"direct","body":"1","role":null}',
+      '{"lane":"direct","body":"abc","role":null}',
+      '{"lane":"direct","body":"2","role":null}',
+      '{"lane":"general","body":""}',
+      '{"lane":"direct","body":"3","role":null}',
+    ]);
+    // After the move, the general server serves them all (through `direct` where it can).
+    assertEquals(s.served(), { lean: 1, general: 4 });
+    assertEquals(seen.general, ["GET /status "]);
+    // A call `direct` leaves alone goes the same way.
+    const left = await exchange(s.port, [put("4", "x-leave: 1\r\n") + put("5")], 2);
+    assertEquals(bodies(left), [
+      '{"lane":"general","body":"4"}',
+      '{"lane":"direct","body":"5","role":null}',
+    ]);
+    assertEquals(s.served(), { lean: 1, general: 6 });
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a smuggling attempt (a length and chunked) is refused by the general server, not served", async () => {
+  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const s = await lanes(seen);
+  try {
+    const said = await exchange(s.port, [
+      `POST ${PUT} HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n` +
+      "0\r\n\r\n" + put("smuggled"),
+    ], 1);
+    assertMatch(said, /^HTTP\/1\.1 400/);
+    assertEquals(seen.direct, []);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a client that goes away aborts its call's signal", async () => {
+  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const s = await lanes(seen);
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    await conn.write(te.encode(put("slow")));
+    await waitFor("the call arrives", () => seen.direct.length === 1);
+    conn.close();
+    await waitFor("its signal aborts", () => seen.aborted === 1);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: over mutual TLS the caller is the certificate's; a stranger is refused by the general server", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-lean-tls-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const read = (f: string) => Deno.readTextFileSync(join(dir, f));
+    const seen: Seen = { direct: [], general: [], aborted: 0 };
+    const s = await lanes(seen, {
+      tls: {
+        current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
+        onChange() {},
+      },
+    });
+    const client = (cert?: string) =>
+      Deno.createHttpClient({
+        caCerts: [read("ca.pem")],
+        ...(cert && { cert: read(`${cert}.pem`), key: read(`${cert}.key`) }),
+      });
+    const rw = client("client-rw");
+    const none = client();
+    try {
+      const call = (c: Deno.HttpClient) =>
+        fetch(`https://127.0.0.1:${s.port}${PUT}`, {
+          method: "POST",
+          body: "x",
+          headers: { "content-type": "application/json" },
+          client: c,
+        }).then(async (r) => `${r.status} ${await r.text()}`);
+      assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
+      assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
+      assertMatch(await call(none), /^401 .*unauthenticated/);
+      assertEquals(s.served(), { lean: 2, general: 1 });
+      assertEquals(seen.direct, ["x", "x"]);
+    } finally {
+      rw.close();
+      none.close();
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

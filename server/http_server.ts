@@ -16,14 +16,13 @@
  * Header, body and idle limits cut off slow senders, silent connections, stalled TLS handshakes,
  * clients that do not read their answers and peer streams gone quiet. One sweep checks them all
  * ([swept_deadlines.ts](./swept_deadlines.ts)): a timer per request cost more than the request's
- * other bookkeeping. Built on `node:net` and `node:tls` because Deno's own server cannot ask for
- * client certificates.
+ * other bookkeeping. Built on `node:https` because Deno's own server cannot ask for client
+ * certificates.
  *
  * @module
  */
 import http from "node:http";
-import net from "node:net";
-import tls from "node:tls";
+import https from "node:https";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -37,7 +36,7 @@ import {
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { type BodyError, readBody } from "./bounded_body.ts";
 import { SweptDeadlines } from "./swept_deadlines.ts";
-import { type RequestHead, serveLeanLane } from "./lean_http1.ts";
+import { encodeAnswer, type RequestHead, serveLeanLane } from "./lean_http1.ts";
 import type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
 
 /**
@@ -107,6 +106,11 @@ export interface HttpServerOptions {
   /** Observes each refusal, with its reason. */
   onRefused?: (reason: RefusalReason) => void;
   /**
+   * Observes each request served: on the lean lane (parsed by hand, see
+   * [lean_http1.ts](./lean_http1.ts)), or by the general server.
+   */
+  onServed?: (lane: "lean" | "general") => void;
+  /**
    * Paths whose request body is a long-lived stream of messages: it is handed over as it
    * arrives instead of being read whole, with no body time limit (the connection's idle limit
    * still applies). Their handler bounds each message; the path's access check still runs first.
@@ -157,8 +161,6 @@ export interface HttpServer {
   readonly port: number;
   /** Whether it serves HTTPS. */
   readonly secure: boolean;
-  /** Requests served so far: on the lean lane, and by the general server. */
-  served(): { lean: number; general: number };
   /** Stops listening and closes every connection. */
   close(): Promise<void>;
 }
@@ -290,14 +292,29 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     serveLeanLane(socket, {
       take: (head, body, signal) => takeLean(socket, head, body, signal),
+      awaitingBody: () =>
+        deadlines.set(socket, limits.bodyTimeoutMs, () => {
+          options.onRefused?.("timeout");
+          const message = `The request body did not arrive within ${limits.bodyTimeoutMs} ms`;
+          socket.end(
+            encodeAnswer({
+              status: 408,
+              headers: { "content-type": "application/json", connection: "close" },
+              body: new TextEncoder().encode(
+                JSON.stringify({ code: "deadline_exceeded", message }),
+              ),
+            }),
+            () => socket.destroy(),
+          );
+        }),
       begin: () => deadlines.clear(socket),
       // A client that does not read its answer is cut off like an idle one.
       answered: () => armHeaderTimer(socket, limits.idleTimeoutMs),
-      handOver: (s) => general.emit("connection", s),
+      handOver: (s) => handOver(s),
     });
   };
 
-  const served = { lean: 0, general: 0 };
+  let handOver: (socket: Socket) => void = (socket) => socket.destroy();
   // The lean lane's half of `onRequest`: only what it would serve without a refusal.
   const takeLean = (
     socket: Socket,
@@ -323,7 +340,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       body,
       signal,
     }, decision.caller);
-    if (answer) served.lean++;
+    if (answer) options.onServed?.("lean");
     return answer?.catch((error) => ({
       status: 500,
       headers: { "content-type": "application/json" },
@@ -338,7 +355,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       : limits.maxBodyBytes;
 
   const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
-    served.general++;
+    options.onServed?.("general");
     const socket = req.socket;
     deadlines.clear(socket);
     res.on("finish", () => armHeaderTimer(socket, limits.idleTimeoutMs));
@@ -497,23 +514,30 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const handle = (req: IncomingMessage, res: ServerResponse) =>
     void onRequest(req, res).catch(() => socket(req).destroy());
   const socket = (req: IncomingMessage) => req.socket;
-  // Serves the connections the lean lane hands over; it never listens itself.
-  const general = http.createServer(handle);
   const server = secure
-    ? tls.createServer({
+    ? https.createServer({
       ...options.tls!.current,
       ca: caList(options.tls!.current.ca),
       requestCert: true,
       rejectUnauthorized: false,
-    })
-    : net.createServer();
-  server.on(secure ? "secureConnection" : "connection", onSocket);
+    }, handle)
+    : http.createServer(handle);
+  // Every connection starts on the lean lane. The server's own connection listener (which
+  // starts reading HTTP) runs only when the lane hands a connection over. It stays this listening
+  // server's: a server that does not listen closes each connection after one answer.
+  const event = secure ? "secureConnection" : "connection";
+  const general = server.listeners(event) as ((socket: Socket) => void)[];
+  server.removeAllListeners(event);
+  handOver = (socket) => {
+    for (const listener of general) listener.call(server, socket);
+  };
+  server.on(event, onSocket);
   if (secure) server.on("connection", onRawSocket);
   // A hard ceiling for connections that never complete a handshake.
   server.maxConnections = limits.maxConnections + 64;
   if (secure) {
     options.tls!.onChange((m) => {
-      (server as tls.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) });
+      (server as https.Server).setSecureContext({ key: m.key, cert: m.cert, ca: caList(m.ca) });
       // A stream keeps the identity its handshake proved for as long as it lasts: end them all,
       // so every peer proves itself again under the new material (a removed CA, a new one).
       for (const socket of streams) socket.destroy();
@@ -532,7 +556,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return {
     port,
     secure,
-    served: () => ({ ...served }),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -100,7 +100,15 @@ interface Seen {
   direct: string[];
   general: string[];
   aborted: number;
+  served: { lean: number; general: number };
 }
+
+const nothingSeen = (): Seen => ({
+  direct: [],
+  general: [],
+  aborted: 0,
+  served: { lean: 0, general: 0 },
+});
 
 const PUT = "/prkdb.v1.KvService/Put";
 
@@ -112,6 +120,7 @@ function lanes(seen: Seen, extra: Partial<HttpServerOptions> = {}): Promise<Http
   return startHttpServer({
     hostname: "127.0.0.1",
     port: 0,
+    onServed: (lane) => seen.served[lane]++,
     direct(path, call: UnaryCall, caller) {
       if (path !== PUT || call.header("x-leave") !== null) return undefined;
       const body = td.decode(call.body);
@@ -174,7 +183,7 @@ const put = (body: string, headers = "") =>
 const bodies = (said: string) => [...said.matchAll(/\r\n\r\n(\{[^}]*\})/g)].map((m) => m[1]);
 
 Deno.test("lean lane: pipelined calls in one write are served in order, on the lane", async () => {
-  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const seen = nothingSeen();
   const s = await lanes(seen);
   try {
     const said = await exchange(s.port, [put("a") + put("bb") + put("ccc")], 3);
@@ -187,14 +196,14 @@ Deno.test("lean lane: pipelined calls in one write are served in order, on the l
       said,
       /^HTTP\/1\.1 200 OK\r\ncontent-type: application\/json\r\ncontent-length: 40/,
     );
-    assertEquals(s.served(), { lean: 3, general: 0 });
+    assertEquals(seen.served, { lean: 3, general: 0 });
   } finally {
     await s.close();
   }
 });
 
 Deno.test("lean lane: a request cut anywhere, even byte by byte, is answered once and whole", async () => {
-  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const seen = nothingSeen();
   const s = await lanes(seen);
   try {
     const request = put("héllo");
@@ -206,14 +215,15 @@ Deno.test("lean lane: a request cut anywhere, even byte by byte, is answered onc
     }
     const slow = await exchange(s.port, [...bytes].map((b) => new Uint8Array([b])), 1);
     assertMatch(bodies(slow)[0], /"body":"héllo"/);
-    assertEquals(seen.direct.length + seen.general.length, 5);
+    assertEquals(seen.direct.length, 5);
+    assertEquals(seen.served, { lean: 5, general: 0 });
   } finally {
     await s.close();
   }
 });
 
 Deno.test("lean lane: the first request of another kind moves the connection, with its unanswered bytes, to the general server", async () => {
-  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const seen = nothingSeen();
   const s = await lanes(seen);
   try {
     const chunked = `POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n` +
@@ -228,7 +238,7 @@ Deno.test("lean lane: the first request of another kind moves the connection, wi
       '{"lane":"direct","body":"3","role":null}',
     ]);
     // After the move, the general server serves them all (through `direct` where it can).
-    assertEquals(s.served(), { lean: 1, general: 4 });
+    assertEquals(seen.served, { lean: 1, general: 4 });
     assertEquals(seen.general, ["GET /status "]);
     // A call `direct` leaves alone goes the same way.
     const left = await exchange(s.port, [put("4", "x-leave: 1\r\n") + put("5")], 2);
@@ -236,14 +246,60 @@ Deno.test("lean lane: the first request of another kind moves the connection, wi
       '{"lane":"general","body":"4"}',
       '{"lane":"direct","body":"5","role":null}',
     ]);
-    assertEquals(s.served(), { lean: 1, general: 6 });
+    assertEquals(seen.served, { lean: 1, general: 6 });
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a connection moved to the general server is kept alive there, one request after another", async () => {
+  const seen = nothingSeen();
+  const s = await lanes(seen);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    const buf = new Uint8Array(4096);
+    const ask = async (request: string) => {
+      await conn.write(te.encode(request));
+      let out = "";
+      while (!/\}$/.test(out)) {
+        const n = await conn.read(buf);
+        if (n === null) return `${out}(closed)`;
+        out += td.decode(buf.subarray(0, n));
+      }
+      return bodies(out)[0];
+    };
+    const get = "GET /status HTTP/1.1\r\nhost: x\r\n\r\n";
+    assertEquals(await ask(put("1")), '{"lane":"direct","body":"1","role":null}');
+    for (let i = 0; i < 3; i++) assertEquals(await ask(get), '{"lane":"general","body":""}');
+    assertEquals(await ask(put("2")), '{"lane":"direct","body":"2","role":null}');
+    assertEquals(seen.served, { lean: 1, general: 4 });
+  } finally {
+    conn.close();
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a body that does not arrive within the body limit is answered deadline_exceeded", async () => {
+  const seen = nothingSeen();
+  const refused: string[] = [];
+  const s = await lanes(seen, {
+    limits: { bodyTimeoutMs: 300 },
+    onRefused: (reason) => refused.push(reason),
+  });
+  try {
+    const request = put("0123456789");
+    const said = await exchange(s.port, [request.slice(0, -4)], 1);
+    assertMatch(said, /^HTTP\/1\.1 408 /);
+    assertMatch(said, /"code":"deadline_exceeded"/);
+    assertEquals(refused, ["timeout"]);
+    assertEquals(seen.direct, []);
   } finally {
     await s.close();
   }
 });
 
 Deno.test("lean lane: a smuggling attempt (a length and chunked) is refused by the general server, not served", async () => {
-  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const seen = nothingSeen();
   const s = await lanes(seen);
   try {
     const said = await exchange(s.port, [
@@ -258,7 +314,7 @@ Deno.test("lean lane: a smuggling attempt (a length and chunked) is refused by t
 });
 
 Deno.test("lean lane: a client that goes away aborts its call's signal", async () => {
-  const seen: Seen = { direct: [], general: [], aborted: 0 };
+  const seen = nothingSeen();
   const s = await lanes(seen);
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
@@ -276,7 +332,7 @@ Deno.test("lean lane: over mutual TLS the caller is the certificate's; a strange
   try {
     await initCertificates({ dir, nodes: [1] });
     const read = (f: string) => Deno.readTextFileSync(join(dir, f));
-    const seen: Seen = { direct: [], general: [], aborted: 0 };
+    const seen = nothingSeen();
     const s = await lanes(seen, {
       tls: {
         current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
@@ -301,7 +357,7 @@ Deno.test("lean lane: over mutual TLS the caller is the certificate's; a strange
       assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
       assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
       assertMatch(await call(none), /^401 .*unauthenticated/);
-      assertEquals(s.served(), { lean: 2, general: 1 });
+      assertEquals(seen.served, { lean: 2, general: 1 });
       assertEquals(seen.direct, ["x", "x"]);
     } finally {
       rw.close();

@@ -335,6 +335,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       tokens,
       limits: config.limits,
       onHttpRefused: (reason) => metrics.requestRefused(reason),
+      onHttpServed: (lane) => metrics.requestServed(lane),
       fetch: peerHttp?.fetch,
       activity,
       demoActions: config.demoActions,

@@ -79,6 +79,8 @@ export interface NodeServerOptions {
   limits?: Partial<HttpLimits>;
   /** Observes refused connections and requests, with the reason. */
   onHttpRefused?: (reason: RefusalReason) => void;
+  /** Observes each request served, by lane: lean (parsed by hand) or general. */
+  onHttpServed?: (lane: "lean" | "general") => void;
   /** Passes other clients' nodes a `fetch` for forwarding (mutual TLS when configured). */
   fetch?: typeof fetch;
   /** The node's activity, for `/status.json` and the `/ui` cluster view. */
@@ -345,6 +347,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     tokens: options.tokens,
     limits: options.limits,
     onRefused: options.onHttpRefused,
+    onServed: options.onHttpServed,
     streamingPaths: new Set([RAFT_STREAM_PATH]),
     direct(path, call, caller) {
       const lean = fast.get(path);

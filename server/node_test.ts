@@ -179,6 +179,8 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
   try {
     const leaderId = nodes[0].host.leaderOf(0);
     const follower = nodes.find((n) => n.host.nodeId !== leaderId)!;
+    // A client of its own, as a client process has: this process's nodes share the global one.
+    using client = Deno.createHttpClient({});
     const call = async (method: string, body: unknown) => {
       const r = await fetch(
         `http://127.0.0.1:${follower.server.port}/prkdb.v1.KvService/${method}`,
@@ -186,17 +188,18 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify(body),
+          client,
         },
       );
       return { status: r.status, body: await r.json() };
     };
-    const passedOn = async (via: string) => {
+    const counted = async (metric: string, label: string) => {
       const text = await follower.metrics.scrape();
-      const line = text.split("\n").find((l) =>
-        l.startsWith("prkdb_kv_forwarded_writes_total") && l.includes(`via="${via}"`)
-      );
+      const line = text.split("\n").find((l) => l.startsWith(metric) && l.includes(label));
       return Number(line?.split(" ").at(-1) ?? 0);
     };
+    const passedOn = (via: string) => counted("prkdb_kv_forwarded_writes_total", `via="${via}"`);
+    const onLeanLane = () => counted("prkdb_http_requests_total", `lane="lean"`);
     // Until the leader's first ping answer says it serves them, writes go in Forward calls.
     let n = 0;
     await waitFor("a write passed on by the stream", async () => {
@@ -205,6 +208,7 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
       return (await passedOn("stream")) > 0;
     });
     const before = await passedOn("stream");
+    const leanBefore = await onLeanLane();
     const put = await call("Put", { key: btoa("k"), value: btoa("one") });
     assertEquals(put.status, 200, JSON.stringify(put.body));
     assertEquals(put.body.ok, true);
@@ -218,6 +222,7 @@ Deno.test("startNode: writes sent to a follower reach the leader on the peer str
     const del = await call("Delete", { key: btoa("k") });
     assertEquals([del.status, del.body.found], [200, true], JSON.stringify(del.body));
     assertEquals(await passedOn("stream"), before + 3, "all three on the stream");
+    assertEquals(await onLeanLane(), leanBefore + 3, "all three client calls on the lean lane");
     const leader = nodes.find((x) => x.host.nodeId === leaderId)!;
     const got = await fetch(`http://127.0.0.1:${leader.server.port}/prkdb.v1.KvService/Get`, {
       method: "POST",

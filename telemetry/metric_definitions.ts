@@ -227,6 +227,14 @@ export const METRICS: readonly MetricDefinition[] = [
     help:
       "Connections and requests refused before any service saw them: unknown_certificate, unauthenticated, forbidden, too_many_connections, too_large, or timeout.",
   },
+  {
+    name: "prkdb_http_requests_total",
+    type: "counter",
+    labels: ["node_id", "lane"],
+    values: { lane: ["lean", "general"] },
+    help:
+      "HTTP requests served, by lane: lean (a plain unary call, parsed and answered straight from the connection's bytes) or general (every other request, on a connection that sent one).",
+  },
   // Client sessions, per replica of each partition.
   {
     name: "prkdb_kv_sessions",

@@ -330,6 +330,15 @@ export class PrkDbMetrics {
   }
 
   /**
+   * Counts an HTTP request served.
+   *
+   * @param lane Where: `lean` (a plain unary call parsed from its bytes) or `general`.
+   */
+  requestServed(lane: string): void {
+    this.#add("prkdb_http_requests_total", 1, { lane });
+  }
+
+  /**
    * Records a Raft call to a peer that completed or failed: a liveness ping's answer, or
    * messages lost because the peer's stream broke. Only an answer proves the peer connected.
    *

@@ -43,8 +43,13 @@ const CLIENTS = (Deno.env.get("CLIENTS") ?? "1,16,64").split(",").map(Number);
 const TLS = Deno.env.get("TLS") === "1";
 /** Interleaved runs of each case on both systems; the median ratio is printed, with the range. */
 const ROUNDS = Math.max(1, Number(Deno.env.get("ROUNDS") ?? 1));
-/** Which workloads to run (names as printed, "put", "get", "mixed"); default all. */
+/**
+ * Which workloads to run (names as printed, "put", "get", "mixed", "idle"); default all. The
+ * extra put rows (to leaders, PrkDB's client) run with "put".
+ */
 const ONLY = Deno.env.get("WORKLOADS")?.split(",");
+/** Seconds each idle measurement lasts. */
+const IDLE_SECONDS = Number(Deno.env.get("IDLE_SECONDS") ?? 5);
 const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
@@ -291,41 +296,55 @@ async function main(): Promise<void> {
         );
       }
     }
-    // The same JSON puts, each sent to its partition's leader: what passing writes on costs.
-    const leaders = await leaderUrls(pUrls[0], prkdb.urls);
-    const toLeader = await run(systems[0], 64, (c, i) => {
-      const key = `key-${(c * 7919 + i) % KEYS}`;
-      return post(
-        `${
-          leaders[partitionForKey(new TextEncoder().encode(key), PARTITIONS)]
-        }/prkdb.v1.KvService/Put`,
-        JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+    if (!ONLY || ONLY.includes("put")) {
+      // The same JSON puts, each sent to its partition's leader: what passing writes on costs.
+      const leaders = await leaderUrls(pUrls[0], prkdb.urls);
+      const toLeader = await run(systems[0], 64, (c, i) => {
+        const key = `key-${(c * 7919 + i) % KEYS}`;
+        return post(
+          `${
+            leaders[partitionForKey(new TextEncoder().encode(key), PARTITIONS)]
+          }/prkdb.v1.KvService/Put`,
+          JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+        );
+      });
+      console.log(`${"put x64, to leaders".padEnd(20)} ${fmt(toLeader)}`);
+      // PrkDB's own client routes each put straight to its partition's leader.
+      const db = await Promise.all(
+        Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls, { tls: clientTls })),
       );
-    });
-    console.log(`${"put x64, to leaders".padEnd(20)} ${fmt(toLeader)}`);
-    // PrkDB's own client routes each put straight to its partition's leader.
-    const db = await Promise.all(
-      Array.from({ length: 64 }, () => PrkDbClient.connect(pUrls, { tls: clientTls })),
-    );
-    const direct = await run(
-      systems[0],
-      64,
-      (c, i) => db[c].put(`key-${(c * 7919 + i) % KEYS}`, VALUE).then(() => {}),
-    );
-    console.log(`${"put x64, PrkDbClient".padEnd(20)} ${fmt(direct)}`);
-    for (const c of db) c.close();
-    // Idle CPU: both clusters doing nothing for a few seconds.
-    const idle = async (s: System) => {
-      const before = s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+      const direct = await run(
+        systems[0],
+        64,
+        (c, i) => db[c].put(`key-${(c * 7919 + i) % KEYS}`, VALUE).then(() => {}),
+      );
+      console.log(`${"put x64, PrkDbClient".padEnd(20)} ${fmt(direct)}`);
+      for (const c of db) c.close();
+    }
+    if (!ONLY || ONLY.includes("idle")) {
+      // Idle CPU: both clusters doing nothing. The load before leaves work behind for a while
+      // (garbage collection, sessions closing), so both settle first; then each is measured
+      // in turn, IDLE_SECONDS at a time, ROUNDS times, and the medians compared.
       await new Promise((r) => setTimeout(r, 3000));
-      return (s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0) - before) / 3;
-    };
-    const [pi, ei] = [await idle(systems[0]), await idle(systems[1])];
-    console.log(
-      `idle CPU (cores)     PrkDB ${pi.toFixed(3)}  etcd ${ei.toFixed(3)}  ratio ${
-        (pi / ei).toFixed(2)
-      }x`,
-    );
+      const idle = async (s: System) => {
+        const before = s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
+        await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+        return (s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0) - before) / IDLE_SECONDS;
+      };
+      const p: number[] = [];
+      const e: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        p.push(await idle(systems[0]));
+        e.push(await idle(systems[1]));
+      }
+      const median = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+      const [pi, ei] = [median(p), median(e)];
+      console.log(
+        `idle CPU (cores)     PrkDB ${pi.toFixed(3)}  etcd ${ei.toFixed(3)}  ratio ${
+          (pi / ei).toFixed(2)
+        }x`,
+      );
+    }
   } finally {
     await prkdb.stop();
     for (const c of etcd.children) {

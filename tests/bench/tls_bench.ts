@@ -1,9 +1,11 @@
 /**
- * What TLS costs per request. A server process answers small POSTs: Deno's own server (plain
- * HTTP), the node server in insecure mode (`node:http`), and the node server with mutual TLS
- * (`node:https`, client certificate checked on each request). This process sends a fixed number
- * of requests to each and reports the server's CPU time per request (from /proc, so it holds up
- * on a busy machine) and the throughput.
+ * What TLS and the node server cost per request. A server process answers small POSTs: Deno's own
+ * server (plain HTTP), the node server in insecure mode (`node:http`), and the node server with
+ * mutual TLS (`node:https`, client certificate checked on each request); the last two twice,
+ * through the general server (a fetch `Request` for the handler) and on the lean lane (`direct`,
+ * see `server/lean_http1.ts`). This process sends a fixed number of requests to each and reports
+ * the server's CPU time per request (from /proc, so it holds up on a busy machine) and the
+ * throughput.
  *
  * ```sh
  * deno run -A tests/bench/tls_bench.ts     # REQUESTS=20000 INFLIGHT=16 to change the load
@@ -18,7 +20,8 @@ import { tlsHttp } from "../../rpc/tls.ts";
 
 const REQUESTS = Number(Deno.env.get("REQUESTS") ?? 20000);
 const INFLIGHT = Number(Deno.env.get("INFLIGHT") ?? 16);
-type Mode = "native" | "insecure" | "mtls";
+type Mode = "native" | "insecure" | "insecure-lean" | "mtls" | "mtls-lean";
+const OK = new TextEncoder().encode("ok");
 
 const handler = async (request: Request) => {
   await request.arrayBuffer();
@@ -35,7 +38,7 @@ async function serve(mode: Mode, dir: string): Promise<void> {
     close = () => s.shutdown();
   } else {
     const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
-    const tls = mode === "mtls"
+    const tls = mode.startsWith("mtls")
       ? {
         current: {
           ca: await read("ca.pem"),
@@ -45,7 +48,16 @@ async function serve(mode: Mode, dir: string): Promise<void> {
         onChange() {},
       }
       : undefined;
-    const s = await startHttpServer({ hostname: "127.0.0.1", port: 0, tls, handler });
+    const s = await startHttpServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls,
+      handler,
+      ...(mode.endsWith("-lean") && {
+        direct: () =>
+          Promise.resolve({ status: 200, headers: { "content-type": "text/plain" }, body: OK }),
+      }),
+    });
     port = s.port;
     close = () => s.close();
   }
@@ -70,7 +82,8 @@ async function measure(mode: Mode, dir: string): Promise<void> {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   const port = Number((await reader.read()).value!.trim());
   const read = (f: string) => Deno.readTextFile(`${dir}/${f}`);
-  const http = mode === "mtls"
+  const secure = mode.startsWith("mtls");
+  const http = secure
     ? tlsHttp({
       current: {
         ca: await read("ca.pem"),
@@ -79,7 +92,7 @@ async function measure(mode: Mode, dir: string): Promise<void> {
       },
     })
     : undefined;
-  const url = mode === "mtls"
+  const url = secure
     ? `https://127.0.0.1:${port}/prkdb.v1.RaftService/Heartbeat` // members only: checked each time
     : `http://127.0.0.1:${port}/health`;
   const get = http?.fetch ?? fetch;
@@ -101,7 +114,7 @@ async function measure(mode: Mode, dir: string): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const cpu = (await cpuSeconds(child.pid)) - cpu0;
   console.log(
-    `${mode.padEnd(9)} server CPU ${(cpu / REQUESTS * 1e6).toFixed(0).padStart(4)} µs/request   ` +
+    `${mode.padEnd(13)} server CPU ${(cpu / REQUESTS * 1e6).toFixed(0).padStart(4)} µs/request   ` +
       `${
         Math.round(REQUESTS / seconds).toLocaleString("en-US").padStart(6)
       } req/s (${INFLIGHT} in flight)`,
@@ -118,6 +131,7 @@ if (Deno.args[0] === "serve") {
   const dir = await Deno.makeTempDir({ prefix: "prkdb-tls-bench-" });
   await initCertificates({ dir, nodes: [1, 2] });
   console.log(`${REQUESTS} POSTs of 200 bytes per case, ${INFLIGHT} in flight`);
-  for (const mode of ["native", "insecure", "mtls"] as const) await measure(mode, dir);
+  const modes = ["native", "insecure", "insecure-lean", "mtls", "mtls-lean"] as const;
+  for (const mode of modes) await measure(mode, dir);
   await Deno.remove(dir, { recursive: true });
 }

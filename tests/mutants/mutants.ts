@@ -366,4 +366,28 @@ export const MUTANTS: readonly Mutant[] = [
       filter: "a batch refused for one bad message serves none of the writes it carries",
     }],
   },
+  {
+    name: "lean-lane-skips-authorization",
+    rule: "a call on the lean HTTP lane is authorized as on the general server",
+    file: "server/http_server.ts",
+    find: 'authorization: head.headers.get("authorization"),\n    }, { secure, tokens',
+    replace: 'authorization: head.headers.get("authorization"),\n    }, { secure: false, tokens',
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "over mutual TLS the caller is the certificate's",
+    }],
+  },
+  {
+    name: "lean-lane-reads-chunked-bodies-by-length",
+    rule: "the lean HTTP lane leaves a request with a transfer-encoding to the general server",
+    file: "server/lean_http1.ts",
+    find: 'const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "te", "trailer"]);',
+    replace: 'const NOT_PLAIN = new Set(["expect", "upgrade", "te", "trailer"]);',
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "a smuggling attempt",
+    }],
+  },
 ];

@@ -91,6 +91,48 @@ export class Deadlines {
     };
   }
 
+  /**
+   * A signal that aborts when `parent` does, or with a `TimeoutError` once `ms` pass: what
+   * `AbortSignal.any([parent, AbortSignal.timeout(ms)])` gives, on this queue's one timer. Both
+   * of those cost here: `AbortSignal.any` about 7 µs, and a timeout signal keeps its timer until
+   * it fires, long after the call it limited. This costs about 1.5 µs.
+   *
+   * @param parent The signal it follows.
+   * @param ms The time limit.
+   * @returns The signal, and `release`, to call as soon as it is no longer needed: its deadline
+   *   is forgotten, and `parent` no longer refers to it.
+   *
+   * @example Usage
+   * ```ts
+   * import { Deadlines, ManualClock } from "@prkdb/prkdb/runtime";
+   * const clock = new ManualClock();
+   * const { signal, release } = new Deadlines(clock).signal(new AbortController().signal, 50);
+   * clock.advance(50);
+   * console.log(signal.aborted, (signal.reason as Error).name); // true "TimeoutError"
+   * release();
+   * ```
+   */
+  signal(parent: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
+    const controller = new AbortController();
+    if (parent.aborted) {
+      controller.abort(parent.reason);
+      return { signal: controller.signal, release: settled };
+    }
+    const follow = () => controller.abort(parent.reason);
+    parent.addEventListener("abort", follow, { once: true });
+    const settle = this.add(ms, () => {
+      parent.removeEventListener("abort", follow);
+      controller.abort(new DOMException("Signal timed out.", "TimeoutError"));
+    });
+    return {
+      signal: controller.signal,
+      release: () => {
+        settle();
+        parent.removeEventListener("abort", follow);
+      },
+    };
+  }
+
   /** Nothing waits: no timer stays armed, and the queue starts afresh. */
   #idle(): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);

@@ -83,3 +83,42 @@ Deno.test("an expiring request may add and settle others", () => {
   assertEquals(expired, ["a", "c"]);
   assertEquals(clock.pending, 0);
 });
+
+Deno.test("Deadlines.signal: aborts with a TimeoutError when its time is up, on the one timer", () => {
+  const clock = new ManualClock();
+  const deadlines = new Deadlines(clock);
+  const parent = new AbortController();
+  const { signal } = deadlines.signal(parent.signal, 100);
+  clock.advance(99);
+  assertEquals(signal.aborted, false);
+  clock.advance(1);
+  assertEquals(signal.aborted, true);
+  assertEquals((signal.reason as DOMException).name, "TimeoutError");
+  assertEquals(deadlines.waiting, 0);
+  // The parent aborting later changes nothing.
+  parent.abort(new Error("late"));
+  assertEquals((signal.reason as DOMException).name, "TimeoutError");
+});
+
+Deno.test("Deadlines.signal: follows its parent's abort, with its reason, and forgets its deadline once released", () => {
+  const clock = new ManualClock();
+  const deadlines = new Deadlines(clock);
+  const parent = new AbortController();
+  const first = deadlines.signal(parent.signal, 100);
+  const second = deadlines.signal(parent.signal, 100);
+  second.release();
+  assertEquals(deadlines.waiting, 1);
+  const reason = new Error("client went away");
+  parent.abort(reason);
+  assertEquals(first.signal.reason, reason);
+  assertEquals(second.signal.aborted, false, "released: no longer follows its parent");
+  first.release();
+  assertEquals(deadlines.waiting, 0);
+  clock.advance(1000);
+  assertEquals(second.signal.aborted, false, "released: no deadline either");
+  // A parent aborted already: aborted at once, with nothing to wait for.
+  const late = deadlines.signal(parent.signal, 100);
+  assertEquals(late.signal.reason, reason);
+  assertEquals(deadlines.waiting, 0);
+  late.release();
+});

@@ -10,6 +10,8 @@ import { Code, ConnectError, createConnectRouter, type HandlerContext } from "@c
 import { createFetchHandler } from "@connectrpc/connect/protocol";
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
+import { Deadlines } from "../runtime/deadlines.ts";
+import { systemClock } from "../runtime/clock.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { TokenStore } from "./auth.ts";
@@ -251,22 +253,30 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
 
   router.service(KvService, kv);
   // The hottest calls take a lean path that speaks the same protocol (see unary_fast_path.ts).
+  // One timer for the time limits of all of the lean path's calls.
+  const timeLimits = new Deadlines(systemClock);
   const fast = new Map([
     [
       "/prkdb.v1.KvService/Put",
-      leanUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }),
+      leanUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }, timeLimits),
     ],
     [
       "/prkdb.v1.KvService/Get",
-      leanUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }),
+      leanUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }, timeLimits),
     ],
     [
       "/prkdb.v1.KvService/Delete",
-      leanUnary({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
+      leanUnary(
+        { input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! },
+        timeLimits,
+      ),
     ],
     [
       "/prkdb.v1.KvService/Forward",
-      leanUnary({ input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! }),
+      leanUnary(
+        { input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! },
+        timeLimits,
+      ),
     ],
   ]);
   router.service(ReplicationService, {

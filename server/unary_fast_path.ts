@@ -21,6 +21,8 @@ import {
 } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
+import { Deadlines } from "../runtime/deadlines.ts";
+import { systemClock } from "../runtime/clock.ts";
 
 /** One unary method: its schemas and its implementation. */
 export interface FastMethod<I extends DescMessage, O extends DescMessage> {
@@ -89,6 +91,8 @@ export interface UnaryAnswer {
  * call (then the router serves it).
  *
  * @param method The method's schemas and implementation.
+ * @param timeLimits Where calls' time limits (`connect-timeout-ms`) are kept; share one between
+ *   methods, so that a busy node keeps one timer for all of them.
  * @returns A handler answering a {@linkcode UnaryAnswer}, or `undefined` for a call it leaves alone.
  *
  * @example Usage
@@ -99,10 +103,11 @@ export interface UnaryAnswer {
  */
 export function leanUnary<I extends DescMessage, O extends DescMessage>(
   method: FastMethod<I, O>,
+  timeLimits: Deadlines = new Deadlines(systemClock),
 ): (call: UnaryCall) => Promise<UnaryAnswer> | undefined {
   return (call) => {
     const format = formatOf(call.method, call.header);
-    return format ? serve(method, call, format === BINARY) : undefined;
+    return format ? serve(method, call, format === BINARY, timeLimits) : undefined;
   };
 }
 
@@ -123,7 +128,9 @@ async function serve<I extends DescMessage, O extends DescMessage>(
   method: FastMethod<I, O>,
   call: UnaryCall,
   binary: boolean,
+  timeLimits: Deadlines,
 ): Promise<UnaryAnswer> {
+  let release = () => {};
   const responseHeader = new Headers({ "content-type": binary ? BINARY : JSON_TYPE });
   try {
     const body = call.body;
@@ -141,15 +148,18 @@ async function serve<I extends DescMessage, O extends DescMessage>(
       );
     }
     const timeout = Number(call.header("connect-timeout-ms") ?? 0);
-    const signal = timeout > 0
-      ? AbortSignal.any([call.signal, AbortSignal.timeout(timeout)])
-      : call.signal;
+    let signal = call.signal;
+    if (timeout > 0) ({ signal, release } = timeLimits.signal(call.signal, timeout));
+    let trailer: Headers | undefined;
     const ctx = {
       signal,
       // Only lookups are used on it.
       requestHeader: { get: (name: string) => call.header(name.toLowerCase()) },
       responseHeader,
-      responseTrailer: new Headers(),
+      // Unary answers carry no trailers in this protocol; made only if a handler asks for it.
+      get responseTrailer() {
+        return trailer ??= new Headers();
+      },
       timeoutMs: () => (timeout > 0 ? timeout : undefined),
     } as unknown as HandlerContext;
     const output = create(method.output, await method.call(input, ctx));
@@ -169,6 +179,8 @@ async function serve<I extends DescMessage, O extends DescMessage>(
       headers: record(headers),
       body: new TextEncoder().encode(JSON.stringify(errorToJson(e, undefined))),
     };
+  } finally {
+    release();
   }
 }
 

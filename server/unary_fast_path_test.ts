@@ -5,6 +5,8 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import { GetRequestSchema, GetResponseSchema, KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { leanUnary, type UnaryCall } from "./unary_fast_path.ts";
 import { startHttpServer } from "./http_server.ts";
+import { Deadlines } from "../runtime/deadlines.ts";
+import { ManualClock } from "../runtime/clock.ts";
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -97,4 +99,37 @@ Deno.test("fast path: the official Connect client talks to it through the node's
   } finally {
     await server.close();
   }
+});
+
+Deno.test("fast path: a call's connect-timeout-ms aborts its signal at the limit; one answered in time leaves nothing armed", async () => {
+  const clock = new ManualClock();
+  const timeLimits = new Deadlines(clock);
+  const seen: string[] = [];
+  const waiting = leanUnary({
+    input: GetRequestSchema,
+    output: GetResponseSchema,
+    call: (req, ctx) => {
+      if (td.decode(req.key) === "now") return { found: false };
+      return new Promise((_, reject) =>
+        ctx.signal.addEventListener("abort", () => {
+          seen.push((ctx.signal.reason as Error).name);
+          // As the node's handlers do with a time limit that passed.
+          reject(new ConnectError("the time limit passed", Code.DeadlineExceeded));
+        })
+      );
+    },
+  }, timeLimits);
+  const body = (key: string) =>
+    toBinary(GetRequestSchema, create(GetRequestSchema, { key: te.encode(key) }));
+  const headers = { "content-type": "application/proto", "connect-timeout-ms": "500" };
+  const quick = await waiting(call(headers, body("now")))!;
+  assertEquals(quick.status, 200);
+  assertEquals([timeLimits.waiting, clock.pending], [0, 0]);
+  const slow = waiting(call(headers, body("later")))!;
+  assertEquals(timeLimits.waiting, 1);
+  clock.advance(500);
+  const answer = await slow;
+  assertEquals(seen, ["TimeoutError"]);
+  assertEquals(JSON.parse(td.decode(answer.body)).code, "deadline_exceeded");
+  assertEquals([timeLimits.waiting, clock.pending], [0, 0]);
 });

@@ -90,13 +90,18 @@ export async function callUnary(
 ): Promise<Uint8Array> {
   let response: Response;
   let body: Uint8Array;
-  // The time limit, cleared as soon as the call ends (AbortSignal.timeout would keep its timer).
+  // The time limit, cleared as soon as the call ends (AbortSignal.timeout would keep its timer),
+  // and the caller's signal followed by a listener (AbortSignal.any costs several times more).
   const limit = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
     limit.abort();
   }, options.timeoutMs);
+  const caller = options.signal;
+  const follow = () => limit.abort(caller?.reason);
+  if (caller?.aborted) follow();
+  else caller?.addEventListener("abort", follow, { once: true });
   try {
     response = await (options.fetch ?? fetch)(url, {
       method: "POST",
@@ -107,7 +112,7 @@ export async function callUnary(
         ...options.headers,
       },
       body: request as Uint8Array<ArrayBuffer>,
-      signal: options.signal ? AbortSignal.any([options.signal, limit.signal]) : limit.signal,
+      signal: limit.signal,
     });
     body = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
@@ -127,6 +132,7 @@ export async function callUnary(
     );
   } finally {
     clearTimeout(timer);
+    caller?.removeEventListener("abort", follow);
   }
   if (response.status !== 200) throw httpError(response.status, body, response.headers);
   return body;

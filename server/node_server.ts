@@ -38,7 +38,12 @@ import { leanUnary } from "./unary_fast_path.ts";
 import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
-import { type RaftBatch, RaftService } from "../rpc/gen/prkdb/v1/raft_pb.ts";
+import {
+  RaftAckSchema,
+  type RaftBatch,
+  RaftBatchSchema,
+  RaftService,
+} from "../rpc/gen/prkdb/v1/raft_pb.ts";
 import { type ReceivedBatch, receivedFromGenerated } from "../rpc/raft_read.ts";
 import { createKvService } from "./kv_service.ts";
 import { StreamedWrites, type WriteLink } from "./streamed_writes.ts";
@@ -268,6 +273,14 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
       "/prkdb.v1.KvService/Delete",
       leanUnary(
         { input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! },
+        timeLimits,
+      ),
+    ],
+    [
+      // Liveness pings, a few per second between every pair of nodes, idle or not.
+      `/${RaftService.typeName}/Heartbeat`,
+      leanUnary(
+        { input: RaftBatchSchema, output: RaftAckSchema, call: receive("heartbeat") },
         timeLimits,
       ),
     ],

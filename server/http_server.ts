@@ -202,6 +202,32 @@ function peerCertificate(socket: TLSSocket) {
   };
 }
 
+/** The content types of Connect's streaming calls, whose answers are sent as they come. */
+const STREAMED = /^application\/connect\+/;
+
+/** Headers the server sets itself on an answer it sends in one piece. */
+const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive"]);
+
+/** A handler's response read whole, as an answer to send in one piece. */
+async function bufferedAnswer(response: Response): Promise<UnaryAnswer> {
+  let body = new Uint8Array(await response.arrayBuffer());
+  let status = response.status;
+  if (status === 500) {
+    // Connect reports an undecodable binary message as an internal error; it is the caller's.
+    const text = new TextDecoder().decode(body);
+    const m = /^\{"code":"internal","message":"(parse binary: [^"]*)"/.exec(text);
+    if (m) {
+      status = 400;
+      body = new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message: m[1] }));
+    }
+  }
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => {
+    if (!FRAMING.has(k)) headers[k] = v;
+  });
+  return { status, headers, body };
+}
+
 /** Each certificate of a PEM bundle on its own. */
 const caList = (pem: string): string[] =>
   pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [pem];
@@ -323,9 +349,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     signal: AbortSignal,
   ): Promise<UnaryAnswer> | undefined => {
     const path = head.path;
-    if (!options.direct || overCap.has(socket) || options.streamingPaths?.has(path)) {
-      return undefined;
-    }
+    if (overCap.has(socket) || options.streamingPaths?.has(path)) return undefined;
     const access = accessFor(path);
     const decision = authorize({
       access,
@@ -334,14 +358,28 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }, { secure, tokens: options.tokens });
     if (!decision.ok || head.contentLength > bodyLimit(access)) return undefined;
     const headers = head.headers;
-    const answer = options.direct(path, {
-      method: "POST",
-      header: (name) => headers.get(name) ?? null,
-      body,
-      signal,
-    }, decision.caller);
-    if (answer) options.onServed?.("lean");
-    return answer?.catch((error) => ({
+    const direct = head.method === "POST"
+      ? options.direct?.(path, {
+        method: "POST",
+        header: (name) => headers.get(name) ?? null,
+        body,
+        signal,
+      }, decision.caller)
+      : undefined;
+    // Any other call the handler answers in one piece: a stream (a Connect streaming call) is
+    // left to the general server, which can send it as it comes.
+    if (!direct && STREAMED.test(headers.get("content-type") ?? "")) return undefined;
+    const answer = direct ?? (async () => {
+      const request = new Request(`${secure ? "https" : "http"}://node${head.target}`, {
+        method: head.method,
+        headers: [...headers],
+        body: body.length > 0 ? body as Uint8Array<ArrayBuffer> : undefined,
+        signal,
+      });
+      return await bufferedAnswer(await options.handler(request, decision.caller));
+    })();
+    options.onServed?.("lean");
+    return answer.catch((error) => ({
       status: 500,
       headers: { "content-type": "application/json" },
       body: new TextEncoder().encode(
@@ -470,9 +508,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     } catch (error) {
       return refuse(res, "internal", (error as Error).message, 500);
     }
-    if (
-      response.body && /^application\/connect\+/.test(response.headers.get("content-type") ?? "")
-    ) {
+    if (response.body && STREAMED.test(response.headers.get("content-type") ?? "")) {
       // A server stream (Watch): send each message as it comes, waiting while the peer is slow.
       const headersOut: Record<string, string> = {};
       response.headers.forEach((v, k) => headersOut[k] = v);
@@ -492,23 +528,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       return;
     }
-    let out = new Uint8Array(await response.arrayBuffer());
-    let status = response.status;
-    if (status === 500) {
-      // Connect reports an undecodable binary message as an internal error; it is the caller's.
-      const text = new TextDecoder().decode(out);
-      const m = /^\{"code":"internal","message":"(parse binary: [^"]*)"/.exec(text);
-      if (m) {
-        status = 400;
-        out = new TextEncoder().encode(JSON.stringify({ code: "invalid_argument", message: m[1] }));
-      }
-    }
-    const responseHeaders: Record<string, string> = {};
-    response.headers.forEach((v, k) => responseHeaders[k] = v);
-    responseHeaders["content-length"] = String(out.length);
+    const answer = await bufferedAnswer(response);
     armHeaderTimer(socket, limits.idleTimeoutMs);
-    res.writeHead(status, responseHeaders);
-    res.end(out);
+    res.writeHead(answer.status, {
+      ...answer.headers,
+      "content-length": String(answer.body.length),
+    });
+    res.end(answer.body);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) =>

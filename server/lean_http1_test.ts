@@ -39,10 +39,12 @@ Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () =
   assert(typeof parse(text) === "object");
 });
 
-Deno.test("parseRequestHead: anything but a plain POST with a length is left to the general server", () => {
+Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is left to the general server", () => {
   const ok = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n";
   const others = {
-    "a GET": "GET /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+    "a GET with a length": "GET /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
+    "a HEAD": "HEAD /a HTTP/1.1\r\n\r\n",
+    "a PUT": "PUT /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
     "HTTP/1.0": "POST /a HTTP/1.0\r\ncontent-length: 2\r\n\r\n",
     "no length": "POST /a HTTP/1.1\r\nhost: x\r\n\r\n",
     "chunked": ok + "transfer-encoding: chunked\r\n\r\n",
@@ -71,6 +73,15 @@ Deno.test("parseRequestHead: anything but a plain POST with a length is left to 
   }
   // Keep-alive is what HTTP/1.1 does anyway: served.
   assert(typeof parse(ok + "connection: keep-alive\r\n\r\n") === "object");
+  // A GET without a body is served, its query kept in the target.
+  const get = parse("GET /status.json?scope=node HTTP/1.1\r\nhost: x\r\n\r\n");
+  assert(typeof get === "object");
+  assertEquals([get.method, get.target, get.path, get.contentLength], [
+    "GET",
+    "/status.json?scope=node",
+    "/status.json",
+    0,
+  ]);
 });
 
 Deno.test("parseRequestHead: a head that does not end within the limit is left to the general server", () => {
@@ -89,6 +100,9 @@ Deno.test("encodeAnswer: status line, headers, length, body; a header that could
     td.decode(bytes),
     "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}",
   );
+  // No body, and no length, for a 204.
+  const empty = encodeAnswer({ status: 204, headers: {}, body: te.encode("ignored") });
+  assertEquals(td.decode(empty), "HTTP/1.1 204 No Content\r\n\r\n");
   const bad: Record<string, string>[] = [{ "x-a": "1\r\nx-b: 2" }, { "x a": "1" }, { "x-a": "\n" }];
   for (const headers of bad) {
     assertThrows(() => encodeAnswer({ status: 200, headers, body: new Uint8Array() }), TypeError);
@@ -98,14 +112,14 @@ Deno.test("encodeAnswer: status line, headers, length, body; a header that could
 /** What the test servers below saw. */
 interface Seen {
   direct: string[];
-  general: string[];
+  handler: string[];
   aborted: number;
   served: { lean: number; general: number };
 }
 
 const nothingSeen = (): Seen => ({
   direct: [],
-  general: [],
+  handler: [],
   aborted: 0,
   served: { lean: 0, general: 0 },
 });
@@ -140,8 +154,9 @@ function lanes(seen: Seen, extra: Partial<HttpServerOptions> = {}): Promise<Http
     },
     async handler(request) {
       const body = await request.text();
-      seen.general.push(`${request.method} ${new URL(request.url).pathname} ${body}`);
-      return Response.json({ lane: "general", body });
+      const url = new URL(request.url);
+      seen.handler.push(`${request.method} ${url.pathname}${url.search} ${body}`);
+      return Response.json({ lane: "handler", body });
     },
     ...extra,
   });
@@ -229,24 +244,18 @@ Deno.test("lean lane: the first request of another kind moves the connection, wi
     const chunked = `POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n` +
       "2\r\nab\r\n1\r\nc\r\n0\r\n\r\n";
     const get = "GET /status HTTP/1.1\r\nhost: x\r\n\r\n";
-    const said = await exchange(s.port, [put("1") + chunked + put("2") + get + put("3")], 5);
+    const said = await exchange(s.port, [put("1") + get + chunked + put("2") + get + put("3")], 6);
     assertEquals(bodies(said), [
       '{"lane":"direct","body":"1","role":null}',
+      '{"lane":"handler","body":""}',
       '{"lane":"direct","body":"abc","role":null}',
       '{"lane":"direct","body":"2","role":null}',
-      '{"lane":"general","body":""}',
+      '{"lane":"handler","body":""}',
       '{"lane":"direct","body":"3","role":null}',
     ]);
     // After the move, the general server serves them all (through `direct` where it can).
-    assertEquals(seen.served, { lean: 1, general: 4 });
-    assertEquals(seen.general, ["GET /status "]);
-    // A call `direct` leaves alone goes the same way.
-    const left = await exchange(s.port, [put("4", "x-leave: 1\r\n") + put("5")], 2);
-    assertEquals(bodies(left), [
-      '{"lane":"general","body":"4"}',
-      '{"lane":"direct","body":"5","role":null}',
-    ]);
-    assertEquals(seen.served, { lean: 1, general: 6 });
+    assertEquals(seen.served, { lean: 2, general: 4 });
+    assertEquals(seen.handler, ["GET /status ", "GET /status "]);
   } finally {
     await s.close();
   }
@@ -269,12 +278,39 @@ Deno.test("lean lane: a connection moved to the general server is kept alive the
       return bodies(out)[0];
     };
     const get = "GET /status HTTP/1.1\r\nhost: x\r\n\r\n";
+    const head = "HEAD /status HTTP/1.1\r\nhost: x\r\n\r\n";
     assertEquals(await ask(put("1")), '{"lane":"direct","body":"1","role":null}');
-    for (let i = 0; i < 3; i++) assertEquals(await ask(get), '{"lane":"general","body":""}');
+    await conn.write(te.encode(head));
+    const n = await conn.read(buf);
+    assertMatch(td.decode(buf.subarray(0, n!)), /^HTTP\/1\.1 200 OK[\s\S]*\r\n\r\n$/);
+    for (let i = 0; i < 3; i++) assertEquals(await ask(get), '{"lane":"handler","body":""}');
     assertEquals(await ask(put("2")), '{"lane":"direct","body":"2","role":null}');
-    assertEquals(seen.served, { lean: 1, general: 4 });
+    assertEquals(seen.served, { lean: 1, general: 5 });
   } finally {
     conn.close();
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: GETs and calls `direct` leaves alone are answered by the handler on the lane; a Connect stream goes to the general server", async () => {
+  const seen = nothingSeen();
+  const s = await lanes(seen);
+  try {
+    const get = "GET /status.json?scope=node HTTP/1.1\r\nhost: x\r\n\r\n";
+    const said = await exchange(s.port, [get + put("4", "x-leave: 1\r\n") + put("5")], 3);
+    assertEquals(bodies(said), [
+      '{"lane":"handler","body":""}',
+      '{"lane":"handler","body":"4"}',
+      '{"lane":"direct","body":"5","role":null}',
+    ]);
+    assertEquals(seen.handler, ["GET /status.json?scope=node ", `POST ${PUT} 4`]);
+    assertEquals(seen.served, { lean: 3, general: 0 });
+    const stream = `POST /prkdb.v1.KvService/Watch HTTP/1.1\r\nhost: x\r\n` +
+      "content-type: application/connect+json\r\ncontent-length: 2\r\n\r\n{}";
+    const streamed = await exchange(s.port, [stream + put("6")], 2);
+    assertEquals(bodies(streamed).at(-1), '{"lane":"direct","body":"6","role":null}');
+    assertEquals(seen.served, { lean: 3, general: 2 });
+  } finally {
     await s.close();
   }
 });

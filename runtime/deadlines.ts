@@ -7,7 +7,7 @@
  * for the next entry still waiting. When nothing waits, no timer is armed.
  *
  * A host gives every request the same time limit, so deadlines arrive in order and the queue
- * takes each at its tail; one that is earlier than the tail is placed by walking back.
+ * takes each at its tail; one that is earlier than the tail is placed by halving the queue.
  *
  * @module
  */
@@ -23,6 +23,9 @@ interface Entry {
 
 /** What a settled entry holds instead of its request's callback. */
 const settled = () => {};
+
+/** The longest delay a timer takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Past this many settled entries at the head, the queue drops them. */
 const COMPACT_AT = 1024;
@@ -77,10 +80,19 @@ export class Deadlines {
   add(ms: number, expire: () => void): () => void {
     const entry: Entry = { at: this.#clock.now() + Math.max(0, ms), expire, done: false };
     const q = this.#queue;
-    let i = q.length;
-    while (i > this.#head && q[i - 1].at > entry.at) i--;
-    if (i === q.length) q.push(entry);
-    else q.splice(i, 0, entry);
+    if (q.length === this.#head || q[q.length - 1].at <= entry.at) q.push(entry);
+    else {
+      // Earlier than the tail (callers may choose their limits): after the last entry due no
+      // later, found by halving, so that no pattern of limits makes adding slow.
+      let lo = this.#head;
+      let hi = q.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (q[mid].at <= entry.at) lo = mid + 1;
+        else hi = mid;
+      }
+      q.splice(lo, 0, entry);
+    }
     this.#waiting++;
     if (entry.at < this.#armedAt) this.#arm(entry.at);
     return () => {
@@ -145,8 +157,10 @@ export class Deadlines {
   #arm(at: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#armedAt = at;
-    // Rounded up: a timer that fires a fraction early would only wake to arm itself again.
-    this.#timer = this.#clock.setTimeout(() => this.#fire(), Math.ceil(at - this.#clock.now()));
+    // Rounded up: a timer that fires a fraction early would only wake to arm itself again. At
+    // most the longest delay a timer takes (about 24.8 days): a longer one would fire at once.
+    const delay = Math.min(MAX_TIMER_MS, Math.ceil(at - this.#clock.now()));
+    this.#timer = this.#clock.setTimeout(() => this.#fire(), delay);
   }
 
   #fire(): void {

@@ -122,3 +122,35 @@ Deno.test("Deadlines.signal: follows its parent's abort, with its reason, and fo
   assertEquals(deadlines.waiting, 0);
   late.release();
 });
+
+Deno.test("Deadlines: limits in any order expire in time order; one beyond a timer's longest delay neither fires early nor spins", () => {
+  const clock = new ManualClock();
+  const deadlines = new Deadlines(clock);
+  const expired: number[] = [];
+  let seed = 7;
+  const limits = Array.from({ length: 500 }, () => (seed = (seed * 48271) % 2147483647) % 10_000);
+  const settles = limits.map((ms, i) => deadlines.add(ms, () => expired.push(i)));
+  for (let i = 0; i < settles.length; i += 3) settles[i]();
+  clock.advance(10_000);
+  const due = limits.map((ms, i) => [ms, i]).filter(([, i]) => i % 3 !== 0);
+  assertEquals(expired.map((i) => limits[i]), due.map(([ms]) => ms).sort((a, b) => a - b));
+});
+
+Deno.test("Deadlines: a limit beyond a timer's longest delay arms the timer at that delay, neither firing early nor spinning", () => {
+  const clock = new ManualClock();
+  const delays: number[] = [];
+  const deadlines = new Deadlines({
+    now: () => clock.now(),
+    setTimeout: (fn, ms) => (delays.push(ms), clock.setTimeout(fn, ms)),
+    clearTimeout: (handle) => clock.clearTimeout(handle),
+  });
+  let late = 0;
+  deadlines.add(1e12, () => late++);
+  // A real timer given more than 2^31 - 1 ms fires after 1 ms instead.
+  assertEquals(delays, [2 ** 31 - 1]);
+  clock.advance(2 ** 31 - 1);
+  assertEquals([late, delays.length], [0, 2]);
+  clock.advance(1e12);
+  assertEquals(late, 1);
+  assertEquals(delays.length < 500, true, `${delays.length} timers armed`);
+});

@@ -202,6 +202,29 @@ function peerCertificate(socket: TLSSocket) {
   };
 }
 
+/**
+ * The path of a request target, if the target is in the form every later reader sees it in:
+ * `undefined` for one that a URL parser would read as another path (`..` or `.` segments, also
+ * percent-encoded, backslashes, a fragment). Authorization checks the path as written and handlers
+ * route on the parsed URL, so the two must never differ: `/x/../prkdb.v1.KvService/Put` would be
+ * checked as an unknown path and served as a Put.
+ *
+ * @param target The request target (path and query).
+ * @returns Its path, or `undefined`.
+ */
+export function canonicalPath(target: string): string | undefined {
+  if (!target.startsWith("/") || target.includes("#") || target.includes("\\")) return undefined;
+  const query = target.indexOf("?");
+  const path = query < 0 ? target : target.slice(0, query);
+  let parsed: URL;
+  try {
+    parsed = new URL(target, "http://node");
+  } catch {
+    return undefined;
+  }
+  return parsed.pathname === path && parsed.host === "node" ? path : undefined;
+}
+
 /** The content types of Connect's streaming calls, whose answers are sent as they come. */
 const STREAMED = /^application\/connect\+/;
 
@@ -316,10 +339,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       callers.set(socket, present ? callerFromCertificate(cert) : undefined);
     }
-    serveLeanLane(socket, {
-      take: (head, body, signal) => takeLean(socket, head, body, signal),
-      awaitingBody: () =>
+    serveLeanLane<Caller | null>(socket, {
+      admit: (head) => admitLean(socket, head),
+      take: (head, body, signal, caller) => takeLean(head, body, signal, caller ?? undefined),
+      awaitingBody: (stop) =>
         deadlines.set(socket, limits.bodyTimeoutMs, () => {
+          stop();
           options.onRefused?.("timeout");
           const message = `The request body did not arrive within ${limits.bodyTimeoutMs} ms`;
           socket.end(
@@ -341,15 +366,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   };
 
   let handOver: (socket: Socket) => void = (socket) => socket.destroy();
-  // The lean lane's half of `onRequest`: only what it would serve without a refusal.
-  const takeLean = (
-    socket: Socket,
-    head: RequestHead,
-    body: Uint8Array,
-    signal: AbortSignal,
-  ): Promise<UnaryAnswer> | undefined => {
+  // The lean lane's half of `onRequest`: only what it would serve without a refusal. First,
+  // from the head alone, what the general server checks before reading a body: the caller (null
+  // when none is needed), or undefined to leave the request to the general server.
+  const admitLean = (socket: Socket, head: RequestHead): Caller | null | undefined => {
     const path = head.path;
+    // A target in any other form is refused by the general server.
+    if (canonicalPath(head.target) !== path) return undefined;
     if (overCap.has(socket) || options.streamingPaths?.has(path)) return undefined;
+    // A Connect streaming call is answered as it comes: the general server's work.
+    if (STREAMED.test(head.headers.get("content-type") ?? "")) return undefined;
     const access = accessFor(path);
     const decision = authorize({
       access,
@@ -357,18 +383,25 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       authorization: head.headers.get("authorization"),
     }, { secure, tokens: options.tokens });
     if (!decision.ok || head.contentLength > bodyLimit(access)) return undefined;
+    return decision.caller ?? null;
+  };
+  // Then, with the body: serve it from its bytes, or through the handler in one piece.
+  const takeLean = (
+    head: RequestHead,
+    body: Uint8Array,
+    signal: AbortSignal,
+    caller: Caller | undefined,
+  ): Promise<UnaryAnswer> | undefined => {
     const headers = head.headers;
     const direct = head.method === "POST"
-      ? options.direct?.(path, {
+      ? options.direct?.(head.path, {
         method: "POST",
         header: (name) => headers.get(name) ?? null,
         body,
         signal,
-      }, decision.caller)
+      }, caller)
       : undefined;
-    // Any other call the handler answers in one piece: a stream (a Connect streaming call) is
-    // left to the general server, which can send it as it comes.
-    if (!direct && STREAMED.test(headers.get("content-type") ?? "")) return undefined;
+    // Any other call, the handler answers in one piece.
     const answer = direct ?? (async () => {
       const request = new Request(`${secure ? "https" : "http"}://node${head.target}`, {
         method: head.method,
@@ -376,7 +409,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         body: body.length > 0 ? body as Uint8Array<ArrayBuffer> : undefined,
         signal,
       });
-      return await bufferedAnswer(await options.handler(request, decision.caller));
+      return await bufferedAnswer(await options.handler(request, caller));
     })();
     options.onServed?.("lean");
     return answer.catch((error) => ({
@@ -405,7 +438,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         `Too many connections: this node serves at most ${limits.maxConnections}; retry later`,
       );
     }
-    const path = (req.url ?? "/").split("?")[0];
+    const path = canonicalPath(req.url ?? "/");
+    if (path === undefined) {
+      return refuse(
+        res,
+        "invalid_argument",
+        "The request target is not in canonical form (dot segments, backslashes or a fragment)",
+      );
+    }
     const access = accessFor(path);
     const decision = authorize({
       access,

@@ -28,9 +28,9 @@ import type { UnaryAnswer } from "./unary_fast_path.ts";
  * @example Usage
  * ```ts
  * import { parseRequestHead } from "@prkdb/prkdb/server";
- * const bytes = new TextEncoder().encode("POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\nhi");
+ * const bytes = new TextEncoder().encode("POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\nhi");
  * const head = parseRequestHead(bytes, 0, bytes.length);
- * if (typeof head === "object") console.log(head.path, head.bodyStart, head.contentLength); // "/a" 39 2
+ * if (typeof head === "object") console.log(head.path, head.bodyStart, head.contentLength); // "/a" 48 2
  * ```
  */
 export interface RequestHead {
@@ -62,6 +62,7 @@ const DIGITS = /^[0-9]{1,9}$/;
 /** Headers whose presence means the request is not a plain one. */
 const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "te", "trailer"]);
 const ASCII = new TextDecoder("utf-8", { fatal: true });
+const EMPTY = new Uint8Array(0);
 
 /**
  * Reads a request head from `bytes[from, to)`.
@@ -69,14 +70,16 @@ const ASCII = new TextDecoder("utf-8", { fatal: true });
  * @param bytes The connection's unanswered bytes.
  * @param from Where the request starts.
  * @param to Where the bytes received so far end.
+ * @param scanned Where the bytes an earlier call read without finding the head's end ended (`to`
+ *   then): a resumed read checks only from there.
  * @returns The head; `"incomplete"` while its end has not arrived; `"other"` for anything the
  * lane leaves to the general server (see the module's description).
  *
  * @example Usage
  * ```ts
  * import { parseRequestHead } from "@prkdb/prkdb/server";
- * const get = new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n");
- * console.log(parseRequestHead(get, 0, get.length)); // "other"
+ * const head = new TextEncoder().encode("HEAD / HTTP/1.1\r\nhost: x\r\n\r\n");
+ * console.log(parseRequestHead(head, 0, head.length)); // "other"
  * const part = new TextEncoder().encode("POST / HTTP/1.1\r\n");
  * console.log(parseRequestHead(part, 0, part.length)); // "incomplete"
  * ```
@@ -85,10 +88,12 @@ export function parseRequestHead(
   bytes: Uint8Array,
   from: number,
   to: number,
+  scanned: number = from,
 ): RequestHead | "incomplete" | "other" {
   let end = -1;
   const limit = Math.min(to, from + LEAN_HEAD_LIMIT);
-  for (let i = from; i < limit; i++) {
+  // From the last byte read before: a carriage return there may now have its follower.
+  for (let i = Math.max(from, scanned - 1); i < limit; i++) {
     const b = bytes[i];
     if (b === LF) {
       // Bare line feeds are left to the general server, which decides what they mean.
@@ -97,7 +102,10 @@ export function parseRequestHead(
         end = i + 1;
         break;
       }
-    } else if ((b < 0x20 && b !== CR && b !== 9) || b > 0x7e) {
+    } else if (b === CR) {
+      // So are bare carriage returns, which some readers take for line ends.
+      if (i + 1 < to && bytes[i + 1] !== LF) return "other";
+    } else if ((b < 0x20 && b !== 9) || b > 0x7e) {
       return "other";
     }
   }
@@ -125,6 +133,8 @@ export function parseRequestHead(
     }
     headers.set(name, value);
   }
+  // HTTP/1.1 requires it, and the general server refuses a request without it.
+  if (!headers.has("host")) return "other";
   const method = request[1] as "POST" | "GET";
   // A POST says how long its body is; a GET has none.
   if (method === "POST" ? length === undefined : length !== undefined) return "other";
@@ -146,7 +156,8 @@ export function parseRequestHead(
  * @example Usage
  * ```ts ignore
  * import { type LeanLaneHooks, serveLeanLane } from "@prkdb/prkdb/server";
- * const hooks: LeanLaneHooks = {
+ * const hooks: LeanLaneHooks<true> = {
+ *   admit: () => true,
  *   take: (head, body) => undefined, // leave every request to the general server
  *   awaitingBody() {},
  *   begin() {},
@@ -156,14 +167,30 @@ export function parseRequestHead(
  * serveLeanLane(socket, hooks);
  * ```
  */
-export interface LeanLaneHooks {
+export interface LeanLaneHooks<A> {
   /**
-   * Serves a request, or returns `undefined` to leave it (and the connection) to the general
-   * server. Called only with the whole body at hand; `signal` aborts when the connection closes.
+   * Decides, from its head alone, whether the lane may take a request: what the general server
+   * would check before reading a body (the caller, the connection cap, the size limit). Returns
+   * what `take` needs of that decision, or `undefined` to leave the request (and the connection)
+   * to the general server.
    */
-  take(head: RequestHead, body: Uint8Array, signal: AbortSignal): Promise<UnaryAnswer> | undefined;
-  /** A request's head has arrived and its body has not: the body's time limit starts. */
-  awaitingBody(): void;
+  admit(head: RequestHead): A | undefined;
+  /**
+   * Serves an admitted request, or returns `undefined` to leave it (and the connection) to the
+   * general server. Called only with the whole body at hand; `signal` aborts when the connection
+   * closes.
+   */
+  take(
+    head: RequestHead,
+    body: Uint8Array,
+    signal: AbortSignal,
+    admitted: A,
+  ): Promise<UnaryAnswer> | undefined;
+  /**
+   * A request's head has arrived and its body has not: the body's time limit starts. When it
+   * passes, `stop` ends the lane on this connection, so that nothing more is read or served.
+   */
+  awaitingBody(stop: () => void): void;
   /** A request was taken: its answer is being prepared. */
   begin(): void;
   /** An answer is about to be written. */
@@ -192,13 +219,15 @@ const HELD_LIMIT = 64 * 1024;
  * net.createServer((socket) => serveLeanLane(socket, hooks)).listen(0);
  * ```
  */
-export function serveLeanLane(socket: Socket, hooks: LeanLaneHooks): void {
-  let held: Uint8Array = new Uint8Array(0);
+export function serveLeanLane<A>(socket: Socket, hooks: LeanLaneHooks<A>): void {
+  const held = new Unanswered();
+  /** How far the head being read was scanned without finding its end. */
+  let scanned = 0;
   let serving = false;
   let gone = false;
   let abort: AbortController | undefined;
-  /** A head read whose body has not fully arrived yet. */
-  let awaited: { head: RequestHead; end: number } | undefined;
+  /** A head read and admitted whose body has not fully arrived yet. */
+  let awaited: { head: RequestHead; end: number; admitted: A } | undefined;
   const onClose = () => {
     gone = true;
     abort?.abort();
@@ -210,39 +239,56 @@ export function serveLeanLane(socket: Socket, hooks: LeanLaneHooks): void {
     socket.end();
   };
   const onData = (chunk: Uint8Array) => {
-    held = held.length === 0 ? chunk : concat(held, chunk);
+    held.append(chunk);
     if (!serving) next();
     else if (held.length > HELD_LIMIT) socket.pause();
   };
-  const handOver = () => {
+  const detach = () => {
     socket.off("data", onData);
     socket.off("end", onEnd);
     socket.off("close", onClose);
+  };
+  const handOver = () => {
+    detach();
     socket.pause();
-    if (held.length > 0) socket.unshift(held);
-    held = new Uint8Array(0);
+    if (held.length > 0) socket.unshift(held.bytes());
+    held.consume(held.length);
     hooks.handOver(socket);
     socket.resume();
   };
   // Serves the requests held, one at a time and in order, until one is incomplete.
   const next = (): void => {
     while (!gone && held.length > 0) {
+      const bytes = held.bytes();
       let head: RequestHead;
       let end: number;
+      let admitted: A;
       if (awaited) {
-        ({ head, end } = awaited);
-        if (end > held.length) return;
+        ({ head, end, admitted } = awaited);
+        if (end > bytes.length) return;
         awaited = undefined;
       } else {
-        const parsed = parseRequestHead(held, 0, held.length);
-        if (parsed === "incomplete") return;
+        const parsed = parseRequestHead(bytes, 0, bytes.length, scanned);
+        if (parsed === "incomplete") {
+          scanned = bytes.length;
+          return;
+        }
+        scanned = 0;
         if (parsed === "other" || parsed.contentLength > LEAN_BODY_LIMIT) return handOver();
+        // Checked as soon as the head is read: a caller the general server would refuse is
+        // left to it at once, before the lane holds a byte of its body.
+        const admission = hooks.admit(parsed);
+        if (admission === undefined) return handOver();
         head = parsed;
+        admitted = admission;
         end = head.bodyStart + head.contentLength;
-        if (end > held.length) {
+        if (end > bytes.length) {
           // A client may send the head and the body in separate writes.
-          awaited = { head, end };
-          hooks.awaitingBody();
+          awaited = { head, end, admitted };
+          hooks.awaitingBody(() => {
+            gone = true;
+            detach();
+          });
           return;
         }
       }
@@ -251,12 +297,12 @@ export function serveLeanLane(socket: Socket, hooks: LeanLaneHooks): void {
       // A copy, so that a value kept from the body does not keep the whole read buffer alive.
       let answer: Promise<UnaryAnswer> | undefined;
       try {
-        answer = hooks.take(head, held.slice(head.bodyStart, end), abort.signal);
+        answer = hooks.take(head, bytes.slice(head.bodyStart, end), abort.signal, admitted);
       } catch {
         return void socket.destroy();
       }
       if (!answer) return handOver();
-      held = held.subarray(end);
+      held.consume(end);
       serving = true;
       hooks.begin();
       answer.then(write).catch(() => socket.destroy());
@@ -282,15 +328,60 @@ export function serveLeanLane(socket: Socket, hooks: LeanLaneHooks): void {
   socket.on("close", onClose);
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/**
+ * The bytes a connection sent that are not answered yet. Appending copies only the new chunk (into
+ * room grown by doubling), so a client sending a byte at a time costs linear time, not quadratic.
+ */
+class Unanswered {
+  #buffer: Uint8Array = EMPTY;
+  #start = 0;
+  #end = 0;
+  /** Whether the buffer is this queue's own, so that it may write into its spare room. */
+  #owned = false;
+
+  get length(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The bytes, as a view valid until the next change. */
+  bytes(): Uint8Array {
+    return this.#buffer.subarray(this.#start, this.#end);
+  }
+
+  append(chunk: Uint8Array): void {
+    if (this.length === 0) {
+      // Most often a whole request in one chunk: kept as it is, never written into.
+      this.#buffer = chunk;
+      this.#start = 0;
+      this.#end = chunk.length;
+      this.#owned = false;
+      return;
+    }
+    if (this.#owned && this.#end + chunk.length <= this.#buffer.length) {
+      this.#buffer.set(chunk, this.#end);
+      this.#end += chunk.length;
+      return;
+    }
+    const live = this.length;
+    const grown = new Uint8Array(Math.max(4096, 2 * (live + chunk.length)));
+    grown.set(this.bytes());
+    grown.set(chunk, live);
+    this.#buffer = grown;
+    this.#start = 0;
+    this.#end = live + chunk.length;
+    this.#owned = true;
+  }
+
+  consume(n: number): void {
+    this.#start += n;
+    if (this.#start < this.#end) return;
+    this.#buffer = EMPTY;
+    this.#start = this.#end = 0;
+    this.#owned = false;
+  }
 }
 
 const encoder = new TextEncoder();
-const EMPTY = new Uint8Array(0);
 const SAFE_VALUE = /^[\t\x20-\x7e]*$/;
 
 /**

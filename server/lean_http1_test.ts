@@ -3,6 +3,7 @@ import { join } from "@std/path";
 import { encodeAnswer, LEAN_HEAD_LIMIT, parseRequestHead } from "./lean_http1.ts";
 import { type HttpServer, type HttpServerOptions, startHttpServer } from "./http_server.ts";
 import { initCertificates } from "./certs.ts";
+import { TokenStore } from "./auth.ts";
 import type { UnaryCall } from "./unary_fast_path.ts";
 import { waitFor } from "../tests/support/wait.ts";
 
@@ -32,7 +33,7 @@ Deno.test("parseRequestHead: a plain POST, its headers by lower-case name, where
 });
 
 Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () => {
-  const text = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n";
+  const text = "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n";
   for (let cut = 0; cut < text.length; cut++) {
     assertEquals(parse(text.slice(0, cut)), "incomplete", `cut at ${cut}`);
   }
@@ -40,7 +41,7 @@ Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () =
 });
 
 Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is left to the general server", () => {
-  const ok = "POST /a HTTP/1.1\r\ncontent-length: 2\r\n";
+  const ok = "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n";
   const others = {
     "a GET with a length": "GET /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
     "a HEAD": "HEAD /a HTTP/1.1\r\n\r\n",
@@ -67,6 +68,9 @@ Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is
     "an absolute target": "POST http://x/a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
     "two spaces": "POST  /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
     "a leading empty line": "\r\n" + ok + "\r\n",
+    "no host": "POST /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
+    "a bare carriage return in a value": ok + "x-a: 1\rtransfer-encoding: chunked\r\n\r\n",
+    "a bare carriage return ending a value": ok + "x-a: 1\r\r\n\r\n",
   };
   for (const [what, text] of Object.entries(others)) {
     assertEquals(parse(text), "other", what);
@@ -329,6 +333,50 @@ Deno.test("lean lane: a body that does not arrive within the body limit is answe
     assertMatch(said, /"code":"deadline_exceeded"/);
     assertEquals(refused, ["timeout"]);
     assertEquals(seen.direct, []);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a target a URL parser would read as another path is refused on both lanes, never served", async () => {
+  const seen = nothingSeen();
+  const tokens = TokenStore.parse("read-write s3cret-writer-token-0001\n");
+  const s = await lanes(seen, { tokens });
+  try {
+    const plain = put("p");
+    assertMatch(await exchange(s.port, [plain], 1), /^HTTP\/1\.1 401 /);
+    const chunked = `POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n` +
+      "authorization: Bearer s3cret-writer-token-0001\r\n\r\n0\r\n\r\n";
+    for (const target of [`/x/..${PUT}`, `/%2e%2e${PUT}`, `${PUT}#a`, `/x\\..${PUT}`, `/.${PUT}`]) {
+      const bent = plain.replace(PUT, target);
+      // On the lean lane, and on a connection already moved to the general server.
+      for (const parts of [[bent], [chunked + bent]]) {
+        const said = await exchange(s.port, parts, parts[0] === chunked + bent ? 2 : 1);
+        assertMatch(said, /HTTP\/1\.1 400 [\s\S]*not in canonical form/, `${target}: ${said}`);
+      }
+    }
+    // Only the authorized chunked requests that moved the connections were served.
+    assertEquals(seen.direct, ["", "", "", "", ""]);
+    assertEquals(seen.handler, []);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a stranger's body is not waited for: the general server refuses it from its head", async () => {
+  const seen = nothingSeen();
+  const tokens = TokenStore.parse("read-write s3cret-writer-token-0001\n");
+  const s = await lanes(seen, { tokens });
+  try {
+    const request = put("0123456789");
+    // The body never comes: the refusal comes from the head alone.
+    const said = await exchange(s.port, [request.slice(0, -4)], 1);
+    assertMatch(said, /^HTTP\/1\.1 401 /);
+    const allowed = put("ok", "authorization: Bearer s3cret-writer-token-0001\r\n");
+    assertEquals(bodies(await exchange(s.port, [allowed], 1)), [
+      '{"lane":"direct","body":"ok","role":"read-write"}',
+    ]);
+    assertEquals(seen.served, { lean: 1, general: 1 });
   } finally {
     await s.close();
   }

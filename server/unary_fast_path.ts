@@ -147,7 +147,9 @@ async function serve<I extends DescMessage, O extends DescMessage>(
         Code.InvalidArgument,
       );
     }
-    const timeout = Number(call.header("connect-timeout-ms") ?? 0);
+    // A positive whole number of up to ten digits; anything else means no limit.
+    const raw = call.header("connect-timeout-ms");
+    const timeout = raw !== null && /^[0-9]{1,10}$/.test(raw) ? Number(raw) : 0;
     let signal = call.signal;
     if (timeout > 0) ({ signal, release } = timeLimits.signal(call.signal, timeout));
     let trailer: Headers | undefined;

@@ -379,6 +379,18 @@ export const MUTANTS: readonly Mutant[] = [
     }],
   },
   {
+    name: "http-server-authorizes-raw-target",
+    rule: "a request is authorized for the path its handler will route on, never another",
+    file: "server/http_server.ts",
+    find: 'const path = canonicalPath(req.url ?? "/");',
+    replace: 'const path = (req.url ?? "/").split("?")[0];',
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "a target a URL parser would read as another path",
+    }],
+  },
+  {
     name: "lean-lane-reads-chunked-bodies-by-length",
     rule: "the lean HTTP lane leaves a request with a transfer-encoding to the general server",
     file: "server/lean_http1.ts",

@@ -111,6 +111,11 @@ export interface HttpServerOptions {
    */
   onServed?: (lane: "lean" | "general") => void;
   /**
+   * Whether plain requests are served on the lean lane ([lean_http1.ts](./lean_http1.ts)).
+   * Default true; false leaves every connection to `node:http` from its first byte.
+   */
+  leanLane?: boolean;
+  /**
    * Paths whose request body is a long-lived stream of messages: it is handed over as it
    * arrives instead of being read whole, with no body time limit (the connection's idle limit
    * still applies). Their handler bounds each message; the path's access check still runs first.
@@ -339,6 +344,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       }
       callers.set(socket, present ? callerFromCertificate(cert) : undefined);
     }
+    if (options.leanLane === false) return handOver(socket);
     serveLeanLane<Caller | null>(socket, {
       admit: (head) => admitLean(socket, head),
       take: (head, body, signal, caller) => takeLean(head, body, signal, caller ?? undefined),

@@ -235,7 +235,9 @@ Deno.test("lean lane: a request cut anywhere, even byte by byte, is answered onc
     const slow = await exchange(s.port, [...bytes].map((b) => new Uint8Array([b])), 1);
     assertMatch(bodies(slow)[0], /"body":"héllo"/);
     assertEquals(seen.direct.length, 5);
-    assertEquals(seen.served, { lean: 5, general: 0 });
+    // A head read in pieces goes to the general server, a body in pieces is waited for on the
+    // lane; which reads come in pieces is up to the network.
+    assertEquals(seen.served.lean + seen.served.general, 5);
   } finally {
     await s.close();
   }
@@ -260,6 +262,36 @@ Deno.test("lean lane: the first request of another kind moves the connection, wi
     // After the move, the general server serves them all (through `direct` where it can).
     assertEquals(seen.served, { lean: 2, general: 4 });
     assertEquals(seen.handler, ["GET /status ", "GET /status "]);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: bytes that arrive while a connection moves to the general server keep their order", async () => {
+  const seen = nothingSeen();
+  const s = await lanes(seen);
+  try {
+    for (let round = 0; round < 10; round++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+      try {
+        // A chunked body in many small writes, sent at once: most arrive during the move.
+        const writes = [`POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`];
+        for (let i = 0; i < 40; i++) writes.push(`2\r\n${String(i % 100).padStart(2, "0")}\r\n`);
+        writes.push("0\r\n\r\n");
+        await Promise.all(writes.map((w) => conn.write(te.encode(w))));
+        let said = "";
+        const buf = new Uint8Array(8192);
+        while (!/\}$/.test(said)) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          said += td.decode(buf.subarray(0, n));
+        }
+        const body = Array.from({ length: 40 }, (_, i) => String(i).padStart(2, "0")).join("");
+        assertEquals(bodies(said), [`{"lane":"direct","body":"${body}","role":null}`], said);
+      } finally {
+        conn.close();
+      }
+    }
   } finally {
     await s.close();
   }

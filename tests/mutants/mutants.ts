@@ -391,6 +391,19 @@ export const MUTANTS: readonly Mutant[] = [
     }],
   },
   {
+    name: "lean-lane-puts-bytes-back-on-hand-over",
+    rule: "a connection moved to the general server gets its unanswered bytes before later ones",
+    file: "server/lean_http1.ts",
+    find: 'if (unanswered.length > 0) socket.emit("data", unanswered);',
+    replace:
+      "socket.pause();\n    if (unanswered.length > 0) socket.unshift(unanswered);\n    socket.resume();",
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "bytes that arrive while a connection moves",
+    }],
+  },
+  {
     name: "lean-lane-reads-chunked-bodies-by-length",
     rule: "the lean HTTP lane leaves a request with a transfer-encoding to the general server",
     file: "server/lean_http1.ts",

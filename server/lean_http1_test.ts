@@ -297,6 +297,53 @@ Deno.test("lean lane: bytes that arrive while a connection moves to the general 
   }
 });
 
+Deno.test("lean lane: over TLS too, bytes that arrive while a connection moves keep their order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-lean-order-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const read = (f: string) => Deno.readTextFileSync(join(dir, f));
+    const seen = nothingSeen();
+    const s = await lanes(seen, {
+      tls: {
+        current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
+        onChange() {},
+      },
+    });
+    try {
+      for (let round = 0; round < 5; round++) {
+        const conn = await Deno.connectTls({
+          hostname: "127.0.0.1",
+          port: s.port,
+          caCerts: [read("ca.pem")],
+          cert: read("client-rw.pem"),
+          key: read("client-rw.key"),
+        });
+        try {
+          const writes = [`POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`];
+          for (let i = 0; i < 40; i++) writes.push(`1\r\n${i % 10}\r\n`);
+          writes.push("0\r\n\r\n");
+          for (const w of writes) await conn.write(te.encode(w));
+          let said = "";
+          const buf = new Uint8Array(8192);
+          while (!/\}$/.test(said)) {
+            const n = await conn.read(buf);
+            if (n === null) break;
+            said += td.decode(buf.subarray(0, n));
+          }
+          const body = Array.from({ length: 40 }, (_, i) => i % 10).join("");
+          assertEquals(bodies(said), [`{"lane":"direct","body":"${body}","role":"read-write"}`]);
+        } finally {
+          conn.close();
+        }
+      }
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("lean lane: a connection moved to the general server is kept alive there, one request after another", async () => {
   const seen = nothingSeen();
   const s = await lanes(seen);

@@ -231,7 +231,7 @@ Deno.test("cli: over mutual TLS with certificates or a token; move-leader is for
     assertEquals(noCa.code, 2);
     assertStringIncludes(noCa.stderr, "need --cacert");
 
-    const leader = (await c.health(1))!.partitions[0].leader;
+    const leader = (await waitFor("node 1's health", () => c.health(1))).partitions[0].leader;
     const to = leader === 1 ? 2 : 1;
     const client = await runCli([
       "move-leader",

@@ -267,27 +267,67 @@ Deno.test("lean lane: the first request of another kind moves the connection, wi
   }
 });
 
+/** Reads from `conn` until an answer's JSON body has arrived (or the connection closes). */
+async function untilAnswer(conn: Deno.Conn): Promise<string> {
+  let said = "";
+  const buf = new Uint8Array(8192);
+  while (!/\}$/.test(said)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    said += td.decode(buf.subarray(0, n));
+  }
+  return said;
+}
+
+/**
+ * Sends a PUT whose chunked body comes in 40 small writes sent at once (most arrive while the
+ * connection moves to the general server), and checks that the body arrived whole and in order.
+ */
+async function quickChunkedPut(conn: Deno.Conn, role: string | null): Promise<void> {
+  const pieces = Array.from({ length: 40 }, (_, i) => String(i).padStart(2, "0"));
+  const writes = [
+    `POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`,
+    ...pieces.map((p) => `2\r\n${p}\r\n`),
+    "0\r\n\r\n",
+  ];
+  await Promise.all(writes.map((w) => conn.write(te.encode(w))));
+  const said = await untilAnswer(conn);
+  const answer = { lane: "direct", body: pieces.join(""), role };
+  assertEquals(bodies(said), [JSON.stringify(answer)], said);
+}
+
+/** Runs `body` against a lanes server with mutual TLS, certificates made for it. */
+async function withTlsLanes(
+  seen: Seen,
+  body: (s: HttpServer, read: (file: string) => string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-lean-tls-" });
+  try {
+    await initCertificates({ dir, nodes: [1] });
+    const read = (f: string) => Deno.readTextFileSync(join(dir, f));
+    const s = await lanes(seen, {
+      tls: {
+        current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
+        onChange() {},
+      },
+    });
+    try {
+      await body(s, read);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 Deno.test("lean lane: bytes that arrive while a connection moves to the general server keep their order", async () => {
-  const seen = nothingSeen();
-  const s = await lanes(seen);
+  const s = await lanes(nothingSeen());
   try {
     for (let round = 0; round < 10; round++) {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
       try {
-        // A chunked body in many small writes, sent at once: most arrive during the move.
-        const writes = [`POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`];
-        for (let i = 0; i < 40; i++) writes.push(`2\r\n${String(i % 100).padStart(2, "0")}\r\n`);
-        writes.push("0\r\n\r\n");
-        await Promise.all(writes.map((w) => conn.write(te.encode(w))));
-        let said = "";
-        const buf = new Uint8Array(8192);
-        while (!/\}$/.test(said)) {
-          const n = await conn.read(buf);
-          if (n === null) break;
-          said += td.decode(buf.subarray(0, n));
-        }
-        const body = Array.from({ length: 40 }, (_, i) => String(i).padStart(2, "0")).join("");
-        assertEquals(bodies(said), [`{"lane":"direct","body":"${body}","role":null}`], said);
+        await quickChunkedPut(conn, null);
       } finally {
         conn.close();
       }
@@ -298,50 +338,22 @@ Deno.test("lean lane: bytes that arrive while a connection moves to the general 
 });
 
 Deno.test("lean lane: over TLS too, bytes that arrive while a connection moves keep their order", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-lean-order-" });
-  try {
-    await initCertificates({ dir, nodes: [1] });
-    const read = (f: string) => Deno.readTextFileSync(join(dir, f));
-    const seen = nothingSeen();
-    const s = await lanes(seen, {
-      tls: {
-        current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
-        onChange() {},
-      },
-    });
-    try {
-      for (let round = 0; round < 5; round++) {
-        const conn = await Deno.connectTls({
-          hostname: "127.0.0.1",
-          port: s.port,
-          caCerts: [read("ca.pem")],
-          cert: read("client-rw.pem"),
-          key: read("client-rw.key"),
-        });
-        try {
-          const writes = [`POST ${PUT} HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n`];
-          for (let i = 0; i < 40; i++) writes.push(`1\r\n${i % 10}\r\n`);
-          writes.push("0\r\n\r\n");
-          for (const w of writes) await conn.write(te.encode(w));
-          let said = "";
-          const buf = new Uint8Array(8192);
-          while (!/\}$/.test(said)) {
-            const n = await conn.read(buf);
-            if (n === null) break;
-            said += td.decode(buf.subarray(0, n));
-          }
-          const body = Array.from({ length: 40 }, (_, i) => i % 10).join("");
-          assertEquals(bodies(said), [`{"lane":"direct","body":"${body}","role":"read-write"}`]);
-        } finally {
-          conn.close();
-        }
+  await withTlsLanes(nothingSeen(), async (s, read) => {
+    for (let round = 0; round < 5; round++) {
+      const conn = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: s.port,
+        caCerts: [read("ca.pem")],
+        cert: read("client-rw.pem"),
+        key: read("client-rw.key"),
+      });
+      try {
+        await quickChunkedPut(conn, "read-write");
+      } finally {
+        conn.close();
       }
-    } finally {
-      await s.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("lean lane: a connection moved to the general server is kept alive there, one request after another", async () => {
@@ -350,15 +362,10 @@ Deno.test("lean lane: a connection moved to the general server is kept alive the
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
   try {
     const buf = new Uint8Array(4096);
+    // A closed connection shows as a missing answer.
     const ask = async (request: string) => {
       await conn.write(te.encode(request));
-      let out = "";
-      while (!/\}$/.test(out)) {
-        const n = await conn.read(buf);
-        if (n === null) return `${out}(closed)`;
-        out += td.decode(buf.subarray(0, n));
-      }
-      return bodies(out)[0];
+      return bodies(await untilAnswer(conn))[0];
     };
     const get = "GET /status HTTP/1.1\r\nhost: x\r\n\r\n";
     const head = "HEAD /status HTTP/1.1\r\nhost: x\r\n\r\n";
@@ -491,43 +498,26 @@ Deno.test("lean lane: a client that goes away aborts its call's signal", async (
 });
 
 Deno.test("lean lane: over mutual TLS the caller is the certificate's; a stranger is refused by the general server", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-lean-tls-" });
-  try {
-    await initCertificates({ dir, nodes: [1] });
-    const read = (f: string) => Deno.readTextFileSync(join(dir, f));
-    const seen = nothingSeen();
-    const s = await lanes(seen, {
-      tls: {
-        current: { ca: read("ca.pem"), cert: read("node-1.pem"), key: read("node-1.key") },
-        onChange() {},
-      },
-    });
+  const seen = nothingSeen();
+  await withTlsLanes(seen, async (s, read) => {
     const client = (cert?: string) =>
       Deno.createHttpClient({
         caCerts: [read("ca.pem")],
         ...(cert && { cert: read(`${cert}.pem`), key: read(`${cert}.key`) }),
       });
-    const rw = client("client-rw");
-    const none = client();
-    try {
-      const call = (c: Deno.HttpClient) =>
-        fetch(`https://127.0.0.1:${s.port}${PUT}`, {
-          method: "POST",
-          body: "x",
-          headers: { "content-type": "application/json" },
-          client: c,
-        }).then(async (r) => `${r.status} ${await r.text()}`);
-      assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
-      assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
-      assertMatch(await call(none), /^401 .*unauthenticated/);
-      assertEquals(seen.served, { lean: 2, general: 1 });
-      assertEquals(seen.direct, ["x", "x"]);
-    } finally {
-      rw.close();
-      none.close();
-      await s.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    using rw = client("client-rw");
+    using none = client();
+    const call = (c: Deno.HttpClient) =>
+      fetch(`https://127.0.0.1:${s.port}${PUT}`, {
+        method: "POST",
+        body: "x",
+        headers: { "content-type": "application/json" },
+        client: c,
+      }).then(async (r) => `${r.status} ${await r.text()}`);
+    assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
+    assertEquals(await call(rw), '200 {"lane":"direct","body":"x","role":"read-write"}');
+    assertMatch(await call(none), /^401 .*unauthenticated/);
+    assertEquals(seen.served, { lean: 2, general: 1 });
+    assertEquals(seen.direct, ["x", "x"]);
+  });
 });

@@ -371,25 +371,43 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     });
   };
 
+  /**
+   * What must hold before any byte of a request's body is read, in order: room on this node, a
+   * target in canonical form, a caller allowed on its path. Both lanes ask here.
+   */
+  const admission = (socket: Socket, target: string, authorization: string | undefined):
+    | { kind: "over_cap" }
+    | { kind: "bent_target" }
+    | {
+      kind: "refused";
+      path: string;
+      decision: Exclude<ReturnType<typeof authorize>, { ok: true }>;
+    }
+    | { kind: "admitted"; path: string; caller: Caller | undefined; limit: number } => {
+    if (overCap.has(socket)) return { kind: "over_cap" };
+    const path = canonicalPath(target);
+    if (path === undefined) return { kind: "bent_target" };
+    const access = accessFor(path);
+    const decision = authorize({ access, certificate: callers.get(socket), authorization }, {
+      secure,
+      tokens: options.tokens,
+    });
+    if (!decision.ok) return { kind: "refused", path, decision };
+    return { kind: "admitted", path, caller: decision.caller, limit: bodyLimit(access) };
+  };
   let handOver: (socket: Socket) => void = (socket) => socket.destroy();
   // The lean lane's half of `onRequest`: only what it would serve without a refusal. First,
   // from the head alone, what the general server checks before reading a body: the caller (null
   // when none is needed), or undefined to leave the request to the general server.
   const admitLean = (socket: Socket, head: RequestHead): Caller | null | undefined => {
-    const path = head.path;
-    // A target in any other form is refused by the general server.
-    if (canonicalPath(head.target) !== path) return undefined;
-    if (overCap.has(socket) || options.streamingPaths?.has(path)) return undefined;
-    // A Connect streaming call is answered as it comes: the general server's work.
+    // A stream (a peer's, or a Connect streaming call, answered as it comes) is the general
+    // server's work.
+    if (options.streamingPaths?.has(head.path)) return undefined;
     if (STREAMED.test(head.headers.get("content-type") ?? "")) return undefined;
-    const access = accessFor(path);
-    const decision = authorize({
-      access,
-      certificate: callers.get(socket),
-      authorization: head.headers.get("authorization"),
-    }, { secure, tokens: options.tokens });
-    if (!decision.ok || head.contentLength > bodyLimit(access)) return undefined;
-    return decision.caller ?? null;
+    const admitted = admission(socket, head.target, head.headers.get("authorization"));
+    // Anything refused is left to the general server, which says why.
+    if (admitted.kind !== "admitted" || head.contentLength > admitted.limit) return undefined;
+    return admitted.caller ?? null;
   };
   // Then, with the body: serve it from its bytes, or through the handler in one piece.
   const takeLean = (
@@ -436,7 +454,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const socket = req.socket;
     deadlines.clear(socket);
     res.on("finish", () => armHeaderTimer(socket, limits.idleTimeoutMs));
-    if (overCap.has(socket)) {
+    const admitted = admission(socket, req.url ?? "/", req.headers.authorization);
+    if (admitted.kind === "over_cap") {
       options.onRefused?.("too_many_connections");
       return refuse(
         res,
@@ -444,26 +463,19 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         `Too many connections: this node serves at most ${limits.maxConnections}; retry later`,
       );
     }
-    const path = canonicalPath(req.url ?? "/");
-    if (path === undefined) {
+    if (admitted.kind === "bent_target") {
       return refuse(
         res,
         "invalid_argument",
         "The request target is not in canonical form (dot segments, backslashes or a fragment)",
       );
     }
-    const access = accessFor(path);
-    const decision = authorize({
-      access,
-      certificate: callers.get(socket),
-      authorization: req.headers.authorization,
-    }, { secure, tokens: options.tokens });
-    if (!decision.ok) {
+    if (admitted.kind === "refused") {
+      const { decision, path } = admitted;
       options.onRefused?.(decision.code === "unauthenticated" ? "unauthenticated" : "forbidden");
       return refuse(res, decision.code, `${decision.message}: ${path}`);
     }
-    const caller = decision.caller;
-    const limit = bodyLimit(access);
+    const { path, caller, limit } = admitted;
     const declared = Number(req.headers["content-length"] ?? 0);
     let body: Uint8Array | ReadableStream<Uint8Array> | undefined;
     if (options.streamingPaths?.has(path) && req.method === "POST") {

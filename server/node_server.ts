@@ -260,36 +260,28 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   // The hottest calls take a lean path that speaks the same protocol (see unary_fast_path.ts).
   // One timer for the time limits of all of the lean path's calls.
   const timeLimits = new Deadlines(systemClock);
+  const lean: typeof leanUnary = (method) => leanUnary(method, timeLimits);
   const fast = new Map([
     [
       "/prkdb.v1.KvService/Put",
-      leanUnary({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }, timeLimits),
+      lean({ input: PutRequestSchema, output: PutResponseSchema, call: kv.put! }),
     ],
     [
       "/prkdb.v1.KvService/Get",
-      leanUnary({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }, timeLimits),
+      lean({ input: GetRequestSchema, output: GetResponseSchema, call: kv.get! }),
     ],
     [
       "/prkdb.v1.KvService/Delete",
-      leanUnary(
-        { input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! },
-        timeLimits,
-      ),
+      lean({ input: DeleteRequestSchema, output: DeleteResponseSchema, call: kv.delete! }),
     ],
     [
       // Liveness pings, a few per second between every pair of nodes, idle or not.
       `/${RaftService.typeName}/Heartbeat`,
-      leanUnary(
-        { input: RaftBatchSchema, output: RaftAckSchema, call: receive("heartbeat") },
-        timeLimits,
-      ),
+      lean({ input: RaftBatchSchema, output: RaftAckSchema, call: receive("heartbeat") }),
     ],
     [
       "/prkdb.v1.KvService/Forward",
-      leanUnary(
-        { input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! },
-        timeLimits,
-      ),
+      lean({ input: ForwardRequestSchema, output: ForwardResponseSchema, call: kv.forward! }),
     ],
   ]);
   router.service(ReplicationService, {

@@ -370,8 +370,11 @@ export const MUTANTS: readonly Mutant[] = [
     name: "lean-lane-skips-authorization",
     rule: "a call on the lean HTTP lane is authorized as on the general server",
     file: "server/http_server.ts",
-    find: 'authorization: head.headers.get("authorization"),\n    }, { secure, tokens',
-    replace: 'authorization: head.headers.get("authorization"),\n    }, { secure: false, tokens',
+    find:
+      'if (admitted.kind !== "admitted" || head.contentLength > admitted.limit) return undefined;',
+    replace:
+      'if (admitted.kind === "over_cap" || admitted.kind === "bent_target") return undefined;\n' +
+      '    if (admitted.kind === "refused") return null;',
     checks: [{
       kind: "test",
       file: "server/lean_http1_test.ts",
@@ -382,8 +385,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "http-server-authorizes-raw-target",
     rule: "a request is authorized for the path its handler will route on, never another",
     file: "server/http_server.ts",
-    find: 'const path = canonicalPath(req.url ?? "/");',
-    replace: 'const path = (req.url ?? "/").split("?")[0];',
+    find: "const path = canonicalPath(target);",
+    replace: 'const path = target.split("?")[0];',
     checks: [{
       kind: "test",
       file: "server/lean_http1_test.ts",

@@ -288,8 +288,10 @@ export class FileStorage implements RaftStorage {
 
   async #append(segment: Segment, bytes: Uint8Array): Promise<void> {
     try {
+      // The write only copies into the page cache: done in place, it costs less than handing it
+      // to a blocking thread. The fdatasync waits for the disk, so it runs off the event loop.
       let written = 0;
-      while (written < bytes.length) written += await this.#active.write(bytes.subarray(written));
+      while (written < bytes.length) written += this.#active.writeSync(bytes.subarray(written));
       await this.#active.syncData();
     } catch (error) {
       throw ioError("append to", segment.path, error);

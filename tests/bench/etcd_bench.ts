@@ -1,7 +1,8 @@
 /**
  * PrkDB and etcd side by side on this machine, in one run: the same load generator (plain
- * keep-alive HTTP/1.1 JSON over `fetch`, client i talking to node i mod 3, so two thirds of
- * requests reach a follower) against a 3-node PrkDB cluster and a 3-node etcd cluster, both
+ * keep-alive HTTP/1.1 JSON over `fetch`, each client sending its requests to the three nodes in
+ * turn, so two thirds of requests reach a follower at any client count, one client included,
+ * wherever the leaders are) against a 3-node PrkDB cluster and a 3-node etcd cluster, both
  * on loopback with file storage and fsync. Workloads: put, linearizable get, and 90/10 get/put,
  * each at several client counts; 128-byte values over 10,000 keys. It prints ops/s, p50/p99,
  * server CPU per operation, and the PrkDB/etcd ratios. Two extra rows send PrkDB's puts
@@ -14,6 +15,8 @@
  * deno task bench:etcd                 # SECONDS=3 CLIENTS=1,16,64 to change the load
  * ROUNDS=3 deno task bench:etcd        # each case 3 times: the median ratio, and the range
  * TLS=1 deno task bench:etcd           # both systems on mutual TLS, clients and peers alike
+ * PARTITIONS=1 deno task bench:etcd    # PrkDB as one Raft group, as etcd is (default 8)
+ * LEADERS_ON=1 deno task bench:etcd    # every partition led by node 1, as etcd has one leader
  * ```
  *
  * The machine's speed drifts between runs; compare the ratios, not the absolute figures.
@@ -33,9 +36,10 @@ scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
     "PrkDB and etcd side by side: put, linearizable get and 90/10 mixed at 1, 16 and 64 clients.\n" +
     "Environment: SECONDS (per case, default 3), CLIENTS (default 1,16,64), WORKLOADS (default\n" +
-    "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems), ROUNDS (runs of\n" +
-    "each case on both systems, interleaved; the median ratio is printed, with the range). Needs the etcd\n" +
-    "binary (apt-get install etcd-server).",
+    "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems), PARTITIONS\n" +
+    "(PrkDB's, default 8), LEADERS_ON=N (every partition's leadership moved to node N first),\n" +
+    "ROUNDS (runs of each case on both systems, interleaved; the median ratio is printed, with\n" +
+    "the range). Needs the etcd binary (apt-get install etcd-server).",
 );
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
@@ -54,8 +58,15 @@ const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
 
-/** The PrkDB cluster's partitions. */
-const PARTITIONS = 8;
+/**
+ * The PrkDB cluster's partitions: the default of `serve`, 8, unless `PARTITIONS` says otherwise
+ * (etcd is one Raft group; `PARTITIONS=1` shows what spreading the keys over groups costs).
+ */
+const PARTITIONS = Number(Deno.env.get("PARTITIONS") ?? 8);
+if (!Number.isSafeInteger(PARTITIONS) || PARTITIONS < 1) {
+  console.error(`PARTITIONS must be a positive integer, got ${Deno.env.get("PARTITIONS")}`);
+  Deno.exit(2);
+}
 
 /** Each partition's leader's URL, from a node's status document. */
 async function leaderUrls(url: string, urls: ReadonlyMap<number, string>): Promise<string[]> {
@@ -73,8 +84,71 @@ async function leaderUrls(url: string, urls: ReadonlyMap<number, string>): Promi
 interface System {
   readonly name: string;
   readonly pids: number[];
+  /** Sends a put to node `node` mod 3. */
   put(node: number, key: string): Promise<void>;
+  /** Sends a linearizable get to node `node` mod 3. */
   get(node: number, key: string): Promise<void>;
+}
+
+/**
+ * The node to move every partition's leadership to before measuring (0: leave leaders where
+ * balancing puts them, spread over the nodes). etcd has one leader for all keys; on one machine,
+ * where all the nodes share its cores, that changes how work meets in rounds.
+ */
+const LEADERS_ON = Number(Deno.env.get("LEADERS_ON") ?? 0);
+if (![0, 1, 2, 3].includes(LEADERS_ON)) {
+  console.error(
+    `LEADERS_ON must be a node of the 3 (1, 2 or 3), got ${Deno.env.get("LEADERS_ON")}`,
+  );
+  Deno.exit(2);
+}
+
+/**
+ * Moves every partition's leadership to node `to` (`/admin/move-leader`, which pins it there
+ * against leader balancing), asking again while a move cannot start yet.
+ */
+async function leadersOn(url: string, to: number, client?: Deno.HttpClient): Promise<void> {
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    for (let attempt = 0;; attempt++) {
+      const r = await fetch(`${url}/admin/move-leader`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ partition, to }),
+        client,
+      });
+      const text = await r.text();
+      if (r.ok) break;
+      if (attempt >= 20) throw new Error(`moving partition ${partition} to node ${to}: ${text}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/**
+ * Where the leaders are at the start: a write sent to its leader saves two hops, so the load
+ * generator sends to the nodes in turn, and this says where the leaders were.
+ */
+async function whoLeads(
+  etcdUrls: readonly string[],
+  prkdbUrl: string,
+  prkdbNodes: ReadonlyMap<number, string>,
+): Promise<string> {
+  const members = await Promise.all(etcdUrls.map(async (url) => {
+    const r = await fetch(`${url}/v3/maintenance/status`, {
+      method: "POST",
+      body: "{}",
+      client: http,
+    });
+    return (await r.json()) as { header: { member_id: string }; leader: string };
+  }));
+  const etcdLeader = members.findIndex((m) => m.header.member_id === m.leader) + 1;
+  const leads = new Map<number, number>([...prkdbNodes.keys()].map((id) => [id, 0]));
+  for (const url of await leaderUrls(prkdbUrl, prkdbNodes)) {
+    for (const [id, u] of prkdbNodes) if (u === url) leads.set(id, leads.get(id)! + 1);
+  }
+  return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partitions, ${
+    [...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")
+  }.`;
 }
 
 /** The load generator's connections: plain, or TLS with a client certificate (set in main). */
@@ -216,6 +290,19 @@ async function main(): Promise<void> {
   const prkdb = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100, certs });
   try {
     const pUrls = [...prkdb.urls.values()];
+    if (LEADERS_ON) {
+      // Moving leaders is for members: with TLS, ask as node 1.
+      const asNode = certs
+        ? Deno.createHttpClient({
+          caCerts: [clientTls!.ca],
+          cert: await Deno.readTextFile(join(certs, "node-1.pem")),
+          key: await Deno.readTextFile(join(certs, "node-1.key")),
+        })
+        : undefined;
+      await leadersOn(pUrls[0], LEADERS_ON, asNode);
+      asNode?.close();
+    }
+    console.log(await whoLeads(etcd.urls, pUrls[0], prkdb.urls));
     const systems: System[] = [
       {
         name: "PrkDB",
@@ -257,14 +344,14 @@ async function main(): Promise<void> {
       }));
     }
     const workloads: [string, (s: System) => (c: number, i: number) => Promise<void>][] = [
-      ["put", (s) => (c, i) => s.put(c, `key-${(c * 7919 + i) % KEYS}`)],
-      ["get", (s) => (c, i) => s.get(c, `key-${(c * 7919 + i) % KEYS}`)],
+      ["put", (s) => (c, i) => s.put(c + i, `key-${(c * 7919 + i) % KEYS}`)],
+      ["get", (s) => (c, i) => s.get(c + i, `key-${(c * 7919 + i) % KEYS}`)],
       [
         "mixed 90/10",
         (s) => (c, i) =>
           i % 10 === 0
-            ? s.put(c, `key-${(c * 7919 + i) % KEYS}`)
-            : s.get(c, `key-${(c * 7919 + i) % KEYS}`),
+            ? s.put(c + i, `key-${(c * 7919 + i) % KEYS}`)
+            : s.get(c + i, `key-${(c * 7919 + i) % KEYS}`),
       ],
     ];
     const fmt = (r: Result) =>

@@ -169,9 +169,9 @@ async function whoLeads(
   }));
   const etcdLeader = members.findIndex((m) => m.header.member_id === m.leader) + 1;
   const leads = await leaderCounts(prkdbUrl, prkdbNodes);
-  return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partitions, ${
-    [...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")
-  }.`;
+  return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partition${
+    PARTITIONS === 1 ? "" : "s"
+  }, ${[...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")}.`;
 }
 
 /** The load generator's connections: plain, or TLS with a client certificate (set in main). */

@@ -59,6 +59,8 @@ Deno.test("tasks that run scripts answer --help with their usage and refuse unkn
       "bench:cluster",
       "bench:host",
       "bench:hop",
+      "bench:etcd",
+      "bench:counters",
       "example",
       "play",
     ]
@@ -86,6 +88,32 @@ Deno.test("bench:hop measures both round trips between two processes, and leaves
   assertEquals(out.code, 0, td.decode(out.stderr));
   assertStringIncludes(td.decode(out.stdout), "peer streams, round trip: p50");
   assertStringIncludes(td.decode(out.stdout), "plain TCP, round trip:    p50");
+});
+
+Deno.test("bench:counters counts a put's storage writes and frames with the leaders it was asked for", async () => {
+  const counters = (env: Record<string, string>) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "bench:counters"],
+      cwd: root,
+      stdout: "piped",
+      stderr: "piped",
+      // A short, small load: this checks it works, not speed.
+      env: { NO_COLOR: "1", CLIENTS: "4", SECONDS: "1", ROUNDS: "1", PARTITIONS: "4", ...env },
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+  const out = await counters({ LEADERS_ON: "2" });
+  const text = td.decode(out.stdout);
+  assertEquals(out.code, 0, td.decode(out.stderr));
+  assertStringIncludes(text, "node 1 leads 0, node 2 leads 4, node 3 leads 0");
+  assertStringIncludes(text, "0 errors");
+  // Every put is one proposal and three applies (one per replica), whatever else it costs.
+  assertStringIncludes(text, "prkdb_raft_proposals_total");
+  assertStringIncludes(text, "prkdb_storage_write_duration_seconds_count");
+  const applied = text.match(/prkdb_replication_changes_applied_total\s+([\d.]+)/);
+  assert(applied && Math.abs(Number(applied[1]) - 3) < 0.1, text);
+  const bad = await counters({ LEADERS_ON: "7" });
+  assertEquals(bad.code, 2);
+  assertStringIncludes(td.decode(bad.stderr), "LEADERS_ON=7 is out of range");
 });
 
 Deno.test("a GET on an RPC path answers 405: use POST with Content-Type: application/json", async () => {

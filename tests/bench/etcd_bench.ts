@@ -31,6 +31,8 @@ import { scriptArgs } from "../support/script_args.ts";
 import { closedLoop } from "./closed_loop.ts";
 import { initCertificates } from "../../server/certs.ts";
 import { partitionForKey } from "../../partition/hash.ts";
+import { cpuSeconds } from "./process_stats.ts";
+import { awaitBalancedLeaders, leaderCounts, leaderUrls, moveLeadersTo } from "./leader_layout.ts";
 
 scriptArgs(
   "Usage: deno task bench:etcd\n\n" +
@@ -68,18 +70,6 @@ if (!Number.isSafeInteger(PARTITIONS) || PARTITIONS < 1) {
   Deno.exit(2);
 }
 
-/** Each partition's leader's URL, from a node's status document. */
-async function leaderUrls(url: string, urls: ReadonlyMap<number, string>): Promise<string[]> {
-  const status = await (await fetch(`${url}/status.json?scope=node`, { client: http })).json();
-  const out: string[] = [];
-  for (const r of status.replicas as { partition: number; leader: number }[]) {
-    const leader = urls.get(r.leader);
-    if (!leader) throw new Error(`partition ${r.partition} has no leader`);
-    out[r.partition] = leader;
-  }
-  return out;
-}
-
 /** One system under test: where to send each request, and which processes serve it. */
 interface System {
   readonly name: string;
@@ -104,53 +94,6 @@ if (![0, 1, 2, 3].includes(LEADERS_ON)) {
 }
 
 /**
- * Moves every partition's leadership to node `to` (`/admin/move-leader`, which pins it there
- * against leader balancing), asking again while a move cannot start yet.
- */
-async function leadersOn(url: string, to: number, client?: Deno.HttpClient): Promise<void> {
-  for (let partition = 0; partition < PARTITIONS; partition++) {
-    for (let attempt = 0;; attempt++) {
-      const r = await fetch(`${url}/admin/move-leader`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ partition, to }),
-        client,
-      });
-      const text = await r.text();
-      if (r.ok) break;
-      if (attempt >= 20) throw new Error(`moving partition ${partition} to node ${to}: ${text}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
-}
-
-/** How many partitions each PrkDB node leads, as node `url` sees it. */
-async function leaderCounts(
-  url: string,
-  nodes: ReadonlyMap<number, string>,
-): Promise<Map<number, number>> {
-  const counts = new Map<number, number>([...nodes.keys()].map((id) => [id, 0]));
-  for (const leader of await leaderUrls(url, nodes)) {
-    for (const [id, u] of nodes) if (u === leader) counts.set(id, counts.get(id)! + 1);
-  }
-  return counts;
-}
-
-/** Waits (at most 60 s) until no PrkDB node leads more than one partition more than another. */
-async function balanced(url: string, nodes: ReadonlyMap<number, string>): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const counts = [...(await leaderCounts(url, nodes).catch(() => new Map())).values()];
-    if (counts.length === nodes.size && Math.max(...counts) - Math.min(...counts) <= 1) return;
-    if (Date.now() > deadline) {
-      console.log("PrkDB's leaders did not balance within 60 s; measuring as they are.");
-      return;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-/**
  * Where the leaders are at the start: a write sent to its leader saves two hops, so the load
  * generator sends to the nodes in turn, and this says where the leaders were.
  */
@@ -168,7 +111,7 @@ async function whoLeads(
     return (await r.json()) as { header: { member_id: string }; leader: string };
   }));
   const etcdLeader = members.findIndex((m) => m.header.member_id === m.leader) + 1;
-  const leads = await leaderCounts(prkdbUrl, prkdbNodes);
+  const leads = await leaderCounts(prkdbUrl, prkdbNodes, http);
   return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partition${
     PARTITIONS === 1 ? "" : "s"
   }, ${[...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")}.`;
@@ -186,12 +129,6 @@ async function post(url: string, body: string): Promise<void> {
   });
   const text = await r.text();
   if (!r.ok) throw new Error(`${url}: ${r.status} ${text.slice(0, 200)}`);
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
 }
 
 interface Result {
@@ -362,13 +299,15 @@ async function main(): Promise<void> {
           key: await Deno.readTextFile(join(certs, "node-1.key")),
         })
         : undefined;
-      await leadersOn(pUrls[0], LEADERS_ON, asNode);
+      await moveLeadersTo(pUrls[0], PARTITIONS, LEADERS_ON, asNode);
       asNode?.close();
     } else {
       // Leader balancing hands partitions to their preferred nodes only while the log is quiet,
       // and the elections at start (or the writes above) may have left them piled up: measure
       // the balanced layout the cluster keeps in its steady state.
-      await balanced(pUrls[0], prkdb.urls);
+      if (!(await awaitBalancedLeaders(pUrls[0], prkdb.urls, http))) {
+        console.log("PrkDB's leaders did not balance within 60 s; measuring as they are.");
+      }
     }
     console.log(await whoLeads(etcd.urls, pUrls[0], prkdb.urls));
     const workloads: [string, (s: System) => (c: number, i: number) => Promise<void>][] = [
@@ -413,7 +352,7 @@ async function main(): Promise<void> {
     }
     if (!ONLY || ONLY.includes("put")) {
       // The same JSON puts, each sent to its partition's leader: what passing writes on costs.
-      const leaders = await leaderUrls(pUrls[0], prkdb.urls);
+      const leaders = await leaderUrls(pUrls[0], prkdb.urls, http);
       const toLeader = await run(systems[0], 64, (c, i) => {
         const key = `key-${(c * 7919 + i) % KEYS}`;
         return post(

@@ -18,6 +18,7 @@ import { scriptArgs } from "../support/script_args.ts";
 import { waitFor } from "../support/wait.ts";
 import { closedLoop } from "./closed_loop.ts";
 import { FileStorage } from "../../storage/file_storage.ts";
+import { cpuSeconds } from "./process_stats.ts";
 
 scriptArgs(
   "Usage: deno task bench:scale\n\n" +
@@ -37,12 +38,6 @@ const CLIENTS = 64;
 /** Entries in one partition's log for the recovery row; 0 to skip it. */
 const LOG_ENTRIES = Number(Deno.env.get("LOG_ENTRIES") ?? 1_000_000);
 const VALUE = btoa("v".repeat(128));
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 /** Resident memory of a process, in MB. */
 function rssMb(pid: number): number {

@@ -17,6 +17,7 @@
 import { initCertificates } from "../../server/certs.ts";
 import { startHttpServer } from "../../server/http_server.ts";
 import { tlsHttp } from "../../rpc/tls.ts";
+import { cpuSeconds } from "./process_stats.ts";
 
 const REQUESTS = Number(Deno.env.get("REQUESTS") ?? 20000);
 const INFLIGHT = Number(Deno.env.get("INFLIGHT") ?? 16);
@@ -66,12 +67,6 @@ async function serve(mode: Mode, dir: string): Promise<void> {
   await close();
 }
 
-/** CPU seconds a process has used (user + system), from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const fields = (await Deno.readTextFile(`/proc/${pid}/stat`)).split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100/s)
-}
-
 async function measure(mode: Mode, dir: string): Promise<void> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", new URL(import.meta.url).pathname, "serve", mode, dir],
@@ -108,11 +103,11 @@ async function measure(mode: Mode, dir: string): Promise<void> {
     }));
   };
   await send(500); // warm up: connections, JIT
-  const cpu0 = await cpuSeconds(child.pid);
+  const cpu0 = cpuSeconds(child.pid);
   const t0 = performance.now();
   await send(REQUESTS);
   const seconds = (performance.now() - t0) / 1000;
-  const cpu = (await cpuSeconds(child.pid)) - cpu0;
+  const cpu = cpuSeconds(child.pid) - cpu0;
   console.log(
     `${mode.padEnd(13)} server CPU ${(cpu / REQUESTS * 1e6).toFixed(0).padStart(4)} µs/request   ` +
       `${

@@ -82,14 +82,13 @@ Deno.test({
       let current = leader;
       for (let round = 0; round < 4; round++) {
         c.signal(current, "SIGSTOP");
-        await waitFor(
+        const elected = await waitFor(
           "a new leader",
           async () => {
             for (const id of c.urls.keys()) {
               if (id === current) continue;
-              const h = await c.health(id);
-              const l = h?.partitions[0]?.leader;
-              if (l && l !== current) return l;
+              const p = (await c.health(id))?.partitions[0];
+              if (p?.leader && p.leader !== current) return p.term;
             }
             return undefined;
           },
@@ -97,13 +96,14 @@ Deno.test({
           50,
         );
         c.signal(current, "SIGCONT");
-        // The old leader follows whoever leads now (leadership may have moved on again, for
-        // example back to the preferred replica): pause that one next.
+        // The old leader learns of the new term and follows whoever leads now; leadership may
+        // have moved on again, even back to it (the preferred replica, by leader balancing).
+        // Until it has seen the new term it may still name itself: pause whoever leads next.
         current = await waitFor(
-          "the old leader to follow another",
+          "the old leader to learn the new term",
           async () => {
-            const l = (await c.health(current))?.partitions[0]?.leader;
-            return l && l !== current ? l : undefined;
+            const p = (await c.health(current))?.partitions[0];
+            return p?.leader && p.term >= elected ? p.leader : undefined;
           },
           15_000,
           50,

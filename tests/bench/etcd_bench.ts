@@ -302,9 +302,9 @@ async function main(): Promise<void> {
       await moveLeadersTo(pUrls[0], PARTITIONS, LEADERS_ON, asNode);
       asNode?.close();
     } else {
-      // Leader balancing hands partitions to their preferred nodes only while the log is quiet,
-      // and the elections at start (or the writes above) may have left them piled up: measure
-      // the balanced layout the cluster keeps in its steady state.
+      // Leader balancing hands a partition to its preferred node only once that node holds the
+      // whole log, and the elections at start (and the writes above) may have left them piled
+      // up: measure the balanced layout the cluster keeps in its steady state.
       if (!(await awaitBalancedLeaders(pUrls[0], prkdb.urls, http))) {
         console.log("PrkDB's leaders did not balance within 60 s; measuring as they are.");
       }

@@ -43,8 +43,9 @@ export async function leaderCounts(
 
 /**
  * Waits until no node leads more than one partition more than another. Leader balancing hands a
- * partition to its preferred node only while the partition's log is quiet, so right after start
- * (or after a load) the leaders may be piled up wherever the elections put them.
+ * partition to its preferred node only once that node holds the whole log, checking every few
+ * seconds, so right after start (or under load) the leaders may be piled up wherever the
+ * elections put them.
  *
  * @returns Whether they balanced within `timeoutMs`.
  */

@@ -21,9 +21,12 @@ export function systemSeconds(pid: number): number {
   return Number(statFields(pid)[12]) / 100;
 }
 
-/** Context switches (voluntary and not) of every thread of process `pid` so far. */
-export function contextSwitches(pid: number): number {
-  let total = 0;
+/**
+ * Context switches of every thread of process `pid` so far: voluntary (a thread waited: for I/O,
+ * a lock, a timer) and involuntary (the kernel took a core from a thread that could have run on).
+ */
+export function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  const total = { voluntary: 0, involuntary: 0 };
   for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
     let status: string;
     try {
@@ -31,9 +34,8 @@ export function contextSwitches(pid: number): number {
     } catch {
       continue; // the thread ended between the listing and the read
     }
-    for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)$/gm)) {
-      total += Number(m[1]);
-    }
+    total.voluntary += Number(status.match(/^voluntary_ctxt_switches:\s+(\d+)$/m)?.[1] ?? 0);
+    total.involuntary += Number(status.match(/^nonvoluntary_ctxt_switches:\s+(\d+)$/m)?.[1] ?? 0);
   }
   return total;
 }

@@ -77,7 +77,8 @@ function processes(pids: readonly number[]) {
   return {
     cpu: pids.reduce((s, p) => s + cpuSeconds(p), 0),
     system: pids.reduce((s, p) => s + systemSeconds(p), 0),
-    switches: pids.reduce((s, p) => s + contextSwitches(p), 0),
+    voluntary: pids.reduce((s, p) => s + contextSwitches(p).voluntary, 0),
+    involuntary: pids.reduce((s, p) => s + contextSwitches(p).involuntary, 0),
   };
 }
 
@@ -131,7 +132,10 @@ try {
     console.log(
       `    of it in the kernel           ${(per(p1.system - p0.system) * 1000).toFixed(3)}`,
     );
-    console.log(`  context switches per put        ${per(p1.switches - p0.switches).toFixed(2)}`);
+    console.log(`  context switches per put: waits ${per(p1.voluntary - p0.voluntary).toFixed(2)}`);
+    console.log(
+      `    preempted                     ${per(p1.involuntary - p0.involuntary).toFixed(2)}`,
+    );
     for (const [key, value] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
       const d = per(value - (before.get(key) ?? 0));
       if (d >= 0.001) console.log(`  ${key.padEnd(55)} ${d.toFixed(3)}`);

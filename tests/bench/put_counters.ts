@@ -54,15 +54,18 @@ const KEYS = 10_000;
 const VALUE = btoa("v".repeat(128));
 
 /**
- * The counters summed over the nodes: counts (`*_count`) and totals (`*_total`), keyed by name
- * and, where they have one, the `rpc` or `lane` label.
+ * The counters summed over the nodes: counts (`*_count`), totals (`*_total`) and the sums of the
+ * durations histograms hold (`*_seconds_sum`), keyed by name and, where they have one, the `rpc`
+ * or `lane` label.
  */
 async function counters(urls: readonly string[]): Promise<Map<string, number>> {
   const sums = new Map<string, number>();
   for (const url of urls) {
     const text = await (await fetch(`${url}/metrics`)).text();
     for (const line of text.split("\n")) {
-      const m = line.match(/^(prkdb_[a-z_]+(?:_count|_total))(\{[^}]*\})? ([0-9.e+-]+)$/);
+      const m = line.match(
+        /^(prkdb_[a-z_]+(?:_count|_total|_seconds_sum))(\{[^}]*\})? ([0-9.e+-]+)$/,
+      );
       if (!m) continue;
       const label = m[2]?.match(/(?:rpc|lane)="(\w+)"/)?.[1];
       const key = label ? `${m[1]}{${label}}` : m[1];
@@ -124,9 +127,9 @@ try {
     const after = await counters(urls);
     const per = (x: number) => (r.done > 0 ? x / r.done : NaN);
     console.log(
-      `\nround ${round}: ${
-        Math.round(r.opsPerSecond).toLocaleString("en-US")
-      } puts/s, ${r.errors} errors`,
+      `\nround ${round}: ${Math.round(r.opsPerSecond).toLocaleString("en-US")} puts/s, p50 ${
+        r.p50.toFixed(2)
+      } ms, p99 ${r.p99.toFixed(2)} ms, ${r.errors} errors`,
     );
     console.log(`  server CPU ms per put           ${(per(p1.cpu - p0.cpu) * 1000).toFixed(3)}`);
     console.log(
@@ -136,9 +139,17 @@ try {
     console.log(
       `    preempted                     ${per(p1.involuntary - p0.involuntary).toFixed(2)}`,
     );
-    for (const [key, value] of [...after].sort(([a], [b]) => a.localeCompare(b))) {
-      const d = per(value - (before.get(key) ?? 0));
-      if (d >= 0.001) console.log(`  ${key.padEnd(55)} ${d.toFixed(3)}`);
+    const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
+    for (const key of [...after.keys()].sort()) {
+      if (key.includes("_seconds_sum")) continue;
+      const d = per(delta(key));
+      if (d < 0.001) continue;
+      // A duration's count comes with its mean, from the histogram's sum.
+      const sum = key.replace("_seconds_count", "_seconds_sum");
+      const mean = sum !== key && delta(key) > 0
+        ? `   mean ${((delta(sum) / delta(key)) * 1000).toFixed(2)} ms`
+        : "";
+      console.log(`  ${key.padEnd(55)} ${d.toFixed(3)}${mean}`);
     }
   }
 } finally {

@@ -19,6 +19,11 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
+import { Deadlines } from "../runtime/deadlines.ts";
+import { systemClock } from "../runtime/clock.ts";
+
+/** The time limits of every call in flight, on one timer. */
+const timeLimits = new Deadlines(systemClock);
 
 /** Options for {@linkcode callUnary}. */
 export interface UnaryCallOptions {
@@ -90,18 +95,9 @@ export async function callUnary(
 ): Promise<Uint8Array> {
   let response: Response;
   let body: Uint8Array;
-  // The time limit, cleared as soon as the call ends (AbortSignal.timeout would keep its timer),
-  // and the caller's signal followed by a listener (AbortSignal.any costs several times more).
-  const limit = new AbortController();
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    limit.abort();
-  }, options.timeoutMs);
-  const caller = options.signal;
-  const follow = () => limit.abort(caller?.reason);
-  if (caller?.aborted) follow();
-  else caller?.addEventListener("abort", follow, { once: true });
+  // The caller's signal and the time limit, released as soon as the call ends (AbortSignal.any
+  // with AbortSignal.timeout costs several times more, and keeps its timer for the whole limit).
+  const limit = timeLimits.signal(options.signal, options.timeoutMs);
   try {
     response = await (options.fetch ?? fetch)(url, {
       method: "POST",
@@ -117,7 +113,7 @@ export async function callUnary(
     body = new Uint8Array(await response.arrayBuffer());
   } catch (error) {
     if (options.signal?.aborted) throw ConnectError.from(options.signal.reason, Code.Canceled);
-    if (timedOut) {
+    if (limit.signal.aborted) {
       throw new ConnectError(
         `no answer within ${options.timeoutMs} ms`,
         Code.DeadlineExceeded,
@@ -131,8 +127,7 @@ export async function callUnary(
       error,
     );
   } finally {
-    clearTimeout(timer);
-    caller?.removeEventListener("abort", follow);
+    limit.release();
   }
   if (response.status !== 200) throw httpError(response.status, body, response.headers);
   return body;

@@ -109,7 +109,7 @@ export class Deadlines {
    * of those cost here: `AbortSignal.any` about 7 µs, and a timeout signal keeps its timer until
    * it fires, long after the call it limited. This costs about 1.5 µs.
    *
-   * @param parent The signal it follows.
+   * @param parent The signal it follows, if any.
    * @param ms The time limit.
    * @returns The signal, and `release`, to call as soon as it is no longer needed: its deadline
    *   is forgotten, and `parent` no longer refers to it.
@@ -124,23 +124,26 @@ export class Deadlines {
    * release();
    * ```
    */
-  signal(parent: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
+  signal(
+    parent: AbortSignal | undefined,
+    ms: number,
+  ): { signal: AbortSignal; release: () => void } {
     const controller = new AbortController();
-    if (parent.aborted) {
+    if (parent?.aborted) {
       controller.abort(parent.reason);
       return { signal: controller.signal, release: settled };
     }
-    const follow = () => controller.abort(parent.reason);
-    parent.addEventListener("abort", follow, { once: true });
+    const follow = () => controller.abort(parent?.reason);
+    parent?.addEventListener("abort", follow, { once: true });
     const settle = this.add(ms, () => {
-      parent.removeEventListener("abort", follow);
+      parent?.removeEventListener("abort", follow);
       controller.abort(new DOMException("Signal timed out.", "TimeoutError"));
     });
     return {
       signal: controller.signal,
       release: () => {
         settle();
-        parent.removeEventListener("abort", follow);
+        parent?.removeEventListener("abort", follow);
       },
     };
   }

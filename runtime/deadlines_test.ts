@@ -98,6 +98,13 @@ Deno.test("Deadlines.signal: aborts with a TimeoutError when its time is up, on 
   // The parent aborting later changes nothing.
   parent.abort(new Error("late"));
   assertEquals((signal.reason as DOMException).name, "TimeoutError");
+  // With no parent, only the time limit aborts it.
+  const alone = deadlines.signal(undefined, 50);
+  clock.advance(49);
+  assertEquals(alone.signal.aborted, false);
+  clock.advance(1);
+  assertEquals((alone.signal.reason as DOMException).name, "TimeoutError");
+  assertEquals(deadlines.waiting, 0);
 });
 
 Deno.test("Deadlines.signal: follows its parent's abort, with its reason, and forgets its deadline once released", () => {

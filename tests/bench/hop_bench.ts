@@ -18,6 +18,7 @@ import { ClientStream } from "../../rpc/client_stream.ts";
 import { encodeRaftBatch } from "../../rpc/raft_wire.ts";
 import { scriptArgs } from "../support/script_args.ts";
 import { deadline } from "@std/async";
+import { cpuSeconds } from "./process_stats.ts";
 
 /** Round trips measured of each kind (`ROUNDS` overrides: the test runs a few). */
 const ROUND_TRIPS = Number(Deno.env.get("ROUNDS") ?? 2000);
@@ -70,6 +71,10 @@ function percentiles(samples: number[]): string {
   return `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms`;
 }
 
+/** CPU seconds of both processes over the measured round trips, per round trip in microseconds. */
+const perTrip = (seconds: number) =>
+  `CPU ${(seconds / ROUND_TRIPS * 1e6).toFixed(0)} µs per round trip (both processes)`;
+
 /** The far end, in its own process: it answers every ping and every byte, until its stdin ends. */
 async function echo(): Promise<void> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -114,27 +119,35 @@ async function main(): Promise<void> {
     await deadline(line(), 10_000);
     const out = streamTo(ports.stream);
     const streamTimes: number[] = [];
+    const cpu = () => cpuSeconds(Deno.pid) + cpuSeconds(child.pid);
+    let cpuBefore = 0;
     for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+      if (i === WARMUP) cpuBefore = cpu();
       const back = new Promise<number>((resolve) => answered = resolve);
       const started = performance.now();
       out.push([i]);
       const arrived = await deadline(back, 5000);
       if (i >= WARMUP) streamTimes.push(arrived - started);
     }
+    const streamCpu = cpu() - cpuBefore;
     await out.close();
-    console.log(`peer streams, round trip: ${percentiles(streamTimes)}`);
+    console.log(
+      `peer streams, round trip: ${percentiles(streamTimes)}, ${perTrip(streamCpu)}`,
+    );
 
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: ports.tcp });
     const byte = new Uint8Array(1);
     const tcpTimes: number[] = [];
     for (let i = 0; i < ROUND_TRIPS + WARMUP; i++) {
+      if (i === WARMUP) cpuBefore = cpu();
       const started = performance.now();
       await conn.write(byte);
       await deadline(conn.read(byte), 5000);
       if (i >= WARMUP) tcpTimes.push(performance.now() - started);
     }
+    const tcpCpu = cpu() - cpuBefore;
     conn.close();
-    console.log(`plain TCP, round trip:    ${percentiles(tcpTimes)}`);
+    console.log(`plain TCP, round trip:    ${percentiles(tcpTimes)}, ${perTrip(tcpCpu)}`);
   } finally {
     await server.close();
     await stdin.close().catch(() => {});

@@ -50,9 +50,106 @@ export class EnvelopeError extends Error {
 }
 
 /**
- * Reads the frames of a stream as its chunks arrive: each complete message is yielded once whole,
- * however the chunks split it. A message over `maxBytes` is refused from its header, before its
- * bytes are buffered.
+ * Splits a stream's bytes into frames as they arrive, however the network cut them: each
+ * complete message is handed on once whole. A message over the limit is refused from its header,
+ * before its bytes are buffered; a large message arriving in many chunks is copied once, when it
+ * is whole, not once per chunk.
+ *
+ * @example Usage
+ * ```ts
+ * import { frame, FrameReader } from "./connect_envelope.ts";
+ * const reader = new FrameReader(1024);
+ * const bytes = frame(new Uint8Array([1, 2]));
+ * reader.push(bytes.subarray(0, 3), (flags, message) => console.log(message));
+ * reader.push(bytes.subarray(3), (flags, message) => console.log(message)); // Uint8Array(2) [ 1, 2 ]
+ * ```
+ */
+export class FrameReader {
+  readonly #maxBytes: number;
+  /** Chunks not yet consumed, and how many bytes they hold. */
+  #pending: Uint8Array[] = [];
+  #size = 0;
+  /** Bytes until the next step can run: a header, then a whole frame. */
+  #need = 5;
+
+  /**
+   * Creates a reader.
+   *
+   * @param maxBytes The largest message.
+   */
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Whether bytes of an unfinished frame are held: a stream ending now ended inside one. */
+  get partial(): boolean {
+    return this.#size > 0;
+  }
+
+  /**
+   * Takes the next bytes of the stream.
+   *
+   * @param chunk The bytes, in order after the previous ones.
+   * @param each Called with each frame completed, in order.
+   * @throws {EnvelopeError} For a message over the limit.
+   */
+  push(chunk: Uint8Array, each: (flags: number, message: Uint8Array) => void): void {
+    if (chunk.length === 0) return;
+    this.#pending.push(chunk);
+    this.#size += chunk.length;
+    while (this.#size >= this.#need) {
+      const header = this.#peek(5);
+      const flags = header[0];
+      const length = new DataView(header.buffer, header.byteOffset + 1, 4).getUint32(0);
+      if (length > this.#maxBytes) {
+        throw new EnvelopeError(
+          "resource_exhausted",
+          `a stream message of ${length} bytes exceeds the limit of ${this.#maxBytes} bytes`,
+        );
+      }
+      if (this.#size < 5 + length) {
+        this.#need = 5 + length;
+        return;
+      }
+      const message = this.#peek(5 + length).subarray(5);
+      this.#consume(5 + length);
+      this.#need = 5;
+      each(flags, message);
+    }
+  }
+
+  /**
+   * Says the stream ended.
+   *
+   * @throws {EnvelopeError} When it ended inside a message.
+   */
+  end(): void {
+    if (this.partial) {
+      throw new EnvelopeError("invalid_argument", "the stream ended inside a message");
+    }
+  }
+
+  /** The next `n` bytes, joined (without consuming them). */
+  #peek(n: number): Uint8Array {
+    if (this.#pending[0].length >= n) return this.#pending[0].subarray(0, n);
+    this.#pending = [concat(this.#pending, n)];
+    return this.#pending[0].subarray(0, n);
+  }
+
+  #consume(n: number): void {
+    this.#size -= n;
+    while (n > 0) {
+      if (this.#pending[0].length <= n) n -= this.#pending.shift()!.length;
+      else {
+        this.#pending[0] = this.#pending[0].subarray(n);
+        n = 0;
+      }
+    }
+  }
+}
+
+/**
+ * Reads the frames of a stream as its chunks arrive (see {@linkcode FrameReader}).
  *
  * @param chunks The stream's body.
  * @param maxBytes The largest message.
@@ -70,54 +167,18 @@ export async function* readFrames(
   chunks: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   maxBytes: number,
 ): AsyncGenerator<{ flags: number; message: Uint8Array }> {
-  // Chunks not yet consumed, and how many bytes they hold. A large message arriving in many
-  // chunks is copied once, when it is whole, not once per chunk.
-  let pending: Uint8Array[] = [];
-  let size = 0;
-  /** The next `n` bytes, joined (without consuming them). */
-  const peek = (n: number): Uint8Array => {
-    if (pending[0].length >= n) return pending[0].subarray(0, n);
-    pending = [concat(pending, n)];
-    return pending[0].subarray(0, n);
-  };
-  const consume = (n: number) => {
-    size -= n;
-    while (n > 0) {
-      if (pending[0].length <= n) n -= pending.shift()!.length;
-      else {
-        pending[0] = pending[0].subarray(n);
-        n = 0;
-      }
-    }
-  };
-  let need = 5; // bytes until the next step can run: a header, then a whole frame
+  const reader = new FrameReader(maxBytes);
+  const whole: { flags: number; message: Uint8Array }[] = [];
   for await (const chunk of chunks) {
-    if (chunk.length === 0) continue;
-    pending.push(chunk);
-    size += chunk.length;
-    while (size >= need) {
-      const header = peek(5);
-      const flags = header[0];
-      const length = new DataView(header.buffer, header.byteOffset + 1, 4).getUint32(0);
-      if (length > maxBytes) {
-        throw new EnvelopeError(
-          "resource_exhausted",
-          `a stream message of ${length} bytes exceeds the limit of ${maxBytes} bytes`,
-        );
-      }
-      if (size < 5 + length) {
-        need = 5 + length;
-        break;
-      }
-      const message = peek(5 + length).subarray(5);
-      consume(5 + length);
-      need = 5;
-      yield { flags, message };
+    try {
+      reader.push(chunk, (flags, message) => whole.push({ flags, message }));
+    } finally {
+      // The frames before a refused one still arrive, and in order.
+      yield* whole;
+      whole.length = 0;
     }
   }
-  if (size > 0) {
-    throw new EnvelopeError("invalid_argument", "the stream ended inside a message");
-  }
+  reader.end();
 }
 
 /** Joins chunks into one buffer of at least `n` bytes (all of them). */

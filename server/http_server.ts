@@ -36,7 +36,7 @@ import {
 import type { TlsMaterial } from "../rpc/tls.ts";
 import { type BodyError, readBody } from "./bounded_body.ts";
 import { SweptDeadlines } from "./swept_deadlines.ts";
-import { encodeAnswer, type RequestHead, serveLeanLane } from "./lean_http1.ts";
+import { encodeAnswer, type RequestHead, serveLeanLane, type StreamSink } from "./lean_http1.ts";
 import type { UnaryAnswer, UnaryCall } from "./unary_fast_path.ts";
 
 /**
@@ -122,6 +122,16 @@ export interface HttpServerOptions {
    * New TLS material ends every open stream, so its peer reconnects and proves itself again.
    */
   streamingPaths?: ReadonlySet<string>;
+  /**
+   * Serves a streaming path's chunked body on the lean lane, straight from the connection's bytes
+   * (see {@linkcode StreamSink}), after the same access check; `undefined` leaves the request to
+   * `handler`. The stream's idle limit applies as on the general server.
+   */
+  streamSink?: (
+    path: string,
+    header: (name: string) => string | null,
+    caller: Caller | undefined,
+  ) => StreamSink | undefined;
   /**
    * Serves an admitted request from its bytes, without building fetch objects (the hottest
    * calls); `undefined` leaves it to `handler`.
@@ -364,6 +374,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
             () => socket.destroy(),
           );
         }),
+      stream: (head) => streamLean(socket, head),
       begin: () => deadlines.clear(socket),
       // A client that does not read its answer is cut off like an idle one.
       answered: () => armHeaderTimer(socket, limits.idleTimeoutMs),
@@ -408,6 +419,37 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // Anything refused is left to the general server, which says why.
     if (admitted.kind !== "admitted" || head.contentLength > admitted.limit) return undefined;
     return admitted.caller ?? null;
+  };
+  // A peer's stream on the lean lane: admitted as the general server admits it, timed by the
+  // same idle limit, moved on by every piece of its body.
+  const streamLean = (socket: Socket, head: RequestHead): StreamSink | undefined => {
+    if (head.method !== "POST" || !options.streamingPaths?.has(head.path)) return undefined;
+    const admitted = admission(socket, head.target, head.headers.get("authorization"));
+    if (admitted.kind !== "admitted") return undefined;
+    const headers = head.headers;
+    const sink = options.streamSink?.(
+      admitted.path,
+      (name) => headers.get(name) ?? null,
+      admitted.caller,
+    );
+    if (!sink) return undefined;
+    options.onServed?.("lean");
+    streams.add(socket);
+    const forget = () => streams.delete(socket);
+    socket.once("close", forget);
+    const idle = () => socket.destroy();
+    deadlines.set(socket, limits.idleTimeoutMs, idle);
+    return {
+      push(piece) {
+        deadlines.set(socket, limits.idleTimeoutMs, idle);
+        return sink.push(piece);
+      },
+      end() {
+        socket.off("close", forget);
+        forget();
+        return sink.end();
+      },
+    };
   };
   // Then, with the body: serve it from its bytes, or through the handler in one piece.
   const takeLean = (

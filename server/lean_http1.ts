@@ -8,24 +8,31 @@
  * here, and 22 against 62 µs over TLS).
  *
  * The lane only ever takes the plain case: a POST with a `content-length` body, or a GET, whose
- * head arrives whole. The moment a connection sends anything else (a head in pieces, a chunked or
- * streamed body, `Expect`, `Upgrade`, `Connection: close`, HTTP/1.0, a HEAD, a repeated header, no
- * `Host`, a head or body too large, bytes outside printable ASCII, a call its server cannot answer
- * in one piece), it hands the whole connection, with every byte not yet answered, to the general
- * server, which then serves it for the rest of its life with all of its checks. So the lane
- * refuses nothing itself but a body that does not arrive in time (its server's body time limit),
- * and never reads a byte the general server would read differently; a test sends thousands of
- * damaged requests to a server with the lane and one without, and each ends the same way on both.
+ * head arrives whole. The moment a connection sends anything else (a head in pieces, a chunked
+ * body, `Expect`, `Upgrade`, `Connection: close`, HTTP/1.0, a HEAD, a repeated header, no `Host`,
+ * a head or body too large, bytes outside printable ASCII, a call its server cannot answer in one
+ * piece), it hands the whole connection, with every byte not yet answered, to the general server,
+ * which then serves it for the rest of its life with all of its checks. So the lane refuses
+ * nothing itself but a body that does not arrive in time (its server's body time limit), and never
+ * reads a byte the general server would read differently; a test sends thousands of damaged
+ * requests to a server with the lane and one without, and each ends the same way on both.
+ *
+ * One exception, when the server asks for it ({@linkcode LeanLaneHooks.stream}): a peer's
+ * long-lived stream of messages, a POST with a chunked body, is read piece by piece as it arrives
+ * ({@linkcode StreamSink}), without `node:http`'s request objects and the web streams built over
+ * them. That body's chunked coding is read here ([chunked_body.ts](./chunked_body.ts)), strictly:
+ * a malformed one is answered `invalid_argument` and the connection closed.
  *
  * @module
  */
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { UnaryAnswer } from "./unary_fast_path.ts";
+import { ChunkedBody } from "./chunked_body.ts";
 
 /**
- * A request head the lane can serve: a POST in HTTP/1.1 with a `content-length` body, or a GET
- * with none.
+ * A request head the lane can serve: a POST in HTTP/1.1 with a `content-length` or chunked body,
+ * or a GET with none.
  *
  * @example Usage
  * ```ts
@@ -46,8 +53,10 @@ export interface RequestHead {
   readonly headers: ReadonlyMap<string, string>;
   /** Where the body starts, as an offset into the bytes parsed. */
   readonly bodyStart: number;
-  /** The body's length. */
+  /** The body's length (0 for a chunked one). */
   readonly contentLength: number;
+  /** Whether the body is chunked (`transfer-encoding: chunked`), its length unknown. */
+  readonly chunked: boolean;
 }
 
 /** The longest request head the lane reads; longer ones go to the general server. */
@@ -62,7 +71,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const REQUEST_LINE = /^(POST|GET) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 const DIGITS = /^[0-9]{1,9}$/;
 /** Headers whose presence means the request is not a plain one. */
-const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "te", "trailer"]);
+const NOT_PLAIN = new Set(["expect", "upgrade", "te", "trailer"]);
 const ASCII = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
 
@@ -113,12 +122,18 @@ export function parseRequestHead(
   if (!request) return "other";
   const headers = new Map<string, string>();
   let length: string | undefined;
+  let chunked = false;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i];
     const colon = line.indexOf(":");
     if (colon <= 0) return "other";
     const name = line.slice(0, colon).toLowerCase();
-    if (!TOKEN.test(name) || NOT_PLAIN.has(name)) return "other";
+    if (!TOKEN.test(name)) return "other";
+    if (name === "transfer-encoding") {
+      // Only the plain chunked coding: a list of codings is the general server's to read.
+      if (line.slice(colon + 1).trim().toLowerCase() !== "chunked" || chunked) return "other";
+      chunked = true;
+    } else if (NOT_PLAIN.has(name)) return "other";
     // A repeated header is left to the general server: for some (authorization, content-type)
     // it keeps the first and drops the rest, and the lane must never read a request otherwise.
     if (headers.has(name)) return "other";
@@ -134,8 +149,10 @@ export function parseRequestHead(
   // HTTP/1.1 requires it, and the general server refuses a request without it.
   if (!headers.has("host")) return "other";
   const method = request[1] as "POST" | "GET";
-  // A POST says how long its body is; a GET has none.
-  if (method === "POST" ? length === undefined : length !== undefined) return "other";
+  // A POST says how long its body is, or that it is chunked (never both); a GET has none.
+  if (method === "POST" ? (length === undefined) === !chunked : length !== undefined || chunked) {
+    return "other";
+  }
   const target = request[2];
   const query = target.indexOf("?");
   return {
@@ -145,6 +162,7 @@ export function parseRequestHead(
     headers,
     bodyStart: end,
     contentLength: Number(length ?? 0),
+    chunked,
   };
 }
 
@@ -194,11 +212,39 @@ export interface LeanLaneHooks<A> {
   /** An answer is about to be written. */
   answered(): void;
   /**
+   * Takes an admitted request with a chunked body as a stream served from the connection's
+   * bytes, or returns `undefined` to leave it (and the connection) to the general server. Absent,
+   * every chunked request is left to it.
+   */
+  stream?(head: RequestHead): StreamSink | undefined;
+  /**
    * Gives the connection to the general server: it must start reading the socket (attach its
    * `data` listener) before returning. The lane then hands it the bytes it read and did not
    * answer, as the socket's next data, ahead of any that arrive later.
    */
   handOver(socket: Socket): void;
+}
+
+/**
+ * Serves a stream's body as it arrives (see {@linkcode LeanLaneHooks.stream}): each piece of the
+ * body in order, then its end. An answer from `push` ends the stream early, as a refusal: the
+ * lane sends it and closes the connection, since the rest of the body cannot be skipped safely.
+ *
+ * @example Usage
+ * ```ts
+ * import type { StreamSink } from "@prkdb/prkdb/server";
+ * let bytes = 0;
+ * const sink: StreamSink = {
+ *   push(piece) { bytes += piece.length; return undefined; },
+ *   end: () => ({ status: 200, headers: {}, body: new TextEncoder().encode(String(bytes)) }),
+ * };
+ * ```
+ */
+export interface StreamSink {
+  /** Takes the next piece of the body; returns an answer to end the stream with it now. */
+  push(piece: Uint8Array): UnaryAnswer | undefined;
+  /** The body ended: the answer. */
+  end(): UnaryAnswer;
 }
 
 /** How many unanswered bytes the lane holds while a call is served before it stops reading. */
@@ -225,6 +271,8 @@ export function serveLeanLane<A>(socket: Socket, hooks: LeanLaneHooks<A>): void 
   let abort: AbortController | undefined;
   /** A head read and admitted whose body has not fully arrived yet. */
   let awaited: { head: RequestHead; end: number; admitted: A } | undefined;
+  /** The stream whose chunked body is being read. */
+  let stream: { body: ChunkedBody; sink: StreamSink } | undefined;
   const onClose = () => {
     gone = true;
     abort?.abort();
@@ -236,6 +284,7 @@ export function serveLeanLane<A>(socket: Socket, hooks: LeanLaneHooks<A>): void 
     socket.end();
   };
   const onData = (chunk: Uint8Array) => {
+    if (stream) return feed(chunk);
     held.append(chunk);
     if (!serving) next();
     else if (held.length > HELD_LIMIT) socket.pause();
@@ -271,6 +320,15 @@ export function serveLeanLane<A>(socket: Socket, hooks: LeanLaneHooks<A>): void 
         // comes and answers a malformed one at once (clients send a head in one write).
         const parsed = parseRequestHead(bytes, 0, bytes.length);
         if (typeof parsed === "string" || parsed.contentLength > LEAN_BODY_LIMIT) return handOver();
+        if (parsed.chunked) {
+          const sink = hooks.stream?.(parsed);
+          if (!sink) return handOver();
+          stream = { body: new ChunkedBody(), sink };
+          serving = true;
+          const rest = bytes.subarray(parsed.bodyStart);
+          held.consume(held.length);
+          return feed(rest);
+        }
         // Checked as soon as the head is read: a caller the general server would refuse is
         // left to it at once, before the lane holds a byte of its body.
         const admission = hooks.admit(parsed);
@@ -304,6 +362,40 @@ export function serveLeanLane<A>(socket: Socket, hooks: LeanLaneHooks<A>): void 
       answer.then(write).catch(() => socket.destroy());
       return;
     }
+  };
+  // Reads a stream's body from the connection's next bytes, and answers once it ends.
+  const feed = (bytes: Uint8Array): void => {
+    const { body, sink } = stream!;
+    let refusal: UnaryAnswer | undefined;
+    let used = bytes.length;
+    try {
+      used = body.push(bytes, (piece) => void (refusal ??= sink.push(piece)));
+    } catch (error) {
+      refusal ??= {
+        status: 400,
+        headers: { "content-type": "application/json" },
+        body: new TextEncoder().encode(
+          JSON.stringify({ code: "invalid_argument", message: (error as Error).message }),
+        ),
+      };
+    }
+    if (refusal) {
+      // The rest of the body cannot be told from the next request: the connection ends here.
+      stream = undefined;
+      gone = true;
+      detach();
+      hooks.answered();
+      const out = encodeAnswer({
+        ...refusal,
+        headers: { ...refusal.headers, connection: "close" },
+      });
+      return void socket.end(out, () => socket.destroy());
+    }
+    if (!body.done) return;
+    stream = undefined;
+    // What follows the body is the connection's next request.
+    if (used < bytes.length) held.append(bytes.subarray(used));
+    write(sink.end());
   };
   const write = (answer: UnaryAnswer) => {
     abort = undefined;

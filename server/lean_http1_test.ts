@@ -40,7 +40,7 @@ Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () =
   assert(typeof parse(text) === "object");
 });
 
-Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is left to the general server", () => {
+Deno.test("parseRequestHead: anything but a plain POST with a length or chunked, or a GET, is left to the general server", () => {
   const ok = "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n";
   const others = {
     "a GET with a length": "GET /a HTTP/1.1\r\ncontent-length: 0\r\n\r\n",
@@ -48,7 +48,11 @@ Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is
     "a PUT": "PUT /a HTTP/1.1\r\ncontent-length: 2\r\n\r\n",
     "HTTP/1.0": "POST /a HTTP/1.0\r\ncontent-length: 2\r\n\r\n",
     "no length": "POST /a HTTP/1.1\r\nhost: x\r\n\r\n",
-    "chunked": ok + "transfer-encoding: chunked\r\n\r\n",
+    "chunked with a length": ok + "transfer-encoding: chunked\r\n\r\n",
+    "a list of codings": "POST /a HTTP/1.1\r\nhost: x\r\ntransfer-encoding: gzip, chunked\r\n\r\n",
+    "chunked twice":
+      "POST /a HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
+    "a chunked GET": "GET /a HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n",
     "a length and chunked":
       "POST /a HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 2\r\n\r\n",
     "two lengths": ok + "content-length: 2\r\n\r\n",
@@ -75,6 +79,10 @@ Deno.test("parseRequestHead: anything but a plain POST with a length or a GET is
   for (const [what, text] of Object.entries(others)) {
     assertEquals(parse(text), "other", what);
   }
+  // A chunked POST is read as one: a stream, if its server takes it.
+  const chunked = parse("POST /s HTTP/1.1\r\nhost: x\r\nTransfer-Encoding: Chunked\r\n\r\n5\r\n");
+  assert(typeof chunked === "object");
+  assertEquals([chunked.chunked, chunked.contentLength, chunked.bodyStart], [true, 0, 57]);
   // Keep-alive is what HTTP/1.1 does anyway: served.
   assert(typeof parse(ok + "connection: keep-alive\r\n\r\n") === "object");
   // A GET without a body is served, its query kept in the target.
@@ -520,4 +528,136 @@ Deno.test("lean lane: over mutual TLS the caller is the certificate's; a strange
     assertEquals(seen.served, { lean: 2, general: 1 });
     assertEquals(seen.direct, ["x", "x"]);
   });
+});
+
+/** A stream's server: `streamSink` records each piece, refuses one holding "X", answers at the end. */
+function streaming(seen: Seen, pieces: string[], extra: Partial<HttpServerOptions> = {}) {
+  return lanes(seen, {
+    streamingPaths: new Set(["/s"]),
+    streamSink: (_path, header) =>
+      header("x-leave") !== null ? undefined : {
+        push(piece) {
+          const text = td.decode(piece);
+          pieces.push(text);
+          if (!text.includes("X")) return undefined;
+          return { status: 200, headers: {}, body: te.encode(JSON.stringify({ refused: text })) };
+        },
+        end: () => ({
+          status: 200,
+          headers: { "content-type": "application/json" },
+          body: te.encode(JSON.stringify({ got: pieces.join("") })),
+        }),
+      },
+    ...extra,
+  });
+}
+
+const STREAM_HEAD = "POST /s HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
+
+/** Reads from `conn` until the server closes it or `done` says enough; never longer than 5 s. */
+async function readUntil(conn: Deno.Conn, done: (said: string) => boolean): Promise<string> {
+  let out = "";
+  const buf = new Uint8Array(4096);
+  const deadline = setTimeout(() => conn.close(), 5000);
+  try {
+    while (!done(out)) {
+      const n = await conn.read(buf);
+      if (n === null) return out + "<closed>";
+      out += td.decode(buf.subarray(0, n));
+    }
+  } catch {
+    return out + "<closed>";
+  } finally {
+    clearTimeout(deadline);
+  }
+  return out;
+}
+
+Deno.test("lean lane: a chunked stream is read piece by piece as it arrives, answered at its end, and its connection serves on", async () => {
+  const seen = nothingSeen();
+  const pieces: string[] = [];
+  const s = await streaming(seen, pieces);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    await conn.write(te.encode(STREAM_HEAD + "3\r\nabc\r\n"));
+    // Handed over before the body ends: a stream, not a body read whole.
+    await waitFor("the first piece", () => pieces.join("") === "abc");
+    await conn.write(te.encode("2\r\nde\r\n0\r\n\r\n" + put("after")));
+    const said = await readUntil(conn, (out) => bodies(out).length === 2);
+    assertMatch(said, /^HTTP\/1\.1 200 OK\r\n/);
+    assertEquals(bodies(said), ['{"got":"abcde"}', '{"lane":"direct","body":"after","role":null}']);
+    assertEquals(seen.served, { lean: 2, general: 0 });
+  } finally {
+    conn.close();
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a stream its sink refuses, or whose chunks are malformed, is answered and closed; nothing after it is served", async () => {
+  for (
+    const [body, answer] of [
+      ["3\r\nabc\r\n2\r\nXY\r\n3\r\nzzz\r\n0\r\n\r\n", /^HTTP\/1\.1 200 .*\{"refused":"XY"\}/s],
+      ["3\r\nabc\r\nzz\r\nzz\r\n0\r\n\r\n", /^HTTP\/1\.1 400 .*invalid_argument.*chunk size/s],
+      ["3\r\nabcde\r\n0\r\n\r\n", /^HTTP\/1\.1 400 .*invalid_argument.*CRLF/s],
+    ] as const
+  ) {
+    const seen = nothingSeen();
+    const pieces: string[] = [];
+    const s = await streaming(seen, pieces);
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+    try {
+      await conn.write(te.encode(STREAM_HEAD + body + put("after")));
+      const said = await readUntil(conn, () => false);
+      assertMatch(said, answer);
+      assertMatch(said, /connection: close\r\n[\s\S]*<closed>$/);
+      assertEquals(pieces.includes("zzz"), false, "nothing after the refusal reaches the sink");
+      assertEquals(seen.direct, [], "nor the request after it");
+    } finally {
+      conn.close();
+      await s.close();
+    }
+  }
+});
+
+Deno.test("lean lane: a chunked request its server does not stream goes to the general server", async () => {
+  const seen = nothingSeen();
+  const pieces: string[] = [];
+  const s = await streaming(seen, pieces);
+  try {
+    const chunked = (path: string, headers = "") =>
+      `POST ${path} HTTP/1.1\r\nhost: x\r\n${headers}transfer-encoding: chunked\r\n\r\n` +
+      "4\r\nbody\r\n0\r\n\r\n";
+    const said = [
+      await exchange(s.port, [chunked(PUT)], 1),
+      await exchange(s.port, [chunked("/s", "x-leave: 1\r\n")], 1),
+    ];
+    assertEquals(said.map(bodies), [
+      ['{"lane":"direct","body":"body","role":null}'],
+      ['{"lane":"handler","body":"body"}'],
+    ]);
+    assertEquals(pieces, []);
+    assertEquals(seen.served, { lean: 0, general: 2 });
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("lean lane: a stream that goes silent past the idle limit is closed, and not counted as refused", async () => {
+  const seen = nothingSeen();
+  const pieces: string[] = [];
+  const refused: string[] = [];
+  const s = await streaming(seen, pieces, {
+    limits: { idleTimeoutMs: 300 },
+    onRefused: (reason) => refused.push(reason),
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    await conn.write(te.encode(STREAM_HEAD + "3\r\nabc\r\n"));
+    assertEquals(await readUntil(conn, () => false), "<closed>");
+    assertEquals(pieces, ["abc"]);
+    assertEquals(refused, []);
+  } finally {
+    conn.close();
+    await s.close();
+  }
 });

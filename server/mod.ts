@@ -60,7 +60,9 @@ export {
   parseRequestHead,
   type RequestHead,
   serveLeanLane,
+  type StreamSink,
 } from "./lean_http1.ts";
+export { ChunkedBody, ChunkedBodyError } from "./chunked_body.ts";
 export { MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 export {
   loadTlsFiles,

@@ -35,7 +35,12 @@ import {
   PutResponseSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { leanUnary } from "./unary_fast_path.ts";
-import { RAFT_STREAM_PATH, RAFT_STREAM_TYPE, receiveRaftStream } from "./raft_stream.ts";
+import {
+  RAFT_STREAM_PATH,
+  RAFT_STREAM_TYPE,
+  raftStreamSink,
+  receiveRaftStream,
+} from "./raft_stream.ts";
 import { ReplicationService } from "../rpc/gen/prkdb/v1/replication_pb.ts";
 import { type AppliedCounter, nodeHealth, nodeState } from "./health.ts";
 import {
@@ -364,6 +369,15 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     onRefused: options.onHttpRefused,
     onServed: options.onHttpServed,
     streamingPaths: new Set([RAFT_STREAM_PATH]),
+    streamSink(path, header, caller) {
+      // Binary streams only; a JSON stream goes to the Connect router.
+      if (path !== RAFT_STREAM_PATH || header("content-type") !== RAFT_STREAM_TYPE) {
+        return undefined;
+      }
+      // The caller's verified member id, as for the general path; never the caller's own.
+      const verified = caller?.node === undefined ? null : String(caller.node);
+      return raftStreamSink((batch) => accept(batch, verified), peerBodyLimit);
+    },
     direct(path, call, caller) {
       const lean = fast.get(path);
       if (!lean) return undefined;

@@ -13,7 +13,7 @@
  */
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
 import { startHttpServer } from "../../server/http_server.ts";
-import { RAFT_STREAM_PATH, receiveRaftStream } from "../../server/raft_stream.ts";
+import { RAFT_STREAM_PATH, raftStreamSink, receiveRaftStream } from "../../server/raft_stream.ts";
 import { ClientStream } from "../../rpc/client_stream.ts";
 import { encodeRaftBatch } from "../../rpc/raft_wire.ts";
 import { scriptArgs } from "../support/script_args.ts";
@@ -45,6 +45,8 @@ const pingServer = (onPing: () => void) =>
     hostname: "127.0.0.1",
     port: 0,
     streamingPaths: new Set([PATH]),
+    // As a node serves them: on the lean lane, straight from the connection's bytes.
+    streamSink: () => raftStreamSink(onPing, 1 << 20),
     handler: (request) => receiveRaftStream(request, onPing, 1 << 20),
   });
 

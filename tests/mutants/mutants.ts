@@ -408,14 +408,41 @@ export const MUTANTS: readonly Mutant[] = [
   },
   {
     name: "lean-lane-reads-chunked-bodies-by-length",
-    rule: "the lean HTTP lane leaves a request with a transfer-encoding to the general server",
+    rule:
+      "the lean HTTP lane leaves a request with both a length and a chunked body to the general server",
     file: "server/lean_http1.ts",
-    find: 'const NOT_PLAIN = new Set(["transfer-encoding", "expect", "upgrade", "te", "trailer"]);',
-    replace: 'const NOT_PLAIN = new Set(["expect", "upgrade", "te", "trailer"]);',
+    find:
+      'if (method === "POST" ? (length === undefined) === !chunked : length !== undefined || chunked) {',
+    replace: 'if (method === "POST" ? length === undefined && !chunked : length !== undefined) {',
     checks: [{
       kind: "test",
       file: "server/lean_http1_test.ts",
-      filter: "a smuggling attempt",
+      filter: "parseRequestHead: anything but",
+    }],
+  },
+  {
+    name: "chunked-body-skips-the-crlf-after-data",
+    rule: "a chunk's data must be followed by CRLF, or the body is refused",
+    file: "server/chunked_body.ts",
+    find:
+      'if (bytes[i++] !== expected) throw new ChunkedBodyError("a chunk not followed by CRLF");',
+    replace: "i++;",
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "whose chunks are malformed",
+    }],
+  },
+  {
+    name: "lean-stream-serves-on-after-a-refusal",
+    rule: "a stream refused on the lean lane ends its connection: nothing after it is read",
+    file: "server/lean_http1.ts",
+    find: "return void socket.end(out, () => socket.destroy());",
+    replace: "return void socket.write(out);",
+    checks: [{
+      kind: "test",
+      file: "server/lean_http1_test.ts",
+      filter: "whose chunks are malformed",
     }],
   },
 ];

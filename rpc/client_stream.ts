@@ -58,7 +58,7 @@ export interface ClientStreamOptions<T> {
    */
   idleMs: number;
   /** The `fetch` to call with (mutual TLS when configured). Default: the global one. */
-  fetch?: typeof fetch;
+  fetch?: (url: string, init: RequestInit) => Promise<Response>;
   /** Sees each message handed to the connection, with how long its first item waited. */
   onWritten?: (items: readonly T[], waitedSeconds: number) => void;
   /** Sees items dropped because the stream broke or could not be opened. */

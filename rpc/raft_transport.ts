@@ -14,6 +14,7 @@
  *
  * @module
  */
+import type { StreamFetch } from "./http1_stream.ts";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { NodeId } from "../raft/types.ts";
@@ -39,6 +40,11 @@ export interface ConnectRaftTransportOptions {
   timeoutMs?: number;
   /** The `fetch` to call peers with (mutual TLS when configured). Default: the global one. */
   fetch?: typeof fetch;
+  /**
+   * Opens the peer streams: a node passes `http1Stream` (see [http1_stream.ts](./http1_stream.ts)), which writes each batch
+   * straight to the socket. Default: `fetch`.
+   */
+  streamFetch?: StreamFetch;
   /** A batch carries at most about this many bytes of entries and snapshot data. Default 8 MiB. */
   maxBatchBytes?: number;
   /**
@@ -82,8 +88,8 @@ interface Peer {
 /** Sends Raft messages to peers over Connect-RPC streams. */
 export class ConnectRaftTransport implements RaftTransport {
   readonly #o:
-    & Required<Omit<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch">>
-    & Pick<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch">;
+    & Required<Omit<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch" | "streamFetch">>
+    & Pick<ConnectRaftTransportOptions, "onCall" | "onSent" | "fetch" | "streamFetch">;
   readonly #peers = new Map<NodeId, Peer>();
   readonly #pinging = new Set<NodeId>();
   readonly #abort = new AbortController();
@@ -135,7 +141,7 @@ export class ConnectRaftTransport implements RaftTransport {
       maxMessageBytes: this.#o.maxBatchBytes,
       stallMs: this.#o.timeoutMs,
       idleMs: STREAM_IDLE_MS,
-      fetch: this.#o.fetch,
+      fetch: this.#o.streamFetch ?? this.#o.fetch,
       onWritten: (messages, waited) => {
         for (const [rpc, n] of kinds(messages)) this.#o.onSent?.(id, rpc, n, waited);
       },

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { http1Stream } from "../rpc/http1_stream.ts";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NodeId } from "../raft/types.ts";
 import { MultiRaftHost } from "../runtime/multi_raft_host.ts";
@@ -245,6 +246,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     cluster,
     peers: new Map(),
     fetch: peerHttp?.fetch,
+    streamFetch: http1Stream(tls),
     onCall: (peer, rpc, _entries, seconds, error) =>
       metrics.rpc(
         peer,

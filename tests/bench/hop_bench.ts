@@ -15,6 +15,7 @@
 import { startHttpServer } from "../../server/http_server.ts";
 import { RAFT_STREAM_PATH, raftStreamSink, receiveRaftStream } from "../../server/raft_stream.ts";
 import { ClientStream } from "../../rpc/client_stream.ts";
+import { http1Stream } from "../../rpc/http1_stream.ts";
 import { encodeRaftBatch } from "../../rpc/raft_wire.ts";
 import { scriptArgs } from "../support/script_args.ts";
 import { deadline } from "@std/async";
@@ -37,6 +38,8 @@ const streamTo = (port: number) =>
     maxMessageBytes: 1 << 20,
     stallMs: 5000,
     idleMs: 60_000,
+    // As a node opens them: each batch written straight to the socket.
+    fetch: http1Stream(),
   });
 
 /** A server for peer streams on a free port, calling `onPing` for each batch. */

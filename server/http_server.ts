@@ -411,10 +411,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   // from the head alone, what the general server checks before reading a body: the caller (null
   // when none is needed), or undefined to leave the request to the general server.
   const admitLean = (socket: Socket, head: RequestHead): Caller | null | undefined => {
-    // A stream (a peer's, or a Connect streaming call, answered as it comes) is the general
-    // server's work.
-    if (options.streamingPaths?.has(head.path)) return undefined;
-    if (STREAMED.test(head.headers.get("content-type") ?? "")) return undefined;
+    // A stream whose body came whole (a peer asking whether streams are served sends an empty
+    // one) is served here when the server reads such streams itself; any other stream (a Connect
+    // streaming call, answered as it comes) is the general server's work.
+    const streaming = options.streamingPaths?.has(head.path) ?? false;
+    if (streaming ? !options.streamSink : STREAMED.test(head.headers.get("content-type") ?? "")) {
+      return undefined;
+    }
     const admitted = admission(socket, head.target, head.headers.get("authorization"));
     // Anything refused is left to the general server, which says why.
     if (admitted.kind !== "admitted" || head.contentLength > admitted.limit) return undefined;
@@ -459,6 +462,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     caller: Caller | undefined,
   ): Promise<UnaryAnswer> | undefined => {
     const headers = head.headers;
+    if (options.streamingPaths?.has(head.path)) {
+      const sink = head.method === "POST"
+        ? options.streamSink?.(head.path, (name) => headers.get(name) ?? null, caller)
+        : undefined;
+      if (!sink) return undefined;
+      options.onServed?.("lean");
+      return Promise.resolve(sink.push(body) ?? sink.end());
+    }
     const direct = head.method === "POST"
       ? options.direct?.(head.path, {
         method: "POST",

@@ -661,3 +661,23 @@ Deno.test("lean lane: a stream that goes silent past the idle limit is closed, a
     await s.close();
   }
 });
+
+Deno.test("lean lane: a stream whose body comes whole is served by its sink on the lane, and the connection stays there", async () => {
+  const seen = nothingSeen();
+  const pieces: string[] = [];
+  const s = await streaming(seen, pieces);
+  try {
+    const whole = (body: string) =>
+      `POST /s HTTP/1.1\r\nhost: x\r\ncontent-length: ${body.length}\r\n\r\n${body}`;
+    // A peer asking whether streams are served sends an empty one.
+    const said = await exchange(s.port, [whole(""), whole("abc"), put("after")], 3);
+    assertEquals(bodies(said), [
+      '{"got":""}',
+      '{"got":"abc"}',
+      '{"lane":"direct","body":"after","role":null}',
+    ]);
+    assertEquals(seen.served, { lean: 3, general: 0 });
+  } finally {
+    await s.close();
+  }
+});

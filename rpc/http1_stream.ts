@@ -71,10 +71,11 @@ export function http1Stream(tls?: StreamTls): StreamFetch {
     head += "transfer-encoding: chunked\r\n\r\n";
     void send(conn, encoder.encode(head), init.body as ReadableStream<Uint8Array>).catch(close);
     try {
+      // The answer ends the request (the server sends it after the body, or to refuse it), and
+      // the connection is this request's alone.
       return await readAnswer(conn);
-    } catch (error) {
+    } finally {
       close();
-      throw error;
     }
   };
 }

@@ -41,7 +41,8 @@ scriptArgs(
     "put,get,mixed), TLS=1 (mutual TLS for clients and peers on both systems), PARTITIONS\n" +
     "(PrkDB's, default 8), LEADERS_ON=N (every partition's leadership moved to node N first),\n" +
     "ROUNDS (runs of each case on both systems, interleaved; the median ratio is printed, with\n" +
-    "the range). Needs the etcd binary (apt-get install etcd-server).",
+    "the range), IDLE_SECONDS (each idle measurement, default 5), IDLE_SETTLE_SECONDS (quiet\n" +
+    "before idle is measured, default 25). Needs the etcd binary (apt-get install etcd-server).",
 );
 
 const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
@@ -56,6 +57,8 @@ const ROUNDS = Math.max(1, Number(Deno.env.get("ROUNDS") ?? 1));
 const ONLY = Deno.env.get("WORKLOADS")?.split(",");
 /** Seconds each idle measurement lasts. */
 const IDLE_SECONDS = Number(Deno.env.get("IDLE_SECONDS") ?? 5);
+/** Seconds both systems are left alone after the load, before idle is measured. */
+const IDLE_SETTLE_SECONDS = Number(Deno.env.get("IDLE_SETTLE_SECONDS") ?? 25);
 const KEYS = 10_000;
 const VALUE = "v".repeat(128);
 const b64 = (s: string) => btoa(s);
@@ -384,10 +387,13 @@ async function main(): Promise<void> {
       for (const c of db) c.close();
     }
     if (!ONLY || ONLY.includes("idle")) {
-      // Idle CPU: both clusters doing nothing. The load before leaves work behind for a while
-      // (garbage collection, sessions closing), so both settle first; then each is measured
-      // in turn, IDLE_SECONDS at a time, ROUNDS times, and the medians compared.
-      await new Promise((r) => setTimeout(r, 3000));
+      // Idle CPU: both clusters doing nothing. The load before leaves work behind for a while,
+      // so both settle first: V8 shrinks a heap grown under load some 15 s after the load stops,
+      // one full collection that costs each node 0.1-0.3 s of CPU (its resident memory falls
+      // from about 245 to 145 MB). Then each is measured in turn, IDLE_SECONDS at a time, ROUNDS
+      // times, and the medians compared.
+      console.log(`(idle: both left alone for ${IDLE_SETTLE_SECONDS} s first)`);
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_SECONDS * 1000));
       const idle = async (s: System) => {
         const before = s.pids.reduce((sum, p) => sum + cpuSeconds(p), 0);
         await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));

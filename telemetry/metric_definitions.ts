@@ -233,7 +233,7 @@ export const METRICS: readonly MetricDefinition[] = [
     labels: ["node_id", "lane"],
     values: { lane: ["lean", "general"] },
     help:
-      "HTTP requests served, by lane: lean (a plain unary call, parsed and answered straight from the connection's bytes) or general (every other request, on a connection that sent one).",
+      "HTTP requests served, by lane: lean (a plain unary call or a peer's Raft stream, read straight from the connection's bytes) or general (every other request, on a connection that sent one).",
   },
   // Client sessions, per replica of each partition.
   {

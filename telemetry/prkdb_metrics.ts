@@ -332,7 +332,8 @@ export class PrkDbMetrics {
   /**
    * Counts an HTTP request served.
    *
-   * @param lane Where: `lean` (a plain unary call parsed from its bytes) or `general`.
+   * @param lane Where: `lean` (a plain unary call or a peer's stream, read from its bytes) or
+   *   `general`.
    */
   requestServed(lane: string): void {
     this.#add("prkdb_http_requests_total", 1, { lane });

@@ -50,6 +50,20 @@ Deno.test("e2e: writes and reads in all three modes, through Connect JSON and th
     assertEquals(await db.delete("user:7"), { ok: true, found: true });
     assertEquals(await db.getText("user:7"), undefined);
     assertEquals(await db.delete("user:7"), { ok: true, found: false });
+    db.close();
+
+    // Every call above, and every stream and ping between the nodes, was served on the lean lane:
+    // none of them moved a connection to node:http.
+    for (const url of [u1, u2, u3]) {
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      const served = (lane: string) =>
+        Number(
+          new RegExp(`^prkdb_http_requests_total\\{[^}]*lane="${lane}"\\} (\\d+)`, "m")
+            .exec(metrics)?.[1],
+        );
+      assert(served("lean") > 0, `${url} served calls on the lean lane`);
+      assertEquals(served("general"), 0, `${url} served nothing on node:http`);
+    }
   } finally {
     await c.stop();
   }

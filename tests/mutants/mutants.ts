@@ -445,4 +445,18 @@ export const MUTANTS: readonly Mutant[] = [
       filter: "whose chunks are malformed",
     }],
   },
+  {
+    name: "lean-lane-leaves-whole-streams-to-node-http",
+    rule:
+      "calls between nodes (the stream question, then pings on its connection) stay on the lean lane",
+    file: "server/http_server.ts",
+    find:
+      'if (streaming ? !options.streamSink : STREAMED.test(head.headers.get("content-type") ?? "")) {',
+    replace: 'if (streaming || STREAMED.test(head.headers.get("content-type") ?? "")) {',
+    checks: [{
+      kind: "test",
+      file: "tests/cluster/cluster_test.ts",
+      filter: "all three modes",
+    }],
+  },
 ];

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ChunkedBody } from "../server/chunked_body.ts";
+import { ChunkedBody } from "./chunked_body.ts";
 
 /** The TLS material a stream presents and checks, read at each connection (it may rotate). */
 export interface StreamTls {
@@ -105,23 +105,25 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   }
 }
 
-/** Reads the server's answer: its status, headers and whole body. */
+/** Reads the server's answer: its status, headers and whole body (at most `ANSWER_LIMIT` bytes). */
 async function readAnswer(conn: Deno.Conn): Promise<Response> {
-  let held = new Uint8Array(0);
   const buf = new Uint8Array(16 * 1024);
-  const more = async (): Promise<boolean> => {
+  let read = 0;
+  /** The connection's next bytes, or `undefined` once it closed. */
+  const next = async (): Promise<Uint8Array | undefined> => {
     const n = await conn.read(buf).catch(() => null);
-    if (n === null) return false;
-    const joined = new Uint8Array(held.length + n);
-    joined.set(held);
-    joined.set(buf.subarray(0, n), held.length);
-    held = joined;
-    if (held.length > ANSWER_LIMIT) throw new TypeError("the stream's answer is too large");
-    return true;
+    if (n === null) return undefined;
+    read += n;
+    if (read > ANSWER_LIMIT) throw new TypeError("the stream's answer is too large");
+    return buf.slice(0, n);
   };
+  const closed = () => new TypeError("the connection closed inside the stream's answer");
+  let held = new Uint8Array(0);
   let end: number;
   while ((end = headEnd(held)) < 0) {
-    if (!(await more())) throw new TypeError("the connection closed before the stream's answer");
+    const bytes = await next();
+    if (!bytes) throw closed();
+    held = join([held, bytes]);
   }
   const lines = new TextDecoder().decode(held.subarray(0, end - 4)).split("\r\n");
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
@@ -131,36 +133,43 @@ async function readAnswer(conn: Deno.Conn): Promise<Response> {
     const colon = line.indexOf(":");
     if (colon > 0) headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
   }
-  let rest = held.subarray(end);
   const parts: Uint8Array[] = [];
-  const length = headers.get("content-length");
-  if (headers.get("transfer-encoding")?.toLowerCase() === "chunked") {
-    const chunked = new ChunkedBody();
-    for (;;) {
-      chunked.push(rest, (piece) => parts.push(piece.slice()));
-      if (chunked.done) break;
-      held = new Uint8Array(0);
-      if (!(await more())) throw new TypeError("the connection closed inside the answer");
-      rest = held;
+  let bytes: Uint8Array | undefined = held.subarray(end);
+  // A chunked body, one with a length, or one that runs until the server closes the connection.
+  const chunked = headers.get("transfer-encoding")?.toLowerCase() === "chunked"
+    ? new ChunkedBody()
+    : undefined;
+  const length = headers.has("content-length") ? Number(headers.get("content-length")) : -1;
+  let size = 0;
+  const complete = () => chunked ? chunked.done : length >= 0 && size >= length;
+  while (!complete()) {
+    if (!bytes) {
+      // Closed: the end of a body that runs until then, and too early for any other.
+      if (chunked || length >= 0) throw closed();
+      break;
     }
-  } else if (length !== null) {
-    held = rest;
-    while (held.length < Number(length)) {
-      if (!(await more())) throw new TypeError("the connection closed inside the answer");
-    }
-    parts.push(held.subarray(0, Number(length)));
-  } else {
-    held = rest;
-    while (await more());
-    parts.push(held);
+    // Every piece is a copy of its own (`next` copies), so views of it may be kept.
+    if (chunked) chunked.push(bytes, (piece) => parts.push(piece));
+    else parts.push(bytes);
+    size += bytes.length;
+    if (!complete()) bytes = await next();
   }
-  const body = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  const body = join(parts);
+  return new Response(length >= 0 && !chunked ? body.subarray(0, length) : body, {
+    status: Number(status[1]),
+    headers,
+  });
+}
+
+/** The pieces, joined in one buffer. */
+function join(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) {
-    body.set(p, at);
+  for (const p of pieces) {
+    out.set(p, at);
     at += p.length;
   }
-  return new Response(body, { status: Number(status[1]), headers });
+  return out;
 }
 
 /** Where a response head ends (after its empty line), or -1 while it has not. */

@@ -157,3 +157,48 @@ Deno.test("http1Stream: an https URL without TLS material, or a server that is n
   );
   assert(error instanceof Error, "a refused connection rejects");
 });
+
+/** A server that answers every connection with `answer`'s bytes as soon as the head arrives. */
+function rawServer(answer: (write: (s: string) => Promise<void>) => Promise<void>) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const served = (async () => {
+    for await (const conn of listener) {
+      await conn.read(new Uint8Array(4096));
+      await answer(async (s) => void await conn.write(te.encode(s))).catch(() => {});
+      conn.close();
+    }
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/x`,
+    close: async () => {
+      listener.close();
+      await served;
+    },
+  };
+}
+
+Deno.test("http1Stream: a chunked answer is read whole, and one past 1 MiB is refused however it is chunked", async () => {
+  const small = rawServer(async (write) => {
+    await write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n");
+    await write("2\r\ncd\r\n0\r\n\r\n");
+  });
+  const endless = rawServer(async (write) => {
+    await write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n");
+    const chunk = `4000\r\n${"x".repeat(0x4000)}\r\n`;
+    for (let i = 0; i < 128; i++) await write(chunk); // 2 MiB in 16 KiB chunks
+  });
+  try {
+    const b = body();
+    b.write("hello");
+    const r = await open(http1Stream(), small.url, b.stream);
+    assertEquals([r.status, await r.text()], [200, "abcd"]);
+    await assertRejects(
+      () => open(http1Stream(), endless.url, body().stream),
+      TypeError,
+      "too large",
+    );
+  } finally {
+    await small.close();
+    await endless.close();
+  }
+});

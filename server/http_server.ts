@@ -423,20 +423,22 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     if (admitted.kind !== "admitted" || head.contentLength > admitted.limit) return undefined;
     return admitted.caller ?? null;
   };
+  // The server's sink for a stream's POST, counted as served on the lean lane; `undefined`
+  // leaves the request to the general server.
+  const leanSink = (head: RequestHead, caller: Caller | undefined): StreamSink | undefined => {
+    if (head.method !== "POST") return undefined;
+    const sink = options.streamSink?.(head.path, (name) => head.headers.get(name) ?? null, caller);
+    if (sink) options.onServed?.("lean");
+    return sink;
+  };
   // A peer's stream on the lean lane: admitted as the general server admits it, timed by the
   // same idle limit, moved on by every piece of its body.
   const streamLean = (socket: Socket, head: RequestHead): StreamSink | undefined => {
-    if (head.method !== "POST" || !options.streamingPaths?.has(head.path)) return undefined;
+    if (!options.streamingPaths?.has(head.path)) return undefined;
     const admitted = admission(socket, head.target, head.headers.get("authorization"));
     if (admitted.kind !== "admitted") return undefined;
-    const headers = head.headers;
-    const sink = options.streamSink?.(
-      admitted.path,
-      (name) => headers.get(name) ?? null,
-      admitted.caller,
-    );
+    const sink = leanSink(head, admitted.caller);
     if (!sink) return undefined;
-    options.onServed?.("lean");
     streams.add(socket);
     const forget = () => streams.delete(socket);
     socket.once("close", forget);
@@ -463,12 +465,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   ): Promise<UnaryAnswer> | undefined => {
     const headers = head.headers;
     if (options.streamingPaths?.has(head.path)) {
-      const sink = head.method === "POST"
-        ? options.streamSink?.(head.path, (name) => headers.get(name) ?? null, caller)
-        : undefined;
-      if (!sink) return undefined;
-      options.onServed?.("lean");
-      return Promise.resolve(sink.push(body) ?? sink.end());
+      // A stream whose body came whole: its pieces are that one body.
+      const sink = leanSink(head, caller);
+      return sink && Promise.resolve(sink.push(body) ?? sink.end());
     }
     const direct = head.method === "POST"
       ? options.direct?.(head.path, {

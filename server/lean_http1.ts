@@ -20,7 +20,7 @@
  * One exception, when the server asks for it ({@linkcode LeanLaneHooks.stream}): a peer's
  * long-lived stream of messages, a POST with a chunked body, is read piece by piece as it arrives
  * ({@linkcode StreamSink}), without `node:http`'s request objects and the web streams built over
- * them. That body's chunked coding is read here ([chunked_body.ts](./chunked_body.ts)), strictly:
+ * them. That body's chunked coding is read here ([chunked_body.ts](../rpc/chunked_body.ts)), strictly:
  * a malformed one is answered `invalid_argument` and the connection closed.
  *
  * @module
@@ -28,7 +28,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import type { UnaryAnswer } from "./unary_fast_path.ts";
-import { ChunkedBody } from "./chunked_body.ts";
+import { ChunkedBody } from "../rpc/chunked_body.ts";
 
 /**
  * A request head the lane can serve: a POST in HTTP/1.1 with a `content-length` or chunked body,

@@ -554,19 +554,27 @@ function streaming(seen: Seen, pieces: string[], extra: Partial<HttpServerOption
 
 const STREAM_HEAD = "POST /s HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
 
-/** Reads from `conn` until the server closes it or `done` says enough; never longer than 5 s. */
+/**
+ * Reads from `conn` until the server closes it (the text then ends `<closed>`) or `done` says
+ * enough; after 5 s it gives up (`<timeout>`), so a server that never closes fails the test.
+ */
 async function readUntil(conn: Deno.Conn, done: (said: string) => boolean): Promise<string> {
   let out = "";
   const buf = new Uint8Array(4096);
-  const deadline = setTimeout(() => conn.close(), 5000);
+  let timedOut = false;
+  const deadline = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, 5000);
+  const ended = () => out + (timedOut ? "<timeout>" : "<closed>");
   try {
     while (!done(out)) {
       const n = await conn.read(buf);
-      if (n === null) return out + "<closed>";
+      if (n === null) return ended();
       out += td.decode(buf.subarray(0, n));
     }
   } catch {
-    return out + "<closed>";
+    return ended();
   } finally {
     clearTimeout(deadline);
   }

@@ -62,7 +62,7 @@ export {
   serveLeanLane,
   type StreamSink,
 } from "./lean_http1.ts";
-export { ChunkedBody, ChunkedBodyError } from "./chunked_body.ts";
+export { ChunkedBody, ChunkedBodyError } from "../rpc/chunked_body.ts";
 export { MAX_WIRE_NUMBER } from "../rpc/raft_codec.ts";
 export {
   loadTlsFiles,

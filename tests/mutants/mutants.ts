@@ -423,7 +423,7 @@ export const MUTANTS: readonly Mutant[] = [
   {
     name: "chunked-body-skips-the-crlf-after-data",
     rule: "a chunk's data must be followed by CRLF, or the body is refused",
-    file: "server/chunked_body.ts",
+    file: "rpc/chunked_body.ts",
     find:
       'if (bytes[i++] !== expected) throw new ChunkedBodyError("a chunk not followed by CRLF");',
     replace: "i++;",

@@ -181,8 +181,20 @@ export async function* readFrames(
   reader.end();
 }
 
-/** Joins chunks into one buffer of at least `n` bytes (all of them). */
-function concat(chunks: Uint8Array[], n: number): Uint8Array {
+/**
+ * Joins chunks into one new buffer holding all of them (at least `n` bytes long).
+ *
+ * @param chunks The pieces, in order.
+ * @param n The least length of the result. Default 0.
+ * @returns The joined bytes.
+ *
+ * @example Usage
+ * ```ts
+ * import { concat } from "./connect_envelope.ts";
+ * console.log(concat([new Uint8Array([1]), new Uint8Array([2, 3])])); // Uint8Array(3) [ 1, 2, 3 ]
+ * ```
+ */
+export function concat(chunks: readonly Uint8Array[], n = 0): Uint8Array<ArrayBuffer> {
   let total = 0;
   for (const c of chunks) total += c.length;
   const out = new Uint8Array(Math.max(total, n));

@@ -10,6 +10,7 @@
  * @module
  */
 import { ChunkedBody } from "./chunked_body.ts";
+import { concat } from "./connect_envelope.ts";
 
 /** The TLS material a stream presents and checks, read at each connection (it may rotate). */
 export interface StreamTls {
@@ -123,7 +124,7 @@ async function readAnswer(conn: Deno.Conn): Promise<Response> {
   while ((end = headEnd(held)) < 0) {
     const bytes = await next();
     if (!bytes) throw closed();
-    held = join([held, bytes]);
+    held = concat([held, bytes]);
   }
   const lines = new TextDecoder().decode(held.subarray(0, end - 4)).split("\r\n");
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
@@ -154,22 +155,11 @@ async function readAnswer(conn: Deno.Conn): Promise<Response> {
     size += bytes.length;
     if (!complete()) bytes = await next();
   }
-  const body = join(parts);
+  const body = concat(parts);
   return new Response(length >= 0 && !chunked ? body.subarray(0, length) : body, {
     status: Number(status[1]),
     headers,
   });
-}
-
-/** The pieces, joined in one buffer. */
-function join(pieces: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of pieces) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Where a response head ends (after its empty line), or -1 while it has not. */

@@ -55,7 +55,9 @@ export function formatMessage(m: Message): string {
         ? `${head} ok match=${m.matchIndex}`
         : `${head} reject index=${m.rejectedIndex} hint=${m.hintIndex}@${m.hintTerm}`;
     case "Heartbeat":
-      return `${head} commit=${m.leaderCommit} round=${m.readRound}${m.quiesce ? " quiesce" : ""}`;
+      return `${head} commit=${m.leaderCommit} round=${m.readRound}${m.quiesce ? " quiesce" : ""}${
+        m.commitOnly ? " commit-only" : ""
+      }`;
     case "HeartbeatResponse":
       return `${head} round=${m.readRound}`;
     case "ReadIndex":

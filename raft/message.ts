@@ -145,6 +145,12 @@ export interface Heartbeat extends MessageEnvelope {
    * something wakes it (see `RaftConfig.quiesce`).
    */
   readonly quiesce?: boolean;
+  /**
+   * Sent only to move the commit index of a follower that holds everything and owes no read
+   * round: the follower does not answer it, since the answer would tell the leader nothing new.
+   * Periodic heartbeats are always answered.
+   */
+  readonly commitOnly?: boolean;
 }
 
 /**

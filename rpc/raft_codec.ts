@@ -215,6 +215,7 @@ export function encodeRaftMessage(
             leaderCommit: big(m.leaderCommit),
             readRound: big(m.readRound),
             quiesce: m.quiesce === true,
+            commitOnly: m.commitOnly === true,
           },
         },
       };
@@ -336,6 +337,7 @@ export function decodeRaftMessage(p: RaftMessage): { partition: number; message:
         leaderCommit: num(body.value.leaderCommit, "leaderCommit"),
         readRound: num(body.value.readRound, "readRound"),
         ...(body.value.quiesce && { quiesce: true }),
+        ...(body.value.commitOnly && { commitOnly: true }),
       };
       break;
     case "heartbeatResponse":

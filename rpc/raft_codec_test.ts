@@ -51,9 +51,10 @@ Deno.test("raft codec: an index beyond the wire limit is refused", () => {
   assertThrows(() => decodeRaftMessage(m), MalformedMessageError, "leaderCommit");
 });
 
-Deno.test("raft codec: quiesce, config entries and a snapshot's membership survive the wire", () => {
+Deno.test("raft codec: quiesce, commit-only, config entries and a snapshot's membership survive the wire", () => {
   const messages: Message[] = [
     { type: "Heartbeat", from: 1, to: 2, term: 3, leaderCommit: 7, readRound: 1, quiesce: true },
+    { type: "Heartbeat", from: 1, to: 2, term: 3, leaderCommit: 7, readRound: 0, commitOnly: true },
     { type: "Heartbeat", from: 1, to: 2, term: 3, leaderCommit: 7, readRound: 1 },
     {
       type: "AppendEntries",
@@ -90,7 +91,7 @@ Deno.test("raft codec: quiesce, config entries and a snapshot's membership survi
   const bad = create(
     RaftMessageSchema,
     encodeRaftMessage(0, {
-      ...(messages[2] as Message & { type: "AppendEntries" }),
+      ...(messages[3] as Message & { type: "AppendEntries" }),
       entries: [{ index: 5, term: 3, type: "config", data: new TextEncoder().encode("nope") }],
     }),
   );

@@ -272,15 +272,23 @@ function bodyFields(c: Cursor, kind: number, head: Head, checks: Checks): Messag
       };
     }
     case 15: {
-      let leaderCommit = 0, readRound = 0, quiesce = false;
+      let leaderCommit = 0, readRound = 0, quiesce = false, commitOnly = false;
       while (c.pos < c.end) {
         const t = c.tag(), field = t >>> 3, wire = t & 7;
         if (field === 1) leaderCommit = u64(c, wire, field, "leaderCommit", checks);
         else if (field === 2) readRound = u64(c, wire, field, "readRound", checks);
         else if (field === 3) quiesce = bool(c, wire, field, "quiesce");
+        else if (field === 4) commitOnly = bool(c, wire, field, "commitOnly");
         else c.skip(wire, field);
       }
-      return { ...head, type: "Heartbeat", leaderCommit, readRound, ...(quiesce && { quiesce }) };
+      return {
+        ...head,
+        type: "Heartbeat",
+        leaderCommit,
+        readRound,
+        ...(quiesce && { quiesce }),
+        ...(commitOnly && { commitOnly }),
+      };
     }
     case 16: {
       let readRound = 0;

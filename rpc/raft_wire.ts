@@ -200,6 +200,7 @@ function body(f: Fields, m: Message): void {
       f.uint(1, m.leaderCommit);
       f.uint(2, m.readRound);
       f.bool(3, m.quiesce === true);
+      f.bool(4, m.commitOnly === true);
       return;
     case "HeartbeatResponse":
       f.uint(1, m.readRound);

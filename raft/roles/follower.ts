@@ -137,10 +137,12 @@ export class Follower implements Role {
 
   /**
    * A heartbeat: learn the commit index (never past the log's end, since the heartbeat does not
-   * prove the entries match) and echo the ReadIndex round.
+   * prove the entries match) and echo the ReadIndex round, unless the leader sent it only to
+   * move the commit index (`commitOnly`) and wants no answer.
    */
   #receiveHeartbeat(raft: Raft, m: Heartbeat): void {
     raft.log.commitTo(Math.min(m.leaderCommit, raft.log.lastIndex));
+    if (m.commitOnly) return;
     raft.send({ type: "HeartbeatResponse", to: m.from, term: raft.term, readRound: m.readRound });
   }
 

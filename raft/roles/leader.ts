@@ -341,9 +341,17 @@ export class Leader implements Role {
       pr.sent(lastSent, entries.length);
       pr.sentCommit = Math.max(pr.sentCommit, Math.min(log.commitIndex, lastSent));
     }
-    // Nothing (more) to send, but the follower has not heard of the latest commit index.
+    // Nothing (more) to send, but the follower has not heard of the latest commit index. A
+    // follower that holds everything and owes no read round has nothing to tell the leader, so
+    // the notice asks for no answer: at one write at a time, that saves a message per follower
+    // per write. Periodic heartbeats are still answered, which is how the leader keeps learning
+    // that a follower is alive and where its log ends.
     const commit = Math.min(log.commitIndex, pr.matchIndex);
-    if (pr.sentCommit < commit) this.#sendHeartbeat(raft, to, pr);
+    if (pr.sentCommit < commit) {
+      const commitOnly = pr.state === "replicate" && pr.matchIndex === log.lastIndex &&
+        !pr.inflights.full && pr.readRound >= this.readRound;
+      this.#sendHeartbeat(raft, to, pr, { commitOnly });
+    }
   }
 
   /**
@@ -389,7 +397,12 @@ export class Leader implements Role {
     pr.snapshotSent = m.nextOffset;
   }
 
-  #sendHeartbeat(raft: Raft, to: NodeId, pr: Progress, quiesce = false): void {
+  #sendHeartbeat(
+    raft: Raft,
+    to: NodeId,
+    pr: Progress,
+    { quiesce = false, commitOnly = false } = {},
+  ): void {
     // Never tell a follower to commit past what it is known to hold.
     const leaderCommit = Math.min(raft.log.commitIndex, pr.matchIndex);
     pr.sentCommit = Math.max(pr.sentCommit, leaderCommit);
@@ -400,11 +413,12 @@ export class Leader implements Role {
       leaderCommit,
       readRound: this.readRound,
       ...(quiesce && { quiesce: true }),
+      ...(commitOnly && { commitOnly: true }),
     });
   }
 
   #broadcastHeartbeat(raft: Raft, quiesce = false): void {
-    for (const [id, pr] of this.progress) this.#sendHeartbeat(raft, id, pr, quiesce);
+    for (const [id, pr] of this.progress) this.#sendHeartbeat(raft, id, pr, { quiesce });
   }
 
   #handleAppendResponse(raft: Raft, m: AppendEntriesResponse): void {

@@ -459,4 +459,13 @@ export const MUTANTS: readonly Mutant[] = [
       filter: "all three modes",
     }],
   },
+  {
+    name: "commit-notice-skips-an-owed-read-round",
+    rule:
+      "a commit notice to a follower that owes a read round is answered, so the round can count it",
+    file: "raft/roles/leader.ts",
+    find: "!pr.inflights.full && pr.readRound >= this.readRound;",
+    replace: "!pr.inflights.full;",
+    checks: [{ kind: "golden", script: "commit_notice.txt" }],
+  },
 ];

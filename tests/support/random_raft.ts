@@ -81,6 +81,7 @@ export function randomMessage(rng: SeededRandom, i: number): Message {
         leaderCommit: n(),
         readRound: n(),
         ...(flag() && { quiesce: true }),
+        ...(flag() && { commitOnly: true }),
       };
     case 6:
       return { ...head, type: "HeartbeatResponse", readRound: n() };

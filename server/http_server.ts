@@ -228,6 +228,21 @@ function peerCertificate(socket: TLSSocket) {
  * @returns Its path, or `undefined`.
  */
 export function canonicalPath(target: string): string | undefined {
+  // A busy node sees the same few targets over and over: each is parsed once. Any other target
+  // (a stranger's made-up ones) only turns the small table over.
+  const known = checkedTargets.get(target);
+  if (known !== undefined || checkedTargets.has(target)) return known;
+  const path = parseCanonicalPath(target);
+  if (checkedTargets.size >= CHECKED_TARGETS) checkedTargets.clear();
+  checkedTargets.set(target, path);
+  return path;
+}
+
+/** How many targets {@linkcode canonicalPath} remembers. */
+const CHECKED_TARGETS = 256;
+const checkedTargets = new Map<string, string | undefined>();
+
+function parseCanonicalPath(target: string): string | undefined {
   if (!target.startsWith("/") || target.includes("#") || target.includes("\\")) return undefined;
   const query = target.indexOf("?");
   const path = query < 0 ? target : target.slice(0, query);

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "@std/assert";
 import { join } from "@std/path";
-import { type HttpServer, startHttpServer } from "./http_server.ts";
+import { canonicalPath, type HttpServer, startHttpServer } from "./http_server.ts";
 import { initCertificates } from "./certs.ts";
 import { waitFor } from "../tests/support/wait.ts";
 
@@ -242,5 +242,25 @@ Deno.test("http server: a stream that goes silent past the idle limit is cut off
     quiet.stop.abort();
     await Promise.all([talker.done, quiet.done]);
     await s.close();
+  }
+});
+
+Deno.test("canonicalPath: the same verdict for a target however often it is asked, also after the table of checked targets turned over", () => {
+  const PUT = "/prkdb.v1.KvService/Put";
+  const cases: [string, string | undefined][] = [
+    [PUT, PUT],
+    [`${PUT}?a=1`, PUT],
+    [`/x/..${PUT}`, undefined],
+    [`/%2e%2e${PUT}`, undefined],
+    [`/.${PUT}`, undefined],
+    [`${PUT}#a`, undefined],
+    [`/x\\..${PUT}`, undefined],
+    ["//evil.example/x", undefined],
+    ["*", undefined],
+  ];
+  for (let pass = 0; pass < 3; pass++) {
+    for (const [target, expected] of cases) assertEquals(canonicalPath(target), expected, target);
+    // Enough other targets to turn the table over before the next pass.
+    for (let i = 0; i < 300; i++) assertEquals(canonicalPath(`/p${pass}/${i}`), `/p${pass}/${i}`);
   }
 });

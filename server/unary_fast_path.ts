@@ -36,6 +36,8 @@ export interface FastMethod<I extends DescMessage, O extends DescMessage> {
 
 const BINARY = "application/proto";
 const JSON_TYPE = "application/json";
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
 
 /**
  * A unary call as the lean path sees it: its bytes and a header lookup, no fetch objects (a
@@ -138,7 +140,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     try {
       input = binary ? fromBinary(method.input, body) : fromJson(
         method.input,
-        body.length === 0 ? {} : JSON.parse(new TextDecoder().decode(body)),
+        body.length === 0 ? {} : JSON.parse(decoder.decode(body)),
         { ignoreUnknownFields: false },
       );
     } catch (error) {
@@ -167,7 +169,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     const output = create(method.output, await method.call(input, ctx));
     const out = binary
       ? toBinary(method.output, output)
-      : new TextEncoder().encode(JSON.stringify(toJson(method.output, output)));
+      : encoder.encode(JSON.stringify(toJson(method.output, output)));
     return { status: 200, headers: record(responseHeader), body: out };
   } catch (error) {
     const e = ConnectError.from(error);
@@ -179,7 +181,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     return {
       status: codeToHttpStatus(e.code),
       headers: record(headers),
-      body: new TextEncoder().encode(JSON.stringify(errorToJson(e, undefined))),
+      body: encoder.encode(JSON.stringify(errorToJson(e, undefined))),
     };
   } finally {
     release();

@@ -28,6 +28,8 @@ export type Check =
     readonly seeds: number;
     readonly firstSeed?: number;
     readonly nodes?: number;
+    /** Chance of a crash during each storage write, when the default is too rare for the bug. */
+    readonly writeCrashRate?: number;
     readonly expect: string;
   };
 
@@ -143,6 +145,9 @@ export function checkArgs(check: Check): string[] {
         String(check.seeds),
         ...(check.firstSeed !== undefined ? ["--first-seed", String(check.firstSeed)] : []),
         ...(check.nodes !== undefined ? ["--nodes", String(check.nodes)] : []),
+        ...(check.writeCrashRate !== undefined
+          ? ["--write-crash-rate", String(check.writeCrashRate)]
+          : []),
       ];
   }
 }
@@ -171,6 +176,7 @@ export function describeCommand(check: Check): string {
         `sim --seeds ${check.seeds}`,
         check.firstSeed !== undefined ? ` --first-seed ${check.firstSeed}` : "",
         check.nodes !== undefined ? ` --nodes ${check.nodes}` : "",
+        check.writeCrashRate !== undefined ? ` --write-crash-rate ${check.writeCrashRate}` : "",
       ].join("");
   }
 }

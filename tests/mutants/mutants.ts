@@ -111,8 +111,10 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "void ctx.storage.write(writes).catch(() => {});",
     checks: [
       { kind: "test", file: "runtime/round_test.ts", filter: "a vote is answered only once" },
-      // Nodes that crash in the middle of a write: acknowledged entries that never landed.
-      { kind: "sim", seeds: 20, expect: "Leader Completeness violated" },
+      // Nodes that crash in the middle of a write: acknowledged entries that never landed. At the
+      // default rate (one write in 500) one seed in fifty or so meets the bug; one in twenty
+      // writes makes it a few seeds in twenty.
+      { kind: "sim", seeds: 40, writeCrashRate: 0.05, expect: "Leader Completeness violated" },
     ],
   },
   {
@@ -212,7 +214,9 @@ export const MUTANTS: readonly Mutant[] = [
     file: "raft/roles/leader.ts",
     find: 'if (pr.update(m.snapshotIndex) || pr.state === "snapshot") {',
     replace: 'if (pr.update(m.snapshotIndex + 3) || pr.state === "snapshot") {',
-    checks: [{ kind: "sim", seeds: 40, expect: "violated" }],
+    // Three nodes: on five, a liveness failure can come first (the follower never gets the
+    // entries the leader thinks it has), which is a catch too, but not the property named here.
+    checks: [{ kind: "sim", seeds: 40, nodes: 3, expect: "Leader Completeness violated" }],
   },
   {
     name: "read-before-apply",

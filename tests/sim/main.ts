@@ -29,6 +29,8 @@ Options:
   --nodes <n>        Cluster size for every seed (default: 3 for odd seeds, 5 for even).
   --storage <kind>   memory (default), file or kv: real disks, fsync and all.
   --units <n>        Simulated time units per run.
+  --write-crash-rate <p>
+                     Chance that a node dies during each storage write (default 0.002).
   --fail-fast        Stop at the first failing seed.
   --verbose          Print every run's report.
   -h, --help         Show this help.
@@ -52,6 +54,7 @@ try {
       nodes: { type: "string" },
       storage: { type: "string", default: "memory" },
       units: { type: "string" },
+      "write-crash-rate": { type: "string" },
       "fail-fast": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -70,6 +73,13 @@ for (const flag of ["seeds", "seed", "first-seed", "nodes", "units"] as const) {
   if (v !== undefined && !/^\d+$/.test(v)) {
     misuse(`--${flag} must be a non-negative integer, got "${v}"`);
   }
+}
+const writeCrashRate = values["write-crash-rate"];
+if (
+  writeCrashRate !== undefined &&
+  !(/^(0(\.\d+)?|1(\.0+)?)$/.test(writeCrashRate))
+) {
+  misuse(`--write-crash-rate must be a probability from 0 to 1, got "${writeCrashRate}"`);
 }
 if (!["memory", "file", "kv"].includes(values.storage)) {
   misuse(`--storage must be memory, file or kv, got "${values.storage}"`);
@@ -103,6 +113,7 @@ for (const seed of seeds) {
       nodes,
       storage: values.storage as "memory" | "file" | "kv",
       ...(values.units ? { units: Number(values.units) } : {}),
+      ...(writeCrashRate !== undefined ? { writeCrashRate: Number(writeCrashRate) } : {}),
     }).run();
   } catch (error) {
     failed++;

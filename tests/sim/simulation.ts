@@ -105,16 +105,21 @@ function isPing(m: Message): boolean {
 
 /** Thrown when a run breaks a property; carries the command that replays it. */
 export class SimulationFailure extends Error {
-  constructor(seed: number, nodes: number, unit: number, cause: string) {
+  /**
+   * @param flags The run's other non-default options, as command-line flags (` --storage file`).
+   */
+  constructor(seed: number, nodes: number, unit: number, cause: string, flags = "") {
     super(
       `Simulation failed (seed ${seed}, ${nodes} nodes, at unit ${unit}): ${cause}\n` +
-        `Replay: deno task sim --seed ${seed} --nodes ${nodes}`,
+        `Replay: deno task sim --seed ${seed} --nodes ${nodes}${flags}`,
     );
     this.name = "SimulationFailure";
   }
 }
 
 const TICK_UNITS = 10;
+const DEFAULT_UNITS = 6000;
+const DEFAULT_WRITE_CRASH_RATE = 0.002;
 /** Longer than a client's attempt: the runtime's own deadline for a waiting request. */
 const REQUEST_TIMEOUT_UNITS = 400;
 
@@ -173,9 +178,21 @@ export class Simulation {
   readonly #membership = { proposed: 0, applied: 0, failed: 0 };
   #quietUnits = 0;
 
+  /** The options a replay must repeat: those a command line can set, where they differ. */
+  #replayFlags(): string {
+    const o = this.#o;
+    return [
+      o.storage !== "memory" ? ` --storage ${o.storage}` : "",
+      o.units !== DEFAULT_UNITS ? ` --units ${o.units}` : "",
+      o.writeCrashRate !== DEFAULT_WRITE_CRASH_RATE
+        ? ` --write-crash-rate ${o.writeCrashRate}`
+        : "",
+    ].join("");
+  }
+
   constructor(options: SimulationOptions) {
     this.#o = {
-      units: 6000,
+      units: DEFAULT_UNITS,
       clients: 4,
       keys: 3,
       crashRate: 0.0015,
@@ -183,7 +200,7 @@ export class Simulation {
       partitionRate: 0.0015,
       healRate: 0.004,
       pauseRate: 0.001,
-      writeCrashRate: 0.002,
+      writeCrashRate: DEFAULT_WRITE_CRASH_RATE,
       membershipRate: 0.002,
       bugs: {},
       storage: "memory",
@@ -248,6 +265,7 @@ export class Simulation {
         this.#o.nodes,
         this.#now,
         (error as Error).stack ?? String(error),
+        this.#replayFlags(),
       );
     }
     await this.#cleanup();

@@ -229,17 +229,19 @@ function peerCertificate(socket: TLSSocket) {
  */
 export function canonicalPath(target: string): string | undefined {
   // A busy node sees the same few targets over and over: each is parsed once. Any other target
-  // (a stranger's made-up ones) only turns the small table over.
+  // (a stranger's made-up ones) only turns the small table over, and long ones are not kept.
   const known = checkedTargets.get(target);
   if (known !== undefined || checkedTargets.has(target)) return known;
   const path = parseCanonicalPath(target);
+  if (target.length > CHECKED_TARGET_LENGTH) return path;
   if (checkedTargets.size >= CHECKED_TARGETS) checkedTargets.clear();
   checkedTargets.set(target, path);
   return path;
 }
 
-/** How many targets {@linkcode canonicalPath} remembers. */
+/** How many targets {@linkcode canonicalPath} remembers, and how long one it keeps may be. */
 const CHECKED_TARGETS = 256;
+const CHECKED_TARGET_LENGTH = 256;
 const checkedTargets = new Map<string, string | undefined>();
 
 function parseCanonicalPath(target: string): string | undefined {

@@ -344,12 +344,13 @@ export class Leader implements Role {
     // Nothing (more) to send, but the follower has not heard of the latest commit index. A
     // follower that holds everything and owes no read round has nothing to tell the leader, so
     // the notice asks for no answer: at one write at a time, that saves a message per follower
-    // per write. Periodic heartbeats are still answered, which is how the leader keeps learning
-    // that a follower is alive and where its log ends.
+    // per write. (Holding everything, it has nothing in flight either.) Periodic heartbeats are
+    // still answered: that is how the leader keeps learning that a follower is alive, and resumes
+    // a probe or frees a window slot whose messages may have been lost.
     const commit = Math.min(log.commitIndex, pr.matchIndex);
     if (pr.sentCommit < commit) {
       const commitOnly = pr.state === "replicate" && pr.matchIndex === log.lastIndex &&
-        !pr.inflights.full && pr.readRound >= this.readRound;
+        pr.readRound >= this.readRound;
       this.#sendHeartbeat(raft, to, pr, { commitOnly });
     }
   }

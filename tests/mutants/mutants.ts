@@ -468,8 +468,8 @@ export const MUTANTS: readonly Mutant[] = [
     rule:
       "a commit notice to a follower that owes a read round is answered, so the round can count it",
     file: "raft/roles/leader.ts",
-    find: "!pr.inflights.full && pr.readRound >= this.readRound;",
-    replace: "!pr.inflights.full;",
+    find: "pr.matchIndex === log.lastIndex &&\n        pr.readRound >= this.readRound;",
+    replace: "pr.matchIndex === log.lastIndex;",
     checks: [{ kind: "golden", script: "commit_notice.txt" }],
   },
 ];

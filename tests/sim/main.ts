@@ -77,7 +77,7 @@ for (const flag of ["seeds", "seed", "first-seed", "nodes", "units"] as const) {
 const writeCrashRate = values["write-crash-rate"];
 if (
   writeCrashRate !== undefined &&
-  !(/^(0(\.\d+)?|1(\.0+)?)$/.test(writeCrashRate))
+  !(writeCrashRate.trim() !== "" && Number(writeCrashRate) >= 0 && Number(writeCrashRate) <= 1)
 ) {
   misuse(`--write-crash-rate must be a probability from 0 to 1, got "${writeCrashRate}"`);
 }

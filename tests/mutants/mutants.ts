@@ -115,6 +115,13 @@ export const MUTANTS: readonly Mutant[] = [
       // default rate (one write in 500) one seed in fifty or so meets the bug; one in twenty
       // writes makes it a few seeds in twenty.
       { kind: "sim", seeds: 40, writeCrashRate: 0.05, expect: "Leader Completeness violated" },
+      // And the default test suite, which runs those crashes too.
+      {
+        kind: "test",
+        file: "tests/sim/sim_write_crashes_test.ts",
+        filter: "3 nodes, seeds 1-20",
+        expect: "Leader Completeness violated",
+      },
     ],
   },
   {

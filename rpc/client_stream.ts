@@ -19,6 +19,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
 import { httpError } from "./connect_unary.ts";
+import type { StreamFetch } from "./http1_stream.ts";
 
 /**
  * Why items were dropped when the stream was closed on purpose (the peer left, the node stops):
@@ -57,8 +58,11 @@ export interface ClientStreamOptions<T> {
    * (a quiet connection may have been closed by the server or lost without a word).
    */
   idleMs: number;
-  /** The `fetch` to call with (mutual TLS when configured). Default: the global one. */
-  fetch?: (url: string, init: RequestInit) => Promise<Response>;
+  /**
+   * Opens the stream: the global `fetch` by default, one with mutual TLS, or `http1Stream` (each
+   * batch written straight to the socket).
+   */
+  fetch?: StreamFetch;
   /** Sees each message handed to the connection, with how long its first item waited. */
   onWritten?: (items: readonly T[], waitedSeconds: number) => void;
   /** Sees items dropped because the stream broke or could not be opened. */

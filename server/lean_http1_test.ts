@@ -555,6 +555,26 @@ function streaming(seen: Seen, pieces: string[], extra: Partial<HttpServerOption
 const STREAM_HEAD = "POST /s HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n";
 
 /**
+ * Runs `body` with a streaming server ({@linkcode streaming}) and one connection to it, both closed
+ * afterwards; `pieces` are the stream bodies' pieces as its sink took them.
+ */
+async function onStreamingServer(
+  extra: Partial<HttpServerOptions>,
+  body: (t: { conn: Deno.Conn; seen: Seen; pieces: string[] }) => Promise<void>,
+): Promise<void> {
+  const seen = nothingSeen();
+  const pieces: string[] = [];
+  const s = await streaming(seen, pieces, extra);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
+  try {
+    await body({ conn, seen, pieces });
+  } finally {
+    conn.close();
+    await s.close();
+  }
+}
+
+/**
  * Reads from `conn` until the server closes it (the text then ends `<closed>`) or `done` says
  * enough; after 5 s it gives up (`<timeout>`), so a server that never closes fails the test.
  */
@@ -582,11 +602,7 @@ async function readUntil(conn: Deno.Conn, done: (said: string) => boolean): Prom
 }
 
 Deno.test("lean lane: a chunked stream is read piece by piece as it arrives, answered at its end, and its connection serves on", async () => {
-  const seen = nothingSeen();
-  const pieces: string[] = [];
-  const s = await streaming(seen, pieces);
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-  try {
+  await onStreamingServer({}, async ({ conn, seen, pieces }) => {
     await conn.write(te.encode(STREAM_HEAD + "3\r\nabc\r\n"));
     // Handed over before the body ends: a stream, not a body read whole.
     await waitFor("the first piece", () => pieces.join("") === "abc");
@@ -595,10 +611,7 @@ Deno.test("lean lane: a chunked stream is read piece by piece as it arrives, ans
     assertMatch(said, /^HTTP\/1\.1 200 OK\r\n/);
     assertEquals(bodies(said), ['{"got":"abcde"}', '{"lane":"direct","body":"after","role":null}']);
     assertEquals(seen.served, { lean: 2, general: 0 });
-  } finally {
-    conn.close();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("lean lane: a stream its sink refuses, or whose chunks are malformed, is answered and closed; nothing after it is served", async () => {
@@ -609,21 +622,14 @@ Deno.test("lean lane: a stream its sink refuses, or whose chunks are malformed, 
       ["3\r\nabcde\r\n0\r\n\r\n", /^HTTP\/1\.1 400 .*invalid_argument.*CRLF/s],
     ] as const
   ) {
-    const seen = nothingSeen();
-    const pieces: string[] = [];
-    const s = await streaming(seen, pieces);
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-    try {
+    await onStreamingServer({}, async ({ conn, seen, pieces }) => {
       await conn.write(te.encode(STREAM_HEAD + body + put("after")));
       const said = await readUntil(conn, () => false);
       assertMatch(said, answer);
       assertMatch(said, /connection: close\r\n[\s\S]*<closed>$/);
       assertEquals(pieces.includes("zzz"), false, "nothing after the refusal reaches the sink");
       assertEquals(seen.direct, [], "nor the request after it");
-    } finally {
-      conn.close();
-      await s.close();
-    }
+    });
   }
 });
 
@@ -651,23 +657,17 @@ Deno.test("lean lane: a chunked request its server does not stream goes to the g
 });
 
 Deno.test("lean lane: a stream that goes silent past the idle limit is closed, and not counted as refused", async () => {
-  const seen = nothingSeen();
-  const pieces: string[] = [];
   const refused: string[] = [];
-  const s = await streaming(seen, pieces, {
+  const options = {
     limits: { idleTimeoutMs: 300 },
-    onRefused: (reason) => refused.push(reason),
-  });
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port: s.port });
-  try {
+    onRefused: (reason: string) => void refused.push(reason),
+  };
+  await onStreamingServer(options, async ({ conn, pieces }) => {
     await conn.write(te.encode(STREAM_HEAD + "3\r\nabc\r\n"));
     assertEquals(await readUntil(conn, () => false), "<closed>");
     assertEquals(pieces, ["abc"]);
     assertEquals(refused, []);
-  } finally {
-    conn.close();
-    await s.close();
-  }
+  });
 });
 
 Deno.test("lean lane: a stream whose body comes whole is served by its sink on the lane, and the connection stays there", async () => {

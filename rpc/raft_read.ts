@@ -19,14 +19,9 @@
  *
  * @module
  */
-import { fromBinary } from "@bufbuild/protobuf";
 import type { PartitionMessage } from "../partition/transport.ts";
-import {
-  type ForwardedCall,
-  ForwardedCallSchema,
-  type ForwardedResult,
-  ForwardedResultSchema,
-} from "./gen/prkdb/v1/kv_pb.ts";
+import type { ForwardedCall, ForwardedResult } from "./gen/prkdb/v1/kv_pb.ts";
+import { readForwardedCall, readForwardedResult } from "./forwarded_wire.ts";
 import type { RaftBatch } from "./gen/prkdb/v1/raft_pb.ts";
 import { decodeRaftMessage, MalformedMessageError } from "./raft_codec.ts";
 import { Checks, readRaftMessage } from "./raft_read_message.ts";
@@ -130,12 +125,6 @@ function text(bytes: Uint8Array): string {
 /** No bytes: what an absent bytes field reads as (shared; it has nothing to change). */
 const NONE: Uint8Array = new Uint8Array(0);
 
-/**
- * How deep the generated reader may still go inside a write's call or an answer's result: they
- * sit two messages deep in a batch, and the generated reader's limit counts from the batch.
- */
-const NESTED_LIMIT = { recursionLimit: 98 };
-
 function streamedWrite(c: Cursor): ReceivedWrite {
   let id = 0, timeoutMs = 0, incarnation = 0;
   let call: ForwardedCall | undefined;
@@ -151,7 +140,7 @@ function streamedWrite(c: Cursor): ReceivedWrite {
       c.expect(wire, LEN, field, "write call");
       if (call) throw new WireFormatError("a write with two calls");
       const bytes = c.bytes();
-      call = generated(() => fromBinary(ForwardedCallSchema, bytes, NESTED_LIMIT));
+      call = generated(() => readForwardedCall(bytes));
     } else if (field === 4) {
       c.expect(wire, VARINT, field, "write incarnation");
       incarnation = c.uint32();
@@ -172,7 +161,7 @@ function streamedAnswer(c: Cursor): ReceivedAnswer {
       c.expect(wire, LEN, field, "answer result");
       if (result) throw new WireFormatError("an answer with two results");
       const bytes = c.bytes();
-      result = generated(() => fromBinary(ForwardedResultSchema, bytes, NESTED_LIMIT));
+      result = generated(() => readForwardedResult(bytes));
     } else if (field === 3) {
       c.expect(wire, VARINT, field, "answer incarnation");
       incarnation = c.uint32();
@@ -182,8 +171,9 @@ function streamedAnswer(c: Cursor): ReceivedAnswer {
 }
 
 /**
- * A write's call or an answer's result, read by the generated code: one per write passed on,
- * against several Raft messages, and served by code that takes the generated types.
+ * A write's call or an answer's result (one per write passed on, against several Raft
+ * messages), read by [forwarded_wire.ts](./forwarded_wire.ts) into the generated types that the
+ * code serving them takes; whatever it refuses is a wire format error of the batch.
  */
 function generated<T>(read: () => T): T {
   try {

@@ -18,7 +18,7 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeId } from "../raft/types.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { systemClock } from "../runtime/clock.ts";
@@ -26,10 +26,11 @@ import { Deadlines } from "../runtime/deadlines.ts";
 import { awaitRequest } from "../runtime/requests.ts";
 import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
 import {
-  ForwardedCallSchema,
+  type ForwardedCallSchema,
   type ForwardedResult,
   ForwardedResultSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { encodeForwardedCall, encodeForwardedResult } from "../rpc/forwarded_wire.ts";
 import type { ReceivedAnswer, ReceivedWrite } from "../rpc/raft_read.ts";
 import type { WriteStream } from "./forward_batcher.ts";
 import type { ServeStreamed } from "./kv_service.ts";
@@ -165,7 +166,7 @@ export class StreamedWrites implements WriteStream {
   ): Promise<ForwardedResult> | undefined {
     if (!this.#link.servesWrites(target)) return undefined;
     const id = this.#nextId();
-    const bytes = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, call));
+    const bytes = encodeForwardedCall(call);
     return awaitRequest<ForwardedResult>(
       this.#waits,
       this.#timeoutMs,
@@ -260,17 +261,11 @@ export class StreamedWrites implements WriteStream {
   ): void {
     let bytes: Uint8Array;
     try {
-      bytes = toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result));
+      bytes = encodeForwardedResult(result);
     } catch (error) {
-      bytes = toBinary(
-        ForwardedResultSchema,
-        create(ForwardedResultSchema, {
-          result: {
-            case: "error",
-            value: { code: Code.Internal, message: String(error), kind: "" },
-          },
-        }),
-      );
+      bytes = encodeForwardedResult({
+        result: { case: "error", value: { code: Code.Internal, message: String(error), kind: "" } },
+      });
     }
     this.#link.sendAnswer(to, {
       answer: { id: write.id, result: bytes, incarnation: write.incarnation },

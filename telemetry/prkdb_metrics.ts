@@ -1,17 +1,21 @@
 /**
  * The OpenTelemetry adapter: turns what a node does (core events, host observations, RPC
  * results) and what it is (status snapshots, read at scrape time) into the metrics of
- * {@linkcode METRICS}, served as Prometheus text by OpenTelemetry's Prometheus exporter.
+ * {@linkcode METRICS}, served as Prometheus text. Counters go through OpenTelemetry's Prometheus
+ * exporter; histograms, which take an observation for every frame and every write, are counted
+ * by {@linkcode HistogramSeries} and written in the same format.
  *
  * @module
  */
-import type { Attributes, Counter, Histogram } from "@opentelemetry/api";
+import type { Attributes, Counter } from "@opentelemetry/api";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import type { RaftEvent } from "../raft/events.ts";
 import type { RaftStatus } from "../raft/node.ts";
 import type { NodeId, RoleName } from "../raft/types.ts";
 import { createInstruments } from "./instruments.ts";
+import { HistogramSeries } from "./histogram_series.ts";
+import { METRICS } from "./metric_definitions.ts";
 import { completeExposition, type GaugeSample } from "./exposition.ts";
 
 const ROLE_NUMBER: Record<RoleName, number> = {
@@ -105,7 +109,8 @@ export class PrkDbMetrics {
   readonly #counters: ReadonlyMap<string, Counter>;
   /** Counts not yet handed to their counters, by metric name and label values. */
   readonly #sums = new Map<string, { counter: Counter; attrs: Attributes; value: number }>();
-  readonly #histograms: ReadonlyMap<string, Histogram>;
+  /** Histograms, counted here and written out at each scrape (see histogram_series.ts). */
+  readonly #histograms: HistogramSeries;
   readonly #peers = new Map<
     NodeId,
     {
@@ -138,9 +143,9 @@ export class PrkDbMetrics {
     });
     this.#provider = new MeterProvider({ readers: [this.#exporter] });
     const meter = this.#provider.getMeter("prkdb");
-    const instruments = createInstruments(meter);
+    const instruments = createInstruments(meter, (m) => m.type === "counter");
     this.#counters = instruments.counters;
-    this.#histograms = instruments.histograms;
+    this.#histograms = new HistogramSeries(METRICS, { node_id: this.#node });
     this.#source = source;
   }
 
@@ -222,10 +227,8 @@ export class PrkDbMetrics {
     }
   }
 
-  #record(name: string, value: number, attrs: Attributes): void {
-    const histogram = this.#histograms.get(name);
-    if (!histogram) throw new Error(`Metric ${name} is not a histogram in the catalogue`);
-    histogram.record(value, { node_id: this.#node, ...attrs });
+  #record(name: string, value: number, attrs: Readonly<Record<string, string>>): void {
+    this.#histograms.observe(name, value, attrs);
   }
 
   /**
@@ -449,7 +452,7 @@ export class PrkDbMetrics {
     const { resourceMetrics } = await this.#exporter.collect();
     const exported = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
       resourceMetrics,
-    );
+    ) + this.#histograms.exposition();
     const source = this.#source;
     const partitions = source?.partitions() ?? [];
     const peers = new Set<NodeId>(this.#peers.keys());

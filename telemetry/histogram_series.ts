@@ -75,12 +75,15 @@ export class HistogramSeries {
   observe(name: string, value: number, labels: Readonly<Record<string, string>>): void {
     const family = this.#families.get(name);
     if (!family) throw new Error(`Metric ${name} is not a histogram in the catalogue`);
+    // The raw values find the series; escaping is done once, when a series is created.
     let key = "";
-    for (const k in labels) key += `,${k}="${escape(labels[k])}"`;
+    for (const k in labels) key += `${k}\0${labels[k]}\0`;
     let series = family.series.get(key);
     if (!series) {
+      let printed = "";
+      for (const k in labels) printed += `,${k}="${escape(labels[k])}"`;
       series = {
-        labels: this.#constant + key,
+        labels: this.#constant + printed,
         counts: new Float64Array(family.bounds.length + 1),
         sum: 0,
         count: 0,

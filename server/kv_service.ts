@@ -48,6 +48,7 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
+import { HeaderMap } from "./header_map.ts";
 import { answerLimitMs } from "./streamed_writes.ts";
 import {
   ForwardBatcher,
@@ -593,9 +594,9 @@ export function createKvService(
   const serveStreamed: ServeStreamed = (from, calls, signal, remainingMs, answer) => {
     const ctx = {
       signal,
-      requestHeader: new Headers({ [FORWARDED_HEADER]: String(from) }),
-      responseHeader: new Headers(),
-      responseTrailer: new Headers(),
+      requestHeader: new HeaderMap({ [FORWARDED_HEADER]: String(from) }).asHeaders(),
+      responseHeader: new HeaderMap().asHeaders(),
+      responseTrailer: new HeaderMap().asHeaders(),
       timeoutMs: remainingMs,
     } as unknown as HandlerContext;
     calls.forEach((c, i) =>

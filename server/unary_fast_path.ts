@@ -23,6 +23,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
 import { Deadlines } from "../runtime/deadlines.ts";
 import { systemClock } from "../runtime/clock.ts";
+import { HeaderMap } from "./header_map.ts";
 
 /** One unary method: its schemas and its implementation. */
 export interface FastMethod<I extends DescMessage, O extends DescMessage> {
@@ -133,7 +134,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
   timeLimits: Deadlines,
 ): Promise<UnaryAnswer> {
   let release = () => {};
-  const responseHeader = new Headers({ "content-type": binary ? BINARY : JSON_TYPE });
+  const responseHeader = new HeaderMap({ "content-type": binary ? BINARY : JSON_TYPE });
   try {
     const body = call.body;
     let input: MessageShape<I>;
@@ -159,7 +160,7 @@ async function serve<I extends DescMessage, O extends DescMessage>(
       signal,
       // Only lookups are used on it.
       requestHeader: { get: (name: string) => call.header(name.toLowerCase()) },
-      responseHeader,
+      responseHeader: responseHeader.asHeaders(),
       // Unary answers carry no trailers in this protocol; made only if a handler asks for it.
       get responseTrailer() {
         return trailer ??= new Headers();
@@ -170,26 +171,20 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     const out = binary
       ? toBinary(method.output, output)
       : encoder.encode(JSON.stringify(toJson(method.output, output)));
-    return { status: 200, headers: record(responseHeader), body: out };
+    return { status: 200, headers: responseHeader.record(), body: out };
   } catch (error) {
     const e = ConnectError.from(error);
-    const headers = new Headers({ "content-type": JSON_TYPE });
+    const headers = new HeaderMap({ "content-type": JSON_TYPE });
     e.metadata.forEach((value, key) => headers.set(key, value));
     responseHeader.forEach((value, key) => {
       if (key !== "content-type") headers.set(key, value);
     });
     return {
       status: codeToHttpStatus(e.code),
-      headers: record(headers),
+      headers: headers.record(),
       body: encoder.encode(JSON.stringify(errorToJson(e, undefined))),
     };
   } finally {
     release();
   }
-}
-
-function record(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, key) => out[key] = value);
-  return out;
 }

@@ -1,0 +1,19 @@
+import { assertEquals } from "@std/assert";
+import { HeaderMap } from "./header_map.ts";
+
+Deno.test("HeaderMap keeps what a Headers object would, names in lower case", () => {
+  const mine = new HeaderMap({ "content-type": "application/json" });
+  const web = new Headers({ "content-type": "application/json" });
+  for (const h of [mine, web]) {
+    h.set("Prkdb-Leader", "2");
+    h.append("Vary", "a");
+    h.append("vary", "b");
+    h.set("X-Gone", "1");
+    h.delete("x-GONE");
+  }
+  const seen: [string, string][] = [];
+  mine.forEach((value, name) => seen.push([name, value]));
+  assertEquals(Object.fromEntries(seen), Object.fromEntries(web.entries()));
+  assertEquals(mine.record(), Object.fromEntries(web.entries()));
+  assertEquals([mine.get("PRKDB-LEADER"), mine.has("vary"), mine.get("x-gone")], ["2", true, null]);
+});

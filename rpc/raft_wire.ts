@@ -15,9 +15,9 @@
  *   `oneof` or with presence, which is written even when empty.
  *
  * Each message's fields are described once ({@linkcode raftMessage}), and the description runs
- * twice: on a counter, for the size (a nested message's length comes before it), then on the
- * buffer, allocated once for the whole batch. One description cannot disagree with itself about
- * what a size covers.
+ * twice: on a counter, for the size (a nested message's length comes before it, so the counting
+ * pass keeps every nested length for the writing pass), then on the buffer, allocated once for
+ * the whole batch. One description cannot disagree with itself about what a size covers.
  *
  * @module
  */
@@ -73,8 +73,14 @@ class Size implements Fields {
     }
   }
   message(field: number, body: (f: Fields) => void): void {
-    const length = sizeOf(body);
-    this.n += varintSize((field << 3) | LEN) + varintSize(length) + length;
+    // The length is kept for the writing pass, in the order the messages start.
+    const slot = lengths.length;
+    lengths.push(0);
+    const before = this.n;
+    body(this);
+    const length = this.n - before;
+    lengths[slot] = length;
+    this.n += varintSize((field << 3) | LEN) + varintSize(length);
   }
   encoded(field: number, data: Uint8Array): void {
     this.n += varintSize((field << 3) | LEN) + varintSize(data.length) + data.length;
@@ -84,21 +90,26 @@ class Size implements Fields {
   }
 }
 
-/** One counter serves every nested count: each measures what it adds, then takes it back. */
-const counter = new Size();
+/**
+ * The length of every nested message of the batch being written, in the order the messages
+ * start: the counting pass fills it, the writing pass reads it back, so no message is counted
+ * twice however deep it sits.
+ */
+const lengths: number[] = [];
 
-/** The size of the fields `body` gives. */
+/** The size of the fields `body` gives, with every nested message's length in `lengths`. */
 function sizeOf(body: (f: Fields) => void): number {
-  const before = counter.n;
+  lengths.length = 0;
+  const counter = new Size();
   body(counter);
-  const n = counter.n - before;
-  counter.n = before;
-  return n;
+  return counter.n;
 }
 
 /** Writes fields into a buffer of the right size. */
 class Out implements Fields {
   pos = 0;
+  /** The next nested message's place in `lengths`. */
+  next = 0;
   constructor(readonly buf: Uint8Array) {}
 
   varint(v: number): void {
@@ -127,7 +138,7 @@ class Out implements Fields {
   }
   message(field: number, body: (f: Fields) => void): void {
     this.varint((field << 3) | LEN);
-    this.varint(sizeOf(body));
+    this.varint(lengths[this.next++]);
     body(this);
   }
   encoded(field: number, data: Uint8Array): void {
@@ -301,5 +312,8 @@ export function encodeRaftBatch(
   };
   const out = new Out(new Uint8Array(sizeOf(batch)));
   batch(out);
+  if (out.pos !== out.buf.length || out.next !== lengths.length) {
+    throw new Error(`a batch was counted as ${out.buf.length} bytes but written as ${out.pos}`);
+  }
   return out.buf;
 }

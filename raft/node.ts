@@ -181,6 +181,44 @@ export class RaftNode {
   }
 
   /**
+   * The index of the last entry handed out to apply (`lastApplied`), as in {@linkcode status}
+   * but without building it: the runtime reads it every round.
+   */
+  get lastApplied(): number {
+    return this.#raft.log.lastApplied;
+  }
+
+  /** The first index still in the log (after the snapshot), as in {@linkcode status}. */
+  get firstIndex(): number {
+    return this.#raft.log.firstIndex;
+  }
+
+  /** The bytes of entry data the log holds, as in {@linkcode status}. */
+  get logBytes(): number {
+    return this.#raft.log.bytes;
+  }
+
+  /**
+   * At a leader, the lowest `matchIndex` of its followers: every entry up to it is on every
+   * member. `Infinity` at a leader without followers, and at a node that does not lead.
+   *
+   * @example Usage
+   * ```ts
+   * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+   * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
+   * node.campaign();
+   * console.log(node.lowestMatchIndex()); // Infinity
+   * ```
+   */
+  lowestMatchIndex(): number {
+    const role = this.#raft.role;
+    if (!(role instanceof Leader)) return Infinity;
+    let lowest = Infinity;
+    for (const pr of role.progress.values()) if (pr.matchIndex < lowest) lowest = pr.matchIndex;
+    return lowest;
+  }
+
+  /**
    * Whether the group went quiet here (`RaftConfig.quiesce`): a quiet leader sends nothing and a
    * quiet follower's election timer stands still, until something wakes them.
    */

@@ -257,13 +257,13 @@ export class Replica {
   maybeCompact(
     policy: CompactionPolicy | undefined,
   ): { index: number; data: Uint8Array } | undefined {
-    if (!policy) return undefined;
-    const status = this.node.status();
-    if (!shouldCompact(status, policy)) return undefined;
+    // The node has the fields the policy reads: no status object is built each round.
+    if (!policy || !shouldCompact(this.node, policy)) return undefined;
+    const index = this.node.lastApplied;
     const data = this.sm.snapshot();
-    this.node.compact(status.lastApplied, data);
-    this.history.compacted(status.lastApplied, this.sm.appliedIndex);
-    return { index: status.lastApplied, data };
+    this.node.compact(index, data);
+    this.history.compacted(index, this.sm.appliedIndex);
+    return { index, data };
   }
 
   /**

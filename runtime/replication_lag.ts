@@ -54,12 +54,11 @@ export class ReplicationLag {
       this.#appendTimes.delete(r.partition);
       return;
     }
-    const status = r.node.status();
     let times = this.#appendTimes.get(r.partition);
     if (!times) this.#appendTimes.set(r.partition, times = []);
     if (firstIndex !== undefined) times.push([firstIndex, now]);
     // Keep only what some follower still lacks (the first kept record may start earlier).
-    const acked = Math.min(...status.followers.map((f) => f.matchIndex));
+    const acked = r.node.lowestMatchIndex();
     while (times.length > 1 && times[1][0] <= acked + 1) times.shift();
   }
 

@@ -141,12 +141,7 @@ export class KvApi {
     mutations: readonly TimedMutation[],
     options: Pick<WriteOptions, "session" | "signal"> = {},
   ): Promise<WriteResult> {
-    const keys = [...checks.map((c) => c.key), ...mutations.map((m) => m.key)];
-    const partitions = [...new Set(keys.map((k) => this.#map.partitionOf(k)))].sort((a, b) =>
-      a - b
-    );
-    if (partitions.length > 1) throw new CrossPartitionError(partitions);
-    const partition = partitions[0] ?? 0;
+    const partition = this.#partitionOf(checks, mutations);
     const { result, index } = await this.#propose(partition, (time) => ({
       op: "write",
       time,
@@ -162,6 +157,21 @@ export class KvApi {
       ),
     }), options.signal);
     return writeResult(partition, index, result, options.session);
+  }
+
+  /** The one partition of a write's keys (0 for none); throws when they span several. */
+  #partitionOf(checks: readonly Check[], mutations: readonly TimedMutation[]): number {
+    const keys = [...checks, ...mutations];
+    if (keys.length === 0) return 0;
+    const partition = this.#map.partitionOf(keys[0].key);
+    let same = true;
+    for (let i = 1; i < keys.length && same; i++) {
+      same = this.#map.partitionOf(keys[i].key) === partition;
+    }
+    if (same) return partition;
+    throw new CrossPartitionError(
+      [...new Set(keys.map((k) => this.#map.partitionOf(k.key)))].sort((a, b) => a - b),
+    );
   }
 
   /**

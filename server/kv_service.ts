@@ -364,9 +364,11 @@ export function createKvService(
     if (keys.some((k) => k.length === 0)) {
       throw new ConnectError("key is empty", Code.InvalidArgument);
     }
+    const first = host.map.partitionOf(keys[0]);
+    // Nearly always one key, or keys of one partition: the list of partitions only for the error.
+    if (keys.every((k, i) => i === 0 || host.map.partitionOf(k) === first)) return first;
     const partitions = [...new Set(keys.map((k) => host.map.partitionOf(k)))].sort((a, b) => a - b);
-    if (partitions.length > 1) throw toConnectError(new CrossPartitionError(partitions));
-    return partitions[0];
+    throw toConnectError(new CrossPartitionError(partitions));
   };
 
   const reads = createReadHandlers({

@@ -12,6 +12,10 @@
  * TO_LEADERS=1 deno task bench:counters         # each put sent to its partition's leader
  * ```
  *
+ * `BARRIER=<dir>` makes it wait, after the warm-up, until as many runs as `BARRIER_PARTIES`
+ * (default 2) have reached the same point, so that two checkouts measured at the same time
+ * (`deno task bench:ab`) count over the same seconds.
+ *
  * @module
  */
 // deno-lint-ignore-file no-console -- a benchmark report: printing is its job
@@ -27,7 +31,8 @@ scriptArgs(
     "What one put costs a 3-node cluster, counted from the nodes' metrics and /proc.\n" +
     "Environment: CLIENTS (default 64), SECONDS (per round, default 3), ROUNDS (default 2),\n" +
     "PARTITIONS (default 8), LEADERS_ON=N (every partition's leadership on node N; default:\n" +
-    "balanced), TO_LEADERS=1 (each put sent to its partition's leader).",
+    "balanced), TO_LEADERS=1 (each put sent to its partition's leader), BARRIER=<dir> and\n" +
+    "BARRIER_PARTIES (default 2): wait after the warm-up until that many runs got there.",
 );
 
 const CLIENTS = Number(Deno.env.get("CLIENTS") ?? 64);
@@ -35,6 +40,8 @@ const SECONDS = Number(Deno.env.get("SECONDS") ?? 3);
 const ROUNDS = Number(Deno.env.get("ROUNDS") ?? 2);
 const PARTITIONS = Number(Deno.env.get("PARTITIONS") ?? 8);
 const LEADERS_ON = Number(Deno.env.get("LEADERS_ON") ?? 0);
+const BARRIER = Deno.env.get("BARRIER");
+const BARRIER_PARTIES = Number(Deno.env.get("BARRIER_PARTIES") ?? 2);
 const TO_LEADERS = Deno.env.get("TO_LEADERS") === "1";
 for (
   const [name, value, ok] of [
@@ -43,6 +50,7 @@ for (
     ["ROUNDS", ROUNDS, ROUNDS >= 1],
     ["PARTITIONS", PARTITIONS, PARTITIONS >= 1],
     ["LEADERS_ON", LEADERS_ON, [0, 1, 2, 3].includes(LEADERS_ON)],
+    ["BARRIER_PARTIES", BARRIER_PARTIES, BARRIER_PARTIES >= 1],
   ] as const
 ) {
   if (!ok || !Number.isSafeInteger(Math.ceil(value))) {
@@ -85,6 +93,23 @@ function processes(pids: readonly number[]) {
   };
 }
 
+/**
+ * Marks this run as ready in `dir`, then waits (two minutes at most) until `parties` runs are:
+ * runs measured side by side then count over the same seconds.
+ */
+async function barrier(dir: string, parties: number): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(`${dir}/${Deno.pid}`, "");
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    let ready = 0;
+    for await (const _ of Deno.readDir(dir)) ready++;
+    if (ready >= parties) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  console.log(`Only some of the ${parties} runs reached the start in two minutes; counting alone.`);
+}
+
 const cluster = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100 });
 try {
   const urls = [...cluster.urls.values()];
@@ -111,6 +136,7 @@ try {
       [...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")
     }; puts sent ${TO_LEADERS ? "to their leaders" : "to the nodes in turn"}.`,
   );
+  if (BARRIER) await barrier(BARRIER, BARRIER_PARTIES);
   const leaders = await leaderUrls(urls[0], cluster.urls);
   const target = (c: number, i: number, key: string) =>
     TO_LEADERS

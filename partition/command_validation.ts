@@ -39,6 +39,11 @@ export function validateKey(key: Uint8Array, what = "key"): void {
   }
 }
 
+/** Whether a key is within the limits {@linkcode validateKey} checks. */
+function keyFits(key: Uint8Array): boolean {
+  return key.byteLength > 0 && key.byteLength <= MAX_KEY_BYTES;
+}
+
 function safe(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new InvalidCommandError(`${what} must be a non-negative safe integer, got ${value}`);
@@ -95,17 +100,22 @@ export function validateCommand(command: KvCommand): void {
     );
   }
   let bytes = 0;
-  command.checks.forEach((c, i) => {
-    validateKey(c.key, `check ${i}: key`);
+  // Every write on every replica comes through here: the names in the errors are built only
+  // when a check fails.
+  for (let i = 0; i < command.checks.length; i++) {
+    const c = command.checks[i];
+    if (!keyFits(c.key)) validateKey(c.key, `check ${i}: key`);
     if (c.version !== null && !isVersion(c.version)) {
       throw new InvalidCommandError(
         `check ${i}: "${c.version}" is not a version (20 lowercase hex digits, or null for absent)`,
       );
     }
     bytes += c.key.byteLength;
-  });
+  }
   command.mutations.forEach((m, i) => {
-    validateKey(m.key, command.mutations.length === 1 ? "key" : `mutation ${i}: key`);
+    if (!keyFits(m.key)) {
+      validateKey(m.key, command.mutations.length === 1 ? "key" : `mutation ${i}: key`);
+    }
     bytes += m.key.byteLength;
     if (m.type === "set") {
       if (m.expiresAt !== undefined) safe(m.expiresAt, `mutation ${i}: expiresAt`);

@@ -2,8 +2,8 @@
  * The sending half of one long-lived Connect client-streaming call: items queue up, and each
  * time the connection can take more, everything queued so far goes out as one message. A slow
  * connection therefore gets fewer, larger messages, never a growing backlog of small ones, and
- * items pushed in one turn of the event loop (the answers one round releases, say) share a
- * message even when the connection is idle.
+ * items pushed in one turn of the event loop (a round's messages and the answers it releases)
+ * share a message even when the connection is idle.
  *
  * It speaks the Connect streaming protocol over `fetch` (which can stream a request body; the
  * Connect web transport cannot): `application/connect+proto`, each message framed as one flags
@@ -17,6 +17,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
+import { afterChains } from "./after_chains.ts";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
 import { httpError } from "./connect_unary.ts";
 import type { StreamFetch } from "./http1_stream.ts";
@@ -203,9 +204,10 @@ export class ClientStream<T> {
     }
     if (!this.#open) this.#start();
     else if (this.#open.waiting && !this.#flushing) {
-      // Items pushed in the same turn of the event loop go out together, in one message.
+      // Items pushed in the same turn of the event loop go out together, in one message, and
+      // so do the answers that the turn's promise chains are about to push (see afterChains).
       this.#flushing = true;
-      queueMicrotask(() => {
+      afterChains(() => {
         this.#flushing = false;
         const open = this.#open;
         if (open?.waiting && this.#queue.length > 0) this.#write(open);

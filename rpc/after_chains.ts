@@ -41,8 +41,9 @@ function step(): void {
  * import { afterChains } from "./after_chains.ts";
  * const order: string[] = [];
  * afterChains(() => order.push("flush"));
- * Promise.resolve().then(() => order.push("answer")).then(() => order.push("answer, later"));
- * setTimeout(() => console.log(order)); // [ "answer", "answer, later", "flush" ]
+ * await Promise.resolve().then(() => order.push("answer")).then(() => order.push("answer, later"));
+ * await new Promise<void>((resolve) => afterChains(resolve));
+ * console.log(order); // [ "answer", "answer, later", "flush" ]
  * ```
  */
 export function afterChains(callback: () => void): void {

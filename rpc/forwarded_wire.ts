@@ -425,7 +425,7 @@ function read<T>(bytes: Uint8Array, hand: (c: Cursor) => T, generated: () => T):
  * const call = readForwardedCall(encodeForwardedCall({
  *   call: { case: "delete", value: { key: new Uint8Array([7]), ifVersion: "" } },
  * }));
- * console.log(call.call.case, call.call.value?.ifVersion === ""); // delete true
+ * if (call.call.case === "delete") console.log(call.call.value.ifVersion === ""); // true
  * ```
  */
 export function readForwardedCall(bytes: Uint8Array): ForwardedCall {
@@ -453,7 +453,7 @@ export function readForwardedCall(bytes: Uint8Array): ForwardedCall {
  * const r = readForwardedResult(encodeForwardedResult({
  *   result: { case: "error", value: { code: 14, message: "no leader", kind: "" } },
  * }));
- * console.log(r.result.case, r.result.value?.code); // error 14
+ * if (r.result.case === "error") console.log(r.result.value.code); // 14
  * ```
  */
 export function readForwardedResult(bytes: Uint8Array): ForwardedResult {

@@ -3,7 +3,7 @@
  * `--help` with its usage and exit code 0, refuses a wrong command line with exit code 2, and
  * a GET on an RPC path explains that RPCs are POSTed.
  */
-import { assert, assertEquals, assertStringIncludes } from "@std/assert";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "@std/assert";
 import { startOneNode } from "./support/one_node.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -61,6 +61,7 @@ Deno.test("tasks that run scripts answer --help with their usage and refuse unkn
       "bench:hop",
       "bench:etcd",
       "bench:counters",
+      "bench:ab",
       "example",
       "play",
     ]
@@ -88,6 +89,23 @@ Deno.test("bench:hop measures both round trips between two processes, and leaves
   assertEquals(out.code, 0, td.decode(out.stderr));
   assertStringIncludes(td.decode(out.stdout), "peer streams, round trip: p50");
   assertStringIncludes(td.decode(out.stdout), "plain TCP, round trip:    p50");
+});
+
+Deno.test("bench:ab measures two checkouts at the same time and reports their ratios", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "bench:ab", "HEAD", "."],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    // One short pair: this checks it works, not speed.
+    env: { NO_COLOR: "1", PAIRS: "1", CLIENTS: "2", SECONDS: "1", ROUNDS: "1", PARTITIONS: "2" },
+    signal: AbortSignal.timeout(180_000),
+  }).output();
+  const text = td.decode(out.stdout);
+  assertEquals(out.code, 0, `${text}\n${td.decode(out.stderr)}`);
+  assertStringIncludes(text, "Checking out HEAD (A) and . (B)");
+  assertMatch(text, /^ {3}1 +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);
+  assertMatch(text, /B against A: puts\/s [\d.]+ \([\d.]+-[\d.]+\), server CPU per put [\d.]+/);
 });
 
 Deno.test("bench:counters counts a put's storage writes and frames with the leaders it was asked for", async () => {

@@ -2,12 +2,8 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { SeededRandom } from "../raft/mod.ts";
 import { ForwardedCallSchema, ForwardedResultSchema } from "./gen/prkdb/v1/kv_pb.ts";
-import {
-  encodeForwardedCall,
-  encodeForwardedResult,
-  readForwardedCall,
-  readForwardedResult,
-} from "./forwarded_wire.ts";
+import { encodeForwardedCall, encodeForwardedResult } from "./forwarded_wire.ts";
+import { readForwardedCall, readForwardedResult } from "./forwarded_read.ts";
 
 type CallInit = MessageInitShape<typeof ForwardedCallSchema>;
 type ResultInit = MessageInitShape<typeof ForwardedResultSchema>;

@@ -21,7 +21,7 @@
  */
 import type { PartitionMessage } from "../partition/transport.ts";
 import type { ForwardedCall, ForwardedResult } from "./gen/prkdb/v1/kv_pb.ts";
-import { readForwardedCall, readForwardedResult } from "./forwarded_wire.ts";
+import { readForwardedCall, readForwardedResult } from "./forwarded_read.ts";
 import type { RaftBatch } from "./gen/prkdb/v1/raft_pb.ts";
 import { decodeRaftMessage, MalformedMessageError } from "./raft_codec.ts";
 import { Checks, readRaftMessage } from "./raft_read_message.ts";
@@ -172,7 +172,7 @@ function streamedAnswer(c: Cursor): ReceivedAnswer {
 
 /**
  * A write's call or an answer's result (one per write passed on, against several Raft
- * messages), read by [forwarded_wire.ts](./forwarded_wire.ts) into the generated types that the
+ * messages), read by [forwarded_read.ts](./forwarded_read.ts) into the generated types that the
  * code serving them takes; whatever it refuses is a wire format error of the batch.
  */
 function generated<T>(read: () => T): T {

@@ -161,17 +161,15 @@ export class KvApi {
 
   /** The one partition of a write's keys (0 for none); throws when they span several. */
   #partitionOf(checks: readonly Check[], mutations: readonly TimedMutation[]): number {
-    const keys = [...checks, ...mutations];
-    if (keys.length === 0) return 0;
-    const partition = this.#map.partitionOf(keys[0].key);
+    const first = checks[0]?.key ?? mutations[0]?.key;
+    if (first === undefined) return 0;
+    const partition = this.#map.partitionOf(first);
     let same = true;
-    for (let i = 1; i < keys.length && same; i++) {
-      same = this.#map.partitionOf(keys[i].key) === partition;
-    }
+    for (const c of checks) same &&= this.#map.partitionOf(c.key) === partition;
+    for (const m of mutations) same &&= this.#map.partitionOf(m.key) === partition;
     if (same) return partition;
-    throw new CrossPartitionError(
-      [...new Set(keys.map((k) => this.#map.partitionOf(k.key)))].sort((a, b) => a - b),
-    );
+    const keys = [...checks, ...mutations].map((k) => this.#map.partitionOf(k.key));
+    throw new CrossPartitionError([...new Set(keys)].sort((a, b) => a - b));
   }
 
   /**

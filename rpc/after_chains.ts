@@ -27,7 +27,16 @@ function step(): void {
     return;
   }
   const run = waiting.splice(0);
-  for (const callback of run) callback();
+  for (const callback of run) {
+    try {
+      callback();
+    } catch (error) {
+      // One failing callback must not keep the others (other streams' flushes) from running.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
 }
 
 /**

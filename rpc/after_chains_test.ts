@@ -21,3 +21,21 @@ Deno.test("afterChains runs after promise chains of up to its steps, in the same
   await new Promise((resolve) => setTimeout(resolve, 0));
   assertEquals(later, ["again"]);
 });
+
+Deno.test("afterChains runs every callback even when one throws, and reports the error", async () => {
+  const ran: string[] = [];
+  const reported = new Promise<unknown>((resolve) => {
+    const onError = (e: ErrorEvent) => {
+      e.preventDefault();
+      globalThis.removeEventListener("error", onError);
+      resolve(e.error);
+    };
+    globalThis.addEventListener("error", onError);
+  });
+  afterChains(() => {
+    throw new Error("boom");
+  });
+  afterChains(() => ran.push("second"));
+  assertEquals(((await reported) as Error).message, "boom");
+  assertEquals(ran, ["second"]);
+});

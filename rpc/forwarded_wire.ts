@@ -26,6 +26,8 @@ import { LEN, VARINT } from "./wire_cursor.ts";
 class NotPlain {}
 const NOT_PLAIN = new NotPlain();
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** A growing buffer; one per module, copied out at the end of each message. */
 class Writer {
   buf = new Uint8Array(1024);
@@ -62,7 +64,7 @@ class Writer {
   /** A uint64 field (omitted at 0); the generated code takes what is beyond 2^53. */
   uint64(field: number, v: unknown): void {
     if (v === undefined || v === 0n) return;
-    if (typeof v !== "bigint" || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw NOT_PLAIN;
+    if (typeof v !== "bigint" || v < 0n || v > MAX_SAFE) throw NOT_PLAIN;
     this.tag(field, VARINT);
     this.varint(Number(v));
   }
@@ -142,7 +144,17 @@ const { put: PUT, delete: DELETE, error: ERROR } = FORWARDED_FIELD;
 type CallInit = MessageInitShape<typeof ForwardedCallSchema>;
 type ResultInit = MessageInitShape<typeof ForwardedResultSchema>;
 
+/**
+ * Leaves a message with fields its reader did not know (kept by the generated code, which
+ * writes them back out) to the generated writer: a field a newer client sent must reach the
+ * leader through a node that does not know it.
+ */
+function known(m: object | undefined): void {
+  if ((m as { $unknown?: readonly unknown[] } | undefined)?.$unknown?.length) throw NOT_PLAIN;
+}
+
 function session(s: MessageInitShape<typeof SessionSchema>): void {
+  known(s);
   writer.uint64(1, s.id);
   writer.uint64(2, s.seq);
   writer.uint64(3, s.firstIncomplete);
@@ -151,6 +163,7 @@ function session(s: MessageInitShape<typeof SessionSchema>): void {
 function writeCall(call: CallInit["call"]): void {
   if (call?.case === "put") {
     const p = call.value;
+    known(p);
     writer.message(PUT, () => {
       writer.bytes(1, p.key);
       writer.bytes(2, p.value);
@@ -160,6 +173,7 @@ function writeCall(call: CallInit["call"]): void {
     });
   } else if (call?.case === "delete") {
     const d = call.value;
+    known(d);
     writer.message(DELETE, () => {
       writer.bytes(1, d.key);
       if (d.session) writer.message(2, () => session(d.session!));
@@ -171,6 +185,7 @@ function writeCall(call: CallInit["call"]): void {
 function writeResult(result: ResultInit["result"]): void {
   if (result?.case === "put") {
     const p = result.value;
+    known(p);
     writer.message(PUT, () => {
       writer.uint32(1, p.partition);
       writer.uint64(2, p.index);
@@ -179,6 +194,7 @@ function writeResult(result: ResultInit["result"]): void {
     });
   } else if (result?.case === "delete") {
     const d = result.value;
+    known(d);
     writer.message(DELETE, () => {
       writer.bool(1, d.found);
       writer.bool(2, d.ok);
@@ -187,6 +203,7 @@ function writeResult(result: ResultInit["result"]): void {
     });
   } else if (result?.case === "error") {
     const e = result.value;
+    known(e);
     writer.message(ERROR, () => {
       writer.uint32(1, e.code);
       writer.string(2, e.message);
@@ -225,7 +242,10 @@ function written(write: () => void, generated: () => Uint8Array): Uint8Array {
  */
 export function encodeForwardedCall(call: CallInit): Uint8Array {
   return written(
-    () => writeCall(call.call),
+    () => {
+      known(call);
+      writeCall(call.call);
+    },
     () => toBinary(ForwardedCallSchema, create(ForwardedCallSchema, call)),
   );
 }
@@ -248,7 +268,10 @@ export function encodeForwardedCall(call: CallInit): Uint8Array {
  */
 export function encodeForwardedResult(result: ResultInit): Uint8Array {
   return written(
-    () => writeResult(result.result),
+    () => {
+      known(result);
+      writeResult(result.result);
+    },
     () => toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result)),
   );
 }

@@ -1,7 +1,13 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { SeededRandom } from "../raft/mod.ts";
-import { ForwardedCallSchema, ForwardedResultSchema } from "./gen/prkdb/v1/kv_pb.ts";
+import {
+  ForwardedCallSchema,
+  ForwardedResultSchema,
+  PutRequestSchema,
+  PutResponseSchema,
+  SessionSchema,
+} from "./gen/prkdb/v1/kv_pb.ts";
 import { encodeForwardedCall, encodeForwardedResult } from "./forwarded_wire.ts";
 import { readForwardedCall, readForwardedResult } from "./forwarded_read.ts";
 
@@ -254,4 +260,30 @@ Deno.test("readForwardedCall gives byte fields as views into the bytes read, not
   const call = readForwardedCall(bytes);
   assert(call.call.case === "put");
   assertEquals(call.call.value.key.buffer, bytes.buffer);
+});
+
+Deno.test("encodeForwardedCall keeps fields its reader did not know, as the generated writer does", () => {
+  // A put with key 7 and an unknown field 16 = 5, as a newer client might send it.
+  const request = fromBinary(
+    PutRequestSchema,
+    new Uint8Array([0x0a, 0x01, 0x07, 0x80, 0x01, 0x05]),
+  );
+  const session = fromBinary(SessionSchema, new Uint8Array([0x08, 0x01, 0x78, 0x02]));
+  for (
+    const call of [
+      { call: { case: "put" as const, value: request } },
+      { call: { case: "put" as const, value: { key: new Uint8Array([1]), session } } },
+      // A put of key 7, then an unknown field 15 = 1 of the call itself.
+      fromBinary(ForwardedCallSchema, new Uint8Array([0x0a, 0x03, 0x0a, 0x01, 0x07, 0x78, 0x01])),
+    ]
+  ) {
+    const want = toBinary(ForwardedCallSchema, create(ForwardedCallSchema, call as never));
+    assertEquals(encodeForwardedCall(call as never), want);
+  }
+  const answer = fromBinary(PutResponseSchema, new Uint8Array([0x08, 0x03, 0x78, 0x09]));
+  const result = { result: { case: "put" as const, value: answer } };
+  assertEquals(
+    encodeForwardedResult(result),
+    toBinary(ForwardedResultSchema, create(ForwardedResultSchema, result)),
+  );
 });

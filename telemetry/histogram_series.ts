@@ -30,6 +30,10 @@ interface Family {
 }
 
 const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+/** A help text as the exposition format wants it: backslashes and line ends escaped. */
+const escapeHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+/** A sample value: `+Inf` for an infinite sum, as the exporter writes it. */
+const number = (v: number) => (v === Infinity ? "+Inf" : String(v));
 
 /**
  * Bucket counts per series for the histograms of a catalogue.
@@ -75,6 +79,8 @@ export class HistogramSeries {
   observe(name: string, value: number, labels: Readonly<Record<string, string>>): void {
     const family = this.#families.get(name);
     if (!family) throw new Error(`Metric ${name} is not a histogram in the catalogue`);
+    // As OpenTelemetry's histogram: a negative or NaN observation is dropped, not counted.
+    if (!(value >= 0)) return;
     // The raw values find the series; escaping is done once, when a series is created.
     let key = "";
     for (const k in labels) key += `${k}\0${labels[k]}\0`;
@@ -108,12 +114,12 @@ export class HistogramSeries {
     const out: string[] = [];
     for (const { definition: d, bounds, series } of this.#families.values()) {
       if (series.size === 0) continue;
-      out.push(`# HELP ${d.name} ${d.help}`, `# TYPE ${d.name} histogram`);
+      out.push(`# HELP ${d.name} ${escapeHelp(d.help)}`, `# TYPE ${d.name} histogram`);
       for (const s of series.values()) {
         const labels = s.labels.startsWith(",") ? s.labels.slice(1) : s.labels;
         const braces = labels === "" ? "" : `{${labels}}`;
         const before = labels === "" ? "" : `${labels},`;
-        out.push(`${d.name}_count${braces} ${s.count}`, `${d.name}_sum${braces} ${s.sum}`);
+        out.push(`${d.name}_count${braces} ${s.count}`, `${d.name}_sum${braces} ${number(s.sum)}`);
         let cumulative = 0;
         for (let i = 0; i <= bounds.length; i++) {
           cumulative += s.counts[i];

@@ -1,10 +1,11 @@
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { PrometheusExporter, PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { MeterProvider } from "@opentelemetry/sdk-metrics";
 import { SeededRandom } from "../raft/mod.ts";
 import { createInstruments } from "./instruments.ts";
 import { HistogramSeries } from "./histogram_series.ts";
 import { METRICS } from "./metric_definitions.ts";
+import { PrkDbMetrics } from "./prkdb_metrics.ts";
 
 /** The series lines of a family in a Prometheus text (its comments left out), sorted. */
 function samples(text: string, name: string): string[] {
@@ -62,4 +63,17 @@ Deno.test("HistogramSeries writes nothing for a family without observations, and
     'prkdb_storage_write_duration_seconds_count{node_id="1"} 1',
     'prkdb_storage_write_duration_seconds_sum{node_id="1"} 0.003',
   ]);
+});
+
+Deno.test("a node's scrape keeps every histogram family's help, even before any counter counted", async () => {
+  const metrics = new PrkDbMetrics(1);
+  metrics.storageWrite(0.002);
+  metrics.storageWrite(-1); // dropped, as OpenTelemetry drops it
+  const text = await metrics.scrape();
+  await metrics.shutdown();
+  const lines = text.split("\n");
+  const type = lines.indexOf("# TYPE prkdb_storage_write_duration_seconds histogram");
+  assertStringIncludes(lines[type - 1], "# HELP prkdb_storage_write_duration_seconds ");
+  assertStringIncludes(text, 'prkdb_storage_write_duration_seconds_count{node_id="1"} 1\n');
+  assertStringIncludes(text, 'prkdb_storage_write_duration_seconds_sum{node_id="1"} 0.002\n');
 });

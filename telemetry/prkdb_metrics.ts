@@ -452,7 +452,7 @@ export class PrkDbMetrics {
     const { resourceMetrics } = await this.#exporter.collect();
     const exported = new PrometheusSerializer(undefined, false, undefined, true, true).serialize(
       resourceMetrics,
-    ) + this.#histograms.exposition();
+    ) + "\n" + this.#histograms.exposition();
     const source = this.#source;
     const partitions = source?.partitions() ?? [];
     const peers = new Set<NodeId>(this.#peers.keys());

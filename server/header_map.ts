@@ -23,7 +23,8 @@ export class HeaderMap {
 
   /** @param init The first headers, names in lower case. */
   constructor(init: Record<string, string> = {}) {
-    this.#h = { ...init };
+    // No prototype: a header named like an Object method (`constructor`) is just a header.
+    this.#h = Object.assign(Object.create(null), init);
   }
 
   /** The header's value, or null. */

@@ -14,6 +14,15 @@ Deno.test("HeaderMap keeps what a Headers object would, names in lower case", ()
   const seen: [string, string][] = [];
   mine.forEach((value, name) => seen.push([name, value]));
   assertEquals(Object.fromEntries(seen), Object.fromEntries(web.entries()));
-  assertEquals(mine.record(), Object.fromEntries(web.entries()));
+  assertEquals({ ...mine.record() }, Object.fromEntries(web.entries()));
   assertEquals([mine.get("PRKDB-LEADER"), mine.has("vary"), mine.get("x-gone")], ["2", true, null]);
+});
+
+Deno.test("HeaderMap takes headers named like Object's own properties as plain headers", () => {
+  const h = new HeaderMap();
+  assertEquals([h.get("constructor"), h.has("toString")], [null, false]);
+  h.append("constructor", "x");
+  h.set("__proto__", "y");
+  assertEquals([h.get("constructor"), h.get("__proto__")], ["x", "y"]);
+  assertEquals(Object.keys(h.record()), ["constructor", "__proto__"]);
 });

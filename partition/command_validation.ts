@@ -31,6 +31,8 @@ import { isVersion } from "./version.ts";
  * ```
  */
 export function validateKey(key: Uint8Array, what = "key"): void {
+  // keyFits is the rule; this says which part of it a key broke.
+  if (keyFits(key)) return;
   if (key.byteLength === 0) throw new InvalidCommandError(`${what} is empty`);
   if (key.byteLength > MAX_KEY_BYTES) {
     throw new InvalidCommandError(
@@ -39,7 +41,7 @@ export function validateKey(key: Uint8Array, what = "key"): void {
   }
 }
 
-/** Whether a key is within the limits {@linkcode validateKey} checks. */
+/** Whether a key is within the limits: not empty, at most `MAX_KEY_BYTES`. */
 function keyFits(key: Uint8Array): boolean {
   return key.byteLength > 0 && key.byteLength <= MAX_KEY_BYTES;
 }

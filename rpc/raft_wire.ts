@@ -313,7 +313,10 @@ export function encodeRaftBatch(
   const out = new Out(new Uint8Array(sizeOf(batch)));
   batch(out);
   if (out.pos !== out.buf.length || out.next !== lengths.length) {
-    throw new Error(`a batch was counted as ${out.buf.length} bytes but written as ${out.pos}`);
+    throw new Error(
+      `a batch was counted as ${out.buf.length} bytes and ${lengths.length} nested messages, ` +
+        `but written as ${out.pos} and ${out.next}`,
+    );
   }
   return out.buf;
 }

@@ -88,8 +88,10 @@ interface Side {
 }
 
 /** Runs `bench:counters` in both directories at once; each side's means over its rounds. */
-async function pair(dirs: readonly string[], barrier: string): Promise<Side[]> {
-  const runs = dirs.map((cwd) =>
+async function pair(dirs: readonly string[], barrier: string, swap: boolean): Promise<Side[]> {
+  // Every other pair starts B first, so that neither side is always the one started first.
+  const order = swap ? [...dirs].reverse() : dirs;
+  const started = order.map((cwd) =>
     new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "tests/bench/put_counters.ts"],
       cwd,
@@ -98,8 +100,15 @@ async function pair(dirs: readonly string[], barrier: string): Promise<Side[]> {
       stderr: "piped",
     }).output()
   );
-  return (await Promise.all(runs)).map((out, i) => {
+  const outputs = await Promise.all(started);
+  const runs = swap ? outputs.reverse() : outputs;
+  return runs.map((out, i) => {
     const text = new TextDecoder().decode(out.stdout);
+    if (text.includes("counting alone")) {
+      throw new Error(
+        `side ${"AB"[i]} did not start with the other one: the pair is not side by side`,
+      );
+    }
     const puts = [...text.matchAll(/^round \d+: ([\d,]+) puts\/s/gm)].map((m) =>
       Number(m[1].replaceAll(",", ""))
     );
@@ -127,7 +136,7 @@ try {
   console.log("pair   A puts/s   B puts/s   B/A    A CPU ms/put  B CPU ms/put   B/A");
   const ratios: { puts: number; cpu: number }[] = [];
   for (let i = 1; i <= PAIRS; i++) {
-    const [a, b] = await pair(dirs, join(work, `barrier-${i}`));
+    const [a, b] = await pair(dirs, join(work, `barrier-${i}`), i % 2 === 0);
     const r = { puts: b.putsPerSecond / a.putsPerSecond, cpu: b.cpuPerPut / a.cpuPerPut };
     ratios.push(r);
     console.log(

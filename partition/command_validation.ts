@@ -114,7 +114,8 @@ export function validateCommand(command: KvCommand): void {
     }
     bytes += c.key.byteLength;
   }
-  command.mutations.forEach((m, i) => {
+  for (let i = 0; i < command.mutations.length; i++) {
+    const m = command.mutations[i];
     if (!keyFits(m.key)) {
       validateKey(m.key, command.mutations.length === 1 ? "key" : `mutation ${i}: key`);
     }
@@ -128,7 +129,7 @@ export function validateCommand(command: KvCommand): void {
       }
       bytes += m.value.byteLength;
     }
-  });
+  }
   if (bytes > MAX_BATCH_BYTES) {
     throw new InvalidCommandError(
       `a write carries ${bytes} bytes of keys and values, the limit is ${MAX_BATCH_BYTES}`,

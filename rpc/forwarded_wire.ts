@@ -28,6 +28,16 @@ const NOT_PLAIN = new NotPlain();
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/** Writes `v` as a varint at `at` (the room must be there); returns where it ends. */
+function putVarint(buf: Uint8Array, at: number, v: number): number {
+  while (v > 127) {
+    buf[at++] = (v % 128) | 128;
+    v = Math.floor(v / 128);
+  }
+  buf[at++] = v;
+  return at;
+}
+
 /** A growing buffer; one per module, copied out at the end of each message. */
 class Writer {
   buf = new Uint8Array(1024);
@@ -42,11 +52,7 @@ class Writer {
 
   varint(v: number): void {
     this.room(10);
-    while (v > 127) {
-      this.buf[this.pos++] = (v % 128) | 128;
-      v = Math.floor(v / 128);
-    }
-    this.buf[this.pos++] = v;
+    this.pos = putVarint(this.buf, this.pos, v);
   }
 
   tag(field: number, wire: number): void {
@@ -118,13 +124,7 @@ class Writer {
       this.buf.copyWithin(at + size, at + 1, this.pos);
     }
     // The room is there already: write the length without asking for more.
-    let v = length, i = at;
-    while (v > 127) {
-      this.buf[i++] = (v % 128) | 128;
-      v = Math.floor(v / 128);
-    }
-    this.buf[i++] = v;
-    this.pos = i + length;
+    this.pos = putVarint(this.buf, at, length) + length;
   }
 
   /** The bytes written, copied out; the buffer is reused. */

@@ -30,14 +30,34 @@ export interface GaugeSample {
 export type LabelValues = Readonly<Record<string, readonly string[] | undefined>>;
 
 const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+/**
+ * Labels as the exposition writes them between braces: `name="value"` pairs in order, values
+ * escaped. Internal: shared with the histograms (`histogram_series.ts`).
+ *
+ * @param labels The labels.
+ * @returns The text, empty for no labels.
+ */
+export function labelText(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
+}
+
 const render = (labels: Readonly<Record<string, string>>) => {
-  const parts = Object.entries(labels).map(([k, v]) => `${k}="${escape(v)}"`);
-  return parts.length > 0 ? `{${parts.join(",")}}` : "";
+  const text = labelText(labels);
+  return text === "" ? "" : `{${text}}`;
 };
 const key = (labels: Readonly<Record<string, string>>) =>
   JSON.stringify(Object.entries(labels).filter(([k]) => k !== "le").sort());
-const number = (v: number) =>
-  Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : String(v);
+/**
+ * A sample's value as the exposition writes it (`NaN`, `+Inf`, `-Inf` spelled out). Internal:
+ * shared with the histograms.
+ *
+ * @param v The value.
+ * @returns Its text.
+ */
+export function sampleValue(v: number): string {
+  return Number.isNaN(v) ? "NaN" : v === Infinity ? "+Inf" : v === -Infinity ? "-Inf" : String(v);
+}
 
 /** The label sets of a metric from known values (the cartesian product). */
 function labelSets(m: MetricDefinition, known: LabelValues): Record<string, string>[] {
@@ -122,7 +142,10 @@ export function completeExposition(
     const head = [`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`];
     if (m.type === "gauge") {
       const samples = gauges.filter((g) => g.name === m.name);
-      out.push(...head, ...samples.map((g) => `${m.name}${render(g.labels)} ${number(g.value)}`));
+      out.push(
+        ...head,
+        ...samples.map((g) => `${m.name}${render(g.labels)} ${sampleValue(g.value)}`),
+      );
       continue;
     }
     const lines = have.get(m.name) ?? head;

@@ -11,10 +11,12 @@
  *
  * @module
  */
+import { labelText, sampleValue } from "./exposition.ts";
 import type { MetricDefinition } from "./metric_definitions.ts";
 
 /** One series: its labels and what it has counted. */
 interface Series {
+  /** Its labels as written between braces, the constant ones first. */
   readonly labels: string;
   /** Observations per bucket (not cumulative); the last one is `+Inf`. */
   readonly counts: Float64Array;
@@ -29,11 +31,8 @@ interface Family {
   readonly series: Map<string, Series>;
 }
 
-const escape = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 /** A help text as the exposition format wants it: backslashes and line ends escaped. */
 const escapeHelp = (v: string) => v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-/** A sample value: `+Inf` for an infinite sum, as the exporter writes it. */
-const number = (v: number) => (v === Infinity ? "+Inf" : String(v));
 
 /**
  * Bucket counts per series for the histograms of a catalogue.
@@ -51,7 +50,7 @@ const number = (v: number) => (v === Infinity ? "+Inf" : String(v));
  */
 export class HistogramSeries {
   readonly #families = new Map<string, Family>();
-  readonly #constant: string;
+  readonly #constant: Readonly<Record<string, string>>;
 
   /**
    * @param definitions The catalogue; its histograms are the families kept here.
@@ -65,7 +64,7 @@ export class HistogramSeries {
       if (d.type !== "histogram") continue;
       this.#families.set(d.name, { definition: d, bounds: d.buckets ?? [], series: new Map() });
     }
-    this.#constant = Object.entries(constant).map(([k, v]) => `${k}="${escape(v)}"`).join(",");
+    this.#constant = constant;
   }
 
   /**
@@ -86,10 +85,8 @@ export class HistogramSeries {
     for (const k in labels) key += `${k}\0${labels[k]}\0`;
     let series = family.series.get(key);
     if (!series) {
-      let printed = "";
-      for (const k in labels) printed += `,${k}="${escape(labels[k])}"`;
       series = {
-        labels: this.#constant + printed,
+        labels: labelText({ ...this.#constant, ...labels }),
         counts: new Float64Array(family.bounds.length + 1),
         sum: 0,
         count: 0,
@@ -116,10 +113,12 @@ export class HistogramSeries {
       if (series.size === 0) continue;
       out.push(`# HELP ${d.name} ${escapeHelp(d.help)}`, `# TYPE ${d.name} histogram`);
       for (const s of series.values()) {
-        const labels = s.labels.startsWith(",") ? s.labels.slice(1) : s.labels;
-        const braces = labels === "" ? "" : `{${labels}}`;
-        const before = labels === "" ? "" : `${labels},`;
-        out.push(`${d.name}_count${braces} ${s.count}`, `${d.name}_sum${braces} ${number(s.sum)}`);
+        const braces = s.labels === "" ? "" : `{${s.labels}}`;
+        const before = s.labels === "" ? "" : `${s.labels},`;
+        out.push(
+          `${d.name}_count${braces} ${s.count}`,
+          `${d.name}_sum${braces} ${sampleValue(s.sum)}`,
+        );
         let cumulative = 0;
         for (let i = 0; i <= bounds.length; i++) {
           cumulative += s.counts[i];

@@ -227,10 +227,6 @@ export class PrkDbMetrics {
     }
   }
 
-  #record(name: string, value: number, attrs: Readonly<Record<string, string>>): void {
-    this.#histograms.observe(name, value, attrs);
-  }
-
   /**
    * Counts the core's events of one partition.
    *
@@ -262,7 +258,9 @@ export class PrkDbMetrics {
   proposal(partition: number, outcome: string, seconds: number): void {
     const a = { partition: String(partition) };
     this.#add("prkdb_raft_proposals_total", 1, { ...a, outcome });
-    if (outcome === "committed") this.#record("prkdb_raft_proposal_duration_seconds", seconds, a);
+    if (outcome === "committed") {
+      this.#histograms.observe("prkdb_raft_proposal_duration_seconds", seconds, a);
+    }
   }
 
   /**
@@ -271,7 +269,7 @@ export class PrkDbMetrics {
    * @param seconds Its duration.
    */
   storageWrite(seconds: number): void {
-    this.#record("prkdb_storage_write_duration_seconds", seconds, {});
+    this.#histograms.observe("prkdb_storage_write_duration_seconds", seconds, {});
   }
 
   /**
@@ -363,7 +361,7 @@ export class PrkDbMetrics {
     refusal = false,
   ): void {
     const a = { peer: String(peer), rpc };
-    if (seconds !== undefined) this.#record("prkdb_rpc_duration_seconds", seconds, a);
+    if (seconds !== undefined) this.#histograms.observe("prkdb_rpc_duration_seconds", seconds, a);
     const state = this.#peer(peer);
     if (errorType) {
       this.#add("prkdb_rpc_errors_total", 1, a);
@@ -385,11 +383,13 @@ export class PrkDbMetrics {
    * @param seconds How long the batch waited for the stream to take it.
    */
   sent(peer: NodeId, rpc: string, entries: number, seconds: number): void {
-    this.#record("prkdb_rpc_duration_seconds", seconds, { peer: String(peer), rpc });
+    this.#histograms.observe("prkdb_rpc_duration_seconds", seconds, { peer: String(peer), rpc });
     // A sync is a batch that carried changes: replies and probes carry none.
     if (rpc === "appendEntries" && entries > 0) {
-      this.#record("prkdb_replication_sync_duration_seconds", seconds, { follower: String(peer) });
-      this.#record("prkdb_replication_batch_size", entries, { follower: String(peer) });
+      this.#histograms.observe("prkdb_replication_sync_duration_seconds", seconds, {
+        follower: String(peer),
+      });
+      this.#histograms.observe("prkdb_replication_batch_size", entries, { follower: String(peer) });
     }
   }
 

@@ -9,6 +9,7 @@ import { type Client, createClient, type Interceptor } from "@connectrpc/connect
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { delay } from "@std/async";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { LEADER_HEADER } from "../rpc/route_headers.ts";
 import { classify, PrkDbError } from "./errors.ts";
 import type { CallOptions, ClientOptions, ClusterInfo } from "./types.ts";
 
@@ -35,6 +36,16 @@ function closingOnAbort(inner: typeof fetch): typeof fetch {
   };
 }
 
+/**
+ * What one attempt of a call is given, to pass to the Connect method as its call options: the
+ * attempt's signal, and a reader of the answer's headers (where a node that passed the call on
+ * names the partition's leader).
+ */
+export interface Attempt {
+  readonly signal: AbortSignal;
+  readonly onHeader: (headers: Headers) => void;
+}
+
 /** Resolved client options. */
 export type RouterOptions =
   & Required<Omit<ClientOptions, "fetch" | "tls" | "token">>
@@ -47,7 +58,7 @@ export type RouterOptions =
  * ```ts ignore
  * const router = new ClusterRouter(["http://127.0.0.1:8081"], options);
  * await router.refresh();
- * const r = await router.call(0, "leader", {}, (c, signal) => c.get({ key }, { signal }));
+ * const r = await router.call(0, "leader", {}, (c, attempt) => c.get({ key }, attempt));
  * ```
  */
 export class ClusterRouter {
@@ -136,6 +147,19 @@ export class ClusterRouter {
     return c;
   }
 
+  /**
+   * Takes a leader named by a node that passed a call on to it, and served: a hint without a
+   * term, so it replaces only the leader, and only with a node the layout knows.
+   */
+  #follow(partition: number, hint: string): void {
+    const id = Number(hint);
+    const p = this.#info.partitions[partition];
+    if (!p || p.leader === id || !Number.isSafeInteger(id) || !this.#info.nodes.has(id)) return;
+    const partitions = [...this.#info.partitions];
+    partitions[partition] = { ...p, leader: id };
+    this.#info = { nodes: this.#info.nodes, partitions };
+  }
+
   #healthy(url: string | undefined): boolean {
     return url !== undefined && (this.#suspect.get(url) ?? 0) < Date.now();
   }
@@ -185,7 +209,7 @@ export class ClusterRouter {
    * @param partition The partition the call is about.
    * @param target Whether only the leader can serve it.
    * @param options The caller's signal and timeout.
-   * @param fn The call, given a node's client and the attempt's signal.
+   * @param fn The call, given a node's client and the attempt's call options.
    * @param onAttemptFailed Told of every failed attempt.
    * @returns What the call returned.
    */
@@ -193,7 +217,7 @@ export class ClusterRouter {
     partition: number,
     target: "leader" | "replica",
     options: CallOptions,
-    fn: (client: Client<typeof KvService>, signal: AbortSignal) => Promise<T>,
+    fn: (client: Client<typeof KvService>, attempt: Attempt) => Promise<T>,
     onAttemptFailed?: (error: PrkDbError) => void,
   ): Promise<T> {
     if (this.#info.partitions.length === 0) await this.refresh();
@@ -218,8 +242,15 @@ export class ClusterRouter {
           !cancelled,
         );
       };
+      let leader: string | null = null;
+      const onHeader = (headers: Headers) => {
+        leader = headers.get(LEADER_HEADER);
+      };
       try {
-        return await fn(this.client(url), attemptSignal);
+        const result = await fn(this.client(url), { signal: attemptSignal, onHeader });
+        // The node passed the call on: its leader serves the partition's next calls directly.
+        if (leader !== null) this.#follow(partition, leader);
+        return result;
       } catch (error) {
         if (signal.aborted) throw stopped();
         const e = classify(

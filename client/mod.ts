@@ -26,3 +26,4 @@ export * from "./list_iterator.ts";
 export * from "./watch_stream.ts";
 export * from "./keys.ts";
 export * from "../partition/key_codec.ts";
+export * from "../rpc/route_headers.ts";

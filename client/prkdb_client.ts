@@ -21,7 +21,7 @@ import { AtomicOperation, type AtomicStep, type CommitResult } from "./atomic_op
 import { keyBytes, type KeyLike, valueBytes, type ValueLike } from "./keys.ts";
 import { encodeKeyPrefix, type Key } from "../partition/key_codec.ts";
 import { ClientSession } from "./client_sessions.ts";
-import { ClusterRouter, type RouterOptions } from "./cluster_router.ts";
+import { type Attempt, ClusterRouter, type RouterOptions } from "./cluster_router.ts";
 import { type TlsHttp, tlsHttp } from "../rpc/tls.ts";
 import { PrkDbError } from "./errors.ts";
 import { decodeCursor, ListIterator, type ListSelector } from "./list_iterator.ts";
@@ -131,8 +131,7 @@ export class PrkDbClient {
     const r = await this.#write(
       this.#partitionOf(k),
       options,
-      (c, session, signal) =>
-        c.put({ key: k, value: v, session, ifVersion, expireInMs }, { signal }),
+      (c, session, attempt) => c.put({ key: k, value: v, session, ifVersion, expireInMs }, attempt),
     );
     return { ok: r.ok, version: r.version || null, partition: r.partition, index: Number(r.index) };
   }
@@ -154,7 +153,7 @@ export class PrkDbClient {
       this.#partitionOf(k),
       mode === "linearizable" ? "leader" : "replica",
       options,
-      (c, signal) => c.get({ key: k, readMode: MODES[mode] }, { signal }),
+      (c, attempt) => c.get({ key: k, readMode: MODES[mode] }, attempt),
     );
     return r.found
       ? { key: k, value: r.value, version: r.version || null }
@@ -190,7 +189,7 @@ export class PrkDbClient {
     const r = await this.#write(
       this.#partitionOf(k),
       options,
-      (c, session, signal) => c.delete({ key: k, session, ifVersion }, { signal }),
+      (c, session, attempt) => c.delete({ key: k, session, ifVersion }, attempt),
     );
     return { ok: r.ok, found: r.found };
   }
@@ -235,7 +234,7 @@ export class PrkDbClient {
     const r = await this.#write(
       this.#partitionOf(first),
       options,
-      (c, session, signal) => c.atomic({ checks, mutations, session }, { signal }),
+      (c, session, attempt) => c.atomic({ checks, mutations, session }, attempt),
     );
     const at = { partition: r.partition, index: Number(r.index) };
     return r.ok
@@ -270,7 +269,7 @@ export class PrkDbClient {
       this.#partitionOf(ks[0]),
       mode === "linearizable" ? "leader" : "replica",
       options,
-      (c, signal) => c.getMany({ keys: ks, readMode: MODES[mode] }, { signal }),
+      (c, attempt) => c.getMany({ keys: ks, readMode: MODES[mode] }, attempt),
     );
     return r.entries.map((e, i) =>
       e.found
@@ -311,7 +310,8 @@ export class PrkDbClient {
           0,
           "replica",
           options,
-          (c, signal) =>
+          // A listing spans partitions: no one leader to learn from its answer.
+          (c, { signal }) =>
             c.list({
               ...range,
               limit: Math.min(options.batchSize ?? 100, options.limit ?? Infinity),
@@ -375,21 +375,21 @@ export class PrkDbClient {
   async #write<T>(
     partition: number,
     options: CallOptions,
-    send: (c: Client<typeof KvService>, session: WireSession, signal: AbortSignal) => Promise<T>,
+    send: (c: Client<typeof KvService>, session: WireSession, attempt: Attempt) => Promise<T>,
   ): Promise<T> {
     for (let fresh = 0;; fresh++) {
       const session = await this.#session(partition, options);
       const seq = session.begin();
       let ambiguous = false;
       try {
-        return await this.#router.call(partition, "leader", options, (c, signal) => {
+        return await this.#router.call(partition, "leader", options, (c, attempt) => {
           const ref = session.ref(seq);
           const wire = {
             id: BigInt(ref.id),
             seq: BigInt(ref.seq),
             firstIncomplete: BigInt(ref.firstIncomplete),
           } as WireSession;
-          return send(c, wire, signal);
+          return send(c, wire, attempt);
         }, (e) => {
           if (e.retryable) ambiguous = true;
         });
@@ -425,8 +425,7 @@ export class PrkDbClient {
         partition,
         "leader",
         options,
-        (c, signal) =>
-          c.openSession({ partition, timeoutMs: this.#o.sessionTimeoutMs }, { signal }),
+        (c, attempt) => c.openSession({ partition, timeoutMs: this.#o.sessionTimeoutMs }, attempt),
       ).then((r) => {
         const session = new ClientSession(Number(r.id));
         this.#sessions.set(partition, session);

@@ -11,7 +11,7 @@
  */
 import type { NodeId } from "../raft/types.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
-import { FORWARDED_HEADER } from "./kv_service.ts";
+import { FORWARDED_HEADER } from "../rpc/route_headers.ts";
 
 /** The path of the leadership transfer endpoint. */
 export const MOVE_LEADER_PATH = "/admin/move-leader";

@@ -20,7 +20,7 @@ import type { NodeId } from "../raft/types.ts";
 import { TimeoutError, UnavailableError, WrongNodeError } from "../partition/errors.ts";
 import type { AdminDeps } from "./admin_http.ts";
 import type { NodeHealthJson } from "./health.ts";
-import { FORWARDED_HEADER } from "./kv_service.ts";
+import { FORWARDED_HEADER } from "../rpc/route_headers.ts";
 
 /** The path of the membership change endpoint. */
 export const MEMBERSHIP_PATH = "/admin/membership";

@@ -11,7 +11,7 @@ import { Buffer } from "node:buffer";
 import { UnavailableError } from "../partition/errors.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import { findLeader } from "./admin_membership.ts";
-import { FORWARDED_HEADER } from "./kv_service.ts";
+import { FORWARDED_HEADER } from "../rpc/route_headers.ts";
 
 /** The path of the partition snapshot endpoint. */
 export const PARTITION_SNAPSHOT_PATH = "/admin/partition-snapshot";

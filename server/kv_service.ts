@@ -57,14 +57,11 @@ import {
   type WriteStream,
 } from "./forward_batcher.ts";
 import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
+import { FORWARDED_HEADER, LEADER_HEADER } from "../rpc/route_headers.ts";
 
 /** A service method, called with a request of its kind. */
 type Method = (request: unknown, context: HandlerContext) => Promise<unknown>;
 
-/** Header marking a request a node already forwarded, so it is never forwarded twice. */
-export const FORWARDED_HEADER = "prkdb-forwarded";
-/** Response header naming the partition's leader, so clients can route straight to it. */
-export const LEADER_HEADER = "prkdb-leader";
 /** A session's idle timeout when the client asks for none: 10 minutes. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10 * 60 * 1000;
 

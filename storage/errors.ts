@@ -73,12 +73,16 @@ export class FormatVersionError extends StorageError {
    * @param file The file (or store).
    * @param found The format version found.
    * @param supported The newest version this build reads.
+   * @param oldest The oldest version this build reads (default: `supported`).
    */
-  constructor(file: string, found: number, supported: number) {
+  constructor(file: string, found: number, supported: number, oldest: number = supported) {
+    const reads = oldest === supported
+      ? `version ${supported}`
+      : `versions ${oldest} to ${supported}`;
     super(
       found > supported
         ? `Unsupported format in ${file}: version ${found} was written by a newer PrkDB; this build reads version ${supported} and older`
-        : `Unsupported format in ${file}: version ${found} was written by an older PrkDB; this build reads version ${supported}. Start this node on a new, empty data directory with --allow-blank-start and let it catch up from its peers`,
+        : `Unsupported format in ${file}: version ${found} was written by an older PrkDB; this build reads ${reads}. Start this node on a new, empty data directory with --allow-blank-start and let it catch up from its peers`,
     );
   }
 }

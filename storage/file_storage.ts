@@ -5,11 +5,16 @@
  * ```text
  * <dir>/wal/00000000000000000001.wal   records of every partition, appended in batches
  * <dir>/snapshots/p3-...-4.snap        the latest snapshot of partition 3
- * <dir>/high-water                     the last acknowledged record's number
+ * <dir>/high-water                     a last acknowledged record's number (see below)
  * ```
  *
  * - **Group commit**: batches queued while a write is in flight, from any partition, go out in
  *   the next write with one fdatasync. Throughput comes from batching, not from skipping fsync.
+ * - **What was acknowledged** is kept where losing the log's tail cannot take it: every write
+ *   updates the active segment's header mark in place (wal_format.ts), naming the records of the
+ *   writes before it, in the same fdatasync as its own records. The high-water file is brought
+ *   up to date at every new segment (so a lost newest segment is caught), and otherwise at most
+ *   once a second: an fdatasync of its own per write would cost more than the write's.
  * - **Recovery**: the segments are checked (wal_recovery.ts) and replayed in order, and every
  *   snapshot they point at is read and verified. A torn tail (damage at the end of the newest
  *   segment with no valid record after it, holding nothing acknowledged) is truncated with a
@@ -44,11 +49,14 @@ import {
 } from "./snapshot_file.ts";
 import {
   encodeRecord,
+  MARK_OFFSET,
+  OLDEST_SEGMENT_VERSION,
   SEGMENT_MAGIC,
   SEGMENT_VERSION,
   segmentHeader,
   type WalRecord,
 } from "./wal_format.ts";
+import { encodeSlot, SLOT_BYTES } from "./mark_slots.ts";
 import { GroupCommit } from "./group_commit.ts";
 
 /**
@@ -79,12 +87,17 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Refuses a segment written in another format version (read from its first 8 bytes). */
+/** The least time between two high-water updates between segments. */
+const HIGH_WATER_INTERVAL_MS = 1000;
+
+/** Refuses a segment written in a format this build does not read (from its first 8 bytes). */
 async function checkFormat(path: string): Promise<void> {
   const bytes = await Deno.readFile(path);
   if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
     const version = new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true);
-    if (version !== SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
+    if (version > SEGMENT_VERSION || version < OLDEST_SEGMENT_VERSION) {
+      throw new FormatVersionError(path, version, SEGMENT_VERSION, OLDEST_SEGMENT_VERSION);
+    }
   }
 }
 
@@ -126,6 +139,12 @@ export class FileStorage implements RaftStorage {
   readonly #snapshotPaths = new Map<number, string>();
   readonly #segments: Segment[] = [];
   #active!: Deno.FsFile;
+  /** The active segment again, opened to update its header's acknowledged mark in place. */
+  #mark!: Deno.FsFile;
+  /** The mark's slot the next write updates (they alternate). */
+  #markSlot = 0;
+  /** The last record known durable. */
+  #durable = 0;
   /** Each round of queued batches is one write and one fsync. */
   readonly #group = new GroupCommit<readonly PartitionWrite[]>({
     commit: (round) => this.#commit(round),
@@ -191,13 +210,13 @@ export class FileStorage implements RaftStorage {
         await Deno.mkdir(sub, { recursive: true });
       }
       storage.#highWater = acknowledged === undefined
-        ? await HighWater.create(storage.#highWaterPath, 0)
-        : await HighWater.open(storage.#highWaterPath, 0);
+        ? await HighWater.create(storage.#highWaterPath, 0, HIGH_WATER_INTERVAL_MS)
+        : await HighWater.open(storage.#highWaterPath, 0, HIGH_WATER_INTERVAL_MS);
       await storage.#rotate();
       return storage;
     }
     const log = await scanLog(storage.#walDir, names, acknowledged!, storage.#highWaterPath);
-    await storage.#recover(log, acknowledged!, warn);
+    await storage.#recover(log, warn);
     return storage;
   }
 
@@ -228,6 +247,7 @@ export class FileStorage implements RaftStorage {
   async close(): Promise<void> {
     if (!(await this.#group.close())) return;
     this.#active.close();
+    this.#mark.close();
     await this.#highWater.close();
   }
 
@@ -275,7 +295,7 @@ export class FileStorage implements RaftStorage {
       }
     }
     const segment = this.#segments.at(-1)!;
-    await this.#append(segment, w.view());
+    await this.#append(segment, w.view(), true);
     for (const batch of batches) {
       for (const write of batch) this.#applyToMemory(segment, write);
     }
@@ -286,10 +306,23 @@ export class FileStorage implements RaftStorage {
     if (snapshotsWritten.size > 0) await this.#collectSegments();
   }
 
-  async #append(segment: Segment, bytes: Uint8Array): Promise<void> {
+  /**
+   * Appends records to the active segment and makes them durable. With `mark`, one slot of the
+   * segment's acknowledged mark is first updated to name the records durable so far: the same
+   * fdatasync carries it (an fdatasync flushes the whole file), and a crash that tears this write
+   * leaves the other slot.
+   */
+  async #append(segment: Segment, bytes: Uint8Array, mark: boolean): Promise<void> {
     try {
-      // The write only copies into the page cache: done in place, it costs less than handing it
-      // to a blocking thread. The fdatasync waits for the disk, so it runs off the event loop.
+      // The writes only copy into the page cache: done in place, they cost less than handing
+      // them to a blocking thread. The fdatasync waits for the disk, so it runs off the event loop.
+      if (mark) {
+        const slot = encodeSlot(this.#durable, this.#markSlot);
+        this.#mark.seekSync(MARK_OFFSET + this.#markSlot * SLOT_BYTES, Deno.SeekMode.Start);
+        let done = 0;
+        while (done < slot.length) done += this.#mark.writeSync(slot.subarray(done));
+        this.#markSlot ^= 1;
+      }
       let written = 0;
       while (written < bytes.length) written += this.#active.writeSync(bytes.subarray(written));
       await this.#active.syncData();
@@ -297,7 +330,8 @@ export class FileStorage implements RaftStorage {
       throw ioError("append to", segment.path, error);
     }
     segment.size += bytes.length;
-    this.#highWater.advance(this.#nextSeq - 1);
+    this.#durable = this.#nextSeq - 1;
+    this.#highWater.advance(this.#durable);
   }
 
   #applyToMemory(segment: Segment, write: PartitionWrite): void {
@@ -333,7 +367,7 @@ export class FileStorage implements RaftStorage {
       size: 0,
       maxIndex: new Map(),
     };
-    const w = new ByteWriter().bytes(segmentHeader(this.#nextSeq));
+    const w = new ByteWriter().bytes(segmentHeader(this.#nextSeq, this.#durable));
     for (const [partition, state] of this.#states) {
       // A checkpoint: the next segment alone says where every partition stands.
       const checkpoint: WalRecord[] = [{
@@ -348,16 +382,25 @@ export class FileStorage implements RaftStorage {
       for (const record of checkpoint) encodeRecord(w, record, this.#nextSeq++);
     }
     let file: Deno.FsFile;
+    let mark: Deno.FsFile;
     try {
       file = await Deno.open(segment.path, { create: true, write: true, append: true });
+      mark = await Deno.open(segment.path, { write: true });
     } catch (error) {
       throw ioError("create", segment.path, error);
     }
     this.#active?.close();
+    this.#mark?.close();
     this.#active = file;
+    this.#mark = mark;
+    this.#markSlot = 0;
     this.#segments.push(segment);
-    await this.#append(segment, w.view());
+    // The header's mark already names every durable record.
+    await this.#append(segment, w.view(), false);
     await syncDirectory(this.#walDir);
+    // Were this segment lost whole, the previous one's mark would not tell: the high-water
+    // record names the checkpoint, before anything is written after it.
+    await this.#highWater.sync(this.#durable);
   }
 
   /** Deletes the oldest segments whose entries every partition has compacted away. */
@@ -372,7 +415,7 @@ export class FileStorage implements RaftStorage {
     }
   }
 
-  async #recover(log: ScannedLog, acknowledged: number, warn: (message: string) => void) {
+  async #recover(log: ScannedLog, warn: (message: string) => void) {
     // Replay, starting each partition from its latest snapshot, because segment collection may
     // have removed entries that snapshot covers.
     const scratch: Segment = { seq: 0, path: "", size: 0, maxIndex: new Map() };
@@ -409,12 +452,22 @@ export class FileStorage implements RaftStorage {
     }
     await this.#cleanSnapshotDir();
     this.#nextSeq = log.lastSeq + 1;
-    this.#highWater = await HighWater.open(this.#highWaterPath, acknowledged);
+    this.#durable = log.lastSeq;
+    this.#highWater = await HighWater.open(
+      this.#highWaterPath,
+      log.acknowledged,
+      HIGH_WATER_INTERVAL_MS,
+    );
     this.#highWater.advance(log.lastSeq);
     const last = this.#segments.at(-1);
-    if (last) {
+    const scan = log.segments.at(-1)!.scan;
+    if (last && scan.version === SEGMENT_VERSION && scan.mark) {
       this.#active = await Deno.open(last.path, { write: true, append: true });
+      this.#mark = await Deno.open(last.path, { write: true });
+      // The next update goes to the other slot: the one holding the mark stays until it is done.
+      this.#markSlot = scan.mark.slot ^ 1;
     } else {
+      // No segment, or one in an older format (without a mark): go on in a new one.
       await this.#rotate();
     }
   }

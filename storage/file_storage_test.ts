@@ -9,6 +9,7 @@ import { join } from "@std/path";
 import type { Entry } from "../raft/entry.ts";
 import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
+import { SEGMENT_HEADER_BYTES } from "./wal_format.ts";
 
 const te = new TextEncoder();
 const entry = (index: number, term = 1): Entry => ({
@@ -109,9 +110,9 @@ Deno.test("FileStorage: a corrupted record mid-segment names the file and offset
     await fill(dir, 5);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
-    // Find the second record (after the 20-byte header and the first record) and flip a byte in it.
-    const firstLength = new DataView(bytes.buffer).getUint32(20, true);
-    const second = 20 + 20 + firstLength;
+    // Find the second record (after the header and the first record) and flip a byte in it.
+    const firstLength = new DataView(bytes.buffer).getUint32(SEGMENT_HEADER_BYTES, true);
+    const second = SEGMENT_HEADER_BYTES + 20 + firstLength;
     bytes[second + 24] ^= 0xff;
     await Deno.writeFile(path, bytes);
     const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
@@ -288,7 +289,7 @@ Deno.test("FileStorage: a flipped bit in a length mid-segment is corruption even
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     const view = new DataView(bytes.buffer);
-    const third = [0, 1].reduce((at) => at + 20 + view.getUint32(at, true), 20);
+    const third = [0, 1].reduce((at) => at + 20 + view.getUint32(at, true), SEGMENT_HEADER_BYTES);
     bytes[third + 2] ^= 0x10; // the length's third byte: a record "megabytes long"
     await Deno.writeFile(path, bytes);
     const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);

@@ -9,32 +9,27 @@
  * slot:      sequence (u64 LE) | CRC-32 of the sequence and the slot number (u32) | reserved (u32)
  * ```
  *
- * Updates alternate between the two slots, so a torn update leaves the other slot (the previous
- * value) intact; the reader takes the highest valid slot. The record is a lower bound: it is
- * written after the write it names is durable, in the background, at most one update in flight
- * and at most one per 10 ms, so after a crash it may trail the log by that long. A clean close
- * brings it up to date.
+ * Updates alternate between the two slots (mark_slots.ts), so a torn update leaves the other slot
+ * (the previous value) intact; the reader takes the highest valid slot. The record is a lower
+ * bound: it is written after the write it names is durable, in the background, at most one update
+ * in flight and at most one per interval (10 ms unless the store asks for another), so after a
+ * crash it may trail the log by that long; {@linkcode HighWater.sync} writes one at once. A clean
+ * close brings it up to date. The file log keeps a tighter mark in each segment's header and asks
+ * for an update here at every new segment, so that a lost segment is caught too.
  *
  * @module
  */
 import { ifExists } from "./if_exists.ts";
 import { dirname } from "@std/path";
 import { ByteWriter } from "./binary.ts";
-import { crc32 } from "./crc32.ts";
 import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
+import { encodeSlot, readSlots, SLOT_BYTES } from "./mark_slots.ts";
 import { syncDirectory } from "./snapshot_file.ts";
 
 const MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x48]); // "PRKH"
 const VERSION = 1;
 const HEADER_BYTES = 8;
-const SLOT_BYTES = 16;
 const FILE_BYTES = HEADER_BYTES + 2 * SLOT_BYTES;
-
-function slot(seq: number, index: number): Uint8Array {
-  const w = new ByteWriter().u64(seq).u32(index);
-  const checksum = crc32(w.view());
-  return new ByteWriter().u64(seq).u32(checksum).u32(0).view().slice();
-}
 
 /**
  * Reads a high-water file.
@@ -52,17 +47,11 @@ export async function readHighWater(path: string): Promise<number | undefined> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const version = view.getUint32(4, true);
   if (version !== VERSION) throw new FormatVersionError(path, version, VERSION);
-  let best: number | undefined;
-  for (let i = 0; i < 2; i++) {
-    const at = HEADER_BYTES + i * SLOT_BYTES;
-    const seq = view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x100000000;
-    const expected = new DataView(slot(seq, i).buffer).getUint32(8, true);
-    if (view.getUint32(at + 8, true) === expected) best = Math.max(best ?? 0, seq);
-  }
+  const best = readSlots(view, HEADER_BYTES);
   if (best === undefined) {
     throw new CorruptLogError(path, HEADER_BYTES, "both high-water slots are damaged");
   }
-  return best;
+  return best.seq;
 }
 
 /**
@@ -110,9 +99,8 @@ export class HighWater {
   static async create(path: string, seq: number, intervalMs?: number): Promise<HighWater> {
     const tmp = `${path}.tmp`;
     try {
-      const bytes = new ByteWriter().bytes(MAGIC).u32(VERSION).bytes(slot(seq, 0)).bytes(
-        slot(seq, 1),
-      ).view();
+      const bytes = new ByteWriter().bytes(MAGIC).u32(VERSION).bytes(encodeSlot(seq, 0))
+        .bytes(encodeSlot(seq, 1)).view();
       await Deno.writeFile(tmp, bytes);
       const f = await Deno.open(tmp, { write: true });
       try {
@@ -167,6 +155,27 @@ export class HighWater {
     this.#schedule();
   }
 
+  /**
+   * Records that writes through `seq` are durable and writes that now, whatever the interval,
+   * resolving once it is durable.
+   *
+   * @param seq The last durable sequence number.
+   * @throws {StorageError} When the update failed.
+   */
+  async sync(seq: number): Promise<void> {
+    if (seq > this.#wanted) this.#wanted = seq;
+    while (this.#written < seq && !this.#failed) {
+      if (this.#inFlight) {
+        await this.#inFlight;
+        continue;
+      }
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#start();
+    }
+    if (this.#failed) throw this.#failed;
+  }
+
   /** Writes the latest value and waits for it, then closes the file. */
   async close(): Promise<void> {
     clearTimeout(this.#timer);
@@ -188,6 +197,10 @@ export class HighWater {
       }, wait);
       return;
     }
+    this.#start();
+  }
+
+  #start(): void {
     this.#inFlight = this.#drain().then(() => {
       this.#inFlight = undefined;
       if (this.#wanted > this.#written) this.#schedule();
@@ -202,7 +215,7 @@ export class HighWater {
         const index = this.#updates++ % 2;
         // Seeking and writing 16 bytes touch only the page cache: done in place, as the log does.
         this.#file.seekSync(HEADER_BYTES + index * SLOT_BYTES, Deno.SeekMode.Start);
-        const bytes = slot(seq, index);
+        const bytes = encodeSlot(seq, index);
         let done = 0;
         while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
         await this.#file.syncData();

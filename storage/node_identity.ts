@@ -5,7 +5,7 @@
  * directory is never served under another node's name or layout.
  *
  * ```json
- * { "cluster": "prkdb", "node": 2, "partitions": 8, "members": [1, 2, 3], "storage": "file", "storageFormat": 2 }
+ * { "cluster": "prkdb", "node": 2, "partitions": 8, "members": [1, 2, 3], "storage": "file", "storageFormat": 3 }
  * ```
  *
  * @module

@@ -8,20 +8,23 @@
  * anywhere in the file. A damaged record followed by a valid one (found by scanning every byte
  * offset after it for a record whose header and payload checksums hold) is **corruption**, and
  * so is any damage in an older segment. Whether a torn tail also cut acknowledged records is
- * decided by the caller, against the high-water record.
+ * decided by the caller, against the segments' acknowledged marks and the high-water record.
  *
  * @module
  */
 import { CorruptLogError, FormatVersionError } from "./errors.ts";
 import { crc32 } from "./crc32.ts";
+import { readSlots } from "./mark_slots.ts";
 import {
   decodePayload,
+  MARK_OFFSET,
   MAX_RECORD_BYTES,
+  OLDEST_SEGMENT_VERSION,
   readRecordHeader,
   RECORD_HEADER_BYTES,
-  SEGMENT_HEADER_BYTES,
   SEGMENT_MAGIC,
   SEGMENT_VERSION,
+  segmentHeaderBytes,
   type WalRecord,
 } from "./wal_format.ts";
 
@@ -36,6 +39,13 @@ export interface ScannedRecord {
 export interface SegmentScan {
   /** The sequence number the header says the first record has (0 if the header is torn). */
   readonly firstSeq: number;
+  /** The format version it was written in. */
+  readonly version: number;
+  /**
+   * Its header's acknowledged mark: the last record known durable when the segment was last
+   * written, and which slot holds it (absent in a version 2 segment or a torn header).
+   */
+  readonly mark?: { readonly seq: number; readonly slot: number };
   readonly records: ScannedRecord[];
   /** Where valid data ends. */
   readonly validEnd: number;
@@ -77,15 +87,24 @@ function findValidRecord(
  */
 export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let version = SEGMENT_VERSION;
   if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
-    const version = view.getUint32(4, true);
-    if (version !== SEGMENT_VERSION) throw new FormatVersionError(path, version, SEGMENT_VERSION);
+    version = view.getUint32(4, true);
+    if (version > SEGMENT_VERSION || version < OLDEST_SEGMENT_VERSION) {
+      throw new FormatVersionError(path, version, SEGMENT_VERSION, OLDEST_SEGMENT_VERSION);
+    }
   }
-  if (bytes.length < SEGMENT_HEADER_BYTES) {
+  const headerBytes = segmentHeaderBytes(version);
+  const magic = SEGMENT_MAGIC.every((b, i) => bytes[i] === b);
+  if (!magic && bytes.length >= MARK_OFFSET) {
+    throw new CorruptLogError(path, 0, "not a PrkDB log segment (bad magic)");
+  }
+  if (bytes.length < headerBytes) {
     // A crash while a new segment was created: it holds nothing but copies (a checkpoint).
     if (isNewest) {
       return {
         firstSeq: 0,
+        version,
         records: [],
         validEnd: 0,
         torn: { offset: 0, reason: "incomplete segment header" },
@@ -93,15 +112,17 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
     }
     throw new CorruptLogError(path, 0, `segment is ${bytes.length} bytes, shorter than its header`);
   }
-  if (!SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
-    throw new CorruptLogError(path, 0, "not a PrkDB log segment (bad magic)");
-  }
   if (crc32(bytes.subarray(0, 16)) !== view.getUint32(16, true)) {
     throw new CorruptLogError(path, 0, "segment header checksum mismatch");
   }
   const firstSeq = view.getUint32(8, true) + view.getUint32(12, true) * 0x100000000;
+  // One slot torn by a crash leaves the other; both damaged is not what a crash does.
+  const mark = version >= 3 ? readSlots(view, MARK_OFFSET) : undefined;
+  if (version >= 3 && mark === undefined) {
+    throw new CorruptLogError(path, MARK_OFFSET, "both slots of the acknowledged mark are damaged");
+  }
   const records: ScannedRecord[] = [];
-  let offset = SEGMENT_HEADER_BYTES;
+  let offset = headerBytes;
   let expected = firstSeq;
   const damaged = (reason: string): SegmentScan => {
     const next = findValidRecord(bytes, view, offset + 1, expected - 1);
@@ -113,7 +134,7 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
       );
     }
     if (!isNewest) throw new CorruptLogError(path, offset, `${reason} in a sealed segment`);
-    return { firstSeq, records, validEnd: offset, torn: { offset, reason } };
+    return { firstSeq, version, mark, records, validEnd: offset, torn: { offset, reason } };
   };
   while (offset < bytes.length) {
     if (bytes.length - offset < RECORD_HEADER_BYTES) return damaged("incomplete record header");
@@ -143,5 +164,5 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
     expected++;
     offset = end;
   }
-  return { firstSeq, records, validEnd: offset };
+  return { firstSeq, version, mark, records, validEnd: offset };
 }

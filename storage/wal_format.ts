@@ -1,13 +1,21 @@
 /**
- * The write-ahead log's on-disk format (version 2).
+ * The write-ahead log's on-disk format (version 3; version 2 segments are still read).
  *
  * A segment file is a header followed by records. Every record carries a sequence number that
  * runs on without a gap across segments, and a checksum of its own header, so recovery can tell
  * a torn final write from a damaged record with valid records after it, and a missing or swapped
  * segment from a complete log.
  *
+ * The header ends with the segment's **acknowledged mark**: a pair of slots (mark_slots.ts)
+ * naming the last record known durable. Every write to the segment first updates one slot in
+ * place, naming the records of the writes before it, and the same fdatasync makes the slot and
+ * the new records durable; so the mark trails the log by one write and costs no fsync of its own.
+ * It survives whatever happens to the segment's tail, and recovery refuses a log that ends before
+ * it (version 2 headers have no mark).
+ *
  * ```text
  * header:  "PRKW" (4) | format version (u32 LE) | first record's sequence (u64) | CRC-32 of the 16 bytes before (u32)
+ *          | acknowledged mark: slot 0 (16) | slot 1 (16)          (version 3)
  * record:  payload length (u32 LE) | sequence (u64) | CRC-32 of length and sequence (u32) | CRC-32 of payload (u32) | payload
  * payload: type (u8) | partition (u32) | body
  *   1 hard state  term (u64) | votedFor (u32) | commitIndex (u64)
@@ -23,14 +31,26 @@ import type { Entry } from "../raft/entry.ts";
 import type { HardState } from "../raft/types.ts";
 import { ByteReader, ByteWriter } from "./binary.ts";
 import { crc32 } from "./crc32.ts";
+import { encodeSlot, SLOT_BYTES } from "./mark_slots.ts";
 import type { SnapshotMeta } from "../raft/types.ts";
 
 export const SEGMENT_MAGIC = new Uint8Array([0x50, 0x52, 0x4b, 0x57]); // "PRKW"
-export const SEGMENT_VERSION = 2;
-export const SEGMENT_HEADER_BYTES = 20;
+/** The format version this build writes. */
+export const SEGMENT_VERSION = 3;
+/** The oldest format version this build reads. */
+export const OLDEST_SEGMENT_VERSION = 2;
+/** Where a version 3 header's acknowledged mark starts. */
+export const MARK_OFFSET = 20;
+/** The size of the header this build writes. */
+export const SEGMENT_HEADER_BYTES = MARK_OFFSET + 2 * SLOT_BYTES;
 export const RECORD_HEADER_BYTES = 20;
 /** A record larger than this is treated as corrupt framing rather than allocated. */
 export const MAX_RECORD_BYTES = 256 * 1024 * 1024;
+
+/** The header size of a segment in format `version`. */
+export function segmentHeaderBytes(version: number): number {
+  return version >= 3 ? SEGMENT_HEADER_BYTES : MARK_OFFSET;
+}
 
 /** A decoded record. */
 export type WalRecord =
@@ -43,10 +63,14 @@ export type WalRecord =
 const TYPE_CODES = { hardState: 1, entries: 2, truncate: 3, snapshot: 4, bounds: 5 } as const;
 const ENTRY_TYPES = ["normal", "noop", "config"] as const;
 
-/** Encodes a segment header for a segment whose first record has sequence `firstSeq`. */
-export function segmentHeader(firstSeq: number): Uint8Array {
+/**
+ * Encodes a segment header for a segment whose first record has sequence `firstSeq`, with both
+ * slots of its acknowledged mark naming `acknowledged`.
+ */
+export function segmentHeader(firstSeq: number, acknowledged: number): Uint8Array {
   const w = new ByteWriter().bytes(SEGMENT_MAGIC).u32(SEGMENT_VERSION).u64(firstSeq);
   w.u32(crc32(w.view()));
+  w.bytes(encodeSlot(acknowledged, 0)).bytes(encodeSlot(acknowledged, 1));
   return w.view().slice();
 }
 

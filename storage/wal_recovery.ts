@@ -1,7 +1,9 @@
 /**
  * The first half of file-backend recovery: read every segment, check that together they form
- * one unbroken log, and check that the log reaches the high-water record. Nothing is changed on
- * disk here; the caller repairs a torn tail only after the whole state has loaded and verified.
+ * one unbroken log, and check that the log reaches the last record acknowledged: the highest of
+ * the segments' acknowledged marks (wal_format.ts; one write behind the log) and the high-water
+ * record (high_water.ts; brought up to date at every new segment). Nothing is changed on disk
+ * here; the caller repairs a torn tail only after the whole state has loaded and verified.
  *
  * Refusals, each naming the file:
  *
@@ -9,8 +11,8 @@
  * - a segment whose first record does not follow on from the previous segment's last (one is
  *   missing, out of order or cut short), or a gap in the segment file numbers;
  * - a log that ends before the last acknowledged record ({@linkcode DataLossError}): a deleted
- *   or emptied newest segment, a cut at a record boundary, or a "torn tail" that held
- *   acknowledged records.
+ *   or emptied newest segment (caught by the high-water record), a cut at a record boundary, or a
+ *   "torn tail" that held acknowledged records (caught by the segment's own mark).
  *
  * @module
  */
@@ -31,6 +33,8 @@ export interface ScannedLog {
   readonly segments: ScannedSegment[];
   /** The sequence number of the last valid record (0 for none). */
   readonly lastSeq: number;
+  /** The last record acknowledged, from the marks and the high-water record. */
+  readonly acknowledged: number;
 }
 
 /** The name of segment number `seq`. */
@@ -50,18 +54,21 @@ export async function listSegments(walDir: string): Promise<string[]> {
  *
  * @param walDir The log directory.
  * @param names Its segment files, oldest first (at least one).
- * @param acknowledged The high-water record: the last sequence number acknowledged.
+ * @param highWater The high-water record: a last sequence number acknowledged.
  * @param highWaterPath The high-water file, for messages.
  * @returns Every segment's records and the last sequence number.
  */
 export async function scanLog(
   walDir: string,
   names: readonly string[],
-  acknowledged: number,
+  highWater: number,
   highWaterPath: string,
 ): Promise<ScannedLog> {
   const segments: ScannedSegment[] = [];
   let lastSeq = 0;
+  // The highest acknowledged record anything names, and what names it.
+  let acknowledged = highWater;
+  let namedBy = highWaterPath;
   for (let i = 0; i < names.length; i++) {
     const path = join(walDir, names[i]);
     const seq = Number(names[i].slice(0, 20));
@@ -83,17 +90,21 @@ export async function scanLog(
       );
     }
     if (!headerTorn) lastSeq = scan.firstSeq + scan.records.length - 1;
+    if (scan.mark && scan.mark.seq > acknowledged) {
+      acknowledged = scan.mark.seq;
+      namedBy = `the acknowledged mark of ${path}`;
+    }
     segments.push({ seq, path, scan });
   }
   if (lastSeq < acknowledged) {
     const newest = segments.at(-1)!;
     const torn = newest.scan.torn;
     const detail =
-      `the log ends at record ${lastSeq}, but records through ${acknowledged} were acknowledged (${highWaterPath})`;
+      `the log ends at record ${lastSeq}, but records through ${acknowledged} were acknowledged (${namedBy})`;
     if (torn) {
       throw new CorruptLogError(newest.path, torn.offset, `${torn.reason}; ${detail}`);
     }
     throw new DataLossError(newest.path, detail);
   }
-  return { segments, lastSeq };
+  return { segments, lastSeq, acknowledged };
 }

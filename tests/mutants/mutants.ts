@@ -318,6 +318,18 @@ export const MUTANTS: readonly Mutant[] = [
     }],
   },
   {
+    name: "recovery-ignores-segment-mark",
+    rule: "recovery refuses a log that ends before its segments' acknowledged mark",
+    file: "storage/wal_recovery.ts",
+    find: "if (scan.mark && scan.mark.seq > acknowledged) {",
+    replace: "if (scan.mark && scan.mark.seq < 0) {",
+    checks: [{
+      kind: "test",
+      file: "storage/acknowledged_mark_test.ts",
+      filter: "a log cut at a record boundary is refused",
+    }],
+  },
+  {
     name: "damage-cut-as-torn-tail",
     rule: "a damaged record with a valid record after it is corruption, never a torn tail to cut",
     file: "storage/segment_scan.ts",

@@ -1,0 +1,182 @@
+/**
+ * The file log's acknowledged mark: each segment's header names the records durable before the
+ * last write to it, so a log whose tail was lost is refused even when the high-water file trails
+ * far behind, and the high-water file itself costs no fdatasync per write.
+ */
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
+import { join } from "@std/path";
+import type { Entry } from "../raft/entry.ts";
+import { crc32 } from "./crc32.ts";
+import { CorruptLogError, DataLossError } from "./errors.ts";
+import { FileStorage } from "./file_storage.ts";
+import { MARK_OFFSET, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from "./wal_format.ts";
+
+const te = new TextEncoder();
+const entry = (index: number): Entry => ({
+  index,
+  term: 1,
+  type: "normal",
+  data: te.encode(`value-${index}`),
+});
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "prkdb-mark-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function segments(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(join(dir, "wal"))) names.push(e.name);
+  return names.sort().map((n) => join(dir, "wal", n));
+}
+
+/** Where each record of a segment ends, in order. */
+function recordEnds(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ends: number[] = [];
+  for (let at = SEGMENT_HEADER_BYTES; at < bytes.length;) {
+    at += 20 + view.getUint32(at, true);
+    ends.push(at);
+  }
+  return ends;
+}
+
+Deno.test("acknowledged mark: a log cut at a record boundary is refused although the high-water file trails; a cut of the last write alone is not seen", async () => {
+  await withDir(async (dir) => {
+    const s0 = await FileStorage.open(dir);
+    await s0.write([{ partition: 0, entries: [entry(1)] }]);
+    await s0.close();
+    // As after a power loss: the high-water file named only the first write.
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    const s = await FileStorage.open(dir);
+    for (let i = 2; i <= 10; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    await s.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater);
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    const ends = recordEnds(bytes);
+    assertEquals(ends.length, 10);
+
+    // Records 7 to 10 gone: the tenth write's mark names the ninth record.
+    const cut = bytes.slice(0, ends[5]);
+    await Deno.writeFile(path, cut);
+    const error = await assertRejects(() => FileStorage.open(dir), DataLossError);
+    assertEquals(error.file, path);
+    assertStringIncludes(
+      error.message,
+      `the log ends at record 6, but records through 9 were acknowledged (the acknowledged mark of ${path})`,
+    );
+    assertEquals(await Deno.readFile(path), cut, "a refused start changes nothing");
+
+    // Only the last write gone: the mark trails the log by one write, so this start succeeds.
+    await Deno.writeFile(path, bytes.slice(0, ends[8]));
+    const again = await FileStorage.open(dir);
+    assertEquals((await again.load(0)).entries.map((e) => e.index), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await again.close();
+  });
+});
+
+Deno.test("acknowledged mark: one damaged slot leaves the other; both damaged is corruption", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    for (let i = 1; i <= 4; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    await s.close();
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    for (const slot of [0, 1]) {
+      // As a crash part-way through updating that slot would leave it.
+      const torn = bytes.slice();
+      torn[MARK_OFFSET + slot * 16 + 3] ^= 0x40;
+      await Deno.writeFile(path, torn);
+      const reopened = await FileStorage.open(dir);
+      assertEquals((await reopened.load(0)).entries.length, 4);
+      await reopened.close();
+    }
+    const both = bytes.slice();
+    both[MARK_OFFSET + 3] ^= 0x40;
+    both[MARK_OFFSET + 16 + 3] ^= 0x40;
+    await Deno.writeFile(path, both);
+    const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
+    assertEquals([error.file, error.offset], [path, MARK_OFFSET]);
+    assertStringIncludes(error.message, "both slots of the acknowledged mark are damaged");
+  });
+});
+
+Deno.test("acknowledged mark: a lost newest segment is refused, since the high-water file names every new segment's start", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { segmentBytes: 400 });
+    let i = 0;
+    while ((await segments(dir)).length < 2) {
+      await s.write([{ partition: 0, entries: [entry(++i)] }]);
+    }
+    // As after a power loss soon after: the high-water file as the new segment left it.
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    for (let n = 0; n < 3; n++) await s.write([{ partition: 0, entries: [entry(++i)] }]);
+    await s.close();
+    await Deno.writeFile(join(dir, "high-water"), highWater);
+    const all = await segments(dir);
+    assertEquals(all.length, 2);
+    await Deno.remove(all[1]);
+    const error = await assertRejects(() => FileStorage.open(dir), DataLossError);
+    assertStringIncludes(error.message, `were acknowledged (${join(dir, "high-water")})`);
+  });
+});
+
+Deno.test("acknowledged mark: a version 2 segment is read, and the log goes on in a version 3 one", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    for (let i = 1; i <= 3; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    await s.close();
+    const [path] = await segments(dir);
+    const bytes = await Deno.readFile(path);
+    // The same records behind a version 2 header: magic, version, first record, checksum.
+    const header = new Uint8Array(20);
+    const view = new DataView(header.buffer);
+    header.set(SEGMENT_MAGIC);
+    view.setUint32(4, 2, true);
+    header.set(bytes.subarray(8, 16), 8);
+    view.setUint32(16, crc32(header.subarray(0, 16)), true);
+    await Deno.writeFile(
+      path,
+      new Uint8Array([...header, ...bytes.subarray(SEGMENT_HEADER_BYTES)]),
+    );
+
+    const upgraded = await FileStorage.open(dir);
+    assertEquals((await upgraded.load(0)).entries.map((e) => e.index), [1, 2, 3]);
+    await upgraded.write([{ partition: 0, entries: [entry(4)] }]);
+    await upgraded.close();
+    const [old, next] = await segments(dir);
+    assertEquals(old, path);
+    assertEquals(new DataView((await Deno.readFile(next)).buffer).getUint32(4, true), 3);
+    const reopened = await FileStorage.open(dir);
+    assertEquals((await reopened.load(0)).entries.map((e) => e.index), [1, 2, 3, 4]);
+    await reopened.close();
+  });
+});
+
+Deno.test("acknowledged mark: a write costs one fdatasync; the high-water file adds at most one a second", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    let syncs = 0;
+    const real = Deno.FsFile.prototype.syncData;
+    Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+      syncs++;
+      return real.call(this);
+    };
+    const started = performance.now();
+    try {
+      for (let i = 1; i <= 100; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    } finally {
+      Deno.FsFile.prototype.syncData = real;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    // 100 for the log; the high-water file once at once, then at most once per second.
+    assert(syncs <= 100 + 2 + Math.ceil(seconds), `${syncs} fdatasyncs in ${seconds} s`);
+    assert(syncs >= 100);
+    await s.close();
+  });
+});

@@ -74,6 +74,13 @@ const DIGITS = /^[0-9]{1,9}$/;
 const NOT_PLAIN = new Set(["expect", "upgrade", "te", "trailer"]);
 const ASCII = new TextDecoder("utf-8", { fatal: true });
 const EMPTY = new Uint8Array(0);
+/**
+ * Heads already parsed, by their text. A client sends the same head over and over (only the
+ * length changes, and bodies of one kind have few lengths), so most heads are read once. Bounded:
+ * emptied when full, so varied heads cost a parse each, never memory.
+ */
+const KNOWN_HEADS = new Map<string, Omit<RequestHead, "bodyStart">>();
+const KNOWN_HEADS_LIMIT = 256;
 
 /**
  * Reads a request head from `bytes[from, to)`.
@@ -117,7 +124,10 @@ export function parseRequestHead(
     }
   }
   if (end < 0) return limit - from >= LEAN_HEAD_LIMIT ? "other" : "incomplete";
-  const lines = ASCII.decode(bytes.subarray(from, end - 4)).split("\r\n");
+  const text = ASCII.decode(bytes.subarray(from, end - 4));
+  const known = KNOWN_HEADS.get(text);
+  if (known) return { ...known, bodyStart: end };
+  const lines = text.split("\r\n");
   const request = REQUEST_LINE.exec(lines[0]);
   if (!request) return "other";
   const headers = new Map<string, string>();
@@ -155,15 +165,17 @@ export function parseRequestHead(
   }
   const target = request[2];
   const query = target.indexOf("?");
-  return {
+  const head = {
     method,
     target,
     path: query < 0 ? target : target.slice(0, query),
     headers,
-    bodyStart: end,
     contentLength: Number(length ?? 0),
     chunked,
   };
+  if (KNOWN_HEADS.size >= KNOWN_HEADS_LIMIT) KNOWN_HEADS.clear();
+  KNOWN_HEADS.set(text, head);
+  return { ...head, bodyStart: end };
 }
 
 /**

@@ -32,6 +32,27 @@ Deno.test("parseRequestHead: a plain POST, its headers by lower-case name, where
   assertEquals(td.decode(two.subarray(next.bodyStart, next.bodyStart + 7)), '{"a":1}');
 });
 
+Deno.test("parseRequestHead: a head seen before reads the same, wherever it starts, and only the same text does", () => {
+  const te = new TextEncoder();
+  const head = (length: number) =>
+    `POST /prkdb.v1.KvService/Put HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\n\r\n`;
+  const first = parseRequestHead(te.encode(head(2) + "hi"), 0, head(2).length + 2);
+  // The same head again, after a pipelined request: its body starts further on.
+  const prefix = "GET /health HTTP/1.1\r\nhost: x\r\n\r\n";
+  const bytes = te.encode(prefix + head(2) + "hi");
+  const again = parseRequestHead(bytes, prefix.length, bytes.length);
+  assert(typeof first === "object" && typeof again === "object");
+  assertEquals(again, { ...first, bodyStart: prefix.length + head(2).length });
+  assert(again !== first, "each call gets its own head");
+  // One digit more is another head, read on its own.
+  const longer = parseRequestHead(te.encode(head(12)), 0, head(12).length);
+  assert(typeof longer === "object");
+  assertEquals([longer.contentLength, longer.headers.get("content-length")], [12, "12"]);
+  // A head left to the general server stays left, however often it comes.
+  const refused = te.encode("POST / HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\n\r\n");
+  for (let i = 0; i < 3; i++) assertEquals(parseRequestHead(refused, 0, refused.length), "other");
+});
+
 Deno.test("parseRequestHead: an unfinished head is incomplete, at any cut", () => {
   const text = "POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n";
   for (let cut = 0; cut < text.length; cut++) {

@@ -28,7 +28,10 @@ function closingOnAbort(inner: typeof fetch): typeof fetch {
     const response = await inner(input, init);
     const signal = init?.signal;
     if (signal && response.body) {
-      const cancel = () => response.body?.cancel().catch(() => {});
+      // A body already read (the usual end of a call) has nothing to cancel.
+      const cancel = () => {
+        if (!response.bodyUsed) response.body?.cancel().catch(() => {});
+      };
       if (signal.aborted) cancel();
       else signal.addEventListener("abort", cancel, { once: true });
     }
@@ -222,59 +225,97 @@ export class ClusterRouter {
   ): Promise<T> {
     if (this.#info.partitions.length === 0) await this.refresh();
     const budget = options.timeoutMs ?? this.#o.timeoutMs;
-    const timeout = AbortSignal.timeout(budget);
-    const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+    // The call ends at its deadline or when the caller cancels it; each attempt also at its own.
+    const call = new Deadline(budget, options.signal);
+    const signal = call.signal;
     let backoff = this.#o.backoffMs;
-    for (let attempt = 0;; attempt++) {
-      const url = this.#route(partition, target, attempt);
-      // Each attempt has its own deadline: a paused node accepts connections but never answers.
-      const attemptSignal = AbortSignal.any([
-        signal,
-        AbortSignal.timeout(this.#o.attemptTimeoutMs),
-      ]);
-      const stopped = () => {
-        const cancelled = options.signal?.aborted;
-        return new PrkDbError(
-          cancelled
-            ? "The call was cancelled"
-            : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
-          cancelled ? "canceled" : "deadline_exceeded",
-          !cancelled,
-        );
-      };
-      let leader: string | null = null;
-      const onHeader = (headers: Headers) => {
-        leader = headers.get(LEADER_HEADER);
-      };
-      try {
-        const result = await fn(this.client(url), { signal: attemptSignal, onHeader });
-        // The node passed the call on: its leader serves the partition's next calls directly.
-        if (leader !== null) this.#follow(partition, leader);
-        return result;
-      } catch (error) {
-        if (signal.aborted) throw stopped();
-        const e = classify(
-          error,
-          url,
-          attemptSignal.aborted ? this.#o.attemptTimeoutMs : undefined,
-        );
-        onAttemptFailed?.(e);
-        if (!e.retryable || attempt + 1 >= this.#o.maxAttempts) throw e;
-        // Avoid that node for a while, learn where the leaders are now, then back off with jitter.
-        if (e.code === "unavailable" || e.code === "deadline_exceeded") {
-          this.#suspect.set(url, Date.now() + 2000);
-        }
-        // Cancelling or running out of time ends the wait at once, not after it.
+    try {
+      for (let attempt = 0;; attempt++) {
+        const url = this.#route(partition, target, attempt);
+        // Each attempt has its own deadline: a paused node accepts connections but never answers.
+        const attemptDeadline = new Deadline(this.#o.attemptTimeoutMs, signal);
+        const stopped = () => {
+          const cancelled = options.signal?.aborted;
+          return new PrkDbError(
+            cancelled
+              ? "The call was cancelled"
+              : `The call timed out after ${budget} ms (${attempt + 1} attempts)`,
+            cancelled ? "canceled" : "deadline_exceeded",
+            !cancelled,
+          );
+        };
+        let leader: string | null = null;
+        const onHeader = (headers: Headers) => {
+          leader = headers.get(LEADER_HEADER);
+        };
         try {
-          await this.refresh(signal).catch((e) => {
-            if (signal.aborted) throw e;
-          });
-          await delay(backoff / 2 + (Math.random() * backoff) / 2, { signal });
-        } catch {
-          throw stopped();
+          const result = await fn(this.client(url), { signal: attemptDeadline.signal, onHeader });
+          // The node passed the call on: its leader serves the partition's next calls directly.
+          if (leader !== null) this.#follow(partition, leader);
+          return result;
+        } catch (error) {
+          if (signal.aborted) throw stopped();
+          const e = classify(
+            error,
+            url,
+            attemptDeadline.signal.aborted ? this.#o.attemptTimeoutMs : undefined,
+          );
+          onAttemptFailed?.(e);
+          if (!e.retryable || attempt + 1 >= this.#o.maxAttempts) throw e;
+          // Avoid that node for a while, learn where the leaders are now, then back off with
+          // jitter.
+          if (e.code === "unavailable" || e.code === "deadline_exceeded") {
+            this.#suspect.set(url, Date.now() + 2000);
+          }
+          // Cancelling or running out of time ends the wait at once, not after it.
+          try {
+            await this.refresh(signal).catch((e) => {
+              if (signal.aborted) throw e;
+            });
+            await delay(backoff / 2 + (Math.random() * backoff) / 2, { signal });
+          } catch {
+            throw stopped();
+          }
+          backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+        } finally {
+          attemptDeadline.end();
         }
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
       }
+    } finally {
+      call.end();
     }
+  }
+}
+
+/**
+ * A signal that aborts after `ms` or when `parent` does, whichever is first, until
+ * {@linkcode Deadline.end}: one timer, cleared when the work is done. (`AbortSignal.timeout`
+ * cannot be cleared: at thousands of calls a second, its timers pile up and each fires, with an
+ * exception object, long after its call finished.)
+ */
+class Deadline {
+  readonly #controller = new AbortController();
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #parent: AbortSignal | undefined;
+  readonly #onParent = () => this.#controller.abort(this.#parent?.reason);
+
+  constructor(ms: number, parent: AbortSignal | undefined) {
+    this.#parent = parent;
+    this.#timer = setTimeout(
+      () => this.#controller.abort(new DOMException("The deadline passed", "TimeoutError")),
+      ms,
+    );
+    if (parent?.aborted) this.#onParent();
+    else parent?.addEventListener("abort", this.#onParent, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Stops the timer and stops following the parent. */
+  end(): void {
+    clearTimeout(this.#timer);
+    this.#parent?.removeEventListener("abort", this.#onParent);
   }
 }

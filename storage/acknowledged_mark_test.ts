@@ -34,11 +34,11 @@ async function segments(dir: string): Promise<string[]> {
   return names.sort().map((n) => join(dir, "wal", n));
 }
 
-/** Where each record of a segment ends, in order. */
+/** Where each record of a segment ends, in order (zeros, preallocated space, may follow). */
 function recordEnds(bytes: Uint8Array): number[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ends: number[] = [];
-  for (let at = SEGMENT_HEADER_BYTES; at < bytes.length;) {
+  for (let at = SEGMENT_HEADER_BYTES; at < bytes.length && view.getUint32(at + 4, true) !== 0;) {
     at += 20 + view.getUint32(at, true);
     ends.push(at);
   }

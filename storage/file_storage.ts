@@ -78,7 +78,10 @@ export interface FileStorageOptions {
 interface Segment {
   readonly seq: number;
   readonly path: string;
+  /** Where its records end. */
   size: number;
+  /** The file's length: its records, then zeros preallocated for the next ones. */
+  allocated: number;
   /** Highest entry index per partition written in this segment. */
   readonly maxIndex: Map<number, number>;
 }
@@ -89,6 +92,14 @@ function describe(error: unknown): string {
 
 /** The least time between two high-water updates between segments. */
 const HIGH_WATER_INTERVAL_MS = 1000;
+/**
+ * How far ahead of its records a segment file is made longer (at most a segment's size). A write that lands inside the file
+ * leaves its size as it was, so its fdatasync has no size to record: measured here, that made an
+ * fdatasync about a third cheaper, in time and in CPU, for writes of 0.3 to 6 KB. The space is a
+ * hole until written (it costs no disk), and recovery reads zeros after the last record as space
+ * not written yet.
+ */
+const PREALLOCATE_BYTES = 1 << 20;
 
 /** Refuses a segment written in a format this build does not read (from its first 8 bytes). */
 async function checkFormat(path: string): Promise<void> {
@@ -138,9 +149,8 @@ export class FileStorage implements RaftStorage {
   readonly #states = new Map<number, MutablePartitionState>();
   readonly #snapshotPaths = new Map<number, string>();
   readonly #segments: Segment[] = [];
+  /** The active segment, written at known offsets: records at its end, the mark in its header. */
   #active!: Deno.FsFile;
-  /** The active segment again, opened to update its header's acknowledged mark in place. */
-  #mark!: Deno.FsFile;
   /** The mark's slot the next write updates (they alternate). */
   #markSlot = 0;
   /** The last record known durable. */
@@ -247,7 +257,6 @@ export class FileStorage implements RaftStorage {
   async close(): Promise<void> {
     if (!(await this.#group.close())) return;
     this.#active.close();
-    this.#mark.close();
     await this.#highWater.close();
   }
 
@@ -317,14 +326,22 @@ export class FileStorage implements RaftStorage {
       // The writes only copy into the page cache: done in place, they cost less than handing
       // them to a blocking thread. The fdatasync waits for the disk, so it runs off the event loop.
       if (mark) {
-        const slot = encodeSlot(this.#durable, this.#markSlot);
-        this.#mark.seekSync(MARK_OFFSET + this.#markSlot * SLOT_BYTES, Deno.SeekMode.Start);
-        let done = 0;
-        while (done < slot.length) done += this.#mark.writeSync(slot.subarray(done));
+        this.#writeAt(
+          MARK_OFFSET + this.#markSlot * SLOT_BYTES,
+          encodeSlot(this.#durable, this.#markSlot),
+        );
         this.#markSlot ^= 1;
       }
-      let written = 0;
-      while (written < bytes.length) written += this.#active.writeSync(bytes.subarray(written));
+      const end = segment.size + bytes.length;
+      if (end > segment.allocated) {
+        // Best effort: a file that cannot be made longer (a device) still takes the write.
+        try {
+          const allocated = end + Math.min(PREALLOCATE_BYTES, this.#segmentBytes);
+          this.#active.truncateSync(allocated);
+          segment.allocated = allocated;
+        } catch { /* the write below says what is wrong, if anything is */ }
+      }
+      this.#writeAt(segment.size, bytes);
       await this.#active.syncData();
     } catch (error) {
       throw ioError("append to", segment.path, error);
@@ -332,6 +349,13 @@ export class FileStorage implements RaftStorage {
     segment.size += bytes.length;
     this.#durable = this.#nextSeq - 1;
     this.#highWater.advance(this.#durable);
+  }
+
+  /** Writes all of `bytes` to the active segment at `offset` (into the page cache). */
+  #writeAt(offset: number, bytes: Uint8Array): void {
+    this.#active.seekSync(offset, Deno.SeekMode.Start);
+    let written = 0;
+    while (written < bytes.length) written += this.#active.writeSync(bytes.subarray(written));
   }
 
   #applyToMemory(segment: Segment, write: PartitionWrite): void {
@@ -365,6 +389,7 @@ export class FileStorage implements RaftStorage {
       seq,
       path: join(this.#walDir, segmentName(seq)),
       size: 0,
+      allocated: 0,
       maxIndex: new Map(),
     };
     const w = new ByteWriter().bytes(segmentHeader(this.#nextSeq, this.#durable));
@@ -382,17 +407,13 @@ export class FileStorage implements RaftStorage {
       for (const record of checkpoint) encodeRecord(w, record, this.#nextSeq++);
     }
     let file: Deno.FsFile;
-    let mark: Deno.FsFile;
     try {
-      file = await Deno.open(segment.path, { create: true, write: true, append: true });
-      mark = await Deno.open(segment.path, { write: true });
+      file = await Deno.open(segment.path, { create: true, write: true });
     } catch (error) {
       throw ioError("create", segment.path, error);
     }
     this.#active?.close();
-    this.#mark?.close();
     this.#active = file;
-    this.#mark = mark;
     this.#markSlot = 0;
     this.#segments.push(segment);
     // The header's mark already names every durable record.
@@ -418,7 +439,7 @@ export class FileStorage implements RaftStorage {
   async #recover(log: ScannedLog, warn: (message: string) => void) {
     // Replay, starting each partition from its latest snapshot, because segment collection may
     // have removed entries that snapshot covers.
-    const scratch: Segment = { seq: 0, path: "", size: 0, maxIndex: new Map() };
+    const scratch: Segment = { seq: 0, path: "", size: 0, allocated: 0, maxIndex: new Map() };
     for (const { scan } of log.segments) {
       for (const { record } of scan.records) {
         if (record.type === "snapshot") this.#replay(scratch, record);
@@ -426,7 +447,13 @@ export class FileStorage implements RaftStorage {
     }
     for (const { seq, path, scan } of log.segments) {
       if (scan.torn?.offset === 0) continue; // a segment whose creation was cut short
-      const segment: Segment = { seq, path, size: scan.validEnd, maxIndex: new Map() };
+      const segment: Segment = {
+        seq,
+        path,
+        size: scan.validEnd,
+        allocated: scan.torn ? scan.validEnd : scan.length,
+        maxIndex: new Map(),
+      };
       for (const { record, offset } of scan.records) {
         try {
           this.#replay(segment, record);
@@ -462,8 +489,7 @@ export class FileStorage implements RaftStorage {
     const last = this.#segments.at(-1);
     const scan = log.segments.at(-1)!.scan;
     if (last && scan.version === SEGMENT_VERSION && scan.mark) {
-      this.#active = await Deno.open(last.path, { write: true, append: true });
-      this.#mark = await Deno.open(last.path, { write: true });
+      this.#active = await Deno.open(last.path, { write: true });
       // The next update goes to the other slot: the one holding the mark stays until it is done.
       this.#markSlot = scan.mark.slot ^ 1;
     } else {

@@ -34,6 +34,16 @@ async function segments(dir: string): Promise<string[]> {
   return names.sort().map((n) => join(dir, "wal", n));
 }
 
+/** Where a segment's records end (zeros, space preallocated for more, may follow). */
+function recordsEnd(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = SEGMENT_HEADER_BYTES;
+  while (at + 20 <= bytes.length && view.getUint32(at + 4, true) !== 0) {
+    at += 20 + view.getUint32(at, true);
+  }
+  return at;
+}
+
 /** Writes entries 1..n, one batch each, and closes. */
 async function fill(dir: string, n: number): Promise<void> {
   const s = await FileStorage.open(dir);
@@ -52,20 +62,26 @@ Deno.test("FileStorage: a torn tail is truncated with a warning; what came befor
     await s0.close();
     await Deno.writeFile(join(dir, "high-water"), highWater);
     const [path] = await segments(dir);
-    const size = (await Deno.stat(path)).size;
     const bytes = await Deno.readFile(path);
+    const end = recordsEnd(bytes);
     for (const cut of [3, 9, 20, 30]) {
-      // Each cut models a crash part-way through writing the last record.
-      await Deno.writeFile(path, bytes.subarray(0, size - cut));
-      const warnings: string[] = [];
-      const s = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
-      assertEquals((await s.load(0)).entries.map((e) => e.index), [1, 2, 3, 4]);
-      assertEquals(warnings.length, 1);
-      assertStringIncludes(warnings[0], `Truncating torn tail of ${path}`);
-      await s.write([{ partition: 0, entries: [entry(5)] }]); // the log keeps working after repair
-      await s.close();
-      assertEquals((await Deno.stat(path)).size, size);
-      await Deno.writeFile(join(dir, "high-water"), highWater);
+      // Each cut models a crash part-way through writing the last record: its first bytes
+      // reached the disk, the rest of the preallocated space is still zeros; or (a file that
+      // was not preallocated) the file ends there.
+      for (const tail of ["zeros", "end of file"]) {
+        const torn = bytes.slice(0, tail === "zeros" ? bytes.length : end - cut);
+        torn.fill(0, end - cut);
+        await Deno.writeFile(path, torn);
+        const warnings: string[] = [];
+        const s = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
+        assertEquals((await s.load(0)).entries.map((e) => e.index), [1, 2, 3, 4]);
+        assertEquals(warnings.length, 1);
+        assertStringIncludes(warnings[0], `Truncating torn tail of ${path}`);
+        await s.write([{ partition: 0, entries: [entry(5)] }]); // the log works after repair
+        await s.close();
+        assertEquals(recordsEnd(await Deno.readFile(path)), end);
+        await Deno.writeFile(join(dir, "high-water"), highWater);
+      }
     }
   });
 });
@@ -75,7 +91,7 @@ Deno.test("FileStorage: a damaged last record that was acknowledged is refused, 
     await fill(dir, 5); // a clean close: the high-water record names the fifth write
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
-    bytes[bytes.length - 1] ^= 1;
+    bytes[recordsEnd(bytes) - 1] ^= 1;
     await Deno.writeFile(path, bytes);
     const error = await assertRejects(() => FileStorage.open(dir), CorruptLogError);
     assertEquals(error.file, path);
@@ -84,7 +100,7 @@ Deno.test("FileStorage: a damaged last record that was acknowledged is refused, 
   });
 });
 
-Deno.test("FileStorage: a zero-filled tail (preallocated space after a crash) is torn, not corrupt", async () => {
+Deno.test("FileStorage: zeros after the records (preallocated space, or a write that never reached the disk) are space not written yet: no warning, no repair", async () => {
   await withDir(async (dir) => {
     await fill(dir, 3);
     const [path] = await segments(dir);
@@ -94,14 +110,22 @@ Deno.test("FileStorage: a zero-filled tail (preallocated space after a crash) is
     await s0.close();
     await Deno.writeFile(join(dir, "high-water"), highWater); // a crash before it caught up
     const written = await Deno.readFile(path);
+    assert(written.length > recordsEnd(written), "the segment is preallocated past its records");
     // The fourth write's record never made it: its space is zeros.
-    await Deno.truncate(path, written.length - 50);
-    const file = await Deno.open(path, { append: true });
-    await file.write(new Uint8Array(512));
-    file.close();
-    const s = await FileStorage.open(dir, { onWarning: () => {} });
+    const bytes = await Deno.readFile(path);
+    const view = new DataView(bytes.buffer);
+    let fourth = SEGMENT_HEADER_BYTES;
+    for (let i = 0; i < 3; i++) fourth += 20 + view.getUint32(fourth, true);
+    bytes.fill(0, fourth);
+    await Deno.writeFile(path, bytes);
+    const warnings: string[] = [];
+    const s = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
     assertEquals((await s.load(0)).entries.length, 3);
+    assertEquals(warnings, []);
+    assertEquals(await Deno.readFile(path), bytes, "nothing to repair");
+    await s.write([{ partition: 0, entries: [entry(4)] }]);
     await s.close();
+    assertEquals(recordsEnd(await Deno.readFile(path)), recordsEnd(written));
   });
 });
 

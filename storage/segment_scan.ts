@@ -10,6 +10,10 @@
  * so is any damage in an older segment. Whether a torn tail also cut acknowledged records is
  * decided by the caller, against the segments' acknowledged marks and the high-water record.
  *
+ * A segment is made longer than its records ahead of time (file_storage.ts preallocates it, so
+ * that writes land inside the file and an fdatasync need not record a new file size): zeros
+ * after the last record are space not written yet, in any segment, and end the scan cleanly.
+ *
  * @module
  */
 import { CorruptLogError, FormatVersionError } from "./errors.ts";
@@ -49,8 +53,16 @@ export interface SegmentScan {
   readonly records: ScannedRecord[];
   /** Where valid data ends. */
   readonly validEnd: number;
+  /** The file's length: `validEnd`, and any zeros after it (space not written yet). */
+  readonly length: number;
   /** When a torn tail was found: its offset and why. */
   readonly torn?: { readonly offset: number; readonly reason: string };
+}
+
+/** Whether every byte from `from` on is zero. */
+function zeroFrom(bytes: Uint8Array, from: number): boolean {
+  for (let i = from; i < bytes.length; i++) if (bytes[i] !== 0) return false;
+  return true;
 }
 
 /** Finds a valid record with a sequence number above `afterSeq` at or after `from`. */
@@ -107,6 +119,7 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
         version,
         records: [],
         validEnd: 0,
+        length: bytes.length,
         torn: { offset: 0, reason: "incomplete segment header" },
       };
     }
@@ -125,6 +138,10 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
   let offset = headerBytes;
   let expected = firstSeq;
   const damaged = (reason: string): SegmentScan => {
+    // Nothing but zeros after the last record: space preallocated and not written yet.
+    if (zeroFrom(bytes, offset)) {
+      return { firstSeq, version, mark, records, validEnd: offset, length: bytes.length };
+    }
     const next = findValidRecord(bytes, view, offset + 1, expected - 1);
     if (next) {
       throw new CorruptLogError(
@@ -134,7 +151,15 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
       );
     }
     if (!isNewest) throw new CorruptLogError(path, offset, `${reason} in a sealed segment`);
-    return { firstSeq, version, mark, records, validEnd: offset, torn: { offset, reason } };
+    return {
+      firstSeq,
+      version,
+      mark,
+      records,
+      validEnd: offset,
+      length: bytes.length,
+      torn: { offset, reason },
+    };
   };
   while (offset < bytes.length) {
     if (bytes.length - offset < RECORD_HEADER_BYTES) return damaged("incomplete record header");
@@ -164,5 +189,5 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
     expected++;
     offset = end;
   }
-  return { firstSeq, version, mark, records, validEnd: offset };
+  return { firstSeq, version, mark, records, validEnd: offset, length: bytes.length };
 }

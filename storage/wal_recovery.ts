@@ -33,8 +33,6 @@ export interface ScannedLog {
   readonly segments: ScannedSegment[];
   /** The sequence number of the last valid record (0 for none). */
   readonly lastSeq: number;
-  /** The last record acknowledged, from the marks and the high-water record. */
-  readonly acknowledged: number;
 }
 
 /** The name of segment number `seq`. */
@@ -106,5 +104,5 @@ export async function scanLog(
     }
     throw new DataLossError(newest.path, detail);
   }
-  return { segments, lastSeq, acknowledged };
+  return { segments, lastSeq };
 }

@@ -5,44 +5,16 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import type { Entry } from "../raft/entry.ts";
+import { countFdatasyncs, entry, framing, segments, withDir } from "../tests/support/wal_files.ts";
 import { crc32 } from "./crc32.ts";
 import { CorruptLogError, DataLossError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
 import { MARK_OFFSET, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from "./wal_format.ts";
 
-const te = new TextEncoder();
-const entry = (index: number): Entry => ({
-  index,
-  term: 1,
-  type: "normal",
-  data: te.encode(`value-${index}`),
-});
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-mark-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function segments(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(join(dir, "wal"))) names.push(e.name);
-  return names.sort().map((n) => join(dir, "wal", n));
-}
-
-/** Where each record of a segment ends, in order (zeros, preallocated space, may follow). */
+/** Where each record of a segment ends, in order. */
 function recordEnds(bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const ends: number[] = [];
-  for (let at = SEGMENT_HEADER_BYTES; at < bytes.length && view.getUint32(at + 4, true) !== 0;) {
-    at += 20 + view.getUint32(at, true);
-    ends.push(at);
-  }
-  return ends;
+  const { offsets, end } = framing(bytes);
+  return [...offsets.slice(1), end];
 }
 
 Deno.test("acknowledged mark: a log cut at a record boundary is refused although the high-water file trails; a cut of the last write alone is not seen", async () => {
@@ -161,18 +133,10 @@ Deno.test("acknowledged mark: a version 2 segment is read, and the log goes on i
 Deno.test("acknowledged mark: a write costs one fdatasync; the high-water file adds at most one a second", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
-    let syncs = 0;
-    const real = Deno.FsFile.prototype.syncData;
-    Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
-      syncs++;
-      return real.call(this);
-    };
     const started = performance.now();
-    try {
+    const syncs = await countFdatasyncs(async () => {
       for (let i = 1; i <= 100; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-    } finally {
-      Deno.FsFile.prototype.syncData = real;
-    }
+    });
     const seconds = (performance.now() - started) / 1000;
     // 100 for the log; the high-water file once at once, then at most once per second.
     assert(syncs <= 100 + 2 + Math.ceil(seconds), `${syncs} fdatasyncs in ${seconds} s`);

@@ -6,43 +6,15 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import type { Entry } from "../raft/entry.ts";
+import { countFdatasyncs, entry, framing, segments, withDir } from "../tests/support/wal_files.ts";
 import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
 import { SEGMENT_HEADER_BYTES } from "./wal_format.ts";
 
 const te = new TextEncoder();
-const entry = (index: number, term = 1): Entry => ({
-  index,
-  term,
-  type: "normal",
-  data: te.encode(`value-${index}`),
-});
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "prkdb-file-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function segments(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const e of Deno.readDir(join(dir, "wal"))) names.push(e.name);
-  return names.sort().map((n) => join(dir, "wal", n));
-}
-
-/** Where a segment's records end (zeros, space preallocated for more, may follow). */
-function recordsEnd(bytes: Uint8Array): number {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let at = SEGMENT_HEADER_BYTES;
-  while (at + 20 <= bytes.length && view.getUint32(at + 4, true) !== 0) {
-    at += 20 + view.getUint32(at, true);
-  }
-  return at;
-}
+/** Where a segment's records end. */
+const recordsEnd = (bytes: Uint8Array) => framing(bytes).end;
 
 /** Writes entries 1..n, one batch each, and closes. */
 async function fill(dir: string, n: number): Promise<void> {
@@ -242,22 +214,14 @@ Deno.test("FileStorage: an unusable data directory is a clear error", async () =
 Deno.test("FileStorage: group commit shares one fsync among concurrent batches", async () => {
   await withDir(async (dir) => {
     const s = await FileStorage.open(dir);
-    let syncs = 0;
-    const real = Deno.FsFile.prototype.syncData;
-    Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
-      syncs++;
-      return real.call(this);
-    };
-    try {
+    const syncs = await countFdatasyncs(async () => {
       await Promise.all(
         Array.from(
           { length: 100 },
           (_, i) => s.write([{ partition: i % 4, entries: [entry(Math.floor(i / 4) + 1)] }]),
         ),
       );
-    } finally {
-      Deno.FsFile.prototype.syncData = real;
-    }
+    });
     // At most two log rounds, each followed by a (coalesced) high-water update.
     assert(syncs <= 4, `100 concurrent batches took ${syncs} fsyncs`);
     assertEquals((await s.load(3)).entries.length, 25);

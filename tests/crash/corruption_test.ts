@@ -9,6 +9,7 @@ import { join } from "@std/path";
 import { DataLossError, NodeIdentityError } from "../../storage/errors.ts";
 import { readHighWater } from "../../storage/high_water.ts";
 import { MARK_OFFSET, SEGMENT_HEADER_BYTES } from "../../storage/wal_format.ts";
+import { framing } from "../support/wal_files.ts";
 import { waitFor } from "../support/wait.ts";
 import {
   assertStartsIntactOrRefuses,
@@ -53,22 +54,6 @@ async function damaged(
 /** The fixture's files (not directories), except the lock. */
 async function files(f: Fixture): Promise<string[]> {
   return [...(await tree(f.dir))].filter(([p, b]) => b !== null && p !== "LOCK").map(([p]) => p);
-}
-
-/**
- * A log segment's framing: where each record starts, and where the records end (after them the
- * file holds zeros, space preallocated for the next records).
- */
-function framing(bytes: Uint8Array): { offsets: number[]; end: number } {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const offsets: number[] = [];
-  let at = SEGMENT_HEADER_BYTES;
-  // A record's sequence number is never 0: zeros there are the preallocated space.
-  for (; at + 20 <= bytes.length && view.getUint32(at + 4, true) !== 0;) {
-    offsets.push(at);
-    at += 20 + view.getUint32(at, true);
-  }
-  return { offsets, end: Math.min(at, bytes.length) };
 }
 
 /**

@@ -9,7 +9,19 @@ import { countFdatasyncs, entry, framing, segments, withDir } from "../tests/sup
 import { crc32 } from "./crc32.ts";
 import { CorruptLogError, DataLossError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
+import { HighWater, readHighWater } from "./high_water.ts";
+import { readSlots, SLOT_BYTES } from "./mark_slots.ts";
 import { MARK_OFFSET, SEGMENT_HEADER_BYTES, SEGMENT_MAGIC } from "./wal_format.ts";
+
+/** The numbers both slots of a segment's mark hold, and which slot is live. */
+async function slots(path: string): Promise<{ values: number[]; live: number }> {
+  const view = new DataView((await Deno.readFile(path)).buffer);
+  const values = [0, 1].map((i) => {
+    const at = MARK_OFFSET + i * SLOT_BYTES;
+    return view.getUint32(at, true) + view.getUint32(at + 4, true) * 0x100000000;
+  });
+  return { values, live: readSlots(view, MARK_OFFSET)!.slot };
+}
 
 /** Where each record of a segment ends, in order. */
 function recordEnds(bytes: Uint8Array): number[] {
@@ -142,5 +154,114 @@ Deno.test("acknowledged mark: a write costs one fdatasync; the high-water file a
     assert(syncs <= 100 + 2 + Math.ceil(seconds), `${syncs} fdatasyncs in ${seconds} s`);
     assert(syncs >= 100);
     await s.close();
+  });
+});
+
+Deno.test("acknowledged mark: writes alternate between the slots, and after a restart the next write leaves the live one alone", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    const [path] = await segments(dir);
+    const seen: number[][] = [];
+    for (let i = 1; i <= 4; i++) {
+      await s.write([{ partition: 0, entries: [entry(i)] }]);
+      seen.push((await slots(path)).values);
+    }
+    await s.close();
+    // Write i names the i - 1 records before it, in slot (i - 1) % 2.
+    assertEquals(seen, [[0, 0], [0, 1], [2, 1], [2, 3]]);
+    const before = await slots(path);
+    const again = await FileStorage.open(dir);
+    await again.write([{ partition: 0, entries: [entry(5)] }]);
+    await again.close();
+    const after = await slots(path);
+    assertEquals(after.values[before.live], before.values[before.live], "the live slot stays");
+    assertEquals(after.values[before.live ^ 1], 4);
+  });
+});
+
+Deno.test("acknowledged mark: the high-water file is not written per write", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    const started = performance.now();
+    for (let i = 1; i <= 50; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    const seconds = (performance.now() - started) / 1000;
+    const named = await readHighWater(join(dir, "high-water"));
+    await s.close();
+    // The first write's update goes at once; the next waits a second (unless the writes took
+    // that long on a slow machine).
+    if (seconds < 0.9) assert(named! <= 1, `the high-water file named ${named} after ${seconds} s`);
+    assertEquals(await readHighWater(join(dir, "high-water")), 50, "a clean close catches up");
+  });
+});
+
+Deno.test("acknowledged mark: a newest segment whose bytes never reached the disk (zeros) is removed; the log goes on", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir);
+    for (let i = 1; i <= 3; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+    await s.close();
+    // A crash during a rotation, after the new file's length was made durable but not its bytes.
+    const next = join(dir, "wal", "00000000000000000002.wal");
+    await Deno.writeFile(next, new Uint8Array(64 * 1024));
+    const warnings: string[] = [];
+    const reopened = await FileStorage.open(dir, { onWarning: (m) => warnings.push(m) });
+    assertEquals((await reopened.load(0)).entries.length, 3);
+    assertEquals(warnings.length, 1);
+    assertStringIncludes(warnings[0], "incomplete segment header");
+    await reopened.write([{ partition: 0, entries: [entry(4)] }]);
+    await reopened.close();
+    const check = await FileStorage.open(dir);
+    assertEquals((await check.load(0)).entries.length, 4);
+    await check.close();
+  });
+});
+
+Deno.test("acknowledged mark: a rotation's checkpoint cut short is not written on: the older segments keep what only they hold", async () => {
+  await withDir(async (dir) => {
+    const s = await FileStorage.open(dir, { segmentBytes: 600 });
+    let i = 0;
+    await s.write([{ partition: 0, entries: [entry(++i)] }]);
+    await s.write([{ partition: 1, hardState: { term: 7, votedFor: 3, commitIndex: 0 } }]);
+    const highWater = await Deno.readFile(join(dir, "high-water"));
+    while ((await segments(dir)).length < 2) {
+      await s.write([{ partition: 0, entries: [entry(++i)] }]);
+    }
+    await s.close();
+    const [, second] = await segments(dir);
+    const bytes = await Deno.readFile(second);
+    const { offsets } = framing(bytes);
+    // As if the rotation's fdatasync was cut: partition 0's checkpoint reached the disk,
+    // partition 1's did not (zeros), and the high-water file is from before the rotation.
+    bytes.fill(0, offsets[2]);
+    await Deno.writeFile(second, bytes);
+    await Deno.writeFile(join(dir, "high-water"), highWater);
+    const r = await FileStorage.open(dir, { segmentBytes: 600 });
+    assertEquals((await r.load(1)).hardState.term, 7);
+    // Partition 0's snapshot covers all its entries: the segments before it may be collected.
+    const snapshot = { meta: { index: i, term: 1 }, data: new Uint8Array(3) };
+    await r.write([{ partition: 0, snapshot }]);
+    await r.close();
+    const again = await FileStorage.open(dir, { segmentBytes: 600 });
+    assertEquals((await again.load(1)).hardState, { term: 7, votedFor: 3, commitIndex: 0 });
+    await again.close();
+  });
+});
+
+Deno.test("high-water record: after a reopen the first update goes to the slot not holding the value", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "high-water");
+    const live = async () => readSlots(new DataView((await Deno.readFile(path)).buffer), 8)!;
+    const hw = await HighWater.create(path, 0, 0);
+    await hw.sync(5);
+    await hw.close();
+    const first = await live();
+    assertEquals(first.seq, 5);
+    const reopened = await HighWater.open(path, 5, 0);
+    await reopened.sync(9);
+    const after = await Deno.readFile(path);
+    const view = new DataView(after.buffer);
+    // The slot that held 5 still does; the update went to the other one.
+    assertEquals(view.getUint32(8 + first.slot * SLOT_BYTES, true), 5);
+    assertEquals(view.getUint32(8 + (first.slot ^ 1) * SLOT_BYTES, true), 9);
+    await reopened.close();
   });
 });

@@ -339,7 +339,10 @@ export class FileStorage implements RaftStorage {
           const allocated = end + Math.min(PREALLOCATE_BYTES, this.#segmentBytes);
           this.#active.truncateSync(allocated);
           segment.allocated = allocated;
-        } catch { /* the write below says what is wrong, if anything is */ }
+        } catch {
+          // The write below says what is wrong, if anything is; this file is not tried again.
+          segment.allocated = Infinity;
+        }
       }
       this.#writeAt(segment.size, bytes);
       await this.#active.syncData();
@@ -445,7 +448,11 @@ export class FileStorage implements RaftStorage {
         if (record.type === "snapshot") this.#replay(scratch, record);
       }
     }
+    // The partitions known before the newest segment, and those its checkpoint covers.
+    let before: number[] = [];
+    const checkpointed = new Set<number>();
     for (const { seq, path, scan } of log.segments) {
+      if (scan === log.segments.at(-1)!.scan) before = [...this.#states.keys()];
       if (scan.torn?.offset === 0) continue; // a segment whose creation was cut short
       const segment: Segment = {
         seq,
@@ -455,6 +462,7 @@ export class FileStorage implements RaftStorage {
         maxIndex: new Map(),
       };
       for (const { record, offset } of scan.records) {
+        if (record.type === "bounds") checkpointed.add(record.partition);
         try {
           this.#replay(segment, record);
         } catch (error) {
@@ -479,17 +487,27 @@ export class FileStorage implements RaftStorage {
     }
     await this.#cleanSnapshotDir();
     this.#nextSeq = log.lastSeq + 1;
+    const last = this.#segments.at(-1);
+    if (last) {
+      // What was read may have been only in the page cache (a process that died between a write
+      // and its fdatasync): make it durable before anything names it so, or writes after it.
+      this.#active = await Deno.open(last.path, { write: true });
+      await this.#active.syncData();
+      await syncDirectory(this.#walDir);
+    }
     this.#durable = log.lastSeq;
     this.#highWater = await HighWater.open(this.#highWaterPath, highWater, HIGH_WATER_INTERVAL_MS);
-    this.#highWater.advance(log.lastSeq);
-    const last = this.#segments.at(-1);
+    this.#highWater.advance(this.#durable);
     const scan = log.segments.at(-1)!.scan;
-    if (last && scan.version === SEGMENT_VERSION && scan.mark) {
-      this.#active = await Deno.open(last.path, { write: true });
+    // Go on in the newest segment only if it has a mark and a whole checkpoint: a crash during
+    // a rotation can leave the checkpoint cut short, and the older segments, which then hold the
+    // only copy of some partitions' state, must not be collected on the strength of it.
+    const whole = before.every((p) => checkpointed.has(p));
+    if (last && scan.version === SEGMENT_VERSION && scan.mark && whole) {
       // The next update goes to the other slot: the one holding the mark stays until it is done.
       this.#markSlot = scan.mark.slot ^ 1;
     } else {
-      // No segment, or one in an older format (without a mark): go on in a new one.
+      // No segment, one in an older format (without a mark), or a cut checkpoint: a new one.
       await this.#rotate();
     }
   }

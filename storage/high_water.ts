@@ -130,7 +130,15 @@ export class HighWater {
   static async open(path: string, seq: number, intervalMs = 10): Promise<HighWater> {
     try {
       const file = await Deno.open(path, { read: true, write: true });
-      return new HighWater(path, file, seq, intervalMs);
+      const hw = new HighWater(path, file, seq, intervalMs);
+      // The first update goes to the slot not holding the current value, so that a crash
+      // tearing it leaves that value.
+      const bytes = await Deno.readFile(path);
+      const live = bytes.length >= FILE_BYTES
+        ? readSlots(new DataView(bytes.buffer, bytes.byteOffset), HEADER_BYTES)
+        : undefined;
+      hw.#updates = (live?.slot ?? 1) + 1;
+      return hw;
     } catch (error) {
       throw new StorageError(`Cannot open ${path}: ${(error as Error).message}`, {
         cause: error,

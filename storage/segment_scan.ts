@@ -108,11 +108,14 @@ export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean):
   }
   const headerBytes = segmentHeaderBytes(version);
   const magic = SEGMENT_MAGIC.every((b, i) => bytes[i] === b);
-  if (!magic && bytes.length >= MARK_OFFSET) {
+  // A crash while the newest segment was created can leave it short, or (its length made durable
+  // before its bytes, as a preallocated file's can be) all zeros.
+  const unwritten = isNewest && !magic && zeroFrom(bytes, 0);
+  if (!magic && bytes.length >= MARK_OFFSET && !unwritten) {
     throw new CorruptLogError(path, 0, "not a PrkDB log segment (bad magic)");
   }
-  if (bytes.length < headerBytes) {
-    // A crash while a new segment was created: it holds nothing but copies (a checkpoint).
+  if (bytes.length < headerBytes || unwritten) {
+    // Such a segment holds nothing but copies (a checkpoint).
     if (isNewest) {
       return {
         firstSeq: 0,

@@ -102,11 +102,17 @@ async function pair(dirs: readonly string[], barrier: string, swap: boolean): Pr
   );
   const outputs = await Promise.all(started);
   const runs = swap ? outputs.reverse() : outputs;
+  const tail = (i: number) =>
+    `${new TextDecoder().decode(runs[i].stdout).slice(-1500)}\n${
+      new TextDecoder().decode(runs[i].stderr).slice(-1500)
+    }`;
   return runs.map((out, i) => {
     const text = new TextDecoder().decode(out.stdout);
     if (text.includes("counting alone")) {
+      // Usually because the other side failed before the start: say how.
       throw new Error(
-        `side ${"AB"[i]} did not start with the other one: the pair is not side by side`,
+        `side ${"AB"[i]} did not start with the other one: the pair is not side by side. ` +
+          `Side ${"AB"[1 - i]} said:\n${tail(1 - i)}`,
       );
     }
     const puts = [...text.matchAll(/^round \d+: ([\d,]+) puts\/s/gm)].map((m) =>

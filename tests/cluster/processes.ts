@@ -70,6 +70,37 @@ export class ProcessCluster {
       prepare?: (peers: string, dataDir: (id: number) => string) => Promise<void>;
     } = {},
   ): Promise<ProcessCluster> {
+    // freePort's port can be taken by another program before a node binds it: start again on
+    // other ports then (the node says so and exits), a few times.
+    for (let attempt = 1;; attempt++) {
+      const c = await ProcessCluster.#start(nodes, options);
+      const taken = () =>
+        [...c.urls.keys()].some((id) => /address already in use/i.test(c.stderr(id)));
+      try {
+        const outcome = await waitFor(
+          "every partition to have a leader on every node",
+          async () => {
+            if (taken()) return "a port was taken";
+            for (const id of c.#children.keys()) if (!(await c.health(id))?.healthy) return false;
+            return "healthy";
+          },
+          options.healthyTimeoutMs ?? 30_000,
+          50,
+        );
+        if (outcome === "healthy") return c;
+        if (attempt >= 3) throw new Error(`three starts found a port taken: ${c.stderr(1)}`);
+      } catch (error) {
+        await c.stop();
+        throw error;
+      }
+      await c.stop();
+    }
+  }
+
+  static async #start(
+    nodes: number,
+    options: Parameters<typeof ProcessCluster.start>[1] & object,
+  ): Promise<ProcessCluster> {
     const dir = await Deno.makeTempDir({ prefix: "prkdb-e2e-" });
     const ports = Array.from({ length: nodes }, freePort);
     const tickMs = options.tickMs ?? 50;
@@ -102,7 +133,6 @@ export class ProcessCluster {
     );
     await options.prepare?.(c.#peers, (id) => join(dir, `n${id}`));
     for (let id = 1; id <= nodes; id++) c.spawn(id);
-    await c.waitHealthy(options.healthyTimeoutMs);
     return c;
   }
 

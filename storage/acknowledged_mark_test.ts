@@ -5,7 +5,15 @@
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "@std/assert";
 import { join } from "@std/path";
-import { countFdatasyncs, entry, framing, segments, withDir } from "../tests/support/wal_files.ts";
+import {
+  countFdatasyncs,
+  entry,
+  fill,
+  fillBehindHighWater,
+  framing,
+  segments,
+  withDir,
+} from "../tests/support/wal_files.ts";
 import { crc32 } from "./crc32.ts";
 import { CorruptLogError, DataLossError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
@@ -31,15 +39,9 @@ function recordEnds(bytes: Uint8Array): number[] {
 
 Deno.test("acknowledged mark: a log cut at a record boundary is refused although the high-water file trails; a cut of the last write alone is not seen", async () => {
   await withDir(async (dir) => {
-    const s0 = await FileStorage.open(dir);
-    await s0.write([{ partition: 0, entries: [entry(1)] }]);
-    await s0.close();
+    await fill(dir, 1);
     // As after a power loss: the high-water file named only the first write.
-    const highWater = await Deno.readFile(join(dir, "high-water"));
-    const s = await FileStorage.open(dir);
-    for (let i = 2; i <= 10; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-    await s.close();
-    await Deno.writeFile(join(dir, "high-water"), highWater);
+    await fillBehindHighWater(dir, 10, 2);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     const ends = recordEnds(bytes);
@@ -66,9 +68,7 @@ Deno.test("acknowledged mark: a log cut at a record boundary is refused although
 
 Deno.test("acknowledged mark: one damaged slot leaves the other; both damaged is corruption", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
-    for (let i = 1; i <= 4; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-    await s.close();
+    await fill(dir, 4);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     for (const slot of [0, 1]) {
@@ -112,9 +112,7 @@ Deno.test("acknowledged mark: a lost newest segment is refused, since the high-w
 
 Deno.test("acknowledged mark: a version 2 segment is read, and the log goes on in a version 3 one", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
-    for (let i = 1; i <= 3; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-    await s.close();
+    await fill(dir, 3);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     // The same records behind a version 2 header: magic, version, first record, checksum.
@@ -196,9 +194,7 @@ Deno.test("acknowledged mark: the high-water file is not written per write", asy
 
 Deno.test("acknowledged mark: a newest segment whose bytes never reached the disk (zeros) is removed; the log goes on", async () => {
   await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
-    for (let i = 1; i <= 3; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-    await s.close();
+    await fill(dir, 3);
     // A crash during a rotation, after the new file's length was made durable but not its bytes.
     const next = join(dir, "wal", "00000000000000000002.wal");
     await Deno.writeFile(next, new Uint8Array(64 * 1024));
@@ -221,18 +217,23 @@ Deno.test("acknowledged mark: a rotation's checkpoint cut short is not written o
     let i = 0;
     await s.write([{ partition: 0, entries: [entry(++i)] }]);
     await s.write([{ partition: 1, hardState: { term: 7, votedFor: 3, commitIndex: 0 } }]);
+    const rotateTo = async (n: number) => {
+      while ((await segments(dir)).length < n) {
+        await s.write([{ partition: 0, entries: [entry(++i)] }]);
+      }
+    };
+    // Two rotations: the second segment's checkpoint holds partition 1 whole, the third's is cut.
+    await rotateTo(2);
     const highWater = await Deno.readFile(join(dir, "high-water"));
-    while ((await segments(dir)).length < 2) {
-      await s.write([{ partition: 0, entries: [entry(++i)] }]);
-    }
+    await rotateTo(3);
     await s.close();
-    const [, second] = await segments(dir);
-    const bytes = await Deno.readFile(second);
+    const [, , third] = await segments(dir);
+    const bytes = await Deno.readFile(third);
     const { offsets } = framing(bytes);
     // As if the rotation's fdatasync was cut: partition 0's checkpoint reached the disk,
     // partition 1's did not (zeros), and the high-water file is from before the rotation.
     bytes.fill(0, offsets[2]);
-    await Deno.writeFile(second, bytes);
+    await Deno.writeFile(third, bytes);
     await Deno.writeFile(join(dir, "high-water"), highWater);
     const r = await FileStorage.open(dir, { segmentBytes: 600 });
     assertEquals((await r.load(1)).hardState.term, 7);

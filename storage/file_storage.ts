@@ -449,10 +449,12 @@ export class FileStorage implements RaftStorage {
       }
     }
     // The partitions known before the newest segment, and those its checkpoint covers.
+    const newest = log.segments.at(-1)!;
     let before: number[] = [];
     const checkpointed = new Set<number>();
     for (const { seq, path, scan } of log.segments) {
-      if (scan === log.segments.at(-1)!.scan) before = [...this.#states.keys()];
+      const isNewest = scan === newest.scan;
+      if (isNewest) before = [...this.#states.keys()];
       if (scan.torn?.offset === 0) continue; // a segment whose creation was cut short
       const segment: Segment = {
         seq,
@@ -462,7 +464,7 @@ export class FileStorage implements RaftStorage {
         maxIndex: new Map(),
       };
       for (const { record, offset } of scan.records) {
-        if (record.type === "bounds") checkpointed.add(record.partition);
+        if (isNewest && record.type === "bounds") checkpointed.add(record.partition);
         try {
           this.#replay(segment, record);
         } catch (error) {
@@ -476,7 +478,6 @@ export class FileStorage implements RaftStorage {
       await this.#verifySnapshot(partition, path);
     }
     // Everything loaded and verified: only now may anything on disk change.
-    const newest = log.segments.at(-1)!;
     if (newest.scan.torn) {
       const { offset, reason } = newest.scan.torn;
       warn(
@@ -498,7 +499,7 @@ export class FileStorage implements RaftStorage {
     this.#durable = log.lastSeq;
     this.#highWater = await HighWater.open(this.#highWaterPath, highWater, HIGH_WATER_INTERVAL_MS);
     this.#highWater.advance(this.#durable);
-    const scan = log.segments.at(-1)!.scan;
+    const scan = newest.scan;
     // Go on in the newest segment only if it has a mark and a whole checkpoint: a crash during
     // a rotation can leave the checkpoint cut short, and the older segments, which then hold the
     // only copy of some partitions' state, must not be collected on the strength of it.

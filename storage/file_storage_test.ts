@@ -6,7 +6,15 @@ import {
   assertStringIncludes,
 } from "@std/assert";
 import { join } from "@std/path";
-import { countFdatasyncs, entry, framing, segments, withDir } from "../tests/support/wal_files.ts";
+import {
+  countFdatasyncs,
+  entry,
+  fill,
+  fillBehindHighWater,
+  framing,
+  segments,
+  withDir,
+} from "../tests/support/wal_files.ts";
 import { CorruptLogError, FormatVersionError, StorageError } from "./errors.ts";
 import { FileStorage } from "./file_storage.ts";
 import { SEGMENT_HEADER_BYTES } from "./wal_format.ts";
@@ -16,23 +24,13 @@ const te = new TextEncoder();
 /** Where a segment's records end. */
 const recordsEnd = (bytes: Uint8Array) => framing(bytes).end;
 
-/** Writes entries 1..n, one batch each, and closes. */
-async function fill(dir: string, n: number): Promise<void> {
-  const s = await FileStorage.open(dir);
-  for (let i = 1; i <= n; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
-  await s.close();
-}
-
 Deno.test("FileStorage: a torn tail is truncated with a warning; what came before survives", async () => {
   await withDir(async (dir) => {
     await fill(dir, 4);
     // A crash after record 5 reached the log but before the high-water record caught up: keep
     // the high-water file from before the fifth write.
     const highWater = await Deno.readFile(join(dir, "high-water"));
-    const s0 = await FileStorage.open(dir);
-    await s0.write([{ partition: 0, entries: [entry(5)] }]);
-    await s0.close();
-    await Deno.writeFile(join(dir, "high-water"), highWater);
+    await fillBehindHighWater(dir, 5, 5);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     const end = recordsEnd(bytes);
@@ -76,11 +74,7 @@ Deno.test("FileStorage: zeros after the records (preallocated space, or a write 
   await withDir(async (dir) => {
     await fill(dir, 3);
     const [path] = await segments(dir);
-    const highWater = await Deno.readFile(join(dir, "high-water"));
-    const s0 = await FileStorage.open(dir);
-    await s0.write([{ partition: 0, entries: [entry(4)] }]);
-    await s0.close();
-    await Deno.writeFile(join(dir, "high-water"), highWater); // a crash before it caught up
+    await fillBehindHighWater(dir, 4, 4); // a crash before the high-water record caught up
     const written = await Deno.readFile(path);
     assert(written.length > recordsEnd(written), "the segment is preallocated past its records");
     // The fourth write's record never made it: its space is zeros.
@@ -269,11 +263,7 @@ Deno.test("FileStorage: a flipped bit in a length mid-segment is corruption even
   await withDir(async (dir) => {
     await fill(dir, 1);
     // As after a power loss: the high-water record names only the first write.
-    const highWater = await Deno.readFile(join(dir, "high-water"));
-    const s0 = await FileStorage.open(dir);
-    for (let i = 2; i <= 6; i++) await s0.write([{ partition: 0, entries: [entry(i)] }]);
-    await s0.close();
-    await Deno.writeFile(join(dir, "high-water"), highWater);
+    await fillBehindHighWater(dir, 6, 2);
     const [path] = await segments(dir);
     const bytes = await Deno.readFile(path);
     const view = new DataView(bytes.buffer);

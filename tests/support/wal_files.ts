@@ -6,6 +6,7 @@
  */
 import { join } from "@std/path";
 import type { Entry } from "../../raft/entry.ts";
+import { FileStorage } from "../../storage/file_storage.ts";
 import { SEGMENT_HEADER_BYTES } from "../../storage/wal_format.ts";
 
 const te = new TextEncoder();
@@ -26,6 +27,23 @@ export async function withDir(fn: (dir: string) => Promise<void>): Promise<void>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** Opens the file log in `dir`, writes entries `first`..`last` of partition 0, one batch each, and closes it. */
+export async function fill(dir: string, last: number, first = 1): Promise<void> {
+  const s = await FileStorage.open(dir);
+  for (let i = first; i <= last; i++) await s.write([{ partition: 0, entries: [entry(i)] }]);
+  await s.close();
+}
+
+/**
+ * Like {@linkcode fill}, then puts the high-water file back as it was before: as after a power
+ * loss that the file's later updates did not survive.
+ */
+export async function fillBehindHighWater(dir: string, last: number, first = 1): Promise<void> {
+  const highWater = await Deno.readFile(join(dir, "high-water"));
+  await fill(dir, last, first);
+  await Deno.writeFile(join(dir, "high-water"), highWater);
 }
 
 /** The log segments of data directory `dir`, oldest first. */

@@ -99,15 +99,15 @@ function findValidRecord(
  */
 export function scanSegment(bytes: Uint8Array, path: string, isNewest: boolean): SegmentScan {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = SEGMENT_MAGIC.every((b, i) => bytes[i] === b);
   let version = SEGMENT_VERSION;
-  if (bytes.length >= 8 && SEGMENT_MAGIC.every((b, i) => bytes[i] === b)) {
+  if (bytes.length >= 8 && magic) {
     version = view.getUint32(4, true);
     if (version > SEGMENT_VERSION || version < OLDEST_SEGMENT_VERSION) {
       throw new FormatVersionError(path, version, SEGMENT_VERSION, OLDEST_SEGMENT_VERSION);
     }
   }
   const headerBytes = segmentHeaderBytes(version);
-  const magic = SEGMENT_MAGIC.every((b, i) => bytes[i] === b);
   // A crash while the newest segment was created can leave it short, or (its length made durable
   // before its bytes, as a preallocated file's can be) all zeros.
   const unwritten = isNewest && !magic && zeroFrom(bytes, 0);

@@ -77,17 +77,7 @@ export class ProcessCluster {
       const taken = () =>
         [...c.urls.keys()].some((id) => /address already in use/i.test(c.stderr(id)));
       try {
-        const outcome = await waitFor(
-          "every partition to have a leader on every node",
-          async () => {
-            if (taken()) return "a port was taken";
-            for (const id of c.#children.keys()) if (!(await c.health(id))?.healthy) return false;
-            return "healthy";
-          },
-          options.healthyTimeoutMs ?? 30_000,
-          50,
-        );
-        if (outcome === "healthy") return c;
+        if (await c.#untilHealthy(options.healthyTimeoutMs, taken)) return c;
         if (attempt >= 3) throw new Error(`three starts found a port taken: ${c.stderr(1)}`);
       } catch (error) {
         await c.stop();
@@ -240,16 +230,23 @@ export class ProcessCluster {
   }
 
   /** Waits until every running node reports every partition led. */
-  async waitHealthy(timeoutMs = 30_000): Promise<void> {
-    await waitFor(
+  async waitHealthy(timeoutMs?: number): Promise<void> {
+    await this.#untilHealthy(timeoutMs, () => false);
+  }
+
+  /** Like {@linkcode waitHealthy}, but stops early when `giveUp` says so: whether it got there. */
+  async #untilHealthy(timeoutMs = 30_000, giveUp: () => boolean): Promise<boolean> {
+    const outcome = await waitFor(
       "every partition to have a leader on every node",
       async () => {
+        if (giveUp()) return "gave up";
         for (const id of this.#children.keys()) if (!(await this.health(id))?.healthy) return false;
-        return true;
+        return "healthy";
       },
       timeoutMs,
       50,
     );
+    return outcome === "healthy";
   }
 
   /** Stops every node it started (SIGTERM, then waits) and removes the data. */

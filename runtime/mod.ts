@@ -42,6 +42,7 @@ export * from "./replica.ts";
 export * from "./round.ts";
 export * from "./round_loop.ts";
 export * from "./leader_balance.ts";
+export * from "./write_origins.ts";
 export * from "./node_liveness.ts";
 export * from "./replication_lag.ts";
 export * from "./change_feed.ts";

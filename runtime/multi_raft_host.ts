@@ -34,6 +34,7 @@ import {
 } from "./client_requests.ts";
 import { EXPIRY_SWEEP_TICKS, KvApi, type TimedMutation } from "./kv_api.ts";
 import { balanceLeaders } from "./leader_balance.ts";
+import { WriteOrigins } from "./write_origins.ts";
 import { LoopUtilization } from "./loop_utilization.ts";
 import type { HostOptions } from "./options.ts";
 import type { KeyRange } from "./reads.ts";
@@ -83,6 +84,8 @@ export class MultiRaftHost {
   readonly #dirty = new Set<Replica>();
   /** Partitions an operator moved here: balancing leaves their leadership with this node. */
   readonly #pinned = new Set<number>();
+  /** Where each partition's recent writes came from: leadership follows its writers. */
+  readonly #origins: WriteOrigins;
   readonly #o:
     & HostOptions
     & Required<Pick<HostOptions, "tickMs" | "electionTick" | "requestTimeoutMs">>;
@@ -100,6 +103,7 @@ export class MultiRaftHost {
 
   private constructor(options: HostOptions) {
     this.nodeId = options.nodeId;
+    this.#origins = new WriteOrigins(options.nodeId);
     this.map = new PartitionMap(
       options.members,
       options.partitions ?? 8,
@@ -350,6 +354,19 @@ export class MultiRaftHost {
   }
 
   /**
+   * Counts a client write to `partition` for leader balancing, which moves a partition's
+   * leadership to the node nearly all its writes come through (see `leader_balance.ts`). A node
+   * counts the writes its clients send it, whichever node leads, and a leader also those other
+   * nodes pass on to it.
+   *
+   * @param partition The write's partition.
+   * @param origin The node that passed it on; default: its client sent it to this node.
+   */
+  noteWrite(partition: number, origin: NodeId = this.nodeId): void {
+    this.#origins.record(partition, origin);
+  }
+
+  /**
    * Each replicated partition's status, also of replicas removed from their group (their
    * `raft.membership` does not include this node; see {@linkcode isReplica}).
    *
@@ -528,7 +545,10 @@ export class MultiRaftHost {
         (p) => this.replicasOf(p)[0],
         this.nodeId,
         this.#pinned,
+        this.#o.followWrites === false ? undefined : this.#origins,
+        (partition, to, reason) => this.#o.observer?.handedOff?.(partition, to, reason),
       );
+      this.#origins.decay();
       // A transfer wakes a quiet leader: it has a TimeoutNow to send this round.
       for (const r of this.#replicas.values()) {
         if (r.node.isLeader && !r.node.quiescent) this.#dirty.add(r);

@@ -10,6 +10,7 @@ import type { CompactionPolicy } from "../partition/compaction.ts";
 import type { RaftTransport } from "../partition/transport.ts";
 import type { RaftStorage } from "../storage/raft_storage.ts";
 import type { Clock } from "./clock.ts";
+import type { HandOffReason } from "./leader_balance.ts";
 
 /**
  * Options for {@linkcode MultiRaftHost.start}.
@@ -67,6 +68,11 @@ export interface HostOptions {
   /** Move leadership to each partition's preferred replica when it is caught up. Default on. */
   balanceLeaders?: boolean;
   /**
+   * With `balanceLeaders`: a partition whose recent writes nearly all came through one node is
+   * led by that node instead of its preferred replica (see `leader_balance.ts`). Default on.
+   */
+  followWrites?: boolean;
+  /**
    * The clock and timers. Default: the system clock. Give a {@linkcode ManualClock} to drive
    * time by hand.
    */
@@ -119,4 +125,6 @@ export interface HostObserver {
   snapshotTaken?(partition: number, index: number, data: Uint8Array): void;
   /** A session's duplicate write was answered from the session table, not applied again. */
   duplicate?(partition: number): void;
+  /** Leader balancing started a leadership transfer of a partition this node led. */
+  handedOff?(partition: number, to: NodeId, reason: HandOffReason): void;
 }

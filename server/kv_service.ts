@@ -346,6 +346,21 @@ export function createKvService(
     }
   };
 
+  /**
+   * Counts a valid write for leader balancing, which moves a partition's leadership to the node
+   * nearly all its writes come through: here, by this node when its client sent it here, or by
+   * the node that passed it on (see runtime/leader_balance.ts, which ignores an origin that is
+   * not one of the partition's voters).
+   */
+  const noteWrite = (partition: number, ctx: HandlerContext) => {
+    const via = ctx.requestHeader.get(FORWARDED_HEADER);
+    if (via === null) return host.noteWrite(partition);
+    const from = Number(via);
+    if (Number.isSafeInteger(from) && from > 0 && from !== host.nodeId) {
+      host.noteWrite(partition, from);
+    }
+  };
+
   /** Checks a write against the limits before it goes anywhere; returns its partition. */
   const validWrite = (checks: Check[], mutations: Mutation[]): number => {
     try {
@@ -387,6 +402,7 @@ export function createKvService(
         iv === undefined ? [] : [{ key: req.key, version: iv }],
         [{ type: "set", key: req.key, value: req.value }],
       );
+      noteWrite(partition, ctx);
       return await leaderCall(
         partition,
         ctx,
@@ -409,6 +425,7 @@ export function createKvService(
         iv === undefined ? [] : [{ key: req.key, version: iv }],
         [{ type: "delete", key: req.key }],
       );
+      noteWrite(partition, ctx);
       return await leaderCall(
         partition,
         ctx,
@@ -447,6 +464,7 @@ export function createKvService(
         );
       });
       const partition = validWrite(checks, mutations);
+      noteWrite(partition, ctx);
       return await leaderCall(
         partition,
         ctx,

@@ -302,6 +302,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       },
       snapshotTaken: (p) => metrics.snapshotTaken(p),
       duplicate: (p) => metrics.duplicate(p),
+      handedOff: (p, _to, reason) => metrics.handedOff(p, reason),
     },
   }).catch(async (error) => {
     // A refused recovery must not keep the data directory locked.

@@ -142,6 +142,14 @@ export const METRICS: readonly MetricDefinition[] = [
       "Times this replica learned of a new leader of its partition (a change to no known leader is not counted). Counts real leader changes: the churn signal.",
   },
   {
+    name: "prkdb_raft_leadership_transfers_total",
+    type: "counter",
+    labels: ["node_id", "partition", "reason"],
+    values: { reason: ["preferred", "writes"] },
+    help:
+      "Leadership transfers leader balancing started at this node, by reason: preferred (back to the partition's preferred replica, once caught up) or writes (to the node nearly all its recent writes came through).",
+  },
+  {
     name: "prkdb_raft_quorum_lost_total",
     type: "counter",
     labels: P,

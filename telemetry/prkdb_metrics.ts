@@ -292,6 +292,19 @@ export class PrkDbMetrics {
   }
 
   /**
+   * Counts a leadership transfer leader balancing started.
+   *
+   * @param partition The partition this node led.
+   * @param reason Back to its preferred replica, or to the node its writes come through.
+   */
+  handedOff(partition: number, reason: "preferred" | "writes"): void {
+    this.#add("prkdb_raft_leadership_transfers_total", 1, {
+      partition: String(partition),
+      reason,
+    });
+  }
+
+  /**
    * Counts writes passed on to their partition's leader.
    *
    * @param via On the peer stream, or in a `Forward` call.

@@ -49,6 +49,8 @@ Options:
   --cluster <name>      Cluster name; Raft traffic from other clusters is refused (default prkdb).
   --tick-ms <n>         Milliseconds per Raft tick; elections take 10-20 ticks (default 100).
   --compact-entries <n> Snapshot and compact a partition's log every n entries (default 10000).
+  --follow-writes <on|off>  Move a partition's leadership to the node nearly all its writes come
+                        through (default on); off keeps it with the partition's preferred replica.
   --allow-blank-start   Start even though --data-dir exists without this node's identity (an
                         empty or partly created directory). Without it, such a start is refused:
                         a node that lost its data must not rejoin as if it had never voted.
@@ -148,6 +150,14 @@ function storageKind(value: string | undefined): StorageKind {
   return kind;
 }
 
+function onOff(value: string | undefined, flag: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value !== "on" && value !== "off") {
+    throw new UsageError(`${flag} must be on or off, got "${value}"`);
+  }
+  return value === "on";
+}
+
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -164,6 +174,7 @@ async function serve(args: string[]): Promise<void> {
       cluster: { type: "string" },
       "tick-ms": { type: "string" },
       "compact-entries": { type: "string" },
+      "follow-writes": { type: "string" },
       "allow-blank-start": { type: "boolean" },
       "tls-dir": { type: "string" },
       ca: { type: "string" },
@@ -272,6 +283,7 @@ async function serve(args: string[]): Promise<void> {
     cluster: values.cluster,
     tickMs: int(values["tick-ms"], "--tick-ms", 100) || 100,
     compaction: { entries: int(values["compact-entries"], "--compact-entries", 10_000) || 10_000 },
+    followWrites: onOff(values["follow-writes"], "--follow-writes", true),
     allowBlankStart: values["allow-blank-start"],
     demoActions: values["demo-actions"],
     demoControl: values["demo-control"],

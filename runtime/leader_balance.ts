@@ -7,11 +7,15 @@
  * the new leader the rest of the log before it takes over.
  *
  * Leadership also follows a partition's writers. When nearly all of its recent writes came
- * through one node ({@linkcode FOLLOW_SHARE} of at least {@linkcode FOLLOW_MIN_WRITES}, counted
- * by {@linkcode WriteOrigins}), that node leads it instead: a write sent to a follower costs two
- * more hops between nodes (passed on to the leader, answered back), and an application that talks
- * to one node no longer pays them. A partition whose writes come from everywhere, or that went
- * quiet, goes back to its preferred replica, so a spread load keeps the leaders spread.
+ * through one of its voters ({@linkcode FOLLOW_SHARE} of at least {@linkcode FOLLOW_MIN_WRITES},
+ * counted by {@linkcode WriteOrigins}), that voter leads it instead: a write sent to a follower
+ * costs two more hops between nodes (passed on to the leader, answered back), and an application
+ * that talks to one node no longer pays them. Moving takes more than staying, so leadership does
+ * not swing back and forth on a share near the line: a partition stays while one node still
+ * sends most of its writes ({@linkcode HOLD_SHARE} of at least {@linkcode HOLD_MIN_WRITES}), and a
+ * leader hands it on for its writes only after leading it {@linkcode FOLLOW_TENURE_PASSES}
+ * passes. Writes from everywhere, or hardly any for a few passes, send it back to its preferred
+ * replica, so a spread load keeps the leaders spread.
  *
  * @module
  */
@@ -25,6 +29,15 @@ export const FOLLOW_MIN_WRITES = 32;
 /** The share of a partition's recent writes one node must have sent to lead it. */
 export const FOLLOW_SHARE = 0.9;
 
+/** The fewest recent writes that keep a partition where it is. */
+export const HOLD_MIN_WRITES = 8;
+
+/** The share of recent writes one node must still send to keep a partition where it is. */
+export const HOLD_SHARE = 0.5;
+
+/** Balancing passes a leader leads a partition before it hands it on for its writes. */
+export const FOLLOW_TENURE_PASSES = 3;
+
 /**
  * How many entries a replica may still lack to be handed leadership. Under a steady load a
  * follower is nearly always a round behind, never exactly caught up.
@@ -37,17 +50,28 @@ export const TRANSFER_LAG_ENTRIES = 64;
  */
 export type HandOffReason = "preferred" | "writes";
 
+/** What {@linkcode balanceLeaders} weighs besides the preferred replicas. */
+export interface BalanceInputs {
+  /** Partitions an operator moved to this node: they stay. */
+  keep?: ReadonlySet<number>;
+  /** Where writes came from; without it, leadership does not follow writers. */
+  origins?: WriteOrigins;
+  /** Balancing passes this node has led each partition, this one included. */
+  tenure?: (partition: number) => number;
+  /** Sees each transfer started. */
+  onHandOff?: (partition: number, to: NodeId, reason: HandOffReason) => void;
+}
+
 /**
  * Starts a leadership transfer for every partition this node leads that another replica should
- * lead and could take over now (it answers, and lacks at most {@linkcode TRANSFER_LAG_ENTRIES}):
- * the node nearly all its writes come through, else its preferred replica.
+ * lead and could take over now (a voter that answers, is being sent entries, and lacks at most
+ * {@linkcode TRANSFER_LAG_ENTRIES}): the voter nearly all its writes come through, else, unless
+ * one node still sends most of them, its preferred replica.
  *
  * @param replicas This node's replicas.
  * @param preferredOf Each partition's preferred leader.
  * @param self This node.
- * @param keep Partitions an operator moved to this node: they stay.
- * @param origins Where writes came from; without it, leadership does not follow writers.
- * @param onHandOff Sees each transfer started.
+ * @param inputs Pinned partitions, where writes come from, and who sees the transfers.
  * @returns How many transfers started.
  *
  * @example Usage
@@ -60,32 +84,34 @@ export function balanceLeaders(
   replicas: Iterable<Replica>,
   preferredOf: (partition: number) => NodeId,
   self: NodeId,
-  keep: ReadonlySet<number> = new Set(),
-  origins?: WriteOrigins,
-  onHandOff?: (partition: number, to: NodeId, reason: HandOffReason) => void,
+  inputs: BalanceInputs = {},
 ): number {
+  const { keep, origins, tenure, onHandOff } = inputs;
   let started = 0;
   for (const r of replicas) {
-    if (!r.node.isLeader || r.fatal || keep.has(r.partition)) continue;
+    const p = r.partition;
+    if (!r.node.isLeader || r.fatal || keep?.has(p)) continue;
     const status = r.node.status();
-    // A voter that answers and holds nearly the whole log: the transfer sends it the rest
-    // first, while new writes wait (they are refused as retryable only if it takes too long).
+    const voter = (id: NodeId | undefined) => status.followers.find((f) => f.id === id && f.voter);
     const ready = (id: NodeId) => {
-      const f = status.followers.find((f) => f.id === id);
-      return f !== undefined && f.voter && f.recentActive &&
+      const f = voter(id);
+      return f !== undefined && f.recentActive && f.state === "replicate" &&
         status.lastLogIndex - f.matchIndex <= TRANSFER_LAG_ENTRIES;
     };
-    const writer = origins?.dominant(r.partition, FOLLOW_MIN_WRITES, FOLLOW_SHARE)?.node;
-    // Its writers come through here: it stays. Through a voter of the group: it goes there,
-    // once that voter is caught up. Through a node without a vote here: as if spread.
-    if (writer === self) continue;
-    const voter = writer !== undefined && status.followers.some((f) => f.id === writer && f.voter);
-    const [to, reason]: [NodeId, HandOffReason] = voter
-      ? [writer, "writes"]
-      : [preferredOf(r.partition), "preferred"];
+    let to = preferredOf(p), reason: HandOffReason = "preferred";
+    if (origins) {
+      const writer = origins.dominant(p, FOLLOW_MIN_WRITES, FOLLOW_SHARE)?.node;
+      const holder = origins.dominant(p, HOLD_MIN_WRITES, HOLD_SHARE)?.node;
+      if (writer !== self && voter(writer) && (tenure?.(p) ?? Infinity) >= FOLLOW_TENURE_PASSES) {
+        [to, reason] = [writer!, "writes"];
+      } else if (holder === self || voter(holder)) {
+        // Most writes still come through here, or through a voter on its way to taking over.
+        continue;
+      }
+    }
     if (to === self || !ready(to)) continue;
     r.node.transferLeadership(to);
-    onHandOff?.(r.partition, to, reason);
+    onHandOff?.(p, to, reason);
     started++;
   }
   return started;

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { ManualCluster } from "../tests/support/manual_cluster.ts";
-import { FOLLOW_MIN_WRITES, FOLLOW_SHARE } from "./leader_balance.ts";
+import { FOLLOW_MIN_WRITES, FOLLOW_SHARE, FOLLOW_TENURE_PASSES } from "./leader_balance.ts";
 import { WriteOrigins } from "./write_origins.ts";
 import type { MultiRaftHost } from "./multi_raft_host.ts";
 import type { HandOffReason } from "./leader_balance.ts";
@@ -31,11 +31,17 @@ async function cluster(options: { followWrites?: boolean } = {}) {
 }
 
 /**
- * Writes as the server counts them, for `ticks` ticks: per tick, `through` nodes' clients each
- * send one write, which the node counts, and the leader counts it by the node it came through.
+ * Writes as the server counts them, for `ticks` ticks, or until `done` holds: per tick, the
+ * clients of each `through` node send one write, which that node counts, and the leader counts
+ * it by the node it came through.
  */
-async function write(c: ManualCluster, through: number[], ticks: number): Promise<void> {
-  for (let t = 0; t < ticks; t++) {
+async function write(
+  c: ManualCluster,
+  through: number[],
+  ticks: number,
+  done: () => boolean = () => false,
+): Promise<void> {
+  for (let t = 0; t < ticks && !done(); t++) {
     const leader = c.leaderOf(0);
     for (const id of through) {
       const host: MultiRaftHost = c.hosts.get(id)!;
@@ -68,8 +74,8 @@ Deno.test("leadership moves to the node a partition's writes come through, stays
   const { c, leader, preferred, others, handOffs } = await cluster();
   try {
     const writer = others[0];
-    await write(c, [writer], 2 * PASS_TICKS);
-    await c.until("the writer's node to lead", () => leader() === writer, 10 * PASS_TICKS);
+    await write(c, [writer], 10 * PASS_TICKS, () => leader() === writer);
+    assertEquals(leader(), writer, "the writer's node leads");
     assertEquals(handOffs, [{ from: preferred, to: writer, reason: "writes" }]);
 
     // Its writes now arrive at their leader: it keeps the partition, pass after pass.
@@ -113,6 +119,75 @@ Deno.test("followWrites: false keeps leadership with the preferred replica whate
     await write(c, [others[0]], 4 * PASS_TICKS);
     assertEquals(leader(), preferred);
     assertEquals(handOffs, []);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("a share that swings around the line moves leadership once, not back and forth", async () => {
+  const { c, leader, preferred, others, handOffs } = await cluster();
+  try {
+    // Nine writes in ten through one follower, a tenth through the other, in a shuffled order
+    // (seeded), for 40 passes: the share sits on the 90% line and crosses it often.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (let t = 0; t < 40 * PASS_TICKS; t++) {
+      await write(c, [next() < 0.9 ? others[0] : others[1]], 1);
+    }
+    assertEquals(leader(), others[0]);
+    assertEquals(handOffs, [{ from: preferred, to: others[0], reason: "writes" }]);
+
+    // Two application servers taking turns every two passes: a few moves, not one per turn.
+    handOffs.length = 0;
+    for (let turn = 0; turn < 20; turn++) await write(c, [others[turn % 2]], 2 * PASS_TICKS);
+    assert(handOffs.length <= 4, `${handOffs.length} transfers in 20 turns`);
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("writes through a node that holds no replica of the partition count as spread: back to the preferred replica", async () => {
+  const c = await ManualCluster.start(5, 1);
+  try {
+    const replicas = c.hosts.get(1)!.replicasOf(0);
+    const outsider = [1, 2, 3, 4, 5].find((id) => !replicas.includes(id))!;
+    const leader = () => c.leaderOf(0).nodeId;
+    await c.until("the preferred replica to lead", () => leader() === replicas[0], 2000);
+    c.leaderOf(0).transferLeadership(0, replicas[1]);
+    await c.until("the second replica to lead", () => leader() === replicas[1]);
+    let ticks = 0;
+    for (; ticks < 10 * PASS_TICKS && leader() !== replicas[0]; ticks++) {
+      for (let i = 0; i < 4; i++) c.leaderOf(0).noteWrite(0, outsider);
+      await c.step();
+    }
+    assertEquals(leader(), replicas[0], "handed back as if the writes were spread");
+  } finally {
+    await c.stop();
+  }
+});
+
+Deno.test("a new leader leads a few passes before it hands the partition on for its writes", async () => {
+  const { c, leader, preferred, others, handOffs } = await cluster();
+  try {
+    c.leaderOf(0).transferLeadership(0, others[0]);
+    await c.until("the other replica to lead", () => leader() === others[0]);
+    // From its first tick as leader, every write comes through the third replica.
+    let ticks = 0;
+    for (; ticks < 10 * PASS_TICKS && leader() === others[0]; ticks++) {
+      for (let i = 0; i < 20; i++) {
+        c.hosts.get(others[1])!.noteWrite(0);
+        c.leaderOf(0).noteWrite(0, others[1]);
+      }
+      await c.step();
+    }
+    assertEquals(leader(), others[1]);
+    assertEquals(handOffs.at(-1), { from: others[0], to: others[1], reason: "writes" });
+    // Its first pass may come a tick after it took over: the third is two passes later.
+    assert(
+      ticks > (FOLLOW_TENURE_PASSES - 2) * PASS_TICKS,
+      `handed on after ${ticks} ticks, before leading ${FOLLOW_TENURE_PASSES} passes`,
+    );
+    assert(!handOffs.some((h) => h.to === preferred && h.from === others[0]), "not sent back");
   } finally {
     await c.stop();
   }

@@ -86,6 +86,8 @@ export class MultiRaftHost {
   readonly #pinned = new Set<number>();
   /** Where each partition's recent writes came from: leadership follows its writers. */
   readonly #origins: WriteOrigins;
+  /** Balancing passes this node has led each partition, for leadership that follows writes. */
+  readonly #tenure = new Map<number, number>();
   readonly #o:
     & HostOptions
     & Required<Pick<HostOptions, "tickMs" | "electionTick" | "requestTimeoutMs">>;
@@ -363,6 +365,7 @@ export class MultiRaftHost {
    * @param origin The node that passed it on; default: its client sent it to this node.
    */
   noteWrite(partition: number, origin: NodeId = this.nodeId): void {
+    if (this.#o.balanceLeaders === false || this.#o.followWrites === false) return;
     this.#origins.record(partition, origin);
   }
 
@@ -540,14 +543,17 @@ export class MultiRaftHost {
       }
     }
     if (this.#o.balanceLeaders !== false && this.#ticks % (this.#o.electionTick * 3) === 0) {
-      balanceLeaders(
-        this.#replicas.values(),
-        (p) => this.replicasOf(p)[0],
-        this.nodeId,
-        this.#pinned,
-        this.#o.followWrites === false ? undefined : this.#origins,
-        (partition, to, reason) => this.#o.observer?.handedOff?.(partition, to, reason),
-      );
+      for (const r of this.#replicas.values()) {
+        if (r.node.isLeader) {
+          this.#tenure.set(r.partition, (this.#tenure.get(r.partition) ?? 0) + 1);
+        } else this.#tenure.delete(r.partition);
+      }
+      balanceLeaders(this.#replicas.values(), (p) => this.replicasOf(p)[0], this.nodeId, {
+        keep: this.#pinned,
+        origins: this.#o.followWrites === false ? undefined : this.#origins,
+        tenure: (p) => this.#tenure.get(p) ?? 0,
+        onHandOff: (p, to, reason) => this.#o.observer?.handedOff?.(p, to, reason),
+      });
       this.#origins.decay();
       // A transfer wakes a quiet leader: it has a TimeoutNow to send this round.
       for (const r of this.#replicas.values()) {

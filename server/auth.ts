@@ -15,6 +15,18 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { NodeId } from "../raft/types.ts";
 
 /**
+ * The request header that carries the member id a verified certificate names. The server sets it
+ * and removes any a caller sent, so a handler may trust it.
+ *
+ * @example Usage
+ * ```ts
+ * import { VERIFIED_NODE } from "@prkdb/prkdb/server";
+ * console.log(VERIFIED_NODE); // "prkdb-verified-node"
+ * ```
+ */
+export const VERIFIED_NODE = "prkdb-verified-node";
+
+/**
  * What a caller may do.
  *
  * @example Usage

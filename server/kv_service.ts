@@ -58,6 +58,7 @@ import {
 } from "./forward_batcher.ts";
 import { isUnreachable, LeaderHints, leaderWaitMs, pause, unreachableError } from "./forwarding.ts";
 import { FORWARDED_HEADER, LEADER_HEADER } from "../rpc/route_headers.ts";
+import { VERIFIED_NODE } from "./auth.ts";
 
 /** A service method, called with a request of its kind. */
 type Method = (request: unknown, context: HandlerContext) => Promise<unknown>;
@@ -347,18 +348,33 @@ export function createKvService(
   };
 
   /**
+   * The node that passed each forwarded write on, for the contexts this service made itself
+   * from a member's call or stream ({@linkcode originOf}). A caller's own header is never
+   * believed: any client could name another node and move leaderships.
+   */
+  const forwardedBy = new WeakMap<HandlerContext, NodeId>();
+
+  /**
+   * The member a Forward call comes from: the one its certificate names (with TLS), else the
+   * one it says, when that is another member of this cluster.
+   */
+  const originOf = (ctx: HandlerContext): NodeId | undefined => {
+    const claim = Number(
+      ctx.requestHeader.get(VERIFIED_NODE) ?? ctx.requestHeader.get(FORWARDED_HEADER),
+    );
+    return claim !== host.nodeId && nodes.has(claim) ? claim : undefined;
+  };
+
+  /**
    * Counts a valid write for leader balancing, which moves a partition's leadership to the node
-   * nearly all its writes come through: here, by this node when its client sent it here, or by
-   * the node that passed it on (see runtime/leader_balance.ts, which ignores an origin that is
-   * not one of the partition's voters).
+   * nearly all its writes come through (runtime/leader_balance.ts): a client's write by this
+   * node, a forwarded one by the member that passed it on, and one that only claims to be
+   * forwarded not at all.
    */
   const noteWrite = (partition: number, ctx: HandlerContext) => {
-    const via = ctx.requestHeader.get(FORWARDED_HEADER);
-    if (via === null) return host.noteWrite(partition);
-    const from = Number(via);
-    if (Number.isSafeInteger(from) && from > 0 && from !== host.nodeId) {
-      host.noteWrite(partition, from);
-    }
+    if (ctx.requestHeader.get(FORWARDED_HEADER) === null) return host.noteWrite(partition);
+    const origin = forwardedBy.get(ctx);
+    if (origin !== undefined) host.noteWrite(partition, origin);
   };
 
   /** Checks a write against the limits before it goes anywhere; returns its partition. */
@@ -586,6 +602,8 @@ export function createKvService(
       // Every write is answered before the caller's time limit, each with its own outcome: one
       // slow write must not make the caller give up on the whole call and report the others lost.
       const inner = answerInTime(ctx);
+      const origin = originOf(ctx);
+      if (origin !== undefined) forwardedBy.set(inner, origin);
       return { results: await Promise.all(req.calls.map(({ call }) => forwardOne(call, inner))) };
     },
   };
@@ -616,6 +634,8 @@ export function createKvService(
       responseTrailer: new HeaderMap().asHeaders(),
       timeoutMs: remainingMs,
     } as unknown as HandlerContext;
+    // The stream's sender: checked against its certificate before its batch got here.
+    forwardedBy.set(ctx, from);
     calls.forEach((c, i) =>
       forwardOne(c.call?.call ?? { case: undefined }, ctx).then((result) => answer(i, result))
     );

@@ -36,6 +36,7 @@ export {
   type Role,
   TokenFileError,
   TokenStore,
+  VERIFIED_NODE,
 } from "./auth.ts";
 export {
   CertificateError,

@@ -66,6 +66,11 @@ export interface NodeConfig {
   tickMs?: number;
   /** When to compact logs. */
   compaction?: CompactionPolicy;
+  /**
+   * Move a partition's leadership to the node nearly all its writes come through (see
+   * `runtime/leader_balance.ts`). Default on.
+   */
+  followWrites?: boolean;
   /** Start even if `dataDir` exists without a node identity (empty, or partly created). */
   allowBlankStart?: boolean;
   /**
@@ -286,6 +291,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
     tickMs,
     compaction: config.compaction ?? { entries: 10_000 },
+    followWrites: config.followWrites,
     observer: {
       events: (p, events) => {
         metrics.events(p, events);

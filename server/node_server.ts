@@ -14,7 +14,7 @@ import { Deadlines } from "../runtime/deadlines.ts";
 import { systemClock } from "../runtime/clock.ts";
 import type { PrkDbMetrics } from "../telemetry/prkdb_metrics.ts";
 import { KvStateMachine } from "../partition/kv_state_machine.ts";
-import type { TokenStore } from "./auth.ts";
+import { type TokenStore, VERIFIED_NODE } from "./auth.ts";
 import {
   DEFAULT_HTTP_LIMITS,
   type HttpLimits,
@@ -112,9 +112,6 @@ export interface NodeServerOptions {
 }
 
 /** The peer stream's path: its body is read as it arrives, not buffered. */
-
-/** Request header carrying the member id a verified certificate names (set by the server only). */
-const VERIFIED_NODE = "prkdb-verified-node";
 
 /** Why a single-chunk snapshot would not restore, or undefined. */
 function snapshotProblem(data: Uint8Array): string | undefined {

@@ -41,6 +41,21 @@ Deno.test("cli.ts: --help exits 0; a wrong command line exits 2 with where to lo
     [["certs"], "certs takes init or renew"],
     [["cluster", "--nodes", "x"], "cli.ts cluster --help"],
     [["serve", "--bogus"], "cli.ts serve --help"],
+    [
+      [
+        "serve",
+        "--id",
+        "1",
+        "--peers",
+        "1=127.0.0.1:1",
+        "--storage",
+        "memory",
+        "--insecure",
+        "--follow-writes",
+        "yes",
+      ],
+      '--follow-writes must be on or off, got "yes"',
+    ],
   ];
   for (const [args, says] of misuse) {
     const r = await run("run", "-A", "cli.ts", ...args);

@@ -154,3 +154,12 @@ Deno.test("RaftLog: when storage drops the tail after a snapshot, every entry ke
   assertEquals(log.restore(8, 1), true);
   assertEquals(log.unstableEntries().map((x) => x.index), [9, 10]);
 });
+
+Deno.test("RaftLog: a snapshot whose last entry conflicts with the log replaces the whole log (section 7)", () => {
+  // The follower holds 3@1 and 4@1 from an old leader; the snapshot says entry 3 is 3@2.
+  const log = new RaftLog();
+  log.append([e(1, 1), e(2, 1), e(3, 1), e(4, 1)]);
+  log.markStable();
+  assertEquals(log.restore(3, 2), true, "storage must drop the stale 4@1");
+  assertEquals([log.lastIndex, log.lastTerm, log.term(4)], [3, 2, undefined]);
+});

@@ -47,10 +47,24 @@ export const TRANSFER_LAG_ENTRIES = 64;
 /**
  * Why a leader handed its partition on: back to its `preferred` replica, or to the node its
  * `writes` come through.
+ *
+ * @example Usage
+ * ```ts
+ * import type { HandOffReason } from "@prkdb/prkdb/runtime";
+ * const reason: HandOffReason = "writes";
+ * ```
  */
 export type HandOffReason = "preferred" | "writes";
 
-/** What {@linkcode balanceLeaders} weighs besides the preferred replicas. */
+/**
+ * What {@linkcode balanceLeaders} weighs besides the preferred replicas.
+ *
+ * @example Usage
+ * ```ts
+ * import { type BalanceInputs, WriteOrigins } from "@prkdb/prkdb/runtime";
+ * const inputs: BalanceInputs = { keep: new Set([3]), origins: new WriteOrigins(1) };
+ * ```
+ */
 export interface BalanceInputs {
   /** Partitions an operator moved to this node: they stay. */
   keep?: ReadonlySet<number>;

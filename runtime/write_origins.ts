@@ -13,7 +13,15 @@
  */
 import type { NodeId } from "../raft/types.ts";
 
-/** A node's share of a partition's recent writes, as {@linkcode WriteOrigins.dominant} finds it. */
+/**
+ * A node's share of a partition's recent writes, as {@linkcode WriteOrigins.dominant} finds it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { DominantWriter } from "@prkdb/prkdb/runtime";
+ * const writer: DominantWriter = { node: 2, share: 0.95 };
+ * ```
+ */
 export interface DominantWriter {
   /** The node most of the writes came through. */
   readonly node: NodeId;
@@ -32,7 +40,7 @@ export interface DominantWriter {
  * origins.record(3); // sent here
  * console.log(origins.dominant(3, 30, 0.9)); // { node: 2, share: 0.975... }
  * origins.decay();
- * console.log(origins.dominant(3, 30, 0.9)); // undefined: 20.5 writes are too few
+ * console.log(origins.dominant(3, 30, 0.9)); // undefined: 20 left (the lone write is forgotten)
  * ```
  */
 export class WriteOrigins {

@@ -3,12 +3,15 @@
  * partition. The leader sees them all passed on by that node and hands its leadership over, so
  * the writes stop paying the hop to the leader and back; leadership stays while they keep coming,
  * every acknowledged write is still there, and the metrics say why leadership moved. A client
- * that only claims its writes were passed on by another node moves nothing, and neither does a
- * cluster started with `--follow-writes off`.
+ * that only claims its writes were passed on by another node moves nothing (also with mutual TLS,
+ * where a read-write client may write), and neither does a cluster started with
+ * `--follow-writes off`.
  */
 import { assert, assertEquals } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
 import { FORWARDED_HEADER } from "../../rpc/route_headers.ts";
+import { join } from "@std/path";
+import { initCertificates } from "../../server/certs.ts";
 import { b64, callJson, ProcessCluster } from "./processes.ts";
 import { settledLeader } from "./settled_leader.ts";
 
@@ -120,5 +123,55 @@ Deno.test("a client that claims its writes were passed on by another node moves 
   } finally {
     db.close();
     await c.stop();
+  }
+});
+
+Deno.test("with mutual TLS: a read-write client's claim moves nothing; writes through a node move its leadership", async () => {
+  const certs = await Deno.makeTempDir({ prefix: "prkdb-follow-certs-" });
+  await initCertificates({ dir: certs, nodes: [1, 2, 3] });
+  const c = await ProcessCluster.start(3, { partitions: 1, tickMs: 20, certs });
+  const read = (name: string) => Deno.readTextFile(join(certs, name));
+  const rw = {
+    ca: await read("ca.pem"),
+    cert: await read("client-rw.pem"),
+    key: await read("client-rw.key"),
+  };
+  const http = Deno.createHttpClient({ caCerts: [rw.ca], cert: rw.cert, key: rw.key });
+  const db = await PrkDbClient.connect([...c.urls.values()], { tls: rw });
+  try {
+    const first = await settledLeader(db);
+    const other = [1, 2, 3].find((id) => id !== first)!;
+    const put = async (url: string, key: string, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${url}/prkdb.v1.KvService/Put`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ key: b64(key), value: b64("x") }),
+        client: http,
+      });
+      await r.body?.cancel();
+      return r.status;
+    };
+    // A client with every right to write, claiming that another member passed its writes on.
+    assertEquals(
+      await put(c.urls.get(first)!, "claim", { [FORWARDED_HEADER]: String(other) }),
+      200,
+    );
+    for (let i = 0, until = Date.now() + 4000; i < 4000 && Date.now() < until; i++) {
+      await put(c.urls.get(first)!, `c-${i}`, { [FORWARDED_HEADER]: String(other) });
+    }
+    assertEquals(await leaderAt(c, first), first, "a claim moved leadership");
+
+    // The same client's writes sent to the other node, which passes them on over its stream.
+    let leader = first;
+    for (let i = 0, until = Date.now() + 30_000; i < 4000 && Date.now() < until; i++) {
+      await put(c.urls.get(other)!, `t-${i}`);
+      if (i % 25 === 0 && (leader = await leaderAt(c, other)) === other) break;
+    }
+    assertEquals(leader, other, "writes passed on over a verified stream moved leadership");
+  } finally {
+    db.close();
+    http.close();
+    await c.stop();
+    await Deno.remove(certs, { recursive: true });
   }
 });

@@ -34,6 +34,25 @@ async function transfers(c: ProcessCluster, reason: string): Promise<number> {
   return sum;
 }
 
+/** Sends puts to `url` for `ms` milliseconds (4,000 at most), each with `headers`. */
+async function putFor(
+  url: string,
+  ms: number,
+  tag: string,
+  headers: Record<string, string> = {},
+  client?: Deno.HttpClient,
+): Promise<void> {
+  for (let i = 0, until = Date.now() + ms; i < 4000 && Date.now() < until; i++) {
+    const r = await fetch(`${url}/prkdb.v1.KvService/Put`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ key: b64(`${tag}-${i}`), value: b64("x") }),
+      client,
+    });
+    await r.body?.cancel();
+  }
+}
+
 /** A 3-node cluster of one partition with fast ticks (balancing looks every 30), settled. */
 async function settled(
   extraArgs: string[] = [],
@@ -92,10 +111,7 @@ Deno.test("with --follow-writes off, leadership stays with the preferred replica
   try {
     const url = c.urls.get([1, 2, 3].find((id) => id !== first)!)!;
     // Six balancing passes of writes through a follower.
-    const until = Date.now() + 4000;
-    for (let i = 0; i < 4000 && Date.now() < until; i++) {
-      await callJson(url, "Put", { key: b64(`o-${i}`), value: b64("x") });
-    }
+    await putFor(url, 4000, "o");
     assertEquals(await leaderAt(c, first), first);
     assertEquals(await transfers(c, "writes"), 0);
   } finally {
@@ -109,15 +125,7 @@ Deno.test("a client that claims its writes were passed on by another node moves 
   try {
     const other = [1, 2, 3].find((id) => id !== first)!;
     // Sent to the leader itself, each claiming another member passed it on: six passes' worth.
-    const until = Date.now() + 4000;
-    for (let i = 0; i < 4000 && Date.now() < until; i++) {
-      const r = await fetch(`${c.urls.get(first)}/prkdb.v1.KvService/Put`, {
-        method: "POST",
-        headers: { "content-type": "application/json", [FORWARDED_HEADER]: String(other) },
-        body: JSON.stringify({ key: b64(`f-${i}`), value: b64("x") }),
-      });
-      await r.body?.cancel();
-    }
+    await putFor(c.urls.get(first)!, 4000, "f", { [FORWARDED_HEADER]: String(other) });
     assertEquals(await leaderAt(c, first), first);
     assertEquals(await transfers(c, "writes"), 0);
   } finally {
@@ -156,9 +164,7 @@ Deno.test("with mutual TLS: a read-write client's claim moves nothing; writes th
       await put(c.urls.get(first)!, "claim", { [FORWARDED_HEADER]: String(other) }),
       200,
     );
-    for (let i = 0, until = Date.now() + 4000; i < 4000 && Date.now() < until; i++) {
-      await put(c.urls.get(first)!, `c-${i}`, { [FORWARDED_HEADER]: String(other) });
-    }
+    await putFor(c.urls.get(first)!, 4000, "c", { [FORWARDED_HEADER]: String(other) }, http);
     assertEquals(await leaderAt(c, first), first, "a claim moved leadership");
 
     // The same client's writes sent to the other node, which passes them on over its stream.

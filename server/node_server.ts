@@ -111,8 +111,6 @@ export interface NodeServerOptions {
   peers?: WriteLink;
 }
 
-/** The peer stream's path: its body is read as it arrives, not buffered. */
-
 /** Why a single-chunk snapshot would not restore, or undefined. */
 function snapshotProblem(data: Uint8Array): string | undefined {
   try {

@@ -495,4 +495,29 @@ export const MUTANTS: readonly Mutant[] = [
     replace: "pr.matchIndex === log.lastIndex;",
     checks: [{ kind: "golden", script: "commit_notice.txt" }],
   },
+  {
+    name: "write-origin-believes-the-header",
+    rule:
+      "only a member's stream or Forward call names the node a write came through, never a client's header",
+    file: "server/kv_service.ts",
+    find: "    const origin = forwardedBy.get(ctx);",
+    replace: "    const origin = Number(ctx.requestHeader.get(FORWARDED_HEADER));",
+    checks: [{
+      kind: "test",
+      file: "tests/cluster/follow_writes_test.ts",
+      filter: "claims its writes",
+    }],
+  },
+  {
+    name: "leadership-follows-writes-without-hysteresis",
+    rule: "a partition stays while one node still sends most of its writes (no flapping)",
+    file: "runtime/leader_balance.ts",
+    find: "} else if (holder === self || voter(holder)) {",
+    replace: "} else if (false) {",
+    checks: [{
+      kind: "test",
+      file: "runtime/leader_follow_test.ts",
+      filter: "swings around the line",
+    }],
+  },
 ];

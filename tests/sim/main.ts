@@ -31,6 +31,8 @@ Options:
   --units <n>        Simulated time units per run.
   --write-crash-rate <p>
                      Chance that a node dies during each storage write (default 0.002).
+  --follow-writes    Clients write through one application node that moves around the cluster;
+                     leadership follows it (every seed's schedule changes).
   --fail-fast        Stop at the first failing seed.
   --verbose          Print every run's report.
   -h, --help         Show this help.
@@ -55,6 +57,7 @@ try {
       storage: { type: "string", default: "memory" },
       units: { type: "string" },
       "write-crash-rate": { type: "string" },
+      "follow-writes": { type: "boolean" },
       "fail-fast": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -102,6 +105,8 @@ const totals = {
   installed: 0,
   membershipChanges: 0,
   quietUnits: 0,
+  handOffs: 0,
+  forWrites: 0,
 };
 let failed = 0;
 for (const seed of seeds) {
@@ -114,6 +119,7 @@ for (const seed of seeds) {
       storage: values.storage as "memory" | "file" | "kv",
       ...(values.units ? { units: Number(values.units) } : {}),
       ...(writeCrashRate !== undefined ? { writeCrashRate: Number(writeCrashRate) } : {}),
+      followWrites: values["follow-writes"] === true,
     }).run();
   } catch (error) {
     failed++;
@@ -133,6 +139,8 @@ for (const seed of seeds) {
   totals.committed += report.committed;
   totals.membershipChanges += report.membership.applied;
   totals.quietUnits += report.quietUnits;
+  totals.handOffs += report.handOffs.preferred + report.handOffs.writes;
+  totals.forWrites += report.handOffs.writes;
   if (values.verbose || seeds.length === 1) console.log(JSON.stringify(report));
   else if (totals.runs % 25 === 0) console.log(`  ${totals.runs}/${seeds.length} seeds passed...`);
 }
@@ -142,7 +150,8 @@ console.log(
     `${totals.ok} writes acknowledged, ${totals.reads} linearizable reads checked, ${totals.unknown} writes with unknown outcome, ` +
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses, ` +
     `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader, ` +
-    `${totals.membershipChanges} membership changes applied, ${totals.quietUnits} time units with a quiet replica`,
+    `${totals.membershipChanges} membership changes applied, ${totals.quietUnits} time units with a quiet replica, ` +
+    `${totals.handOffs} leadership transfers by balancing (${totals.forWrites} following writes)`,
 );
 if (failed > 0) {
   console.error(`${failed} seed(s) failed`);

@@ -38,6 +38,8 @@ export interface ClientWorld {
   sleep(units: number): Promise<void>;
   /** A unique logical timestamp for the history. */
   stamp(): number;
+  /** The node the clients' writes come through, when the run models one (`followWrites`). */
+  home?(): number;
 }
 
 /** The outcome of an operation for the history: a timestamp, `Infinity` (unknown) or -1 (none). */
@@ -89,6 +91,17 @@ export class SimClient {
     return await Promise.race([settled, this.#world.sleep(ATTEMPT_UNITS).then(() => undefined)]);
   }
 
+  /**
+   * Counts a write sent to `target` as the server would had it come through the run's
+   * application node: there, and at `target` as passed on by it.
+   */
+  #countOrigin(target: SimNode): void {
+    const home = this.#world.home?.();
+    if (home === undefined) return;
+    this.#world.node(home)?.host.noteWrite(0);
+    if (target.host.nodeId !== home) target.host.noteWrite(0, home);
+  }
+
   #target(): number {
     const r = this.#world.random;
     return r.chance(0.7) ? this.leaderGuess : this.#world.ids[r.nextInt(this.#world.ids.length)];
@@ -137,13 +150,12 @@ export class SimClient {
       const s = session!;
       const ref = () => ({ id: s.id, seq, firstIncomplete: Math.min(...s.waiting) });
       const send = (id: number) =>
-        this.#send(
-          id,
-          (n): Promise<WriteResult> =>
-            kind === "put"
-              ? n.host.put(k, te.encode(value!), { session: ref(), expireInMs })
-              : n.host.delete(k, { session: ref() }),
-        );
+        this.#send(id, (n): Promise<WriteResult> => {
+          this.#countOrigin(n);
+          return kind === "put"
+            ? n.host.put(k, te.encode(value!), { session: ref(), expireInMs })
+            : n.host.delete(k, { session: ref() });
+        });
       const target = this.#target();
       if (this.#world.random.chance(0.05)) {
         // The network delivers a copy of the request to another node too: from now on the

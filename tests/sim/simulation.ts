@@ -63,7 +63,17 @@ export interface SimulationOptions {
    * are injected by the tests themselves, into the runtime's classes.
    */
   readonly bugs?: { readonly ackBeforeFsync?: boolean };
+  /**
+   * Clients write through one application node that moves to another every
+   * {@linkcode FOLLOW_PERIOD_UNITS}: each write is counted where the server counts it (at that
+   * node, and at the node it was sent to as passed on by that node), so leadership follows it
+   * around the cluster, through every fault. Off by default: it changes every seed's schedule.
+   */
+  readonly followWrites?: boolean;
 }
+
+/** How long the clients' application node stays on one node, with `followWrites`. */
+export const FOLLOW_PERIOD_UNITS = 2500;
 
 /** What a finished run saw. */
 export interface SimulationReport {
@@ -86,6 +96,8 @@ export interface SimulationReport {
   readonly quietUnits: number;
   /** Membership changes proposed, applied at the leader, and refused or lost. */
   readonly membership: { proposed: number; applied: number; failed: number };
+  /** Leadership transfers leader balancing started, by reason. */
+  readonly handOffs: { preferred: number; writes: number };
   readonly events: Record<string, number>;
 }
 
@@ -176,6 +188,7 @@ export class Simulation {
   #faulting = true;
   #putCounter = 0;
   readonly #membership = { proposed: 0, applied: 0, failed: 0 };
+  readonly #handOffs = { preferred: 0, writes: 0 };
   #quietUnits = 0;
 
   /** The options a replay must repeat: those a command line can set, where they differ. */
@@ -187,6 +200,7 @@ export class Simulation {
       o.writeCrashRate !== DEFAULT_WRITE_CRASH_RATE
         ? ` --write-crash-rate ${o.writeCrashRate}`
         : "",
+      o.followWrites ? " --follow-writes" : "",
     ].join("");
   }
 
@@ -203,6 +217,7 @@ export class Simulation {
       writeCrashRate: DEFAULT_WRITE_CRASH_RATE,
       membershipRate: 0.002,
       bugs: {},
+      followWrites: false,
       storage: "memory",
       compactEvery: 8 + (options.seed % 53),
       ...options,
@@ -226,6 +241,9 @@ export class Simulation {
       sleep: (units: number) =>
         new Promise<void>((wake) => this.#sleepers.push({ at: this.#now + units, wake })),
       stamp: () => ++this.#clock,
+      home: this.#o.followWrites
+        ? () => this.#ids[Math.floor(this.#now / FOLLOW_PERIOD_UNITS) % this.#ids.length]
+        : undefined,
     };
     this.#clients = Array.from(
       { length: this.#o.clients },
@@ -297,6 +315,7 @@ export class Simulation {
       lists: { completed: this.#lister.listings, abandoned: this.#lister.abandoned },
       membership: { ...this.#membership },
       quietUnits: this.#quietUnits,
+      handOffs: { ...this.#handOffs },
       events: this.#events.snapshot(),
     };
   }
@@ -390,6 +409,7 @@ export class Simulation {
       observer: {
         events: (_p, events) => this.#events.record(0, events),
         snapshotTaken: () => this.#snapshotsTaken++,
+        handedOff: (_p, _to, reason) => this.#handOffs[reason]++,
       },
     });
     this.#nodes.set(id, node);

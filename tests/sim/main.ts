@@ -32,7 +32,7 @@ Options:
   --write-crash-rate <p>
                      Chance that a node dies during each storage write (default 0.002).
   --follow-writes    Clients write through one application node that moves around the cluster;
-                     leadership follows it (every seed's schedule changes).
+                     leadership follows it (every seed runs differently).
   --fail-fast        Stop at the first failing seed.
   --verbose          Print every run's report.
   -h, --help         Show this help.

@@ -12,7 +12,7 @@ for (const nodes of [3, 5]) {
       const report = await new Simulation({ seed, nodes, followWrites: true }).run();
       forWrites += report.handOffs.writes;
     }
-    // Without moves the seeds would prove nothing about them.
+    // Seeds in which leadership never moved to the writers would test none of it.
     assert(forWrites >= 5, `only ${forWrites} transfers followed the writes in 20 seeds`);
   });
 }

@@ -67,7 +67,7 @@ export interface SimulationOptions {
    * Clients write through one application node that moves to another every
    * {@linkcode FOLLOW_PERIOD_UNITS}: each write is counted where the server counts it (at that
    * node, and at the node it was sent to as passed on by that node), so leadership follows it
-   * around the cluster, through every fault. Off by default: it changes every seed's schedule.
+   * around the cluster, through every fault. Off by default: with it, every seed runs differently.
    */
   readonly followWrites?: boolean;
 }

@@ -19,7 +19,7 @@ import {
   readNodeIdentity,
   writeNodeIdentity,
 } from "./node_identity.ts";
-import type { PartitionState, PartitionWrite, RaftStorage } from "./raft_storage.ts";
+import type { PartitionState, PartitionWrite, RaftStorage, WriteOptions } from "./raft_storage.ts";
 
 /**
  * Options for {@linkcode openDataDir}.
@@ -66,8 +66,8 @@ class LockedStorage implements RaftStorage {
     return this.#inner.load(partition);
   }
 
-  write(batch: readonly PartitionWrite[]): Promise<void> {
-    return this.#inner.write(batch);
+  write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
+    return this.#inner.write(batch, options);
   }
 
   async close(): Promise<void> {

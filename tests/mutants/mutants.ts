@@ -520,4 +520,29 @@ export const MUTANTS: readonly Mutant[] = [
       filter: "swings around the line",
     }],
   },
+  {
+    name: "idle-write-holds-the-appendentries",
+    rule:
+      "a round that blocks its thread for the disk first lets its AppendEntries reach the sockets",
+    file: "runtime/round.ts",
+    find: "if (ctx.idle && early.size > 0) await new Promise",
+    replace: "if (false) await new Promise",
+    checks: [{
+      kind: "test",
+      file: "runtime/round_test.ts",
+      filter: "an idle round lets its AppendEntries reach the sockets",
+    }],
+  },
+  {
+    name: "idle-write-under-load",
+    rule: "a node with client requests waiting never blocks its thread for the disk",
+    file: "runtime/multi_raft_host.ts",
+    find: "idle: idle && this.#waitingAtMost(1),",
+    replace: "idle,",
+    checks: [{
+      kind: "test",
+      file: "runtime/idle_write_test.ts",
+      filter: "a burst does not",
+    }],
+  },
 ];

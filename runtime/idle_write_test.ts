@@ -15,7 +15,7 @@ class RecordingStorage extends MemoryStorage {
   override write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
     const entries = batch.reduce((n, w) => n + (w.entries?.length ?? 0), 0);
     if (entries > 0) this.writes.push({ entries, idle: options?.idle === true });
-    return super.write(batch);
+    return super.write(batch, options);
   }
 }
 

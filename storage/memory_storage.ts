@@ -10,6 +10,7 @@ import {
   type PartitionState,
   type PartitionWrite,
   type RaftStorage,
+  type WriteOptions,
 } from "./raft_storage.ts";
 
 /**
@@ -76,8 +77,9 @@ export class MemoryStorage implements RaftStorage {
    * Stores a batch; with `manualSync`, only once {@linkcode sync} is called.
    *
    * @param batch The writes.
+   * @param _options Not used: nothing here waits for a disk.
    */
-  write(batch: readonly PartitionWrite[]): Promise<void> {
+  write(batch: readonly PartitionWrite[], _options?: WriteOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("MemoryStorage is closed"));
     try {
       validateBatch(batch);

@@ -111,7 +111,7 @@ export const MUTANTS: readonly Mutant[] = [
     // Steps 1 and 2 of the Ready contract out of order: the round goes on while the write that
     // its messages and acknowledgements depend on is still under way.
     file: "runtime/round.ts",
-    find: "await ctx.storage.write(writes);",
+    find: "await ctx.storage.write(writes, ctx.idle ? { idle: true } : undefined);",
     replace: "void ctx.storage.write(writes).catch(() => {});",
     checks: [
       { kind: "test", file: "runtime/round_test.ts", filter: "a vote is answered only once" },

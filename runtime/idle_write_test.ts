@@ -6,13 +6,13 @@
 import { assert, assertEquals } from "@std/assert";
 import { MemoryNetwork } from "../partition/transport.ts";
 import { MemoryStorage } from "../storage/memory_storage.ts";
-import type { PartitionWrite, WriteOptions } from "../storage/raft_storage.ts";
+import type { PartitionWrite, StorageWriteOptions } from "../storage/raft_storage.ts";
 import { MultiRaftHost } from "./multi_raft_host.ts";
 
 /** Memory storage that records, for each write carrying entries, their count and `idle`. */
 class RecordingStorage extends MemoryStorage {
   readonly writes: { entries: number; idle: boolean }[] = [];
-  override write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
+  override write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
     const entries = batch.reduce((n, w) => n + (w.entries?.length ?? 0), 0);
     if (entries > 0) this.writes.push({ entries, idle: options?.idle === true });
     return super.write(batch, options);

@@ -48,7 +48,7 @@ export interface RoundContext {
   /**
    * The node was idle before this round (see `RoundLoop`): nothing waits to run
    * while the round's storage write does, so the write may block the thread instead of being
-   * handed off (`WriteOptions.idle`).
+   * handed off (`StorageWriteOptions.idle`).
    */
   readonly idle?: boolean;
 }

@@ -11,7 +11,7 @@ import type {
   PartitionState,
   PartitionWrite,
   RaftStorage,
-  WriteOptions,
+  StorageWriteOptions,
 } from "../storage/raft_storage.ts";
 import { afterChains } from "../rpc/after_chains.ts";
 import { Replica } from "./replica.ts";
@@ -88,7 +88,7 @@ class RecordingStorage implements RaftStorage {
   load(): Promise<PartitionState> {
     return Promise.reject(new Error("not used"));
   }
-  write(_batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
+  write(_batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
     this.log.push(options?.idle ? "write (idle)" : "write");
     return Promise.resolve();
   }

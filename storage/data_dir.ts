@@ -19,7 +19,12 @@ import {
   readNodeIdentity,
   writeNodeIdentity,
 } from "./node_identity.ts";
-import type { PartitionState, PartitionWrite, RaftStorage, WriteOptions } from "./raft_storage.ts";
+import type {
+  PartitionState,
+  PartitionWrite,
+  RaftStorage,
+  StorageWriteOptions,
+} from "./raft_storage.ts";
 
 /**
  * Options for {@linkcode openDataDir}.
@@ -66,7 +71,7 @@ class LockedStorage implements RaftStorage {
     return this.#inner.load(partition);
   }
 
-  write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
     return this.#inner.write(batch, options);
   }
 

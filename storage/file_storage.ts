@@ -39,7 +39,7 @@ import {
   type PartitionState,
   type PartitionWrite,
   type RaftStorage,
-  type WriteOptions,
+  type StorageWriteOptions,
 } from "./raft_storage.ts";
 import { listSegments, scanLog, type ScannedLog, segmentName } from "./wal_recovery.ts";
 import {
@@ -156,7 +156,7 @@ export class FileStorage implements RaftStorage {
   #markSlot = 0;
   /** The last record known durable. */
   #durable = 0;
-  /** Batches whose caller waits idle for them (see {@linkcode WriteOptions.idle}). */
+  /** Batches whose caller waits idle for them (see {@linkcode StorageWriteOptions.idle}). */
   readonly #idle = new WeakSet<readonly PartitionWrite[]>();
   /** Each round of queued batches is one write and one fsync. */
   readonly #group = new GroupCommit<readonly PartitionWrite[]>({
@@ -255,7 +255,7 @@ export class FileStorage implements RaftStorage {
    *   queued with this batch: the caller had nothing to do meanwhile, and is spared the hand-off
    *   to a blocking thread and the wake-up back.
    */
-  write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
     if (options?.idle) this.#idle.add(batch);
     return this.#group.submit(batch);
   }

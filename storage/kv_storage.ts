@@ -41,7 +41,7 @@ import type {
   PartitionWrite,
   RaftStorage,
   Snapshot,
-  WriteOptions,
+  StorageWriteOptions,
 } from "./raft_storage.ts";
 
 const FORMAT_VERSION = 1;
@@ -317,7 +317,7 @@ export class KvStorage implements RaftStorage {
    * @param batch Writes for any partitions.
    * @param _options Not used: Deno KV's commits always wait off the calling thread.
    */
-  write(batch: readonly PartitionWrite[], _options?: WriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[], _options?: StorageWriteOptions): Promise<void> {
     return this.#group.submit(batch);
   }
 

@@ -10,7 +10,7 @@ import {
   type PartitionState,
   type PartitionWrite,
   type RaftStorage,
-  type WriteOptions,
+  type StorageWriteOptions,
 } from "./raft_storage.ts";
 
 /**
@@ -79,7 +79,7 @@ export class MemoryStorage implements RaftStorage {
    * @param batch The writes.
    * @param _options Not used: nothing here waits for a disk.
    */
-  write(batch: readonly PartitionWrite[], _options?: WriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[], _options?: StorageWriteOptions): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("MemoryStorage is closed"));
     try {
       validateBatch(batch);

@@ -65,12 +65,12 @@ export interface PartitionWrite {
  *
  * @example An idle node's write
  * ```ts
- * import { MemoryStorage, type WriteOptions } from "@prkdb/prkdb/storage";
- * const options: WriteOptions = { idle: true };
+ * import { MemoryStorage, type StorageWriteOptions } from "@prkdb/prkdb/storage";
+ * const options: StorageWriteOptions = { idle: true };
  * await new MemoryStorage().write([{ partition: 0, hardState: { term: 1, votedFor: 1, commitIndex: 0 } }], options);
  * ```
  */
-export interface WriteOptions {
+export interface StorageWriteOptions {
   /**
    * The caller has nothing else to do until this write is durable. A backend that waits for
    * the disk on a background thread may then wait on the calling thread instead, which saves
@@ -108,7 +108,7 @@ export interface RaftStorage {
    * @param batch Writes for any number of partitions.
    * @param options What the caller is doing meanwhile; a backend may ignore it.
    */
-  write(batch: readonly PartitionWrite[], options?: WriteOptions): Promise<void>;
+  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void>;
   /** Finishes pending writes and releases files or handles. */
   close(): Promise<void>;
 }

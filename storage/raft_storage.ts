@@ -77,7 +77,8 @@ export interface StorageWriteOptions {
    * the hand-off there and the wake-up back (tens of microseconds, and more on a busy machine).
    * Under load the hand-off is what lets the caller work while the disk does, so a caller says
    * `idle` only when it was idle. A disk that stops answering then holds the calling thread
-   * too, not only the write.
+   * too, not only the write; and where several nodes share one process (in tests), one node's
+   * idle write holds the others for as long as its fsync takes.
    */
   readonly idle?: boolean;
 }

@@ -133,7 +133,7 @@ export class MultiRaftHost {
       replica: (p) => this.#replica(p),
       replicas: () => this.#replicas.values(),
     });
-    this.#loop = new RoundLoop(async (idle) => {
+    this.#loop = new RoundLoop(async () => {
       // Only replicas something happened to: with many idle partitions, a round costs what
       // the busy ones need, not one look at every partition.
       const batch = [...this.#dirty];
@@ -145,9 +145,6 @@ export class MultiRaftHost {
         compaction: options.compaction,
         lag: this.#lag,
         observer: options.observer,
-        // Idle means the loop was, and no more than one client request waits here: with more,
-        // there is work to overlap with the disk (decoding, answering, forwarding).
-        idle: idle && this.#waitingAtMost(1),
       });
       // What a round applied or released may leave more to do for the same replicas.
       if (worked) { for (const r of batch) this.#dirty.add(r); }
@@ -248,16 +245,6 @@ export class MultiRaftHost {
   /** The partitions this node replicates. */
   get partitions(): number[] {
     return [...this.#replicas.values()].filter((r) => this.#isMember(r)).map((r) => r.partition);
-  }
-
-  /** Whether at most `n` client writes and reads wait on this node's replicas. */
-  #waitingAtMost(n: number): boolean {
-    let waiting = 0;
-    for (const r of this.#replicas.values()) {
-      waiting += r.writes.size + r.reads.size;
-      if (waiting > n) return false;
-    }
-    return true;
   }
 
   /** Why this node stopped serving (a storage failure), or `undefined` while it serves. */

@@ -22,7 +22,6 @@ import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
 import type { HostObserver } from "./options.ts";
 import type { Replica } from "./replica.ts";
 import type { ReplicationLag } from "./replication_lag.ts";
-import { setImmediate } from "node:timers";
 
 /**
  * What a round works with.
@@ -45,12 +44,6 @@ export interface RoundContext {
   readonly lag?: ReplicationLag;
   /** Telemetry. */
   readonly observer?: HostObserver;
-  /**
-   * The node was idle before this round (see `RoundLoop`): nothing waits to run
-   * while the round's storage write does, so the write may block the thread instead of being
-   * handed off (`StorageWriteOptions.idle`).
-   */
-  readonly idle?: boolean;
 }
 
 /**
@@ -122,11 +115,8 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
   }
   for (const [peer, batch] of early) ctx.transport.send(peer, batch);
   if (writes.length > 0) {
-    // A write that blocks the thread would hold the AppendEntries just queued: one turn of
-    // the event loop hands them to the sockets first.
-    if (ctx.idle && early.size > 0) await new Promise((resolve) => setImmediate(resolve));
     const started = ctx.now();
-    await ctx.storage.write(writes, ctx.idle ? { idle: true } : undefined);
+    await ctx.storage.write(writes);
     ctx.observer?.storageWrite?.((ctx.now() - started) / 1000);
   }
   const now = ctx.now();

@@ -3,10 +3,6 @@
  * storage failed. Everything that creates work (messages, proposals, reads, ticks) asks for a
  * round; a request during a round asks for one more, so a round never schedules itself.
  *
- * The loop also tells a round whether the node was idle before it: the first round after a
- * pause has nothing to overlap with its storage write, while a round that follows another
- * straight away is under load (work arrived while the last one waited for the disk).
- *
  * @module
  */
 import type { Clock } from "./clock.ts";
@@ -28,7 +24,7 @@ import type { LoopUtilization } from "./loop_utilization.ts";
  * ```
  */
 export class RoundLoop {
-  readonly #round: (idle: boolean) => Promise<boolean>;
+  readonly #round: () => Promise<boolean>;
   readonly #o: {
     clock: Clock;
     utilization: LoopUtilization;
@@ -43,14 +39,12 @@ export class RoundLoop {
   /**
    * Creates the loop.
    *
-   * @param round Runs one round; resolves `true` when it found work (another may be due). Its
-   *   argument says that the loop was idle before this round (never when manual: a test or a
-   *   simulation drives the rounds, and they wait for nothing).
+   * @param round Runs one round; resolves `true` when it found work (another may be due).
    * @param options The clock, where busy time goes, whether rounds wait for {@linkcode flush},
    *   and what to do when a round throws (storage failed).
    */
   constructor(
-    round: (idle: boolean) => Promise<boolean>,
+    round: () => Promise<boolean>,
     options: {
       clock: Clock;
       utilization: LoopUtilization;
@@ -92,13 +86,11 @@ export class RoundLoop {
   async #run(): Promise<void> {
     // Start in a microtask, so that work arriving in the same turn joins the first round.
     await Promise.resolve();
-    let idle = !this.#o.manual;
     try {
       while (this.#again && !this.#failure) {
         this.#again = false;
         const started = this.#o.clock.now();
-        const worked = await this.#round(idle);
-        idle = false;
+        const worked = await this.#round();
         this.#o.utilization.busy(this.#o.clock.now() - started);
         // A round that applied, compacted or released work may leave more: check once more.
         if (worked) this.#again = true;

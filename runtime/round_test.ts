@@ -7,13 +7,7 @@ import { assertEquals } from "@std/assert";
 import type { PartitionMessage } from "../partition/transport.ts";
 import { RaftNode } from "../raft/node.ts";
 import { SeededRandom } from "../raft/rng.ts";
-import type {
-  PartitionState,
-  PartitionWrite,
-  RaftStorage,
-  StorageWriteOptions,
-} from "../storage/raft_storage.ts";
-import { afterChains } from "../rpc/after_chains.ts";
+import type { PartitionState, PartitionWrite, RaftStorage } from "../storage/raft_storage.ts";
 import { Replica } from "./replica.ts";
 import { runRound } from "./round.ts";
 
@@ -78,59 +72,3 @@ Deno.test("runRound: a vote is answered only once the vote is durable (persist, 
     [[1, 1, true]],
   );
 });
-
-/** Storage that records each write and its options, durable at once. */
-class RecordingStorage implements RaftStorage {
-  readonly log: string[];
-  constructor(log: string[]) {
-    this.log = log;
-  }
-  load(): Promise<PartitionState> {
-    return Promise.reject(new Error("not used"));
-  }
-  write(_batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
-    this.log.push(options?.idle ? "write (idle)" : "write");
-    return Promise.resolve();
-  }
-  close(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-/** A three-voter leader whose Ready holds AppendEntries for both followers and its own write. */
-function newLeader(): Replica {
-  const node = new RaftNode({
-    id: 1,
-    voters: [1, 2, 3],
-    random: new SeededRandom(1),
-    preVote: false,
-  });
-  node.campaign();
-  node.advance(node.ready());
-  node.step({ type: "VoteResponse", from: 2, to: 1, term: 1, preVote: false, granted: true });
-  return new Replica(0, node);
-}
-
-for (const idle of [true, false]) {
-  Deno.test(`runRound: ${idle ? "an idle round lets its AppendEntries reach the sockets, then asks for an idle write" : "a round under load writes at once, without waiting a turn"}`, async () => {
-    const log: string[] = [];
-    // Like a peer stream, a send reaches its socket a few dozen microtasks later.
-    const transport = {
-      send: (to: number, batch: readonly PartitionMessage[]) => {
-        const types = batch.map((m) => m.message.type).join();
-        afterChains(() => log.push(`socket ${to}: ${types}`));
-      },
-      close: () => Promise.resolve(),
-    };
-    await runRound([newLeader()], {
-      storage: new RecordingStorage(log),
-      transport,
-      now: () => 0,
-      idle,
-    });
-    // A macrotask runs only after every queued microtask: the sends have reached their sockets.
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    const sockets = ["socket 2: AppendEntries", "socket 3: AppendEntries"];
-    assertEquals(log, idle ? [...sockets, "write (idle)"] : ["write", ...sockets]);
-  });
-}

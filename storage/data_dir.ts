@@ -19,12 +19,7 @@ import {
   readNodeIdentity,
   writeNodeIdentity,
 } from "./node_identity.ts";
-import type {
-  PartitionState,
-  PartitionWrite,
-  RaftStorage,
-  StorageWriteOptions,
-} from "./raft_storage.ts";
+import type { PartitionState, PartitionWrite, RaftStorage } from "./raft_storage.ts";
 
 /**
  * Options for {@linkcode openDataDir}.
@@ -71,8 +66,8 @@ class LockedStorage implements RaftStorage {
     return this.#inner.load(partition);
   }
 
-  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
-    return this.#inner.write(batch, options);
+  write(batch: readonly PartitionWrite[]): Promise<void> {
+    return this.#inner.write(batch);
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,6 @@ import {
   type PartitionState,
   type PartitionWrite,
   type RaftStorage,
-  type StorageWriteOptions,
 } from "./raft_storage.ts";
 import { listSegments, scanLog, type ScannedLog, segmentName } from "./wal_recovery.ts";
 import {
@@ -156,8 +155,6 @@ export class FileStorage implements RaftStorage {
   #markSlot = 0;
   /** The last record known durable. */
   #durable = 0;
-  /** Batches whose caller waits idle for them (see {@linkcode StorageWriteOptions.idle}). */
-  readonly #idle = new WeakSet<readonly PartitionWrite[]>();
   /** Each round of queued batches is one write and one fsync. */
   readonly #group = new GroupCommit<readonly PartitionWrite[]>({
     commit: (round) => this.#commit(round),
@@ -251,12 +248,8 @@ export class FileStorage implements RaftStorage {
    * Durably appends a batch; resolves after its fdatasync.
    *
    * @param batch Writes for any partitions.
-   * @param options With `idle`, the fdatasync runs on the calling thread when nothing else is
-   *   queued with this batch: the caller had nothing to do meanwhile, and is spared the hand-off
-   *   to a blocking thread and the wake-up back.
    */
-  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void> {
-    if (options?.idle) this.#idle.add(batch);
+  write(batch: readonly PartitionWrite[]): Promise<void> {
     return this.#group.submit(batch);
   }
 
@@ -311,8 +304,7 @@ export class FileStorage implements RaftStorage {
       }
     }
     const segment = this.#segments.at(-1)!;
-    const inPlace = batches.every((batch) => this.#idle.has(batch));
-    await this.#append(segment, w.view(), true, inPlace);
+    await this.#append(segment, w.view(), true);
     for (const batch of batches) {
       for (const write of batch) this.#applyToMemory(segment, write);
     }
@@ -327,18 +319,12 @@ export class FileStorage implements RaftStorage {
    * Appends records to the active segment and makes them durable. With `mark`, one slot of the
    * segment's acknowledged mark is first updated to name the records durable so far: the same
    * fdatasync carries it (an fdatasync flushes the whole file), and a crash that tears this write
-   * leaves the other slot. With `inPlace`, the fdatasync blocks the calling thread.
+   * leaves the other slot.
    */
-  async #append(
-    segment: Segment,
-    bytes: Uint8Array,
-    mark: boolean,
-    inPlace = false,
-  ): Promise<void> {
+  async #append(segment: Segment, bytes: Uint8Array, mark: boolean): Promise<void> {
     try {
       // The writes only copy into the page cache: done in place, they cost less than handing
-      // them to a blocking thread. The fdatasync waits for the disk, so it runs off the event
-      // loop, unless the caller has nothing else to do meanwhile.
+      // them to a blocking thread. The fdatasync waits for the disk, so it runs off the event loop.
       if (mark) {
         this.#writeAt(
           MARK_OFFSET + this.#markSlot * SLOT_BYTES,
@@ -359,8 +345,7 @@ export class FileStorage implements RaftStorage {
         }
       }
       this.#writeAt(segment.size, bytes);
-      if (inPlace) this.#active.syncDataSync();
-      else await this.#active.syncData();
+      await this.#active.syncData();
     } catch (error) {
       throw ioError("append to", segment.path, error);
     }

@@ -9,7 +9,6 @@ import { join } from "@std/path";
 import {
   countFdatasyncs,
   entry,
-  fdatasyncCalls,
   fill,
   fillBehindHighWater,
   framing,
@@ -221,36 +220,6 @@ Deno.test("FileStorage: group commit shares one fsync among concurrent batches",
     assert(syncs <= 4, `100 concurrent batches took ${syncs} fsyncs`);
     assertEquals((await s.load(3)).entries.length, 25);
     await s.close();
-  });
-});
-
-Deno.test("FileStorage: an idle caller's write waits for the disk on the calling thread, a loaded one's off it, and both are durable", async () => {
-  await withDir(async (dir) => {
-    const s = await FileStorage.open(dir);
-    const idle = await fdatasyncCalls(() =>
-      s.write([{ partition: 0, entries: [entry(1)] }], { idle: true })
-    );
-    // (The high-water record, a file of its own, keeps its fsyncs in the background.)
-    assertEquals(idle.inPlace, 1);
-    const loaded = await fdatasyncCalls(() => s.write([{ partition: 0, entries: [entry(2)] }]));
-    assertEquals(loaded.inPlace, 0);
-    assert(loaded.background >= 1);
-    // An idle batch that shares its fsync with another caller's does not block for both.
-    const shared = await fdatasyncCalls(async () => {
-      const first = s.write([{ partition: 1, entries: [entry(1)] }]);
-      const queued = [
-        s.write([{ partition: 1, entries: [entry(2)] }], { idle: true }),
-        s.write([{ partition: 2, entries: [entry(1)] }]),
-      ];
-      await Promise.all([first, ...queued]);
-    });
-    assertEquals(shared.inPlace, 0);
-    await s.close();
-    const reopened = await FileStorage.open(dir);
-    assertEquals((await reopened.load(0)).entries.map((e) => e.index), [1, 2]);
-    assertEquals((await reopened.load(1)).entries.map((e) => e.index), [1, 2]);
-    assertEquals((await reopened.load(2)).entries.map((e) => e.index), [1]);
-    await reopened.close();
   });
 });
 

@@ -36,13 +36,7 @@ import { DataLossError, FormatVersionError, StorageError } from "./errors.ts";
 import { HighWater, readHighWater } from "./high_water.ts";
 import { validateBatch } from "./partition_state.ts";
 import { GroupCommit } from "./group_commit.ts";
-import type {
-  PartitionState,
-  PartitionWrite,
-  RaftStorage,
-  Snapshot,
-  StorageWriteOptions,
-} from "./raft_storage.ts";
+import type { PartitionState, PartitionWrite, RaftStorage, Snapshot } from "./raft_storage.ts";
 
 const FORMAT_VERSION = 1;
 /** Deno KV refuses values over 64 KiB; chunks stay below that with room for overhead. */
@@ -315,9 +309,8 @@ export class KvStorage implements RaftStorage {
    * Durably stores a batch: usually one atomic commit, several when it exceeds Deno KV's limits.
    *
    * @param batch Writes for any partitions.
-   * @param _options Not used: Deno KV's commits always wait off the calling thread.
    */
-  write(batch: readonly PartitionWrite[], _options?: StorageWriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[]): Promise<void> {
     return this.#group.submit(batch);
   }
 

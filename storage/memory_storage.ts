@@ -10,7 +10,6 @@ import {
   type PartitionState,
   type PartitionWrite,
   type RaftStorage,
-  type StorageWriteOptions,
 } from "./raft_storage.ts";
 
 /**
@@ -77,9 +76,8 @@ export class MemoryStorage implements RaftStorage {
    * Stores a batch; with `manualSync`, only once {@linkcode sync} is called.
    *
    * @param batch The writes.
-   * @param _options Not used: nothing here waits for a disk.
    */
-  write(batch: readonly PartitionWrite[], _options?: StorageWriteOptions): Promise<void> {
+  write(batch: readonly PartitionWrite[]): Promise<void> {
     if (this.#closed) return Promise.reject(new Error("MemoryStorage is closed"));
     try {
       validateBatch(batch);

@@ -61,29 +61,6 @@ export interface PartitionWrite {
 }
 
 /**
- * How a caller waits for a write. Only the wait changes: a write is equally durable either way.
- *
- * @example An idle node's write
- * ```ts
- * import { MemoryStorage, type StorageWriteOptions } from "@prkdb/prkdb/storage";
- * const options: StorageWriteOptions = { idle: true };
- * await new MemoryStorage().write([{ partition: 0, hardState: { term: 1, votedFor: 1, commitIndex: 0 } }], options);
- * ```
- */
-export interface StorageWriteOptions {
-  /**
-   * The caller has nothing else to do until this write is durable. A backend that waits for
-   * the disk on a background thread may then wait on the calling thread instead, which saves
-   * the hand-off there and the wake-up back (tens of microseconds, and more on a busy machine).
-   * Under load the hand-off is what lets the caller work while the disk does, so a caller says
-   * `idle` only when it was idle. A disk that stops answering then holds the calling thread
-   * too, not only the write; and where several nodes share one process (in tests), one node's
-   * idle write holds the others for as long as its fsync takes.
-   */
-  readonly idle?: boolean;
-}
-
-/**
  * A node's durable Raft storage.
  *
  * @example Write, then recover after a restart
@@ -107,9 +84,8 @@ export interface RaftStorage {
    * caller may then send the messages that depend on it. Batches apply in call order.
    *
    * @param batch Writes for any number of partitions.
-   * @param options What the caller is doing meanwhile; a backend may ignore it.
    */
-  write(batch: readonly PartitionWrite[], options?: StorageWriteOptions): Promise<void>;
+  write(batch: readonly PartitionWrite[]): Promise<void>;
   /** Finishes pending writes and releases files or handles. */
   close(): Promise<void>;
 }

@@ -111,7 +111,7 @@ export const MUTANTS: readonly Mutant[] = [
     // Steps 1 and 2 of the Ready contract out of order: the round goes on while the write that
     // its messages and acknowledgements depend on is still under way.
     file: "runtime/round.ts",
-    find: "await ctx.storage.write(writes, ctx.idle ? { idle: true } : undefined);",
+    find: "await ctx.storage.write(writes);",
     replace: "void ctx.storage.write(writes).catch(() => {});",
     checks: [
       { kind: "test", file: "runtime/round_test.ts", filter: "a vote is answered only once" },
@@ -518,31 +518,6 @@ export const MUTANTS: readonly Mutant[] = [
       kind: "test",
       file: "runtime/leader_follow_test.ts",
       filter: "swings around the line",
-    }],
-  },
-  {
-    name: "idle-write-holds-the-appendentries",
-    rule:
-      "a round that blocks its thread for the disk first lets its AppendEntries reach the sockets",
-    file: "runtime/round.ts",
-    find: "if (ctx.idle && early.size > 0) await new Promise",
-    replace: "if (false) await new Promise",
-    checks: [{
-      kind: "test",
-      file: "runtime/round_test.ts",
-      filter: "an idle round lets its AppendEntries reach the sockets",
-    }],
-  },
-  {
-    name: "idle-write-under-load",
-    rule: "a node with client requests waiting never blocks its thread for the disk",
-    file: "runtime/multi_raft_host.ts",
-    find: "idle: idle && this.#waitingAtMost(1),",
-    replace: "idle,",
-    checks: [{
-      kind: "test",
-      file: "runtime/idle_write_test.ts",
-      filter: "a burst does not",
     }],
   },
 ];

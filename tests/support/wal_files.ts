@@ -68,35 +68,18 @@ export function framing(bytes: Uint8Array): { offsets: number[]; end: number } {
   return { offsets, end: Math.min(at, bytes.length) };
 }
 
-/** How many fdatasyncs (of any file) `fn` made, on a blocking thread or on the calling one. */
+/** How many fdatasyncs (of any file) `fn` made. */
 export async function countFdatasyncs(fn: () => Promise<void>): Promise<number> {
-  const { background, inPlace } = await fdatasyncCalls(fn);
-  return background + inPlace;
-}
-
-/**
- * The fdatasyncs (of any file) `fn` made: handed to a blocking thread (`syncData`), or on the
- * calling thread (`syncDataSync`).
- */
-export async function fdatasyncCalls(
-  fn: () => Promise<void>,
-): Promise<{ background: number; inPlace: number }> {
-  const calls = { background: 0, inPlace: 0 };
-  const proto = Deno.FsFile.prototype;
-  const [syncData, syncDataSync] = [proto.syncData, proto.syncDataSync];
-  proto.syncData = function (this: Deno.FsFile) {
-    calls.background++;
-    return syncData.call(this);
-  };
-  proto.syncDataSync = function (this: Deno.FsFile) {
-    calls.inPlace++;
-    return syncDataSync.call(this);
+  let syncs = 0;
+  const real = Deno.FsFile.prototype.syncData;
+  Deno.FsFile.prototype.syncData = function (this: Deno.FsFile) {
+    syncs++;
+    return real.call(this);
   };
   try {
     await fn();
   } finally {
-    proto.syncData = syncData;
-    proto.syncDataSync = syncDataSync;
+    Deno.FsFile.prototype.syncData = real;
   }
-  return calls;
+  return syncs;
 }

@@ -344,6 +344,70 @@ export class RaftNode {
   }
 
   /**
+   * At the leader, once entry `index` of `term` is on this node's disk: whether `peer`, once it
+   * holds that entry durably too, may take it as committed without waiting to hear so. That is
+   * so when this node still leads in `term`, this node and `peer` are a majority of the voters,
+   * and no membership change is pending. Then the read floor rises to `index`: every
+   * linearizable read admitted from now on (here, or asked for by a follower) gets a read index
+   * of at least `index`, since `peer` may answer for the entry before this leader learns that
+   * it committed.
+   *
+   * A follower that passed a write on uses this to answer its client one round trip sooner: the
+   * leader tells it the write's entry is durable here, and it answers once the entry is durable
+   * on itself as well (a majority of three, in the leader's term: committed).
+   *
+   * @param peer The follower that will be told.
+   * @param index The entry, durable on this node.
+   * @param term The entry's term (this leader's).
+   * @returns Whether `peer` may be told.
+   *
+   * @example Usage
+   * ```ts
+   * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+   * const node = new RaftNode({ id: 1, voters: [1, 2, 3], random: new SeededRandom(1) });
+   * console.log(node.announceDurable(2, 1, 1)); // false: not the leader
+   * ```
+   */
+  announceDurable(peer: NodeId, index: number, term: number): boolean {
+    const raft = this.#raft;
+    const role = raft.role;
+    if (!(role instanceof Leader) || raft.term !== term || raft.log.term(index) !== term) {
+      return false;
+    }
+    const voters = raft.voters;
+    if (voters.length > 3 || !voters.includes(raft.id) || !voters.includes(peer)) return false;
+    if (raft.log.lastConfigIndex() > raft.log.commitIndex) return false;
+    role.readFloor = Math.max(role.readFloor, index);
+    return true;
+  }
+
+  /**
+   * The term of the log's entry at `index`, if the log still holds it (or its snapshot ends
+   * there).
+   *
+   * @param index The entry's index.
+   * @returns Its term, or `undefined`.
+   *
+   * @example Usage
+   * ```ts
+   * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+   * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
+   * console.log(node.termAt(1)); // undefined: the log is empty
+   * ```
+   */
+  termAt(index: number): number | undefined {
+    return this.#raft.log.term(index);
+  }
+
+  /**
+   * The highest index handed to storage. It drops when the log is cut in memory (a conflicting
+   * suffix replaced), before the replacement is handed over.
+   */
+  get stableIndex(): number {
+    return this.#raft.log.stableIndex;
+  }
+
+  /**
    * Asks the leader to hand leadership to `to`. Proposals are refused until the transfer
    * finishes or is abandoned (after an election timeout).
    *

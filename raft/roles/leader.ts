@@ -50,6 +50,12 @@ export class Leader implements Role {
   uncommittedBytes = 0;
   /** The latest ReadIndex round started. */
   readRound = 0;
+  /**
+   * The lowest read index a new read may get: the highest entry this leader told a follower it
+   * holds durably (see `RaftNode.announceDurable`). That follower may answer for the entry
+   * before this leader learns it committed, so a read started afterwards must wait for it.
+   */
+  readFloor = 0;
   readonly pendingReads: PendingRead[] = [];
   /**
    * Idle and fully replicated (`RaftConfig.quiesce`): ticks do nothing, no heartbeats and no
@@ -499,16 +505,17 @@ export class Leader implements Role {
   }
 
   /**
-   * Gives every unassigned read the current commit index and one new heartbeat round; all reads
-   * admitted since the last round share it. Reads wait until this leader has committed an entry
+   * Gives every unassigned read the current commit index (or the read floor, if higher) and one
+   * new heartbeat round; all reads admitted since the last round share it. Reads wait until this leader has committed an entry
    * of its term: before that its commit index may lag what earlier leaders committed.
    */
   #startReadRound(raft: Raft): void {
     if (raft.log.term(raft.log.commitIndex) !== raft.term) return;
     let added = false;
+    const index = Math.max(raft.log.commitIndex, this.readFloor);
     for (const read of this.pendingReads) {
       if (read.round !== 0) continue;
-      read.index = raft.log.commitIndex;
+      read.index = index;
       read.round = this.readRound + 1;
       added = true;
     }

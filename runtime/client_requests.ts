@@ -21,6 +21,7 @@ import type { Deadlines } from "./deadlines.ts";
 import type { HostObserver, ProposalOutcome } from "./options.ts";
 import type { Replica } from "./replica.ts";
 import { awaitRequest } from "./requests.ts";
+import type { DurableNotice } from "./durability.ts";
 
 /**
  * What a request needs from its host.
@@ -54,6 +55,7 @@ export interface RequestContext {
  * @param replica The partition's replica on this node.
  * @param data The encoded command (already validated).
  * @param signal Aborts the wait (the write may still commit).
+ * @param notice Tell the follower that passed the write on once its entry is durable here.
  * @returns What applying the entry did, and its index.
  * @throws {WrongNodeError} When this replica is not the leader (nothing was proposed).
  * @throws {UnavailableError} When the write was definitely not applied (dropped, or lost in a
@@ -71,8 +73,9 @@ export function proposeAndWait(
   replica: Replica,
   data: Uint8Array,
   signal?: AbortSignal,
+  notice?: DurableNotice,
 ): Promise<{ result: ApplyResult; index: number }> {
-  return awaitProposal(ctx, replica, () => replica.node.propose(data), signal);
+  return awaitProposal(ctx, replica, () => replica.node.propose(data), signal, notice);
 }
 
 /**
@@ -116,6 +119,7 @@ async function awaitProposal(
   replica: Replica,
   propose: () => ProposalPosition,
   signal?: AbortSignal,
+  notice?: DurableNotice,
 ): Promise<{ result: ApplyResult; index: number }> {
   const partition = replica.partition;
   const started = ctx.clock.now();
@@ -134,6 +138,7 @@ async function awaitProposal(
     }
     throw error;
   }
+  if (notice) replica.durability.announce(position.index, position.term, notice);
   try {
     const result = await awaitRequest<ApplyResult>(
       ctx.deadlines,

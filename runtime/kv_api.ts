@@ -22,6 +22,7 @@ import { proposeAndWait, type RequestContext } from "./client_requests.ts";
 import type { HostObserver } from "./options.ts";
 import { clearRead, type KeyRange } from "./reads.ts";
 import type { Replica } from "./replica.ts";
+import type { DurableNotice } from "./durability.ts";
 import { conditionsOf, type WriteOptions, type WriteResult, writeResult } from "./write_result.ts";
 
 /**
@@ -112,7 +113,11 @@ export class KvApi {
     options: WriteOptions & { expireInMs?: number } = {},
   ): Promise<WriteResult> {
     const set = { type: "set" as const, key, value, expireInMs: options.expireInMs };
-    return this.atomic(conditionsOf(key, options), [set], options);
+    const plain = options.session === undefined && options.ifVersion === undefined;
+    return this.#write(conditionsOf(key, options), [set], {
+      ...options,
+      durableNotice: plain ? options.durableNotice : undefined,
+    });
   }
 
   /**
@@ -136,26 +141,40 @@ export class KvApi {
    * @returns The result; `ok: false` with `failedCheck` when a check did not hold.
    * @throws {CrossPartitionError} When keys fall into more than one partition.
    */
-  async atomic(
+  atomic(
     checks: readonly Check[],
     mutations: readonly TimedMutation[],
     options: Pick<WriteOptions, "session" | "signal"> = {},
   ): Promise<WriteResult> {
+    return this.#write(checks, mutations, { session: options.session, signal: options.signal });
+  }
+
+  /** Proposes checks and mutations as one entry, and derives the write's result. */
+  async #write(
+    checks: readonly Check[],
+    mutations: readonly TimedMutation[],
+    options: Pick<WriteOptions, "session" | "signal" | "durableNotice">,
+  ): Promise<WriteResult> {
     const partition = this.#partitionOf(checks, mutations);
-    const { result, index } = await this.#propose(partition, (time) => ({
-      op: "write",
-      time,
-      session: options.session,
-      checks,
-      // An expiry is proposed as a time in the leader's clock, so every replica agrees on it.
-      mutations: mutations.map((m) =>
-        m.type === "set" && m.expireInMs !== undefined
-          ? { type: "set", key: m.key, value: m.value, expiresAt: time + m.expireInMs }
-          : m.type === "set"
-          ? { type: "set", key: m.key, value: m.value }
-          : m
-      ),
-    }), options.signal);
+    const { result, index } = await this.#propose(
+      partition,
+      (time) => ({
+        op: "write",
+        time,
+        session: options.session,
+        checks,
+        // An expiry is proposed as a time in the leader's clock, so every replica agrees on it.
+        mutations: mutations.map((m) =>
+          m.type === "set" && m.expireInMs !== undefined
+            ? { type: "set", key: m.key, value: m.value, expiresAt: time + m.expireInMs }
+            : m.type === "set"
+            ? { type: "set", key: m.key, value: m.value }
+            : m
+        ),
+      }),
+      options.signal,
+      options.durableNotice,
+    );
     return writeResult(partition, index, result, options.session);
   }
 
@@ -310,6 +329,7 @@ export class KvApi {
     partition: number,
     command: (time: number) => KvCommand,
     signal: AbortSignal | undefined,
+    notice?: DurableNotice,
   ): Promise<{ result: ApplyResult; index: number }> {
     // Validated before it is appended: an entry that does not decode never reaches the log.
     let data: Uint8Array;
@@ -321,7 +341,7 @@ export class KvApi {
       this.#host.observer?.proposal?.(partition, "rejected", 0);
       throw error;
     }
-    return proposeAndWait(this.#requests, replica, data, signal);
+    return proposeAndWait(this.#requests, replica, data, signal, notice);
   }
 
   /**

@@ -39,6 +39,7 @@ export * from "./write_result.ts";
 export * from "./reads.ts";
 export * from "./read_batch.ts";
 export * from "./replica.ts";
+export * from "./durability.ts";
 export * from "./round.ts";
 export * from "./round_loop.ts";
 export * from "./leader_balance.ts";

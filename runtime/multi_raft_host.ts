@@ -454,6 +454,25 @@ export class MultiRaftHost {
     return this.#kv.put(key, value, options);
   }
 
+  /**
+   * For a put this node passed on to `partition`'s leader, which said the write's entry (`index`
+   * of `term`) is durable there: runs `durable` once this replica holds that entry on disk as
+   * well (at once if it does now). The write is then committed, and its answer follows from its
+   * position (see `runtime/durability.ts`). Never runs when this node is no replica of the
+   * partition, or holds another entry there.
+   *
+   * @param partition The write's partition.
+   * @param index Its entry.
+   * @param term The entry's term.
+   * @param durable What to run.
+   * @returns A function that stops waiting.
+   */
+  awaitDurable(partition: number, index: number, term: number, durable: () => void): () => void {
+    const r = this.#replicas.get(partition);
+    if (!r || r.fatal) return () => {};
+    return r.durability.wait(r.node, index, term, durable);
+  }
+
   /** Deletes a key, once a quorum has the deletion (see {@linkcode KvApi.delete}). */
   delete(key: Uint8Array, options: WriteOptions = {}): Promise<WriteResult> {
     return this.#kv.delete(key, options);

@@ -16,6 +16,7 @@ import { OutcomeUnknownError, UnavailableError } from "../partition/errors.ts";
 import { type ApplyResult, KvStateMachine } from "../partition/kv_state_machine.ts";
 import type { Entry } from "../raft/entry.ts";
 import { ChangeHistory } from "./change_history.ts";
+import { Durability } from "./durability.ts";
 import type { PendingRead, PendingWrite } from "./requests.ts";
 
 /**
@@ -81,6 +82,8 @@ export class Replica {
   readonly reads: Map<number, PendingRead> = new Map();
   /** What each applied entry changed since the last snapshot, for watchers. */
   readonly history: ChangeHistory;
+  /** What of the log is on disk, and the notices and answers waiting for it. */
+  readonly durability: Durability;
   /** The hard state last written to storage (term and vote must reach disk before use). */
   persistedHardState: HardState | undefined;
   /** Set when an entry could not be applied: the replica stops, and health says why. */
@@ -108,6 +111,8 @@ export class Replica {
     this.sm = new KvStateMachine(partition);
     if (snapshot) this.sm.restore(snapshot);
     this.history = new ChangeHistory(this.sm.appliedIndex, keep);
+    // A restored log is on disk whole.
+    this.durability = new Durability(node.stableIndex);
   }
 
   /**

@@ -114,11 +114,15 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
     }
   }
   for (const [peer, batch] of early) ctx.transport.send(peer, batch);
+  for (const [r, rd] of work) r.durability.handing(rd);
   if (writes.length > 0) {
     const started = ctx.now();
     await ctx.storage.write(writes);
     ctx.observer?.storageWrite?.((ctx.now() - started) / 1000);
   }
+  // Durable now: notices to followers that passed writes on leave with the messages below, and
+  // answers that waited for this node's copy of an entry go out.
+  for (const [r, rd] of work) r.durability.written(rd, r.node);
   const now = ctx.now();
   for (const [r, rd] of work) ctx.lag?.record(r, rd.entries[0]?.index, now);
   // 2. Send the rest, one batch per peer.

@@ -7,6 +7,7 @@ import type { Check, SessionRef } from "../partition/command.ts";
 import { SessionExpiredError, StaleRequestError } from "../partition/errors.ts";
 import type { ApplyResult } from "../partition/kv_state_machine.ts";
 import { formatVersion } from "../partition/version.ts";
+import type { DurableNotice } from "./durability.ts";
 
 /**
  * Options of a write: its session, a condition, and cancellation.
@@ -24,6 +25,13 @@ export interface WriteOptions {
   ifVersion?: string | null;
   /** Aborts the wait (the write may still commit). */
   signal?: AbortSignal;
+  /**
+   * For a put passed on by a follower: tell that follower when the write's entry is durable on
+   * this leader, so that it can answer its client once its own copy is durable too (see
+   * `runtime/durability.ts`). Ignored for a write with a session or a condition, whose answer
+   * depends on the state it meets.
+   */
+  durableNotice?: DurableNotice;
 }
 
 /**

@@ -1,0 +1,178 @@
+/**
+ * What of a replica's log is on disk, and the answers that wait for it: a follower that passed a
+ * write on can answer its client as soon as the write's entry is durable on the leader and on
+ * itself, one round trip before the leader's own answer would arrive.
+ *
+ * Why that is safe. In a group of three voters (or two), the leader and this follower are a
+ * majority. An entry of the leader's term that both hold durably is committed (Raft section
+ * 5.4.2): every later leader has it. So:
+ *
+ * 1. the leader, once its log write holding the entry has finished, asks its Raft node
+ *    (`RaftNode.announceDurable`), which agrees only while it leads in the entry's term, the two
+ *    nodes are a majority and no membership change is pending; the node also raises its read
+ *    floor, so that no linearizable read admitted from then on, anywhere, misses the entry;
+ * 2. the leader tells the follower (a notice on its peer stream);
+ * 3. the follower answers its client once its own log holds that entry, in that term, written.
+ *
+ * The follower's answer is the one the leader would send: only writes whose answer follows from
+ * their position alone get a notice (a put without a session or condition: it always applies,
+ * and its version is its index). The leader still sends its own answer; whichever arrives first
+ * settles the write.
+ *
+ * @module
+ */
+import type { NodeId } from "../raft/types.ts";
+import type { RaftNode } from "../raft/node.ts";
+import type { Ready } from "../raft/ready.ts";
+
+/**
+ * Where a leader sends the notice that a write's entry is durable on it.
+ *
+ * @example Usage
+ * ```ts
+ * import type { DurableNotice } from "@prkdb/prkdb/runtime";
+ * const notice: DurableNotice = { to: 2, send: (index, term) => console.log(index, term) };
+ * ```
+ */
+export interface DurableNotice {
+  /** The follower that passed the write on. */
+  readonly to: NodeId;
+  /** Sends the notice: the write's entry and its term. */
+  readonly send: (index: number, term: number) => void;
+}
+
+/** A notice a leader sends once its entry is durable. */
+interface Announcement extends DurableNotice {
+  readonly index: number;
+  readonly term: number;
+}
+
+/** A follower's answer waiting for its own copy of the entry to be durable. */
+interface Waiter {
+  readonly index: number;
+  readonly term: number;
+  readonly durable: () => void;
+}
+
+/**
+ * A replica's durable log end, and the notices and answers waiting on it. The round tells it
+ * when a Ready is handed to storage ({@linkcode handing}) and when that write has finished
+ * ({@linkcode written}).
+ *
+ * @example Usage
+ * ```ts
+ * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
+ * import { Durability } from "@prkdb/prkdb/runtime";
+ * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
+ * const durability = new Durability(0);
+ * console.log(durability.wait(node, 1, 1, () => {})); // a way to stop waiting
+ * ```
+ */
+export class Durability {
+  /** Entries up to here, with the terms the log has for them now, are on disk. */
+  #index: number;
+  #announcements: Announcement[] = [];
+  #waiters: Waiter[] = [];
+
+  /**
+   * Starts from what storage holds.
+   *
+   * @param index The last index of the log restored from storage (all of it on disk).
+   */
+  constructor(index: number) {
+    this.#index = index;
+  }
+
+  /**
+   * At the leader: sends `notice` once entry `index` of `term` is durable here, if the node
+   * then agrees (`RaftNode.announceDurable`).
+   *
+   * @param index The write's entry, just proposed.
+   * @param term Its term.
+   * @param notice Where to send the notice.
+   */
+  announce(index: number, term: number, notice: DurableNotice): void {
+    this.#announcements.push({ index, term, to: notice.to, send: notice.send });
+  }
+
+  /**
+   * At a follower: runs `durable` once this log holds entry `index` of `term` on disk (at
+   * once if it does now). It never runs when the log holds another entry there on disk, or
+   * the entry was compacted away: the leader's answer settles the write then.
+   *
+   * @param node The replica's Raft node.
+   * @param index The entry the leader named.
+   * @param term Its term.
+   * @param durable What to run.
+   * @returns A function that stops waiting.
+   */
+  wait(node: RaftNode, index: number, term: number, durable: () => void): () => void {
+    const verdict = this.#check(node, index, term);
+    if (verdict === "yes") {
+      durable();
+      return () => {};
+    }
+    if (verdict === "no") return () => {};
+    const waiter = { index, term, durable };
+    this.#waiters.push(waiter);
+    return () => {
+      const i = this.#waiters.indexOf(waiter);
+      if (i >= 0) this.#waiters.splice(i, 1);
+    };
+  }
+
+  /**
+   * A Ready goes to storage: the entries it replaces are no longer known durable.
+   *
+   * @param rd The Ready.
+   */
+  handing(rd: Ready): void {
+    if (rd.snapshot) this.#index = 0;
+    const from = rd.truncateFrom ?? rd.entries[0]?.index;
+    if (from !== undefined) this.#index = Math.min(this.#index, from - 1);
+  }
+
+  /**
+   * The Ready's write finished: its entries are durable. Sends the notices and runs the answers
+   * that were waiting for them.
+   *
+   * @param rd The Ready.
+   * @param node The replica's Raft node.
+   */
+  written(rd: Ready, node: RaftNode): void {
+    const last = rd.entries.at(-1)?.index ?? rd.snapshot?.meta.index;
+    if (last !== undefined) this.#index = Math.max(this.#index, last);
+    if (this.#announcements.length > 0) this.#sendNotices(node);
+    if (this.#waiters.length > 0) this.#runWaiters(node);
+  }
+
+  /** Whether the log holds the entry on disk: yes, no (another entry, or compacted), or later. */
+  #check(node: RaftNode, index: number, term: number): "yes" | "no" | "later" {
+    if (index < node.firstIndex) return "no";
+    // The node's stable index drops as soon as its log is cut in memory; this one, when the
+    // replacement goes to storage. Past either, the entry there may still change.
+    if (index > this.#index || index > node.stableIndex) return "later";
+    return node.termAt(index) === term ? "yes" : "no";
+  }
+
+  #sendNotices(node: RaftNode): void {
+    const keep: Announcement[] = [];
+    for (const a of this.#announcements) {
+      if (a.index > this.#index) keep.push(a);
+      else if (node.announceDurable(a.to, a.index, a.term)) a.send(a.index, a.term);
+    }
+    // A node that no longer leads sends none of the rest (and a new term wrote its hard state,
+    // so this runs after every change of role).
+    this.#announcements = node.isLeader ? keep : [];
+  }
+
+  #runWaiters(node: RaftNode): void {
+    const waiting = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiting) {
+      const verdict = this.#check(node, w.index, w.term);
+      if (verdict === "yes") w.durable();
+      else if (verdict === "later") this.#waiters.push(w);
+    }
+  }
+}

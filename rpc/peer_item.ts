@@ -1,6 +1,7 @@
 /**
  * What one node sends another on its peer stream: Raft messages, and the writes it passes on to
- * partitions the other node leads, with the answers to those coming back the other way. Writes
+ * partitions the other node leads, with the answers to those (and notices that their entries are
+ * durable on the leader) coming back the other way. Writes
  * and answers travel encoded (a `ForwardedCall`, a `ForwardedResult`), so the stream's encoder
  * copies their bytes into the batch as they are.
  *
@@ -20,6 +21,8 @@ export interface WriteItem {
     readonly call: Uint8Array;
     /** The sender's random number for this run of it, echoed by the answer. */
     readonly incarnation: number;
+    /** Whether the sender asks for a durable notice (`StreamedWrite.durable_notice`). */
+    readonly durableNotice?: boolean;
   };
   /**
    * Runs when the write is known never to have reached the peer: the stream could not take it,
@@ -40,8 +43,25 @@ export interface AnswerItem {
   };
 }
 
+/**
+ * A leader's notice that the entry of a write passed on to it is durable on its disk
+ * (`RaftBatch.durable`): the sender may answer for the write once its own copy is durable.
+ */
+export interface DurableItem {
+  readonly durable: {
+    /** The number the write came with. */
+    readonly id: number;
+    /** The write's `incarnation`. */
+    readonly incarnation: number;
+    /** The write's log entry. */
+    readonly index: number;
+    /** The entry's term. */
+    readonly term: number;
+  };
+}
+
 /** One item on a peer stream. */
-export type PeerItem = PartitionMessage | WriteItem | AnswerItem;
+export type PeerItem = PartitionMessage | WriteItem | AnswerItem | DurableItem;
 
 /**
  * About how many bytes an item adds to a batch, for the stream's size limits.
@@ -59,6 +79,7 @@ export type PeerItem = PartitionMessage | WriteItem | AnswerItem;
 export function peerItemBytes(item: PeerItem): number {
   if ("message" in item) return messageBytes(item);
   // Tags, lengths and three or four varints of up to five bytes each.
-  if ("write" in item) return 24 + item.write.call.length;
+  if ("write" in item) return 26 + item.write.call.length;
+  if ("durable" in item) return 32;
   return 24 + item.answer.result.length;
 }

@@ -45,6 +45,8 @@ export interface ReceivedWrite {
   readonly call?: ForwardedCall;
   /** The sender's random number for this run of it. */
   readonly incarnation: number;
+  /** Whether the sender asks for a durable notice; absent when it does not. */
+  readonly durableNotice?: boolean;
 }
 
 /**
@@ -66,6 +68,27 @@ export interface ReceivedAnswer {
 }
 
 /**
+ * A leader's notice that the entry of a write this node passed on is durable on it
+ * (`StreamedDurable`).
+ *
+ * @example Usage
+ * ```ts
+ * import type { ReceivedDurable } from "./raft_read.ts";
+ * const d: ReceivedDurable = { id: 1, incarnation: 7, index: 42, term: 3 };
+ * ```
+ */
+export interface ReceivedDurable {
+  /** The number the write went out with. */
+  readonly id: number;
+  /** The write's `incarnation`. */
+  readonly incarnation: number;
+  /** The write's log entry. */
+  readonly index: number;
+  /** The entry's term. */
+  readonly term: number;
+}
+
+/**
  * A batch as a peer sent it, read and checked.
  *
  * @example Usage
@@ -73,7 +96,7 @@ export interface ReceivedAnswer {
  * import type { ReceivedBatch } from "./raft_read.ts";
  * const ping: ReceivedBatch = {
  *   from: 2, cluster: "c1", messages: [], leading: new Uint8Array([1]), writes: [], answers: [],
- *   malformed: undefined,
+ *   durable: [], malformed: undefined,
  * };
  * ```
  */
@@ -94,6 +117,8 @@ export interface ReceivedBatch {
   readonly writes: readonly ReceivedWrite[];
   /** Answers to writes this node passed on. */
   readonly answers: readonly ReceivedAnswer[];
+  /** Notices that writes this node passed on are durable on their leader. */
+  readonly durable: readonly ReceivedDurable[];
   /**
    * The first thing wrong with a message (a number beyond the limit, entries out of sequence, a
    * message with no body, ...), in the words of `MalformedMessageError.detail`: the batch must be
@@ -127,6 +152,7 @@ const NONE: Uint8Array = new Uint8Array(0);
 
 function streamedWrite(c: Cursor): ReceivedWrite {
   let id = 0, timeoutMs = 0, incarnation = 0;
+  let durableNotice = false;
   let call: ForwardedCall | undefined;
   while (c.pos < c.end) {
     const t = c.tag(), field = t >>> 3, wire = t & 7;
@@ -144,9 +170,36 @@ function streamedWrite(c: Cursor): ReceivedWrite {
     } else if (field === 4) {
       c.expect(wire, VARINT, field, "write incarnation");
       incarnation = c.uint32();
+    } else if (field === 5) {
+      c.expect(wire, VARINT, field, "write durable notice");
+      durableNotice = c.varint() !== 0;
     } else c.skip(wire, field);
   }
-  return call ? { id, timeoutMs, call, incarnation } : { id, timeoutMs, incarnation };
+  const write: ReceivedWrite = call
+    ? { id, timeoutMs, call, incarnation }
+    : { id, timeoutMs, incarnation };
+  return durableNotice ? { ...write, durableNotice } : write;
+}
+
+function streamedDurable(c: Cursor): ReceivedDurable {
+  let id = 0, incarnation = 0, index = 0, term = 0;
+  while (c.pos < c.end) {
+    const t = c.tag(), field = t >>> 3, wire = t & 7;
+    if (field === 1) {
+      c.expect(wire, VARINT, field, "durable id");
+      id = c.uint32();
+    } else if (field === 2) {
+      c.expect(wire, VARINT, field, "durable incarnation");
+      incarnation = c.uint32();
+    } else if (field === 3) {
+      c.expect(wire, VARINT, field, "durable index");
+      index = c.varint();
+    } else if (field === 4) {
+      c.expect(wire, VARINT, field, "durable term");
+      term = c.varint();
+    } else c.skip(wire, field);
+  }
+  return { id, incarnation, index, term };
 }
 
 function streamedAnswer(c: Cursor): ReceivedAnswer {
@@ -213,6 +266,7 @@ export function readRaftBatch(bytes: Uint8Array): ReceivedBatch {
   const messages: PartitionMessage[] = [];
   const writes: ReceivedWrite[] = [];
   const answers: ReceivedAnswer[] = [];
+  const durable: ReceivedDurable[] = [];
   while (c.pos < c.end) {
     const t = c.tag(), field = t >>> 3, wire = t & 7;
     switch (field) {
@@ -240,11 +294,24 @@ export function readRaftBatch(bytes: Uint8Array): ReceivedBatch {
         c.expect(wire, LEN, field, "answer");
         answers.push(c.within(streamedAnswer));
         break;
+      case 7:
+        c.expect(wire, LEN, field, "durable");
+        durable.push(c.within(streamedDurable));
+        break;
       default:
         c.skip(wire, field);
     }
   }
-  return { from, cluster, messages, leading, writes, answers, malformed: checks.problem };
+  return {
+    from,
+    cluster,
+    messages,
+    leading,
+    writes,
+    answers,
+    durable,
+    malformed: checks.problem,
+  };
 }
 
 /**
@@ -287,6 +354,12 @@ export function receivedFromGenerated(batch: RaftBatch): ReceivedBatch {
     leading: batch.leading,
     writes: batch.writes,
     answers: batch.answers,
+    durable: batch.durable.map((d) => ({
+      id: d.id,
+      incarnation: d.incarnation,
+      index: Number(d.index),
+      term: Number(d.term),
+    })),
     malformed,
   };
 }

@@ -29,12 +29,19 @@ function randomBatch(rng: SeededRandom, round: number): Uint8Array {
         id: id(),
         timeoutMs: rng.nextInt(3) === 0 ? 0 : rng.nextInt(60_000),
         incarnation: rng.nextInt(5) === 0 ? 0 : id(),
+        durableNotice: rng.nextInt(3) === 0,
         ...(rng.nextInt(6) > 0 && { call: randomCall(rng) }),
       })),
       answers: Array.from({ length: rng.nextInt(3) }, () => ({
         id: id(),
         incarnation: id(),
         ...(rng.nextInt(6) > 0 && { result: randomResult(rng) }),
+      })),
+      durable: Array.from({ length: rng.nextInt(3) }, () => ({
+        id: id(),
+        incarnation: id(),
+        index: BigInt(rng.nextInt(4) === 0 ? MAX_WIRE_NUMBER : rng.nextInt(1e9)),
+        term: BigInt(rng.nextInt(1000)),
       })),
     }),
   );
@@ -52,8 +59,10 @@ function plain(b: ReceivedBatch) {
       id: w.id,
       timeoutMs: w.timeoutMs,
       incarnation: w.incarnation,
+      durableNotice: w.durableNotice === true,
       call: w.call && toBinary(ForwardedCallSchema, w.call),
     })),
+    durable: b.durable.map((d) => ({ ...d })),
     answers: b.answers.map((a) => ({
       id: a.id,
       incarnation: a.incarnation,

@@ -23,7 +23,13 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { RaftAckSchema, RaftService } from "./gen/prkdb/v1/raft_pb.ts";
 import { callUnary } from "./connect_unary.ts";
 import { type RaftRpc, rpcFor } from "./raft_codec.ts";
-import { type AnswerItem, type PeerItem, peerItemBytes, type WriteItem } from "./peer_item.ts";
+import {
+  type AnswerItem,
+  type DurableItem,
+  type PeerItem,
+  peerItemBytes,
+  type WriteItem,
+} from "./peer_item.ts";
 import { encodeRaftBatch } from "./raft_wire.ts";
 import { ClientStream, StreamClosedError, streamError } from "./client_stream.ts";
 import { OLDER_PEER_RECHECK_MS, UnaryLanes } from "./unary_lanes.ts";
@@ -262,6 +268,18 @@ export class ConnectRaftTransport implements RaftTransport {
    * @param item The answer.
    */
   sendAnswer(to: NodeId, item: AnswerItem): void {
+    const peer = this.#live(to);
+    peer?.stream.push([item]);
+  }
+
+  /**
+   * Tells `to` that the entry of a write it passed on to this node is durable here. A notice
+   * that cannot be sent is lost; the sender then waits for the answer.
+   *
+   * @param to The node that passed the write on.
+   * @param item The notice.
+   */
+  sendDurable(to: NodeId, item: DurableItem): void {
     const peer = this.#live(to);
     peer?.stream.push([item]);
   }

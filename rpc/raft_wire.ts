@@ -257,11 +257,11 @@ function raftMessage(f: Fields, partition: number, m: Message): void {
 
 /**
  * Encodes a `RaftBatch`. Fields go out in field-number order, as the generated code writes them:
- * the Raft messages, then the writes passed on, then the answers to those.
+ * the Raft messages, then the writes passed on, then the answers to those, then durable notices.
  *
  * @param from The sending node.
  * @param cluster The cluster's id, UTF-8 encoded.
- * @param items The Raft messages (each with its partition), writes and answers.
+ * @param items The Raft messages (each with its partition), writes, answers and notices.
  * @param leading The partitions the sender leads, for a batch with no messages (a ping).
  * @returns The batch's bytes.
  *
@@ -292,12 +292,13 @@ export function encodeRaftBatch(
     if (leading) f.bytes(4, leading);
     for (const item of items) {
       if (!("write" in item)) continue;
-      const { id, timeoutMs, call, incarnation } = item.write;
+      const { id, timeoutMs, call, incarnation, durableNotice } = item.write;
       f.message(5, (g) => {
         g.uint(1, id);
         g.uint(2, timeoutMs);
         g.encoded(3, call);
         g.uint(4, incarnation);
+        g.bool(5, durableNotice === true);
       });
     }
     for (const item of items) {
@@ -307,6 +308,16 @@ export function encodeRaftBatch(
         g.uint(1, id);
         g.encoded(2, result);
         g.uint(3, incarnation);
+      });
+    }
+    for (const item of items) {
+      if (!("durable" in item)) continue;
+      const { id, incarnation, index, term } = item.durable;
+      f.message(7, (g) => {
+        g.uint(1, id);
+        g.uint(2, incarnation);
+        g.uint(3, index);
+        g.uint(4, term);
       });
     }
   };

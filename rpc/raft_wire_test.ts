@@ -54,18 +54,24 @@ Deno.test("encodeRaftBatch writes exactly the generated code's bytes, for every 
   }
 });
 
-Deno.test("encodeRaftBatch writes writes passed on and their answers as the generated code does, whatever the order of items", () => {
+Deno.test("encodeRaftBatch writes writes passed on, their answers and durable notices as the generated code does, whatever the order of items", () => {
   const rng = new SeededRandom(11);
   // Up to the largest 32-bit number: a varint of five bytes.
   const id = () => rng.nextInt(4) === 0 ? 0xffff_ffff : 1 + rng.nextInt(0xffff_fffe);
   for (let round = 0; round < 200; round++) {
     const items: PeerItem[] = [];
     const messages: PartitionMessage[] = [];
-    const writes: { id: number; timeoutMs: number; call: ForwardedCall; incarnation: number }[] =
-      [];
+    const writes: {
+      id: number;
+      timeoutMs: number;
+      call: ForwardedCall;
+      incarnation: number;
+      durableNotice: boolean;
+    }[] = [];
+    const durable: { id: number; incarnation: number; index: number; term: number }[] = [];
     const answers: { id: number; result: ForwardedResult; incarnation: number }[] = [];
     for (let i = rng.nextInt(10); i > 0; i--) {
-      const kind = rng.nextInt(3);
+      const kind = rng.nextInt(4);
       if (kind === 0) {
         const m = { partition: rng.nextInt(64), message: randomMessage(rng, round + i) };
         messages.push(m);
@@ -76,6 +82,7 @@ Deno.test("encodeRaftBatch writes writes passed on and their answers as the gene
           incarnation: rng.nextInt(5) === 0 ? 0 : id(), // 0: left out, as older senders send
           timeoutMs: rng.nextInt(3) === 0 ? 0 : rng.nextInt(60_000),
           call: randomCall(rng),
+          durableNotice: rng.nextInt(2) === 0,
         };
         writes.push(w);
         const item: WriteItem = {
@@ -83,6 +90,15 @@ Deno.test("encodeRaftBatch writes writes passed on and their answers as the gene
           dropped: () => {},
         };
         items.push(item);
+      } else if (kind === 3) {
+        const d = {
+          id: id(),
+          incarnation: id(),
+          index: rng.nextInt(4) === 0 ? Number.MAX_SAFE_INTEGER : rng.nextInt(1e9),
+          term: rng.nextInt(1000),
+        };
+        durable.push(d);
+        items.push({ durable: d });
       } else {
         const a = { id: id(), result: randomResult(rng), incarnation: id() };
         answers.push(a);
@@ -103,6 +119,7 @@ Deno.test("encodeRaftBatch writes writes passed on and their answers as the gene
         leading,
         writes,
         answers,
+        durable: durable.map((d) => ({ ...d, index: BigInt(d.index), term: BigInt(d.term) })),
       }),
     );
     assertEquals(ours, theirs, `round ${round}`);

@@ -82,12 +82,15 @@ interface Lane {
 export interface WriteStream {
   /**
    * Sends one write to `target`, or returns undefined when `target` does not take writes on its
-   * stream (then a `Forward` call carries it).
+   * stream (then a `Forward` call carries it). With `durableIn` (the write's partition, for a
+   * write whose answer follows from its log position), the write may be answered as soon as
+   * its entry is durable on the leader and on this node.
    */
   send(
     target: NodeId,
     call: MessageInitShape<typeof ForwardedCallSchema>,
     signal: AbortSignal,
+    durableIn?: number,
   ): Promise<ForwardedResult> | undefined;
 }
 
@@ -136,11 +139,20 @@ export class ForwardBatcher {
    * @param target The partition's leader.
    * @param request The client's request.
    * @param signal The client's cancellation.
+   * @param partition The put's partition. Given, a put without a session or condition (whose
+   *   answer follows from its log position) sent on a stream is answered as soon as its entry
+   *   is durable on the leader and on this node, a round trip before the leader's answer.
    * @returns The leader's answer.
    */
-  put(target: NodeId, request: PutRequest, signal: AbortSignal): Promise<PutResponse> {
+  put(
+    target: NodeId,
+    request: PutRequest,
+    signal: AbortSignal,
+    partition?: number,
+  ): Promise<PutResponse> {
     const bytes = request.key.length + request.value.length;
-    return this.#send(target, "put", request, bytes, signal);
+    const plain = request.session === undefined && request.ifVersion === undefined;
+    return this.#send(target, "put", request, bytes, signal, plain ? partition : undefined);
   }
 
   /**
@@ -193,11 +205,12 @@ export class ForwardBatcher {
     request: Writes[K],
     bytes: number,
     signal: AbortSignal,
+    durableIn?: number,
   ): Promise<Answers[K]> {
     const call = { call: { case: kind, value: request } } as unknown as MessageInitShape<
       typeof ForwardedCallSchema
     >;
-    const r = await this.#forward(target, call, bytes, signal);
+    const r = await this.#forward(target, call, bytes, signal, durableIn);
     if (r.result.case !== kind) throw mismatch(target);
     return (r.result as { value: unknown }).value as Answers[K];
   }
@@ -207,9 +220,10 @@ export class ForwardBatcher {
     call: MessageInitShape<typeof ForwardedCallSchema>,
     bytes: number,
     signal: AbortSignal,
+    durableIn?: number,
   ): Promise<ForwardedResult> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    let answer = this.#o.stream?.send(target, call, signal);
+    let answer = this.#o.stream?.send(target, call, signal, durableIn);
     if (answer) this.#o.onForwarded?.("stream", 1);
     else answer = this.#queue(target, call, bytes, signal);
     return answer.then((r) => {

@@ -35,6 +35,7 @@ import {
 import type { ReadMode as HostReadMode } from "../partition/read_mode.ts";
 import type { MultiRaftHost } from "../runtime/multi_raft_host.ts";
 import type { WriteResult } from "../runtime/write_result.ts";
+import type { DurableNotice } from "../runtime/durability.ts";
 import {
   type AtomicResponseSchema,
   type DeleteResponseSchema,
@@ -178,10 +179,11 @@ async function local<T>(fn: () => Promise<T>): Promise<T> {
  */
 export type ServeStreamed = (
   from: NodeId,
-  calls: readonly { readonly call?: ForwardedCall }[],
+  calls: readonly { readonly call?: ForwardedCall; readonly durableNotice?: boolean }[],
   signal: AbortSignal,
   remainingMs: () => number,
   answer: (index: number, result: MessageInitShape<typeof ForwardedResultSchema>) => void,
+  durable: (index: number, entry: number, term: number) => void,
 ) => void;
 
 /** A node's KvService, and how it serves writes passed on to it on peer streams. */
@@ -353,6 +355,11 @@ export function createKvService(
    * believed: any client could name another node and move leaderships.
    */
   const forwardedBy = new WeakMap<HandlerContext, NodeId>();
+  /**
+   * Puts passed on by a follower that asked to hear when their entry is durable here (see
+   * `runtime/durability.ts`), by the context each is served with.
+   */
+  const durableNotices = new WeakMap<HandlerContext, DurableNotice>();
 
   /**
    * The member a Forward call comes from: the one its certificate names (with TLS), else the
@@ -428,10 +435,11 @@ export function createKvService(
               session: sessionRef(req.session),
               ifVersion: iv,
               signal: ctx.signal,
+              durableNotice: durableNotices.get(ctx),
               ...(req.expireInMs > 0n ? { expireInMs: expireIn(req.expireInMs) } : {}),
             }),
           ),
-        (target) => forwards.put(target, req, ctx.signal),
+        (target) => forwards.put(target, req, ctx.signal, partition),
       );
     },
 
@@ -626,7 +634,7 @@ export function createKvService(
    * Serves writes a node passed on in one batch on its stream, as `forward` serves a call's, and
    * answers each as soon as it is done (one slow write holds no other answer back).
    */
-  const serveStreamed: ServeStreamed = (from, calls, signal, remainingMs, answer) => {
+  const serveStreamed: ServeStreamed = (from, calls, signal, remainingMs, answer, durable) => {
     const ctx = {
       signal,
       requestHeader: new HeaderMap({ [FORWARDED_HEADER]: String(from) }).asHeaders(),
@@ -636,9 +644,16 @@ export function createKvService(
     } as unknown as HandlerContext;
     // The stream's sender: checked against its certificate before its batch got here.
     forwardedBy.set(ctx, from);
-    calls.forEach((c, i) =>
-      forwardOne(c.call?.call ?? { case: undefined }, ctx).then((result) => answer(i, result))
-    );
+    calls.forEach((c, i) => {
+      let own = ctx;
+      if (c.durableNotice) {
+        // A put the sender can answer for itself once its entry is durable here and there.
+        own = { ...ctx };
+        forwardedBy.set(own, from);
+        durableNotices.set(own, { to: from, send: (index, term) => durable(i, index, term) });
+      }
+      forwardOne(c.call?.call ?? { case: undefined }, own).then((result) => answer(i, result));
+    });
   };
   return { service, serveStreamed };
 }

@@ -153,7 +153,12 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
   const secure = options.tls !== undefined;
   // Takes one batch, from a unary call (whose messages must belong to `rpc`) or from a peer's
   // stream (any kind); throws a ConnectError for a batch that must be refused.
-  const streamed = options.peers && new StreamedWrites({ link: options.peers });
+  const streamed = options.peers && new StreamedWrites({
+    link: options.peers,
+    awaitDurable: (partition, index, term, durable) =>
+      host.awaitDurable(partition, index, term, durable),
+    onDurableAnswer: () => options.metrics.durableNoticeAnswer(),
+  });
   const kvParts = createKvService(host, options.nodes, {
     fetch: options.fetch,
     stream: streamed,
@@ -224,6 +229,7 @@ export async function startNodeServer(options: NodeServerOptions): Promise<NodeS
     if (refused > 0) options.onRefused?.("rejected", refused);
     // Only a batch accepted whole gets here: a refused one served none of its writes.
     if (streamed && batch.answers.length > 0) streamed.answered(batch.from, batch.answers);
+    if (streamed && batch.durable.length > 0) streamed.durable(batch.from, batch.durable);
     if (streamed && batch.writes.length > 0) {
       streamed.serve(batch.from, batch.writes, kvParts.serveStreamed);
     }

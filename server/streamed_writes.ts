@@ -24,14 +24,15 @@ import type { Clock } from "../runtime/clock.ts";
 import { systemClock } from "../runtime/clock.ts";
 import { Deadlines } from "../runtime/deadlines.ts";
 import { awaitRequest } from "../runtime/requests.ts";
-import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
+import type { AnswerItem, DurableItem, WriteItem } from "../rpc/peer_item.ts";
+import { formatVersion } from "../partition/version.ts";
 import {
   type ForwardedCallSchema,
   type ForwardedResult,
   ForwardedResultSchema,
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { encodeForwardedCall, encodeForwardedResult } from "../rpc/forwarded_wire.ts";
-import type { ReceivedAnswer, ReceivedWrite } from "../rpc/raft_read.ts";
+import type { ReceivedAnswer, ReceivedDurable, ReceivedWrite } from "../rpc/raft_read.ts";
 import type { WriteStream } from "./forward_batcher.ts";
 import type { ServeStreamed } from "./kv_service.ts";
 
@@ -64,7 +65,20 @@ export interface WriteLink {
   sendWrite(to: NodeId, item: WriteItem): void;
   /** Puts an answer on the stream to `to`. */
   sendAnswer(to: NodeId, item: AnswerItem): void;
+  /** Puts a durable notice on the stream to `to`. */
+  sendDurable(to: NodeId, item: DurableItem): void;
 }
+
+/**
+ * Runs `durable` once this node's replica of `partition` holds entry `index` of `term` on disk
+ * (the node's `MultiRaftHost.awaitDurable`); returns a function that stops waiting.
+ */
+export type AwaitDurable = (
+  partition: number,
+  index: number,
+  term: number,
+  durable: () => void,
+) => () => void;
 
 /** Options for {@linkcode StreamedWrites}. */
 export interface StreamedWritesOptions {
@@ -76,6 +90,13 @@ export interface StreamedWritesOptions {
   maxServing?: number;
   /** The clock for time limits. Default the system's. */
   clock?: Clock;
+  /**
+   * How this node learns that its own copy of an entry is durable. Given, the puts it passes on
+   * that ask for it are answered once their entry is durable on the leader and here.
+   */
+  awaitDurable?: AwaitDurable;
+  /** Observes each put answered on a durable notice. */
+  onDurableAnswer?: () => void;
 }
 
 /**
@@ -105,6 +126,10 @@ export class WriteNotSentError extends Error {
 interface Pending {
   readonly target: NodeId;
   readonly settle: (result: ForwardedResult) => void;
+  /** The partition of a put that may be answered on a durable notice. */
+  readonly durableIn?: number;
+  /** Stops waiting for this node's copy of the put's entry. */
+  stopWaiting?: () => void;
 }
 
 /**
@@ -125,6 +150,8 @@ export class StreamedWrites implements WriteStream {
   readonly #timeoutMs: number;
   readonly #maxServing: number;
   readonly #clock: Clock;
+  readonly #awaitDurable: AwaitDurable | undefined;
+  readonly #onDurableAnswer: (() => void) | undefined;
   /** The sender's waits, and the leader's batches: each queue gets deadlines in time order. */
   readonly #waits: Deadlines;
   readonly #batches: Deadlines;
@@ -140,6 +167,8 @@ export class StreamedWrites implements WriteStream {
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#maxServing = options.maxServing ?? 4096;
     this.#clock = options.clock ?? systemClock;
+    this.#awaitDurable = options.awaitDurable;
+    this.#onDurableAnswer = options.onDurableAnswer;
     this.#waits = new Deadlines(this.#clock);
     this.#batches = new Deadlines(this.#clock);
     this.#incarnation = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
@@ -157,31 +186,49 @@ export class StreamedWrites implements WriteStream {
    * @param target The partition's leader.
    * @param call The write.
    * @param signal The caller's cancellation: it stops waiting (the write may still be applied).
+   * @param durableIn The partition of a put whose answer follows from its log position: it is
+   *   answered as soon as its entry is durable on the leader and here, if the leader says so.
    * @returns The leader's result.
    */
   send(
     target: NodeId,
     call: MessageInitShape<typeof ForwardedCallSchema>,
     signal: AbortSignal,
+    durableIn?: number,
   ): Promise<ForwardedResult> | undefined {
     if (!this.#link.servesWrites(target)) return undefined;
     const id = this.#nextId();
     const bytes = encodeForwardedCall(call);
+    const early = this.#awaitDurable !== undefined && durableIn !== undefined &&
+      call.call?.case === "put";
     return awaitRequest<ForwardedResult>(
       this.#waits,
       this.#timeoutMs,
       `A write passed on to node ${target}`,
       signal,
       (resolve, reject) => {
-        this.#pending.set(id, { target, settle: resolve });
+        const pending: Pending = early ? { target, settle: resolve, durableIn } : {
+          target,
+          settle: resolve,
+        };
+        this.#pending.set(id, pending);
         this.#link.sendWrite(target, {
-          write: { id, timeoutMs: this.#timeoutMs, call: bytes, incarnation: this.#incarnation },
+          write: {
+            id,
+            timeoutMs: this.#timeoutMs,
+            call: bytes,
+            incarnation: this.#incarnation,
+            ...(early ? { durableNotice: true } : {}),
+          },
           dropped: (error) => {
             const cause = new WriteNotSentError(target, error);
             reject(new ConnectError(cause.message, Code.Unavailable, undefined, undefined, cause));
           },
         });
-        return () => this.#pending.delete(id);
+        return () => {
+          this.#pending.delete(id);
+          pending.stopWaiting?.();
+        };
       },
       // No metadata: nothing was answered, so the write's fate is unknown.
       () => new ConnectError(`node ${target} did not answer in time`, Code.DeadlineExceeded),
@@ -201,6 +248,47 @@ export class StreamedWrites implements WriteStream {
       const pending = this.#pending.get(id);
       if (pending?.target !== from) continue;
       pending.settle(result ?? create(ForwardedResultSchema));
+    }
+  }
+
+  /**
+   * Takes the notices `from` sent that puts this node passed on to it are durable there: each
+   * such put is answered once this node holds its entry durably too (a majority of the voters
+   * then has it in the leader's term, so it is committed; see `runtime/durability.ts`). Its
+   * answer is the one the leader would send: applied, at that index and version.
+   *
+   * @param from The leader that sent them.
+   * @param notices The notices.
+   */
+  durable(from: NodeId, notices: readonly ReceivedDurable[]): void {
+    const awaitDurable = this.#awaitDurable;
+    if (!awaitDurable) return;
+    for (const { id, incarnation, index, term } of notices) {
+      if (incarnation !== this.#incarnation) continue;
+      const pending = this.#pending.get(id);
+      const partition = pending?.durableIn;
+      if (pending?.target !== from || partition === undefined || pending.stopWaiting) continue;
+      if (!Number.isSafeInteger(index) || index <= 0 || !Number.isSafeInteger(term)) continue;
+      pending.stopWaiting = awaitDurable(
+        partition,
+        index,
+        term,
+        () => {
+          if (this.#pending.get(id) !== pending) return; // answered meanwhile
+          this.#onDurableAnswer?.();
+          pending.settle(create(ForwardedResultSchema, {
+            result: {
+              case: "put",
+              value: {
+                partition,
+                index: BigInt(index),
+                ok: true,
+                version: formatVersion(partition, index),
+              },
+            },
+          }));
+        },
+      );
     }
   }
 
@@ -244,13 +332,23 @@ export class StreamedWrites implements WriteStream {
     const end = this.#clock.now() + ms;
     const remainingMs = () => Math.max(0, end - this.#clock.now());
     let open = taken.length;
-    serve(from, taken, stop.signal, remainingMs, (i, result) => {
-      const left = (this.#serving.get(from) ?? 1) - 1;
-      if (left > 0) this.#serving.set(from, left);
-      else this.#serving.delete(from);
-      if (--open === 0) settle();
-      this.#answer(from, taken[i], result);
-    });
+    serve(
+      from,
+      taken,
+      stop.signal,
+      remainingMs,
+      (i, result) => {
+        const left = (this.#serving.get(from) ?? 1) - 1;
+        if (left > 0) this.#serving.set(from, left);
+        else this.#serving.delete(from);
+        if (--open === 0) settle();
+        this.#answer(from, taken[i], result);
+      },
+      (i, index, term) => {
+        const { id, incarnation } = taken[i];
+        this.#link.sendDurable(from, { durable: { id, incarnation, index, term } });
+      },
+    );
   }
 
   /** Sends the answer to `write`; a result that cannot be encoded is answered as `internal`. */

@@ -2,7 +2,7 @@ import { assert, assertEquals, assertInstanceOf, assertRejects } from "@std/asse
 import { create, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ManualClock } from "../runtime/clock.ts";
-import type { AnswerItem, WriteItem } from "../rpc/peer_item.ts";
+import type { AnswerItem, DurableItem, WriteItem } from "../rpc/peer_item.ts";
 import {
   ForwardedCallSchema,
   type ForwardedResultSchema,
@@ -29,13 +29,16 @@ const answerFor = (write: { id: number; incarnation: number }, index: number) =>
 function fakeLink(serving = new Set([2])) {
   const writes: { to: number; item: WriteItem }[] = [];
   const answers: { to: number; item: AnswerItem }[] = [];
+  const durables: { to: number; item: DurableItem }[] = [];
   return {
     writes,
     answers,
+    durables,
     link: {
       servesWrites: (to: number) => serving.has(to),
       sendWrite: (to: number, item: WriteItem) => void writes.push({ to, item }),
       sendAnswer: (to: number, item: AnswerItem) => void answers.push({ to, item }),
+      sendDurable: (to: number, item: DurableItem) => void durables.push({ to, item }),
     },
   };
 }
@@ -201,4 +204,102 @@ Deno.test("StreamedWrites: the leader answers each write as soon as it is done, 
     answers.at(-1)!.item.answer.result,
     toBinary(ResultSchema, create(ResultSchema, { result: { case: "put", value: { ok: true } } })),
   );
+});
+
+Deno.test("StreamedWrites: a put passed on is answered once the leader's notice and this node's own copy agree", async () => {
+  const { link, writes } = fakeLink(new Set([2, 3]));
+  const waits: { partition: number; index: number; term: number; durable: () => void }[] = [];
+  let stopped = 0;
+  const sw = new StreamedWrites({
+    link,
+    clock: new ManualClock(),
+    awaitDurable: (partition, index, term, durable) => {
+      waits.push({ partition, index, term, durable });
+      return () => stopped++;
+    },
+  });
+  const signal = new AbortController().signal;
+  const early = sw.send(2, put("a"), signal, 5)!;
+  const noPartition = sw.send(2, put("b"), signal)!;
+  const del = sw.send(2, { call: { case: "delete", value: { key: te.encode("c") } } }, signal, 5)!;
+  const [wa, wb, wc] = writes.map((w) => w.item.write);
+  assertEquals([wa.durableNotice, wb.durableNotice, wc.durableNotice], [
+    true,
+    undefined,
+    undefined,
+  ]);
+  const notice = (w: typeof wa, from = 2, incarnation = w.incarnation) =>
+    sw.durable(from, [{ id: w.id, incarnation, index: 41, term: 3 }]);
+  // Only the leader the put went to, in this run of this node, for a put that asked for it.
+  notice(wa, 3);
+  notice(wa, 2, wa.incarnation + 1);
+  notice(wb);
+  notice(wc);
+  assertEquals(waits.length, 0);
+  notice(wa);
+  notice(wa); // a duplicate notice does not wait twice
+  assertEquals(waits.map(({ partition, index, term }) => ({ partition, index, term })), [
+    { partition: 5, index: 41, term: 3 },
+  ]);
+  waits[0].durable();
+  const r = await early;
+  assertEquals(r.result.case, "put");
+  const value = r.result.value as {
+    partition: number;
+    index: bigint;
+    ok: boolean;
+    version: string;
+  };
+  assertEquals(value, {
+    ...value,
+    partition: 5,
+    index: 41n,
+    ok: true,
+    version: "00050000000000000029",
+  });
+  // The leader's own answer, arriving later, finds nothing waiting.
+  sw.answered(2, [answerFor(wa, 41)]);
+  sw.answered(2, [answerFor(wb, 42), answerFor(wc, 43)]);
+  await Promise.all([noPartition, del]);
+  assertEquals(sw.waiting, 0);
+});
+
+Deno.test("StreamedWrites: a put answered by its leader first stops waiting for its own copy", async () => {
+  const { link, writes } = fakeLink();
+  let stopped = 0;
+  const sw = new StreamedWrites({
+    link,
+    clock: new ManualClock(),
+    awaitDurable: () => () => stopped++,
+  });
+  const answer = sw.send(2, put("a"), new AbortController().signal, 0)!;
+  const w = writes[0].item.write;
+  sw.durable(2, [{ id: w.id, incarnation: w.incarnation, index: 9, term: 1 }]);
+  sw.answered(2, [answerFor(w, 9)]);
+  await answer;
+  assertEquals(stopped, 1);
+});
+
+Deno.test("StreamedWrites: the leader sends a durable notice for a write that asked for one", () => {
+  const { link, durables } = fakeLink();
+  const sw = new StreamedWrites({ link, clock: new ManualClock() });
+  const writes = [true, false].map((durableNotice, i) =>
+    create(StreamedWriteSchema, {
+      id: 20 + i,
+      incarnation: 5,
+      call: create(ForwardedCallSchema, put(`k${i}`)),
+      durableNotice,
+    })
+  );
+  let asked: boolean[] = [];
+  const serve: ServeStreamed = (_from, calls, _signal, _remainingMs, _answer, durable) => {
+    asked = calls.map((c) => c.durableNotice === true);
+    durable(0, 17, 2);
+  };
+  sw.serve(4, writes, serve);
+  assertEquals(asked, [true, false]);
+  assertEquals(durables, [{
+    to: 4,
+    item: { durable: { id: 20, incarnation: 5, index: 17, term: 2 } },
+  }]);
 });

@@ -267,6 +267,13 @@ export const METRICS: readonly MetricDefinition[] = [
     help:
       "Writes this node passed on to their partition's leader: on the peer stream to it (stream), or in a KvService/Forward call, to a leader of an earlier version or before its first ping answer (call).",
   },
+  {
+    name: "prkdb_kv_durable_notice_answers_total",
+    type: "counter",
+    labels: ["node_id"],
+    help:
+      "Puts this node passed on (without a session or condition) and answered itself, once the leader said their entry is durable there and this node's own copy was durable too: a majority of three, so committed, a round trip before the leader's answer. Reads admitted after the leader's notice wait for the entry.",
+  },
   // Replication, from each Raft leader to each follower.
   {
     name: "prkdb_replication_lag_seconds",

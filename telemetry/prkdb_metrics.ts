@@ -314,6 +314,11 @@ export class PrkDbMetrics {
     this.#add("prkdb_kv_forwarded_writes_total", count, { via });
   }
 
+  /** Counts a put passed on that this node answered on its leader's durable notice. */
+  durableNoticeAnswer(): void {
+    this.#add("prkdb_kv_durable_notice_answers_total", 1, {});
+  }
+
   /**
    * Counts a snapshot taken by compaction.
    *

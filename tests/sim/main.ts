@@ -33,6 +33,9 @@ Options:
                      Chance that a node dies during each storage write (default 0.002).
   --follow-writes    Clients write through one application node that moves around the cluster;
                      leadership follows it (every seed runs differently).
+  --passed-on-puts <p>
+                     Share of puts sent without a session to any node, which passes them on and
+                     may answer on the leader's durable notice (default 0.25).
   --fail-fast        Stop at the first failing seed.
   --verbose          Print every run's report.
   -h, --help         Show this help.
@@ -58,6 +61,7 @@ try {
       units: { type: "string" },
       "write-crash-rate": { type: "string" },
       "follow-writes": { type: "boolean" },
+      "passed-on-puts": { type: "string" },
       "fail-fast": { type: "boolean", default: false },
       verbose: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -84,6 +88,13 @@ if (
 ) {
   misuse(`--write-crash-rate must be a probability from 0 to 1, got "${writeCrashRate}"`);
 }
+const passedOnPuts = values["passed-on-puts"];
+if (
+  passedOnPuts !== undefined &&
+  !(passedOnPuts.trim() !== "" && Number(passedOnPuts) >= 0 && Number(passedOnPuts) <= 1)
+) {
+  misuse(`--passed-on-puts must be a probability from 0 to 1, got "${passedOnPuts}"`);
+}
 if (!["memory", "file", "kv"].includes(values.storage)) {
   misuse(`--storage must be memory, file or kv, got "${values.storage}"`);
 }
@@ -106,6 +117,7 @@ const totals = {
   membershipChanges: 0,
   quietUnits: 0,
   handOffs: 0,
+  durableAnswers: 0,
   forWrites: 0,
 };
 let failed = 0;
@@ -120,6 +132,7 @@ for (const seed of seeds) {
       ...(values.units ? { units: Number(values.units) } : {}),
       ...(writeCrashRate !== undefined ? { writeCrashRate: Number(writeCrashRate) } : {}),
       followWrites: values["follow-writes"] === true,
+      ...(passedOnPuts !== undefined ? { passedOnPuts: Number(passedOnPuts) } : {}),
     }).run();
   } catch (error) {
     failed++;
@@ -141,6 +154,7 @@ for (const seed of seeds) {
   totals.quietUnits += report.quietUnits;
   totals.handOffs += report.handOffs.preferred + report.handOffs.writes;
   totals.forWrites += report.handOffs.writes;
+  totals.durableAnswers += report.clients.durableAnswers;
   if (values.verbose || seeds.length === 1) console.log(JSON.stringify(report));
   else if (totals.runs % 25 === 0) console.log(`  ${totals.runs}/${seeds.length} seeds passed...`);
 }
@@ -151,7 +165,8 @@ console.log(
     `${totals.crashes} crashes, ${totals.partitions} partitions, ${totals.pauses} pauses, ` +
     `${totals.snapshots} snapshots taken, ${totals.installed} installed from a leader, ` +
     `${totals.membershipChanges} membership changes applied, ${totals.quietUnits} time units with a quiet replica, ` +
-    `${totals.handOffs} leadership transfers by balancing (${totals.forWrites} following writes)`,
+    `${totals.handOffs} leadership transfers by balancing (${totals.forWrites} following writes), ` +
+    `${totals.durableAnswers} passed-on puts answered on a durable notice`,
 );
 if (failed > 0) {
   console.error(`${failed} seed(s) failed`);

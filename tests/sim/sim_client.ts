@@ -14,6 +14,7 @@ import {
   WrongNodeError,
 } from "../../partition/errors.ts";
 import type { WriteResult } from "../../runtime/write_result.ts";
+import { formatVersion } from "../../partition/version.ts";
 import type { SimNode } from "./sim_node.ts";
 
 const te = new TextEncoder();
@@ -40,6 +41,13 @@ export interface ClientWorld {
   stamp(): number;
   /** The node the clients' writes come through, when the run models one (`followWrites`). */
   home?(): number;
+  /** The share of puts passed on without a session (see `SimulationOptions.passedOnPuts`). */
+  readonly passedOnPuts: number;
+  /**
+   * Carries a notice from node `from` to node `to` as the network would: after a delay, and
+   * only if both are up and can talk then (a notice may be lost). `deliver` runs at `to`.
+   */
+  relay(from: number, to: number, deliver: (node: SimNode) => void): void;
 }
 
 /** The outcome of an operation for the history: a timestamp, `Infinity` (unknown) or -1 (none). */
@@ -57,6 +65,8 @@ export interface ClientStats {
   duplicatesSent: number;
   heldRequests: number;
   sessionsOpened: number;
+  /** Puts passed on by a follower and answered by it on the leader's durable notice. */
+  durableAnswers: number;
 }
 
 /** One client. */
@@ -132,6 +142,12 @@ export class SimClient {
     expireInMs?: number,
   ): Promise<Settled> {
     const k = te.encode(key);
+    if (
+      kind === "put" && expireInMs === undefined &&
+      this.#world.random.chance(this.#world.passedOnPuts)
+    ) {
+      return await this.#passOnPut(k, value!);
+    }
     let ambiguous = false;
     let seq = 0;
     let session: { id: number; nextSeq: number; waiting: Set<number> } | undefined;
@@ -183,6 +199,50 @@ export class SimClient {
     // unless no attempt can have been applied. Either way the session forgets it now.
     session?.waiting.delete(seq);
     return { ret: ambiguous ? Infinity : -1 };
+  }
+
+  /**
+   * A put without a session, sent to any node, which passes it on to the leader as the server
+   * does. That node answers as soon as the leader says the entry is durable there and its own
+   * copy is durable too, or with the leader's answer if that comes first. One attempt only:
+   * without a session, a retry could apply the put twice.
+   */
+  async #passOnPut(key: Uint8Array, value: string): Promise<Settled> {
+    const via = this.#world.ids[this.#world.random.nextInt(this.#world.ids.length)];
+    const data = te.encode(value);
+    const r = await this.#within(this.#send(via, (f) => {
+      const leader = f.host.leaderOf(0);
+      if (leader === 0 || leader === f.id) return f.host.put(key, data);
+      return new Promise<WriteResult>((resolve, reject) => {
+        let answered = false;
+        const answer = (result: WriteResult, early: boolean) => {
+          if (answered) return;
+          answered = true;
+          if (early) this.#stats.durableAnswers++;
+          resolve(result);
+        };
+        const durableNotice = {
+          to: f.id,
+          send: (index: number, term: number) =>
+            this.#world.relay(leader, f.id, (node) => {
+              if (node !== f) return; // restarted since: nothing waits there any more
+              node.host.awaitDurable(0, index, term, () =>
+                answer({
+                  ok: true,
+                  found: false,
+                  partition: 0,
+                  index,
+                  version: formatVersion(0, index),
+                }, true));
+            }),
+        };
+        this.#send(leader, (l) => l.host.put(key, data, { durableNotice }))
+          .then((result) => answer(result, false), reject);
+      });
+    }));
+    if (r && "value" in r) return { ret: this.#world.stamp(), index: r.value.index };
+    // Failed or unanswered: it may still be applied, whatever the error said.
+    return { ret: Infinity };
   }
 
   /** A linearizable read at the node believed to lead, or a follower read elsewhere. */

@@ -70,7 +70,16 @@ export interface SimulationOptions {
    * around the cluster, through every fault. Off by default: with it, every seed runs differently.
    */
   readonly followWrites?: boolean;
+  /**
+   * The share of puts (those without a time to live) that a client sends without a session to
+   * any node, which passes them on to the leader as the server does and may answer them itself
+   * on the leader's durable notice (see `runtime/durability.ts`). Default 0.25.
+   */
+  readonly passedOnPuts?: number;
 }
+
+/** The share of puts passed on without a session, by default. */
+const DEFAULT_PASSED_ON_PUTS = 0.25;
 
 /** How long the clients' application node stays on one node, with `followWrites`. */
 export const FOLLOW_PERIOD_UNITS = 2500;
@@ -173,6 +182,7 @@ export class Simulation {
     duplicatesSent: 0,
     heldRequests: 0,
     sessionsOpened: 0,
+    durableAnswers: 0,
   };
   readonly #ids: number[];
   readonly #sleepers: { at: number; wake: () => void }[] = [];
@@ -201,6 +211,7 @@ export class Simulation {
         ? ` --write-crash-rate ${o.writeCrashRate}`
         : "",
       o.followWrites ? " --follow-writes" : "",
+      o.passedOnPuts !== DEFAULT_PASSED_ON_PUTS ? ` --passed-on-puts ${o.passedOnPuts}` : "",
     ].join("");
   }
 
@@ -218,6 +229,7 @@ export class Simulation {
       membershipRate: 0.002,
       bugs: {},
       followWrites: false,
+      passedOnPuts: DEFAULT_PASSED_ON_PUTS,
       storage: "memory",
       compactEvery: 8 + (options.seed % 53),
       ...options,
@@ -233,6 +245,7 @@ export class Simulation {
     this.#writeCrashes = new SeededRandom(options.seed ^ 0xc7a5);
     this.#net = new SimNetwork(new SeededRandom(options.seed ^ 0x5eed), this.#o.network);
     this.#ids = Array.from({ length: options.nodes }, (_, i) => i + 1);
+    const relayDelays = new SeededRandom(options.seed ^ 0xd0ab);
     const world = {
       random: new SeededRandom(options.seed ^ 0xc11e),
       ids: this.#ids,
@@ -244,6 +257,18 @@ export class Simulation {
       home: this.#o.followWrites
         ? () => this.#ids[Math.floor(this.#now / FOLLOW_PERIOD_UNITS) % this.#ids.length]
         : undefined,
+      passedOnPuts: this.#o.passedOnPuts,
+      relay: (from: number, to: number, deliver: (node: SimNode) => void) => {
+        const delay = 1 + relayDelays.nextInt(this.#o.network.maxDelay);
+        this.#sleepers.push({
+          at: this.#now + delay,
+          wake: () => {
+            const node = this.#nodes.get(to);
+            if (!node?.running(this.#now) || !this.#nodes.get(from)) return;
+            if (this.#net.connected(from, to)) deliver(node);
+          },
+        });
+      },
     };
     this.#clients = Array.from(
       { length: this.#o.clients },

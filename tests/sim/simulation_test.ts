@@ -3,6 +3,8 @@ import { SessionTable } from "../../partition/sessions.ts";
 import { SortedKeys } from "../../partition/sorted_keys.ts";
 import { ChangeHistory } from "../../runtime/change_history.ts";
 import { Replica } from "../../runtime/replica.ts";
+import { Durability } from "../../runtime/durability.ts";
+import { RaftNode } from "../../raft/node.ts";
 import { Simulation, SimulationFailure, type SimulationOptions } from "./simulation.ts";
 
 /** Runs seeds until one fails; returns the failure (or undefined if none did). */
@@ -164,5 +166,50 @@ Deno.test("simulation: catches a range read that skips a key, as a paged listing
     assertStringIncludes(failure.message, "list: a listing skipped");
   } finally {
     SortedKeys.prototype.range = original;
+  }
+});
+
+Deno.test("simulation: puts passed on are answered by the node that passed them on, on the leader's durable notice", async () => {
+  let early = 0;
+  for (const seed of [1, 2, 3]) {
+    const r = await new Simulation({ seed, nodes: 3, passedOnPuts: 0.5 }).run();
+    early += r.clients.durableAnswers;
+  }
+  assert(early > 30, `only ${early} puts were answered on a durable notice`);
+});
+
+Deno.test("simulation: catches a leader that announces a durable entry without raising its read floor", async () => {
+  const original = RaftNode.prototype.announceDurable;
+  // The same conditions through the node's public view, but no read floor: a read that starts
+  // after the follower answered may get a read index below the write.
+  RaftNode.prototype.announceDurable = function (this: RaftNode, peer, index, term) {
+    const status = this.status();
+    const voters = this.membership.voters;
+    return this.isLeader && status.term === term && this.termAt(index) === term &&
+      voters.length <= 3 && voters.includes(this.id) && voters.includes(peer) &&
+      status.membershipIndex <= status.commitIndex;
+  };
+  try {
+    const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
+    assert(failure, "60 seeds without a read floor all passed: the check is blind");
+    assertStringIncludes(failure.message, "not linearizable");
+    assertStringIncludes(failure.message, "--passed-on-puts 0.8");
+  } finally {
+    RaftNode.prototype.announceDurable = original;
+  }
+});
+
+Deno.test("simulation: catches a follower that answers on a durable notice before its own copy is durable", async () => {
+  const original = Durability.prototype.wait;
+  Durability.prototype.wait = function (_node, _index, _term, durable) {
+    durable(); // the bug: the leader's copy alone is not a majority
+    return () => {};
+  };
+  try {
+    const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
+    assert(failure, "60 seeds answering on the leader's word alone all passed: the check is blind");
+    assertStringIncludes(failure.message, "not linearizable");
+  } finally {
+    Durability.prototype.wait = original;
   }
 });

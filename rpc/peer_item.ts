@@ -53,6 +53,8 @@ export interface DurableItem {
     readonly id: number;
     /** The write's `incarnation`. */
     readonly incarnation: number;
+    /** The partition whose log holds the write. */
+    readonly partition: number;
     /** The write's log entry. */
     readonly index: number;
     /** The entry's term. */
@@ -80,6 +82,6 @@ export function peerItemBytes(item: PeerItem): number {
   if ("message" in item) return messageBytes(item);
   // Tags, lengths and three or four varints of up to five bytes each.
   if ("write" in item) return 26 + item.write.call.length;
-  if ("durable" in item) return 32;
+  if ("durable" in item) return 44;
   return 24 + item.answer.result.length;
 }

@@ -74,7 +74,7 @@ export interface ReceivedAnswer {
  * @example Usage
  * ```ts
  * import type { ReceivedDurable } from "./raft_read.ts";
- * const d: ReceivedDurable = { id: 1, incarnation: 7, index: 42, term: 3 };
+ * const d: ReceivedDurable = { id: 1, incarnation: 7, partition: 0, index: 42, term: 3 };
  * ```
  */
 export interface ReceivedDurable {
@@ -82,6 +82,8 @@ export interface ReceivedDurable {
   readonly id: number;
   /** The write's `incarnation`. */
   readonly incarnation: number;
+  /** The partition whose log holds the write. */
+  readonly partition: number;
   /** The write's log entry. */
   readonly index: number;
   /** The entry's term. */
@@ -182,7 +184,7 @@ function streamedWrite(c: Cursor): ReceivedWrite {
 }
 
 function streamedDurable(c: Cursor): ReceivedDurable {
-  let id = 0, incarnation = 0, index = 0, term = 0;
+  let id = 0, incarnation = 0, index = 0, term = 0, partition = 0;
   while (c.pos < c.end) {
     const t = c.tag(), field = t >>> 3, wire = t & 7;
     if (field === 1) {
@@ -197,9 +199,12 @@ function streamedDurable(c: Cursor): ReceivedDurable {
     } else if (field === 4) {
       c.expect(wire, VARINT, field, "durable term");
       term = c.varint();
+    } else if (field === 5) {
+      c.expect(wire, VARINT, field, "durable partition");
+      partition = c.uint32();
     } else c.skip(wire, field);
   }
-  return { id, incarnation, index, term };
+  return { id, incarnation, partition, index, term };
 }
 
 function streamedAnswer(c: Cursor): ReceivedAnswer {
@@ -357,6 +362,7 @@ export function receivedFromGenerated(batch: RaftBatch): ReceivedBatch {
     durable: batch.durable.map((d) => ({
       id: d.id,
       incarnation: d.incarnation,
+      partition: d.partition,
       index: Number(d.index),
       term: Number(d.term),
     })),

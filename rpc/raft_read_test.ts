@@ -40,6 +40,7 @@ function randomBatch(rng: SeededRandom, round: number): Uint8Array {
       durable: Array.from({ length: rng.nextInt(3) }, () => ({
         id: id(),
         incarnation: id(),
+        partition: rng.nextInt(3) === 0 ? 0 : rng.nextInt(5000),
         index: BigInt(rng.nextInt(4) === 0 ? MAX_WIRE_NUMBER : rng.nextInt(1e9)),
         term: BigInt(rng.nextInt(1000)),
       })),

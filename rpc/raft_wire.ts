@@ -312,12 +312,13 @@ export function encodeRaftBatch(
     }
     for (const item of items) {
       if (!("durable" in item)) continue;
-      const { id, incarnation, index, term } = item.durable;
+      const { id, incarnation, partition, index, term } = item.durable;
       f.message(7, (g) => {
         g.uint(1, id);
         g.uint(2, incarnation);
         g.uint(3, index);
         g.uint(4, term);
+        g.uint(5, partition);
       });
     }
   };

@@ -68,7 +68,13 @@ Deno.test("encodeRaftBatch writes writes passed on, their answers and durable no
       incarnation: number;
       durableNotice: boolean;
     }[] = [];
-    const durable: { id: number; incarnation: number; index: number; term: number }[] = [];
+    const durable: {
+      id: number;
+      incarnation: number;
+      partition: number;
+      index: number;
+      term: number;
+    }[] = [];
     const answers: { id: number; result: ForwardedResult; incarnation: number }[] = [];
     for (let i = rng.nextInt(10); i > 0; i--) {
       const kind = rng.nextInt(4);
@@ -94,6 +100,7 @@ Deno.test("encodeRaftBatch writes writes passed on, their answers and durable no
         const d = {
           id: id(),
           incarnation: id(),
+          partition: rng.nextInt(3) === 0 ? 0 : rng.nextInt(5000),
           index: rng.nextInt(4) === 0 ? Number.MAX_SAFE_INTEGER : rng.nextInt(1e9),
           term: rng.nextInt(1000),
         };

@@ -31,14 +31,17 @@ import type { Ready } from "../raft/ready.ts";
  * @example Usage
  * ```ts
  * import type { DurableNotice } from "@prkdb/prkdb/runtime";
- * const notice: DurableNotice = { to: 2, send: (index, term) => console.log(index, term) };
+ * const notice: DurableNotice = {
+ *   to: 2,
+ *   send: (partition, index, term) => console.log(partition, index, term),
+ * };
  * ```
  */
 export interface DurableNotice {
   /** The follower that passed the write on. */
   readonly to: NodeId;
-  /** Sends the notice: the write's entry and its term. */
-  readonly send: (index: number, term: number) => void;
+  /** Sends the notice: the write's partition, its entry and the entry's term. */
+  readonly send: (partition: number, index: number, term: number) => void;
 }
 
 /** A notice a leader sends once its entry is durable. */
@@ -64,11 +67,12 @@ interface Waiter {
  * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
  * import { Durability } from "@prkdb/prkdb/runtime";
  * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
- * const durability = new Durability(0);
+ * const durability = new Durability(0, 0);
  * console.log(durability.wait(node, 1, 1, () => {})); // a way to stop waiting
  * ```
  */
 export class Durability {
+  readonly #partition: number;
   /** Entries up to here, with the terms the log has for them now, are on disk. */
   #index: number;
   #announcements: Announcement[] = [];
@@ -77,9 +81,11 @@ export class Durability {
   /**
    * Starts from what storage holds.
    *
+   * @param partition The replica's partition, named in the notices it sends.
    * @param index The last index of the log restored from storage (all of it on disk).
    */
-  constructor(index: number) {
+  constructor(partition: number, index: number) {
+    this.#partition = partition;
     this.#index = index;
   }
 
@@ -127,7 +133,8 @@ export class Durability {
    * @param rd The Ready.
    */
   handing(rd: Ready): void {
-    if (rd.snapshot) this.#index = 0;
+    // A snapshot from the leader that replaces the log comes with `truncateFrom`; a local
+    // compaction's snapshot leaves the entries after it where they are, on disk.
     const from = rd.truncateFrom ?? rd.entries[0]?.index;
     if (from !== undefined) this.#index = Math.min(this.#index, from - 1);
   }
@@ -159,7 +166,9 @@ export class Durability {
     const keep: Announcement[] = [];
     for (const a of this.#announcements) {
       if (a.index > this.#index) keep.push(a);
-      else if (node.announceDurable(a.to, a.index, a.term)) a.send(a.index, a.term);
+      else if (node.announceDurable(a.to, a.index, a.term)) {
+        a.send(this.#partition, a.index, a.term);
+      }
     }
     // A node that no longer leads sends none of the rest (and a new term wrote its hard state,
     // so this runs after every change of role).

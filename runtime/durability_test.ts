@@ -37,7 +37,7 @@ function hand(node: RaftNode, d: Durability): Ready {
 
 Deno.test("Durability: an answer waits until the round that holds its entry has written it", () => {
   const { node, append } = follower();
-  const d = new Durability(0);
+  const d = new Durability(0, 0);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1)]);
   const fired: string[] = [];
   d.wait(node, 2, 1, () => fired.push("before the round")); // the entry is not even handed over
@@ -53,7 +53,7 @@ Deno.test("Durability: an answer waits until the round that holds its entry has 
 
 Deno.test("Durability: an entry of another term at that index is never taken for the one named", () => {
   const { node, append } = follower();
-  const d = new Durability(0);
+  const d = new Durability(0, 0);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1)]);
   let rd = hand(node, d);
   d.written(rd, node);
@@ -74,9 +74,9 @@ Deno.test("Durability: an entry of another term at that index is never taken for
   assertEquals(fired, ["new entry", "new entry, asked during the write"]);
 });
 
-Deno.test("Durability: a stopped wait does not fire; a compacted entry never does", () => {
+Deno.test("Durability: a stopped wait does not fire; a compacted entry never does, the entries after a compaction still do", () => {
   const { node, append } = follower();
-  const d = new Durability(0);
+  const d = new Durability(0, 0);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1), entry(3, 1)]);
   const fired: number[] = [];
   const stop = d.wait(node, 3, 1, () => fired.push(3));
@@ -96,6 +96,10 @@ Deno.test("Durability: a stopped wait does not fire; a compacted entry never doe
   const applied = node.ready();
   node.advance(applied);
   node.compact(2, new Uint8Array());
+  // The compaction's snapshot goes to storage; the entry after it stays where it was, on disk.
+  const compaction = hand(node, d);
+  d.written(compaction, node);
+  node.advance(compaction);
   d.wait(node, 1, 1, () => fired.push(1));
   d.wait(node, 3, 1, () => fired.push(3));
   assertEquals(fired, [3]);
@@ -104,7 +108,7 @@ Deno.test("Durability: a stopped wait does not fire; a compacted entry never doe
 Deno.test("Durability: a leader's notice leaves once its own write has the entry, if the node agrees", () => {
   const node = new RaftNode({ id: 1, voters: [1, 2, 3], random: new SeededRandom(1) });
   node.campaign();
-  const d = new Durability(0);
+  const d = new Durability(0, 0);
   let rd = node.ready();
   node.advance(rd);
   for (const from of [2, 3]) {
@@ -118,11 +122,11 @@ Deno.test("Durability: a leader's notice leaves once its own write has the entry
   assertEquals(node.isLeader, true);
   const { index, term } = node.propose(new Uint8Array([1]));
   const sent: string[] = [];
-  d.announce(index, term, { to: 2, send: (i, t) => sent.push(`to 2: ${i}@${t}`) });
+  d.announce(index, term, { to: 2, send: (p, i, t) => sent.push(`to 2: ${p}/${i}@${t}`) });
   d.announce(index, term, { to: 9, send: () => sent.push("to a stranger") });
   rd = hand(node, d);
   assertEquals(sent, [], "not before the write");
   d.written(rd, node);
   node.advance(rd);
-  assertEquals(sent, [`to 2: ${index}@${term}`], "only to a peer that makes a majority with it");
+  assertEquals(sent, [`to 2: 0/${index}@${term}`], "only to a peer that makes a majority with it");
 });

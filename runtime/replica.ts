@@ -112,7 +112,7 @@ export class Replica {
     if (snapshot) this.sm.restore(snapshot);
     this.history = new ChangeHistory(this.sm.appliedIndex, keep);
     // A restored log is on disk whole.
-    this.durability = new Durability(node.stableIndex);
+    this.durability = new Durability(partition, node.stableIndex);
   }
 
   /**

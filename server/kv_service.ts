@@ -183,7 +183,7 @@ export type ServeStreamed = (
   signal: AbortSignal,
   remainingMs: () => number,
   answer: (index: number, result: MessageInitShape<typeof ForwardedResultSchema>) => void,
-  durable: (index: number, entry: number, term: number) => void,
+  durable: (index: number, partition: number, entry: number, term: number) => void,
 ) => void;
 
 /** A node's KvService, and how it serves writes passed on to it on peer streams. */
@@ -650,7 +650,10 @@ export function createKvService(
         // A put the sender can answer for itself once its entry is durable here and there.
         own = { ...ctx };
         forwardedBy.set(own, from);
-        durableNotices.set(own, { to: from, send: (index, term) => durable(i, index, term) });
+        durableNotices.set(own, {
+          to: from,
+          send: (partition, index, term) => durable(i, partition, index, term),
+        });
       }
       forwardOne(c.call?.call ?? { case: undefined }, own).then((result) => answer(i, result));
     });

@@ -263,11 +263,15 @@ export class StreamedWrites implements WriteStream {
   durable(from: NodeId, notices: readonly ReceivedDurable[]): void {
     const awaitDurable = this.#awaitDurable;
     if (!awaitDurable) return;
-    for (const { id, incarnation, index, term } of notices) {
+    for (const notice of notices) {
+      const { id, incarnation, index, term } = notice;
       if (incarnation !== this.#incarnation) continue;
       const pending = this.#pending.get(id);
       const partition = pending?.durableIn;
       if (pending?.target !== from || partition === undefined || pending.stopWaiting) continue;
+      // The leader names the partition it wrote the entry in: a node that maps keys to partitions
+      // differently (started with another partition count) must not match it in its own.
+      if (notice.partition !== partition) continue;
       if (!Number.isSafeInteger(index) || index <= 0 || !Number.isSafeInteger(term)) continue;
       pending.stopWaiting = awaitDurable(
         partition,
@@ -344,9 +348,9 @@ export class StreamedWrites implements WriteStream {
         if (--open === 0) settle();
         this.#answer(from, taken[i], result);
       },
-      (i, index, term) => {
+      (i, partition, index, term) => {
         const { id, incarnation } = taken[i];
-        this.#link.sendDurable(from, { durable: { id, incarnation, index, term } });
+        this.#link.sendDurable(from, { durable: { id, incarnation, partition, index, term } });
       },
     );
   }

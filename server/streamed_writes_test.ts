@@ -228,11 +228,13 @@ Deno.test("StreamedWrites: a put passed on is answered once the leader's notice 
     undefined,
     undefined,
   ]);
-  const notice = (w: typeof wa, from = 2, incarnation = w.incarnation) =>
-    sw.durable(from, [{ id: w.id, incarnation, index: 41, term: 3 }]);
-  // Only the leader the put went to, in this run of this node, for a put that asked for it.
+  const notice = (w: typeof wa, from = 2, incarnation = w.incarnation, partition = 5) =>
+    sw.durable(from, [{ id: w.id, incarnation, partition, index: 41, term: 3 }]);
+  // Only the leader the put went to, in this run of this node, in the put's partition as this
+  // node maps it, for a put that asked for it.
   notice(wa, 3);
   notice(wa, 2, wa.incarnation + 1);
+  notice(wa, 2, wa.incarnation, 4);
   notice(wb);
   notice(wc);
   assertEquals(waits.length, 0);
@@ -274,7 +276,7 @@ Deno.test("StreamedWrites: a put answered by its leader first stops waiting for 
   });
   const answer = sw.send(2, put("a"), new AbortController().signal, 0)!;
   const w = writes[0].item.write;
-  sw.durable(2, [{ id: w.id, incarnation: w.incarnation, index: 9, term: 1 }]);
+  sw.durable(2, [{ id: w.id, incarnation: w.incarnation, partition: 0, index: 9, term: 1 }]);
   sw.answered(2, [answerFor(w, 9)]);
   await answer;
   assertEquals(stopped, 1);
@@ -294,12 +296,12 @@ Deno.test("StreamedWrites: the leader sends a durable notice for a write that as
   let asked: boolean[] = [];
   const serve: ServeStreamed = (_from, calls, _signal, _remainingMs, _answer, durable) => {
     asked = calls.map((c) => c.durableNotice === true);
-    durable(0, 17, 2);
+    durable(0, 6, 17, 2);
   };
   sw.serve(4, writes, serve);
   assertEquals(asked, [true, false]);
   assertEquals(durables, [{
     to: 4,
-    item: { durable: { id: 20, incarnation: 5, index: 17, term: 2 } },
+    item: { durable: { id: 20, incarnation: 5, partition: 6, index: 17, term: 2 } },
   }]);
 });

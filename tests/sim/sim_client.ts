@@ -223,7 +223,7 @@ export class SimClient {
         };
         const durableNotice = {
           to: f.id,
-          send: (index: number, term: number) =>
+          send: (_partition: number, index: number, term: number) =>
             this.#world.relay(leader, f.id, (node) => {
               if (node !== f) return; // restarted since: nothing waits there any more
               node.host.awaitDurable(0, index, term, () =>

@@ -30,6 +30,8 @@ export type Check =
     readonly nodes?: number;
     /** Chance of a crash during each storage write, when the default is too rare for the bug. */
     readonly writeCrashRate?: number;
+    /** Share of puts passed on without a session, when the default is too rare for the bug. */
+    readonly passedOnPuts?: number;
     readonly expect: string;
   };
 
@@ -148,6 +150,9 @@ export function checkArgs(check: Check): string[] {
         ...(check.writeCrashRate !== undefined
           ? ["--write-crash-rate", String(check.writeCrashRate)]
           : []),
+        ...(check.passedOnPuts !== undefined
+          ? ["--passed-on-puts", String(check.passedOnPuts)]
+          : []),
       ];
   }
 }
@@ -177,6 +182,7 @@ export function describeCommand(check: Check): string {
         check.firstSeed !== undefined ? ` --first-seed ${check.firstSeed}` : "",
         check.nodes !== undefined ? ` --nodes ${check.nodes}` : "",
         check.writeCrashRate !== undefined ? ` --write-crash-rate ${check.writeCrashRate}` : "",
+        check.passedOnPuts !== undefined ? ` --passed-on-puts ${check.passedOnPuts}` : "",
       ].join("");
   }
 }

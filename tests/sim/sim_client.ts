@@ -241,8 +241,14 @@ export class SimClient {
       });
     }));
     if (r && "value" in r) return { ret: this.#world.stamp(), index: r.value.index };
-    // Failed or unanswered: it may still be applied, whatever the error said.
-    return { ret: Infinity };
+    const error = r?.error;
+    this.#learn(error);
+    // Unanswered, timed out or of unknown fate: it may still be applied. Any other error says
+    // it was not (refused before it was proposed, or lost in a leader change).
+    if (!r || error instanceof TimeoutError || error instanceof OutcomeUnknownError) {
+      return { ret: Infinity };
+    }
+    return { ret: -1 };
   }
 
   /** A linearizable read at the node believed to lead, or a follower read elsewhere. */

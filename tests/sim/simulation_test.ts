@@ -208,7 +208,11 @@ Deno.test("simulation: catches a follower that answers on a durable notice befor
   try {
     const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
     assert(failure, "60 seeds answering on the leader's word alone all passed: the check is blind");
-    assertStringIncludes(failure.message, "not linearizable");
+    // An acknowledged write lost: the history or the watcher, whichever sees it first.
+    assert(
+      /not linearizable|missed acknowledged/.test(failure.message),
+      `failed for another reason: ${failure.message}`,
+    );
   } finally {
     Durability.prototype.wait = original;
   }

@@ -23,18 +23,19 @@ async function firstFailure(
   return undefined;
 }
 
-/** Replaces a method of the runtime's Replica for the duration of `run`: a deliberate bug. */
-async function withBug<K extends "releaseReads" | "settleWrite">(
+/** Replaces a method of a class for the duration of `run`: a deliberate bug. */
+async function withBug<T, K extends keyof T>(
+  prototype: T,
   method: K,
-  bug: Replica[K],
+  bug: T[K],
   run: () => Promise<void>,
 ): Promise<void> {
-  const original = Replica.prototype[method];
-  Replica.prototype[method] = bug;
+  const original = prototype[method];
+  prototype[method] = bug;
   try {
     await run();
   } finally {
-    Replica.prototype[method] = original;
+    prototype[method] = original;
   }
 }
 
@@ -63,7 +64,7 @@ Deno.test("simulation: retried, duplicated and delayed writes are exercised", as
 });
 
 Deno.test("simulation: catches a runtime that releases reads before applying the read index", async () => {
-  await withBug("releaseReads", function (this: Replica) {
+  await withBug(Replica.prototype, "releaseReads", function (this: Replica) {
     for (const read of this.reads.values()) if (read.index > 0) read.resolve();
   }, async () => {
     const failure = await firstFailure({ nodes: 5 }, 60);
@@ -74,7 +75,7 @@ Deno.test("simulation: catches a runtime that releases reads before applying the
 });
 
 Deno.test("simulation: catches a runtime that resolves a write whose index another term took", async () => {
-  await withBug("settleWrite", function (this: Replica, e, result) {
+  await withBug(Replica.prototype, "settleWrite", function (this: Replica, e, result) {
     const w = this.writes.get(e.index);
     if (!w) return;
     this.writes.delete(e.index);
@@ -179,33 +180,33 @@ Deno.test("simulation: puts passed on are answered by the node that passed them 
 });
 
 Deno.test("simulation: catches a leader that announces a durable entry without raising its read floor", async () => {
-  const original = RaftNode.prototype.announceDurable;
   // The same conditions through the node's public view, but no read floor: a read that starts
   // after the follower answered may get a read index below the write.
-  RaftNode.prototype.announceDurable = function (this: RaftNode, peer, index, term) {
-    const status = this.status();
-    const voters = this.membership.voters;
-    return this.isLeader && status.term === term && this.termAt(index) === term &&
-      voters.length <= 3 && voters.includes(this.id) && voters.includes(peer) &&
-      status.membershipIndex <= status.commitIndex;
-  };
-  try {
-    const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
-    assert(failure, "60 seeds without a read floor all passed: the check is blind");
-    assertStringIncludes(failure.message, "not linearizable");
-    assertStringIncludes(failure.message, "--passed-on-puts 0.8");
-  } finally {
-    RaftNode.prototype.announceDurable = original;
-  }
+  await withBug(
+    RaftNode.prototype,
+    "announceDurable",
+    function (this: RaftNode, peer, index, term) {
+      const status = this.status();
+      const voters = this.membership.voters;
+      return this.isLeader && status.term === term && this.termAt(index) === term &&
+        voters.length <= 3 && voters.includes(this.id) && voters.includes(peer) &&
+        status.membershipIndex <= status.commitIndex;
+    },
+    async () => {
+      const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
+      assert(failure, "60 seeds without a read floor all passed: the check is blind");
+      assertStringIncludes(failure.message, "not linearizable");
+      assertStringIncludes(failure.message, "--passed-on-puts 0.8");
+    },
+  );
 });
 
 Deno.test("simulation: catches a follower that answers on a durable notice before its own copy is durable", async () => {
-  const original = Durability.prototype.wait;
-  Durability.prototype.wait = function (_node, _index, _term, durable) {
-    durable(); // the bug: the leader's copy alone is not a majority
+  // The bug: the leader's copy alone is not a majority.
+  await withBug(Durability.prototype, "wait", function (_node, _index, _term, durable) {
+    durable();
     return () => {};
-  };
-  try {
+  }, async () => {
     const failure = await firstFailure({ nodes: 3, passedOnPuts: 0.8 }, 60);
     assert(failure, "60 seeds answering on the leader's word alone all passed: the check is blind");
     // An acknowledged write lost: the history or the watcher, whichever sees it first.
@@ -213,7 +214,5 @@ Deno.test("simulation: catches a follower that answers on a durable notice befor
       /not linearizable|missed acknowledged/.test(failure.message),
       `failed for another reason: ${failure.message}`,
     );
-  } finally {
-    Durability.prototype.wait = original;
-  }
+  });
 });

@@ -113,11 +113,10 @@ export class KvApi {
     options: WriteOptions & { expireInMs?: number } = {},
   ): Promise<WriteResult> {
     const set = { type: "set" as const, key, value, expireInMs: options.expireInMs };
+    // Only a put whose answer follows from its log position: no session, no condition.
     const plain = options.session === undefined && options.ifVersion === undefined;
-    return this.#write(conditionsOf(key, options), [set], {
-      ...options,
-      durableNotice: plain ? options.durableNotice : undefined,
-    });
+    const notice = plain ? options.durableNotice : undefined;
+    return this.#write(conditionsOf(key, options), [set], options, notice);
   }
 
   /**
@@ -146,14 +145,15 @@ export class KvApi {
     mutations: readonly TimedMutation[],
     options: Pick<WriteOptions, "session" | "signal"> = {},
   ): Promise<WriteResult> {
-    return this.#write(checks, mutations, { session: options.session, signal: options.signal });
+    return this.#write(checks, mutations, options);
   }
 
   /** Proposes checks and mutations as one entry, and derives the write's result. */
   async #write(
     checks: readonly Check[],
     mutations: readonly TimedMutation[],
-    options: Pick<WriteOptions, "session" | "signal" | "durableNotice">,
+    options: Pick<WriteOptions, "session" | "signal">,
+    notice?: DurableNotice,
   ): Promise<WriteResult> {
     const partition = this.#partitionOf(checks, mutations);
     const { result, index } = await this.#propose(
@@ -173,7 +173,7 @@ export class KvApi {
         ),
       }),
       options.signal,
-      options.durableNotice,
+      notice,
     );
     return writeResult(partition, index, result, options.session);
   }

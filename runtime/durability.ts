@@ -167,7 +167,11 @@ export class Durability {
     for (const a of this.#announcements) {
       if (a.index > this.#index) keep.push(a);
       else if (node.announceDurable(a.to, a.index, a.term)) {
-        a.send(this.#partition, a.index, a.term);
+        // This runs inside the node's round: a notice that cannot be sent must not stop the
+        // round (the follower then waits for the leader's answer, which follows anyway).
+        try {
+          a.send(this.#partition, a.index, a.term);
+        } catch { /* lost, as a notice may be */ }
       }
     }
     // A node that no longer leads sends none of the rest (and a new term wrote its hard state,
@@ -180,8 +184,13 @@ export class Durability {
     this.#waiters = [];
     for (const w of waiting) {
       const verdict = this.#check(node, w.index, w.term);
-      if (verdict === "yes") w.durable();
-      else if (verdict === "later") this.#waiters.push(w);
+      if (verdict === "later") this.#waiters.push(w);
+      else if (verdict === "yes") {
+        // Inside the node's round, as above: an answer that fails is the waiter's own affair.
+        try {
+          w.durable();
+        } catch { /* the write still gets the leader's answer */ }
+      }
     }
   }
 }

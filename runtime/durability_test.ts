@@ -124,9 +124,19 @@ Deno.test("Durability: a leader's notice leaves once its own write has the entry
   const sent: string[] = [];
   d.announce(index, term, { to: 2, send: (p, i, t) => sent.push(`to 2: ${p}/${i}@${t}`) });
   d.announce(index, term, { to: 9, send: () => sent.push("to a stranger") });
+  d.announce(index, term, {
+    to: 3,
+    send: () => {
+      throw new Error("the stream is gone");
+    },
+  });
   rd = hand(node, d);
   assertEquals(sent, [], "not before the write");
   d.written(rd, node);
   node.advance(rd);
-  assertEquals(sent, [`to 2: 0/${index}@${term}`], "only to a peer that makes a majority with it");
+  assertEquals(
+    sent,
+    [`to 2: 0/${index}@${term}`],
+    "only to a peer that makes a majority with it; one that cannot be sent stops nothing",
+  );
 });

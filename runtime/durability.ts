@@ -45,9 +45,10 @@ export interface DurableNotice {
 }
 
 /** A notice a leader sends once its entry is durable. */
-interface Announcement extends DurableNotice {
+interface Announcement {
   readonly index: number;
   readonly term: number;
+  readonly notice: DurableNotice;
 }
 
 /** A follower's answer waiting for its own copy of the entry to be durable. */
@@ -67,26 +68,28 @@ interface Waiter {
  * import { RaftNode, SeededRandom } from "@prkdb/prkdb/raft";
  * import { Durability } from "@prkdb/prkdb/runtime";
  * const node = new RaftNode({ id: 1, voters: [1], random: new SeededRandom(1) });
- * const durability = new Durability(0, 0);
- * console.log(durability.wait(node, 1, 1, () => {})); // a way to stop waiting
+ * const durability = new Durability(0, node);
+ * console.log(durability.wait(1, 1, () => {})); // a way to stop waiting
  * ```
  */
 export class Durability {
   readonly #partition: number;
+  readonly #node: RaftNode;
   /** Entries up to here, with the terms the log has for them now, are on disk. */
   #index: number;
   #announcements: Announcement[] = [];
-  #waiters: Waiter[] = [];
+  readonly #waiters = new Set<Waiter>();
 
   /**
-   * Starts from what storage holds.
+   * Starts from what storage holds: the node's log as restored, all of it on disk.
    *
    * @param partition The replica's partition, named in the notices it sends.
-   * @param index The last index of the log restored from storage (all of it on disk).
+   * @param node The replica's Raft node.
    */
-  constructor(partition: number, index: number) {
+  constructor(partition: number, node: RaftNode) {
     this.#partition = partition;
-    this.#index = index;
+    this.#node = node;
+    this.#index = node.stableIndex;
   }
 
   /**
@@ -98,7 +101,7 @@ export class Durability {
    * @param notice Where to send the notice.
    */
   announce(index: number, term: number, notice: DurableNotice): void {
-    this.#announcements.push({ index, term, to: notice.to, send: notice.send });
+    this.#announcements.push({ index, term, notice });
   }
 
   /**
@@ -106,25 +109,18 @@ export class Durability {
    * once if it does now). It never runs when the log holds another entry there on disk, or
    * the entry was compacted away: the leader's answer settles the write then.
    *
-   * @param node The replica's Raft node.
    * @param index The entry the leader named.
    * @param term Its term.
    * @param durable What to run.
    * @returns A function that stops waiting.
    */
-  wait(node: RaftNode, index: number, term: number, durable: () => void): () => void {
-    const verdict = this.#check(node, index, term);
-    if (verdict === "yes") {
-      durable();
-      return () => {};
-    }
-    if (verdict === "no") return () => {};
+  wait(index: number, term: number, durable: () => void): () => void {
+    const verdict = this.#check(index, term);
+    if (verdict === "yes") durable();
+    if (verdict !== "later") return () => {};
     const waiter = { index, term, durable };
-    this.#waiters.push(waiter);
-    return () => {
-      const i = this.#waiters.indexOf(waiter);
-      if (i >= 0) this.#waiters.splice(i, 1);
-    };
+    this.#waiters.add(waiter);
+    return () => this.#waiters.delete(waiter);
   }
 
   /**
@@ -144,17 +140,17 @@ export class Durability {
    * that were waiting for them.
    *
    * @param rd The Ready.
-   * @param node The replica's Raft node.
    */
-  written(rd: Ready, node: RaftNode): void {
+  written(rd: Ready): void {
     const last = rd.entries.at(-1)?.index ?? rd.snapshot?.meta.index;
     if (last !== undefined) this.#index = Math.max(this.#index, last);
-    if (this.#announcements.length > 0) this.#sendNotices(node);
-    if (this.#waiters.length > 0) this.#runWaiters(node);
+    if (this.#announcements.length > 0) this.#sendNotices();
+    if (this.#waiters.size > 0) this.#runWaiters();
   }
 
   /** Whether the log holds the entry on disk: yes, no (another entry, or compacted), or later. */
-  #check(node: RaftNode, index: number, term: number): "yes" | "no" | "later" {
+  #check(index: number, term: number): "yes" | "no" | "later" {
+    const node = this.#node;
     if (index < node.firstIndex) return "no";
     // The node's stable index drops as soon as its log is cut in memory; this one, when the
     // replacement goes to storage. Past either, the entry there may still change.
@@ -162,30 +158,31 @@ export class Durability {
     return node.termAt(index) === term ? "yes" : "no";
   }
 
-  #sendNotices(node: RaftNode): void {
-    const keep: Announcement[] = [];
-    for (const a of this.#announcements) {
-      if (a.index > this.#index) keep.push(a);
-      else if (node.announceDurable(a.to, a.index, a.term)) {
-        // This runs inside the node's round: a notice that cannot be sent must not stop the
-        // round (the follower then waits for the leader's answer, which follows anyway).
-        try {
-          a.send(this.#partition, a.index, a.term);
-        } catch { /* lost, as a notice may be */ }
-      }
+  #sendNotices(): void {
+    const node = this.#node;
+    // Proposals come in log order: the notices due are a prefix.
+    const announcements = this.#announcements;
+    let due = 0;
+    while (due < announcements.length && announcements[due].index <= this.#index) due++;
+    for (const { index, term, notice } of announcements.splice(0, due)) {
+      if (!node.announceDurable(notice.to, index, term)) continue;
+      // This runs inside the node's round: a notice that cannot be sent must not stop the round
+      // (the follower then waits for the leader's answer, which follows anyway).
+      try {
+        notice.send(this.#partition, index, term);
+      } catch { /* lost, as a notice may be */ }
     }
     // A node that no longer leads sends none of the rest (and a new term wrote its hard state,
     // so this runs after every change of role).
-    this.#announcements = node.isLeader ? keep : [];
+    if (!node.isLeader) this.#announcements = [];
   }
 
-  #runWaiters(node: RaftNode): void {
-    const waiting = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiting) {
-      const verdict = this.#check(node, w.index, w.term);
-      if (verdict === "later") this.#waiters.push(w);
-      else if (verdict === "yes") {
+  #runWaiters(): void {
+    for (const w of this.#waiters) {
+      const verdict = this.#check(w.index, w.term);
+      if (verdict === "later") continue;
+      this.#waiters.delete(w);
+      if (verdict === "yes") {
         // Inside the node's round, as above: an answer that fails is the waiter's own affair.
         try {
           w.durable();

@@ -37,52 +37,52 @@ function hand(node: RaftNode, d: Durability): Ready {
 
 Deno.test("Durability: an answer waits until the round that holds its entry has written it", () => {
   const { node, append } = follower();
-  const d = new Durability(0, 0);
+  const d = new Durability(0, node);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1)]);
   const fired: string[] = [];
-  d.wait(node, 2, 1, () => fired.push("before the round")); // the entry is not even handed over
+  d.wait(2, 1, () => fired.push("before the round")); // the entry is not even handed over
   const rd = hand(node, d);
-  d.wait(node, 1, 1, () => fired.push("during the write"));
+  d.wait(1, 1, () => fired.push("during the write"));
   assertEquals(fired, []);
-  d.written(rd, node);
+  d.written(rd);
   node.advance(rd);
   assertEquals(fired, ["before the round", "during the write"]);
-  d.wait(node, 2, 1, () => fired.push("after"));
+  d.wait(2, 1, () => fired.push("after"));
   assertEquals(fired.at(-1), "after", "durable already: at once");
 });
 
 Deno.test("Durability: an entry of another term at that index is never taken for the one named", () => {
   const { node, append } = follower();
-  const d = new Durability(0, 0);
+  const d = new Durability(0, node);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1)]);
   let rd = hand(node, d);
-  d.written(rd, node);
+  d.written(rd);
   node.advance(rd);
   const fired: string[] = [];
   // On disk: (2, term 1). A notice for (2, term 2) finds another entry there: it never fires.
-  d.wait(node, 2, 2, () => fired.push("wrong term on disk"));
+  d.wait(2, 2, () => fired.push("wrong term on disk"));
   // A new leader of term 2 replaces entry 2: cut in memory first, then handed over, then written.
   append(3, 2, 1, 1, [entry(2, 2)]);
-  d.wait(node, 2, 1, () => fired.push("old entry"));
-  d.wait(node, 2, 2, () => fired.push("new entry"));
+  d.wait(2, 1, () => fired.push("old entry"));
+  d.wait(2, 2, () => fired.push("new entry"));
   assertEquals(fired, [], "the replacement is not on disk yet, and the old entry is gone");
   rd = hand(node, d);
-  d.wait(node, 2, 2, () => fired.push("new entry, asked during the write"));
+  d.wait(2, 2, () => fired.push("new entry, asked during the write"));
   assertEquals(fired, [], "handed over, not written");
-  d.written(rd, node);
+  d.written(rd);
   node.advance(rd);
   assertEquals(fired, ["new entry", "new entry, asked during the write"]);
 });
 
 Deno.test("Durability: a stopped wait does not fire; a compacted entry never does, the entries after a compaction still do", () => {
   const { node, append } = follower();
-  const d = new Durability(0, 0);
+  const d = new Durability(0, node);
   append(1, 1, 0, 0, [entry(1, 1), entry(2, 1), entry(3, 1)]);
   const fired: number[] = [];
-  const stop = d.wait(node, 3, 1, () => fired.push(3));
+  const stop = d.wait(3, 1, () => fired.push(3));
   const rd = hand(node, d);
   stop();
-  d.written(rd, node);
+  d.written(rd);
   node.advance(rd);
   assertEquals(fired, []);
   node.step({
@@ -98,17 +98,17 @@ Deno.test("Durability: a stopped wait does not fire; a compacted entry never doe
   node.compact(2, new Uint8Array());
   // The compaction's snapshot goes to storage; the entry after it stays where it was, on disk.
   const compaction = hand(node, d);
-  d.written(compaction, node);
+  d.written(compaction);
   node.advance(compaction);
-  d.wait(node, 1, 1, () => fired.push(1));
-  d.wait(node, 3, 1, () => fired.push(3));
+  d.wait(1, 1, () => fired.push(1));
+  d.wait(3, 1, () => fired.push(3));
   assertEquals(fired, [3]);
 });
 
 Deno.test("Durability: a leader's notice leaves once its own write has the entry, if the node agrees", () => {
   const node = new RaftNode({ id: 1, voters: [1, 2, 3], random: new SeededRandom(1) });
   node.campaign();
-  const d = new Durability(0, 0);
+  const d = new Durability(0, node);
   let rd = node.ready();
   node.advance(rd);
   for (const from of [2, 3]) {
@@ -132,7 +132,7 @@ Deno.test("Durability: a leader's notice leaves once its own write has the entry
   });
   rd = hand(node, d);
   assertEquals(sent, [], "not before the write");
-  d.written(rd, node);
+  d.written(rd);
   node.advance(rd);
   assertEquals(
     sent,

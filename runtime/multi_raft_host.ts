@@ -470,7 +470,7 @@ export class MultiRaftHost {
   awaitDurable(partition: number, index: number, term: number, durable: () => void): () => void {
     const r = this.#replicas.get(partition);
     if (!r || r.fatal) return () => {};
-    return r.durability.wait(r.node, index, term, durable);
+    return r.durability.wait(index, term, durable);
   }
 
   /** Deletes a key, once a quorum has the deletion (see {@linkcode KvApi.delete}). */

@@ -111,8 +111,7 @@ export class Replica {
     this.sm = new KvStateMachine(partition);
     if (snapshot) this.sm.restore(snapshot);
     this.history = new ChangeHistory(this.sm.appliedIndex, keep);
-    // A restored log is on disk whole.
-    this.durability = new Durability(partition, node.stableIndex);
+    this.durability = new Durability(partition, node);
   }
 
   /**

@@ -76,6 +76,7 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
   // 1. Persist everything, for every partition, in one durable write.
   const writes: PartitionWrite[] = [];
   for (const [r, rd] of work) {
+    r.durability.handing(rd);
     let hardState = rd.hardState;
     const onlyCommit = hardState !== undefined && rd.snapshot === undefined &&
       rd.truncateFrom === undefined && rd.entries.length === 0 &&
@@ -114,17 +115,18 @@ export async function runRound(replicas: Iterable<Replica>, ctx: RoundContext): 
     }
   }
   for (const [peer, batch] of early) ctx.transport.send(peer, batch);
-  for (const [r, rd] of work) r.durability.handing(rd);
   if (writes.length > 0) {
     const started = ctx.now();
     await ctx.storage.write(writes);
     ctx.observer?.storageWrite?.((ctx.now() - started) / 1000);
   }
-  // Durable now: notices to followers that passed writes on leave with the messages below, and
-  // answers that waited for this node's copy of an entry go out.
-  for (const [r, rd] of work) r.durability.written(rd, r.node);
   const now = ctx.now();
-  for (const [r, rd] of work) ctx.lag?.record(r, rd.entries[0]?.index, now);
+  for (const [r, rd] of work) {
+    ctx.lag?.record(r, rd.entries[0]?.index, now);
+    // Durable now: notices to followers that passed writes on leave with the messages below,
+    // and answers that waited for this node's copy of an entry go out.
+    r.durability.written(rd);
+  }
   // 2. Send the rest, one batch per peer.
   for (const [peer, batch] of late) ctx.transport.send(peer, batch);
   // 3. Apply and settle, then 4. advance and compact.

@@ -207,9 +207,10 @@ export class StreamedWrites implements WriteStream {
       `A write passed on to node ${target}`,
       signal,
       (resolve, reject) => {
-        const pending: Pending = early ? { target, settle: resolve, durableIn } : {
+        const pending: Pending = {
           target,
           settle: resolve,
+          durableIn: early ? durableIn : undefined,
         };
         this.#pending.set(id, pending);
         this.#link.sendWrite(target, {
@@ -218,7 +219,7 @@ export class StreamedWrites implements WriteStream {
             timeoutMs: this.#timeoutMs,
             call: bytes,
             incarnation: this.#incarnation,
-            ...(early ? { durableNotice: true } : {}),
+            durableNotice: early,
           },
           dropped: (error) => {
             const cause = new WriteNotSentError(target, error);

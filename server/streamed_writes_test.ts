@@ -223,11 +223,7 @@ Deno.test("StreamedWrites: a put passed on is answered once the leader's notice 
   const noPartition = sw.send(2, put("b"), signal)!;
   const del = sw.send(2, { call: { case: "delete", value: { key: te.encode("c") } } }, signal, 5)!;
   const [wa, wb, wc] = writes.map((w) => w.item.write);
-  assertEquals([wa.durableNotice, wb.durableNotice, wc.durableNotice], [
-    true,
-    undefined,
-    undefined,
-  ]);
+  assertEquals([wa.durableNotice, wb.durableNotice, wc.durableNotice], [true, false, false]);
   const notice = (w: typeof wa, from = 2, incarnation = w.incarnation, partition = 5) =>
     sw.durable(from, [{ id: w.id, incarnation, partition, index: 41, term: 3 }]);
   // Only the leader the put went to, in this run of this node, in the put's partition as this

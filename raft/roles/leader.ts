@@ -506,8 +506,9 @@ export class Leader implements Role {
 
   /**
    * Gives every unassigned read the current commit index (or the read floor, if higher) and one
-   * new heartbeat round; all reads admitted since the last round share it. Reads wait until this leader has committed an entry
-   * of its term: before that its commit index may lag what earlier leaders committed.
+   * new heartbeat round; all reads admitted since the last round share it. Reads wait until this
+   * leader has committed an entry of its term: before that its commit index may lag what earlier
+   * leaders committed.
    */
   #startReadRound(raft: Raft): void {
     if (raft.log.term(raft.log.commitIndex) !== raft.term) return;

@@ -203,7 +203,7 @@ Deno.test("simulation: catches a leader that announces a durable entry without r
 
 Deno.test("simulation: catches a follower that answers on a durable notice before its own copy is durable", async () => {
   // The bug: the leader's copy alone is not a majority.
-  await withBug(Durability.prototype, "wait", function (_node, _index, _term, durable) {
+  await withBug(Durability.prototype, "wait", function (_index, _term, durable) {
     durable();
     return () => {};
   }, async () => {

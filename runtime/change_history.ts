@@ -8,9 +8,20 @@
  *
  * Nothing is buffered per watcher: every watcher reads this one history, at its own pace.
  *
+ * A write that applied keeps no change records of its own: its changes are exactly its
+ * mutations, so the history holds the entry's bytes (the same object the log holds) and decodes
+ * them when a watcher reads the page. Under load every write of every partition passes through
+ * here and stays for thousands of entries: long enough for the collector to copy each record
+ * out of the young generation and later sweep it from the old one. One reference per write,
+ * instead of a record, an array, a change and two byte views, is what keeps that cheap.
+ *
  * @module
  */
+import { decodeCommand } from "../partition/command_codec.ts";
 import type { Change } from "../partition/kv_state_machine.ts";
+
+/** What the history keeps for an entry: a write's bytes, or the changes of any other entry. */
+type Kept = Uint8Array | readonly Change[];
 
 /**
  * A page of changes, or the news that the history needed is gone.
@@ -41,14 +52,16 @@ export type ChangesPage =
  * @example Usage
  * ```ts
  * import { ChangeHistory } from "@prkdb/prkdb/runtime";
+ * import { encodeCommand, putCommand } from "@prkdb/prkdb/partition";
  * const h = new ChangeHistory(0);
  * h.record(1, [{ type: "delete", key: new Uint8Array([1]), index: 1 }]);
- * const page = h.after(0, 10, 1);
- * console.log(page.kind === "changes" && page.changes.length); // 1
+ * h.recordWrite(2, encodeCommand(putCommand(new Uint8Array([2]), new Uint8Array([7]), 0)));
+ * const page = h.after(0, 10, 2);
+ * console.log(page.kind === "changes" && page.changes.map((c) => c.type)); // [ "delete", "put" ]
  * ```
  */
 export class ChangeHistory {
-  readonly #byIndex = new Map<number, { changes: readonly Change[]; bytes: number }>();
+  readonly #byIndex = new Map<number, Kept>();
   readonly #keepEntries: number;
   readonly #keepBytes: number;
   #bytes = 0;
@@ -59,8 +72,8 @@ export class ChangeHistory {
    * Starts a history that covers the entries after `appliedIndex`.
    *
    * @param appliedIndex Where the replica's state machine starts (its snapshot's index).
-   * @param keep How much to keep after a compaction: entries (default 4096) and bytes of keys
-   *   and values (default 16 MiB).
+   * @param keep How much to keep after a compaction: entries (default 4096) and bytes (default
+   *   16 MiB: the writes' encoded bytes, and the keys and values of other changes).
    */
   constructor(appliedIndex: number, keep: { entries?: number; bytes?: number } = {}) {
     this.#from = appliedIndex;
@@ -81,10 +94,20 @@ export class ChangeHistory {
    */
   record(index: number, changes: readonly Change[]): void {
     if (changes.length === 0) return;
-    let bytes = 0;
-    for (const c of changes) bytes += c.key.length + (c.value?.length ?? 0);
-    this.#byIndex.set(index, { changes, bytes });
-    this.#bytes += bytes;
+    this.#byIndex.set(index, changes);
+    this.#bytes += sizeOf(changes);
+  }
+
+  /**
+   * Records a write that applied in full (its checks held, or it had none): its changes are
+   * its mutations, read back from `command` when a watcher asks.
+   *
+   * @param index The entry's index.
+   * @param command The entry's bytes: an encoded write command, which must not change later.
+   */
+  recordWrite(index: number, command: Uint8Array): void {
+    this.#byIndex.set(index, command);
+    this.#bytes += command.length;
   }
 
   /**
@@ -97,10 +120,10 @@ export class ChangeHistory {
     let from = Math.max(this.#from, Math.min(index, appliedIndex - this.#keepEntries));
     this.#drop(from);
     // Over the byte budget: drop the oldest until within it.
-    for (const [i, c] of this.#byIndex) {
+    for (const [i, kept] of this.#byIndex) {
       if (this.#bytes <= this.#keepBytes) break;
       this.#byIndex.delete(i);
-      this.#bytes -= c.bytes;
+      this.#bytes -= sizeOf(kept);
       from = Math.max(from, i);
     }
     this.#from = from;
@@ -117,10 +140,10 @@ export class ChangeHistory {
   }
 
   #drop(through: number): void {
-    for (const [i, c] of this.#byIndex) {
+    for (const [i, kept] of this.#byIndex) {
       if (i > through) continue;
       this.#byIndex.delete(i);
-      this.#bytes -= c.bytes;
+      this.#bytes -= sizeOf(kept);
     }
     if (through > this.#from) this.#from = through;
   }
@@ -138,9 +161,31 @@ export class ChangeHistory {
     const through = Math.min(appliedIndex, afterIndex + limit);
     const changes: Change[] = [];
     for (let i = afterIndex + 1; i <= through; i++) {
-      const c = this.#byIndex.get(i);
-      if (c) changes.push(...c.changes);
+      const kept = this.#byIndex.get(i);
+      if (kept instanceof Uint8Array) pushWrite(changes, i, kept);
+      else if (kept) changes.push(...kept);
     }
     return { kind: "changes", changes, through: Math.max(afterIndex, through) };
+  }
+}
+
+/** The bytes an entry's record counts against the budget. */
+function sizeOf(kept: Kept): number {
+  if (kept instanceof Uint8Array) return kept.length;
+  let bytes = 0;
+  for (const c of kept) bytes += c.key.length + (c.value?.length ?? 0);
+  return bytes;
+}
+
+/** Appends the changes of the write at `index`, which applied in full: one per mutation. */
+function pushWrite(changes: Change[], index: number, command: Uint8Array): void {
+  const write = decodeCommand(command);
+  if (write.op !== "write") throw new TypeError(`Entry ${index} is not a write`);
+  for (const m of write.mutations) {
+    changes.push(
+      m.type === "set"
+        ? { type: "put", key: m.key, value: m.value, index }
+        : { type: "delete", key: m.key, index },
+    );
   }
 }

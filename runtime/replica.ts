@@ -181,9 +181,10 @@ export class Replica {
     let duplicates = 0;
     for (const e of rd.committedEntries) {
       const result = this.sm.apply(e);
-      if (result.op === "write" || result.op === "expire") {
-        this.history.record(e.index, result.changes);
-      }
+      // A write's changes are its mutations whenever it made any: the history keeps its bytes.
+      if (result.op === "write" && result.changes.length > 0) {
+        this.history.recordWrite(e.index, e.data);
+      } else if (result.op === "expire") this.history.record(e.index, result.changes);
       if (result.op === "write") {
         if (result.duplicate) duplicates++;
         else writes++;

@@ -282,8 +282,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "history-drops-changes",
     rule: "every applied write's changes reach the change history watchers read",
     file: "runtime/change_history.ts",
-    find: "if (changes.length === 0) return;",
-    replace: "if (changes.length === 0 || index % 5 === 0) return;",
+    find: "this.#byIndex.set(index, command);",
+    replace: "if (index % 5 !== 0) this.#byIndex.set(index, command);",
     checks: [{ kind: "sim", seeds: 20, nodes: 3, expect: "watch missed acknowledged" }],
   },
   {

@@ -140,17 +140,17 @@ Deno.test("simulation: catches a state machine that applies a retried write twic
 });
 
 Deno.test("simulation: catches a change history that loses changes, as watchers would see it", async () => {
-  const original = ChangeHistory.prototype.record;
-  // The bug: an applied write's changes are sometimes not recorded for watchers.
-  ChangeHistory.prototype.record = function (index, changes) {
-    if (index % 5 !== 0) original.call(this, index, changes);
+  const original = ChangeHistory.prototype.recordWrite;
+  // The bug: an applied write is sometimes not recorded for watchers.
+  ChangeHistory.prototype.recordWrite = function (index, command) {
+    if (index % 5 !== 0) original.call(this, index, command);
   };
   try {
     const failure = await firstFailure({ nodes: 3 }, 20);
     assert(failure, "20 seeds whose watchers miss changes all passed");
     assertStringIncludes(failure.message, "watch missed acknowledged");
   } finally {
-    ChangeHistory.prototype.record = original;
+    ChangeHistory.prototype.recordWrite = original;
   }
 });
 

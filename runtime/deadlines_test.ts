@@ -1,4 +1,4 @@
-import { assertEquals } from "@std/assert";
+import { assert, assertEquals } from "@std/assert";
 import { ManualClock } from "./clock.ts";
 import { Deadlines } from "./deadlines.ts";
 
@@ -160,4 +160,29 @@ Deno.test("Deadlines: a limit beyond a timer's longest delay arms the timer at t
   clock.advance(1e12);
   assertEquals(late, 1);
   assertEquals(delays.length < 500, true, `${delays.length} timers armed`);
+});
+
+Deno.test("settled entries are dropped long before their deadline, and the waiting ones still expire on time", () => {
+  const clock = new ManualClock();
+  const deadlines = new Deadlines(clock);
+  const expired: number[] = [];
+  let most = 0;
+  // A busy host: 10,000 requests, each settling soon after it started, and every 1,000th one
+  // never settling. Time moves 1 ms per request; the limit is 60 s.
+  for (let i = 0; i < 10_000; i++) {
+    const settle = deadlines.add(60_000, () => expired.push(i));
+    if (i % 1000 !== 999) settle();
+    most = Math.max(most, deadlines.held);
+    clock.advance(1);
+  }
+  assertEquals(deadlines.waiting, 10);
+  // Without dropping, the queue would hold all 10,000 until their time passed.
+  assert(most <= 2 * 10 + 256 + 1, `the queue held up to ${most} entries`);
+  clock.advance(60_000 - 10_000 + 999 - 1);
+  assertEquals(expired, []);
+  clock.advance(1);
+  assertEquals(expired, [999]);
+  clock.advance(9_000);
+  assertEquals(expired, [999, 1999, 2999, 3999, 4999, 5999, 6999, 7999, 8999, 9999]);
+  assertEquals(clock.pending, 0);
 });

@@ -13,7 +13,9 @@
  * them when a watcher reads the page. Under load every write of every partition passes through
  * here and stays for thousands of entries: long enough for the collector to copy each record
  * out of the young generation and later sweep it from the old one. One reference per write,
- * instead of a record, an array, a change and two byte views, is what keeps that cheap.
+ * instead of a record, an array, a change and two byte views, is what keeps that cheap. The
+ * latest decoded writes are kept for a while, so that many watchers following the same partition
+ * decode each write once between them.
  *
  * @module
  */
@@ -22,6 +24,9 @@ import type { Change } from "../partition/kv_state_machine.ts";
 
 /** What the history keeps for an entry: a write's bytes, or the changes of any other entry. */
 type Kept = Uint8Array | readonly Change[];
+
+/** How many decoded writes watchers share: the latest ones read. */
+const DECODED_KEPT = 1024;
 
 /**
  * A page of changes, or the news that the history needed is gone.
@@ -62,6 +67,8 @@ export type ChangesPage =
  */
 export class ChangeHistory {
   readonly #byIndex = new Map<number, Kept>();
+  /** Writes decoded for watchers, oldest first: present only while someone reads. */
+  readonly #decoded = new Map<number, readonly Change[]>();
   readonly #keepEntries: number;
   readonly #keepBytes: number;
   #bytes = 0;
@@ -123,6 +130,7 @@ export class ChangeHistory {
     for (const [i, kept] of this.#byIndex) {
       if (this.#bytes <= this.#keepBytes) break;
       this.#byIndex.delete(i);
+      this.#decoded.delete(i);
       this.#bytes -= sizeOf(kept);
       from = Math.max(from, i);
     }
@@ -145,7 +153,20 @@ export class ChangeHistory {
       this.#byIndex.delete(i);
       this.#bytes -= sizeOf(kept);
     }
+    for (const i of this.#decoded.keys()) if (i <= through) this.#decoded.delete(i);
     if (through > this.#from) this.#from = through;
+  }
+
+  /** The changes of the write at `index`, decoded once for every watcher reading them soon. */
+  #decode(index: number, command: Uint8Array): readonly Change[] {
+    let changes = this.#decoded.get(index);
+    if (changes) return changes;
+    changes = writeChanges(index, command);
+    this.#decoded.set(index, changes);
+    if (this.#decoded.size > DECODED_KEPT) {
+      this.#decoded.delete(this.#decoded.keys().next().value!);
+    }
+    return changes;
   }
 
   /**
@@ -162,7 +183,7 @@ export class ChangeHistory {
     const changes: Change[] = [];
     for (let i = afterIndex + 1; i <= through; i++) {
       const kept = this.#byIndex.get(i);
-      if (kept instanceof Uint8Array) pushWrite(changes, i, kept);
+      if (kept instanceof Uint8Array) changes.push(...this.#decode(i, kept));
       else if (kept) changes.push(...kept);
     }
     return { kind: "changes", changes, through: Math.max(afterIndex, through) };
@@ -177,15 +198,13 @@ function sizeOf(kept: Kept): number {
   return bytes;
 }
 
-/** Appends the changes of the write at `index`, which applied in full: one per mutation. */
-function pushWrite(changes: Change[], index: number, command: Uint8Array): void {
+/** The changes of the write at `index`, which applied in full: one per mutation. */
+function writeChanges(index: number, command: Uint8Array): Change[] {
   const write = decodeCommand(command);
   if (write.op !== "write") throw new TypeError(`Entry ${index} is not a write`);
-  for (const m of write.mutations) {
-    changes.push(
-      m.type === "set"
-        ? { type: "put", key: m.key, value: m.value, index }
-        : { type: "delete", key: m.key, index },
-    );
-  }
+  return write.mutations.map((m) =>
+    m.type === "set"
+      ? { type: "put", key: m.key, value: m.value, index }
+      : { type: "delete", key: m.key, index }
+  );
 }

@@ -1,4 +1,4 @@
-import { assertEquals } from "@std/assert";
+import { assertEquals, assertStrictEquals } from "@std/assert";
 import { encodeCommand } from "../partition/mod.ts";
 import { ChangeHistory, type ChangesPage } from "./change_history.ts";
 
@@ -58,4 +58,15 @@ Deno.test("change history: after a compaction it keeps the latest entries, withi
     through: 10,
     changes: [[10, "put", "k", "v".repeat(100)]],
   });
+});
+
+Deno.test("change history: watchers reading the same writes share one decoding of each", () => {
+  const h = new ChangeHistory(0);
+  for (let i = 1; i <= 3; i++) h.recordWrite(i, write({ key: `k${i}`, value: `${i}` }));
+  const first = h.after(0, 10, 3);
+  const second = h.after(1, 10, 3);
+  if (first.kind !== "changes" || second.kind !== "changes") throw new Error("compacted");
+  assertEquals(second.changes.map((c) => c.index), [2, 3]);
+  assertStrictEquals(second.changes[0], first.changes[1]);
+  assertStrictEquals(second.changes[1], first.changes[2]);
 });

@@ -64,6 +64,12 @@ Deno.test("MultiRaftHost: a key with a TTL disappears for readers at its time an
         h.list(0, { start: new Uint8Array() }, { limit: 10, mode: "stale" }),
       );
       assertEquals(left.entries.map((e) => td.decode(e.key)), ["keep"]);
+      // Watchers see the key come and go.
+      const page = h.changes(0, 0, 100);
+      assertEquals(
+        page.kind === "changes" && page.changes.map((ch) => `${ch.type} ${td.decode(ch.key)}`),
+        ["put session-token", "put keep", "delete session-token"],
+      );
     }
     // A write with a condition sees the expired key as absent.
     assert((await c.run(leader.put(key, te.encode("new"), { ifVersion: null }))).ok);

@@ -32,10 +32,7 @@ const settled = () => {};
 /** The longest delay a timer takes. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** Past this many settled entries at the head, the queue drops them. */
-const COMPACT_AT = 1024;
-
-/** Settled entries the queue may hold beyond as many as are waiting, before it drops them. */
+/** Settled or expired entries the queue may hold beyond as many as are waiting. */
 const SETTLED_SLACK = 256;
 
 /**
@@ -78,9 +75,9 @@ export class Deadlines {
     return this.#waiting;
   }
 
-  /** Entries the queue holds: the waiting ones, and settled ones not dropped yet. */
+  /** Entries the queue holds: the waiting ones, and settled or expired ones not dropped yet. */
   get held(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length;
   }
 
   /**
@@ -113,7 +110,7 @@ export class Deadlines {
       entry.done = true;
       entry.expire = settled;
       if (--this.#waiting === 0) this.#idle();
-      else if (this.held > 2 * this.#waiting + SETTLED_SLACK) this.#dropSettled();
+      else this.#dropSettledIfMany();
     };
   }
 
@@ -172,10 +169,13 @@ export class Deadlines {
   }
 
   /**
-   * Keeps only the waiting entries, in order. The timer stays armed for the earliest of them or
-   * earlier: when it fires early, it finds nothing due and is armed again.
+   * Keeps only the waiting entries, in order, once the others outnumber them by
+   * {@linkcode SETTLED_SLACK}: each pass is paid for by as many settles or expiries. The timer
+   * stays armed for the earliest waiting entry or earlier: fired early, it finds nothing due and
+   * is armed again.
    */
-  #dropSettled(): void {
+  #dropSettledIfMany(): void {
+    if (this.#queue.length <= 2 * this.#waiting + SETTLED_SLACK) return;
     const waiting: Entry[] = [];
     for (let i = this.#head; i < this.#queue.length; i++) {
       if (!this.#queue[i].done) waiting.push(this.#queue[i]);
@@ -208,10 +208,7 @@ export class Deadlines {
       entry.expire();
     }
     if (this.#waiting === 0) return this.#idle();
-    if (this.#head >= COMPACT_AT) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
+    this.#dropSettledIfMany();
     // Something still waits, so a live entry follows the settled ones.
     while (this.#queue[this.#head].done) this.#head++;
     this.#arm(this.#queue[this.#head].at);

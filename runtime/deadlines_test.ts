@@ -186,3 +186,20 @@ Deno.test("settled entries are dropped long before their deadline, and the waiti
   assertEquals(expired, [999, 1999, 2999, 3999, 4999, 5999, 6999, 7999, 8999, 9999]);
   assertEquals(clock.pending, 0);
 });
+
+Deno.test("expired entries are dropped too, while requests keep arriving and none settles", () => {
+  const clock = new ManualClock();
+  const deadlines = new Deadlines(clock);
+  let expired = 0;
+  let most = 0;
+  // A request every millisecond, each with a 100 ms limit, none answered: about 100 wait at a time.
+  for (let i = 0; i < 5_000; i++) {
+    deadlines.add(100, () => expired++);
+    clock.advance(1);
+    most = Math.max(most, deadlines.held);
+  }
+  // Added at 0..4999, each due 100 ms later: those due by 5,000 expired.
+  assertEquals(expired, 4_901);
+  assertEquals(deadlines.waiting, 99);
+  assert(most <= 2 * 101 + 256 + 1, `the queue held up to ${most} entries`);
+});

@@ -223,16 +223,16 @@ export class SimClient {
         };
         const durableNotice = {
           to: f.id,
-          send: (_partition: number, index: number, term: number) =>
+          send: (partition: number, index: number, term: number) =>
             this.#world.relay(leader, f.id, (node) => {
               if (node !== f) return; // restarted since: nothing waits there any more
-              node.host.awaitDurable(0, index, term, () =>
+              node.host.awaitDurable(partition, index, term, () =>
                 answer({
                   ok: true,
                   found: false,
-                  partition: 0,
+                  partition,
                   index,
-                  version: formatVersion(0, index),
+                  version: formatVersion(partition, index),
                 }, true));
             }),
         };

@@ -182,11 +182,18 @@ export class KvApi {
   #partitionOf(checks: readonly Check[], mutations: readonly TimedMutation[]): number {
     const first = checks[0]?.key ?? mutations[0]?.key;
     if (first === undefined) return 0;
-    const partition = this.#map.partitionOf(first);
-    let same = true;
-    for (const c of checks) same &&= this.#map.partitionOf(c.key) === partition;
-    for (const m of mutations) same &&= this.#map.partitionOf(m.key) === partition;
-    if (same) return partition;
+    const map = this.#map;
+    const partition = map.partitionOf(first);
+    // The first key is hashed once: a write of one key (most writes) hashes nothing more.
+    const elsewhere = (k: { key: Uint8Array }) =>
+      k.key !== first && map.partitionOf(k.key) !== partition;
+    for (const c of checks) if (elsewhere(c)) this.#spanning(checks, mutations);
+    for (const m of mutations) if (elsewhere(m)) this.#spanning(checks, mutations);
+    return partition;
+  }
+
+  /** Throws the error for a write whose keys span several partitions, naming them. */
+  #spanning(checks: readonly Check[], mutations: readonly TimedMutation[]): never {
     const keys = [...checks, ...mutations].map((k) => this.#map.partitionOf(k.key));
     throw new CrossPartitionError([...new Set(keys)].sort((a, b) => a - b));
   }

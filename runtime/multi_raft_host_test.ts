@@ -99,6 +99,17 @@ Deno.test("MultiRaftHost: an atomic write is one entry, all or nothing, in one p
       CrossPartitionError,
       "hash tag",
     );
+    // A check on a key of another partition spans partitions just as a mutation does.
+    await assertRejects(
+      () =>
+        leader.atomic([{ key: a, version: null }, { key: cross, version: null }], [{
+          type: "set",
+          key: a,
+          value: te.encode("1"),
+        }]),
+      CrossPartitionError,
+      "hash tag",
+    );
     assertEquals(leader.status().find((s) => s.partition === p)!.raft.lastLogIndex, before);
   } finally {
     await c.stop();

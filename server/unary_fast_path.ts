@@ -155,16 +155,17 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     const timeout = raw !== null && /^[0-9]{1,10}$/.test(raw) ? Number(raw) : 0;
     let signal = call.signal;
     if (timeout > 0) ({ signal, release } = timeLimits.signal(call.signal, timeout));
-    let trailer: Headers | undefined;
+    // Plain data properties only. A getter here (a trailer made only when asked for) made V8
+    // allocate every context in the old generation, where each one, dead a millisecond later,
+    // still kept its call's objects alive through every young collection until the next full
+    // one: about 700 bytes per call promoted for nothing, measured with `--trace-gc-nvp`.
     const ctx = {
       signal,
       // Only lookups are used on it.
       requestHeader: { get: (name: string) => call.header(name.toLowerCase()) },
       responseHeader: responseHeader.asHeaders(),
-      // Unary answers carry no trailers in this protocol; made only if a handler asks for it.
-      get responseTrailer() {
-        return trailer ??= new Headers();
-      },
+      // Unary answers carry no trailers in this protocol: a handler's go nowhere.
+      responseTrailer: new HeaderMap().asHeaders(),
       timeoutMs: () => (timeout > 0 ? timeout : undefined),
     } as unknown as HandlerContext;
     const output = create(method.output, await method.call(input, ctx));

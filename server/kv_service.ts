@@ -195,6 +195,27 @@ export interface KvServiceParts {
 }
 
 /**
+ * The node that passed a write on, set only on the contexts this service makes itself from a
+ * member's stream or Forward call: a caller's own header is never believed, since any client
+ * could name another node and move leaderships. Kept on the context rather than in a `WeakMap`
+ * keyed by it: V8's young-generation collections keep the values of such entries alive, and
+ * with them the call's objects, until the next full collection.
+ */
+const PASSED_ON_BY = Symbol("passedOnBy");
+
+/**
+ * A put passed on by a follower that asked to hear when its entry is durable here (see
+ * `runtime/durability.ts`): where to send that notice.
+ */
+const DURABLE_NOTICE = Symbol("durableNotice");
+
+/** A handler context this service made itself, with what it knows of the call's origin. */
+type ServedContext = HandlerContext & {
+  readonly [PASSED_ON_BY]?: NodeId;
+  readonly [DURABLE_NOTICE]?: DurableNotice;
+};
+
+/**
  * Builds the KvService implementation for a node.
  *
  * @param host The node's Multi-Raft host.
@@ -350,18 +371,6 @@ export function createKvService(
   };
 
   /**
-   * The node that passed each forwarded write on, for the contexts this service made itself
-   * from a member's call or stream ({@linkcode originOf}). A caller's own header is never
-   * believed: any client could name another node and move leaderships.
-   */
-  const forwardedBy = new WeakMap<HandlerContext, NodeId>();
-  /**
-   * Puts passed on by a follower that asked to hear when their entry is durable here (see
-   * `runtime/durability.ts`), by the context each is served with.
-   */
-  const durableNotices = new WeakMap<HandlerContext, DurableNotice>();
-
-  /**
    * The member a Forward call comes from: the one its certificate names (with TLS), else the
    * one it says, when that is another member of this cluster.
    */
@@ -380,7 +389,7 @@ export function createKvService(
    */
   const noteWrite = (partition: number, ctx: HandlerContext) => {
     if (ctx.requestHeader.get(FORWARDED_HEADER) === null) return host.noteWrite(partition);
-    const origin = forwardedBy.get(ctx);
+    const origin = (ctx as ServedContext)[PASSED_ON_BY];
     if (origin !== undefined) host.noteWrite(partition, origin);
   };
 
@@ -435,7 +444,7 @@ export function createKvService(
               session: sessionRef(req.session),
               ifVersion: iv,
               signal: ctx.signal,
-              durableNotice: durableNotices.get(ctx),
+              durableNotice: (ctx as ServedContext)[DURABLE_NOTICE],
               ...(req.expireInMs > 0n ? { expireInMs: expireIn(req.expireInMs) } : {}),
             }),
           ),
@@ -609,9 +618,7 @@ export function createKvService(
       }
       // Every write is answered before the caller's time limit, each with its own outcome: one
       // slow write must not make the caller give up on the whole call and report the others lost.
-      const inner = answerInTime(ctx);
-      const origin = originOf(ctx);
-      if (origin !== undefined) forwardedBy.set(inner, origin);
+      const inner: ServedContext = { ...answerInTime(ctx), [PASSED_ON_BY]: originOf(ctx) };
       return { results: await Promise.all(req.calls.map(({ call }) => forwardOne(call, inner))) };
     },
   };
@@ -641,19 +648,20 @@ export function createKvService(
       responseHeader: new HeaderMap().asHeaders(),
       responseTrailer: new HeaderMap().asHeaders(),
       timeoutMs: remainingMs,
-    } as unknown as HandlerContext;
-    // The stream's sender: checked against its certificate before its batch got here.
-    forwardedBy.set(ctx, from);
+      // The stream's sender: checked against its certificate before its batch got here.
+      [PASSED_ON_BY]: from,
+    } as unknown as ServedContext;
     calls.forEach((c, i) => {
       let own = ctx;
       if (c.durableNotice) {
         // A put the sender can answer for itself once its entry is durable here and there.
-        own = { ...ctx };
-        forwardedBy.set(own, from);
-        durableNotices.set(own, {
-          to: from,
-          send: (partition, index, term) => durable(i, partition, index, term),
-        });
+        own = {
+          ...ctx,
+          [DURABLE_NOTICE]: {
+            to: from,
+            send: (partition, index, term) => durable(i, partition, index, term),
+          },
+        };
       }
       forwardOne(c.call?.call ?? { case: undefined }, own).then((result) => answer(i, result));
     });

@@ -500,7 +500,7 @@ export const MUTANTS: readonly Mutant[] = [
     rule:
       "only a member's stream or Forward call names the node a write came through, never a client's header",
     file: "server/kv_service.ts",
-    find: "    const origin = forwardedBy.get(ctx);",
+    find: "    const origin = (ctx as ServedContext)[PASSED_ON_BY];",
     replace: "    const origin = Number(ctx.requestHeader.get(FORWARDED_HEADER));",
     checks: [{
       kind: "test",

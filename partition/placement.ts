@@ -4,6 +4,7 @@
  * @module
  */
 import type { NodeId } from "../raft/types.ts";
+import { CrossPartitionError } from "./errors.ts";
 import { partitionForKey } from "./hash.ts";
 
 /**
@@ -77,5 +78,52 @@ export class PartitionMap {
    */
   partitionOf(key: Uint8Array): number {
     return partitionForKey(key, this.partitions);
+  }
+
+  /**
+   * The one partition of a write's keys, its checks' and its mutations' alike (0 for none). The
+   * first key is hashed once, and so is any later key that is the same object: a write of one
+   * key, the usual kind, hashes it once.
+   *
+   * @example Usage
+   * ```ts
+   * import { PartitionMap } from "@prkdb/prkdb/partition";
+   * const map = new PartitionMap([1, 2, 3], 8);
+   * const key = new TextEncoder().encode("{user:42}:profile");
+   * const other = new TextEncoder().encode("{user:42}:orders");
+   * console.log(map.partitionOfWrite([{ key }], [{ key }, { key: other }]) === map.partitionOf(key)); // true
+   * ```
+   *
+   * @param checks The write's checks.
+   * @param mutations Its mutations.
+   * @returns The partition.
+   * @throws {CrossPartitionError} When the keys fall into several partitions, naming them all.
+   */
+  partitionOfWrite(
+    checks: readonly { readonly key: Uint8Array }[],
+    mutations: readonly { readonly key: Uint8Array }[],
+  ): number {
+    const first = checks[0]?.key ?? mutations[0]?.key;
+    if (first === undefined) return 0;
+    const partition = this.partitionOf(first);
+    if (
+      this.#elsewhere(checks, first, partition) || this.#elsewhere(mutations, first, partition)
+    ) {
+      const all = [...checks, ...mutations].map((k) => this.partitionOf(k.key));
+      throw new CrossPartitionError([...new Set(all)].sort((a, b) => a - b));
+    }
+    return partition;
+  }
+
+  /** Whether a key of `list` (other than `first`) falls outside `partition`. */
+  #elsewhere(
+    list: readonly { readonly key: Uint8Array }[],
+    first: Uint8Array,
+    partition: number,
+  ): boolean {
+    for (const { key } of list) {
+      if (key !== first && this.partitionOf(key) !== partition) return true;
+    }
+    return false;
   }
 }

@@ -13,7 +13,7 @@ import {
   MAX_EXPIRE_BATCH,
   type Mutation,
 } from "../partition/command.ts";
-import { CompactedError, CrossPartitionError } from "../partition/errors.ts";
+import { CompactedError } from "../partition/errors.ts";
 import type { ApplyResult, Change, VersionedValue } from "../partition/kv_state_machine.ts";
 import type { PartitionMap } from "../partition/placement.ts";
 import type { ReadMode } from "../partition/read_mode.ts";
@@ -155,7 +155,7 @@ export class KvApi {
     options: Pick<WriteOptions, "session" | "signal">,
     notice?: DurableNotice,
   ): Promise<WriteResult> {
-    const partition = this.#partitionOf(checks, mutations);
+    const partition = this.#map.partitionOfWrite(checks, mutations);
     const { result, index } = await this.#propose(
       partition,
       (time) => ({
@@ -176,26 +176,6 @@ export class KvApi {
       notice,
     );
     return writeResult(partition, index, result, options.session);
-  }
-
-  /** The one partition of a write's keys (0 for none); throws when they span several. */
-  #partitionOf(checks: readonly Check[], mutations: readonly TimedMutation[]): number {
-    const first = checks[0]?.key ?? mutations[0]?.key;
-    if (first === undefined) return 0;
-    const map = this.#map;
-    const partition = map.partitionOf(first);
-    // The first key is hashed once: a write of one key (most writes) hashes nothing more.
-    const elsewhere = (k: { key: Uint8Array }) =>
-      k.key !== first && map.partitionOf(k.key) !== partition;
-    for (const c of checks) if (elsewhere(c)) this.#spanning(checks, mutations);
-    for (const m of mutations) if (elsewhere(m)) this.#spanning(checks, mutations);
-    return partition;
-  }
-
-  /** Throws the error for a write whose keys span several partitions, naming them. */
-  #spanning(checks: readonly Check[], mutations: readonly TimedMutation[]): never {
-    const keys = [...checks, ...mutations].map((k) => this.#map.partitionOf(k.key));
-    throw new CrossPartitionError([...new Set(keys)].sort((a, b) => a - b));
   }
 
   /**

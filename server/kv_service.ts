@@ -49,7 +49,7 @@ import {
 } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { ERROR_KIND_HEADER, errorKind } from "../rpc/error_kinds.ts";
 import { createReadHandlers } from "./kv_reads.ts";
-import { HeaderMap } from "./header_map.ts";
+import { DISCARDED_HEADERS, HeaderMap } from "./header_map.ts";
 import { answerLimitMs } from "./streamed_writes.ts";
 import {
   ForwardBatcher,
@@ -400,19 +400,18 @@ export function createKvService(
     } catch (error) {
       throw toConnectError(error);
     }
-    return partitionOf([...checks.map((c) => c.key), ...mutations.map((m) => m.key)]);
+    // An atomic write must stay in one partition (the checks above refused empty keys).
+    try {
+      return host.map.partitionOfWrite(checks, mutations);
+    } catch (error) {
+      throw toConnectError(error);
+    }
   };
 
-  /** The partition of a request's keys; an atomic write must stay in one. */
-  const partitionOf = (keys: Uint8Array[]): number => {
-    if (keys.some((k) => k.length === 0)) {
-      throw new ConnectError("key is empty", Code.InvalidArgument);
-    }
-    const first = host.map.partitionOf(keys[0]);
-    // Nearly always one key, or keys of one partition: the list of partitions only for the error.
-    if (keys.every((k, i) => i === 0 || host.map.partitionOf(k) === first)) return first;
-    const partitions = [...new Set(keys.map((k) => host.map.partitionOf(k)))].sort((a, b) => a - b);
-    throw toConnectError(new CrossPartitionError(partitions));
+  /** The partition of a key read alone. */
+  const keyPartition = (key: Uint8Array): number => {
+    if (key.length === 0) throw new ConnectError("key is empty", Code.InvalidArgument);
+    return host.map.partitionOf(key);
   };
 
   const reads = createReadHandlers({
@@ -542,7 +541,7 @@ export function createKvService(
       if (mode === undefined) {
         throw new ConnectError(`read_mode ${req.readMode} is not a ReadMode`, Code.InvalidArgument);
       }
-      const partition = partitionOf([req.key]);
+      const partition = keyPartition(req.key);
       const answer = (v: { value: Uint8Array; version: string } | undefined) => ({
         found: v !== undefined,
         value: v?.value ?? new Uint8Array(),
@@ -646,7 +645,7 @@ export function createKvService(
       signal,
       requestHeader: new HeaderMap({ [FORWARDED_HEADER]: String(from) }).asHeaders(),
       responseHeader: new HeaderMap().asHeaders(),
-      responseTrailer: new HeaderMap().asHeaders(),
+      responseTrailer: DISCARDED_HEADERS,
       timeoutMs: remainingMs,
       // The stream's sender: checked against its certificate before its batch got here.
       [PASSED_ON_BY]: from,

@@ -71,3 +71,20 @@ export class HeaderMap {
     return this as unknown as Headers;
   }
 }
+
+/**
+ * Headers that keep nothing: what a handler sets on them is dropped. A unary answer in the
+ * Connect protocol carries no trailers, so every lean call and every batch of writes passed on
+ * shares this one object as its trailers instead of making its own.
+ *
+ * @example Usage
+ * ```ts
+ * import { DISCARDED_HEADERS } from "./header_map.ts";
+ * DISCARDED_HEADERS.set("x-example", "1");
+ * console.log(DISCARDED_HEADERS.get("x-example")); // null
+ * ```
+ */
+export const DISCARDED_HEADERS: Headers = new (class extends HeaderMap {
+  override set(): void {}
+  override append(): void {}
+})().asHeaders();

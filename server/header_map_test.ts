@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { HeaderMap } from "./header_map.ts";
+import { DISCARDED_HEADERS, HeaderMap } from "./header_map.ts";
 
 Deno.test("HeaderMap keeps what a Headers object would, names in lower case", () => {
   const mine = new HeaderMap({ "content-type": "application/json" });
@@ -25,4 +25,14 @@ Deno.test("HeaderMap takes headers named like Object's own properties as plain h
   h.set("__proto__", "y");
   assertEquals([h.get("constructor"), h.get("__proto__")], ["x", "y"]);
   assertEquals(Object.keys(h.record()), ["constructor", "__proto__"]);
+});
+
+Deno.test("DISCARDED_HEADERS keeps nothing a handler sets, so calls sharing it see none of it", () => {
+  DISCARDED_HEADERS.set("x-trailer", "1");
+  DISCARDED_HEADERS.append("x-trailer", "2");
+  assertEquals(DISCARDED_HEADERS.get("x-trailer"), null);
+  assertEquals(DISCARDED_HEADERS.has("x-trailer"), false);
+  const seen: string[] = [];
+  DISCARDED_HEADERS.forEach((_v, k) => seen.push(k));
+  assertEquals(seen, []);
 });

@@ -23,7 +23,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJson } from "@connectrpc/connect/protocol-connect";
 import { Deadlines } from "../runtime/deadlines.ts";
 import { systemClock } from "../runtime/clock.ts";
-import { HeaderMap } from "./header_map.ts";
+import { DISCARDED_HEADERS, HeaderMap } from "./header_map.ts";
 
 /** One unary method: its schemas and its implementation. */
 export interface FastMethod<I extends DescMessage, O extends DescMessage> {
@@ -155,17 +155,17 @@ async function serve<I extends DescMessage, O extends DescMessage>(
     const timeout = raw !== null && /^[0-9]{1,10}$/.test(raw) ? Number(raw) : 0;
     let signal = call.signal;
     if (timeout > 0) ({ signal, release } = timeLimits.signal(call.signal, timeout));
-    // Plain data properties only. A getter here (a trailer made only when asked for) made V8
-    // allocate every context in the old generation, where each one, dead a millisecond later,
-    // still kept its call's objects alive through every young collection until the next full
-    // one: about 700 bytes per call promoted for nothing, measured with `--trace-gc-nvp`.
+    // Plain data properties only. With a getter here (a trailer made only when asked for), each
+    // call's objects outlived the call through the young-generation collections and were
+    // promoted to the old generation: about 700 bytes per call, against 51 without it, measured
+    // with `--trace-gc-nvp`.
     const ctx = {
       signal,
       // Only lookups are used on it.
       requestHeader: { get: (name: string) => call.header(name.toLowerCase()) },
       responseHeader: responseHeader.asHeaders(),
       // Unary answers carry no trailers in this protocol: a handler's go nowhere.
-      responseTrailer: new HeaderMap().asHeaders(),
+      responseTrailer: DISCARDED_HEADERS,
       timeoutMs: () => (timeout > 0 ? timeout : undefined),
     } as unknown as HandlerContext;
     const output = create(method.output, await method.call(input, ctx));

@@ -7,10 +7,12 @@
  * each at several client counts; 128-byte values over 10,000 keys. It prints ops/s, p50/p99,
  * server CPU per operation, and the PrkDB/etcd ratios. With one client, a row sends every put to
  * node 1, as an application that talks to one node does (PrkDB's partitions move their
- * leadership there; etcd's leader stays wherever it is). Two extra rows send PrkDB's puts
- * straight to each partition's leader (something a generic client cannot do): the same JSON
- * load generator, told where the leaders are (so the difference from `put x64` is what passing
- * writes on to leaders costs), and PrkDB's own client.
+ * leadership there; etcd's leader stays wherever it is). Two more split "put x1" by path, on
+ * both systems: every put sent to its key's leader, or to one of the two other nodes, which pass
+ * it on (rotating over the nodes, a third of the puts take the first path and two thirds the
+ * second). Two extra rows send PrkDB's puts straight to each partition's leader (something a
+ * generic client cannot do): the same JSON load generator, told where the leaders are (so the
+ * difference from `put x64` is what passing writes on to leaders costs), and PrkDB's own client.
  *
  * ```sh
  * apt-get install etcd-server          # the etcd binary, once
@@ -86,6 +88,20 @@ interface System {
   put(node: number, key: string): Promise<void>;
   /** Sends a linearizable get to node `node` mod 3. */
   get(node: number, key: string): Promise<void>;
+  /**
+   * The URL of the node that leads `key` (`toLeader`), or of one of the two others, chosen by
+   * `i`. Valid after {@linkcode System.locateLeaders}.
+   */
+  nodeFor(key: string, i: number, toLeader: boolean): string;
+  /** Reads where the leaders are now, for {@linkcode System.nodeFor}; false if one is missing. */
+  locateLeaders(): Promise<boolean>;
+  /** Sends a put to `url`. */
+  putTo(url: string, key: string): Promise<void>;
+}
+
+/** The URL of `urls[leader]`, or of one of the other two nodes, chosen by `i`. */
+function leaderOrNot(urls: readonly string[], leader: number, i: number, toLeader: boolean) {
+  return toLeader ? urls[leader] : urls.filter((_, n) => n !== leader)[i % 2];
 }
 
 /**
@@ -110,7 +126,16 @@ async function whoLeads(
   prkdbUrl: string,
   prkdbNodes: ReadonlyMap<number, string>,
 ): Promise<string> {
-  const members = await Promise.all(etcdUrls.map(async (url) => {
+  const etcdLeader = await etcdLeaderOf(etcdUrls) + 1;
+  const leads = await leaderCounts(prkdbUrl, prkdbNodes, http);
+  return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partition${
+    PARTITIONS === 1 ? "" : "s"
+  }, ${[...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")}.`;
+}
+
+/** Which of the etcd members leads (its index in `urls`), or -1 when none says it does. */
+async function etcdLeaderOf(urls: readonly string[]): Promise<number> {
+  const members = await Promise.all(urls.map(async (url) => {
     const r = await fetch(`${url}/v3/maintenance/status`, {
       method: "POST",
       body: "{}",
@@ -118,11 +143,7 @@ async function whoLeads(
     });
     return (await r.json()) as { header: { member_id: string }; leader: string };
   }));
-  const etcdLeader = members.findIndex((m) => m.header.member_id === m.leader) + 1;
-  const leads = await leaderCounts(prkdbUrl, prkdbNodes, http);
-  return `Leaders: etcd's is member ${etcdLeader || "?"}; of PrkDB's ${PARTITIONS} partition${
-    PARTITIONS === 1 ? "" : "s"
-  }, ${[...leads].map(([id, n]) => `node ${id} leads ${n}`).join(", ")}.`;
+  return members.findIndex((m) => m.header.member_id === m.leader);
 }
 
 /** The load generator's connections: plain, or TLS with a client certificate (set in main). */
@@ -258,6 +279,8 @@ async function main(): Promise<void> {
   const prkdb = await ProcessCluster.start(3, { partitions: PARTITIONS, tickMs: 100, certs });
   try {
     const pUrls = [...prkdb.urls.values()];
+    /** Each PrkDB partition's leader (its index in `pUrls`), and etcd's leader member. */
+    const leads = { prkdb: [] as number[], etcd: -1 };
     const systems: System[] = [
       {
         name: "PrkDB",
@@ -269,6 +292,20 @@ async function main(): Promise<void> {
           ),
         get: (n, key) =>
           post(`${pUrls[n % 3]}/prkdb.v1.KvService/Get`, JSON.stringify({ key: b64(key) })),
+        nodeFor: (key, i, toLeader) => {
+          const partition = partitionForKey(new TextEncoder().encode(key), PARTITIONS);
+          return leaderOrNot(pUrls, leads.prkdb[partition], i, toLeader);
+        },
+        locateLeaders: async () => {
+          const urls = await leaderUrls(pUrls[0], prkdb.urls, http).catch(() => []);
+          leads.prkdb = urls.map((url) => pUrls.indexOf(url));
+          return urls.length === PARTITIONS && leads.prkdb.every((n) => n >= 0);
+        },
+        putTo: (url, key) =>
+          post(
+            `${url}/prkdb.v1.KvService/Put`,
+            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
+          ),
       },
       {
         name: "etcd",
@@ -279,6 +316,10 @@ async function main(): Promise<void> {
             JSON.stringify({ key: b64(key), value: b64(VALUE) }),
           ),
         get: (n, key) => post(`${etcd.urls[n % 3]}/v3/kv/range`, JSON.stringify({ key: b64(key) })),
+        nodeFor: (_key, i, toLeader) => leaderOrNot(etcd.urls, leads.etcd, i, toLeader),
+        locateLeaders: async () => (leads.etcd = await etcdLeaderOf(etcd.urls)) >= 0,
+        putTo: (url, key) =>
+          post(`${url}/v3/kv/put`, JSON.stringify({ key: b64(key), value: b64(VALUE) })),
       },
     ];
     // Every key exists before the reads.
@@ -398,6 +439,24 @@ async function main(): Promise<void> {
       for (const c of db) c.close();
     }
     if ((!ONLY || ONLY.includes("put")) && CLIENTS.includes(1)) {
+      // "put x1" split by path, on both systems: each put sent to its key's leader, or to one
+      // of the two other nodes in turn (which pass it on). Rotating over the three nodes, as
+      // "put x1" does, a third of the puts take the first path and two thirds the second.
+      const located = await Promise.all(systems.map((s) => s.locateLeaders()));
+      if (located.every(Boolean)) {
+        for (const toLeader of [true, false]) {
+          await compare(
+            `put x1, ${toLeader ? "to leader" : "passed on"}`,
+            1,
+            (s) => (c, i) => {
+              const key = `key-${(c * 7919 + i) % KEYS}`;
+              return s.putTo(s.nodeFor(key, i, toLeader), key);
+            },
+          );
+        }
+      } else {
+        console.log("A leader could not be found; the rows by path are left out.");
+      }
       // One client sending every put to node 1, as an application that talks to one node does.
       // PrkDB's partitions move their leadership to where their writes come through (within a
       // few seconds: warmed up first, unmeasured); etcd's one leader stays where it is.

@@ -11,11 +11,15 @@ import { delay } from "@std/async";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
 import { LEADER_HEADER } from "../rpc/route_headers.ts";
 import { classify, PrkDbError } from "./errors.ts";
+import { kvClient } from "./unary_calls.ts";
 import type { CallOptions, ClientOptions, ClusterInfo } from "./types.ts";
 
-/** Sends the client's bearer token with every call. */
+/** The `authorization` header's value for a bearer token. */
+const bearerValue = (token: string) => `Bearer ${token}`;
+
+/** Sends the client's bearer token with every streaming call. */
 const bearer = (token: string): Interceptor => (next) => (req) => {
-  req.header.set("authorization", `Bearer ${token}`);
+  req.header.set("authorization", bearerValue(token));
   return next(req);
 };
 
@@ -134,18 +138,23 @@ export class ClusterRouter {
   client(url: string): Client<typeof KvService> {
     let c = this.#clients.get(url);
     if (!c) {
-      this.#clients.set(
-        url,
-        c = createClient(
-          KvService,
-          createConnectTransport({
-            baseUrl: url,
-            useBinaryFormat: true,
-            fetch: closingOnAbort(this.#o.fetch ?? fetch),
-            interceptors: this.#o.token ? [bearer(this.#o.token)] : [],
-          }),
-        ),
+      const call = closingOnAbort(this.#o.fetch ?? fetch);
+      const token = this.#o.token;
+      // Unary calls make one `fetch` each; a watch streams through the generic client.
+      const streaming = createClient(
+        KvService,
+        createConnectTransport({
+          baseUrl: url,
+          useBinaryFormat: true,
+          fetch: call,
+          interceptors: token ? [bearer(token)] : [],
+        }),
       );
+      c = kvClient(url, {
+        fetch: call,
+        headers: token ? { authorization: bearerValue(token) } : undefined,
+      }, streaming);
+      this.#clients.set(url, c);
     }
     return c;
   }

@@ -88,6 +88,9 @@ function unaryMethod(
       headers,
       body,
       signal: options?.signal,
+      // A node never redirects a call; a redirect is something else answering (as the generic
+      // client also refuses one).
+      redirect: "error",
     });
     options?.onHeader?.(response.headers);
     const bytes = new Uint8Array(await response.arrayBuffer());

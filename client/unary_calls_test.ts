@@ -65,7 +65,7 @@ Deno.test("unary calls: one POST in the binary format; the answer, its headers a
   }
 });
 
-Deno.test("unary calls: a Connect error keeps its code, message and kind; a bare HTTP error its status's code", async () => {
+Deno.test("unary calls: a Connect error keeps its code, message and kind; a bare HTTP error its status's code; no redirect is followed", async () => {
   const connectError = serve(() =>
     Response.json({ code: "aborted", message: "session expired" }, {
       status: 409,
@@ -74,6 +74,14 @@ Deno.test("unary calls: a Connect error keeps its code, message and kind; a bare
   );
   const proxy = serve(() => new Response("<html>bad gateway</html>", { status: 503 }));
   const denied = serve(() => new Response("no", { status: 403 }));
+  // Followed, the redirect would reach an answer that reads as a success.
+  const moved = serve((request) =>
+    new URL(request.url).pathname === "/elsewhere"
+      ? new Response(toBinary(PutResponseSchema, create(PutResponseSchema, { ok: true })), {
+        headers: { "content-type": "application/proto" },
+      })
+      : Response.redirect(new URL("/elsewhere", request.url), 307)
+  );
   try {
     const e = await putFailure(connectError.client, connectError.url);
     assertEquals([e.code, e.kind, e.message, e.retryable], [
@@ -86,8 +94,10 @@ Deno.test("unary calls: a Connect error keeps its code, message and kind; a bare
     assertEquals([p.code, p.retryable], ["unavailable", true], "a proxy's 503: try again");
     const d = await putFailure(denied.client, denied.url);
     assertEquals([d.code, d.retryable], ["permission_denied", false]);
+    const m = await putFailure(moved.client, moved.url);
+    assertEquals([m.code, m.retryable], ["unavailable", true], "a redirect is not followed");
   } finally {
-    await Promise.all([connectError.close(), proxy.close(), denied.close()]);
+    await Promise.all([connectError.close(), proxy.close(), denied.close(), moved.close()]);
   }
 });
 

@@ -12,7 +12,8 @@
  * it on (rotating over the nodes, a third of the puts take the first path and two thirds the
  * second). Two extra rows send PrkDB's puts straight to each partition's leader (something a
  * generic client cannot do): the same JSON load generator, told where the leaders are (so the
- * difference from `put x64` is what passing writes on to leaders costs), and PrkDB's own client.
+ * difference from `put x64` is what passing writes on to leaders costs), and PrkDB's own client
+ * (at one client too, when the client counts include 1).
  *
  * ```sh
  * apt-get install etcd-server          # the etcd binary, once
@@ -436,6 +437,15 @@ async function main(): Promise<void> {
         (c, i) => db[c].put(`key-${(c * 7919 + i) % KEYS}`, VALUE).then(() => {}),
       );
       console.log(`${"put x64, PrkDbClient".padEnd(20)} ${fmt(direct)}`);
+      if (CLIENTS.includes(1)) {
+        // One of them alone: each put goes straight to its leader, with a session.
+        const alone = await run(
+          systems[0],
+          1,
+          (_c, i) => db[0].put(`key-${(7919 * i) % KEYS}`, VALUE).then(() => {}),
+        );
+        console.log(`${"put x1, PrkDbClient".padEnd(20)} ${fmt(alone)}`);
+      }
       for (const c of db) c.close();
     }
     if ((!ONLY || ONLY.includes("put")) && CLIENTS.includes(1)) {

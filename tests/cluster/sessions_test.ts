@@ -4,6 +4,8 @@
  */
 import { assert, assertEquals } from "@std/assert";
 import { PrkDbClient } from "../../client/mod.ts";
+import { classify } from "../../client/errors.ts";
+import { answeredError } from "../../client/unary_calls.ts";
 import { waitFor } from "../support/wait.ts";
 import { checkKeyHistory, type KvOperation } from "../sim/linearizability.ts";
 import { ProcessCluster } from "./processes.ts";
@@ -55,8 +57,16 @@ Deno.test("e2e sessions: a write delivered again after its retry committed is no
       headers: { "content-type": late.type },
       body: late.body,
     });
-    assertEquals((await refused.json()).code, "failed_precondition");
+    const answer = new Uint8Array(await refused.arrayBuffer());
+    assertEquals(JSON.parse(new TextDecoder().decode(answer)).code, "failed_precondition");
     assertEquals(refused.headers.get("prkdb-error"), "stale_request");
+    // The client reads that answer as the kind it tells apart.
+    const seen = classify(
+      answeredError(refused.status, answer, refused.headers),
+      late.url,
+      undefined,
+    );
+    assertEquals([seen.code, seen.kind], ["failed_precondition", "stale_request"]);
     assertEquals(await bob.getText("doc"), "C");
   } finally {
     await c.stop();

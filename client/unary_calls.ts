@@ -15,9 +15,10 @@
  * @module
  */
 import { type Client, Code, ConnectError } from "@connectrpc/connect";
-import { codeFromHttpStatus, codeFromString } from "@connectrpc/connect/protocol-connect";
+import { codeFromHttpStatus } from "@connectrpc/connect/protocol-connect";
 import { create, type DescMethod, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { KvService } from "../rpc/gen/prkdb/v1/kv_pb.ts";
+import { httpError } from "../rpc/http_error.ts";
 
 /** Options for {@linkcode kvClient}. */
 export interface UnaryCallOptions {
@@ -28,7 +29,7 @@ export interface UnaryCallOptions {
 }
 
 /** What a caller may pass with one call: the options of the generic client that PrkDB uses. */
-interface CallOptions {
+interface PerCall {
   signal?: AbortSignal;
   onHeader?: (headers: Headers) => void;
 }
@@ -81,7 +82,7 @@ function unaryMethod(
   call: typeof fetch,
   headers: Record<string, string>,
 ) {
-  return async (request: Parameters<typeof create>[1], options?: CallOptions) => {
+  return async (request: Parameters<typeof create>[1], options?: PerCall) => {
     const body = toBinary(method.input, create(method.input, request));
     const response = await call(url, {
       method: "POST",
@@ -108,10 +109,11 @@ function unaryMethod(
 }
 
 /**
- * The Connect error that an HTTP error answer stands for, as the generic client reads it.
+ * The Connect error that an HTTP error answer stands for, as the generic client reads it: a body
+ * that names no Connect code gets the code its status maps to.
  *
  * @param status The HTTP status (not 200).
- * @param body The answer's body: a Connect error as JSON, or anything else.
+ * @param body The answer's body.
  * @param headers The answer's headers, kept as the error's metadata.
  * @returns The error.
  *
@@ -124,20 +126,5 @@ function unaryMethod(
  * ```
  */
 export function answeredError(status: number, body: Uint8Array, headers?: Headers): ConnectError {
-  const text = new TextDecoder().decode(body);
-  try {
-    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
-    const code = typeof parsed.code === "string" ? codeFromString(parsed.code) : undefined;
-    if (code !== undefined) {
-      const message = typeof parsed.message === "string" ? parsed.message : "";
-      return new ConnectError(message, code, headers);
-    }
-  } catch {
-    // Not a Connect error body: the status says what it was.
-  }
-  return new ConnectError(
-    `HTTP ${status}: ${text.slice(0, 200)}`,
-    codeFromHttpStatus(status),
-    headers,
-  );
+  return httpError(status, body, headers, codeFromHttpStatus);
 }

@@ -19,7 +19,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromString } from "@connectrpc/connect/protocol-connect";
 import { afterChains } from "./after_chains.ts";
 import { END_STREAM, frame, readFrames } from "./connect_envelope.ts";
-import { httpError } from "./connect_unary.ts";
+import { httpError } from "./http_error.ts";
 import type { StreamFetch } from "./http1_stream.ts";
 
 /**

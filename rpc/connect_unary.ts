@@ -18,7 +18,7 @@
  * @module
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { codeFromString } from "@connectrpc/connect/protocol-connect";
+import { httpError } from "./http_error.ts";
 import { Deadlines } from "../runtime/deadlines.ts";
 import { systemClock } from "../runtime/clock.ts";
 
@@ -35,39 +35,6 @@ export interface UnaryCallOptions {
   timeoutMs: number;
   /** Ends the call early (the caller gave up). */
   signal?: AbortSignal;
-}
-
-/**
- * The Connect error an HTTP error response stands for.
- *
- * @param status The HTTP status (not 200).
- * @param body The response body: a Connect error as JSON, or anything else.
- * @param headers The response headers, kept as the error's metadata.
- * @returns The error.
- *
- * @example Usage
- * ```ts
- * import { httpError } from "./connect_unary.ts";
- * const body = new TextEncoder().encode('{"code":"unavailable","message":"no leader"}');
- * console.log(httpError(503, body).code); // 14
- * ```
- */
-export function httpError(status: number, body: Uint8Array, headers?: Headers): ConnectError {
-  const text = new TextDecoder().decode(body);
-  // A server without the method answers 404 (Connect's "unimplemented").
-  let code = status === 404 ? Code.Unimplemented : Code.Unknown;
-  let message = `HTTP ${status}: ${text.slice(0, 200)}`;
-  try {
-    const parsed = JSON.parse(text) as { code?: string; message?: string };
-    const named = codeFromString(parsed.code ?? "");
-    if (named !== undefined) {
-      code = named;
-      message = parsed.message ?? "";
-    }
-  } catch {
-    // Not a Connect error body.
-  }
-  return new ConnectError(message, code, headers);
 }
 
 /**

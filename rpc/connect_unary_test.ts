@@ -3,7 +3,8 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createConnectRouter } from "@connectrpc/connect";
 import { KvService, PutRequestSchema, PutResponseSchema } from "./gen/prkdb/v1/kv_pb.ts";
 import { serveRouter } from "../tests/support/router_server.ts";
-import { callUnary, httpError } from "./connect_unary.ts";
+import { callUnary } from "./connect_unary.ts";
+import { httpError } from "./http_error.ts";
 
 /** The official Connect router serving Put: it answers, refuses, or waits for `hold`. */
 async function officialServer(hold: Promise<void>) {

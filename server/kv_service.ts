@@ -397,11 +397,7 @@ export function createKvService(
   const validWrite = (checks: Check[], mutations: Mutation[]): number => {
     try {
       validateCommand({ op: "write", time: 0, checks, mutations });
-    } catch (error) {
-      throw toConnectError(error);
-    }
-    // An atomic write must stay in one partition (the checks above refused empty keys).
-    try {
+      // An atomic write must stay in one partition (the checks above refused empty keys).
       return host.map.partitionOfWrite(checks, mutations);
     } catch (error) {
       throw toConnectError(error);

@@ -282,15 +282,15 @@ async function main(): Promise<void> {
     const pUrls = [...prkdb.urls.values()];
     /** Each PrkDB partition's leader (its index in `pUrls`), and etcd's leader member. */
     const leads = { prkdb: [] as number[], etcd: -1 };
+    const prkdbPut = (url: string, key: string) =>
+      post(`${url}/prkdb.v1.KvService/Put`, JSON.stringify({ key: b64(key), value: b64(VALUE) }));
+    const etcdPut = (url: string, key: string) =>
+      post(`${url}/v3/kv/put`, JSON.stringify({ key: b64(key), value: b64(VALUE) }));
     const systems: System[] = [
       {
         name: "PrkDB",
         pids: [1, 2, 3].map((id) => prkdb.pid(id)),
-        put: (n, key) =>
-          post(
-            `${pUrls[n % 3]}/prkdb.v1.KvService/Put`,
-            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
-          ),
+        put: (n, key) => prkdbPut(pUrls[n % 3], key),
         get: (n, key) =>
           post(`${pUrls[n % 3]}/prkdb.v1.KvService/Get`, JSON.stringify({ key: b64(key) })),
         nodeFor: (key, i, toLeader) => {
@@ -302,25 +302,16 @@ async function main(): Promise<void> {
           leads.prkdb = urls.map((url) => pUrls.indexOf(url));
           return urls.length === PARTITIONS && leads.prkdb.every((n) => n >= 0);
         },
-        putTo: (url, key) =>
-          post(
-            `${url}/prkdb.v1.KvService/Put`,
-            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
-          ),
+        putTo: prkdbPut,
       },
       {
         name: "etcd",
         pids: etcd.children.map((c) => c.pid),
-        put: (n, key) =>
-          post(
-            `${etcd.urls[n % 3]}/v3/kv/put`,
-            JSON.stringify({ key: b64(key), value: b64(VALUE) }),
-          ),
+        put: (n, key) => etcdPut(etcd.urls[n % 3], key),
         get: (n, key) => post(`${etcd.urls[n % 3]}/v3/kv/range`, JSON.stringify({ key: b64(key) })),
         nodeFor: (_key, i, toLeader) => leaderOrNot(etcd.urls, leads.etcd, i, toLeader),
         locateLeaders: async () => (leads.etcd = await etcdLeaderOf(etcd.urls)) >= 0,
-        putTo: (url, key) =>
-          post(`${url}/v3/kv/put`, JSON.stringify({ key: b64(key), value: b64(VALUE) })),
+        putTo: etcdPut,
       },
     ];
     // Every key exists before the reads.
@@ -408,15 +399,11 @@ async function main(): Promise<void> {
     }
     if (!ONLY || ONLY.includes("put")) {
       // The same JSON puts, each sent to its partition's leader: what passing writes on costs.
-      const leaders = await leaderUrls(pUrls[0], prkdb.urls, http);
-      const toLeader = await run(systems[0], 64, (c, i) => {
+      const prkdbSystem = systems[0];
+      if (!(await prkdbSystem.locateLeaders())) throw new Error("a PrkDB partition has no leader");
+      const toLeader = await run(prkdbSystem, 64, (c, i) => {
         const key = `key-${(c * 7919 + i) % KEYS}`;
-        return post(
-          `${
-            leaders[partitionForKey(new TextEncoder().encode(key), PARTITIONS)]
-          }/prkdb.v1.KvService/Put`,
-          JSON.stringify({ key: b64(key), value: b64(VALUE) }),
-        );
+        return prkdbSystem.putTo(prkdbSystem.nodeFor(key, i, true), key);
       });
       console.log(`${"put x64, to leaders".padEnd(20)} ${fmt(toLeader)}`);
       // PrkDB's own client routes each put straight to its partition's leader.
